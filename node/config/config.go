@@ -1,0 +1,391 @@
+// Package config reads and checks cluster.toml, the one file that describes a
+// SyncNet cluster: its name, secret, timing, admin keys and the nodes with
+// their ports and ring positions.
+//
+// Loading is strict on purpose: an unknown key, a bare-integer duration (which
+// TOML would read as nanoseconds) or two nodes on one port are configuration
+// mistakes that would otherwise surface as a cluster that silently never
+// elects a leader. Every error names the key and, where the file has one, the
+// line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole of cluster.toml.
+type Config struct {
+	Cluster Cluster `toml:"cluster"`
+	Timing  Timing  `toml:"timing"`
+	Auth    Auth    `toml:"auth"`
+	SSH     SSH     `toml:"ssh"`
+	Storage Storage `toml:"storage"`
+	Nodes   []Node  `toml:"node"`
+
+	// path is the file the config was loaded from; relative paths in it
+	// (data_dir, secret_file, admin_keys_file) are resolved against its
+	// directory so `syncnet node --config /etc/syncnet/cluster.toml` works from
+	// any working directory.
+	path string
+}
+
+// Cluster holds cluster-wide identity and storage.
+type Cluster struct {
+	Name       string `toml:"name"`
+	DataDir    string `toml:"data_dir"`
+	Secret     string `toml:"secret"`
+	SecretFile string `toml:"secret_file"`
+}
+
+// Timing holds the failure-detector and election clocks.
+type Timing struct {
+	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+	FailureTimeout    Duration `toml:"failure_timeout"`
+	ElectionTimeout   Duration `toml:"election_timeout"`
+	ConnectTimeout    Duration `toml:"connect_timeout"`
+	PostTimeout       Duration `toml:"post_timeout"`
+}
+
+// Auth lists who may log in as the reserved user "admin".
+type Auth struct {
+	AdminKeys     []string `toml:"admin_keys"`
+	AdminKeysFile string   `toml:"admin_keys_file"`
+}
+
+// SSH holds limits of the SSH front end.
+type SSH struct {
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	KeepaliveInterval Duration `toml:"keepalive_interval"`
+	MaxSessions       int      `toml:"max_sessions"`
+	MaxSessionsPerKey int      `toml:"max_sessions_per_key"`
+}
+
+// Storage holds WAL settings.
+type Storage struct {
+	SnapshotEvery int `toml:"snapshot_every"`
+}
+
+// Node is one member of the cluster.
+type Node struct {
+	ID            string `toml:"id"`
+	Host          string `toml:"host"`
+	SSHPort       int    `toml:"ssh_port"`
+	PeerPort      int    `toml:"peer_port"`
+	HeartbeatPort int    `toml:"heartbeat_port"`
+	ElectionPort  int    `toml:"election_port"`
+	Ring          int    `toml:"ring"`
+}
+
+// Duration is a time.Duration that must be written as a string with a unit.
+// A bare integer is refused because TOML decoders read it as nanoseconds,
+// which turns "heartbeat_interval = 250" into a 250ns storm.
+type Duration struct{ time.Duration }
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (d *Duration) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("durations are strings with a unit such as \"250ms\" or \"2s\", got %v", v)
+	}
+	x, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q: want a number with a unit such as \"250ms\"", s)
+	}
+	d.Duration = x
+	return nil
+}
+
+// MarshalText writes the duration back in the form it is read.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the settings used for every key the file leaves out. Each
+// value has a one-line reason.
+func Default() Config {
+	return Config{
+		Cluster: Cluster{
+			Name:    "syncnet",
+			DataDir: "data", // next to cluster.toml; one sub-directory per node
+		},
+		Timing: Timing{
+			// 100ms heartbeats and a 4x failure timeout: a dead leader is noticed in
+			// under half a second yet a loaded 2-core box does not raise false alarms.
+			HeartbeatInterval: Duration{100 * time.Millisecond},
+			FailureTimeout:    Duration{400 * time.Millisecond},
+			// A lost election token is retried after this, plus seeded jitter.
+			ElectionTimeout: Duration{300 * time.Millisecond},
+			// Peer TCP dials give up after this and retry with backoff.
+			ConnectTimeout: Duration{1 * time.Second},
+			// A post waits this long for a leader and a quorum before failing.
+			PostTimeout: Duration{5 * time.Second},
+		},
+		SSH: SSH{
+			// Long enough for a person who steps away, short enough to bound
+			// half-open connections and stuck handshakes.
+			IdleTimeout:       Duration{15 * time.Minute},
+			KeepaliveInterval: Duration{45 * time.Second},
+			MaxSessions:       4000, // per node; well above the 2,000-session target
+			MaxSessionsPerKey: 20,   // one person, many terminals; not a botnet
+		},
+		Storage: Storage{
+			SnapshotEvery: 100000, // records between snapshots: restart folds at most this many
+		},
+	}
+}
+
+// Load reads path, applies defaults for absent keys and validates the result.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, string(raw))
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes text as the contents of the file name (used in messages and to
+// resolve relative paths) and validates it.
+func Parse(name, text string) (*Config, error) {
+	cfg := Default()
+	cfg.path = name
+	md, err := toml.Decode(text, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, describeTOMLError(err))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var msgs []string
+		for _, k := range und {
+			msgs = append(msgs, fmt.Sprintf("%s: line %d: unknown key %q", name, keyLine(text, k), k.String()))
+		}
+		return nil, errors.New(strings.Join(msgs, "\n"))
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &cfg, nil
+}
+
+func describeTOMLError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+	}
+	// Type mismatches are plain errors whose text already names the line.
+	return errors.New(strings.TrimPrefix(err.Error(), "toml: "))
+}
+
+// keyLine finds the line on which key k is written: the first assignment of
+// its last segment after the header of its table. It returns 0 if not found.
+func keyLine(text string, k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	last := k[len(k)-1]
+	table := strings.Join(k[:len(k)-1], ".")
+	inTable := table == ""
+	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(last) + `"?\s*=`)
+	header := regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`)
+	for i, line := range strings.Split(text, "\n") {
+		if m := header.FindStringSubmatch(line); m != nil {
+			if m[1] == strings.Join(k, ".") {
+				return i + 1 // the unknown key is itself a table
+			}
+			inTable = m[1] == table
+			continue
+		}
+		if inTable && assign.MatchString(line) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$`)
+
+// Validate checks the cross-field rules that TOML cannot express.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.Cluster.DataDir == "" {
+		bad("cluster.data_dir is empty")
+	}
+	if c.Cluster.Secret == "" && c.Cluster.SecretFile == "" {
+		bad("cluster.secret or cluster.secret_file is required: peers authenticate every packet with it")
+	}
+	if c.Cluster.Secret != "" && c.Cluster.SecretFile != "" {
+		bad("set only one of cluster.secret and cluster.secret_file")
+	}
+	c.validateTiming(bad)
+	if c.SSH.MaxSessions < 1 || c.SSH.MaxSessionsPerKey < 1 {
+		bad("ssh.max_sessions and ssh.max_sessions_per_key must be at least 1")
+	}
+	if c.Storage.SnapshotEvery < 0 {
+		bad("storage.snapshot_every must not be negative")
+	}
+	c.validateNodes(bad)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateTiming(bad func(string, ...any)) {
+	t := c.Timing
+	for name, d := range map[string]Duration{
+		"heartbeat_interval": t.HeartbeatInterval, "failure_timeout": t.FailureTimeout,
+		"election_timeout": t.ElectionTimeout, "connect_timeout": t.ConnectTimeout,
+		"post_timeout": t.PostTimeout,
+	} {
+		if d.Duration <= 0 {
+			bad("timing.%s must be positive, got %s", name, d)
+		}
+	}
+	if t.HeartbeatInterval.Duration >= t.FailureTimeout.Duration {
+		bad("timing.heartbeat_interval (%s) must be shorter than timing.failure_timeout (%s): otherwise every node looks dead between two heartbeats",
+			t.HeartbeatInterval, t.FailureTimeout)
+	}
+}
+
+func (c *Config) validateNodes(bad func(string, ...any)) {
+	if len(c.Nodes) == 0 {
+		bad("no [[node]] entries: a cluster needs at least one node")
+		return
+	}
+	ids := map[string]bool{}
+	rings := map[int]string{}
+	ports := map[string]string{} // host:port/proto -> who uses it
+	for i, n := range c.Nodes {
+		where := fmt.Sprintf("node %d (id %q)", i+1, n.ID)
+		if !idPattern.MatchString(n.ID) {
+			bad("%s: id must be 1-32 letters, digits, '-' or '_'", where)
+		}
+		if ids[n.ID] {
+			bad("%s: duplicate id", where)
+		}
+		ids[n.ID] = true
+		if n.Host == "" {
+			bad("%s: host is empty", where)
+		}
+		if other, dup := rings[n.Ring]; dup {
+			bad("%s: ring position %d is also used by %s", where, n.Ring, other)
+		}
+		rings[n.Ring] = n.ID
+		for _, p := range []struct {
+			name, proto string
+			port        int
+		}{
+			{"ssh_port", "tcp", n.SSHPort}, {"peer_port", "tcp", n.PeerPort},
+			{"heartbeat_port", "udp", n.HeartbeatPort}, {"election_port", "udp", n.ElectionPort},
+		} {
+			if p.port < 1 || p.port > 65535 {
+				bad("%s: %s %d is not a port (1-65535)", where, p.name, p.port)
+				continue
+			}
+			key := net.JoinHostPort(n.Host, strconv.Itoa(p.port)) + "/" + p.proto
+			if other, dup := ports[key]; dup {
+				bad("%s: %s %d clashes with %s", where, p.name, p.port, other)
+			}
+			ports[key] = n.ID + " " + p.name
+		}
+	}
+	for r := range c.Nodes {
+		if _, ok := rings[r]; !ok {
+			bad("ring positions must be 0..%d, each used once; %d is missing", len(c.Nodes)-1, r)
+		}
+	}
+}
+
+// Node returns the node with the given id.
+func (c *Config) Node(id string) (Node, error) {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n, nil
+		}
+	}
+	var known []string
+	for _, n := range c.Nodes {
+		known = append(known, n.ID)
+	}
+	return Node{}, fmt.Errorf("no node %q in %s (known: %s)", id, c.path, strings.Join(known, ", "))
+}
+
+// Path is the file this config was loaded from.
+func (c *Config) Path() string { return c.path }
+
+// resolve makes p relative to the config file's directory.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// DataDir is the cluster data directory, resolved against the config file.
+func (c *Config) DataDir() string { return c.resolve(c.Cluster.DataDir) }
+
+// NodeDir is where one node keeps its state: <data_dir>/<id>.
+func (c *Config) NodeDir(id string) string { return filepath.Join(c.DataDir(), id) }
+
+// WALDir is where one node keeps its WAL: <data_dir>/<id>/wal.
+func (c *Config) WALDir(id string) string { return filepath.Join(c.NodeDir(id), "wal") }
+
+// SecretBytes returns the cluster secret, reading secret_file if set.
+func (c *Config) SecretBytes() ([]byte, error) {
+	if c.Cluster.SecretFile == "" {
+		return []byte(c.Cluster.Secret), nil
+	}
+	b, err := os.ReadFile(c.resolve(c.Cluster.SecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("read cluster.secret_file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < 16 {
+		return nil, fmt.Errorf("cluster.secret_file %s: secret is shorter than 16 characters", c.Cluster.SecretFile)
+	}
+	return []byte(s), nil
+}
+
+// AdminKeyLines returns admin_keys plus the lines of admin_keys_file, skipping
+// blanks and comments (authorized_keys format).
+func (c *Config) AdminKeyLines() ([]string, error) {
+	lines := append([]string(nil), c.Auth.AdminKeys...)
+	if c.Auth.AdminKeysFile == "" {
+		return lines, nil
+	}
+	b, err := os.ReadFile(c.resolve(c.Auth.AdminKeysFile))
+	if err != nil {
+		return nil, fmt.Errorf("read auth.admin_keys_file: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}
+
+// Loopback reports whether every node listens on a loopback address, which is
+// when `syncnet up` may adopt the local user's keys as admin keys.
+func (c *Config) Loopback() bool {
+	for _, n := range c.Nodes {
+		if n.Host == "localhost" {
+			continue
+		}
+		ip := net.ParseIP(n.Host)
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}

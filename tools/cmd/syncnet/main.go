@@ -1,0 +1,79 @@
+// Command syncnet is the one SyncNet binary: run a node, run a local cluster,
+// chat with failover, audit WAL files, and generate load.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"node", "node --config FILE --id ID [--log-level LEVEL]", "run one node of the cluster", runNode},
+		{"up", "up [--config FILE] [--logs DIR] [--log-level LEVEL]", "run every node of a config as child processes (make run)", runUp},
+		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
+		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
+		{"bench", "bench ...", "load generator for a running cluster", runBench},
+	}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "syncnet: a distributed chat system served over SSH\n\nUsage:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(os.Stderr, "  syncnet %-60s %s\n", c.usage, c.summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'syncnet COMMAND --help' for a command's flags.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands() {
+		if c.name == os.Args[1] {
+			err := c.run(ctx, os.Args[2:])
+			if errors.Is(err, flag.ErrHelp) {
+				return
+			}
+			var ee exitError
+			if errors.As(err, &ee) {
+				if ee.msg != "" {
+					fmt.Fprintln(os.Stderr, "syncnet "+c.name+": "+ee.msg)
+				}
+				os.Exit(ee.code)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "syncnet %s: %v\n", c.name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "syncnet: unknown command %q\n\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
+
+// exitError carries a specific exit code out of a subcommand.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
