@@ -1,0 +1,103 @@
+package replica
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Config holds one replica's identity and limits. Every limit is explicit;
+// Default fills zero fields.
+type Config struct {
+	// ID is this replica's member id.
+	ID string
+	// Peers lists every member id, this one included. Majority = len/2+1.
+	Peers []string
+	// HeartbeatTicks: a leader sends an empty MsgApp (carrying its commit
+	// index) to each follower every HeartbeatTicks ticks. Default 1.
+	HeartbeatTicks int
+	// RetransmitTicks: a follower whose acks made no progress for this many
+	// ticks while appends are in flight is probed again from its match
+	// index (messages may be lost). Default 4*HeartbeatTicks.
+	RetransmitTicks int
+	// SnapshotRetryTicks: how long the leader waits for a snapshot ack
+	// before asking the node layer again. Default 10*HeartbeatTicks.
+	SnapshotRetryTicks int
+	// MaxBatchEntries caps the entries in one MsgApp. Default 256.
+	MaxBatchEntries int
+	// MaxBatchBytes caps the entry bytes in one MsgApp (a single larger
+	// entry still goes alone). Default 1 MiB.
+	MaxBatchBytes int
+	// MaxInflight caps unacknowledged MsgApp batches per follower. Default 64.
+	MaxInflight int
+	// MaxEntryBytes caps one proposal's Data. Default 64 KiB.
+	MaxEntryBytes int
+	// MaxUncommittedEntries caps the leader's uncommitted tail; Propose
+	// returns ErrBusy beyond it. Default 65536.
+	MaxUncommittedEntries int
+	// MaxApplyEntries caps CommittedEntries in one Ready. Default 4096.
+	MaxApplyEntries int
+}
+
+// Default returns cfg with zero limits replaced by their defaults.
+func (cfg Config) Default() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&cfg.HeartbeatTicks, 1)                     // one tick is the node's heartbeat interval
+	def(&cfg.RetransmitTicks, 4*cfg.HeartbeatTicks) // a few heartbeats: loss, not slowness
+	def(&cfg.SnapshotRetryTicks, 10*cfg.HeartbeatTicks)
+	def(&cfg.MaxBatchEntries, 256)         // amortises framing and fsync
+	def(&cfg.MaxBatchBytes, 1<<20)         // keeps a frame well under peer limits
+	def(&cfg.MaxInflight, 64)              // bounds per-follower send queue
+	def(&cfg.MaxEntryBytes, 64<<10)        // chat events are small
+	def(&cfg.MaxUncommittedEntries, 1<<16) // bounds leader memory without quorum
+	def(&cfg.MaxApplyEntries, 4096)        // bounds one apply pass
+	return cfg
+}
+
+// Validate reports the first problem with cfg (after Default).
+func (cfg Config) Validate() error {
+	if cfg.ID == "" {
+		return fmt.Errorf("replica config: empty ID")
+	}
+	if !slices.Contains(cfg.Peers, cfg.ID) {
+		return fmt.Errorf("replica config: ID %q not in Peers", cfg.ID)
+	}
+	seen := map[string]bool{}
+	for _, p := range cfg.Peers {
+		if p == "" || seen[p] {
+			return fmt.Errorf("replica config: empty or duplicate peer %q", p)
+		}
+		seen[p] = true
+	}
+	for name, v := range map[string]int{
+		"HeartbeatTicks": cfg.HeartbeatTicks, "RetransmitTicks": cfg.RetransmitTicks,
+		"SnapshotRetryTicks": cfg.SnapshotRetryTicks, "MaxBatchEntries": cfg.MaxBatchEntries,
+		"MaxBatchBytes": cfg.MaxBatchBytes, "MaxInflight": cfg.MaxInflight,
+		"MaxEntryBytes": cfg.MaxEntryBytes, "MaxUncommittedEntries": cfg.MaxUncommittedEntries,
+		"MaxApplyEntries": cfg.MaxApplyEntries,
+	} {
+		if v <= 0 {
+			return fmt.Errorf("replica config: %s must be > 0, got %d", name, v)
+		}
+	}
+	return nil
+}
+
+// State is what the node recovered from disk, given to New.
+type State struct {
+	// HardState as last persisted (Term, Commit).
+	HardState HardState
+	// Snapshot is the base the log starts after (zero Index: log from 1).
+	// Only Index and Term are used here; Data stays with the node.
+	Snapshot Snapshot
+	// Entries is the effective log after folding Discard records: contiguous,
+	// starting at Snapshot.Index+1. New keeps the slice (no copy).
+	Entries []Entry
+	// Applied is the index the node's state machine already reflects
+	// (at least Snapshot.Index); CommittedEntries restart after it. 0 means
+	// Snapshot.Index.
+	Applied uint64
+}

@@ -1,0 +1,222 @@
+package replica
+
+import "fmt"
+
+// memLog is the replica's view of its log: entries after a snapshot base,
+// the prefix known durable (stable), commit and apply positions, and the
+// pending disk work (a discard record, an installed snapshot) for the next
+// Ready. Invariant: snapIndex <= applied <= committed <= lastIndex() and
+// committed <= stable once handed out (see Ready).
+type memLog struct {
+	snapIndex, snapTerm uint64
+	ents                []Entry // ents[i].Index == snapIndex+1+i
+	stable              uint64  // highest index durable on disk
+	committed           uint64
+	applied             uint64
+
+	pendingDiscard uint64    // 0: none; else disk entries >= it are void
+	pendingSnap    *Snapshot // installed snapshot to persist
+	truncatedAt    uint64    // last truncation point, reset by the caller
+}
+
+func newMemLog(st State) (*memLog, error) {
+	l := &memLog{snapIndex: st.Snapshot.Index, snapTerm: st.Snapshot.Term, ents: st.Entries}
+	for i, e := range st.Entries {
+		if e.Index != l.snapIndex+1+uint64(i) {
+			return nil, fmt.Errorf("replica: recovered log not contiguous at position %d (index %d after snapshot %d)", i, e.Index, l.snapIndex)
+		}
+		if e.Term < l.snapTerm || (i > 0 && e.Term < st.Entries[i-1].Term) {
+			return nil, fmt.Errorf("replica: recovered log terms decrease at index %d", e.Index)
+		}
+	}
+	l.stable = l.lastIndex()
+	l.committed = max(st.HardState.Commit, l.snapIndex)
+	if l.committed > l.lastIndex() {
+		return nil, fmt.Errorf("replica: recovered commit %d beyond last index %d", l.committed, l.lastIndex())
+	}
+	l.applied = max(st.Applied, l.snapIndex)
+	if l.applied > l.committed {
+		return nil, fmt.Errorf("replica: recovered applied %d beyond commit %d", l.applied, l.committed)
+	}
+	return l, nil
+}
+
+func (l *memLog) firstIndex() uint64 { return l.snapIndex + 1 }
+func (l *memLog) lastIndex() uint64  { return l.snapIndex + uint64(len(l.ents)) }
+
+func (l *memLog) lastTerm() uint64 {
+	t, _ := l.term(l.lastIndex())
+	return t
+}
+
+// term returns the term of the entry at i; ok is false when i is compacted
+// (below the snapshot) or beyond the last index.
+func (l *memLog) term(i uint64) (t uint64, ok bool) {
+	switch {
+	case i == l.snapIndex:
+		return l.snapTerm, true
+	case i < l.snapIndex || i > l.lastIndex():
+		return 0, false
+	}
+	return l.ents[i-l.snapIndex-1].Term, true
+}
+
+func (l *memLog) matchTerm(i, t uint64) bool {
+	lt, ok := l.term(i)
+	return ok && lt == t
+}
+
+func (l *memLog) entry(i uint64) Entry { return l.ents[i-l.snapIndex-1] }
+
+// slice returns entries [lo, hi) capped by count and bytes (at least one
+// entry if any). The result aliases the log; the log never overwrites an
+// element in place (truncation copies), so the alias stays valid.
+func (l *memLog) slice(lo, hi uint64, maxCount, maxBytes int) []Entry {
+	if lo < l.firstIndex() || lo > hi {
+		panic(fmt.Sprintf("replica: slice [%d,%d) outside log [%d,%d]", lo, hi, l.firstIndex(), l.lastIndex()))
+	}
+	hi = min(hi, l.lastIndex()+1, lo+uint64(maxCount))
+	ents := l.ents[lo-l.snapIndex-1 : hi-l.snapIndex-1]
+	size := 0
+	for i, e := range ents {
+		size += e.size()
+		if i > 0 && size > maxBytes {
+			ents = ents[:i]
+			break
+		}
+	}
+	return ents[:len(ents):len(ents)]
+}
+
+// truncateFrom drops entries >= i (i > committed is the caller's duty). If
+// any dropped entry was durable, a discard record is queued.
+func (l *memLog) truncateFrom(i uint64) {
+	if i <= l.committed {
+		panic(fmt.Sprintf("replica: truncating committed entry %d (commit %d)", i, l.committed))
+	}
+	l.truncatedAt = i
+	if i <= l.stable {
+		if l.pendingDiscard == 0 || i < l.pendingDiscard {
+			l.pendingDiscard = i
+		}
+		l.stable = i - 1
+	}
+	// Copy so that slices handed out earlier (messages, Ready) stay intact.
+	l.ents = append([]Entry(nil), l.ents[:i-l.snapIndex-1]...)
+}
+
+func (l *memLog) append(ents ...Entry) {
+	for _, e := range ents {
+		if e.Index != l.lastIndex()+1 {
+			panic(fmt.Sprintf("replica: append %d after %d", e.Index, l.lastIndex()))
+		}
+		l.ents = append(l.ents, e)
+	}
+}
+
+// findConflict returns the index of the first entry of ents that is absent
+// from the log or has another term there; 0 if all are present.
+func (l *memLog) findConflict(ents []Entry) uint64 {
+	for _, e := range ents {
+		if !l.matchTerm(e.Index, e.Term) {
+			return e.Index
+		}
+	}
+	return 0
+}
+
+// findConflictByTerm returns the largest index <= i whose term is <= t, or
+// the first compacted index below it with term 0 when it runs out.
+// Used for fast back-off on both sides (as in etcd raft).
+func (l *memLog) findConflictByTerm(i, t uint64) (uint64, uint64) {
+	i = min(i, l.lastIndex())
+	for {
+		lt, ok := l.term(i)
+		if !ok {
+			return i, 0 // compacted: the caller falls back to a snapshot
+		}
+		if lt <= t || i == 0 {
+			return i, lt
+		}
+		i--
+	}
+}
+
+// maybeAppend applies an append from the leader. It returns the last index
+// known to match the leader's log, or ok=false when prev does not match.
+func (l *memLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) (lastNew uint64, ok bool) {
+	lastNew = prevIndex + uint64(len(ents))
+	if prevIndex < l.committed {
+		// Entries up to our commit index are identical to the leader's
+		// (I3 + I2); skip them rather than compare against a possibly
+		// compacted prefix.
+		skip := l.committed - prevIndex
+		if skip >= uint64(len(ents)) {
+			return lastNew, true
+		}
+		prevIndex, prevTerm, ents = l.committed, ents[skip-1].Term, ents[skip:]
+		if !l.matchTerm(prevIndex, prevTerm) {
+			panic(fmt.Sprintf("replica: leader's entry at committed index %d has term %d, ours differs (I2/I3 broken)", prevIndex, prevTerm))
+		}
+	}
+	if !l.matchTerm(prevIndex, prevTerm) {
+		return 0, false
+	}
+	if c := l.findConflict(ents); c != 0 {
+		if c <= l.lastIndex() {
+			l.truncateFrom(c)
+		}
+		l.append(ents[c-ents[0].Index:]...)
+	}
+	l.commitTo(min(commit, lastNew))
+	return lastNew, true
+}
+
+func (l *memLog) commitTo(i uint64) {
+	if i > l.committed {
+		if i > l.lastIndex() {
+			panic(fmt.Sprintf("replica: commit %d beyond last index %d", i, l.lastIndex()))
+		}
+		l.committed = i
+	}
+}
+
+// unstable returns the entries not yet handed to disk.
+func (l *memLog) unstable() []Entry {
+	if l.stable >= l.lastIndex() {
+		return nil
+	}
+	return l.slice(l.stable+1, l.lastIndex()+1, len(l.ents), 1<<62)
+}
+
+// nextCommitted returns committed entries not yet applied, capped.
+func (l *memLog) nextCommitted(maxCount int) []Entry {
+	if l.applied >= l.committed {
+		return nil
+	}
+	return l.slice(l.applied+1, l.committed+1, maxCount, 1<<62)
+}
+
+// restore replaces the log by a snapshot base (follower install).
+func (l *memLog) restore(s Snapshot) {
+	l.snapIndex, l.snapTerm = s.Index, s.Term
+	l.ents = nil
+	l.stable, l.committed, l.applied = s.Index, s.Index, s.Index
+	l.pendingDiscard = 0 // the snapshot record supersedes the whole disk log
+	snap := s
+	l.pendingSnap = &snap
+}
+
+// compact forgets entries <= i (already in a node snapshot).
+func (l *memLog) compact(i uint64) error {
+	if i <= l.snapIndex {
+		return nil
+	}
+	if i > l.applied || i > l.stable {
+		return fmt.Errorf("%w: index %d beyond applied %d or durable %d", ErrCompact, i, l.applied, l.stable)
+	}
+	t, _ := l.term(i)
+	l.ents = append([]Entry(nil), l.ents[i-l.snapIndex:]...)
+	l.snapIndex, l.snapTerm = i, t
+	return nil
+}

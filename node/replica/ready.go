@@ -1,0 +1,169 @@
+package replica
+
+import "fmt"
+
+// Ready is the work the caller must do, in this order (see doc.go):
+//
+//  1. persist HardState (if non-nil; its Term before anything is sent),
+//     Snapshot, Discard, then Entries, and fsync;
+//  2. send Messages (answering MsgSnapshotNeeded locally instead);
+//  3. load Snapshot into the state machine, then apply CommittedEntries in
+//     index order;
+//  4. call Advance(rd).
+type Ready struct {
+	// SoftState is non-nil when term, leader or role changed.
+	SoftState *SoftState
+	// HardState is non-nil when term or commit changed since the last
+	// Ready. A new Term must be durable before Messages are sent.
+	HardState *HardState
+	// Snapshot (follower) replaces the whole log on disk: every entry on
+	// disk is void, the log continues at Snapshot.Index+1.
+	Snapshot *Snapshot
+	// Discard voids every entry on disk with index >= FromIndex; it is
+	// appended to the WAL before Entries.
+	Discard *Discard
+	// Entries to append durably, contiguous, in index order.
+	Entries []Entry
+	// Messages to send only after the above is durable.
+	Messages []Message
+	// CommittedEntries to apply in index order (at most MaxApplyEntries).
+	CommittedEntries []Entry
+}
+
+// Describe renders the Ready's shape for logs.
+func (rd Ready) Describe() string {
+	s := fmt.Sprintf("ready ents=%d msgs=%d committed=%d", len(rd.Entries), len(rd.Messages), len(rd.CommittedEntries))
+	if rd.HardState != nil {
+		s += fmt.Sprintf(" hs=%d/%d", rd.HardState.Term, rd.HardState.Commit)
+	}
+	if rd.Discard != nil {
+		s += " " + rd.Discard.Describe()
+	}
+	if rd.Snapshot != nil {
+		s += " " + rd.Snapshot.Describe()
+	}
+	return s
+}
+
+// flush turns pending proposals into appends (so proposals made between two
+// Readys travel in one batch).
+func (r *Replica) flush() {
+	if r.pendingBcast && r.role == Leader {
+		r.bcastAppend()
+	}
+	r.pendingBcast = false
+}
+
+// HasReady reports whether Ready would return any work.
+func (r *Replica) HasReady() bool {
+	if r.readyOut {
+		return false
+	}
+	return r.pendingBcast || len(r.msgs) > 0 || r.log.stable < r.log.lastIndex() ||
+		r.log.pendingDiscard != 0 || r.log.pendingSnap != nil ||
+		r.log.applied < r.log.committed || r.softState() != r.prevSoft ||
+		(HardState{Term: r.term, Commit: r.log.committed}) != r.prevHard
+}
+
+// Ready returns the pending work. No other method but Status-like readers
+// may be called until Advance(rd).
+func (r *Replica) Ready() Ready {
+	r.assertIdle("Ready")
+	r.flush()
+	var rd Ready
+	if ss := r.softState(); ss != r.prevSoft {
+		rd.SoftState, r.prevSoft = &ss, ss
+	}
+	if hs := (HardState{Term: r.term, Commit: r.log.committed}); hs != r.prevHard {
+		rd.HardState = &hs
+	}
+	rd.Snapshot, r.log.pendingSnap = r.log.pendingSnap, nil
+	if d := r.log.pendingDiscard; d != 0 {
+		rd.Discard = &Discard{FromIndex: d, Term: r.term}
+		r.log.pendingDiscard = 0
+	}
+	rd.Entries = r.log.unstable()
+	rd.Messages, r.msgs = r.msgs, nil
+	rd.CommittedEntries = r.log.nextCommitted(r.cfg.MaxApplyEntries)
+	r.readyOut = true
+	return rd
+}
+
+// Advance tells the replica that rd was handled: Entries are durable,
+// Messages sent, CommittedEntries applied. A leader now counts its own
+// newly durable entries toward commit.
+func (r *Replica) Advance(rd Ready) {
+	if !r.readyOut {
+		panic(fmt.Sprintf("replica %s: Advance without Ready", r.cfg.ID))
+	}
+	r.readyOut = false
+	if rd.HardState != nil {
+		r.prevHard = *rd.HardState
+	}
+	if n := len(rd.Entries); n > 0 {
+		r.log.stable = max(r.log.stable, rd.Entries[n-1].Index)
+	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.log.applied = max(r.log.applied, rd.CommittedEntries[n-1].Index)
+	}
+	if r.role == Leader && len(rd.Entries) > 0 && r.maybeCommit() {
+		r.bcastAppend()
+	}
+}
+
+// Compact forgets log entries up to and including index, which the node has
+// captured in a durable snapshot of its applied state. Followers that need
+// them later get MsgSnapshotNeeded.
+func (r *Replica) Compact(index uint64) error {
+	r.assertIdle("Compact")
+	return r.log.compact(index)
+}
+
+// SendSnapshot answers MsgSnapshotNeeded: the leader sends s to follower to.
+// s must be of committed state and at or after the leader's log start so
+// replication can continue from s.Index+1.
+func (r *Replica) SendSnapshot(to string, s Snapshot) error {
+	r.assertIdle("SendSnapshot")
+	if r.role != Leader {
+		return ErrNotLeader
+	}
+	pr, ok := r.prs[to]
+	if !ok {
+		return fmt.Errorf("%w: unknown follower %q", ErrBadMessage, to)
+	}
+	if s.Index > r.log.committed || !r.log.matchTerm(s.Index, s.Term) {
+		return fmt.Errorf("%w: %s (commit %d, log from %d)", ErrBadSnapshot, s.Describe(), r.log.committed, r.log.firstIndex())
+	}
+	pr.becomeSnapshot()
+	pr.pendingSnap = s.Index
+	r.send(Message{Type: MsgSnap, To: to, Snapshot: &s})
+	return nil
+}
+
+// Status is a read-only summary for the node layer and the ring.
+type Status struct {
+	SoftState
+	HardState
+	FirstIndex, LastIndex, LastTerm uint64
+	Stable, Applied                 uint64
+}
+
+// Status returns the replica's current summary.
+func (r *Replica) Status() Status {
+	return Status{
+		SoftState:  r.softState(),
+		HardState:  HardState{Term: r.term, Commit: r.log.committed},
+		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
+		Stable: r.log.stable, Applied: r.log.applied,
+	}
+}
+
+// LastIndexTerm returns the log's last term and index, which the election
+// compares (lastTerm first, then lastIndex) to keep I3.
+func (r *Replica) LastIndexTerm() (lastTerm, lastIndex uint64) {
+	return r.log.lastTerm(), r.log.lastIndex()
+}
+
+// Term returns the term of the entry at index i, if the log holds it (or i
+// is the snapshot base).
+func (r *Replica) Term(i uint64) (uint64, bool) { return r.log.term(i) }

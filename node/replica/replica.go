@@ -1,0 +1,189 @@
+package replica
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Replica is the replication state machine of one member. It is not safe
+// for concurrent use; the node's driver loop owns it.
+type Replica struct {
+	cfg    Config
+	quorum int
+
+	term uint64
+	lead string
+	role Role
+	log  *memLog
+
+	prs          map[string]*progress // leader only: one per follower
+	hbElapsed    int
+	pendingBcast bool     // leader: new entries to stream at the next Ready
+	matchBuf     []uint64 // scratch for commit computation
+
+	msgs     []Message
+	prevHard HardState
+	prevSoft SoftState
+	readyOut bool // a Ready was returned and not yet Advanced
+}
+
+// New builds a replica from its config and the state recovered from disk.
+// It starts as a follower of its persisted term with no known leader.
+func New(cfg Config, st State) (*Replica, error) {
+	cfg = cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := newMemLog(st)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", cfg.ID, err)
+	}
+	if lt := l.lastTerm(); lt > st.HardState.Term {
+		return nil, fmt.Errorf("replica %s: recovered term %d below last log term %d", cfg.ID, st.HardState.Term, lt)
+	}
+	r := &Replica{cfg: cfg, quorum: len(cfg.Peers)/2 + 1, term: st.HardState.Term, log: l}
+	r.cfg.Peers = slices.Clone(cfg.Peers)
+	r.prevHard = HardState{Term: r.term, Commit: l.committed}
+	r.prevSoft = r.softState()
+	return r, nil
+}
+
+func (r *Replica) softState() SoftState { return SoftState{Term: r.term, Lead: r.lead, Role: r.role} }
+
+func (r *Replica) assertIdle(op string) {
+	if r.readyOut {
+		panic(fmt.Sprintf("replica %s: %s while a Ready is outstanding (call Advance first)", r.cfg.ID, op))
+	}
+}
+
+// BecomeLeader makes this replica the leader of term, as decided by the
+// election (which guarantees one leader per term and an up-to-date log).
+// It appends the term's no-op and starts replicating.
+func (r *Replica) BecomeLeader(term uint64) error {
+	r.assertIdle("BecomeLeader")
+	switch {
+	case term < r.term:
+		return fmt.Errorf("%w: BecomeLeader(%d) at term %d", ErrStaleTerm, term, r.term)
+	case term == r.term && r.role == Leader:
+		return nil
+	case term == r.term && r.lead != "" && r.lead != r.cfg.ID:
+		return fmt.Errorf("replica %s: BecomeLeader(%d) but %s leads that term (I1)", r.cfg.ID, term, r.lead)
+	}
+	r.term, r.role, r.lead = term, Leader, r.cfg.ID
+	r.prs = make(map[string]*progress, len(r.cfg.Peers)-1)
+	for _, p := range r.cfg.Peers {
+		if p != r.cfg.ID {
+			r.prs[p] = &progress{next: r.log.lastIndex() + 1, inflight: make([]uint64, 0, r.cfg.MaxInflight)}
+		}
+	}
+	r.hbElapsed = 0
+	r.log.append(Entry{Index: r.log.lastIndex() + 1, Term: term, Type: EntryNoop})
+	r.pendingBcast = true
+	return nil
+}
+
+// BecomeFollower makes this replica a follower in term; lead may be "" when
+// the leader is not known yet (it is learnt from the first MsgApp).
+func (r *Replica) BecomeFollower(term uint64, lead string) error {
+	r.assertIdle("BecomeFollower")
+	if term < r.term {
+		return fmt.Errorf("%w: BecomeFollower(%d) at term %d", ErrStaleTerm, term, r.term)
+	}
+	if term == r.term && lead != "" && r.lead != "" && lead != r.lead {
+		return fmt.Errorf("replica %s: BecomeFollower(%d, %s) but %s leads that term (I1)", r.cfg.ID, term, lead, r.lead)
+	}
+	if lead == r.cfg.ID {
+		return fmt.Errorf("replica %s: BecomeFollower with itself as leader", r.cfg.ID)
+	}
+	r.becomeFollower(term, lead)
+	return nil
+}
+
+func (r *Replica) becomeFollower(term uint64, lead string) {
+	r.term, r.role, r.lead = term, Follower, lead
+	r.prs, r.pendingBcast = nil, false
+}
+
+// Tick advances logical time by one tick. Followers do nothing (failure
+// detection belongs to the ring); a leader sends heartbeats and
+// retransmits to followers whose acks stalled.
+func (r *Replica) Tick() {
+	r.assertIdle("Tick")
+	if r.role != Leader {
+		return
+	}
+	for _, to := range r.followers() {
+		r.tickProgress(to, r.prs[to])
+	}
+	r.hbElapsed++
+	if r.hbElapsed < r.cfg.HeartbeatTicks {
+		return
+	}
+	r.hbElapsed = 0
+	for _, to := range r.followers() {
+		pr := r.prs[to]
+		pr.probeSent = false
+		r.maybeSendAppend(to, true)
+	}
+}
+
+func (r *Replica) tickProgress(to string, pr *progress) {
+	switch {
+	case pr.state == stateReplicate && len(pr.inflight) > 0:
+		pr.idleTicks++
+		if pr.idleTicks >= r.cfg.RetransmitTicks {
+			pr.becomeProbe() // acks were lost: restart from the known match
+		}
+	case pr.state == stateSnapshot:
+		pr.idleTicks++
+		if pr.idleTicks >= r.cfg.SnapshotRetryTicks {
+			pr.becomeProbe() // will ask the node for a snapshot again if still needed
+		}
+	}
+}
+
+// followers returns the other members in config order (deterministic).
+func (r *Replica) followers() []string {
+	out := make([]string, 0, len(r.cfg.Peers)-1)
+	for _, p := range r.cfg.Peers {
+		if p != r.cfg.ID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Propose appends data to the leader's log and returns the entry's index and
+// term. The proposal committed iff a CommittedEntries entry later has this
+// index and term; it failed iff an entry with this index and another term
+// is committed (see doc.go).
+func (r *Replica) Propose(data []byte) (index, term uint64, err error) {
+	r.assertIdle("Propose")
+	if r.role != Leader {
+		return 0, 0, ErrNotLeader
+	}
+	if len(data) > r.cfg.MaxEntryBytes {
+		return 0, 0, fmt.Errorf("%w: %d > %d bytes", ErrEntryTooLarge, len(data), r.cfg.MaxEntryBytes)
+	}
+	if r.log.lastIndex()-r.log.committed >= uint64(r.cfg.MaxUncommittedEntries) {
+		return 0, 0, ErrBusy
+	}
+	e := Entry{Index: r.log.lastIndex() + 1, Term: r.term, Type: EntryNormal, Data: data}
+	r.log.append(e)
+	r.pendingBcast = true
+	return e.Index, e.Term, nil
+}
+
+// send queues m with our id and term filled in.
+func (r *Replica) send(m Message) {
+	m.From, m.Term = r.cfg.ID, r.term
+	r.msgs = append(r.msgs, m)
+}
+
+// dropAcksFrom removes queued accepts claiming entries >= i, which a
+// discard just voided (an ack must never outrun what is on disk).
+func (r *Replica) dropAcksFrom(i uint64) {
+	r.msgs = slices.DeleteFunc(r.msgs, func(m Message) bool {
+		return m.Type == MsgAppResp && !m.Reject && m.Index >= i
+	})
+}
