@@ -1,0 +1,264 @@
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+
+	"github.com/tidwall/wal"
+)
+
+// Options configure a Log. The zero value is the production default; every
+// field documents its default.
+type Options struct {
+	// SegmentSize is the target size of a WAL segment file in bytes.
+	// Default 20 MiB (tidwall/wal's default).
+	SegmentSize int
+	// SegmentCacheSize is how many older segments tidwall/wal keeps in memory
+	// for reads. Default 4.
+	SegmentCacheSize int
+	// MaxBatchCount bounds how many records one group commit writes with one
+	// fsync. Default 1024. One Append with more events is still written whole.
+	MaxBatchCount int
+	// MaxBatchBytes bounds the bytes of one group commit. Default 4 MiB,
+	// capped at 32 MiB (torn-tail repair never cuts more than one batch).
+	MaxBatchBytes int
+	// NoSync skips fsync. Default false. For tests and benchmarks only: with
+	// it, Append no longer means durable and I4 does not hold.
+	NoSync bool
+	// SnapshotEvery is how many records are folded between snapshots taken by
+	// MaybeSnapshot. Default 100,000; negative disables snapshots.
+	SnapshotEvery int
+	// SnapshotKeep is how many snapshot files are kept. Default 2.
+	SnapshotKeep int
+	// Logf receives the few lines the log writes (torn-tail repair, skipped
+	// snapshots). Default log.Printf.
+	Logf func(format string, args ...any)
+
+	// writeHook, if set, runs before each group commit; an error it returns
+	// is treated as a write error. Tests use it to simulate a full disk.
+	writeHook func() error
+}
+
+func (o Options) withDefaults() Options {
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = 20 << 20
+	}
+	if o.SegmentCacheSize <= 0 {
+		o.SegmentCacheSize = 4
+	}
+	if o.MaxBatchCount <= 0 {
+		o.MaxBatchCount = 1024
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 4 << 20
+	}
+	o.MaxBatchBytes = min(o.MaxBatchBytes, 32<<20)
+	if o.SnapshotEvery == 0 {
+		o.SnapshotEvery = 100_000
+	}
+	if o.SnapshotKeep <= 0 {
+		o.SnapshotKeep = 2
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	return o
+}
+
+// Errors of a Log.
+var (
+	ErrClosed   = errors.New("eventlog: log closed")
+	ErrNotFound = errors.New("eventlog: no record at that sequence number")
+	// ErrPoisoned is wrapped by every Append after a write or fsync error.
+	// Nothing more is written until the Log is closed and reopened (which
+	// repairs any torn tail the failed write left).
+	ErrPoisoned = errors.New("eventlog: log poisoned by an earlier write error; reopen it")
+)
+
+// Log is the append-only event log of one node: checksummed, hash-chained
+// records in a tidwall/wal directory. Its methods are safe for concurrent use.
+type Log struct {
+	dir  string
+	opts Options
+	lock *os.File
+	w    *wal.Log
+
+	reqs    chan *request
+	closing chan struct{}
+	stopped chan struct{}
+
+	// rmu serialises tidwall Read calls: concurrent reads of older segments
+	// race inside tidwall/wal v1.2.1 (DEPENDENCIES.md §1.7).
+	rmu sync.Mutex
+
+	mu        sync.Mutex // guards the fields below
+	first     uint64     // first sequence number (0 while empty)
+	last      uint64     // last acknowledged (durable) sequence number
+	head      Hash       // hash of record last
+	poison    error      // sticky write error
+	closed    bool
+	snapSeq   uint64 // sequence number of the newest snapshot
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the writer goroutine.
+	batch     wal.Batch
+	tailBytes int // mirror of tidwall's tail segment size, to see segment rolls
+}
+
+// Open opens (creating if needed) the log in dir. Before handing the
+// directory to tidwall/wal it takes dir/LOCK, verifies every record (CRC,
+// kind, hash chain; I8) and cuts a torn tail back to the last good record,
+// logging one line. Damage anywhere else is a *CorruptError and Open fails.
+func Open(dir string, opts Options) (*Log, error) {
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("eventlog: create %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l, err := open(dir, opts, lock)
+	if err != nil {
+		unlockDir(lock)
+		return nil, err
+	}
+	return l, nil
+}
+
+func open(dir string, opts Options, lock *os.File) (*Log, error) {
+	st, err := verifyDir(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	if st.torn != nil {
+		if err := repairTail(st.torn); err != nil {
+			return nil, err
+		}
+		opts.Logf("eventlog: repaired %s", st.torn)
+	}
+	w, err := wal.Open(dir, &wal.Options{
+		NoSync:           opts.NoSync,
+		SegmentSize:      opts.SegmentSize,
+		SegmentCacheSize: opts.SegmentCacheSize,
+		LogFormat:        wal.Binary,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open wal %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, opts: opts, lock: lock, w: w,
+		reqs: make(chan *request), closing: make(chan struct{}), stopped: make(chan struct{}),
+		first: st.first, last: st.last, head: st.head}
+	if err := l.checkBounds(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if len(st.segs) > 0 {
+		if fi, err := os.Stat(st.segs[len(st.segs)-1].path); err == nil {
+			l.tailBytes = int(fi.Size())
+		}
+	}
+	l.snapSeq = latestSnapshotSeq(dir)
+	go l.run()
+	return l, nil
+}
+
+// checkBounds asserts that tidwall/wal sees the records our scan saw.
+func (l *Log) checkBounds() error {
+	first, err1 := l.w.FirstIndex()
+	last, err2 := l.w.LastIndex()
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("eventlog: open wal %s: %w", l.dir, err)
+	}
+	if last != l.last || (last != 0 && first != l.first) {
+		return fmt.Errorf("eventlog: open wal %s: tidwall sees records %d..%d, verification saw %d..%d",
+			l.dir, first, last, l.first, l.last)
+	}
+	return nil
+}
+
+// repairTail cuts the torn tail of a segment file and makes the cut durable.
+func repairTail(t *TornTail) error {
+	f, err := os.OpenFile(t.File, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("eventlog: repair torn tail: %w", err)
+	}
+	err = f.Truncate(t.Offset)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("eventlog: repair torn tail of %s: %w", t.File, err)
+	}
+	return nil
+}
+
+// Dir returns the directory the log lives in.
+func (l *Log) Dir() string { return l.dir }
+
+// FirstSeq returns the sequence number of the first record, 0 if empty.
+func (l *Log) FirstSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
+
+// LastSeq returns the sequence number of the last durable record, 0 if empty.
+func (l *Log) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+// Head returns the last durable record's sequence number and chain hash
+// (0 and the zero hash if empty). Status shows it as the node's log hash.
+func (l *Log) Head() (uint64, Hash) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.head
+}
+
+// Err returns the sticky write error that poisoned the log, or nil.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.poison
+}
+
+func (l *Log) bounds() (first, last uint64, head Hash, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, 0, Hash{}, ErrClosed
+	}
+	return l.first, l.last, l.head, nil
+}
+
+// Close stops the writer (appends still queued get ErrClosed), closes the
+// WAL and releases the directory lock. It is safe to call more than once.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.closing)
+		<-l.stopped
+		l.rmu.Lock()
+		err := l.w.Close()
+		l.rmu.Unlock()
+		if err != nil && l.Err() == nil {
+			l.closeErr = fmt.Errorf("eventlog: close %s: %w", l.dir, err)
+		}
+		if err := unlockDir(l.lock); err != nil && l.closeErr == nil {
+			l.closeErr = fmt.Errorf("eventlog: unlock %s: %w", l.dir, err)
+		}
+	})
+	return l.closeErr
+}

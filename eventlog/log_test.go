@@ -1,0 +1,132 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestAppendReadIterReopen(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Options{SegmentSize: 4096}) // many segments
+	appendN(t, l, 0, 300, 7)
+	if l.FirstSeq() != 1 || l.LastSeq() != 300 {
+		t.Fatalf("bounds %d..%d", l.FirstSeq(), l.LastSeq())
+	}
+	for _, seq := range []uint64{1, 150, 300} {
+		ev, err := l.Read(seq)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", seq, err)
+		}
+		if want := chatEvent(int(seq - 1)); !reflect.DeepEqual(ev, want) {
+			t.Fatalf("Read(%d) = %v, want %v", seq, ev.Describe(), want.Describe())
+		}
+	}
+	if _, err := l.Read(301); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Read(301) err = %v", err)
+	}
+	n := 0
+	if err := l.Iter(42, func(seq uint64, ev Event) error {
+		if seq != uint64(42+n) || ev.Index != seq {
+			t.Fatalf("Iter gave seq %d index %d at step %d", seq, ev.Index, n)
+		}
+		n++
+		return nil
+	}); err != nil || n != 259 {
+		t.Fatalf("Iter: n=%d err=%v", n, err)
+	}
+	seq, head := l.Head()
+	if h, err := l.HashAt(299); err != nil || h.IsZero() {
+		t.Fatalf("HashAt(299) = %v, %v", h, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openT(t, dir, Options{SegmentSize: 4096})
+	seq2, head2 := l2.Head()
+	if seq2 != seq || head2 != head {
+		t.Fatalf("head after reopen %d %s, want %d %s", seq2, head2.Short(), seq, head.Short())
+	}
+	appendN(t, l2, 300, 10, 1)
+	if ev, err := l2.Read(305); err != nil || ev.Index != 305 {
+		t.Fatalf("Read(305) after reopen = %v, %v", ev.Describe(), err)
+	}
+	rep, err := Scan(dir, nil)
+	if err != nil || rep.LastSeq != 310 || rep.Torn != nil || rep.Segments < 10 {
+		t.Fatalf("Scan = %+v, %v", rep, err)
+	}
+}
+
+func TestLockedDir(t *testing.T) {
+	dir := t.TempDir()
+	openT(t, dir, Options{NoSync: true})
+	_, err := Open(dir, Options{NoSync: true})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "is another node running with this data_dir?") {
+		t.Fatalf("second Open: %v", err)
+	}
+}
+
+func TestLockReleasedOnClose(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Options{NoSync: true})
+	l.Close()
+	openT(t, dir, Options{NoSync: true})
+}
+
+func TestAppendRejects(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{NoSync: true})
+	ctx := context.Background()
+	if _, _, err := l.Append(ctx); err == nil {
+		t.Error("empty Append accepted")
+	}
+	if _, _, err := l.Append(ctx, Event{}); err == nil {
+		t.Error("event without body accepted")
+	}
+	big := Event{Body: &MessagePosted{Text: strings.Repeat("x", MaxRecordSize)}}
+	if _, _, err := l.Append(ctx, chatEvent(0), big); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("huge event: %v", err)
+	}
+	if l.LastSeq() != 0 {
+		t.Errorf("rejected Append wrote records: last = %d", l.LastSeq())
+	}
+	l.Close()
+	if _, _, err := l.Append(ctx, chatEvent(0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: %v", err)
+	}
+}
+
+func TestPoisoned(t *testing.T) {
+	dir := t.TempDir()
+	fail := errors.New("no space left on device (simulated)")
+	var failing bool
+	opts := Options{writeHook: func() error {
+		if failing {
+			return fail
+		}
+		return nil
+	}}
+	l := openT(t, dir, opts)
+	appendN(t, l, 0, 5, 1)
+	failing = true // only the writer goroutine reads it, after the Append below is queued
+	if _, _, err := l.Append(context.Background(), chatEvent(5)); !errors.Is(err, fail) || !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("failing Append: %v", err)
+	}
+	failing = false
+	if _, _, err := l.Append(context.Background(), chatEvent(5)); !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("Append after failure: %v, want sticky ErrPoisoned", err)
+	}
+	if l.LastSeq() != 5 {
+		t.Fatalf("LastSeq = %d after failed write", l.LastSeq())
+	}
+	if _, err := l.Read(5); err != nil {
+		t.Fatalf("Read of durable record after poison: %v", err)
+	}
+	l.Close()
+	l2 := openT(t, dir, Options{})
+	appendN(t, l2, 5, 1, 1)
+	if l2.LastSeq() != 6 {
+		t.Fatalf("after reopen LastSeq = %d", l2.LastSeq())
+	}
+}

@@ -1,0 +1,199 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// tidwall/wal keeps a directory of segment files named by their first index
+// as 20 decimal digits; each entry is uvarint(len) || record. There is no
+// checksum at that level: all integrity comes from our records.
+
+// CorruptError reports damage that is not a torn tail: a bad record before
+// the last one, in an older segment, a broken hash chain, or files that do
+// not belong together. It is never repaired automatically (I8).
+type CorruptError struct {
+	File   string // path of the segment file
+	Index  uint64 // WAL sequence number of the first bad record (0 if not about one record)
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	if e.Index == 0 {
+		return fmt.Sprintf("eventlog: corrupt wal file %s: %s", e.File, e.Reason)
+	}
+	return fmt.Sprintf("eventlog: corrupt wal file %s at index %d: %s", e.File, e.Index, e.Reason)
+}
+
+// maxTornBytes bounds what torn-tail repair may cut: a torn write damages at
+// most the last batch (MaxBatchBytes is capped below this). More non-zero
+// bytes than this after the last good record is corruption, not a torn tail.
+const maxTornBytes = 64 << 20
+
+// segFile is one segment file of a wal directory.
+type segFile struct {
+	path  string
+	first uint64 // index of its first entry, from the name
+}
+
+// listSegments returns the segment files of dir in index order. Files that
+// tidwall/wal would ignore (short names, directories) are skipped; leftovers
+// of an interrupted tidwall truncation are refused, since SyncNet never
+// truncates and their presence means someone else touched the directory.
+func listSegments(dir string) ([]segFile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []segFile
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || len(name) < 20 {
+			continue
+		}
+		idx, err := strconv.ParseUint(name[:20], 10, 64)
+		if err != nil {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if len(name) != 20 || idx == 0 {
+			return nil, &CorruptError{File: path, Reason: "unexpected file in wal directory (interrupted truncation or foreign file)"}
+		}
+		segs = append(segs, segFile{path: path, first: idx})
+	}
+	return segs, nil // os.ReadDir sorts by name; 20-digit names sort numerically
+}
+
+// segResult is what verifying one segment found.
+type segResult struct {
+	count     uint64 // good records
+	firstPrev Hash   // prev field of the first record
+	lastHash  Hash   // hash of the last good record
+	goodEnd   int    // byte offset just after the last good record
+	size      int
+	bad       error  // why the record at goodEnd is bad, or nil
+	badSeq    uint64 // its sequence number
+	fatal     error  // a well-formed record this build cannot read (not damage)
+}
+
+// visitFunc receives each good record; it may stop the walk with an error.
+type visitFunc func(seq uint64, rec []byte, h Hash) error
+
+// walkSegment checks every entry of data, the contents of a segment whose
+// first entry has sequence number first, and the hash chain inside it.
+func walkSegment(data []byte, first uint64, visit visitFunc) (segResult, error) {
+	r := segResult{size: len(data)}
+	off := 0
+	for off < len(data) {
+		seq := first + r.count
+		l, n := binary.Uvarint(data[off:])
+		var rec []byte
+		var err error
+		switch {
+		case n <= 0:
+			err = fmt.Errorf("%w: bad entry length prefix", ErrTruncated)
+		case l == 0:
+			err = fmt.Errorf("%w: empty entry (zero-filled?)", ErrMalformed)
+		case l > uint64(len(data)-off-n):
+			err = fmt.Errorf("%w: entry of %d bytes, %d left in file", ErrTruncated, l, len(data)-off-n)
+		default:
+			rec = data[off+n : off+n+int(l)]
+			err = r.check(rec)
+		}
+		if err != nil {
+			var ve *VersionError
+			var ke *UnknownKindError
+			if errors.As(err, &ve) || errors.As(err, &ke) {
+				r.fatal = err
+			}
+			r.bad, r.badSeq = err, seq
+			return r, nil
+		}
+		h := HashRecord(rec)
+		if visit != nil {
+			if err := visit(seq, rec, h); err != nil {
+				return r, err
+			}
+		}
+		r.lastHash = h
+		r.count++
+		off += n + int(l)
+		r.goodEnd = off
+	}
+	return r, nil
+}
+
+// check validates one record's frame, kind and link to the previous record.
+func (r *segResult) check(rec []byte) error {
+	k, prev, _, err := checkFrame(rec)
+	if err != nil {
+		return err
+	}
+	if !k.Known() {
+		return &UnknownKindError{Kind: k, Version: rec[0]}
+	}
+	if r.count == 0 {
+		r.firstPrev = prev
+	} else if prev != r.lastHash {
+		return errChainBreak
+	}
+	return nil
+}
+
+var errChainBreak = errors.New("hash chain broken: prev hash does not match the previous record")
+
+// tornTail decides whether the bad entry at off in the tail segment data is a
+// torn write. It is if nothing valid follows it and it looks like the start
+// of one of our records (or zeros). Otherwise the reason says why not.
+func tornTail(data []byte, off int, bad error) (bool, string) {
+	if errors.Is(bad, errChainBreak) {
+		return false, bad.Error() // a whole, checksummed record: not a torn write
+	}
+	region := data[off:]
+	end := len(region)
+	for end > 0 && region[end-1] == 0 {
+		end--
+	}
+	if end == 0 {
+		return true, "zero-filled tail"
+	}
+	if p := findValidRecord(data, off+1); p >= 0 {
+		return false, fmt.Sprintf("%v, and a valid record follows at byte %d", bad, p)
+	}
+	if end > maxTornBytes {
+		return false, fmt.Sprintf("%v, followed by %d bytes: too many for a torn write", bad, end)
+	}
+	l, n := binary.Uvarint(region)
+	if n < 0 || l > MaxRecordSize {
+		return false, fmt.Sprintf("%v: entry length is not one of ours (foreign file?)", bad)
+	}
+	if n > 0 && len(region) > n && region[n] != RecordVersion && region[n] != 0 {
+		return false, fmt.Sprintf("%v: version byte %d (foreign file?)", bad, region[n])
+	}
+	return true, bad.Error()
+}
+
+// findValidRecord returns the offset of the first position ≥ from in data
+// where a whole, checksummed entry starts, or -1. It is only used on the
+// failure path; the version byte and the record's own length field filter out
+// almost every position before the CRC is computed.
+func findValidRecord(data []byte, from int) int {
+	for p := from; p < len(data); p++ {
+		l, n := binary.Uvarint(data[p:])
+		if n <= 0 || l < recordOverhead || l > MaxRecordSize || l > uint64(len(data)-p-n) {
+			continue
+		}
+		rec := data[p+n : p+n+int(l)]
+		if rec[0] != RecordVersion || binary.BigEndian.Uint32(rec[offLen:]) != uint32(l-recordOverhead) {
+			continue
+		}
+		if _, _, _, err := checkFrame(rec); err == nil {
+			return p
+		}
+	}
+	return -1
+}

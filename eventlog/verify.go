@@ -1,0 +1,199 @@
+package eventlog
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+)
+
+// TornTail describes a torn tail: what Open's repair cuts (or, from Scan, what
+// it would cut).
+type TornTail struct {
+	File   string // segment file
+	Index  uint64 // sequence number of the first record dropped
+	Offset int64  // file is cut to this size
+	Bytes  int64  // bytes dropped
+	Reason string // what was wrong with the first dropped entry
+}
+
+func (t *TornTail) String() string {
+	return fmt.Sprintf("torn tail in %s at index %d: cut to %d bytes, dropping %d bytes (%s)",
+		t.File, t.Index, t.Offset, t.Bytes, t.Reason)
+}
+
+// dirState is the verified state of a wal directory.
+type dirState struct {
+	segs        []segFile
+	first, last uint64 // sequence numbers of the good records; 0, 0 if none
+	head        Hash   // hash of record last
+	torn        *TornTail
+}
+
+// verifyDir checks every record of the wal directory dir: framing, CRC, known
+// kind and hash chain, within and across segments. It changes nothing. With
+// visit == nil segments are checked in parallel; otherwise sequentially,
+// calling visit for every good record in order.
+func verifyDir(dir string, visit visitFunc) (dirState, error) {
+	segs, err := listSegments(dir)
+	if err != nil || len(segs) == 0 {
+		return dirState{segs: segs}, err
+	}
+	results := make([]segResult, len(segs))
+	var tailData []byte
+	if visit == nil {
+		tailData, err = walkParallel(segs, results)
+	} else {
+		tailData, err = walkSequential(segs, results, visit)
+	}
+	if err != nil {
+		return dirState{}, err
+	}
+	return combine(segs, results, tailData)
+}
+
+func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		tailData []byte
+		next     = make(chan int)
+	)
+	workers := min(runtime.GOMAXPROCS(0), len(segs))
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				data, err := os.ReadFile(segs[i].path)
+				if err == nil {
+					results[i], err = walkSegment(data, segs[i].first, nil)
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if i == len(segs)-1 {
+					tailData = data
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range segs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return tailData, firstErr
+}
+
+func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byte, error) {
+	var data []byte
+	for i, s := range segs {
+		var err error
+		if data, err = os.ReadFile(s.path); err != nil {
+			return nil, err
+		}
+		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
+			return nil, segmentGap(segs, results, i)
+		}
+		var prevLast Hash
+		if i > 0 {
+			prevLast = results[i-1].lastHash
+		}
+		wrapped := func(seq uint64, rec []byte, h Hash) error {
+			if seq == s.first && (i > 0 || s.first == 1) && Hash(rec[offPrev:offPrev+32]) != prevLast {
+				return &CorruptError{File: s.path, Index: seq, Reason: errChainBreak.Error()}
+			}
+			return visit(seq, rec, h)
+		}
+		if results[i], err = walkSegment(data, s.first, wrapped); err != nil {
+			return nil, err
+		}
+		if results[i].bad != nil && i < len(segs)-1 {
+			break // combine reports it
+		}
+	}
+	return data, nil
+}
+
+func segmentGap(segs []segFile, results []segResult, i int) error {
+	return &CorruptError{File: segs[i].path, Reason: fmt.Sprintf(
+		"segment starts at index %d but %s ends at index %d (missing, extra or reordered file)",
+		segs[i].first, segs[i-1].path, segs[i-1].first+results[i-1].count-1)}
+}
+
+// combine checks the segments against each other and classifies any bad
+// record: in the tail segment with nothing valid after it, a torn tail;
+// anywhere else, corruption.
+func combine(segs []segFile, results []segResult, tailData []byte) (dirState, error) {
+	st := dirState{segs: segs, first: segs[0].first}
+	last := len(segs) - 1
+	for i, s := range segs {
+		r := results[i]
+		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
+			return dirState{}, segmentGap(segs, results, i)
+		}
+		if r.fatal != nil {
+			return dirState{}, fmt.Errorf("eventlog: wal file %s index %d: %w", s.path, r.badSeq, r.fatal)
+		}
+		if r.count > 0 && (i > 0 || s.first == 1) && r.firstPrev != st.head {
+			return dirState{}, &CorruptError{File: s.path, Index: s.first, Reason: errChainBreak.Error() + " (first record of segment)"}
+		}
+		if r.count > 0 {
+			st.head = r.lastHash
+		}
+		if r.bad != nil {
+			if i < last {
+				return dirState{}, &CorruptError{File: s.path, Index: r.badSeq, Reason: r.bad.Error()}
+			}
+			torn, reason := tornTail(tailData, r.goodEnd, r.bad)
+			if !torn {
+				return dirState{}, &CorruptError{File: s.path, Index: r.badSeq, Reason: reason}
+			}
+			st.torn = &TornTail{File: s.path, Index: r.badSeq, Offset: int64(r.goodEnd),
+				Bytes: int64(r.size - r.goodEnd), Reason: reason}
+		} else if r.count == 0 && i < last {
+			return dirState{}, &CorruptError{File: s.path, Reason: "empty segment before the last one"}
+		}
+	}
+	st.last = segs[last].first + results[last].count - 1
+	if st.last < st.first { // empty log
+		st.first, st.last = 0, 0
+	}
+	return st, nil
+}
+
+// ScanReport is what Scan found in a wal directory.
+type ScanReport struct {
+	Segments int       // segment files
+	FirstSeq uint64    // first good record (0 if none)
+	LastSeq  uint64    // last good record (0 if none)
+	Head     Hash      // hash of LastSeq's record
+	Torn     *TornTail // what Open's repair would cut; nil if the tail is clean
+}
+
+// Scan reads the wal directory dir read-only: it takes no lock, repairs
+// nothing and writes nothing, so it may run against a live node's directory
+// (whose tail may then look torn because a write is in flight). It verifies
+// every record (CRC, kind, hash chain) and, if fn is not nil, decodes each in
+// order and calls fn with its sequence number and chain hash; an error from
+// fn stops the scan and is returned. Corruption is a *CorruptError.
+func Scan(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanReport, error) {
+	var visit visitFunc
+	if fn != nil {
+		d := new(decoder)
+		visit = func(seq uint64, rec []byte, h Hash) error {
+			r, err := d.decodeRecord(rec)
+			if err != nil {
+				return fmt.Errorf("eventlog: %s index %d: %w", dir, seq, err)
+			}
+			return fn(seq, r.Event, h)
+		}
+	}
+	st, err := verifyDir(dir, visit)
+	if err != nil {
+		return ScanReport{}, err
+	}
+	return ScanReport{Segments: len(st.segs), FirstSeq: st.first, LastSeq: st.last, Head: st.head, Torn: st.torn}, nil
+}

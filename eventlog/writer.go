@@ -1,0 +1,213 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+)
+
+// request is one Append waiting for the writer. Its records are encoded by
+// the caller (in parallel with other callers); the writer only seals them
+// (prev hash, CRC) and hashes them, which must happen in log order.
+type request struct {
+	buf   []byte // records back to back, each with header and CRC space
+	ends  []int  // end offset of each record in buf
+	kinds []Kind
+	first uint64
+	last  uint64
+	err   error
+	done  chan struct{}
+}
+
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+
+// Append writes evs as consecutive records and returns their sequence
+// numbers once they are durable (fsynced; I4). Concurrent Appends are group
+// committed: one write and one fsync for all waiting callers. ctx bounds only
+// the wait to enter the queue: once a request is queued, Append waits for
+// its fsync, so a returned sequence number is always durable and an error
+// means nothing of this call was acknowledged (though after a crash a prefix
+// of an unacknowledged call may be found in the log).
+func (l *Log) Append(ctx context.Context, evs ...Event) (firstSeq, lastSeq uint64, err error) {
+	if len(evs) == 0 {
+		return 0, 0, errors.New("eventlog: Append of no events")
+	}
+	r := requestPool.Get().(*request)
+	if err := r.encode(evs); err != nil {
+		r.release()
+		return 0, 0, err
+	}
+	if err := l.Err(); err != nil {
+		r.release()
+		return 0, 0, err
+	}
+	select {
+	case l.reqs <- r:
+	case <-l.closing:
+		r.release()
+		return 0, 0, ErrClosed
+	case <-ctx.Done():
+		r.release()
+		return 0, 0, ctx.Err()
+	}
+	<-r.done
+	firstSeq, lastSeq, err = r.first, r.last, r.err
+	r.release()
+	return firstSeq, lastSeq, err
+}
+
+func (r *request) release() {
+	r.buf, r.ends, r.kinds = r.buf[:0], r.ends[:0], r.kinds[:0]
+	r.err = nil
+	if cap(r.buf) > 1<<20 {
+		r.buf = nil // do not let one huge append pin memory in the pool
+	}
+	requestPool.Put(r)
+}
+
+// encode lays out each event as [header space][payload][CRC space].
+func (r *request) encode(evs []Event) error {
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Body == nil {
+			return errors.New("eventlog: Append: event has no body")
+		}
+		k := ev.Body.Kind()
+		if !k.Known() {
+			return fmt.Errorf("eventlog: Append: %w", &UnknownKindError{Kind: k, Version: RecordVersion})
+		}
+		start := len(r.buf)
+		r.buf = append(r.buf, make([]byte, recordHeaderSize)...)
+		r.buf = appendPayload(r.buf, ev)
+		r.buf = append(r.buf, 0, 0, 0, 0)
+		if size := len(r.buf) - start; size > MaxRecordSize {
+			return fmt.Errorf("eventlog: Append: %s event: %w (%d bytes, max %d)", k, ErrTooLarge, size, MaxRecordSize)
+		}
+		r.ends = append(r.ends, len(r.buf))
+		r.kinds = append(r.kinds, k)
+	}
+	return nil
+}
+
+// seal fills in the header and CRC of a record laid out by encode.
+func seal(rec []byte, k Kind, prev Hash) {
+	rec[0] = RecordVersion
+	binary.BigEndian.PutUint16(rec[offKind:], uint16(k))
+	copy(rec[offPrev:], prev[:])
+	n := len(rec) - recordOverhead
+	binary.BigEndian.PutUint32(rec[offLen:], uint32(n))
+	binary.BigEndian.PutUint32(rec[len(rec)-4:], crc32.Checksum(rec[:len(rec)-4], castagnoli))
+}
+
+// run is the writer goroutine: the only caller of tidwall's WriteBatch. It
+// takes one request, drains every other waiting request up to the batch
+// bounds, writes them with one WriteBatch (one fsync), then wakes them.
+func (l *Log) run() {
+	defer close(l.stopped)
+	var carry *request
+	batch := make([]*request, 0, 64)
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-l.reqs:
+			case <-l.closing:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+		count, size := len(first.kinds), len(first.buf)
+	drain:
+		for count < l.opts.MaxBatchCount && size < l.opts.MaxBatchBytes {
+			select {
+			case r := <-l.reqs:
+				if count+len(r.kinds) > l.opts.MaxBatchCount || size+len(r.buf) > l.opts.MaxBatchBytes {
+					carry = r
+					break drain
+				}
+				batch = append(batch, r)
+				count, size = count+len(r.kinds), size+len(r.buf)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit writes one group of requests and answers them.
+func (l *Log) commit(batch []*request) {
+	err := l.write(batch)
+	for _, r := range batch {
+		r.err = err
+		r.done <- struct{}{}
+	}
+}
+
+func (l *Log) write(batch []*request) error {
+	l.mu.Lock()
+	seq, prev, err := l.last+1, l.head, l.poison
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.batch.Clear()
+	rolled := false
+	if l.tailBytes > l.opts.SegmentSize { // mirrors tidwall's check before a batch
+		rolled, l.tailBytes = true, 0
+	}
+	for _, r := range batch {
+		r.first = seq
+		start := 0
+		for i, end := range r.ends {
+			rec := r.buf[start:end]
+			seal(rec, r.kinds[i], prev)
+			prev = HashRecord(rec)
+			l.batch.Write(seq, rec)
+			l.tailBytes += uvarintLen(len(rec)) + len(rec)
+			if l.tailBytes >= l.opts.SegmentSize { // tidwall starts a new segment here
+				rolled, l.tailBytes = true, 0
+			}
+			seq++
+			start = end
+		}
+		r.last = seq - 1
+	}
+	if l.opts.writeHook != nil {
+		err = l.opts.writeHook()
+	}
+	if err == nil {
+		err = l.w.WriteBatch(&l.batch)
+	}
+	if err == nil && rolled && !l.opts.NoSync {
+		// tidwall/wal never fsyncs the directory after creating a segment
+		// (DEPENDENCIES.md §1.4); without this a power loss could lose the
+		// new file and with it acknowledged records.
+		err = syncDir(l.dir)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.poison = fmt.Errorf("%w: %w", ErrPoisoned, err)
+		return l.poison
+	}
+	if l.first == 0 {
+		l.first = batch[0].first
+	}
+	l.last, l.head = seq-1, prev
+	return nil
+}
+
+func uvarintLen(n int) int {
+	size := 1
+	for n >= 0x80 {
+		n >>= 7
+		size++
+	}
+	return size
+}
