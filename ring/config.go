@@ -1,0 +1,98 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+)
+
+// Member is one configured cluster member and its position on the ring.
+type Member struct {
+	ID   string
+	Ring int
+}
+
+// Config configures one ring Node. Every field is required unless noted.
+type Config struct {
+	// ID is this node's member id; it must appear in Members.
+	ID string
+	// Members is the full configured membership. Majorities are counted
+	// against it, never against the members currently believed alive (I1).
+	Members []Member
+	// HeartbeatTicks: a heartbeat goes to every other member this often.
+	HeartbeatTicks int
+	// FailureTicks: a member silent this long is suspected; a follower that
+	// has not heard its leader this long starts an election. Must be at least
+	// 2×HeartbeatTicks (4× recommended, so a busy machine does not cause
+	// false suspicions).
+	FailureTicks int
+	// DeadTicks: a member silent this long is dead. Default 2×FailureTicks.
+	DeadTicks int
+	// ElectionTicks: a round that has produced no leader after this many
+	// ticks (plus a random backoff of up to ElectionTicks) is retried with a
+	// higher term; the retry is staggered (see StaggerTicks) and randomised.
+	ElectionTicks int
+	// StaggerTicks: the spacing between the moments successive members on
+	// the ring may start a round, plus the range of the random jitter added.
+	// It should exceed one message hop. Default max(1, HeartbeatTicks/2).
+	StaggerTicks int
+	// Rand is the only source of randomness (backoff). Required, seeded by
+	// the caller so simulations replay exactly.
+	Rand *rand.Rand
+}
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("ring: bad config")
+
+// validate checks cfg and returns the members sorted by (Ring, ID).
+func (cfg *Config) validate() ([]Member, error) {
+	if cfg.Rand == nil {
+		return nil, fmt.Errorf("%w: Rand is nil", ErrConfig)
+	}
+	if cfg.HeartbeatTicks < 1 || cfg.FailureTicks < 2*cfg.HeartbeatTicks {
+		return nil, fmt.Errorf("%w: need HeartbeatTicks >= 1 and FailureTicks >= 2*HeartbeatTicks (got %d, %d)",
+			ErrConfig, cfg.HeartbeatTicks, cfg.FailureTicks)
+	}
+	if cfg.ElectionTicks < 1 {
+		return nil, fmt.Errorf("%w: ElectionTicks must be >= 1", ErrConfig)
+	}
+	if cfg.StaggerTicks == 0 {
+		cfg.StaggerTicks = max(1, cfg.HeartbeatTicks/2)
+	}
+	if cfg.StaggerTicks < 0 {
+		return nil, fmt.Errorf("%w: StaggerTicks < 0", ErrConfig)
+	}
+	if cfg.DeadTicks == 0 {
+		cfg.DeadTicks = 2 * cfg.FailureTicks
+	}
+	if cfg.DeadTicks < cfg.FailureTicks {
+		return nil, fmt.Errorf("%w: DeadTicks < FailureTicks", ErrConfig)
+	}
+	if len(cfg.Members) == 0 || len(cfg.Members) > MaxMembers {
+		return nil, fmt.Errorf("%w: need 1..%d members, got %d", ErrConfig, MaxMembers, len(cfg.Members))
+	}
+	ms := append([]Member(nil), cfg.Members...)
+	seen := map[string]bool{}
+	self := false
+	for _, m := range ms {
+		if m.ID == "" || len(m.ID) > MaxIDLen {
+			return nil, fmt.Errorf("%w: member id %q must be 1..%d bytes", ErrConfig, m.ID, MaxIDLen)
+		}
+		if seen[m.ID] {
+			return nil, fmt.Errorf("%w: duplicate member %q", ErrConfig, m.ID)
+		}
+		seen[m.ID] = true
+		self = self || m.ID == cfg.ID
+	}
+	if !self {
+		return nil, fmt.Errorf("%w: own id %q not in members", ErrConfig, cfg.ID)
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].Ring != ms[j].Ring {
+			return ms[i].Ring < ms[j].Ring
+		}
+		return ms[i].ID < ms[j].ID
+	})
+	return ms, nil
+}

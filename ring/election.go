@@ -1,0 +1,227 @@
+package ring
+
+import (
+	"fmt"
+	"slices"
+)
+
+// This file: LCR election with terms and a majority. See ELECTION.md.
+
+func (n *Node) tickLeader() {
+	if !n.hearsMajority() {
+		n.stepDown(fmt.Sprintf("lost quorum: hears %d of %d", n.heardCount()+1, len(n.members)))
+		return
+	}
+	for _, p := range n.peers {
+		if p.higherSince >= 0 && n.alive(p) && n.now-p.higherSince >= int64(n.cfg.FailureTicks) {
+			// p is stuck in a term nobody else adopted (it lost contact with
+			// us but not with a majority). Only a round above its term can
+			// bring it back, and only the leader may start that one.
+			n.stepDown(fmt.Sprintf("member %s stuck at term %d", p.id, p.term))
+			n.startRound()
+			return
+		}
+	}
+}
+
+func (n *Node) tickElection() {
+	n.leaderElapsed++
+	if n.leader != "" && n.leaderElapsed >= n.cfg.FailureTicks {
+		n.loseLeader(fmt.Sprintf("leader %s silent for %d ticks", n.leader, n.leaderElapsed))
+	}
+	if n.leader != "" {
+		return
+	}
+	n.roundElapsed++
+	if n.roundElapsed >= n.roundTimeout && n.hearsMajority() {
+		n.startRound()
+	}
+}
+
+func (n *Node) loseLeader(reason string) {
+	if n.leader != "" {
+		n.lastLead = n.leader
+	}
+	n.leader, n.reason = "", reason
+	if n.role == RoleLeader {
+		n.role = RoleFollower
+	}
+	n.leaderElapsed = n.cfg.FailureTicks
+	n.roundElapsed, n.roundTimeout = 0, n.stagger(n.lastLead)
+}
+
+// stepDown: a leader gives up its term's leadership and tells everyone at
+// once (a heartbeat with no leader), so they need not wait out the lease.
+func (n *Node) stepDown(reason string) {
+	n.lastLead = n.id
+	n.leader, n.role, n.reason = "", RoleFollower, reason
+	n.leaderElapsed = n.cfg.FailureTicks
+	n.roundElapsed, n.roundTimeout = 0, n.cfg.ElectionTicks+n.stagger(n.termAnchor())
+	n.broadcastHeartbeat()
+}
+
+// termAnchor is the stagger anchor for retrying after a round of the
+// current term failed. Every member that took part in the round knows the
+// term, so they all rank themselves from the same anchor and the next round
+// is normally started by one node only; the starter rotates with the term.
+func (n *Node) termAnchor() string {
+	return n.members[int(n.hs.Term%uint64(len(n.members)))].ID
+}
+
+// hearsLiveLeader is the pre-vote check: a node that heard its leader within
+// the lease (or leads itself) ignores tokens, so a node that merely lost
+// contact cannot disrupt a working cluster.
+func (n *Node) hearsLiveLeader() bool {
+	return n.role == RoleLeader || (n.leader != "" && n.leaderElapsed < n.lease)
+}
+
+// startRound begins an election: a higher term, persisted with a vote for
+// our own token, and the token sent to our successor.
+func (n *Node) startRound() {
+	term := max(n.hs.Term, n.maxPeerTerm()) + 1
+	n.hs = HardState{Term: term, Vote: n.id}
+	n.leader, n.role, n.reason = "", RoleCandidate, fmt.Sprintf("started round for term %d", term)
+	n.roundElapsed, n.roundTimeout = 0, n.cfg.ElectionTicks+n.stagger(n.termAnchor())
+	tok := Message{Type: MsgToken, Term: term, Origin: n.id, Best: n.candidacy(), Passed: []string{n.id}}
+	if next := n.successor(); next != "" {
+		tok.To = next
+		n.send(tok)
+	} else if n.majority == 1 {
+		n.completeRound(tok)
+	}
+}
+
+// stepToken handles an election token: adopt its term, record the vote,
+// and forward the better of the token's candidate and our own. The vote
+// is persisted (Ready.HardState) before the forward is sent.
+func (n *Node) stepToken(m Message) {
+	if reason := n.rejectToken(m); reason != "" {
+		n.drop("token: " + reason)
+		return
+	}
+	if m.Origin == n.id {
+		n.completeRound(m)
+		return
+	}
+	if m.Term > n.hs.Term {
+		n.hs = HardState{Term: m.Term}
+	}
+	n.hs.Vote = m.Origin
+	if n.role == RoleLeader || n.role == RoleCandidate {
+		n.role = RoleFollower
+	}
+	if n.leader != "" {
+		n.lastLead = n.leader
+	}
+	n.leader, n.reason = "", fmt.Sprintf("forwarded %s's token for term %d", m.Origin, m.Term)
+	n.roundElapsed, n.roundTimeout = 0, n.cfg.ElectionTicks+n.stagger(n.termAnchor())
+	best := m.Best
+	if me := n.candidacy(); me.Beats(best) {
+		best = me
+	}
+	passed := append(slices.Clip(m.Passed), n.id)
+	if next := n.successor(); next != "" {
+		n.send(Message{Type: MsgToken, To: next, Term: m.Term, Origin: m.Origin, Best: best, Passed: passed})
+	}
+}
+
+// rejectToken returns why m must be ignored, "" if it may be handled.
+func (n *Node) rejectToken(m Message) string {
+	switch {
+	case !n.validToken(m):
+		return "malformed"
+	case m.Term < n.hs.Term:
+		return "stale term"
+	case m.Origin == n.id:
+		if m.Term != n.hs.Term || n.hs.Vote != n.id || n.hs.Leader != "" {
+			return "own token from an old round"
+		}
+		return ""
+	case n.hearsLiveLeader() && m.Origin != n.leader:
+		return "live leader"
+	case slices.Contains(m.Passed, n.id):
+		return "already passed"
+	case m.Term == n.hs.Term && n.hs.Leader != "":
+		return "term has a leader"
+	case m.Term == n.hs.Term && n.hs.Vote != "":
+		return "already forwarded a token this term"
+	}
+	return ""
+}
+
+func (n *Node) validToken(m Message) bool {
+	if m.Term == 0 || len(m.Passed) == 0 || len(m.Passed) > len(n.members) || m.Passed[0] != m.Origin {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, id := range m.Passed {
+		if seen[id] || n.indexOf(id) < 0 {
+			return false
+		}
+		seen[id] = true
+	}
+	return seen[m.Best.ID]
+}
+
+// completeRound: our token came back. It wins only if a majority of the
+// configured members persisted its term and passed it; then its best
+// candidate is the leader of the term and we announce it around the ring.
+func (n *Node) completeRound(m Message) {
+	if len(m.Passed) < n.majority {
+		n.drop("token: no majority")
+		n.reason = fmt.Sprintf("token for term %d passed only %d of %d", m.Term, len(m.Passed), len(n.members))
+		return
+	}
+	n.acceptLeader(m.Term, m.Best.ID, fmt.Sprintf("won term %d with %d of %d", m.Term, len(m.Passed), len(n.members)))
+	if next := n.successor(); next != "" {
+		n.send(Message{Type: MsgElected, To: next, Term: m.Term, Leader: m.Best.ID, Origin: n.id})
+	}
+}
+
+// stepElected: record the term's leader (persisted before forwarding) and
+// pass the announcement on, once, until it is back at its origin.
+func (n *Node) stepElected(m Message) {
+	switch {
+	case m.Term == 0 || n.indexOf(m.Leader) < 0 || n.indexOf(m.Origin) < 0:
+		n.drop("elected: malformed")
+		return
+	case m.Term < n.hs.Term:
+		n.drop("elected: stale term")
+		return
+	case m.Term == n.hs.Term && n.hs.Leader != "":
+		if n.hs.Leader != m.Leader {
+			n.drop("elected: conflicting leader")
+		} else {
+			n.drop("elected: duplicate")
+		}
+		return
+	}
+	n.acceptLeader(m.Term, m.Leader, fmt.Sprintf("elected in term %d (round of %s)", m.Term, m.Origin))
+	if m.Origin == n.id {
+		return
+	}
+	if next := n.successor(); next != "" && next != m.Origin {
+		n.send(Message{Type: MsgElected, To: next, Term: m.Term, Leader: m.Leader, Origin: m.Origin})
+	}
+}
+
+// acceptLeader records leader as the one leader of term (persisted) and
+// follows it; the news is fresh, so the leader counts as just heard.
+func (n *Node) acceptLeader(term uint64, leader string, reason string) {
+	if term > n.hs.Term {
+		n.hs = HardState{Term: term}
+	}
+	n.hs.Leader = leader
+	n.reason = reason
+	if leader == n.id {
+		if n.ledTerm == term {
+			n.leader, n.role = "", RoleFollower // led it before a crash or step-down
+			return
+		}
+		n.ledTerm, n.leader, n.role, n.lastLead = term, n.id, RoleLeader, n.id
+		n.broadcastHeartbeat() // tell everyone now: election latency
+		return
+	}
+	n.role, n.leader, n.lastLead = RoleFollower, leader, leader
+	n.leaderElapsed = 0
+}

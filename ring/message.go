@@ -1,0 +1,252 @@
+package ring
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Limits on everything that crosses the wire.
+const (
+	MaxMembers = 64   // configured members
+	MaxIDLen   = 64   // bytes in a member id
+	MaxMessage = 8192 // bytes in one encoded datagram
+)
+
+// MsgType identifies a wire message. Values are only ever appended.
+type MsgType uint8
+
+const (
+	MsgHeartbeat MsgType = 1 // failure detection + status + (term, leader)
+	MsgToken     MsgType = 2 // LCR election token
+	MsgElected   MsgType = 3 // announcement: Leader won Term
+	MsgAck       MsgType = 4 // transport-level acknowledgement of AckID
+)
+
+func (t MsgType) String() string {
+	switch t {
+	case MsgHeartbeat:
+		return "heartbeat"
+	case MsgToken:
+		return "token"
+	case MsgElected:
+		return "elected"
+	case MsgAck:
+		return "ack"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Candidate is a node's candidacy: it is compared by (LastTerm, LastIndex, ID).
+type Candidate struct {
+	ID        string
+	LastTerm  uint64
+	LastIndex uint64
+}
+
+// Beats reports whether c is a strictly better candidate than o: a more
+// up-to-date log wins, the node id breaks ties (the LCR "largest id").
+func (c Candidate) Beats(o Candidate) bool {
+	if c.LastTerm != o.LastTerm {
+		return c.LastTerm > o.LastTerm
+	}
+	if c.LastIndex != o.LastIndex {
+		return c.LastIndex > o.LastIndex
+	}
+	return c.ID > o.ID
+}
+
+func (c Candidate) String() string {
+	return fmt.Sprintf("%s@%d/%d", c.ID, c.LastTerm, c.LastIndex)
+}
+
+// StatusInfo is what a node reports about itself in every heartbeat so that
+// any node can show the whole cluster. It is opaque to the election except
+// LastLogTerm/LastLogIndex, which the Node fills in from SetLogPosition.
+type StatusInfo struct {
+	BootID       uint64 // incarnation: grows on every restart
+	CommitIndex  uint64
+	LastLogTerm  uint64
+	LastLogIndex uint64
+	UptimeMillis uint64
+	Clients      uint32
+	Messages     uint64
+	LogHash      [32]byte // hash chain value at CommitIndex
+}
+
+// Message is one ring message. From/To are member ids. AckID, Incarnation and
+// Seq belong to the transport: the core ignores them.
+type Message struct {
+	Type MsgType
+	From string
+	To   string
+	Term uint64
+
+	// Leader: in a heartbeat, the leader the sender follows ("" if none; ==
+	// From if the sender leads); in elected, the winner.
+	Leader string
+	// Resigned: heartbeat from a node that led Term and stepped down, so its
+	// followers need not wait out the lease (a candidate's heartbeat also has
+	// no Leader, and a late one must not look like a resignation).
+	Resigned bool
+	// Origin: the member that started the round (token, elected).
+	Origin string
+	// Best: the best candidacy the token has seen so far.
+	Best Candidate
+	// Passed: members that persisted Term and forwarded this token, in order.
+	Passed []string
+	// Status: heartbeat payload.
+	Status StatusInfo
+
+	AckID       uint64 // token/elected/ack: transport reliability
+	Incarnation uint64 // set by the codec from the envelope
+	Seq         uint64 // set by the codec from the envelope
+}
+
+// Describe renders m on one line, for logs and golden transcripts.
+func (m Message) Describe() string {
+	switch m.Type {
+	case MsgHeartbeat:
+		r := ""
+		if m.Resigned {
+			r = " resigned"
+		}
+		return fmt.Sprintf("%s->%s heartbeat term=%d leader=%s%s commit=%d log=%d/%d",
+			m.From, m.To, m.Term, orNone(m.Leader), r, m.Status.CommitIndex, m.Status.LastLogTerm, m.Status.LastLogIndex)
+	case MsgToken:
+		return fmt.Sprintf("%s->%s token term=%d origin=%s best=%s passed=[%s]",
+			m.From, m.To, m.Term, m.Origin, m.Best, strings.Join(m.Passed, ","))
+	case MsgElected:
+		return fmt.Sprintf("%s->%s elected term=%d leader=%s origin=%s", m.From, m.To, m.Term, m.Leader, m.Origin)
+	case MsgAck:
+		return fmt.Sprintf("%s->%s ack id=%d", m.From, m.To, m.AckID)
+	}
+	return fmt.Sprintf("%s->%s %s", m.From, m.To, m.Type)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// HardState must be durably persisted (fsync) before the Messages of the
+// same Ready are sent: it is the election's memory across crashes (I1).
+type HardState struct {
+	Term uint64
+	// Vote is the origin of the single token this node forwarded (or, if
+	// itself, started) in Term; "" if none.
+	Vote string
+	// Leader is the single leader this node accepted for Term; "" if none.
+	Leader string
+}
+
+// Describe renders h on one line.
+func (h HardState) Describe() string {
+	return fmt.Sprintf("hard term=%d vote=%s leader=%s", h.Term, orNone(h.Vote), orNone(h.Leader))
+}
+
+// Role is a node's role in the election.
+type Role uint8
+
+const (
+	RoleFollower  Role = iota
+	RoleCandidate      // started a round in the current term, waiting for it
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "follower"
+	case RoleCandidate:
+		return "candidate"
+	case RoleLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// SoftState is volatile state worth reporting: who leads, in which term,
+// and why it changed (e.g. "lost quorum: hears 1 of 3").
+type SoftState struct {
+	Term   uint64
+	Leader string
+	Role   Role
+	Reason string
+}
+
+// Describe renders s on one line.
+func (s SoftState) Describe() string {
+	return fmt.Sprintf("soft term=%d leader=%s role=%s reason=%q", s.Term, orNone(s.Leader), s.Role, s.Reason)
+}
+
+// MemberState is what the failure detector believes about a member.
+type MemberState uint8
+
+const (
+	MemberAlive MemberState = iota
+	MemberSuspected
+	MemberDead
+)
+
+func (s MemberState) String() string {
+	switch s {
+	case MemberAlive:
+		return "alive"
+	case MemberSuspected:
+		return "suspected"
+	case MemberDead:
+		return "dead"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// MemberEvent is a failure-detector transition, for the event log.
+type MemberEvent struct {
+	ID    string
+	From  MemberState
+	To    MemberState
+	Tick  int64 // the local tick of the transition
+	Quiet int   // ticks since last heard
+}
+
+// Describe renders e on one line.
+func (e MemberEvent) Describe() string {
+	return fmt.Sprintf("member %s %s->%s quiet=%d", e.ID, e.From, e.To, e.Quiet)
+}
+
+// Ready is the output of the core. The caller must, in order:
+//  1. persist HardState durably if non-nil,
+//  2. send Messages,
+//  3. apply SoftState and MemberChanges (log them, update status),
+//  4. call Advance(rd).
+type Ready struct {
+	HardState     *HardState
+	Messages      []Message
+	SoftState     *SoftState
+	MemberChanges []MemberEvent
+}
+
+// MemberStatus is what this node knows about one member, for `status`.
+type MemberStatus struct {
+	ID     string
+	Ring   int
+	Self   bool
+	State  MemberState
+	Heard  bool  // ever heard since this node started
+	Quiet  int   // ticks since last heard
+	Term   uint64
+	Leader string
+	Status StatusInfo
+}
+
+// Status is a snapshot of a Node for the `status` command.
+type Status struct {
+	ID      string
+	Term    uint64
+	Leader  string
+	Role    Role
+	Reason  string
+	Members []MemberStatus
+}

@@ -1,0 +1,160 @@
+package ring
+
+import (
+	"flag"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+var (
+	flagSeed  = flag.Int64("seed", -1, "replay exactly this simulation seed")
+	flagSeeds = flag.Int("seeds", 2100, "number of simulation seeds in a normal run")
+	flagSoak  = flag.Bool("soak", false, "run the soak: 100,000 seeds (or SYNCNET_SOAK=1)")
+)
+
+const (
+	chaosTicks = 160 // ticks of faults per seed
+	healBound  = 140 // I7: ticks after healing within which all must follow one leader
+)
+
+// simResult is what one seed measured.
+type simResult struct {
+	healTicks int
+	elections int
+}
+
+// runSeed runs one seeded simulation: chaos (drops, duplicates, delays,
+// partitions, crashes and restarts), then everything heals and a single
+// leader must be known to all within healBound ticks (I7). Invariants are
+// checked after every tick.
+func runSeed(tb testing.TB, seed int64) simResult {
+	p := defaultSim
+	p.Nodes = []int{3, 5, 7}[int(uint64(seed)%3)]
+	c := newCluster(tb, seed, p)
+	for i := 0; i < chaosTicks && !c.failed; i++ {
+		c.chaos()
+		c.tick()
+	}
+	c.note("heal everything")
+	c.net.Heal()
+	c.net.SetFaults(SimConfig{MaxDelay: 1})
+	for _, id := range c.crashed() {
+		c.restart(id)
+	}
+	took := c.runUntilLeader(healBound)
+	if took < 0 {
+		c.fail("I7: no leader known to all within %d ticks of healing", healBound)
+	}
+	return simResult{healTicks: took, elections: c.elections}
+}
+
+// chaos injects at most one fault per tick.
+func (c *cluster) chaos() {
+	r := c.rnd.Float64()
+	switch {
+	case r < 0.01:
+		c.partitionRandom()
+	case r < 0.025:
+		c.note("heal partitions")
+		c.net.Heal()
+	case r < 0.035:
+		if live := c.live(); len(live) > 0 {
+			c.crash(live[c.rnd.Intn(len(live))])
+		}
+	case r < 0.06:
+		if down := c.crashed(); len(down) > 0 {
+			c.restart(down[c.rnd.Intn(len(down))])
+		}
+	case r < 0.075:
+		f := SimConfig{Drop: c.rnd.Float64() * 0.3, Duplicate: c.rnd.Float64() * 0.2, MaxDelay: c.rnd.Intn(4)}
+		c.note("faults drop=%.2f dup=%.2f maxdelay=%d", f.Drop, f.Duplicate, f.MaxDelay)
+		c.net.SetFaults(f)
+	}
+}
+
+func (c *cluster) partitionRandom() {
+	groups := [][]string{nil, nil}
+	if c.rnd.Intn(3) == 0 {
+		groups = append(groups, nil)
+	}
+	for _, id := range c.ids {
+		g := c.rnd.Intn(len(groups))
+		groups[g] = append(groups[g], id)
+	}
+	c.note("partition %v", groups)
+	c.net.Partition(groups...)
+}
+
+func seedCount() int {
+	if *flagSoak || os.Getenv("SYNCNET_SOAK") == "1" {
+		return 100_000
+	}
+	return *flagSeeds
+}
+
+// TestSimulation runs many seeds (I1, I3 and I7 under faults). Replay one
+// failing seed with -seed=N.
+func TestSimulation(t *testing.T) {
+	if *flagSeed >= 0 {
+		res := runSeed(t, *flagSeed)
+		t.Logf("seed %d: leader known to all %d ticks after healing, %d elections", *flagSeed, res.healTicks, res.elections)
+		return
+	}
+	seeds := seedCount()
+	if testing.Short() {
+		seeds = 200
+	}
+	var next, worst atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				s := next.Add(1) - 1
+				if s >= int64(seeds) || t.Failed() {
+					return
+				}
+				ok := runSeedSafe(t, s, &worst)
+				if !ok {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d seeds; worst ticks from healing to a leader known to all: %d (bound %d)", seeds, worst.Load(), healBound)
+}
+
+// runSeedSafe runs a seed on a worker goroutine, where t.Fatal may not be
+// called: failures are reported through a recorder and then t.Error.
+func runSeedSafe(t *testing.T, seed int64, worst *atomic.Int64) bool {
+	rec := &recorder{}
+	done := make(chan simResult, 1)
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil && r != errRecorderStop {
+				rec.Errorf("seed %d panicked: %v", seed, r)
+			}
+		}()
+		done <- runSeed(rec, seed)
+	}()
+	res, ok := <-done
+	if rec.msg != "" {
+		t.Error(rec.msg)
+		return false
+	}
+	if ok {
+		for {
+			w := worst.Load()
+			if int64(res.healTicks) <= w || worst.CompareAndSwap(w, int64(res.healTicks)) {
+				break
+			}
+		}
+	}
+	return true
+}
