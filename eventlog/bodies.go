@@ -26,6 +26,8 @@ type MessagePosted struct {
 	// ReplyLamport is the Lamport time of the message this one answers, 0 if
 	// none; the sequencer makes this event's Lamport time larger (I6).
 	ReplyLamport uint64 `json:"reply_lamport"`
+	// Action is 1 for an action ("/me waves"), 0 for plain text.
+	Action uint64 `json:"action,omitempty"`
 }
 
 func (*MessagePosted) Kind() Kind { return KindMessagePosted }
@@ -33,6 +35,9 @@ func (m *MessagePosted) Describe() string {
 	s := fmt.Sprintf("room=%q from=%q text=%q id=%q", m.Room, m.From, m.Text, m.ClientMsgID)
 	if m.ReplyLamport != 0 {
 		s += fmt.Sprintf(" reply_lamport=%d", m.ReplyLamport)
+	}
+	if m.Action != 0 {
+		s += " action"
 	}
 	return s
 }
@@ -42,6 +47,7 @@ func (m *MessagePosted) Wire(w Wire) {
 	w.String(3, &m.Text)
 	w.String(4, &m.ClientMsgID)
 	w.Uint(5, &m.ReplyLamport)
+	w.Uint(6, &m.Action)
 }
 
 // RoomCreated creates a chat room.
