@@ -4,12 +4,13 @@ import "fmt"
 
 // Ready is the work the caller must do, in this order (see doc.go):
 //
-//  1. persist HardState (if non-nil; its Term before anything is sent),
-//     Snapshot, Discard, then Entries, and fsync;
-//  2. send Messages (answering MsgSnapshotNeeded locally instead);
+//  1. persist HardState.Term (if HardState is non-nil), Snapshot, Discard,
+//     Entries, then HardState.Commit (may be lazy), and fsync;
+//  2. send Messages, except MsgSnapshotNeeded, which is kept for step 5;
 //  3. load Snapshot into the state machine, then apply CommittedEntries in
 //     index order;
-//  4. call Advance(rd).
+//  4. call Advance(rd);
+//  5. for each MsgSnapshotNeeded, call SendSnapshot(m.To, latest snapshot).
 type Ready struct {
 	// SoftState is non-nil when term, leader or role changed.
 	SoftState *SoftState

@@ -1,0 +1,68 @@
+package replica
+
+import (
+	"flag"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+var (
+	flagSeed  = flag.Int64("seed", -1, "run only this simulation seed (replays a failure)")
+	flagSimV  = flag.Bool("simv", false, "with -seed: log every simulation step")
+	flagSeeds = flag.Int("seeds", 0, "number of simulation seeds (default 1000, 20000 with SYNCNET_SOAK=1)")
+)
+
+// TestSimulation runs many seeded whole-cluster simulations (3 and 5
+// replicas) with drops, duplicates, reordering, partitions, crashes that
+// lose unpersisted state, restarts, snapshots and retrying clients; see
+// sim_world_test.go. A failure prints the seed; -seed=N replays it.
+func TestSimulation(t *testing.T) {
+	soak := os.Getenv("SYNCNET_SOAK") == "1"
+	if *flagSeed >= 0 {
+		s := newSim(*flagSeed, drawOpts(*flagSeed, soak))
+		if *flagSimV {
+			s.verbose = func(line string) { t.Log(line) }
+		}
+		if err := s.run(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	n := *flagSeeds
+	if n == 0 {
+		n = 1000
+		if soak {
+			n = 20000
+		}
+	}
+	if testing.Short() {
+		n = 100
+	}
+	var next, failures atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var total simStats
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				seed := next.Add(1) - 1
+				if seed >= int64(n) || failures.Load() >= 3 {
+					return
+				}
+				s := newSim(seed, drawOpts(seed, soak))
+				if err := s.run(); err != nil {
+					failures.Add(1)
+					t.Errorf("%v\nreplay: go test ./node/replica -run TestSimulation -v -seed=%d -simv", err, seed)
+				}
+				mu.Lock()
+				total.add(s.stats)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d seeds: %+v", n, total)
+}

@@ -1,0 +1,737 @@
+package replica
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file is the simulated world around the replicas: a lossy network,
+// disks that keep only what a Ready asked to persist, the node layer's
+// state machine (dedup by client id), snapshots, and an election oracle
+// that elects the way the ring will. Checks live in sim_check_test.go.
+
+// simOpts are the per-seed knobs, drawn from the seed.
+type simOpts struct {
+	nodes, faultTicks, healTicks int
+	drop, dup                    float64
+	maxDelay                     int
+	crash, crashMid, restart     float64
+	partition, heal, elect       float64
+	compact                      bool
+	clients                      int
+	cfg                          Config
+}
+
+func drawOpts(seed int64, soak bool) simOpts {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	o := simOpts{
+		nodes:      3 + 2*int(seed%2),
+		faultTicks: 150 + rng.IntN(150),
+		healTicks:  250,
+		drop:       []float64{0, 0.02, 0.1, 0.25}[rng.IntN(4)],
+		dup:        []float64{0, 0.05, 0.2}[rng.IntN(3)],
+		maxDelay:   1 + rng.IntN(4),
+		crash:      []float64{0, 0.005, 0.02}[rng.IntN(3)],
+		crashMid:   []float64{0, 0.01, 0.05}[rng.IntN(3)],
+		restart:    0.05 + 0.2*rng.Float64(),
+		partition:  []float64{0, 0.01, 0.03}[rng.IntN(3)],
+		heal:       0.03 + 0.1*rng.Float64(),
+		elect:      []float64{0, 0.005, 0.03}[rng.IntN(3)],
+		compact:    rng.IntN(2) == 0,
+		clients:    1 + rng.IntN(4),
+		cfg: Config{
+			HeartbeatTicks:  1 + rng.IntN(3),
+			MaxBatchEntries: []int{1, 3, 16, 256}[rng.IntN(4)],
+			MaxBatchBytes:   []int{64, 512, 1 << 20}[rng.IntN(3)],
+			MaxInflight:     []int{1, 2, 8}[rng.IntN(3)],
+		},
+	}
+	if soak {
+		o.faultTicks *= 4
+	}
+	return o
+}
+
+type envelope struct {
+	at int
+	m  Message
+}
+
+type diskRec struct {
+	kind uint8 // recEntry, recDiscard, recInstall
+	e    Entry
+	from uint64
+	snap Snapshot
+}
+
+const (
+	recEntry uint8 = iota
+	recDiscard
+	recInstall
+)
+
+// simDisk survives crashes. Only what a Ready asked to persist reaches it.
+type simDisk struct {
+	term, commit uint64
+	recs         []diskRec
+	snap         Snapshot // latest durable snapshot (local or installed)
+}
+
+// fold replays the records the way the WAL fold must: Install resets the
+// log, Discard voids a suffix, entries append; then the latest local
+// snapshot cuts the prefix.
+func (d *simDisk) fold() (base Snapshot, ents []Entry, err error) {
+	for _, rec := range d.recs {
+		switch rec.kind {
+		case recInstall:
+			base, ents = rec.snap, nil
+		case recDiscard:
+			if rec.from <= base.Index {
+				return base, nil, fmt.Errorf("disk: discard from %d inside snapshot %d", rec.from, base.Index)
+			}
+			ents = ents[:min(len(ents), int(rec.from-base.Index-1))]
+		case recEntry:
+			if want := base.Index + uint64(len(ents)) + 1; rec.e.Index != want {
+				return base, nil, fmt.Errorf("disk: entry %d written where %d expected (missing Discard?)", rec.e.Index, want)
+			}
+			ents = append(ents, rec.e)
+		}
+	}
+	if d.snap.Index > base.Index {
+		drop := int(d.snap.Index - base.Index)
+		if drop > len(ents) {
+			return base, nil, fmt.Errorf("disk: snapshot %d beyond durable log %d", d.snap.Index, base.Index+uint64(len(ents)))
+		}
+		base, ents = d.snap, slices.Clone(ents[drop:])
+	}
+	return base, ents, nil
+}
+
+// simSM is the node's applied state: chat posts deduplicated by client id.
+type simSM struct {
+	applied uint64
+	order   []string
+	seen    map[string]bool
+}
+
+func (sm *simSM) encode() []byte {
+	return []byte(strconv.FormatUint(sm.applied, 10) + "\n" + strings.Join(sm.order, "\n"))
+}
+
+func decodeSM(b []byte) simSM {
+	sm := simSM{seen: map[string]bool{}}
+	if len(b) == 0 {
+		return sm
+	}
+	parts := strings.Split(string(b), "\n")
+	sm.applied, _ = strconv.ParseUint(parts[0], 10, 64)
+	for _, id := range parts[1:] {
+		if id != "" {
+			sm.order = append(sm.order, id)
+			sm.seen[id] = true
+		}
+	}
+	return sm
+}
+
+type simNode struct {
+	id       string
+	r        *Replica
+	up       bool
+	disk     simDisk
+	sm       simSM
+	snap     Snapshot // latest snapshot held (== disk.snap)
+	recorded uint64   // commit index recorded from this node as leader
+}
+
+// simClient posts one client id at a time and retries it (same id) until
+// it sees it committed at the index it was given.
+type simClient struct {
+	name     string
+	seq      int
+	attempt  int
+	pending  bool
+	node     string
+	index    uint64
+	term     uint64
+	deadline int
+	wait     int // ticks until the next post
+	done     bool
+}
+
+func (c *simClient) cur() string { return fmt.Sprintf("%s#%d", c.name, c.seq) }
+
+type traceEv struct {
+	tick int
+	f    string
+	args []any
+}
+
+type sim struct {
+	seed   int64
+	rng    *rand.Rand
+	o      simOpts
+	peers  []string
+	tick   int
+	nodes  []*simNode
+	byID   map[string]*simNode
+	net    []envelope
+	group  map[string]int
+	faults bool
+
+	maxTerm     uint64
+	leaderOf    map[uint64]string
+	noLeader    int
+	committed   []commitRec // by index; [0] unused
+	canonical   []string
+	acked       map[string]uint64
+	registry    map[[2]uint64]regRec
+	clients     []*simClient
+	probeClient *simClient
+
+	stats simStats
+
+	trace   [48]traceEv
+	traceN  int
+	verbose func(string)
+}
+
+// simStats counts what a run exercised, so coverage of the rare paths
+// (discards, installs, crashes mid-Ready) can be seen with -v.
+type simStats struct {
+	ticks, acked, elections, crashes, crashMid, discards, installs, snapReqs, lost, retries int
+}
+
+func (a *simStats) add(b simStats) {
+	a.ticks += b.ticks
+	a.acked += b.acked
+	a.elections += b.elections
+	a.crashes += b.crashes
+	a.crashMid += b.crashMid
+	a.discards += b.discards
+	a.installs += b.installs
+	a.snapReqs += b.snapReqs
+	a.lost += b.lost
+	a.retries += b.retries
+}
+
+type commitRec struct {
+	term, commitTerm uint64
+	key              string
+	ok               bool
+}
+
+type regRec struct {
+	key      string
+	prevTerm uint64
+}
+
+type simFailure struct{ msg string }
+
+func (s *sim) fail(f string, args ...any) {
+	panic(simFailure{fmt.Sprintf("tick %d: ", s.tick) + fmt.Sprintf(f, args...)})
+}
+
+func (s *sim) logf(f string, args ...any) {
+	s.trace[s.traceN%len(s.trace)] = traceEv{s.tick, f, args}
+	s.traceN++
+	if s.verbose != nil {
+		s.verbose(fmt.Sprintf("t%d ", s.tick) + fmt.Sprintf(f, args...))
+	}
+}
+
+func (s *sim) traceTail() string {
+	var b strings.Builder
+	start := max(0, s.traceN-len(s.trace))
+	for i := start; i < s.traceN; i++ {
+		ev := s.trace[i%len(s.trace)]
+		fmt.Fprintf(&b, "  t%d %s\n", ev.tick, fmt.Sprintf(ev.f, ev.args...))
+	}
+	return b.String()
+}
+
+func newSim(seed int64, o simOpts) *sim {
+	s := &sim{
+		seed: seed, o: o, rng: rand.New(rand.NewPCG(uint64(seed), 0xc0ffee)),
+		byID: map[string]*simNode{}, group: map[string]int{}, leaderOf: map[uint64]string{},
+		committed: []commitRec{{}}, acked: map[string]uint64{}, registry: map[[2]uint64]regRec{},
+		faults: true,
+	}
+	for i := range o.nodes {
+		s.peers = append(s.peers, fmt.Sprintf("n%d", i+1))
+	}
+	for _, id := range s.peers {
+		n := &simNode{id: id}
+		s.nodes = append(s.nodes, n)
+		s.byID[id] = n
+		s.start(n)
+	}
+	for i := range o.clients {
+		s.clients = append(s.clients, &simClient{name: fmt.Sprintf("c%d", i+1)})
+	}
+	return s
+}
+
+func (s *sim) quorum() int { return len(s.peers)/2 + 1 }
+
+// start (re)builds a node's replica and state machine from its disk.
+func (s *sim) start(n *simNode) {
+	base, ents, err := n.disk.fold()
+	if err != nil {
+		s.fail("%s restart: %v", n.id, err)
+	}
+	cfg := s.o.cfg
+	cfg.ID, cfg.Peers = n.id, s.peers
+	st := State{HardState: HardState{Term: n.disk.term, Commit: max(n.disk.commit, base.Index)}, Snapshot: base, Entries: ents}
+	r, err := New(cfg, st)
+	if err != nil {
+		s.fail("%s restart: %v", n.id, err)
+	}
+	n.r, n.up, n.snap, n.recorded = r, true, base, 0
+	n.sm = decodeSM(base.Data)
+	n.sm.applied = base.Index
+	s.checkSM(n)
+	s.logf("%s start term=%d snap=%d ents=%d commit=%d", n.id, n.disk.term, base.Index, len(ents), st.HardState.Commit)
+}
+
+func (s *sim) crash(n *simNode) {
+	s.stats.crashes++
+	n.up, n.r = false, nil
+	for _, c := range s.clients {
+		if c.pending && c.node == n.id {
+			c.pending = false // the client sees the connection drop; it retries the same id
+		}
+	}
+	s.logf("%s CRASH", n.id)
+}
+
+func (s *sim) connected(a, b string) bool { return s.group[a] == s.group[b] }
+
+// send puts m on the simulated network (maybe dropped, duplicated, delayed).
+func (s *sim) send(m Message) {
+	if s.faults && s.rng.Float64() < s.o.drop {
+		s.logf("drop %s", m.Describe())
+		return
+	}
+	copies := 1
+	if s.faults && s.rng.Float64() < s.o.dup {
+		copies = 2
+	}
+	for range copies {
+		s.net = append(s.net, envelope{at: s.tick + 1 + s.rng.IntN(s.o.maxDelay), m: m})
+	}
+}
+
+// deliver steps every message due now, in random order (reordering).
+func (s *sim) deliver() {
+	var due []Message
+	keep := s.net[:0]
+	for _, e := range s.net {
+		if e.at <= s.tick {
+			due = append(due, e.m)
+		} else {
+			keep = append(keep, e)
+		}
+	}
+	s.net = keep
+	s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+	for _, m := range due {
+		n := s.byID[m.To]
+		if !n.up || !s.connected(m.From, m.To) {
+			continue
+		}
+		s.logf("deliver %s", m.Describe())
+		if err := n.r.Step(m); err != nil {
+			s.fail("%s Step(%s): %v", n.id, m.Describe(), err)
+		}
+	}
+}
+
+// handleReady plays the node driver: persist, send, apply, advance, then
+// answer snapshot requests. It may crash the node part-way (crashMid).
+func (s *sim) handleReady(n *simNode) {
+	rd := n.r.Ready()
+	s.logf("%s %s", n.id, rd.Describe())
+	s.checkReady(n, rd)
+	crashAt := -1
+	if s.faults && s.rng.Float64() < s.o.crashMid {
+		crashAt = s.rng.IntN(len(rd.Entries) + 5)
+	}
+	op := 0
+	crashNow := func() bool {
+		op++
+		if op == crashAt {
+			s.stats.crashMid++
+			s.crash(n)
+			return true
+		}
+		return false
+	}
+	d := &n.disk
+	if rd.HardState != nil {
+		d.term = rd.HardState.Term
+	}
+	if rd.Snapshot != nil {
+		s.stats.installs++
+		d.recs = append(d.recs, diskRec{kind: recInstall, snap: *rd.Snapshot})
+		d.snap = *rd.Snapshot
+	}
+	if rd.Discard != nil {
+		s.stats.discards++
+		d.recs = append(d.recs, diskRec{kind: recDiscard, from: rd.Discard.FromIndex})
+	}
+	if crashNow() {
+		return
+	}
+	for _, e := range rd.Entries {
+		d.recs = append(d.recs, diskRec{kind: recEntry, e: e})
+		if crashNow() {
+			return
+		}
+	}
+	if rd.HardState != nil {
+		d.commit = rd.HardState.Commit
+	}
+	var snapReqs []string
+	for _, m := range rd.Messages {
+		if m.Type == MsgSnapshotNeeded {
+			s.stats.snapReqs++
+			snapReqs = append(snapReqs, m.To)
+			continue
+		}
+		s.send(m)
+	}
+	if crashNow() {
+		return
+	}
+	if rd.Snapshot != nil {
+		n.snap = *rd.Snapshot
+		n.sm = decodeSM(rd.Snapshot.Data)
+		n.sm.applied = rd.Snapshot.Index
+		s.checkSM(n)
+	}
+	for _, e := range rd.CommittedEntries {
+		s.apply(n, e)
+	}
+	if crashNow() {
+		return
+	}
+	n.r.Advance(rd)
+	for _, to := range snapReqs {
+		if err := n.r.SendSnapshot(to, n.snap); err != nil {
+			s.logf("%s SendSnapshot(%s): %v", n.id, to, err)
+		}
+	}
+}
+
+func entryKey(e Entry) string {
+	if e.Type == EntryNoop {
+		return "noop"
+	}
+	return string(e.Data)
+}
+
+func clientID(e Entry) string {
+	k := string(e.Data)
+	return k[:strings.IndexByte(k, '|')]
+}
+
+// apply is the node's state machine: dedup by client id (I5).
+func (s *sim) apply(n *simNode, e Entry) {
+	if e.Index != n.sm.applied+1 {
+		s.fail("%s applies %d after %d (order)", n.id, e.Index, n.sm.applied)
+	}
+	s.checkCommitted(n.id, e, 0)
+	n.sm.applied = e.Index
+	if e.Type == EntryNormal {
+		id := clientID(e)
+		if !n.sm.seen[id] {
+			n.sm.seen[id] = true
+			n.sm.order = append(n.sm.order, id)
+			s.checkCanonical(n, len(n.sm.order)-1)
+		}
+	}
+	for _, c := range s.allClients() {
+		if !c.pending || c.node != n.id || c.index != e.Index {
+			continue
+		}
+		c.pending = false
+		if e.Term != c.term {
+			s.stats.lost++
+			s.logf("%s lost index %d (term %d, now %d): retry", c.cur(), e.Index, c.term, e.Term)
+			continue
+		}
+		if clientID(e) != c.cur() {
+			s.fail("%s acked at %d but entry holds %s", c.cur(), e.Index, clientID(e))
+		}
+		s.acked[c.cur()] = e.Index
+		s.stats.acked++
+		s.logf("%s ACK at %d", c.cur(), e.Index)
+		c.seq, c.attempt, c.wait = c.seq+1, 0, s.rng.IntN(4)
+		if c == s.probeClient {
+			c.done = true
+		}
+	}
+}
+
+func (s *sim) allClients() []*simClient {
+	if s.probeClient != nil {
+		return append(s.clients[:len(s.clients):len(s.clients)], s.probeClient)
+	}
+	return s.clients
+}
+
+// propose: a client hands its post to a node that believes it leads (the
+// node layer forwards; possibly to a stale leader).
+func (s *sim) propose(c *simClient) {
+	if c.pending && s.tick < c.deadline {
+		return
+	}
+	if c.wait > 0 {
+		c.wait--
+		return
+	}
+	var leaders []*simNode
+	for _, n := range s.nodes {
+		if n.up && n.r.role == Leader {
+			leaders = append(leaders, n)
+		}
+	}
+	if len(leaders) == 0 {
+		return
+	}
+	n := leaders[s.rng.IntN(len(leaders))]
+	c.attempt++
+	if c.attempt > 1 {
+		s.stats.retries++
+	}
+	data := fmt.Appendf(nil, "%s|%d|%s", c.cur(), c.attempt, n.id)
+	idx, term, err := n.r.Propose(data)
+	if err != nil {
+		s.logf("%s propose at %s: %v", c.cur(), n.id, err)
+		return
+	}
+	c.pending, c.node, c.index, c.term, c.deadline = true, n.id, idx, term, s.tick+40
+	s.logf("%s proposed at %s -> %d/%d", c.cur(), n.id, idx, term)
+}
+
+// effectiveLeader reports whether some live leader of the newest term can
+// reach a majority of live nodes.
+func (s *sim) effectiveLeader() bool {
+	for _, n := range s.nodes {
+		if !n.up || n.r.role != Leader || n.r.term != s.maxTerm {
+			continue
+		}
+		reach := 0
+		for _, m := range s.nodes {
+			if m.up && s.connected(n.id, m.id) {
+				reach++
+			}
+		}
+		return reach >= s.quorum()
+	}
+	return false
+}
+
+// elect is the election oracle, electing the way the ring does: a fresh
+// term; each reachable live node adopts it (at most one candidate per term)
+// only if the candidate's (lastTerm, lastIndex) is at least its own; the
+// term is durable before the vote counts; a majority of adopters wins.
+func (s *sim) elect() {
+	var ups []*simNode
+	for _, n := range s.nodes {
+		if n.up {
+			ups = append(ups, n)
+		}
+	}
+	if len(ups) == 0 {
+		return
+	}
+	cand := ups[s.rng.IntN(len(ups))]
+	s.maxTerm++
+	s.stats.elections++
+	T := s.maxTerm
+	ct, ci := cand.r.LastIndexTerm()
+	adopters := 0
+	for _, n := range ups {
+		if !s.connected(n.id, cand.id) || (n != cand && s.faults && s.rng.Float64() < 0.1) {
+			continue
+		}
+		nt, ni := n.r.LastIndexTerm()
+		adopt := n == cand || ct > nt || (ct == nt && ci >= ni)
+		if !adopt && s.rng.IntN(2) == 0 {
+			continue // some refusers keep their old term
+		}
+		n.disk.term = T
+		if adopt {
+			adopters++
+		}
+		if n != cand {
+			if err := n.r.BecomeFollower(T, ""); err != nil {
+				s.fail("%s BecomeFollower(%d): %v", n.id, T, err)
+			}
+		}
+	}
+	if adopters < s.quorum() {
+		s.logf("election t%d: %s lost (%d adopters)", T, cand.id, adopters)
+		if err := cand.r.BecomeFollower(T, ""); err != nil {
+			s.fail("%v", err)
+		}
+		return
+	}
+	if prev, ok := s.leaderOf[T]; ok {
+		s.fail("I1: term %d already led by %s", T, prev)
+	}
+	s.leaderOf[T] = cand.id
+	s.logf("election t%d: %s LEADS (%d adopters, log %d/%d)", T, cand.id, adopters, ct, ci)
+	if err := cand.r.BecomeLeader(T); err != nil {
+		s.fail("%s BecomeLeader(%d): %v", cand.id, T, err)
+	}
+	s.checkLeaderComplete(cand)
+}
+
+// maybeCompact plays the node's snapshotting: capture the applied state,
+// make it durable, then let the replica forget the prefix.
+func (s *sim) maybeCompact(n *simNode) {
+	if !s.o.compact || n.sm.applied < n.snap.Index+8 || s.rng.IntN(10) != 0 {
+		return
+	}
+	t, ok := n.r.Term(n.sm.applied)
+	if !ok {
+		s.fail("%s: no term for applied %d", n.id, n.sm.applied)
+	}
+	snap := Snapshot{Index: n.sm.applied, Term: t, Data: n.sm.encode()}
+	n.disk.snap, n.snap = snap, snap
+	if err := n.r.Compact(snap.Index); err != nil {
+		s.fail("%s Compact(%d): %v", n.id, snap.Index, err)
+	}
+	s.logf("%s compact to %d", n.id, snap.Index)
+}
+
+// chaos injects crashes, restarts, partitions and spontaneous elections.
+func (s *sim) chaos() {
+	for _, n := range s.nodes {
+		switch {
+		case n.up && s.rng.Float64() < s.o.crash:
+			s.crash(n)
+		case !n.up && s.rng.Float64() < s.o.restart:
+			s.start(n)
+		}
+	}
+	if s.rng.Float64() < s.o.partition {
+		for _, id := range s.peers {
+			s.group[id] = s.rng.IntN(2)
+		}
+		s.logf("partition %v", s.group)
+	} else if len(s.group) > 0 && s.rng.Float64() < s.o.heal {
+		clear(s.group)
+		s.logf("heal")
+	}
+	if s.rng.Float64() < s.o.elect {
+		s.elect()
+	}
+}
+
+// step runs one tick of the world.
+func (s *sim) step() {
+	s.tick++
+	if s.faults {
+		s.chaos()
+	}
+	if s.effectiveLeader() {
+		s.noLeader = 0
+	} else if s.noLeader++; s.noLeader >= 3 {
+		s.noLeader = 0
+		s.elect()
+	}
+	for _, c := range s.allClients() {
+		if !c.done {
+			s.propose(c)
+		}
+	}
+	s.deliver()
+	for _, n := range s.nodes {
+		if n.up {
+			n.r.Tick()
+		}
+	}
+	for range 3 {
+		for _, n := range s.nodes {
+			if n.up && n.r.HasReady() {
+				s.handleReady(n)
+			}
+		}
+	}
+	for _, n := range s.nodes {
+		if n.up {
+			s.maybeCompact(n)
+		}
+	}
+	s.checkStep()
+}
+
+// run executes the fault phase, then heals everything and demands progress.
+func (s *sim) run() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprint(p)
+			if f, ok := p.(simFailure); ok {
+				msg = f.msg
+			}
+			err = fmt.Errorf("seed %d (%+v): %s\nlast steps:\n%s", s.seed, s.o, msg, s.traceTail())
+		}
+	}()
+	for s.tick < s.o.faultTicks {
+		s.step()
+	}
+	s.faults = false
+	clear(s.group)
+	for _, n := range s.nodes {
+		if !n.up {
+			s.start(n)
+		}
+	}
+	s.logf("HEAL ALL")
+	s.probeClient = &simClient{name: "probe"}
+	healed := s.tick
+	for !s.converged() {
+		if s.tick-healed > s.o.healTicks {
+			s.fail("no progress: not converged %d ticks after healing (I7)", s.o.healTicks)
+		}
+		for _, c := range s.clients {
+			if !c.pending && c.wait == 0 && s.acked[c.cur()] == 0 && c.attempt == 0 {
+				c.done = true // stop starting new posts; finish the one in progress
+			}
+		}
+		s.step()
+	}
+	s.checkFinal()
+	s.stats.ticks = s.tick
+	return nil
+}
+
+// converged: the probe post committed, every client's post in progress was
+// acknowledged, and every node applied everything the leader committed.
+func (s *sim) converged() bool {
+	if !s.probeClient.done {
+		return false
+	}
+	for _, c := range s.clients {
+		if !c.done {
+			return false
+		}
+	}
+	var commit uint64
+	for _, n := range s.nodes {
+		commit = max(commit, n.r.log.committed)
+	}
+	for _, n := range s.nodes {
+		if n.sm.applied != commit {
+			return false
+		}
+	}
+	return true
+}
