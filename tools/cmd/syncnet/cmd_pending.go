@@ -6,10 +6,6 @@ func runChat(ctx context.Context, args []string) error {
 	return exitError{2, "not built yet (issue 7)"}
 }
 
-func runWAL(ctx context.Context, args []string) error {
-	return exitError{2, "not built yet (issue 6)"}
-}
-
 func runBench(ctx context.Context, args []string) error {
 	return exitError{2, "not built yet (issue 5)"}
 }

@@ -1,0 +1,147 @@
+package state
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// Identity binds user names to the key that first claimed them.
+type Identity struct {
+	mu    sync.RWMutex
+	owner map[string]string // name -> key fingerprint
+}
+
+func NewIdentity() *Identity { return &Identity{owner: map[string]string{}} }
+
+func (p *Identity) Name() string           { return "identity" }
+func (p *Identity) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindUserRegistered} }
+
+func (p *Identity) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	b := ev.Body.(*eventlog.UserRegistered)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, taken := p.owner[b.Name]; !taken { // first claim wins, on every node alike
+		p.owner[b.Name] = b.KeyFingerprint
+	}
+	return nil
+}
+
+func (p *Identity) Lookup(name string) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	fp, ok := p.owner[name]
+	return fp, ok
+}
+
+// Moderation holds kicks, bans and mutes.
+type Moderation struct {
+	mu    sync.RWMutex
+	bans  map[string]eventlog.Moderation
+	mutes map[string][]eventlog.Moderation
+	now   func() time.Time
+}
+
+func NewModeration(now func() time.Time) *Moderation {
+	return &Moderation{bans: map[string]eventlog.Moderation{}, mutes: map[string][]eventlog.Moderation{}, now: now}
+}
+
+func (p *Moderation) Name() string { return "moderation" }
+func (p *Moderation) Kinds() []eventlog.Kind {
+	return []eventlog.Kind{eventlog.KindUserKicked, eventlog.KindUserBanned, eventlog.KindUserMuted}
+}
+
+func (p *Moderation) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var m eventlog.Moderation
+	var action string
+	switch b := ev.Body.(type) {
+	case *eventlog.UserKicked:
+		m, action = b.Moderation, "kick"
+	case *eventlog.UserBanned:
+		m, action = b.Moderation, "ban"
+		p.bans[m.Target] = m
+	case *eventlog.UserMuted:
+		m, action = b.Moderation, "mute"
+		p.mutes[m.Target] = append(p.mutes[m.Target], m)
+	}
+	mod := sshui.Moderation{Action: action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
+	if m.Until != 0 {
+		mod.Until = time.Unix(0, m.Until).UTC()
+	}
+	return []sshui.Event{{Kind: sshui.EventModeration, Index: index, User: m.Target, Room: m.Room, Mod: mod}}
+}
+
+func (p *Moderation) active(m eventlog.Moderation) bool {
+	return m.Until == 0 || p.now().UnixNano() < m.Until
+}
+
+func (p *Moderation) Banned(user string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	m, ok := p.bans[user]
+	return ok && p.active(m)
+}
+
+func (p *Moderation) Muted(user, room string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, m := range p.mutes[user] {
+		if (m.Room == "" || m.Room == room) && p.active(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// Presence tracks who is online where. It is replicated so every node's
+// members pane agrees; a node that dies leaves its users "online" until it
+// restarts and marks them offline, or until they reconnect elsewhere.
+type Presence struct {
+	mu    sync.RWMutex
+	state map[string]sshui.Presence
+}
+
+func NewPresence() *Presence { return &Presence{state: map[string]sshui.Presence{}} }
+
+func (p *Presence) Name() string           { return "presence" }
+func (p *Presence) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindPresenceChanged} }
+
+func (p *Presence) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	b := ev.Body.(*eventlog.PresenceChanged)
+	p.mu.Lock()
+	p.state[b.User] = sshui.Presence{User: b.User, Status: b.Status, Node: b.Node}
+	p.mu.Unlock()
+	return []sshui.Event{{Kind: sshui.EventPresence, Index: index, User: b.User, Text: b.Status, Node: b.Node}}
+}
+
+func (p *Presence) Of(users []string) []sshui.Presence {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]sshui.Presence, 0, len(users))
+	for _, u := range users {
+		s, ok := p.state[u]
+		if !ok {
+			s = sshui.Presence{User: u, Status: "offline"}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (p *Presence) OnNode(node string) []string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []string
+	for u, s := range p.state {
+		if s.Node == node && s.Status != "offline" {
+			out = append(out, u)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

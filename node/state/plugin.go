@@ -1,0 +1,53 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// Plugin is a feature of the node: it owns some event kinds, folds committed
+// entries of those kinds into its own state, and says what sessions should
+// hear about them. Adding a feature (reactions, file sharing, a bot bridge)
+// means adding a plugin, not editing the core.
+//
+// Apply is called from the node's single apply goroutine, in index order, for
+// committed entries only (I6). Reads of a plugin's state come from many
+// session goroutines, so each plugin guards its own state.
+type Plugin interface {
+	Name() string
+	Kinds() []eventlog.Kind
+	Apply(index uint64, ev eventlog.Event) []sshui.Event
+}
+
+// Plugins routes committed entries to the plugin that owns their kind.
+type Plugins struct {
+	all    []Plugin
+	byKind map[eventlog.Kind]Plugin
+}
+
+// NewPlugins registers ps; two plugins claiming one kind is a programming
+// error and panics at start-up, not at the first such event.
+func NewPlugins(ps ...Plugin) *Plugins {
+	r := &Plugins{byKind: map[eventlog.Kind]Plugin{}}
+	for _, p := range ps {
+		for _, k := range p.Kinds() {
+			if other, dup := r.byKind[k]; dup {
+				panic(fmt.Sprintf("node: kind %v claimed by plugins %s and %s", k, other.Name(), p.Name()))
+			}
+			r.byKind[k] = p
+		}
+		r.all = append(r.all, p)
+	}
+	return r
+}
+
+// Apply hands a committed entry to its plugin. Kinds nobody owns (no-ops,
+// bookkeeping) are skipped.
+func (r *Plugins) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	if p := r.byKind[ev.Kind()]; p != nil {
+		return p.Apply(index, ev)
+	}
+	return nil
+}
