@@ -1,0 +1,553 @@
+package sshui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// appDeps is what the chat app needs; all of it is shared and safe for
+// concurrent use except the renderer, which belongs to this session.
+type appDeps struct {
+	b      Backend
+	cfg    *Config
+	id     Identity
+	r      *lipgloss.Renderer
+	limit  *rateLimiter
+	bell   interface{ Bell() }
+	admins map[string]bool
+}
+
+// App is one session's chat program model. Only the program's goroutine
+// touches it (Update/View); Backend writes run in tea.Cmds.
+type App struct {
+	d      appDeps
+	st     styles
+	client *Client
+
+	w, h    int
+	convs   []string // joined rooms and open DMs ("@bob"), in display order
+	cur     string
+	bufs    map[string]*convBuf
+	unread  map[string]int
+	members []Presence
+	status  ClusterStatus
+
+	input   lineInput
+	hist    []string
+	histPos int
+	draft   string
+	comp    completion
+
+	outbox   []pending
+	inflight bool
+	retrying bool
+	lamport  uint64
+	away     bool
+	exitMsg  string
+}
+
+// convBuf is the loaded part of one conversation.
+type convBuf struct {
+	lines  []chatLine
+	first  uint64 // lowest loaded index (0: none)
+	last   uint64 // highest index seen
+	full   bool   // nothing older to load
+	topic  string
+	scroll int // lines scrolled back from the bottom
+}
+
+type chatLine struct {
+	idx     uint64
+	t       time.Time
+	from    string
+	text    string // Clean
+	action  bool
+	system  bool
+	mention bool
+}
+
+// pending is a line waiting to be committed.
+type pending struct {
+	id     string
+	conv   string
+	text   string
+	action bool
+	queued bool // failed for lack of quorum; being retried
+}
+
+// Internal messages.
+type (
+	postResult struct {
+		id  string
+		idx uint64
+		err error
+	}
+	opResult struct {
+		ok   string // notice on success
+		err  error
+		then func(*App) tea.Cmd
+	}
+	retryTick struct{}
+)
+
+const historyPage = 100
+
+func newApp(d appDeps) *App {
+	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}}
+	in := newLineInput()
+	in.Prompt = "> "
+	in.PromptStyle = a.st.prompt
+	in.PlaceStyle = a.st.pending
+	in.CursorStyle = d.r.NewStyle().Reverse(true)
+	in.Placeholder = "type a message, /help for commands"
+	in.CharLimit = d.cfg.MaxMessageLen
+	a.input = in
+	return a
+}
+
+func (a *App) setClient(c *Client) { a.client = c }
+
+// ExitMessage is printed after the program ends (kick, ban), if any.
+func (a *App) ExitMessage() string { return a.exitMsg }
+
+// Init loads the user's rooms and the current room's history.
+func (a *App) Init() tea.Cmd {
+	rooms := a.d.b.RoomsOf(a.d.id.Name)
+	var cmds []tea.Cmd
+	if !slices.Contains(rooms, "general") {
+		rooms = append([]string{"general"}, rooms...)
+		cmds = append(cmds, a.joinCmd("general", false))
+	}
+	for _, r := range rooms {
+		a.addConv(r)
+	}
+	a.status = a.d.b.Status()
+	a.switchTo("general")
+	return tea.Batch(cmds...)
+}
+
+// addConv adds a conversation to the list (idempotent).
+func (a *App) addConv(c string) {
+	if !slices.Contains(a.convs, c) {
+		a.convs = append(a.convs, c)
+	}
+	a.syncInterest()
+}
+
+func (a *App) removeConv(c string) {
+	a.convs = slices.DeleteFunc(a.convs, func(x string) bool { return x == c })
+	delete(a.bufs, c)
+	delete(a.unread, c)
+	a.syncInterest()
+	if a.cur == c {
+		a.switchTo("general")
+	}
+}
+
+// syncInterest tells the hub which rooms this session follows.
+func (a *App) syncInterest() {
+	if a.client == nil {
+		return
+	}
+	rooms := make([]string, 0, len(a.convs))
+	for _, c := range a.convs {
+		if !isDMConv(c) {
+			rooms = append(rooms, c)
+		}
+	}
+	a.client.SetRooms(rooms)
+}
+
+func isDMConv(c string) bool { return strings.HasPrefix(c, "@") }
+
+// historyKey is the Backend history key of a conversation.
+func (a *App) historyKey(c string) string {
+	if isDMConv(c) {
+		return DMRoom(a.d.id.Name, c[1:])
+	}
+	return c
+}
+
+// switchTo makes c current, loading its history on first view.
+func (a *App) switchTo(c string) {
+	if !slices.Contains(a.convs, c) {
+		a.addConv(c)
+	}
+	a.cur = c
+	a.unread[c] = 0
+	a.load(c)
+	a.refreshMembers()
+}
+
+// load fills c's buffer from History the first time it is shown.
+func (a *App) load(c string) {
+	if a.bufs[c] != nil {
+		return
+	}
+	buf := &convBuf{}
+	a.bufs[c] = buf
+	msgs := a.d.b.History(a.historyKey(c), 0, a.d.cfg.HistoryOnJoin)
+	buf.full = len(msgs) < a.d.cfg.HistoryOnJoin
+	for _, m := range msgs {
+		a.appendMsg(buf, m)
+	}
+	if len(msgs) > 0 {
+		buf.first = msgs[0].Index
+	}
+	if !isDMConv(c) {
+		for _, r := range a.d.b.Rooms() {
+			if r.Name == c {
+				buf.topic = r.Topic
+			}
+		}
+	}
+}
+
+func (a *App) refreshMembers() {
+	if isDMConv(a.cur) {
+		a.members = []Presence{{User: a.d.id.Name, Status: "online"}, {User: a.cur[1:]}}
+		for _, p := range everyone(a.d.b) {
+			if p.User == a.cur[1:] {
+				a.members[1] = p
+			}
+		}
+		return
+	}
+	a.members = a.d.b.Members(a.cur)
+}
+
+// appendMsg adds m to buf unless already there; it reports whether it did.
+func (a *App) appendMsg(buf *convBuf, m Message) bool {
+	if m.Index <= buf.last {
+		return false
+	}
+	buf.last = m.Index
+	if m.Lamport > a.lamport {
+		a.lamport = m.Lamport
+	}
+	buf.lines = append(buf.lines, a.lineOf(m))
+	if buf.scroll > 0 {
+		buf.scroll++ // keep the view still while reading back
+	}
+	return true
+}
+
+func (a *App) lineOf(m Message) chatLine {
+	text := Clean(m.Text, a.d.cfg.MaxMessageLen)
+	from := Clean(m.From, MaxNameLen)
+	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
+		mention: from != a.d.id.Name && mentions(text, a.d.id.Name)}
+}
+
+// mentions reports whether text names user as a word ("alice", "@alice").
+func mentions(text, user string) bool {
+	lt := strings.ToLower(text)
+	for i := 0; ; {
+		j := strings.Index(lt[i:], user)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(user)
+		if (j == 0 || !nameByte(lt[j-1])) && (end == len(lt) || !nameByte(lt[end])) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// notice adds a system line to the current conversation.
+func (a *App) notice(text string) {
+	buf := a.bufs[a.cur]
+	if buf == nil {
+		a.load(a.cur)
+		buf = a.bufs[a.cur]
+	}
+	for _, l := range strings.Split(text, "\n") {
+		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(l, 0)})
+	}
+	buf.scroll = 0
+}
+
+// Update is the program's event handler.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.w, a.h = max(msg.Width, 0), max(msg.Height, 0)
+		a.input.Width = max(a.w-len(a.input.Prompt)-1, 1)
+		return a, nil
+	case tea.KeyMsg:
+		return a, a.onKey(msg)
+	case EventMsg:
+		return a, a.onEvent(msg.Event)
+	case ResyncMsg:
+		a.resync()
+		return a, nil
+	case StatusMsg:
+		a.status = msg.Status
+		if a.status.Quorum {
+			return a, a.sendNext()
+		}
+		return a, nil
+	case NoticeMsg:
+		a.notice("*** " + msg.Text)
+		return a, nil
+	case KickedMsg:
+		a.exitMsg = kickText(msg.Mod)
+		return a, tea.Quit
+	case postResult:
+		return a, a.onPostResult(msg)
+	case opResult:
+		return a, a.onOpResult(msg)
+	case retryTick:
+		a.retrying = false
+		return a, a.sendNext()
+	}
+	return a, nil
+}
+
+func kickText(m Moderation) string {
+	verb := "kicked"
+	if m.Action == "ban" {
+		verb = "banned"
+	}
+	s := "you were " + verb + " by " + Clean(m.By, MaxNameLen)
+	if m.Reason != "" {
+		s += ": " + Clean(m.Reason, 200)
+	}
+	return s
+}
+
+func (a *App) onOpResult(r opResult) tea.Cmd {
+	if r.err != nil {
+		a.notice("error: " + explain(r.err, a.d.cfg.PostTimeout.String()))
+		return nil
+	}
+	if r.ok != "" {
+		a.notice(r.ok)
+	}
+	if r.then != nil {
+		return r.then(a)
+	}
+	return nil
+}
+
+// resync reloads everything after the last seen index of loaded buffers.
+func (a *App) resync() {
+	for c, buf := range a.bufs {
+		for {
+			page := a.d.b.HistoryAfter(a.historyKey(c), buf.last, 1000)
+			for _, m := range page {
+				if a.appendMsg(buf, m) && c != a.cur {
+					a.unread[c]++
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+		}
+	}
+	a.refreshMembers()
+}
+
+// onEvent applies one committed event.
+func (a *App) onEvent(ev Event) tea.Cmd {
+	switch ev.Kind {
+	case EventMessage:
+		return a.onMessage(ev.Message)
+	case EventJoin, EventLeave:
+		return a.onMembership(ev)
+	case EventTopic:
+		if buf := a.bufs[ev.Room]; buf != nil {
+			buf.topic = Clean(ev.Text, 300)
+			buf.lines = append(buf.lines, chatLine{system: true,
+				text: Clean(ev.User, MaxNameLen) + " set the topic: " + buf.topic})
+		}
+	case EventPresence:
+		if a.hasMember(ev.User) {
+			a.refreshMembers()
+		}
+	case EventModeration:
+		a.onModeration(ev.Mod)
+	}
+	return nil
+}
+
+func (a *App) onMessage(m Message) tea.Cmd {
+	conv := m.Room
+	if m.IsDM() {
+		other := m.From
+		if other == a.d.id.Name {
+			other = m.To
+		}
+		conv = "@" + Clean(other, MaxNameLen)
+		a.addConv(conv)
+	}
+	if !slices.Contains(a.convs, conv) {
+		return nil
+	}
+	buf := a.bufs[conv]
+	if buf == nil { // not shown yet: History will have it
+		if m.From != a.d.id.Name {
+			a.unread[conv]++
+		}
+		return nil
+	}
+	if !a.appendMsg(buf, m) {
+		return nil
+	}
+	line := buf.lines[len(buf.lines)-1]
+	if conv != a.cur {
+		a.unread[conv]++
+	}
+	if line.mention || (m.IsDM() && m.From != a.d.id.Name) {
+		return a.ring()
+	}
+	return nil
+}
+
+func (a *App) ring() tea.Cmd {
+	if a.d.bell == nil {
+		return nil
+	}
+	bell := a.d.bell
+	return func() tea.Msg { bell.Bell(); return nil }
+}
+
+func (a *App) onMembership(ev Event) tea.Cmd {
+	me := ev.User == a.d.id.Name
+	switch {
+	case me && ev.Kind == EventJoin:
+		a.addConv(ev.Room)
+	case me && ev.Kind == EventLeave && ev.Room != "general":
+		a.removeConv(ev.Room)
+		return nil
+	}
+	if buf := a.bufs[ev.Room]; buf != nil && !me {
+		verb := " joined"
+		if ev.Kind == EventLeave {
+			verb = " left"
+		}
+		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(ev.User, MaxNameLen) + verb})
+	}
+	if ev.Room == a.cur {
+		a.refreshMembers()
+	}
+	return nil
+}
+
+func (a *App) onModeration(m Moderation) {
+	text := Clean(m.Target, MaxNameLen) + " was " + map[string]string{"kick": "kicked", "ban": "banned", "mute": "muted"}[m.Action] +
+		" by " + Clean(m.By, MaxNameLen)
+	if m.Reason != "" {
+		text += ": " + Clean(m.Reason, 200)
+	}
+	if m.Target == a.d.id.Name && m.Action == "mute" {
+		text = "you were muted by " + Clean(m.By, MaxNameLen)
+	}
+	a.notice(text)
+}
+
+func (a *App) hasMember(user string) bool {
+	for _, p := range a.members {
+		if p.User == user {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue queues a line for conv and starts sending if idle.
+func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
+	text = strings.TrimSpace(Clean(text, 0))
+	if text == "" {
+		return nil
+	}
+	if n := utf8.RuneCountInString(text); n > a.d.cfg.MaxMessageLen {
+		a.notice("message too long: " + itoa(n) + " runes (max " + itoa(a.d.cfg.MaxMessageLen) + ")")
+		return nil
+	}
+	if !isDMConv(conv) && a.d.b.IsMuted(a.d.id.Name, conv) {
+		a.notice("you are muted in #" + conv)
+		return nil
+	}
+	if ok, wait := a.d.limit.Allow(a.d.id.Name); !ok {
+		a.notice("rate limit: you are sending too fast; try again in " + wait.Round(100*time.Millisecond).String())
+		a.input.SetValue(text)
+		a.input.CursorEnd()
+		return nil
+	}
+	a.outbox = append(a.outbox, pending{id: newClientID(), conv: conv, text: text, action: action})
+	if !a.status.Quorum && a.status.Node != "" {
+		a.outbox[len(a.outbox)-1].queued = true
+		a.notice("no quorum: your message is queued and will be sent when the cluster recovers")
+	}
+	return a.sendNext()
+}
+
+// sendNext posts the head of the outbox if nothing is in flight. Lines are
+// sent one at a time, in order, each with its own client message id, so a
+// retry after no quorum never duplicates (I5).
+func (a *App) sendNext() tea.Cmd {
+	if a.inflight || len(a.outbox) == 0 {
+		return nil
+	}
+	a.inflight = true
+	p := a.outbox[0]
+	b, user, seen := a.d.b, a.d.id.Name, a.lamport
+	timeout := a.d.cfg.PostTimeout
+	room := p.conv
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		var idx uint64
+		var err error
+		if isDMConv(room) {
+			idx, err = b.DirectMessage(ctx, user, room[1:], p.text, p.id)
+		} else {
+			idx, err = b.Post(ctx, user, room, p.text, p.id, seen, p.action)
+		}
+		return postResult{id: p.id, idx: idx, err: err}
+	}
+}
+
+func (a *App) onPostResult(r postResult) tea.Cmd {
+	a.inflight = false
+	if len(a.outbox) == 0 || a.outbox[0].id != r.id {
+		return a.sendNext()
+	}
+	switch {
+	case r.err == nil:
+		a.outbox = a.outbox[1:]
+		return a.sendNext()
+	case errors.Is(r.err, ErrNoQuorum), errors.Is(r.err, context.DeadlineExceeded):
+		if !a.outbox[0].queued {
+			a.notice("no quorum: your message is queued and will be sent when the cluster recovers")
+		}
+		for i := range a.outbox {
+			a.outbox[i].queued = true
+		}
+		if a.retrying {
+			return nil
+		}
+		a.retrying = true
+		return tea.Tick(2*time.Second, func(time.Time) tea.Msg { return retryTick{} })
+	}
+	a.notice("not sent: " + explain(r.err, a.d.cfg.PostTimeout.String()) + ": " + a.outbox[0].text)
+	a.outbox = a.outbox[1:]
+	return a.sendNext()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

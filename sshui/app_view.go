@@ -1,0 +1,311 @@
+package sshui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Layout: a title bar, the body (rooms | messages | members), the input
+// line and the status bar. Panes appear only when the window is wide enough.
+const (
+	roomsPaneW   = 16
+	membersPaneW = 18
+	minRoomsW    = 56 // window width from which the rooms pane shows
+	minMembersW  = 72 // … and the members pane
+)
+
+func (a *App) paneWidths() (rooms, members int) {
+	if a.w >= minRoomsW {
+		rooms = roomsPaneW
+	}
+	if a.w >= minMembersW {
+		members = membersPaneW
+	}
+	return rooms, members
+}
+
+func (a *App) msgWidth() int {
+	r, m := a.paneWidths()
+	w := a.w
+	if r > 0 {
+		w -= r + 1
+	}
+	if m > 0 {
+		w -= m + 1
+	}
+	return max(w, 1)
+}
+
+func (a *App) bodyHeight() int { return max(a.h-3, 0) }
+
+// View renders the screen. Every line is exactly a.w columns or less, so
+// wide characters and resizes never wrap the terminal.
+func (a *App) View() string {
+	if a.w <= 0 || a.h <= 0 {
+		return ""
+	}
+	if a.h < 4 {
+		return Fit(a.input.View(), a.w)
+	}
+	out := make([]string, 0, a.h)
+	out = append(out, a.st.title.Render(Pad(" "+a.convTitle(a.cur)+a.topicSuffix(), a.w)))
+	body := a.bodyHeight()
+	rw, mw := a.paneWidths()
+	msgW := a.msgWidth()
+	mid := a.messagePane(msgW, body)
+	var left, right []string
+	if rw > 0 {
+		left = a.roomsPane(rw, body)
+	}
+	if mw > 0 {
+		right = a.membersPane(mw, body)
+	}
+	sep := a.st.sep.Render("│")
+	for i := 0; i < body; i++ {
+		var row strings.Builder
+		if rw > 0 {
+			row.WriteString(Pad(left[i], rw) + sep)
+		}
+		row.WriteString(Pad(mid[i], msgW))
+		if mw > 0 {
+			row.WriteString(sep + Pad(right[i], mw))
+		}
+		out = append(out, row.String())
+	}
+	out = append(out, Fit(a.input.View(), a.w))
+	out = append(out, a.statusBar())
+	return strings.Join(out, "\n")
+}
+
+func (a *App) convTitle(c string) string {
+	if isDMConv(c) {
+		return c + " (direct)"
+	}
+	return "#" + c
+}
+
+func (a *App) topicSuffix() string {
+	if buf := a.bufs[a.cur]; buf != nil && buf.topic != "" {
+		return " — " + buf.topic
+	}
+	return ""
+}
+
+// statusBar: this node, the leader, the term, the quorum, queued lines.
+func (a *App) statusBar() string {
+	st := a.status
+	leader := st.Leader
+	if leader == "" {
+		leader = "none"
+	}
+	left := fmt.Sprintf(" %s │ leader %s │ term %d │ ", Clean(st.Node, 32), Clean(leader, 32), st.Term)
+	var q string
+	if st.Quorum {
+		q = "quorum ok"
+	} else {
+		q = "NO QUORUM"
+	}
+	if n := len(a.outbox); n > 0 && (!st.Quorum || a.outbox[0].queued) {
+		q += fmt.Sprintf(" — %d queued", n)
+	}
+	right := a.d.id.Name
+	if a.d.id.Admin {
+		right += " [admin]"
+	}
+	if a.away {
+		right += " (away)"
+	}
+	right += " "
+	space := a.w - Width(left) - Width(q) - Width(right)
+	if !st.Quorum {
+		q = a.st.warn.Render(q)
+	}
+	if space < 1 {
+		return a.st.status.Render(Pad(left, a.w-Width(q))) + Fit(q, a.w)
+	}
+	return a.st.status.Render(left) + q + a.st.status.Render(strings.Repeat(" ", space)+right)
+}
+
+func (a *App) roomsPane(w, h int) []string {
+	lines := make([]string, h)
+	if h == 0 {
+		return lines
+	}
+	lines[0] = a.st.unread.Render(Pad("ROOMS", w))
+	for i, c := range a.convs {
+		if i+1 >= h {
+			break
+		}
+		name := c
+		if !isDMConv(c) {
+			name = "#" + c
+		}
+		count := ""
+		if n := a.unread[c]; n > 0 && c != a.cur {
+			count = fmt.Sprintf(" %d", min(n, 999))
+		}
+		text := Pad(Fit(name, w-Width(count))+strings.Repeat(" ", max(w-Width(Fit(name, w-Width(count)))-Width(count), 0))+count, w)
+		switch {
+		case c == a.cur:
+			text = a.st.current.Render(text)
+		case count != "":
+			text = a.st.unread.Render(text)
+		}
+		lines[i+1] = text
+	}
+	return lines
+}
+
+func (a *App) membersPane(w, h int) []string {
+	lines := make([]string, h)
+	if h == 0 {
+		return lines
+	}
+	lines[0] = a.st.unread.Render(Pad(fmt.Sprintf("MEMBERS %d", len(a.members)), w))
+	for i, p := range a.members {
+		if i+1 >= h {
+			break
+		}
+		if i+2 == h && len(a.members) > h-1 {
+			lines[i+1] = Pad(fmt.Sprintf("+%d more", len(a.members)-i), w)
+			break
+		}
+		mark, style := "*", a.st.sender(p.User)
+		switch p.Status {
+		case "away":
+			mark, style = "~", a.st.away
+		case "online":
+		default:
+			mark, style = "-", a.st.away
+		}
+		text := mark + " " + Clean(p.User, MaxNameLen)
+		if p.Node != "" && p.Status != "offline" && p.Status != "" {
+			text += " " + Clean(p.Node, 16)
+		}
+		lines[i+1] = style.Render(Fit(text, w))
+	}
+	return lines
+}
+
+// messagePane returns h lines: the bottom of the current conversation,
+// shifted up by its scroll offset.
+func (a *App) messagePane(w, h int) []string {
+	out := make([]string, h)
+	if h == 0 {
+		return out
+	}
+	scroll := 0
+	if buf := a.bufs[a.cur]; buf != nil {
+		scroll = buf.scroll
+	}
+	lines := a.renderTail(a.cur, w, h+scroll)
+	end := max(len(lines)-scroll, 0)
+	start := max(end-h, 0)
+	copy(out[h-(end-start):], lines[start:end])
+	if scroll > 0 {
+		out[h-1] = a.st.system.Render(Fit(fmt.Sprintf("-- scrolled back %d lines: PgDn or Esc --", scroll), w))
+	}
+	return out
+}
+
+// renderLines wraps the whole conversation (used only to clamp scrolling).
+func (a *App) renderLines(c string, w int) []string {
+	return a.renderTail(c, w, -1)
+}
+
+// renderTail wraps the last lines of conversation c until it has need
+// screen lines (need < 0: all), then appends the unsent outbox lines.
+func (a *App) renderTail(c string, w, need int) []string {
+	var rev [][]string
+	n := 0
+	for _, p := range a.outbox {
+		if p.conv == c {
+			state := "sending"
+			if p.queued {
+				state = "queued"
+			}
+			rev = append(rev, a.wrap(a.st.pending, "("+state+") "+p.text, w))
+		}
+	}
+	// outbox lines come last; collect them in order, then prepend history.
+	var tail []string
+	for _, l := range rev {
+		tail = append(tail, l...)
+	}
+	n = len(tail)
+	var blocks [][]string
+	if buf := a.bufs[c]; buf != nil {
+		for i := len(buf.lines) - 1; i >= 0 && (need < 0 || n < need); i-- {
+			b := a.renderLine(buf.lines[i], w)
+			blocks = append(blocks, b)
+			n += len(b)
+		}
+	}
+	out := make([]string, 0, n)
+	for i := len(blocks) - 1; i >= 0; i-- {
+		out = append(out, blocks[i]...)
+	}
+	return append(out, tail...)
+}
+
+// renderLine formats one chat line: a gutter (">" own, "!" mention),
+// the time, the sender in its colour, the text, wrapped to w columns.
+func (a *App) renderLine(l chatLine, w int) []string {
+	if l.system {
+		return a.wrap(a.st.system, "  "+l.text, w)
+	}
+	gutter := " "
+	own := l.from == a.d.id.Name
+	switch {
+	case own:
+		gutter = ">"
+	case l.mention:
+		gutter = "!"
+	}
+	ts := l.t.UTC().Format("15:04")
+	header := ts + " " + l.from + ": "
+	if l.action {
+		header = ts + " * " + l.from + " "
+	}
+	cw := w - 1
+	if cw < Width(header)+4 { // too narrow for styling: plain wrap
+		return a.wrap(a.st.r.NewStyle(), gutter+header+l.text, w)
+	}
+	wrapped := strings.Split(ansi.Wrap(header+l.text, cw, ""), "\n")
+	body := a.st.r.NewStyle()
+	if l.mention {
+		body = a.st.mention
+	}
+	nameStyle := a.st.sender(l.from)
+	if own {
+		nameStyle = nameStyle.Bold(true)
+	}
+	out := make([]string, len(wrapped))
+	for i, s := range wrapped {
+		if i == 0 && strings.HasPrefix(s, header) {
+			name := strings.TrimPrefix(strings.TrimSuffix(strings.TrimSuffix(header, " "), ":"), ts+" ")
+			out[i] = gutter + a.st.time.Render(ts) + " " + nameStyle.Render(name) + ":"[:boolInt(!l.action)] + " " +
+				body.Render(strings.TrimPrefix(s, header))
+			continue
+		}
+		out[i] = gutter + body.Render(s)
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *App) wrap(style interface{ Render(...string) string }, text string, w int) []string {
+	parts := strings.Split(ansi.Wrap(text, max(w, 1), ""), "\n")
+	for i, p := range parts {
+		parts[i] = style.Render(Fit(p, w))
+	}
+	return parts
+}

@@ -1,0 +1,67 @@
+package sshui
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+func cmdHistory() command {
+	c := command{name: "history", usage: "ROOM [--limit N] [--json]",
+		summary: "Print a room's committed messages in cluster order (ROOM may be @NAME)."}
+	c.run = func(e *execEnv) int { return runHistory(e, c) }
+	return c
+}
+
+func runHistory(e *execEnv, c command) int {
+	fs := newFlags(e, c)
+	limit := fs.Int("limit", 50, "number of most recent messages (max 10000)")
+	asJSON := fs.Bool("json", false, "JSON lines: index, id, room, from, text, lamport, time")
+	pos, code, ok := parseArgs(e, fs, e.args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageErr(e, fs, "need exactly one room")
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageErr(e, fs, "--limit must be 1..10000")
+	}
+	room, err := roomArg(e, pos[0])
+	if err != nil {
+		return usageErr(e, fs, "%v", err)
+	}
+	for _, m := range e.b.History(room, 0, *limit) {
+		if err := printMessage(e.out, m, *asJSON); err != nil {
+			return exitOK
+		}
+	}
+	return exitOK
+}
+
+// messageDoc is the JSON line shape of history and tail (a contract).
+type messageDoc struct {
+	Index   uint64 `json:"index"`
+	ID      string `json:"id"`
+	Room    string `json:"room"`
+	From    string `json:"from"`
+	To      string `json:"to,omitempty"`
+	Text    string `json:"text"`
+	Lamport uint64 `json:"lamport"`
+	Time    string `json:"time"`
+	Action  bool   `json:"action,omitempty"`
+}
+
+func printMessage(w io.Writer, m Message, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, messageDoc{Index: m.Index, ID: m.ID, Room: m.Room, From: m.From, To: m.To,
+			Text: m.Text, Lamport: m.Lamport, Time: m.Time.UTC().Format(time.RFC3339Nano), Action: m.Action})
+	}
+	from, text := Clean(m.From, MaxNameLen), Clean(m.Text, 0)
+	line := fmt.Sprintf("%s %d <%s> %s\n", m.Time.UTC().Format(time.RFC3339), m.Index, from, text)
+	if m.Action {
+		line = fmt.Sprintf("%s %d * %s %s\n", m.Time.UTC().Format(time.RFC3339), m.Index, from, text)
+	}
+	_, err := io.WriteString(w, line)
+	return err
+}

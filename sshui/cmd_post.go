@@ -1,0 +1,85 @@
+package sshui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+func cmdPost() command {
+	c := command{name: "post", usage: "ROOM TEXT… [--id CLIENT_MSG_ID]",
+		summary: "Post a message; prints its committed index. Exit 0 only once committed.\n" +
+			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message."}
+	c.run = func(e *execEnv) int { return runPost(e, c) }
+	return c
+}
+
+func runPost(e *execEnv, c command) int {
+	fs := newFlags(e, c)
+	id := fs.String("id", "", "client message id (idempotency key); random if empty")
+	pos, code, ok := parseArgs(e, fs, e.args)
+	if !ok {
+		return code
+	}
+	if len(pos) < 2 {
+		return usageErr(e, fs, "need a room and some text")
+	}
+	text := strings.TrimSpace(Clean(strings.Join(pos[1:], " "), 0))
+	if text == "" {
+		return usageErr(e, fs, "empty message")
+	}
+	if n := utf8.RuneCountInString(text); n > e.srv.cfg.MaxMessageLen {
+		return e.errorf("post: message too long: %d runes (max %d)", n, e.srv.cfg.MaxMessageLen)
+	}
+	if *id == "" {
+		*id = newClientID()
+	}
+	if len(*id) > 128 {
+		return usageErr(e, fs, "--id longer than 128 bytes")
+	}
+	if ok, wait := e.srv.limit.Allow(e.id.Name); !ok {
+		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
+	}
+	idx, err := postTo(e, pos[0], text, *id)
+	if err != nil {
+		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
+	}
+	_, _ = fmt.Fprintln(e.out, idx)
+	return exitOK
+}
+
+// postTo sends a room message, or a direct message for "@name".
+func postTo(e *execEnv, target, text, id string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
+	defer cancel()
+	if name, ok := strings.CutPrefix(target, "@"); ok {
+		to, err := NormalizeName(name)
+		if err != nil {
+			return 0, err
+		}
+		return e.b.DirectMessage(ctx, e.id.Name, to, text, id)
+	}
+	room, err := NormalizeRoom(target)
+	if err != nil {
+		return 0, err
+	}
+	if e.b.IsMuted(e.id.Name, room) {
+		return 0, ErrMuted
+	}
+	return e.b.Post(ctx, e.id.Name, room, text, id, 0, false)
+}
+
+// explain turns a Backend error into one clear line.
+func explain(err error, timeout string) string {
+	switch {
+	case errors.Is(err, ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+		return "not committed: the cluster has no quorum (waited up to " + timeout + "); retry with the same --id"
+	case errors.Is(err, ErrMuted):
+		return "you are muted here"
+	case errors.Is(err, ErrForbidden):
+		return "permission denied"
+	}
+	return Clean(err.Error(), 300)
+}

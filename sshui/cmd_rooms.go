@@ -1,0 +1,33 @@
+package sshui
+
+import "fmt"
+
+func cmdRooms() command {
+	c := command{name: "rooms", usage: "[--json]", summary: "List the rooms with member counts and topics."}
+	c.run = func(e *execEnv) int {
+		fs := newFlags(e, c)
+		asJSON := fs.Bool("json", false, "one JSON object per room")
+		pos, code, ok := parseArgs(e, fs, e.args)
+		if !ok {
+			return code
+		}
+		if len(pos) != 0 {
+			return usageErr(e, fs, "no arguments expected")
+		}
+		rows := [][]string{{"ROOM", "MEMBERS", "TOPIC"}}
+		for _, r := range e.b.Rooms() {
+			if *asJSON {
+				if writeJSON(e.out, r) != nil {
+					return exitOK
+				}
+				continue
+			}
+			rows = append(rows, []string{"#" + Clean(r.Name, MaxNameLen), fmt.Sprint(r.Members), Clean(r.Topic, 200)})
+		}
+		if !*asJSON {
+			_, _ = fmt.Fprint(e.out, table(rows))
+		}
+		return exitOK
+	}
+	return c
+}

@@ -1,0 +1,123 @@
+package sshui
+
+import "strconv"
+
+func cmdTail() command {
+	c := command{name: "tail", usage: "ROOM [--json] [--from INDEX] [--limit N]",
+		summary: "Print recent messages, then follow new ones until the session closes.\n" +
+			"With --from, print exactly the messages after INDEX (no gaps, no duplicates): resume after a failover."}
+	c.run = func(e *execEnv) int { return runTail(e, c) }
+	return c
+}
+
+// tailPage is how many messages one catch-up read fetches.
+const tailPage = 1000
+
+func runTail(e *execEnv, c command) int {
+	fs := newFlags(e, c)
+	asJSON := fs.Bool("json", false, "JSON lines, as history --json")
+	from := fs.String("from", "", "resume strictly after this index")
+	limit := fs.Int("limit", 20, "recent messages to print first (without --from)")
+	pos, code, ok := parseArgs(e, fs, e.args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageErr(e, fs, "need exactly one room")
+	}
+	room, err := roomArg(e, pos[0])
+	if err != nil {
+		return usageErr(e, fs, "%v", err)
+	}
+	t := &tailer{e: e, room: room, json: *asJSON}
+	if *from != "" {
+		n, err := strconv.ParseUint(*from, 10, 64)
+		if err != nil {
+			return usageErr(e, fs, "--from: not an index: %q", Clean(*from, 40))
+		}
+		t.last, t.resume = n, true
+	}
+	if *limit < 0 || *limit > 10000 {
+		return usageErr(e, fs, "--limit must be 0..10000")
+	}
+	return t.run(*limit)
+}
+
+// tailer follows one room. It subscribes BEFORE reading history so nothing
+// committed in between is missed, and drops anything at or below the last
+// printed index, so nothing is printed twice (also after a resync).
+type tailer struct {
+	e      *execEnv
+	room   string
+	json   bool
+	last   uint64
+	resume bool
+}
+
+func (t *tailer) subscribe() Subscription {
+	f := Filter{Rooms: []string{t.room}, Messages: true}
+	if t.room[0] == '@' {
+		f = Filter{DMsFor: t.e.id.Name, Messages: true}
+	}
+	return t.e.b.Subscribe(f, 1024)
+}
+
+func (t *tailer) run(limit int) int {
+	sub := t.subscribe()
+	defer func() { sub.Close() }()
+	if t.resume {
+		if !t.catchUp() {
+			return exitOK
+		}
+	} else if limit > 0 {
+		for _, m := range t.e.b.History(t.room, 0, limit) {
+			if !t.print(m) {
+				return exitOK
+			}
+		}
+	}
+	for {
+		select {
+		case <-t.e.ctx.Done():
+			return exitOK
+		case ev, ok := <-sub.C():
+			if ok {
+				if ev.Kind == EventMessage && ev.Message.Room == t.room && !t.print(ev.Message) {
+					return exitOK
+				}
+				continue
+			}
+			if !sub.Dropped() {
+				return t.e.errorf("tail: the node closed the stream")
+			}
+			sub = t.subscribe() // resubscribe first, then fill the gap
+			if !t.catchUp() {
+				return exitOK
+			}
+		}
+	}
+}
+
+// catchUp prints everything after t.last from History.
+func (t *tailer) catchUp() bool {
+	for {
+		page := t.e.b.HistoryAfter(t.room, t.last, tailPage)
+		for _, m := range page {
+			if !t.print(m) {
+				return false
+			}
+		}
+		if len(page) < tailPage {
+			return true
+		}
+	}
+}
+
+// print writes m unless it was already printed; false when the client left.
+func (t *tailer) print(m Message) bool {
+	if m.Index <= t.last {
+		return true
+	}
+	t.last = m.Index
+	return printMessage(t.e.out, m, t.json) == nil
+}

@@ -1,0 +1,72 @@
+package sshui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+func cmdWho() command {
+	c := command{name: "who", usage: "[ROOM] [--json]", summary: "List who is online (in ROOM, or anywhere)."}
+	c.run = func(e *execEnv) int {
+		fs := newFlags(e, c)
+		asJSON := fs.Bool("json", false, "one JSON object per user")
+		pos, code, ok := parseArgs(e, fs, e.args)
+		if !ok {
+			return code
+		}
+		if len(pos) > 1 {
+			return usageErr(e, fs, "at most one room")
+		}
+		var people []Presence
+		if len(pos) == 1 {
+			room, err := NormalizeRoom(pos[0])
+			if err != nil {
+				return usageErr(e, fs, "%v", err)
+			}
+			people = e.b.Members(room)
+		} else {
+			people = everyone(e.b)
+		}
+		rows := [][]string{{"USER", "STATUS", "NODE"}}
+		for _, p := range people {
+			if *asJSON {
+				if writeJSON(e.out, p) != nil {
+					return exitOK
+				}
+				continue
+			}
+			rows = append(rows, []string{Clean(p.User, MaxNameLen), Clean(p.Status, 16), Clean(p.Node, 32)})
+		}
+		if !*asJSON {
+			_, _ = fmt.Fprint(e.out, table(rows))
+		}
+		return exitOK
+	}
+	return c
+}
+
+// everyone is the union of all rooms' members who are not offline.
+func everyone(b Backend) []Presence {
+	seen := map[string]Presence{}
+	for _, r := range b.Rooms() {
+		for _, p := range b.Members(r.Name) {
+			if p.Status != "offline" && p.Status != "" {
+				seen[p.User] = p
+			}
+		}
+	}
+	out := make([]Presence, 0, len(seen))
+	for _, p := range seen {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out
+}
+
+// table renders rows as aligned columns.
+func table(rows [][]string) string {
+	var b strings.Builder
+	writeTable(&b, rows)
+	return b.String()
+}

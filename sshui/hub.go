@@ -1,0 +1,361 @@
+package sshui
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// Messages the hub sends to a chat program.
+type (
+	// EventMsg carries one committed event.
+	EventMsg struct{ Event Event }
+	// ResyncMsg says the session missed events (its queue overflowed or the
+	// hub's subscription was dropped): reload from HistoryAfter.
+	ResyncMsg struct{}
+	// StatusMsg is the cluster status, sent when it changes.
+	StatusMsg struct{ Status ClusterStatus }
+	// NoticeMsg is a line from this node (e.g. shutting down).
+	NoticeMsg struct{ Text string }
+	// KickedMsg ends the session: the user was kicked or banned.
+	KickedMsg struct{ Mod Moderation }
+)
+
+// Sender is what the hub needs from a *tea.Program.
+type Sender interface{ Send(tea.Msg) }
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	Queue      int           // per-session queue (default 256)
+	SubBuf     int           // the hub's Backend subscription buffer (default 4096)
+	StatusPoll time.Duration // Status poll period (default 1s)
+	Logger     *slog.Logger
+}
+
+// Hub fans committed events out to chat sessions on this node.
+//
+// Goroutines: Run (one, owns the Backend subscription and the status poll)
+// and one pump per session (the only caller of that session's p.Send).
+// Deliver never blocks: a session whose queue is full loses the event and
+// is told to resync, so a stalled terminal never slows anyone else.
+type Hub struct {
+	b   Backend
+	cfg HubConfig
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	clients map[*Client]struct{}
+	users   map[string]int // sessions per user on this node
+	status  ClusterStatus
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	started  atomic.Bool
+}
+
+// NewHub makes a hub; call Run to start it.
+func NewHub(b Backend, cfg HubConfig) *Hub {
+	if cfg.Queue <= 0 {
+		cfg.Queue = 256
+	}
+	if cfg.SubBuf <= 0 {
+		cfg.SubBuf = 4096
+	}
+	if cfg.StatusPoll <= 0 {
+		cfg.StatusPoll = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{b: b, cfg: cfg, log: cfg.Logger, clients: map[*Client]struct{}{},
+		users: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Client is one chat session's place in the hub.
+type Client struct {
+	user string
+	p    Sender
+	q    chan tea.Msg  // events, bounded
+	ctl  chan tea.Msg  // notices, kicks, quit: small, taken first
+	kick chan struct{} // wakes the pump for a resize or a resync
+	quit chan struct{}
+
+	lagged atomic.Bool
+	size   atomic.Uint64 // width<<32 | height, with bit 63 = pending
+	rooms  atomic.Pointer[map[string]bool]
+}
+
+// Run consumes the Backend subscription until Stop.
+func (h *Hub) Run() {
+	if !h.started.CompareAndSwap(false, true) {
+		return
+	}
+	defer close(h.done)
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("hub panic", "panic", r)
+		}
+	}()
+	sub := h.b.Subscribe(Filter{}, h.cfg.SubBuf)
+	defer func() { sub.Close() }()
+	tick := time.NewTicker(h.cfg.StatusPoll)
+	defer tick.Stop()
+	h.pollStatus()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case ev, ok := <-sub.C():
+			if ok {
+				h.Deliver(ev)
+				continue
+			}
+			if !sub.Dropped() { // backend closed: wait for Stop
+				<-h.stop
+				return
+			}
+			h.log.Warn("hub subscription dropped; resubscribing")
+			sub = h.b.Subscribe(Filter{}, h.cfg.SubBuf)
+			h.each(func(c *Client) { c.markLagged() })
+		case <-tick.C:
+			h.pollStatus()
+		}
+	}
+}
+
+func (h *Hub) pollStatus() {
+	st := h.b.Status()
+	h.mu.Lock()
+	changed := !reflect.DeepEqual(statusKey(st), statusKey(h.status))
+	h.status = st
+	h.mu.Unlock()
+	if changed {
+		h.each(func(c *Client) { c.offer(StatusMsg{Status: st}) })
+	}
+}
+
+// statusKey is the part of the status the chat UI shows.
+func statusKey(st ClusterStatus) [4]any {
+	online := 0
+	for _, m := range st.Members {
+		if m.Online {
+			online++
+		}
+	}
+	return [4]any{st.Leader, st.Term, st.Quorum, online}
+}
+
+// Status is the last polled cluster status.
+func (h *Hub) Status() ClusterStatus {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.status
+}
+
+// Stop ends Run and every pump. Idempotent.
+func (h *Hub) Stop() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	if h.started.Load() {
+		<-h.done
+	}
+	h.each(func(c *Client) { h.Unregister(c) })
+}
+
+// Shutdown tells every session why, then quits its program.
+func (h *Hub) Shutdown(notice string) {
+	h.each(func(c *Client) {
+		c.control(NoticeMsg{Text: notice})
+		c.control(tea.QuitMsg{})
+	})
+}
+
+// Register adds a session for user whose program is p, and starts its pump.
+func (h *Hub) Register(user string, p Sender) *Client {
+	c := &Client{user: user, p: p,
+		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
+		kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	empty := map[string]bool{}
+	c.rooms.Store(&empty)
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.users[user]++
+	first := h.users[user] == 1
+	h.mu.Unlock()
+	if first {
+		h.presence(user, "online")
+	}
+	go c.pump()
+	return c
+}
+
+// Unregister removes c and stops its pump. Idempotent.
+func (h *Hub) Unregister(c *Client) {
+	h.mu.Lock()
+	if _, ok := h.clients[c]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.clients, c)
+	h.users[c.user]--
+	last := h.users[c.user] == 0
+	if last {
+		delete(h.users, c.user)
+	}
+	h.mu.Unlock()
+	close(c.quit)
+	if last {
+		h.presence(c.user, "offline")
+	}
+}
+
+// presence records a user's status without blocking the caller.
+func (h *Hub) presence(user, status string) {
+	go func() {
+		defer func() { _ = recover() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.b.SetPresence(ctx, user, status); err != nil {
+			h.log.Debug("set presence", "user", user, "status", status, "err", err)
+		}
+	}()
+}
+
+// Len is the number of registered sessions.
+func (h *Hub) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.clients)
+}
+
+// Online reports whether user has a chat session on this node.
+func (h *Hub) Online(user string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[user] > 0
+}
+
+func (h *Hub) each(f func(*Client)) {
+	h.mu.RLock()
+	cs := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		cs = append(cs, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range cs {
+		f(c)
+	}
+}
+
+// Deliver fans ev out to every interested session without blocking.
+func (h *Hub) Deliver(ev Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.clients {
+		if ev.Kind == EventModeration && (ev.Mod.Action == "kick" || ev.Mod.Action == "ban") && ev.Mod.Target == c.user {
+			c.control(KickedMsg{Mod: ev.Mod})
+			continue
+		}
+		if c.wants(ev) {
+			c.offer(EventMsg{Event: ev})
+		}
+	}
+}
+
+// SetRooms sets the rooms whose events this session receives.
+func (c *Client) SetRooms(rooms []string) {
+	m := make(map[string]bool, len(rooms))
+	for _, r := range rooms {
+		m[r] = true
+	}
+	c.rooms.Store(&m)
+}
+
+func (c *Client) wants(ev Event) bool {
+	rooms := *c.rooms.Load()
+	switch ev.Kind {
+	case EventMessage:
+		if ev.Message.IsDM() {
+			return ev.Message.From == c.user || ev.Message.To == c.user
+		}
+		return rooms[ev.Message.Room]
+	case EventJoin, EventLeave, EventTopic:
+		return rooms[ev.Room] || ev.User == c.user
+	case EventModeration:
+		return ev.Mod.Target == c.user || ev.Mod.Room == "" || rooms[ev.Mod.Room]
+	}
+	return true // presence, status
+}
+
+// offer queues m, or drops it and asks for a resync when the queue is full.
+func (c *Client) offer(m tea.Msg) {
+	select {
+	case c.q <- m:
+	default:
+		c.markLagged()
+	}
+}
+
+func (c *Client) markLagged() {
+	c.lagged.Store(true)
+	c.wake()
+}
+
+func (c *Client) control(m tea.Msg) {
+	select {
+	case c.ctl <- m:
+	default:
+	}
+}
+
+func (c *Client) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Resize records the latest window size; the pump sends it.
+func (c *Client) Resize(w, h int) {
+	c.size.Store(1<<63 | uint64(uint32(w))<<32 | uint64(uint32(h)))
+	c.wake()
+}
+
+// pump is the only caller of p.Send for this session. It ends on Unregister.
+func (c *Client) pump() {
+	defer func() { _ = recover() }()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case m := <-c.ctl:
+			c.p.Send(m)
+			continue
+		default:
+		}
+		select {
+		case <-c.quit:
+			return
+		case m := <-c.ctl:
+			c.p.Send(m)
+		case <-c.kick:
+			c.flushKick()
+		case m := <-c.q:
+			c.p.Send(m)
+		}
+	}
+}
+
+func (c *Client) flushKick() {
+	if v := c.size.Swap(0); v&(1<<63) != 0 {
+		c.p.Send(tea.WindowSizeMsg{Width: int(uint32(v >> 32)), Height: int(uint32(v))})
+	}
+	if c.lagged.Swap(false) {
+		c.p.Send(ResyncMsg{})
+	}
+}

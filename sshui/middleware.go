@@ -1,0 +1,244 @@
+package sshui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Identity is who a session is, decided from the key that authenticated.
+type Identity struct {
+	Name        string // chat name (lowercased SSH username)
+	Fingerprint string // SHA256 fingerprint of s.PublicKey()
+	Admin       bool   // key is in the admin set: status and moderation
+}
+
+type identityKey struct{}
+type keepaliveKey struct{}
+
+func identityOf(s ssh.Session) Identity {
+	id, _ := s.Context().Value(identityKey{}).(Identity)
+	return id
+}
+
+// fail writes one line to stderr and exits with code 1.
+func fail(s ssh.Session, format string, args ...any) {
+	_, _ = fmt.Fprintf(s.Stderr(), format+"\r\n", args...)
+	_ = s.Exit(1)
+}
+
+// loggingMiddleware logs connect and disconnect. Every logged string that
+// came from the client is cleaned.
+func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		start := time.Now()
+		_, _, pty := sess.Pty()
+		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
+			"pty", pty, "cmd", Clean(sess.RawCommand(), 200), "key", sess.PublicKey() != nil)
+		next(sess)
+		s.log.Info("ssh disconnect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
+			"dur", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// limitsMiddleware caps sessions per node and per key, refuses new sessions
+// while shutting down, and starts one keepalive loop per connection.
+func (s *Server) limitsMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		key := sess.PublicKey()
+		if key == nil {
+			fail(sess, "a public key is required: %s", noKeyHint)
+			return
+		}
+		fp := Fingerprint(key)
+		if msg := s.acquire(fp); msg != "" {
+			fail(sess, "%s", msg)
+			return
+		}
+		defer s.release(fp)
+		s.startKeepalive(sess.Context())
+		next(sess)
+	}
+}
+
+func (s *Server) acquire(fp string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		return "this node is shutting down; connect to another node"
+	case s.sessions >= s.cfg.MaxSessions:
+		return fmt.Sprintf("this node is full (%d sessions); try another node", s.cfg.MaxSessions)
+	case s.perKey[fp] >= s.cfg.MaxSessionsPerKey:
+		return fmt.Sprintf("too many sessions for your key on this node (max %d)", s.cfg.MaxSessionsPerKey)
+	}
+	s.sessions++
+	s.perKey[fp]++
+	return ""
+}
+
+func (s *Server) release(fp string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions--
+	if s.perKey[fp]--; s.perKey[fp] <= 0 {
+		delete(s.perKey, fp)
+	}
+}
+
+// startKeepalive starts, once per connection, a loop that sends
+// keepalive@openssh.com and closes the connection when no reply comes
+// within one interval (DEPENDENCIES §2.8). Owner: the connection; it ends
+// with the connection's context.
+func (s *Server) startKeepalive(ctx ssh.Context) {
+	every := s.cfg.KeepaliveInterval
+	if every < 0 {
+		return
+	}
+	ctx.Lock()
+	started := ctx.Value(keepaliveKey{}) != nil
+	if !started {
+		ctx.SetValue(keepaliveKey{}, true)
+	}
+	ctx.Unlock()
+	conn, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn)
+	if started || !ok {
+		return
+	}
+	go keepalive(ctx, conn, every)
+}
+
+func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
+	defer func() { _ = recover() }()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		timer := time.NewTimer(every)
+		select {
+		case err := <-reply:
+			timer.Stop()
+			if err != nil {
+				_ = conn.Close()
+				return
+			}
+		case <-timer.C:
+			_ = conn.Close()
+			return
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// identityMiddleware decides who the session is from s.PublicKey() and
+// s.User() — never from what the auth handler saw (DEPENDENCIES §2.2):
+// validates the name, reserves "admin" for admin keys, binds the name to the
+// key on first use (replicated), refuses other keys and banned users.
+func (s *Server) identityMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		id, msg := s.identify(sess)
+		if msg != "" {
+			s.log.Info("ssh refused", "user", Clean(sess.User(), 64), "reason", msg)
+			fail(sess, "%s", msg)
+			return
+		}
+		sess.Context().SetValue(identityKey{}, id)
+		next(sess)
+	}
+}
+
+func (s *Server) identify(sess ssh.Session) (Identity, string) {
+	key := sess.PublicKey()
+	if key == nil {
+		return Identity{}, "a public key is required: " + noKeyHint
+	}
+	name, err := NormalizeName(sess.User())
+	if err != nil {
+		return Identity{}, "invalid user " + err.Error() + "; connect as ssh NAME@host"
+	}
+	id := Identity{Name: name, Fingerprint: Fingerprint(key)}
+	id.Admin = s.admins[id.Fingerprint]
+	if name == AdminName {
+		if !id.Admin {
+			return Identity{}, "permission denied: only admin keys may log in as admin"
+		}
+		return id, ""
+	}
+	if s.b.IsBanned(name) {
+		return Identity{}, "you are banned from this chat"
+	}
+	return id, s.bind(sess.Context(), id)
+}
+
+// bind binds id.Name to id.Fingerprint unless it already is.
+func (s *Server) bind(ctx context.Context, id Identity) string {
+	owner, ok := s.b.NameOwner(id.Name)
+	if ok && owner == id.Fingerprint {
+		return ""
+	}
+	taken := fmt.Sprintf("the name %q belongs to another key; pick another: ssh OTHERNAME@host", id.Name)
+	if ok {
+		return taken
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PostTimeout)
+	defer cancel()
+	err := s.b.BindName(ctx, id.Name, id.Fingerprint)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrNameTaken):
+		return taken
+	case errors.Is(err, ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("cannot claim the name %q right now: the cluster has no quorum; try again soon", id.Name)
+	}
+	return fmt.Sprintf("cannot claim the name %q: %v", id.Name, err)
+}
+
+// routerMiddleware: a PTY with no command goes on to the chat app; anything
+// with a command runs that exec command; no PTY and no command gets a hint.
+// Its own recover turns a panic into an error line and exit 1 (recover in
+// wish v1.4.7 logs but lets the client see exit 0).
+func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("session panic", "user", identityOf(sess).Name, "panic", r, "stack", string(debug.Stack()))
+				fail(sess, "internal error; the session was closed")
+			}
+		}()
+		_, winCh, isPty := sess.Pty()
+		args := sess.Command()
+		if isPty && len(args) == 0 {
+			next(sess)
+			return
+		}
+		if isPty { // ssh -t host cmd: nobody else reads window changes
+			go func() {
+				for range winCh {
+				}
+			}()
+		}
+		if len(args) == 0 {
+			fail(sess, "no terminal: use ssh -t, or give a command (try: help)")
+			return
+		}
+		code := s.runCommand(sess, identityOf(sess), args)
+		_ = sess.Exit(code)
+	}
+}

@@ -1,0 +1,63 @@
+package sshui
+
+import (
+	"sync"
+	"time"
+)
+
+// rateLimiter is a token bucket per user, shared by all of the user's
+// sessions on this node. Buckets idle long enough to be full are forgotten.
+type rateLimiter struct {
+	rate  float64 // tokens per second
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	sweep   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+}
+
+// Allow takes one token for user. When empty it returns false and how long
+// until the next token.
+func (l *rateLimiter) Allow(user string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.gc(now)
+	b := l.buckets[user]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[user] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return false, wait
+}
+
+// gc drops full buckets once a minute, bounding memory by active users.
+func (l *rateLimiter) gc(now time.Time) {
+	if now.Sub(l.sweep) < time.Minute {
+		return
+	}
+	l.sweep = now
+	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	for u, b := range l.buckets {
+		if now.Sub(b.last) > full {
+			delete(l.buckets, u)
+		}
+	}
+}

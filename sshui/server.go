@@ -1,0 +1,182 @@
+package sshui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/ssh"
+	"github.com/charmbracelet/wish"
+	wishrecover "github.com/charmbracelet/wish/recover"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Server is one node's SSH front end.
+type Server struct {
+	cfg    Config
+	b      Backend
+	log    *slog.Logger
+	srv    *ssh.Server
+	hub    *Hub
+	limit  *rateLimiter
+	admins map[string]bool // fingerprints
+
+	mu       sync.Mutex
+	sessions int
+	perKey   map[string]int
+	closing  bool
+}
+
+// New builds a server for b. It does not listen yet: call Serve.
+func New(cfg Config, b Backend) (*Server, error) {
+	if b == nil {
+		return nil, errors.New("sshui: nil Backend")
+	}
+	if cfg.HostKeyPath == "" {
+		return nil, errors.New("sshui: HostKeyPath is required")
+	}
+	cfg.setDefaults()
+	admins, err := cfg.adminSet()
+	if err != nil {
+		return nil, fmt.Errorf("sshui: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, b: b, log: cfg.Logger, admins: admins,
+		perKey: map[string]int{},
+		limit:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
+	}
+	s.hub = NewHub(b, HubConfig{Queue: cfg.SessionQueue, StatusPoll: cfg.StatusPoll, Logger: cfg.Logger})
+	s.srv, err = wish.NewServer(
+		wish.WithAddress(cfg.Addr),
+		wish.WithHostKeyPath(cfg.HostKeyPath),
+		wish.WithIdleTimeout(cfg.IdleTimeout),
+		wish.WithPublicKeyAuth(s.publicKeyAuth),
+		wish.WithKeyboardInteractiveAuth(s.keyboardInteractiveAuth),
+		wish.WithMiddleware(s.middleware()...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sshui: new server: %w", err)
+	}
+	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
+		return &gossh.ServerConfig{MaxAuthTries: 6}
+	}
+	return s, nil
+}
+
+// middleware is the wish middleware list. wish runs the LAST entry first, and
+// recover.Middleware composes its arguments the same way, so read the inner
+// list bottom-up: logging → limits → identity → router → chat app.
+// Everything sits inside recover (in wish v1.4.7 recover only guards the
+// middlewares passed to it, DEPENDENCIES §2.7).
+func (s *Server) middleware() []wish.Middleware {
+	return []wish.Middleware{
+		wishrecover.MiddlewareWithLogger(slogPrintf{s.log},
+			// 5th, innermost: the bubbletea chat program for PTY sessions with
+			// no command (teaMiddleware, tea.go: wish/bubbletea's middleware
+			// without its blocking terminal query).
+			s.teaMiddleware,
+			// 4th: command router. PTY + no command → next (chat app);
+			// otherwise run an exec command. Has its own panic guard that
+			// reports the error and exits 1.
+			s.routerMiddleware,
+			// 3rd: identity from s.PublicKey() (NOT the auth handler's
+			// username, DEPENDENCIES §2.2): name binding, admin check, bans.
+			s.identityMiddleware,
+			// 2nd: session caps per node and per key; starts the keepalive.
+			s.limitsMiddleware,
+			// 1st, outermost: connect/disconnect log lines.
+			s.loggingMiddleware,
+		),
+	}
+}
+
+// Serve accepts connections until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve() error {
+	go s.hub.Run()
+	var err error
+	if s.cfg.Listener != nil {
+		err = s.srv.Serve(s.cfg.Listener)
+	} else {
+		err = s.srv.ListenAndServe()
+	}
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown ends every chat program first (a notice, then tea.QuitMsg via the
+// hub), then waits for connections to close until ctx ends, then closes the
+// rest. Call it before closing the Backend.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.hub.Shutdown("this node is shutting down; reconnect to another node")
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.log.Warn("ssh shutdown timed out; closing connections", "err", err)
+	}
+	cerr := s.srv.Close()
+	s.hub.Stop()
+	if err != nil {
+		return err
+	}
+	if errors.Is(cerr, ssh.ErrServerClosed) || errors.Is(cerr, net.ErrClosed) {
+		return nil
+	}
+	return nil
+}
+
+// Sessions is the number of open SSH sessions (the node's "clients").
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
+// Hub exposes the session hub (benchmarks, node wiring).
+func (s *Server) Hub() *Hub { return s.hub }
+
+// publicKeyAuth accepts any well-formed key: identity is decided later from
+// s.PublicKey() in identityMiddleware (DEPENDENCIES §2.2).
+func (s *Server) publicKeyAuth(_ ssh.Context, key ssh.PublicKey) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return key != nil
+}
+
+// noKeyHint is shown to clients that try keyboard-interactive.
+const noKeyHint = "SyncNet needs an SSH key. Create one with: ssh-keygen -t ed25519   then reconnect."
+
+// keyboardInteractiveAuth refuses, but first shows how to make a key: the
+// instruction of a zero-question challenge is printed by OpenSSH.
+func (s *Server) keyboardInteractiveAuth(_ ssh.Context, ch gossh.KeyboardInteractiveChallenge) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, _ = ch("", noKeyHint, nil, nil)
+	return false
+}
+
+// slogPrintf adapts slog to recover's Printf logger.
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, v ...any) {
+	p.l.Error(fmt.Sprintf(format, v...))
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}

@@ -1,0 +1,448 @@
+// Package sshuitest provides an in-memory sshui.Backend that behaves like a
+// single healthy node: it assigns log indexes, commits instantly, honours
+// client message ids, and can simulate losing quorum.
+package sshuitest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// Fake is an in-memory Backend. The zero value is not usable: call New.
+type Fake struct {
+	mu       sync.Mutex
+	node     string
+	now      func() time.Time
+	index    uint64
+	lamport  uint64
+	msgs     map[string][]sshui.Message // by history key
+	ids      map[string]uint64          // from+"\x00"+clientMsgID → index
+	names    map[string]string
+	rooms    map[string]*room
+	presence map[string]string
+	bans     map[string]time.Time
+	mutes    map[string]time.Time
+	subs     map[*sub]struct{}
+	quorum   bool
+	status   *sshui.ClusterStatus
+	posts    int
+}
+
+type room struct {
+	topic   string
+	members map[string]bool
+}
+
+// New returns a fake node named node with #general and quorum. now gives
+// message times (nil: a fixed clock starting 2026-01-02 15:04:05 UTC that
+// advances one second per entry, so golden files are stable).
+func New(node string, now func() time.Time) *Fake {
+	if now == nil {
+		t := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+		var mu sync.Mutex
+		now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			t = t.Add(time.Second)
+			return t
+		}
+	}
+	f := &Fake{node: node, now: now, msgs: map[string][]sshui.Message{}, ids: map[string]uint64{},
+		names: map[string]string{}, rooms: map[string]*room{}, presence: map[string]string{},
+		bans: map[string]time.Time{}, mutes: map[string]time.Time{}, subs: map[*sub]struct{}{}, quorum: true}
+	f.rooms["general"] = &room{members: map[string]bool{}}
+	return f
+}
+
+// SetQuorum simulates losing (false) or regaining (true) the majority:
+// without it every write fails with ErrNoQuorum.
+func (f *Fake) SetQuorum(ok bool) {
+	f.mu.Lock()
+	f.quorum = ok
+	f.publishLocked(sshui.Event{Kind: sshui.EventStatus})
+	f.mu.Unlock()
+}
+
+// SetStatus overrides what Status reports (Quorum still follows SetQuorum).
+func (f *Fake) SetStatus(st sshui.ClusterStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = &st
+}
+
+// Posts counts the entries Post and DirectMessage appended.
+func (f *Fake) Posts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts
+}
+
+// Subscribers is the number of open subscriptions.
+func (f *Fake) Subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
+// write checks quorum and ctx; call with f.mu held.
+func (f *Fake) write(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fake: %w: %w", sshui.ErrNoQuorum, err)
+	}
+	if !f.quorum {
+		return fmt.Errorf("fake: %w", sshui.ErrNoQuorum)
+	}
+	f.index++
+	return nil
+}
+
+func (f *Fake) room(name string) *room {
+	r := f.rooms[name]
+	if r == nil {
+		r = &room{members: map[string]bool{}}
+		f.rooms[name] = r
+	}
+	return r
+}
+
+func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen uint64, action bool) (uint64, error) {
+	f.mu.Lock()
+	if idx, ok := f.ids[user+"\x00"+id]; ok && id != "" {
+		f.mu.Unlock()
+		return idx, nil
+	}
+	if f.muted(user, roomName) {
+		f.mu.Unlock()
+		return 0, sshui.ErrMuted
+	}
+	if err := f.write(ctx); err != nil {
+		f.mu.Unlock()
+		return 0, err
+	}
+	f.room(roomName)
+	f.lamport = max(f.lamport, seen) + 1
+	m := sshui.Message{Index: f.index, ID: id, Room: roomName, From: user, Text: text,
+		Lamport: f.lamport, Time: f.now(), Action: action}
+	f.msgs[roomName] = append(f.msgs[roomName], m)
+	f.ids[user+"\x00"+id] = m.Index
+	f.posts++
+	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m, Room: roomName})
+	f.mu.Unlock()
+	return m.Index, nil
+}
+
+func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string) (uint64, error) {
+	f.mu.Lock()
+	if idx, ok := f.ids[from+"\x00"+id]; ok && id != "" {
+		f.mu.Unlock()
+		return idx, nil
+	}
+	if err := f.write(ctx); err != nil {
+		f.mu.Unlock()
+		return 0, err
+	}
+	key := sshui.DMRoom(from, to)
+	f.lamport++
+	m := sshui.Message{Index: f.index, ID: id, Room: key, From: from, To: to, Text: text,
+		Lamport: f.lamport, Time: f.now()}
+	f.msgs[key] = append(f.msgs[key], m)
+	f.ids[from+"\x00"+id] = m.Index
+	f.posts++
+	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m})
+	f.mu.Unlock()
+	return m.Index, nil
+}
+
+func (f *Fake) History(roomName string, before uint64, limit int) []sshui.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.msgs[roomName]
+	end := len(all)
+	if before > 0 {
+		end = sort.Search(len(all), func(i int) bool { return all[i].Index >= before })
+	}
+	start := max(end-limit, 0)
+	return slices.Clone(all[start:end])
+}
+
+func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) []sshui.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.msgs[roomName]
+	start := sort.Search(len(all), func(i int) bool { return all[i].Index > after })
+	end := min(start+limit, len(all))
+	return slices.Clone(all[start:end])
+}
+
+// Append adds a message as if another node had committed it (no quorum
+// check): for tests that need history.
+func (f *Fake) Append(m sshui.Message) sshui.Message {
+	f.mu.Lock()
+	f.index++
+	f.lamport++
+	m.Index, m.Lamport = f.index, f.lamport
+	if m.Time.IsZero() {
+		m.Time = f.now()
+	}
+	key := m.Room
+	if m.To != "" {
+		key = sshui.DMRoom(m.From, m.To)
+		m.Room = key
+	} else {
+		f.room(key)
+	}
+	f.msgs[key] = append(f.msgs[key], m)
+	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m, Room: m.Room})
+	f.mu.Unlock()
+	return m
+}
+
+func (f *Fake) BindName(ctx context.Context, name, fp string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if owner, ok := f.names[name]; ok {
+		if owner == fp {
+			return nil
+		}
+		return fmt.Errorf("bind %s: %w", name, sshui.ErrNameTaken)
+	}
+	if err := f.write(ctx); err != nil {
+		return err
+	}
+	f.names[name] = fp
+	return nil
+}
+
+func (f *Fake) NameOwner(name string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fp, ok := f.names[name]
+	return fp, ok
+}
+
+func (f *Fake) Rooms() []sshui.RoomInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]sshui.RoomInfo, 0, len(f.rooms))
+	for name, r := range f.rooms {
+		info := sshui.RoomInfo{Name: name, Topic: r.topic, Members: len(r.members)}
+		if ms := f.msgs[name]; len(ms) > 0 {
+			info.LastIndex = ms[len(ms)-1].Index
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (f *Fake) RoomsOf(user string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for name, r := range f.rooms {
+		if r.members[user] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (f *Fake) Members(roomName string) []sshui.Presence {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[roomName]
+	if r == nil {
+		return nil
+	}
+	var out []sshui.Presence
+	for u := range r.members {
+		st := f.presence[u]
+		if st == "" {
+			st = "offline"
+		}
+		node := ""
+		if st != "offline" {
+			node = f.node
+		}
+		out = append(out, sshui.Presence{User: u, Status: st, Node: node})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out
+}
+
+func (f *Fake) membership(ctx context.Context, kind sshui.EventKind, user, roomName string) error {
+	f.mu.Lock()
+	if err := f.write(ctx); err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	r := f.room(roomName)
+	if kind == sshui.EventJoin {
+		r.members[user] = true
+	} else {
+		delete(r.members, user)
+	}
+	idx := f.index
+	f.publishLocked(sshui.Event{Kind: kind, Index: idx, Room: roomName, User: user})
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *Fake) JoinRoom(ctx context.Context, user, roomName string) error {
+	return f.membership(ctx, sshui.EventJoin, user, roomName)
+}
+
+func (f *Fake) LeaveRoom(ctx context.Context, user, roomName string) error {
+	return f.membership(ctx, sshui.EventLeave, user, roomName)
+}
+
+func (f *Fake) SetTopic(ctx context.Context, user, roomName, topic string) error {
+	f.mu.Lock()
+	if err := f.write(ctx); err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	f.room(roomName).topic = topic
+	idx := f.index
+	f.publishLocked(sshui.Event{Kind: sshui.EventTopic, Index: idx, Room: roomName, User: user, Text: topic})
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *Fake) SetPresence(_ context.Context, user, status string) error {
+	f.mu.Lock()
+	f.presence[user] = status
+	f.publishLocked(sshui.Event{Kind: sshui.EventPresence, User: user, Text: status, Node: f.node})
+	f.mu.Unlock()
+	return nil
+}
+
+// Presence reports a user's status ("" if never set).
+func (f *Fake) Presence(user string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.presence[user]
+}
+
+func (f *Fake) Moderate(ctx context.Context, m sshui.Moderation) error {
+	f.mu.Lock()
+	if err := f.write(ctx); err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	until := m.Until
+	if until.IsZero() {
+		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	switch m.Action {
+	case "ban":
+		f.bans[m.Target] = until
+	case "mute":
+		f.mutes[m.Target+"\x00"+m.Room] = until
+	}
+	idx := f.index
+	f.publishLocked(sshui.Event{Kind: sshui.EventModeration, Index: idx, Room: m.Room, User: m.Target, Mod: m})
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *Fake) IsBanned(user string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return time.Now().Before(f.bans[user])
+}
+
+func (f *Fake) IsMuted(user, roomName string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.muted(user, roomName)
+}
+
+func (f *Fake) muted(user, roomName string) bool {
+	now := time.Now()
+	return now.Before(f.mutes[user+"\x00"]) || now.Before(f.mutes[user+"\x00"+roomName])
+}
+
+// Status reports a healthy three-node cluster led by this node unless
+// SetStatus overrode it; Quorum follows SetQuorum.
+func (f *Fake) Status() sshui.ClusterStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status != nil {
+		st := *f.status
+		st.Members = slices.Clone(st.Members)
+		st.Quorum = f.quorum
+		return st
+	}
+	st := sshui.ClusterStatus{Node: f.node, Leader: f.node, Term: 3, Quorum: f.quorum}
+	for i, id := range []string{f.node, f.node + "b", f.node + "c"} {
+		online := i == 0 || f.quorum
+		st.Members = append(st.Members, sshui.MemberStatus{ID: id, Online: online, Leader: i == 0,
+			LeaderID: f.node, Term: 3, Uptime: time.Duration(3600+i) * time.Second, Messages: f.index,
+			CommitIndex: f.index, LogHash: "abcdef0123456789", Host: "127.0.0.1",
+			SSHPort: 2222 + i, PeerPort: 7000 + i, HeartbeatPort: 7100 + i})
+	}
+	return st
+}
+
+// sub is a bounded subscription; publish drops it when its buffer is full.
+type sub struct {
+	f       *Fake
+	filter  sshui.Filter
+	c       chan sshui.Event
+	dropped bool
+	closed  bool
+}
+
+func (s *sub) C() <-chan sshui.Event { return s.c }
+
+func (s *sub) Dropped() bool {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.dropped
+}
+
+func (s *sub) Close() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.closeLocked()
+}
+
+func (s *sub) closeLocked() {
+	if !s.closed {
+		s.closed = true
+		close(s.c)
+		delete(s.f.subs, s)
+	}
+}
+
+func (f *Fake) Subscribe(filter sshui.Filter, buf int) sshui.Subscription {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &sub{f: f, filter: filter, c: make(chan sshui.Event, max(buf, 1))}
+	f.subs[s] = struct{}{}
+	return s
+}
+
+// publish delivers e to every matching subscriber, dropping slow ones.
+// Call with f.mu held, so events go out in index order.
+func (f *Fake) publishLocked(e sshui.Event) {
+	for s := range f.subs {
+		if !s.filter.Match(e) {
+			continue
+		}
+		select {
+		case s.c <- e:
+		default:
+			s.dropped = true
+			s.closeLocked()
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package sshui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/ssh"
+	"github.com/muesli/termenv"
+)
+
+// teaMiddleware runs the chat app for a PTY session. It does what
+// wish/bubbletea's MiddlewareWithProgramHandler does (that package needs
+// github.com/charmbracelet/x/input, which go.mod does not carry), with these
+// differences:
+//   - window changes go through the hub client (the pump is the only caller
+//     of p.Send), and the winch channel is drained until the session closes
+//     (DEPENDENCIES §2.6);
+//   - the renderer does not send the OSC 11 / DA1 query, so a client that
+//     never answers cannot block the first frame or lose its first key
+//     (§2.3); it assumes a dark background;
+//   - the program ends with the session's context and is unregistered from
+//     the hub as soon as Run returns (§2.5).
+func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		pty, winCh, ok := sess.Pty()
+		if !ok {
+			next(sess)
+			return
+		}
+		id := identityOf(sess)
+		out := &lockedWriter{w: sess}
+		r := newRenderer(sess, pty.Term)
+		app := newApp(appDeps{
+			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.admins,
+		})
+		p := tea.NewProgram(app,
+			tea.WithInput(sess),
+			tea.WithOutput(out),
+			tea.WithAltScreen(),
+			tea.WithoutSignalHandler(),
+			tea.WithContext(sess.Context()),
+		)
+		c := s.hub.Register(id.Name, p)
+		app.setClient(c)
+		go func() { // owner: this session; ends when the session closes winch
+			defer func() { _ = recover() }()
+			for w := range winCh {
+				c.Resize(w.Width, w.Height)
+			}
+		}()
+		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
+			s.log.Debug("chat program ended", "user", id.Name, "err", err)
+		}
+		p.Kill()
+		s.hub.Unregister(c)
+		if msg := app.ExitMessage(); msg != "" {
+			_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
+		} else if s.isClosing() {
+			_, _ = fmt.Fprint(sess.Stderr(), "this node is shutting down; reconnect to another node\r\n")
+		}
+		next(sess)
+	}
+}
+
+func isCtxEnd(err error) bool {
+	return err == tea.ErrProgramKilled || strings.Contains(err.Error(), "context canceled")
+}
+
+// newRenderer makes the session's lipgloss renderer from its TERM and
+// environment (NO_COLOR, COLORTERM are honoured).
+func newRenderer(w io.Writer, term string) *lipgloss.Renderer {
+	if term == "" || term == "dumb" {
+		return lipgloss.NewRenderer(w, termenv.WithProfile(termenv.Ascii))
+	}
+	var env sshEnviron
+	if s, ok := w.(ssh.Session); ok {
+		env = sshEnviron(append(s.Environ(), "TERM="+term))
+	} else {
+		env = sshEnviron{"TERM=" + term}
+	}
+	r := lipgloss.NewRenderer(w, termenv.WithEnvironment(env), termenv.WithUnsafe(), termenv.WithColorCache(true))
+	r.SetHasDarkBackground(true)
+	return r
+}
+
+type sshEnviron []string
+
+func (e sshEnviron) Environ() []string { return e }
+
+func (e sshEnviron) Getenv(k string) string {
+	for i := len(e) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(e[i], k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// lockedWriter serialises the renderer's frames and out-of-band bells so a
+// BEL never lands inside an escape sequence.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Bell rings the terminal bell.
+func (l *lockedWriter) Bell() { _, _ = l.Write([]byte{'\a'}) }
