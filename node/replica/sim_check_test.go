@@ -60,6 +60,7 @@ func (s *sim) recordLeaderCommits() {
 		for i := from; i <= n.r.log.committed; i++ {
 			e := n.r.log.entry(i)
 			s.checkCommitted(n.id, e, n.r.term)
+			s.checkDurableMajority(e)
 			for _, l := range s.nodes {
 				if l.up && l.r.role == Leader && l.r.term > n.r.term {
 					s.checkHas(l, i)
@@ -67,6 +68,36 @@ func (s *sim) recordLeaderCommits() {
 			}
 		}
 		n.recorded = n.r.log.committed
+	}
+}
+
+// checkDurableMajority: a committed entry is on the disk of a majority at
+// the moment its leader commits it (I4).
+func (s *sim) checkDurableMajority(e Entry) {
+	n := 0
+	for _, m := range s.nodes {
+		if m.disk.durable(e.Index, e.Term) {
+			n++
+		}
+	}
+	if n < s.quorum() {
+		s.fail("I4: entry %d/%d committed but durable on only %d nodes", e.Index, e.Term, n)
+	}
+}
+
+// checkMatches: a leader's match for a follower still in its term is true
+// of the follower's durable log (an ack never outruns the follower's disk
+// nor claims entries it does not have).
+func (s *sim) checkMatches(l *simNode) {
+	for id, pr := range l.r.prs {
+		f := s.byID[id]
+		if pr.match == 0 || f.disk.term != l.r.term || pr.match < l.r.log.firstIndex() {
+			continue
+		}
+		t, _ := l.r.log.term(pr.match)
+		if !f.disk.durable(pr.match, t) {
+			s.fail("leader %s believes %s matches %d/%d, its disk does not", l.id, id, pr.match, t)
+		}
 	}
 }
 
@@ -125,8 +156,11 @@ func (s *sim) checkStep() {
 			s.fail("%s log positions broken: snap=%d applied=%d commit=%d stable=%d last=%d",
 				n.id, l.snapIndex, l.applied, l.committed, l.stable, l.lastIndex())
 		}
-		if n.r.role == Leader && s.leaderOf[n.r.term] != n.id {
-			s.fail("I1: %s leads term %d, oracle elected %q", n.id, n.r.term, s.leaderOf[n.r.term])
+		if n.r.role == Leader {
+			if s.leaderOf[n.r.term] != n.id {
+				s.fail("I1: %s leads term %d, oracle elected %q", n.id, n.r.term, s.leaderOf[n.r.term])
+			}
+			s.checkMatches(n)
 		}
 	}
 }

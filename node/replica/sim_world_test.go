@@ -78,6 +78,32 @@ type simDisk struct {
 	term, commit uint64
 	recs         []diskRec
 	snap         Snapshot // latest durable snapshot (local or installed)
+
+	// base/terms: the folded log's terms, kept incrementally so checks can
+	// ask "is (index, term) durable here?" cheaply.
+	base  uint64
+	terms []uint64
+}
+
+func (d *simDisk) write(rec diskRec) {
+	d.recs = append(d.recs, rec)
+	switch rec.kind {
+	case recInstall:
+		d.base, d.terms = rec.snap.Index, nil
+	case recDiscard:
+		d.terms = d.terms[:min(len(d.terms), int(rec.from-d.base-1))]
+	case recEntry:
+		d.terms = append(d.terms, rec.e.Term)
+	}
+}
+
+// durable reports whether entry (i, t) survives a crash of this node.
+func (d *simDisk) durable(i, t uint64) bool {
+	if i <= d.base || i <= d.snap.Index {
+		return true // inside a snapshot, which holds only committed entries
+	}
+	k := i - d.base - 1
+	return k < uint64(len(d.terms)) && d.terms[k] == t
 }
 
 // fold replays the records the way the WAL fold must: Install resets the
@@ -376,18 +402,18 @@ func (s *sim) handleReady(n *simNode) {
 	}
 	if rd.Snapshot != nil {
 		s.stats.installs++
-		d.recs = append(d.recs, diskRec{kind: recInstall, snap: *rd.Snapshot})
+		d.write(diskRec{kind: recInstall, snap: *rd.Snapshot})
 		d.snap = *rd.Snapshot
 	}
 	if rd.Discard != nil {
 		s.stats.discards++
-		d.recs = append(d.recs, diskRec{kind: recDiscard, from: rd.Discard.FromIndex})
+		d.write(diskRec{kind: recDiscard, from: rd.Discard.FromIndex})
 	}
 	if crashNow() {
 		return
 	}
 	for _, e := range rd.Entries {
-		d.recs = append(d.recs, diskRec{kind: recEntry, e: e})
+		d.write(diskRec{kind: recEntry, e: e})
 		if crashNow() {
 			return
 		}
