@@ -13,12 +13,13 @@ import (
 // simulated logs, used by the random simulation and the named scenarios.
 
 type simParams struct {
-	Nodes                                      int
+	Nodes                                       int
 	HeartbeatTicks, FailureTicks, ElectionTicks int
-	AppendProb, ReplicateProb                  float64 // per tick, simulated log growth
+	StaggerTicks                                int
+	AppendProb, ReplicateProb                   float64 // per tick, simulated log growth
 }
 
-var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, AppendProb: 0.3, ReplicateProb: 0.5}
+var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 2, AppendProb: 0.3, ReplicateProb: 0.5}
 
 type simNode struct {
 	id   string
@@ -75,7 +76,7 @@ func newCluster(tb testing.TB, seed int64, p simParams) *cluster {
 
 func (c *cluster) config(id string) Config {
 	return Config{ID: id, Members: c.members, HeartbeatTicks: c.p.HeartbeatTicks,
-		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, Rand: c.nodes[id].rand}
+		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, StaggerTicks: c.p.StaggerTicks, Rand: c.nodes[id].rand}
 }
 
 func (c *cluster) start(id string) {
@@ -136,9 +137,13 @@ func (c *cluster) fail(format string, args ...any) {
 		return
 	}
 	c.failed = true
+	c.tb.Fatal(c.dump(fmt.Sprintf(format, args...)))
+}
+
+func (c *cluster) dump(what string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d (%d nodes), tick %d: %s\nreplay: go test ./ring -run TestSimulation -seed=%d -v\nlast steps:\n",
-		c.seed, c.p.Nodes, c.now, fmt.Sprintf(format, args...), c.seed)
+	fmt.Fprintf(&b, "seed %d (%d nodes), tick %d: %s\nreplay: go test ./ring -run TestSimulation -seed=%d -dump -v\nlast steps:\n",
+		c.seed, c.p.Nodes, c.now, what, c.seed)
 	tr := c.trace
 	if len(tr) > 120 {
 		tr = tr[len(tr)-120:]
@@ -150,7 +155,7 @@ func (c *cluster) fail(format string, args ...any) {
 			fmt.Fprintf(&b, "  t=%d %s\n", e.tick, e.text)
 		}
 	}
-	c.tb.Fatal(b.String())
+	return b.String()
 }
 
 // tick runs one tick: every live core ticks, then messages due are

@@ -234,8 +234,8 @@ type MemberStatus struct {
 	Ring   int
 	Self   bool
 	State  MemberState
-	Heard  bool  // ever heard since this node started
-	Quiet  int   // ticks since last heard
+	Heard  bool // ever heard since this node started
+	Quiet  int  // ticks since last heard
 	Term   uint64
 	Leader string
 	Status StatusInfo
