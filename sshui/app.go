@@ -98,7 +98,11 @@ type (
 	retryTick struct{}
 )
 
-const historyPage = 100
+const (
+	historyPage = 100
+	maxCols     = 1000 // larger windows are drawn at this size
+	maxRows     = 500
+)
 
 func newApp(d appDeps) *App {
 	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}}
@@ -285,7 +289,8 @@ func (a *App) notice(text string) {
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		a.w, a.h = max(msg.Width, 0), max(msg.Height, 0)
+		// Clamp: the SSH protocol allows any uint32, and View allocates w×h.
+		a.w, a.h = min(max(msg.Width, 0), maxCols), min(max(msg.Height, 0), maxRows)
 		a.input.Width = max(a.w-len(a.input.Prompt)-1, 1)
 		return a, nil
 	case tea.KeyMsg:

@@ -322,7 +322,8 @@ func (c *Client) wake() {
 
 // Resize records the latest window size; the pump sends it.
 func (c *Client) Resize(w, h int) {
-	c.size.Store(1<<63 | uint64(uint32(w))<<32 | uint64(uint32(h)))
+	w, h = min(max(w, 0), 1<<16), min(max(h, 0), 1<<16) // SSH allows any uint32
+	c.size.Store(1<<63 | uint64(w)<<32 | uint64(h))
 	c.wake()
 }
 
@@ -353,7 +354,7 @@ func (c *Client) pump() {
 
 func (c *Client) flushKick() {
 	if v := c.size.Swap(0); v&(1<<63) != 0 {
-		c.p.Send(tea.WindowSizeMsg{Width: int(uint32(v >> 32)), Height: int(uint32(v))})
+		c.p.Send(tea.WindowSizeMsg{Width: int(uint32(v>>32) &^ (1 << 31)), Height: int(uint32(v))})
 	}
 	if c.lagged.Swap(false) {
 		c.p.Send(ResyncMsg{})

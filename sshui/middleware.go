@@ -36,6 +36,7 @@ func fail(s ssh.Session, format string, args ...any) {
 // came from the client is cleaned.
 func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		s.enter("logging")
 		start := time.Now()
 		_, _, pty := sess.Pty()
 		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
@@ -50,6 +51,7 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 // while shutting down, and starts one keepalive loop per connection.
 func (s *Server) limitsMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		s.enter("limits")
 		key := sess.PublicKey()
 		if key == nil {
 			fail(sess, "a public key is required: %s", noKeyHint)
@@ -152,6 +154,7 @@ func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
 // key on first use (replicated), refuses other keys and banned users.
 func (s *Server) identityMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		s.enter("identity")
 		id, msg := s.identify(sess)
 		if msg != "" {
 			s.log.Info("ssh refused", "user", Clean(sess.User(), 64), "reason", msg)
@@ -216,6 +219,7 @@ func (s *Server) bind(ctx context.Context, id Identity) string {
 // wish v1.4.7 logs but lets the client see exit 0).
 func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		s.enter("router")
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("session panic", "user", identityOf(sess).Name, "panic", r, "stack", string(debug.Stack()))

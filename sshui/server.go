@@ -25,6 +25,10 @@ type Server struct {
 	limit  *rateLimiter
 	admins map[string]bool // fingerprints
 
+	// trace, if set (tests), is called with each middleware's name as the
+	// session enters it.
+	trace func(stage string)
+
 	mu       sync.Mutex
 	sessions int
 	perKey   map[string]int
@@ -179,4 +183,10 @@ func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
+}
+
+func (s *Server) enter(stage string) {
+	if s.trace != nil {
+		s.trace(stage)
+	}
 }

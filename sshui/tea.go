@@ -26,6 +26,7 @@ import (
 //     the hub as soon as Run returns (§2.5).
 func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		s.enter("chat")
 		pty, winCh, ok := sess.Pty()
 		if !ok {
 			next(sess)
