@@ -1,0 +1,37 @@
+// Package walcmd implements `syncnet wal`, the offline audit tools for
+// SyncNet write-ahead logs: dump, verify, stats, replay, diff and export.
+//
+// What it owns: reading WAL directories for people (auditors, operators) and
+// turning them into reports, transcripts and exit codes that scripts can
+// rely on.
+//
+// What it does not own: the record format and its checks (eventlog), the
+// rebuilding of the replicated log and the plugins' state (node/state). It
+// calls both and never re-implements them, so an audit sees exactly what a
+// node would compute.
+//
+// Invariants:
+//   - Read-only. Every subcommand reads through eventlog.Scan, which takes no
+//     lock and writes nothing; eventlog.Open is never called on a target
+//     directory, so the tools are safe on a live node's directory (whose tail
+//     may then look torn because a write is in flight).
+//   - Committed means "at or below the last CommittedUpTo record of this WAL".
+//     A node writes that record at most every 100ms, so the WAL's commit index
+//     may lag what the cluster had committed; replay, export and diff default
+//     to it and say so.
+//   - Text from the log is untrusted. Human-readable output (dump, replay,
+//     stats, txt export) escapes control characters (C0, C1, DEL, bidi
+//     controls, line separators); jsonl and csv keep the exact text.
+//
+// Exit codes (the same for every subcommand):
+//
+//	0  clean / agree
+//	1  a problem in the log: corruption, an invariant violated, logs that
+//	   diverge, a record this build cannot read
+//	2  usage error (bad flags or arguments)
+//	3  verify only: the log is clean except for a torn tail (what the node
+//	   would cut on its next start; normal for a node killed mid-write or a
+//	   live directory)
+//	4  the input could not be read: missing directory, not a SyncNet WAL,
+//	   I/O error
+package walcmd

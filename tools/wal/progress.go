@@ -1,0 +1,70 @@
+package walcmd
+
+import (
+	"encoding/binary"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// progress is a bar on stderr while a scan runs, shown only when stderr is a
+// terminal; otherwise every method does nothing.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	first uint64
+}
+
+// newProgress sizes the bar in records: segment names give every segment's
+// count but the last, whose entries are counted by their length prefixes.
+func newProgress(e *env, s *source, what string) *progress {
+	if !e.tty || len(s.segments) == 0 {
+		return &progress{}
+	}
+	last := s.segments[len(s.segments)-1]
+	total := int64(last.first-s.segments[0].first) + countEntries(last.path)
+	if total < 50_000 {
+		return &progress{} // over before anyone could read it
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionSetDescription(what+" "+s.dir),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetItsString("records"),
+		progressbar.OptionShowIts(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+	return &progress{bar: bar, first: s.segments[0].first}
+}
+
+func (p *progress) set(seq uint64) {
+	if p.bar != nil {
+		_ = p.bar.Set64(int64(seq - p.first))
+	}
+}
+
+func (p *progress) done() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// countEntries counts the uvarint-prefixed entries of a segment file without
+// checking them (the scan does that); 0 if it cannot be read.
+func countEntries(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for off := 0; off < len(data); n++ {
+		l, k := binary.Uvarint(data[off:])
+		if k <= 0 || l == 0 || l > uint64(len(data)-off-k) {
+			break
+		}
+		off += k + int(l)
+	}
+	return n
+}

@@ -1,0 +1,251 @@
+package walcmd
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/state"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+const replayHelp = `Rebuild the cluster state from a WAL with the node's own plugins
+(node/state: chat, identity, moderation, presence) and print a summary: rooms
+with their topic, members and message counts, users, totals. Only committed
+entries are applied (those at or below the WAL's last CommittedUpTo record,
+which may lag the cluster by up to 100ms of traffic); --include-uncommitted
+applies the uncommitted tail too. --until stops at a cluster index (a number)
+or at a time (RFC 3339, e.g. 2026-11-26T14:05:00Z, or "2026-11-26 14:05" in
+UTC): the state is that of the longest prefix of the log whose entries are
+not later than it. With --room R, also print that room's messages as they
+stood then (index, time, author, text with control characters escaped).`
+
+func runReplay(e *env, args []string) error {
+	fs := newFlags(e, "replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", replayHelp)
+	untilArg := fs.String("until", "", "stop at this cluster index or time")
+	room := fs.String("room", "", "also print this room's messages")
+	uncommitted := fs.Bool("include-uncommitted", false, "also apply entries above the recorded commit index")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	until, err := parseUntil(*untilArg)
+	if err != nil {
+		return err
+	}
+	a, err := load(e, pos[0], "replay")
+	if err != nil {
+		return err
+	}
+	r := rebuild(a, until, *uncommitted)
+	r.printSummary(e)
+	if *room == "" {
+		return nil
+	}
+	msgs, err := r.roomMessages(*room)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nroom %s: %d message(s)\n", clean(*room), len(msgs))
+	for _, m := range msgs {
+		fmt.Fprintln(e.stdout, txtLine(m, ""))
+	}
+	return nil
+}
+
+// until is a point in the log: a cluster index or a wall time.
+type until struct {
+	index uint64
+	time  int64 // Unix ns; 0 = not set
+	arg   string
+}
+
+var untilLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"}
+
+func parseUntil(s string) (until, error) {
+	if s == "" {
+		return until{}, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		if n == 0 {
+			return until{}, exitf(ExitUsage, "--until 0: cluster indexes start at 1")
+		}
+		return until{index: n, arg: s}, nil
+	}
+	for _, layout := range untilLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return until{time: t.UnixNano(), arg: s}, nil
+		}
+	}
+	return until{}, exitf(ExitUsage, "--until %q: want a cluster index or a time such as 2026-11-26T14:05:00Z", s)
+}
+
+// cut returns the prefix of entries that until allows.
+func (u until) cut(entries []state.Entry) []state.Entry {
+	switch {
+	case u.index != 0:
+		return entries[:min(uint64(len(entries)), u.index)]
+	case u.time != 0:
+		for i, en := range entries {
+			if en.Event.Time > u.time {
+				return entries[:i]
+			}
+		}
+	}
+	return entries
+}
+
+// rebuilt is node/state folded up to a point.
+type rebuilt struct {
+	a           *analysis
+	st          *state.State
+	applied     []state.Entry
+	uncommitted bool
+	until       until
+}
+
+// rebuild applies the chosen prefix of the effective log to fresh plugins.
+func rebuild(a *analysis, u until, uncommitted bool) *rebuilt {
+	entries := u.cut(a.entries(uncommitted))
+	at := time.Unix(0, lastTime(entries)).UTC()
+	st := state.New(func() time.Time { return at })
+	for _, en := range entries {
+		st.Plugins.Apply(en.Event.Index, en.Event)
+	}
+	return &rebuilt{a: a, st: st, applied: entries, uncommitted: uncommitted, until: u}
+}
+
+func lastTime(entries []state.Entry) int64 {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if t := entries[i].Event.Time; t != 0 {
+			return t
+		}
+	}
+	return 0
+}
+
+func (r *rebuilt) printSummary(e *env) {
+	w, a := e.stdout, r.a
+	scope := "committed entries only"
+	if r.uncommitted {
+		scope = "committed and uncommitted entries"
+	}
+	fmt.Fprintf(w, "replayed %s: %s (the WAL records commit up to index %d of %d)\n",
+		a.src.dir, scope, a.log.Commit, a.log.LastIndex())
+	if r.until.arg != "" {
+		fmt.Fprintf(w, "until %s\n", r.until.arg)
+	}
+	last := uint64(0)
+	if n := len(r.applied); n > 0 {
+		last = r.applied[n-1].Event.Index
+	}
+	fmt.Fprintf(w, "state at cluster index %d, time %s\n", last, fmtTime(lastTime(r.applied)))
+	rooms := r.st.Chat.Rooms()
+	users := r.users()
+	fmt.Fprintf(w, "rooms %d, users %d, messages %d (%d direct)\n", len(rooms), len(users), r.st.Chat.Count(), r.directCount(rooms))
+	fmt.Fprintf(w, "\n%-20s %8s %8s %10s  %s\n", "ROOM", "MEMBERS", "MESSAGES", "LAST INDEX", "TOPIC")
+	for _, ri := range rooms {
+		fmt.Fprintf(w, "%-20s %8d %8d %10d  %s\n", clean(ri.Name), ri.Members, len(r.history(ri.Name)), ri.LastIndex, clean(ri.Topic))
+		if m := r.st.Chat.Members(ri.Name); len(m) > 0 {
+			fmt.Fprintf(w, "  members: %s\n", cleanJoin(m))
+		}
+	}
+	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(users))
+}
+
+func (r *rebuilt) history(room string) []sshui.Message {
+	return r.st.Chat.History(room, 0, math.MaxInt)
+}
+
+func (r *rebuilt) directCount(rooms []sshui.RoomInfo) uint64 {
+	var n uint64
+	for _, ri := range rooms {
+		n += uint64(len(r.history(ri.Name)))
+	}
+	return r.st.Chat.Count() - n
+}
+
+// users returns every user name the applied entries mention: registered,
+// authors, recipients, room members.
+func (r *rebuilt) users() []string {
+	set := map[string]bool{}
+	for _, en := range r.applied {
+		switch b := en.Event.Body.(type) {
+		case *eventlog.UserRegistered:
+			set[b.Name] = true
+		case *eventlog.MessagePosted:
+			set[b.From] = true
+		case *eventlog.DirectMessage:
+			set[b.From], set[b.To] = true, true
+		case *eventlog.MemberJoinedRoom:
+			set[b.User] = true
+		}
+	}
+	delete(set, "")
+	return sortedKeys(set)
+}
+
+// roomMessages returns a room's messages, or an error naming the rooms that
+// exist.
+func (r *rebuilt) roomMessages(room string) ([]sshui.Message, error) {
+	for _, ri := range r.st.Chat.Rooms() {
+		if ri.Name == room {
+			return r.history(room), nil
+		}
+	}
+	if msgs := r.history(room); len(msgs) > 0 {
+		return msgs, nil // a direct conversation
+	}
+	var names []string
+	for _, ri := range r.st.Chat.Rooms() {
+		names = append(names, ri.Name)
+	}
+	return nil, exitf(ExitProblem, "no room %q at cluster index %d; rooms: %s", clean(room), r.lastIndex(), cleanJoin(names))
+}
+
+func (r *rebuilt) lastIndex() uint64 {
+	if n := len(r.applied); n > 0 {
+		return r.applied[n-1].Event.Index
+	}
+	return 0
+}
+
+// txtLine renders a message for people: index, time, meta (if any), author,
+// text.
+func txtLine(m sshui.Message, meta string) string {
+	head := fmt.Sprintf("#%d %s ", m.Index, m.Time.UTC().Format(time.RFC3339Nano))
+	if meta != "" {
+		head += meta + " "
+	}
+	switch {
+	case m.Action:
+		return fmt.Sprintf("%s* %s %s", head, clean(m.From), clean(m.Text))
+	case m.To != "":
+		return fmt.Sprintf("%s<%s -> %s> %s", head, clean(m.From), clean(m.To), clean(m.Text))
+	}
+	return fmt.Sprintf("%s<%s> %s", head, clean(m.From), clean(m.Text))
+}
+
+func cleanJoin(ss []string) string {
+	if len(ss) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clean(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
