@@ -17,7 +17,7 @@ type realNode struct {
 }
 
 type realTiming struct {
-	Tick                                       time.Duration
+	Tick                                        time.Duration
 	HeartbeatTicks, FailureTicks, ElectionTicks int
 }
 
