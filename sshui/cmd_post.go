@@ -26,6 +26,10 @@ func runPost(e *execEnv, c command) int {
 	if len(pos) < 2 {
 		return usageErr(e, fs, "need a room and some text")
 	}
+	to, dm, err := postTarget(pos[0])
+	if err != nil {
+		return usageErr(e, fs, "%v", err)
+	}
 	text := strings.TrimSpace(Clean(strings.Join(pos[1:], " "), 0))
 	if text == "" {
 		return usageErr(e, fs, "empty message")
@@ -42,7 +46,7 @@ func runPost(e *execEnv, c command) int {
 	if ok, wait := e.srv.limit.Allow(e.id.Name); !ok {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
-	idx, err := postTo(e, pos[0], text, *id)
+	idx, err := postTo(e, to, dm, text, *id)
 	if err != nil {
 		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
@@ -50,25 +54,27 @@ func runPost(e *execEnv, c command) int {
 	return exitOK
 }
 
-// postTo sends a room message, or a direct message for "@name".
-func postTo(e *execEnv, target, text, id string) (uint64, error) {
+// postTarget resolves "general", "#general" or "@bob" (a direct message).
+func postTarget(arg string) (name string, dm bool, err error) {
+	if n, ok := strings.CutPrefix(arg, "@"); ok {
+		name, err = NormalizeName(n)
+		return name, true, err
+	}
+	name, err = NormalizeRoom(arg)
+	return name, false, err
+}
+
+// postTo sends a room message or a direct message.
+func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
 	defer cancel()
-	if name, ok := strings.CutPrefix(target, "@"); ok {
-		to, err := NormalizeName(name)
-		if err != nil {
-			return 0, err
-		}
+	if dm {
 		return e.b.DirectMessage(ctx, e.id.Name, to, text, id)
 	}
-	room, err := NormalizeRoom(target)
-	if err != nil {
-		return 0, err
-	}
-	if e.b.IsMuted(e.id.Name, room) {
+	if e.b.IsMuted(e.id.Name, to) {
 		return 0, ErrMuted
 	}
-	return e.b.Post(ctx, e.id.Name, room, text, id, 0, false)
+	return e.b.Post(ctx, e.id.Name, to, text, id, 0, false)
 }
 
 // explain turns a Backend error into one clear line.
