@@ -143,8 +143,11 @@ func (r *Replica) SendSnapshot(to string, s Snapshot) error {
 
 // Status is a read-only summary for the node layer and the ring.
 type Status struct {
-	SoftState
-	HardState
+	ID                              string
+	Term                            uint64
+	Lead                            string
+	Role                            Role
+	Commit                          uint64
 	FirstIndex, LastIndex, LastTerm uint64
 	Stable, Applied                 uint64
 }
@@ -152,8 +155,7 @@ type Status struct {
 // Status returns the replica's current summary.
 func (r *Replica) Status() Status {
 	return Status{
-		SoftState:  r.softState(),
-		HardState:  HardState{Term: r.term, Commit: r.log.committed},
+		ID: r.cfg.ID, Term: r.term, Lead: r.lead, Role: r.role, Commit: r.log.committed,
 		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
 		Stable: r.log.stable, Applied: r.log.applied,
 	}
