@@ -18,7 +18,7 @@ time (RFC 3339, UTC), author, text, Lamport time and client message id.
 encoding/csv, with a header row); txt is for reading and escapes control
 characters. --until exports the room as it stood at a cluster index or time
 (see 'wal replay --help'). A direct conversation can be exported by its
-history key (@alice:bob).`
+history key (@alice,bob: the two names sorted).`
 
 func runExport(e *env, args []string) error {
 	fs := newFlags(e, "export", "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] DIR", exportHelp)
