@@ -170,5 +170,5 @@ func (n *Node) stagger(anchor string) int {
 			rank++
 		}
 	}
-	return rank*step + n.cfg.Rand.Intn(step)
+	return rank*step + n.cfg.Rand.Intn(step/2+1)
 }

@@ -33,9 +33,24 @@ func (n *Node) tickElection() {
 		return
 	}
 	n.roundElapsed++
-	if n.roundElapsed >= n.roundTimeout && n.hearsMajority() {
+	if n.roundElapsed >= n.roundTimeout && n.majorityLeaderless() {
 		n.startRound()
 	}
+}
+
+// majorityLeaderless is the pre-vote check on the originator's side: start a
+// round only if this node and enough live peers to make a majority report no
+// leader in their latest heartbeats. A peer that still follows a leader would
+// drop the token anyway, so a node that merely lost contact (or rejoins
+// after a partition) waits instead of bumping terms (I7, no disruption).
+func (n *Node) majorityLeaderless() bool {
+	c := 1
+	for _, p := range n.peers {
+		if p.heard && n.alive(p) && p.leader == "" {
+			c++
+		}
+	}
+	return c >= n.majority
 }
 
 func (n *Node) loseLeader(reason string) {
@@ -48,6 +63,7 @@ func (n *Node) loseLeader(reason string) {
 	}
 	n.leaderElapsed = n.cfg.FailureTicks
 	n.roundElapsed, n.roundTimeout = 0, n.stagger(n.lastLead)
+	n.broadcastHeartbeat() // peers learn at once that we are leaderless
 }
 
 // stepDown: a leader gives up its term's leadership and tells everyone at

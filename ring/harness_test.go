@@ -19,7 +19,7 @@ type simParams struct {
 	AppendProb, ReplicateProb                   float64 // per tick, simulated log growth
 }
 
-var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 2, AppendProb: 0.3, ReplicateProb: 0.5}
+var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 3, AppendProb: 0.3, ReplicateProb: 0.5}
 
 type simNode struct {
 	id   string
@@ -186,7 +186,7 @@ func (c *cluster) deliver() {
 				continue
 			}
 			m := e.Payload.(Message)
-			if m.Type != MsgHeartbeat || c.record != nil {
+			if m.Type != MsgHeartbeat {
 				c.trace = append(c.trace, traceEntry{tick: c.now, msg: &m})
 				c.trimTrace()
 				if c.record != nil {
