@@ -2,26 +2,305 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/peer"
+	"github.com/syncnet/syncnet/node/replica"
+	"github.com/syncnet/syncnet/node/state"
+	"github.com/syncnet/syncnet/ring"
 )
 
-// Options configure one node process.
+// ticksPerHeartbeat sets the driver's tick: heartbeat_interval/5. Ticks are
+// the only time the protocol cores see.
+const ticksPerHeartbeat = 5
+
+// Options configure one node.
 type Options struct {
 	Config             *config.Config
 	ID                 string
 	Logger             *slog.Logger
 	ExtraAdminKeysFile string
+	// Listeners, when set, are used instead of binding the configured ports
+	// (tests bind 127.0.0.1:0 and pass them in: no find-then-bind race).
+	Listeners *Listeners
+	// NoSync turns off fsync (benchmarks of the network path only).
+	NoSync bool
 }
 
-// Run runs the node until ctx ends.
-func Run(ctx context.Context, o Options) error {
-	if _, err := o.Config.Node(o.ID); err != nil {
+// Listeners are pre-bound sockets for a node.
+type Listeners struct {
+	SSH       net.Listener
+	Peer      net.Listener
+	Heartbeat *net.UDPConn
+	Election  *net.UDPConn
+}
+
+// Node is one running SyncNet node: its WAL, the ring election, the
+// replicated log and the plugins' state, driven by one goroutine.
+type Node struct {
+	opts   Options
+	cfg    *config.Config
+	self   config.Node
+	id     string
+	log    *slog.Logger
+	wal    *eventlog.Log
+	start  time.Time
+	bootID uint64
+
+	ring  *ring.Node
+	ringT ringTransport
+	rep   *replica.Replica
+	peers *peer.Transport
+
+	st  *state.State
+	hub *hub
+
+	lamport atomic.Uint64 // the node's Lamport clock (I6)
+
+	// inputs to the driver goroutine
+	proposeC chan *proposal
+
+	// proposals: owned by the driver goroutine alone
+	pending   map[*proposal]struct{} // every proposal not yet answered
+	waiters   map[uint64][]*proposal // by proposed index
+	fwdWait   map[uint64]*proposal   // forwarded, by request id
+	inflight  map[dedupKey]*proposal // leader: placed and not yet applied
+	nextReqID uint64
+
+	// state the driver publishes for readers (sessions, status)
+	mu   sync.RWMutex
+	view view
+
+	clientCount func() int // SSH sessions on this node, for status
+	applied     atomic.Uint64
+	stopped     chan struct{}
+
+	// driver-only bookkeeping
+	ringHS         ring.HardState // last persisted election state
+	repTerm        uint64         // last persisted replica term
+	repLead        string         // leader the replica follows
+	lastLamport    uint64         // largest Lamport time in the log
+	commitRecorded uint64
+	commitRecordAt time.Time
+}
+
+// view is what readers see of the driver's state.
+type view struct {
+	term         uint64
+	leader       string
+	role         ring.Role
+	quorum       bool
+	commit       uint64
+	lastIndex    uint64
+	lastTerm     uint64
+	hashAtCommit eventlog.Hash
+	members      []ring.MemberStatus
+}
+
+// New opens the node's WAL, rebuilds its state from it and binds its sockets.
+func New(o Options) (*Node, error) {
+	self, err := o.Config.Node(o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		opts: o, cfg: o.Config, self: self, id: o.ID, log: o.Logger, start: time.Now(),
+		bootID:   uint64(time.Now().UnixNano()),
+		proposeC: make(chan *proposal, 4096),
+		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
+		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
+		hub: newHub(), stopped: make(chan struct{}),
+	}
+	n.st = state.New(time.Now)
+	if err := n.openLog(); err != nil {
+		return nil, err
+	}
+	if err := n.openNetwork(); err != nil {
+		n.wal.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) tick() time.Duration {
+	return n.cfg.Timing.HeartbeatInterval.Duration / ticksPerHeartbeat
+}
+
+func (n *Node) ticks(d config.Duration) int {
+	return max(1, int(d.Duration/n.tick()))
+}
+
+func (n *Node) memberIDs() []string {
+	var ids []string
+	for _, m := range n.cfg.Nodes {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+func (n *Node) openNetwork() error {
+	secret, err := n.cfg.SecretBytes()
+	if err != nil {
 		return err
 	}
-	o.Logger.Info("node started", "data_dir", o.Config.NodeDir(o.ID))
-	<-ctx.Done()
-	o.Logger.Info("node stopped")
-	return nil
+	ls := n.opts.Listeners
+	if ls == nil {
+		ls = &Listeners{}
+	}
+	if ls.Peer == nil {
+		if ls.Peer, err = net.Listen("tcp", addr(n.self.Host, n.self.PeerPort)); err != nil {
+			return fmt.Errorf("bind peer_port: %w", err)
+		}
+	}
+	peers := map[string]string{}
+	for _, m := range n.cfg.Nodes {
+		peers[m.ID] = addr(m.Host, m.PeerPort)
+	}
+	n.peers, err = peer.New(peer.Config{ID: n.id, Secret: secret, Peers: peers, Listener: ls.Peer,
+		ConnectTimeout: n.cfg.Timing.ConnectTimeout.Duration, Logger: n.log.With("part", "peer")})
+	if err != nil {
+		return err
+	}
+	return n.openRing(secret, ls)
+}
+
+// Serve runs the driver until ctx ends, then shuts down in order: stop
+// taking input, flush, close the WAL last.
+func (n *Node) Serve(ctx context.Context) error {
+	defer close(n.stopped)
+	n.log.Info("node started", "term", n.ring.Term(), "last_index", n.view.lastIndex,
+		"commit", n.view.commit, "peer", n.self.PeerPort, "ssh", n.self.SSHPort)
+	err := n.loop(ctx)
+	n.peers.Close()
+	n.ringT.Close()
+	if cerr := n.wal.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	n.log.Info("node stopped")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// loop is the one goroutine that owns the ring core and the replica core:
+// it turns sockets and the ticker into Step/Tick and handles each Ready in
+// order: persist, send, apply, advance.
+func (n *Node) loop(ctx context.Context) error {
+	t := time.NewTicker(n.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			n.failWaiters(errors.New("node shutting down"))
+			return ctx.Err()
+		case <-t.C:
+			n.ring.Tick()
+			n.rep.Tick()
+			n.expireWaiters()
+		case m := <-n.ringT.Recv():
+			n.stepRing(m)
+		case f := <-n.peers.Recv():
+			n.handleFrame(f)
+		case p := <-n.proposeC:
+			n.handlePropose(p)
+		}
+		if err := n.handleReady(); err != nil {
+			return err
+		}
+	}
+}
+
+func (n *Node) stepRing(m ring.Message) {
+	if err := n.ring.Step(m); err != nil {
+		n.log.Debug("ring message dropped", "msg", m.Describe(), "err", err)
+	}
+}
+
+func (n *Node) handleFrame(f peer.Frame) {
+	switch f.Type {
+	case frameReplica:
+		m, err := decodeReplica(f.Payload)
+		if err != nil || m.From != f.From {
+			n.log.Warn("bad replica frame", "from", f.From, "err", err)
+			return
+		}
+		n.lamportSeen(m)
+		if err := n.rep.Step(m); err != nil {
+			n.log.Debug("replica message dropped", "msg", m.Describe(), "err", err)
+		}
+	case frameForward:
+		fw, err := decodeForward(f.Payload)
+		if err != nil {
+			n.log.Warn("bad forward frame", "from", f.From, "err", err)
+			return
+		}
+		n.handleForward(f.From, fw)
+	case frameForwardR:
+		r, err := decodeForwardReply(f.Payload)
+		if err != nil {
+			n.log.Warn("bad forward reply", "from", f.From, "err", err)
+			return
+		}
+		n.handleForwardReply(r)
+	default:
+		n.log.Warn("unknown frame type", "from", f.From, "type", f.Type)
+	}
+}
+
+// lamportSeen merges the Lamport times of received entries (I6).
+func (n *Node) lamportSeen(m replica.Message) {
+	for _, e := range m.Entries {
+		if e.Type != replica.EntryNormal {
+			continue
+		}
+		if rec, err := eventlog.DecodeRecord(e.Data); err == nil {
+			n.observeLamport(rec.Event.Lamport)
+		}
+	}
+}
+
+func (n *Node) observeLamport(l uint64) {
+	for {
+		cur := n.lamport.Load()
+		if l <= cur || n.lamport.CompareAndSwap(cur, l) {
+			return
+		}
+	}
+}
+
+// nextLamport ticks the clock past both itself and seen.
+func (n *Node) nextLamport(seen uint64) uint64 {
+	for {
+		cur := n.lamport.Load()
+		next := max(cur, seen) + 1
+		if n.lamport.CompareAndSwap(cur, next) {
+			return next
+		}
+	}
+}
+
+// Close releases what New opened, for a node that never served.
+func (n *Node) Close() {
+	if n.peers != nil {
+		n.peers.Close()
+	}
+	if n.ringT != nil {
+		n.ringT.Close()
+	}
+	n.wal.Close()
 }

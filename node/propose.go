@@ -1,0 +1,286 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/replica"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// proposal is one event a caller wants in the replicated log. It lives in
+// the driver goroutine only; the caller waits on done.
+//
+// Life: proposed on the leader (or forwarded to it) → has (index, term) →
+// when this node applies that index: the same term means it is committed,
+// another term means it was lost to a leader change and is proposed again.
+// A retry never duplicates a message: the chat plugin keeps the first entry
+// of each (author, client id) and the retry path checks it first (I5).
+type proposal struct {
+	ev       eventlog.Event
+	user     string // dedup key: author
+	msgID    string // dedup key: client message id ("" = no dedup)
+	seen     uint64 // Lamport time the author had seen (I6)
+	deadline time.Time
+	done     chan result
+
+	index, term uint64    // where it was proposed; 0 while unplaced
+	reqID       uint64    // forwarded: request id awaiting the leader's answer
+	sentAt      time.Time // forwarded: when, to resend if the answer is lost
+}
+
+type result struct {
+	index uint64
+	err   error
+}
+
+// retryForward is how long a follower waits for the leader's answer to a
+// forwarded proposal before sending it again (same client id, so harmless).
+const retryForward = 250 * time.Millisecond
+
+// propose hands ev to the driver and waits until it is committed and applied
+// on this node, so the caller can read its own write (data flow step 5).
+func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID string, seen uint64) (uint64, error) {
+	deadline := time.Now().Add(n.cfg.Timing.PostTimeout.Duration)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ev.Origin = n.id
+	p := &proposal{ev: ev, user: user, msgID: msgID, seen: seen, deadline: deadline, done: make(chan result, 1)}
+	select {
+	case n.proposeC <- p:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-n.stopped:
+		return 0, errors.New("node stopped")
+	}
+	select {
+	case r := <-p.done:
+		return r.index, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// handlePropose places a proposal: answered from state if it is a retry of
+// something already applied, proposed here if we lead, else forwarded.
+func (n *Node) handlePropose(p *proposal) {
+	if p.msgID != "" {
+		if idx, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
+			p.done <- result{index: idx}
+			return
+		}
+	}
+	n.pending[p] = struct{}{}
+	p.index, p.term, p.reqID = 0, 0, 0
+	if n.repLead == n.id {
+		n.placeAsLeader(p)
+		return
+	}
+	n.forwardToLeader(p)
+}
+
+// placeAsLeader stamps and proposes p. A proposal whose (author, client id)
+// is already in flight joins that entry instead of adding a second one.
+func (n *Node) placeAsLeader(p *proposal) {
+	if p.msgID != "" {
+		if other := n.inflight[dedupKey{p.user, p.msgID}]; other != nil && other.index != 0 {
+			p.index, p.term = other.index, other.term
+			n.waiters[p.index] = append(n.waiters[p.index], p)
+			return
+		}
+	}
+	ev := p.ev
+	ev.Index, ev.Term = 0, 0
+	ev.Lamport = n.nextLamport(max(p.seen, ev.Lamport))
+	ev.Time = time.Now().UnixNano()
+	data, err := eventlog.AppendRecord(nil, eventlog.Hash{}, ev)
+	if err != nil {
+		n.finish(p, result{err: fmt.Errorf("encode: %w", err)})
+		return
+	}
+	idx, term, err := n.rep.Propose(data)
+	if err != nil {
+		if errors.Is(err, replica.ErrEntryTooLarge) {
+			n.finish(p, result{err: fmt.Errorf("message too large: %w", err)})
+		}
+		return // not leader after all, or busy: the tick retries it
+	}
+	p.index, p.term = idx, term
+	n.waiters[idx] = append(n.waiters[idx], p)
+	if p.msgID != "" {
+		n.inflight[dedupKey{p.user, p.msgID}] = p
+	}
+}
+
+func (n *Node) forwardToLeader(p *proposal) {
+	lead := n.repLead
+	if lead == "" {
+		return // no leader yet: the tick retries
+	}
+	n.nextReqID++
+	p.reqID, p.sentAt = n.nextReqID, time.Now()
+	n.fwdWait[p.reqID] = p
+	ev := p.ev
+	ev.Lamport = max(p.seen, ev.Lamport)
+	data, err := eventlog.AppendRecord(nil, eventlog.Hash{}, ev)
+	if err != nil {
+		n.finish(p, result{err: fmt.Errorf("encode: %w", err)})
+		return
+	}
+	n.peers.Send(lead, frameForward, encodeForward(forward{ReqID: p.reqID, Data: data, User: p.user, MsgID: p.msgID}))
+}
+
+// handleForward runs on the leader: propose a follower's event and tell it
+// where the entry went. The follower learns of the commit by applying it.
+func (n *Node) handleForward(from string, fw forward) {
+	reply := forwardReply{ReqID: fw.ReqID}
+	rec, err := eventlog.DecodeRecord(fw.Data)
+	switch {
+	case err != nil:
+		reply.Err = "bad event: " + err.Error()
+	case n.repLead != n.id:
+		reply.Err = "not leader"
+	default:
+		if idx, ok := n.st.Chat.Lookup(fw.User, fw.MsgID); ok && fw.MsgID != "" {
+			reply.Index, reply.Term = idx, 0 // already applied: the follower has or will have it
+			break
+		}
+		p := &proposal{ev: rec.Event, user: fw.User, msgID: fw.MsgID, seen: rec.Event.Lamport,
+			deadline: time.Now().Add(time.Second), done: make(chan result, 1)}
+		n.placeAsLeader(p)
+		if p.index == 0 {
+			reply.Err = "busy"
+			break
+		}
+		reply.Index, reply.Term = p.index, p.term
+	}
+	n.peers.Send(from, frameForwardR, encodeForwardReply(reply))
+}
+
+func (n *Node) handleForwardReply(r forwardReply) {
+	p := n.fwdWait[r.ReqID]
+	if p == nil {
+		return // answered before, or given up
+	}
+	delete(n.fwdWait, r.ReqID)
+	if r.Err != "" || r.Index == 0 {
+		p.reqID = 0 // the tick retries
+		return
+	}
+	if r.Term == 0 { // the leader had already applied it
+		if idx, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
+			n.finish(p, result{index: idx})
+			return
+		}
+		// Not applied here yet: wait for our apply to catch up and retry then.
+		p.reqID = 0
+		return
+	}
+	p.index, p.term = r.Index, r.Term
+	if r.Index <= n.applied.Load() {
+		n.resolveApplied(p)
+		return
+	}
+	n.waiters[r.Index] = append(n.waiters[r.Index], p)
+}
+
+// onApplied settles every proposal waiting on index, whose entry had term.
+func (n *Node) onApplied(index, term uint64) {
+	ws := n.waiters[index]
+	delete(n.waiters, index)
+	for _, p := range ws {
+		if p.index != index {
+			continue // re-placed elsewhere since: this entry is stale
+		}
+		if p.msgID != "" {
+			if n.inflight[dedupKey{p.user, p.msgID}] == p {
+				delete(n.inflight, dedupKey{p.user, p.msgID})
+			}
+		}
+		if p.term == term {
+			n.resolveApplied(p)
+			continue
+		}
+		n.requeue(p) // lost to a leader change: propose again
+	}
+}
+
+// resolveApplied answers a proposal whose entry is applied: with the index of
+// the first entry of its (author, client id), which may be an earlier one.
+func (n *Node) resolveApplied(p *proposal) {
+	idx := p.index
+	if p.msgID != "" {
+		if first, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
+			idx = first
+		}
+	}
+	n.finish(p, result{index: idx})
+}
+
+func (n *Node) requeue(p *proposal) {
+	p.index, p.term, p.reqID = 0, 0, 0
+}
+
+func (n *Node) finish(p *proposal, r result) {
+	delete(n.pending, p)
+	if p.reqID != 0 {
+		delete(n.fwdWait, p.reqID)
+	}
+	select {
+	case p.done <- r:
+	default:
+	}
+}
+
+// expireWaiters runs every tick: it fails proposals past their deadline and
+// (re)places those that lost their place or their forwarded answer.
+func (n *Node) expireWaiters() {
+	now := time.Now()
+	for p := range n.pending {
+		switch {
+		case now.After(p.deadline):
+			n.dropWaiter(p)
+			n.finish(p, result{err: n.noQuorumError()})
+		case p.index == 0 && (p.reqID == 0 || now.Sub(p.sentAt) > retryForward):
+			if p.reqID != 0 {
+				delete(n.fwdWait, p.reqID)
+			}
+			delete(n.pending, p)
+			n.handlePropose(p)
+		}
+	}
+}
+
+func (n *Node) dropWaiter(p *proposal) {
+	if p.index == 0 {
+		return
+	}
+	ws := n.waiters[p.index]
+	for i, w := range ws {
+		if w == p {
+			n.waiters[p.index] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+}
+
+func (n *Node) noQuorumError() error {
+	lead := n.repLead
+	if lead == "" {
+		return fmt.Errorf("%w: no leader elected within %s", sshui.ErrNoQuorum, n.cfg.Timing.PostTimeout)
+	}
+	return fmt.Errorf("%w: leader %s could not commit within %s", sshui.ErrNoQuorum, lead, n.cfg.Timing.PostTimeout)
+}
+
+func (n *Node) failWaiters(err error) {
+	for p := range n.pending {
+		n.finish(p, result{err: err})
+	}
+}
+
+// dedupKey names a post for exactly-once handling: (author, client id).
+type dedupKey struct{ user, id string }

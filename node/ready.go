@@ -1,0 +1,253 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/replica"
+	"github.com/syncnet/syncnet/ring"
+)
+
+// maxReadyRounds bounds how many Ready rounds one driver wake-up handles, so
+// ticks and socket input keep flowing while a long catch-up applies.
+const maxReadyRounds = 8
+
+// commitRecordEvery spaces CommittedUpTo records: commit is re-learned from
+// the leader anyway, the record only saves re-work after a restart.
+const commitRecordEvery = 100 * time.Millisecond
+
+// handleReady drains both cores in the order every Ready demands: persist
+// (one WAL append, one fsync), send, apply, advance.
+func (n *Node) handleReady() error {
+	for round := 0; round < maxReadyRounds && (n.ring.HasReady() || n.rep.HasReady()); round++ {
+		var rrd ring.Ready
+		var prd replica.Ready
+		hasRing, hasRep := n.ring.HasReady(), n.rep.HasReady()
+		if hasRing {
+			rrd = n.ring.Ready()
+		}
+		if hasRep {
+			prd = n.rep.Ready()
+		}
+		recs := n.ringRecords(rrd)
+		recs = append(recs, n.replicaRecords(prd)...)
+		if len(recs) > 0 {
+			if _, _, err := n.wal.Append(context.Background(), recs...); err != nil {
+				// The log is poisoned: nothing more can be acknowledged (I4).
+				return fmt.Errorf("persist to WAL: %w", err)
+			}
+		}
+		n.sendRing(rrd.Messages)
+		n.sendReplica(prd.Messages)
+		n.applyRing(rrd)
+		n.applyCommitted(prd.CommittedEntries)
+		if hasRing {
+			n.ring.Advance(rrd)
+		}
+		if hasRep {
+			n.rep.Advance(prd)
+			if prd.SoftState != nil {
+				n.repLead = prd.SoftState.Lead
+			}
+		}
+		n.followRing()
+		lt, li := n.rep.LastIndexTerm()
+		n.ring.SetLogPosition(lt, li)
+		n.publishView()
+	}
+	return nil
+}
+
+// followRing makes the replica follow the election's outcome: the ring
+// decides who leads which term (I1); the replica only sequences.
+func (n *Node) followRing() {
+	term, lead := n.ring.Term(), n.ring.Leader()
+	st := n.rep.Status()
+	switch {
+	case lead == n.id && n.ring.Role() == ring.RoleLeader:
+		if st.Role != replica.Leader || st.Term != term {
+			if err := n.rep.BecomeLeader(term); err != nil {
+				n.log.Warn("cannot lead", "term", term, "err", err)
+				return
+			}
+			n.log.Info("leading", "term", term)
+			n.observeLamport(n.lastLamport)
+		}
+	case term > st.Term || (term == st.Term && lead != st.Lead && st.Role != replica.Leader):
+		if err := n.rep.BecomeFollower(term, lead); err != nil {
+			n.log.Debug("follow", "term", term, "err", err)
+		}
+	case st.Role == replica.Leader && (lead != n.id || term != st.Term):
+		// The ring stepped us down (lost quorum) in the same term.
+		if err := n.rep.BecomeFollower(max(term, st.Term), lead); err != nil {
+			n.log.Debug("step down", "err", err)
+		}
+	}
+}
+
+// ringRecords turns the election's hard state and the failure detector's
+// transitions into local WAL records. Terms and votes must be durable before
+// the messages that depend on them are sent (I1).
+func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
+	var out []eventlog.Event
+	now := time.Now().UnixNano()
+	h := eventlog.Header{Origin: n.id, Time: now}
+	if hs := rd.HardState; hs != nil {
+		h.Term = hs.Term
+		prev := n.ringHS
+		if hs.Term != prev.Term {
+			out = append(out, eventlog.Event{Header: h, Body: &eventlog.TermStarted{Term: hs.Term, Candidate: hs.Vote}})
+		}
+		if hs.Vote != "" && (hs.Vote != prev.Vote || hs.Term != prev.Term) {
+			out = append(out, eventlog.Event{Header: h, Body: &eventlog.VoteCast{Term: hs.Term, Candidate: hs.Vote}})
+		}
+		if hs.Leader != "" && (hs.Leader != prev.Leader || hs.Term != prev.Term) {
+			out = append(out, eventlog.Event{Header: h, Body: &eventlog.LeaderElected{Term: hs.Term, Leader: hs.Leader}})
+		}
+		n.ringHS = *hs
+	}
+	for _, c := range rd.MemberChanges {
+		var b eventlog.Body
+		switch c.To {
+		case ring.MemberSuspected:
+			b = &eventlog.NodeSuspected{NodeEvent: eventlog.NodeEvent{Node: c.ID}}
+		case ring.MemberDead:
+			b = &eventlog.NodeLeft{NodeEvent: eventlog.NodeEvent{Node: c.ID}}
+		case ring.MemberAlive:
+			b = &eventlog.NodeRecovered{NodeEvent: eventlog.NodeEvent{Node: c.ID}}
+		}
+		if b != nil {
+			out = append(out, eventlog.Event{Header: h, Body: b})
+		}
+	}
+	return out
+}
+
+// replicaRecords turns the replica's Ready into WAL records: its term, a
+// discard record (never a rewrite, the log is append-only), the entries
+// with their cluster index and term, and now and then the commit index.
+func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
+	var out []eventlog.Event
+	now := time.Now()
+	h := eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.repTerm}
+	if hs := rd.HardState; hs != nil {
+		h.Term = hs.Term
+		if hs.Term > n.repTerm {
+			n.repTerm = hs.Term
+			out = append(out, eventlog.Event{Header: h, Body: &eventlog.TermStarted{Term: hs.Term}})
+		}
+	}
+	if d := rd.Discard; d != nil {
+		out = append(out, eventlog.Event{Header: h, Body: &eventlog.SuffixDiscarded{FromIndex: d.FromIndex, Term: d.Term}})
+	}
+	for _, e := range rd.Entries {
+		ev, err := entryEvent(e)
+		if err != nil {
+			// The leader checked this entry when it proposed it; a bad one
+			// here means a bug or a forged peer, and must not be acked.
+			panic(fmt.Sprintf("node %s: undecodable entry %d/%d from the replicated log: %v", n.id, e.Index, e.Term, err))
+		}
+		n.observeLamport(ev.Lamport)
+		n.lastLamport = max(n.lastLamport, ev.Lamport)
+		out = append(out, ev)
+	}
+	if hs := rd.HardState; hs != nil && hs.Commit > n.commitRecorded && now.Sub(n.commitRecordAt) >= commitRecordEvery {
+		out = append(out, eventlog.Event{Header: h, Body: &eventlog.CommittedUpTo{Index: hs.Commit}})
+		n.commitRecorded, n.commitRecordAt = hs.Commit, now
+	}
+	return out
+}
+
+// entryEvent decodes a replicated entry into the event stored in the WAL,
+// stamped with its cluster index and term.
+func entryEvent(e replica.Entry) (eventlog.Event, error) {
+	if e.Type == replica.EntryNoop {
+		return eventlog.Event{Header: eventlog.Header{Index: e.Index, Term: e.Term}, Body: &eventlog.NoOp{}}, nil
+	}
+	rec, err := eventlog.DecodeRecord(e.Data)
+	if err != nil {
+		return eventlog.Event{}, err
+	}
+	ev := rec.Event
+	ev.Index, ev.Term = e.Index, e.Term
+	return ev, nil
+}
+
+func (n *Node) sendRing(msgs []ring.Message) {
+	for _, m := range msgs {
+		if err := n.ringT.Send(m.To, m); err != nil {
+			n.log.Debug("ring send", "msg", m.Describe(), "err", err)
+		}
+	}
+}
+
+func (n *Node) sendReplica(msgs []replica.Message) {
+	for _, m := range msgs {
+		if m.Type == replica.MsgSnapshotNeeded {
+			// This node never compacts its log (the whole history is the
+			// product), so a follower can always be caught up from entries.
+			n.log.Error("replica asked for a snapshot, which this build never needs", "msg", m.Describe())
+			continue
+		}
+		n.peers.Send(m.To, frameReplica, encodeReplica(m))
+	}
+}
+
+func (n *Node) applyRing(rd ring.Ready) {
+	if s := rd.SoftState; s != nil {
+		n.log.Info("election", "term", s.Term, "leader", s.Leader, "role", s.Role.String(), "reason", s.Reason)
+	}
+	for _, c := range rd.MemberChanges {
+		n.log.Info("member", "id", c.ID, "from", c.From.String(), "to", c.To.String())
+	}
+}
+
+// applyCommitted folds committed entries into the plugins in index order,
+// fans their events out, and answers the proposals waiting on them.
+func (n *Node) applyCommitted(ents []replica.Entry) {
+	for _, e := range ents {
+		ev, err := entryEvent(e)
+		if err != nil {
+			panic(fmt.Sprintf("node %s: undecodable committed entry %d/%d: %v", n.id, e.Index, e.Term, err))
+		}
+		n.hub.publish(n.st.Plugins.Apply(e.Index, ev))
+		n.applied.Store(e.Index)
+		n.onApplied(e.Index, e.Term)
+	}
+}
+
+func (n *Node) publishView() {
+	st := n.rep.Status()
+	rs := n.ring.Status()
+	n.mu.Lock()
+	n.view = view{
+		term: rs.Term, leader: rs.Leader, role: rs.Role, commit: st.Commit,
+		lastIndex: st.LastIndex, lastTerm: st.LastTerm, members: rs.Members, quorum: n.quorum(rs),
+	}
+	n.mu.Unlock()
+	n.ring.SetLocalStatus(ring.StatusInfo{
+		BootID: n.bootID, CommitIndex: st.Commit,
+		UptimeMillis: uint64(time.Since(n.start).Milliseconds()),
+		Clients:      uint32(n.clientsNow()), Messages: n.st.Chat.Count(),
+	})
+}
+
+// quorum reports whether this node believes a majority is alive.
+func (n *Node) quorum(rs ring.Status) bool {
+	alive := 0
+	for _, m := range rs.Members {
+		if m.Self || m.State == ring.MemberAlive && m.Heard {
+			alive++
+		}
+	}
+	return alive > len(rs.Members)/2 && rs.Leader != ""
+}
+
+func (n *Node) clientsNow() int {
+	if n.clientCount != nil {
+		return n.clientCount()
+	}
+	return 0
+}
