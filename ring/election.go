@@ -32,8 +32,13 @@ func (n *Node) tickElection() {
 	if n.leader != "" {
 		return
 	}
+	// The round timer runs only while the pre-vote gate is open, so the
+	// stagger order holds from the moment a majority is known leaderless.
+	if !n.majorityLeaderless() {
+		return
+	}
 	n.roundElapsed++
-	if n.roundElapsed >= n.roundTimeout && n.majorityLeaderless() {
+	if n.roundElapsed > n.roundTimeout {
 		n.startRound()
 	}
 }
