@@ -209,7 +209,7 @@ func (a *App) load(c string) {
 	if !isDMConv(c) {
 		for _, r := range a.d.b.Rooms() {
 			if r.Name == c {
-				buf.topic = r.Topic
+				buf.topic = Clean(r.Topic, 300)
 			}
 		}
 	}

@@ -81,9 +81,9 @@ func (a *App) View() string {
 
 func (a *App) convTitle(c string) string {
 	if isDMConv(c) {
-		return c + " (direct)"
+		return Clean(c, MaxNameLen+1) + " (direct)"
 	}
-	return "#" + c
+	return "#" + Clean(c, MaxNameLen)
 }
 
 func (a *App) topicSuffix() string {
@@ -138,9 +138,14 @@ func (a *App) roomsPane(w, h int) []string {
 		if i+1 >= h {
 			break
 		}
-		name := c
+		name := Clean(c, MaxNameLen+1)
 		if !isDMConv(c) {
-			name = "#" + c
+			name = "#" + name
+		}
+		if c == a.cur { // marked in text too, for terminals without colour
+			name = ">" + name
+		} else {
+			name = " " + name
 		}
 		count := ""
 		if n := a.unread[c]; n > 0 && c != a.cur {
