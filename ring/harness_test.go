@@ -22,11 +22,12 @@ type simParams struct {
 var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 3, AppendProb: 0.3, ReplicateProb: 0.5}
 
 type simNode struct {
-	id   string
-	n    *Node // nil while crashed
-	hs   HardState
-	log  []uint64 // term of each entry; durable (acknowledged appends are fsynced)
-	rand *rand.Rand
+	id     string
+	n      *Node // nil while crashed
+	hs     HardState
+	log    []uint64 // term of each entry; durable (acknowledged appends are fsynced)
+	rand   *rand.Rand
+	rounds int // rounds this node started (tokens it originated)
 }
 
 type traceEntry struct {
@@ -214,6 +215,9 @@ func (c *cluster) handleReady(sn *simNode) {
 		for _, m := range rd.Messages {
 			if m.From != sn.id {
 				c.fail("%s sent a message from %q", sn.id, m.From)
+			}
+			if m.Type == MsgToken && m.Origin == sn.id {
+				sn.rounds++
 			}
 			if m.Type == MsgToken {
 				c.tokenPos[fmt.Sprintf("%d/%s/%s", m.Term, m.Origin, sn.id)] = c.pos(sn)
