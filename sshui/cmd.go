@@ -67,7 +67,10 @@ func init() { commandTable = commands() }
 // runCommand runs one exec command for sess and returns the exit code.
 func (s *Server) runCommand(sess ssh.Session, id Identity, args []string) int {
 	_, _, pty := sess.Pty()
-	e := &execEnv{ctx: sess.Context(), srv: s, b: s.b, id: id, out: sess, err: sess.Stderr(),
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	defer context.AfterFunc(s.stopCtx, cancel)()
+	e := &execEnv{ctx: ctx, srv: s, b: s.b, id: id, out: sess, err: sess.Stderr(),
 		pty: pty, now: time.Now, args: args[1:]}
 	return dispatch(e, args[0])
 }

@@ -106,14 +106,14 @@ func (h *Hub) Run() {
 	defer func() { sub.Close() }()
 	tick := time.NewTicker(h.cfg.StatusPoll)
 	defer tick.Stop()
-	h.pollStatus()
+	h.guard(h.pollStatus)
 	for {
 		select {
 		case <-h.stop:
 			return
 		case ev, ok := <-sub.C():
 			if ok {
-				h.Deliver(ev)
+				h.guard(func() { h.Deliver(ev) })
 				continue
 			}
 			if !sub.Dropped() { // backend closed: wait for Stop
@@ -124,9 +124,19 @@ func (h *Hub) Run() {
 			sub = h.b.Subscribe(Filter{}, h.cfg.SubBuf)
 			h.each(func(c *Client) { c.markLagged() })
 		case <-tick.C:
-			h.pollStatus()
+			h.guard(h.pollStatus)
 		}
 	}
+}
+
+// guard runs f, logging a panic instead of killing the process.
+func (h *Hub) guard(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("hub panic", "panic", r)
+		}
+	}()
+	f()
 }
 
 func (h *Hub) pollStatus() {

@@ -38,6 +38,7 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("logging")
 		start := time.Now()
+		sess = cachePty(sess)
 		_, _, pty := sess.Pty()
 		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
 			"pty", pty, "cmd", Clean(sess.RawCommand(), 200), "key", sess.PublicKey() != nil)
@@ -45,6 +46,25 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 		s.log.Info("ssh disconnect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
 			"dur", time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// ptySession caches what s.Pty() returned when the session started.
+// charmbracelet/ssh's Pty() copies the window size without a lock while the
+// request loop writes it on every window-change (a data race, gliderlabs/ssh
+// #265, DEPENDENCIES §2.6): reading it once, before the client can resize,
+// and taking sizes from the window-change channel avoids it.
+type ptySession struct {
+	ssh.Session
+	pty ssh.Pty
+	win <-chan ssh.Window
+	ok  bool
+}
+
+func (p *ptySession) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return p.pty, p.win, p.ok }
+
+func cachePty(sess ssh.Session) ssh.Session {
+	pty, win, ok := sess.Pty()
+	return &ptySession{Session: sess, pty: pty, win: win, ok: ok}
 }
 
 // limitsMiddleware caps sessions per node and per key, refuses new sessions

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -28,6 +27,9 @@ type Server struct {
 	// trace, if set (tests), is called with each middleware's name as the
 	// session enters it.
 	trace func(stage string)
+
+	stopCtx context.Context // canceled by Shutdown: ends exec commands
+	stop    context.CancelFunc
 
 	mu       sync.Mutex
 	sessions int
@@ -53,6 +55,7 @@ func New(cfg Config, b Backend) (*Server, error) {
 		perKey: map[string]int{},
 		limit:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
 	}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.hub = NewHub(b, HubConfig{Queue: cfg.SessionQueue, StatusPoll: cfg.StatusPoll, Logger: cfg.Logger})
 	s.srv, err = wish.NewServer(
 		wish.WithAddress(cfg.Addr),
@@ -114,26 +117,36 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown ends every chat program first (a notice, then tea.QuitMsg via the
-// hub), then waits for connections to close until ctx ends, then closes the
-// rest. Call it before closing the Backend.
+// hub) and every exec command (tail, status watch), stops accepting, waits
+// until the sessions have ended or ctx is done, then closes every
+// connection that is left (idle or stuck). Call it before closing the
+// Backend. It returns ctx's error if sessions were still open at the
+// deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
 	s.hub.Shutdown("this node is shutting down; reconnect to another node")
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		s.log.Warn("ssh shutdown timed out; closing connections", "err", err)
+	s.stop()
+	shut := make(chan error, 1)
+	go func() { shut <- s.srv.Shutdown(ctx) }() // closes the listener now
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+wait:
+	for s.Sessions() > 0 {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			s.log.Warn("ssh shutdown: sessions still open; closing connections", "sessions", s.Sessions())
+			break wait
+		case <-shut:
+		case <-t.C:
+		}
 	}
-	cerr := s.srv.Close()
+	_ = s.srv.Close()
 	s.hub.Stop()
-	if err != nil {
-		return err
-	}
-	if errors.Is(cerr, ssh.ErrServerClosed) || errors.Is(cerr, net.ErrClosed) {
-		return nil
-	}
-	return nil
+	return err
 }
 
 // Sessions is the number of open SSH sessions (the node's "clients").
