@@ -1,0 +1,74 @@
+// Command fakeserver serves the SSH chat (sshui) over an in-memory backend
+// (sshuitest.Fake) in its own process, so `syncnet bench --pid` can measure
+// the SSH layer's CPU and memory before real nodes are involved:
+//
+//	go run ./tools/bench/fakeserver --addr 127.0.0.1:2299 &
+//	bin/syncnet bench --addr 127.0.0.1:2299 --pid $! --sessions 200
+//
+// It prints "addr=HOST:PORT pid=PID" once listening and stops on SIGINT or
+// SIGTERM. Loopback only.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/sshui/sshuitest"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	maxSessions := flag.Int("max-sessions", 10000, "session cap")
+	rate := flag.Float64("rate-limit", 0, "messages/s per user (0: the server default)")
+	flag.Parse()
+	if err := run(*addr, *maxSessions, *rate); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, maxSessions int, rate float64) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s: loopback only", addr)
+	}
+	dir, err := os.MkdirTemp("", "syncnet-fakeserver")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv, err := sshui.New(sshui.Config{Listener: ln, NodeID: "fake1", HostKeyPath: filepath.Join(dir, "host_ed25519"),
+		MaxSessions: maxSessions, RateLimit: rate}, sshuitest.New("fake1", time.Now))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	fmt.Printf("addr=%s pid=%d\n", ln.Addr(), os.Getpid())
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return <-done
+}
