@@ -1,0 +1,97 @@
+package sshui_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	. "github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/sshui/sshuitest"
+)
+
+// recorder is a Sender that records messages; blocked makes Send hang like
+// a program whose terminal stopped reading.
+type recorder struct {
+	mu      sync.Mutex
+	msgs    []tea.Msg
+	n       atomic.Int64
+	block   chan struct{}
+	resyncs atomic.Int64
+}
+
+func (r *recorder) Send(m tea.Msg) {
+	if r.block != nil {
+		<-r.block
+	}
+	if _, ok := m.(ResyncMsg); ok {
+		r.resyncs.Add(1)
+	}
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	r.n.Add(1)
+}
+
+func msgEvent(room string, i uint64) Event {
+	return Event{Kind: EventMessage, Index: i, Message: Message{Index: i, Room: room, From: "bob", Text: "x"}}
+}
+
+func TestHubStalledSessionDoesNotSlowOthers(t *testing.T) {
+	h := NewHub(sshuitest.New("node1", nil), HubConfig{Queue: 64})
+	stalled := &recorder{block: make(chan struct{})}
+	fine := &recorder{}
+	cs := h.Register("slow", stalled)
+	cf := h.Register("fast", fine)
+	cs.SetRooms([]string{"general"})
+	cf.SetRooms([]string{"general"})
+	done := make(chan struct{})
+	go func() {
+		for i := range uint64(1000) {
+			h.Deliver(msgEvent("general", i+1))
+			for fine.n.Load() < int64(i+1)-32 { // a live reader keeps up
+				time.Sleep(time.Millisecond)
+			}
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver blocked on a stalled session")
+	}
+	waitUntil(t, 10*time.Second, func() bool { return fine.n.Load() == 1000 },
+		func() string { return "fast session did not get every event" })
+	close(stalled.block)
+	waitUntil(t, 10*time.Second, func() bool { return stalled.resyncs.Load() >= 1 },
+		func() string { return "stalled session was never told to resync" })
+	h.Unregister(cs)
+	h.Unregister(cf)
+	if h.Len() != 0 {
+		t.Fatalf("len = %d", h.Len())
+	}
+}
+
+func TestHubRoutesByInterest(t *testing.T) {
+	h := NewHub(sshuitest.New("node1", nil), HubConfig{})
+	a, b := &recorder{}, &recorder{}
+	ca, cb := h.Register("alice", a), h.Register("bob", b)
+	ca.SetRooms([]string{"general"})
+	cb.SetRooms([]string{"dev"})
+	h.Deliver(msgEvent("general", 1))
+	h.Deliver(Event{Kind: EventMessage, Index: 2, Message: Message{Index: 2, Room: DMRoom("alice", "carol"), From: "carol", To: "alice"}})
+	h.Deliver(Event{Kind: EventModeration, Index: 3, Mod: Moderation{Action: "kick", Target: "bob", By: "admin"}})
+	// alice: general, the DM, and the "bob was kicked" notice; bob: the kick.
+	waitUntil(t, 5*time.Second, func() bool { return a.n.Load() == 3 && b.n.Load() == 1 },
+		func() string { return fmt.Sprintf("wrong routing: alice %d bob %d", a.n.Load(), b.n.Load()) })
+	b.mu.Lock()
+	_, kicked := b.msgs[0].(KickedMsg)
+	b.mu.Unlock()
+	if !kicked {
+		t.Fatalf("bob got %T, want KickedMsg", b.msgs[0])
+	}
+	h.Unregister(ca)
+	h.Unregister(cb)
+}
