@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tidwall/wal"
 )
@@ -103,6 +104,9 @@ type Log struct {
 	snapSeq   uint64 // sequence number of the newest snapshot
 	closeOnce sync.Once
 	closeErr  error
+
+	batches atomic.Uint64 // group commits written
+	records atomic.Uint64 // records written by them
 
 	// Owned by the writer goroutine.
 	batch     wal.Batch
@@ -239,6 +243,17 @@ func (l *Log) bounds() (first, last uint64, head Hash, err error) {
 		return 0, 0, Hash{}, ErrClosed
 	}
 	return l.first, l.last, l.head, nil
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Batches uint64 // group commits (WriteBatch + fsync)
+	Records uint64 // records they wrote
+}
+
+// Stats returns the writer's counters since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Batches: l.batches.Load(), Records: l.records.Load()}
 }
 
 // Close stops the writer (appends still queued get ErrClosed), closes the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
 	"sync"
 )
 
@@ -109,6 +110,7 @@ func (l *Log) run() {
 	defer close(l.stopped)
 	var carry *request
 	batch := make([]*request, 0, 64)
+	prev := [2]int{} // requests in the last two commits
 	for {
 		first := carry
 		carry = nil
@@ -121,23 +123,42 @@ func (l *Log) run() {
 		}
 		batch = append(batch[:0], first)
 		count, size := len(first.kinds), len(first.buf)
-	drain:
-		for count < l.opts.MaxBatchCount && size < l.opts.MaxBatchBytes {
-			select {
-			case r := <-l.reqs:
-				if count+len(r.kinds) > l.opts.MaxBatchCount || size+len(r.buf) > l.opts.MaxBatchBytes {
-					carry = r
-					break drain
-				}
-				batch = append(batch, r)
-				count, size = count+len(r.kinds), size+len(r.buf)
-			default:
-				break drain
+		// Drain what is waiting. Callers woken by the last commit are on
+		// their way back; if fewer are here than took part in the last two
+		// commits, yield a little to let them in, rather than settling into
+		// two half-size batches alternating around each fsync. Bounded: stop
+		// as soon as a yield brings no one new.
+		target := prev[0] + prev[1]
+		for spins := 0; ; spins++ {
+			before := len(batch)
+			carry = l.drain(&batch, &count, &size)
+			if carry != nil || len(batch) >= target || spins == 16 || (spins > 1 && len(batch) == before) {
+				break
 			}
+			runtime.Gosched()
 		}
+		prev[0], prev[1] = prev[1], len(batch)
 		l.commit(batch)
 		clear(batch)
 	}
+}
+
+// drain adds waiting requests to batch within the batch bounds. It returns
+// a request that did not fit, to start the next batch with.
+func (l *Log) drain(batch *[]*request, count, size *int) (carry *request) {
+	for *count < l.opts.MaxBatchCount && *size < l.opts.MaxBatchBytes {
+		select {
+		case r := <-l.reqs:
+			if *count+len(r.kinds) > l.opts.MaxBatchCount || *size+len(r.buf) > l.opts.MaxBatchBytes {
+				return r
+			}
+			*batch = append(*batch, r)
+			*count, *size = *count+len(r.kinds), *size+len(r.buf)
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // commit writes one group of requests and answers them.
@@ -199,6 +220,8 @@ func (l *Log) write(batch []*request) error {
 	if l.first == 0 {
 		l.first = batch[0].first
 	}
+	l.batches.Add(1)
+	l.records.Add(seq - batch[0].first)
 	l.last, l.head = seq-1, prev
 	return nil
 }
