@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -128,5 +129,33 @@ func TestPoisoned(t *testing.T) {
 	appendN(t, l2, 5, 1, 1)
 	if l2.LastSeq() != 6 {
 		t.Fatalf("after reopen LastSeq = %d", l2.LastSeq())
+	}
+}
+
+// TestIterChecksDiskAfterOpen: a record damaged on disk after Open is caught
+// by a long (pipelined, file-reading) Iter, and an error from fn stops it.
+func TestIterChecksDiskAfterOpen(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, dir, Options{NoSync: true, SegmentSize: 256 << 10})
+	appendN(t, l, 0, 6000, 100)
+	stop := errors.New("stop")
+	n := 0
+	if err := l.Iter(1, func(seq uint64, ev Event) error {
+		if n++; seq == 4500 {
+			return stop
+		}
+		return nil
+	}); err != stop || n != 4500 {
+		t.Fatalf("Iter stopped with %v after %d", err, n)
+	}
+	segs := segPaths(t, dir)
+	data, _ := os.ReadFile(segs[1])
+	offs := entryOffsets(data)
+	data[offs[10]+60] ^= 0x10
+	os.WriteFile(segs[1], data, 0o640)
+	want := segFirst(t, segs[1]) + 10
+	var ce *CorruptError
+	if err := l.Iter(1, func(uint64, Event) error { return nil }); !errors.As(err, &ce) || ce.Index != want {
+		t.Fatalf("Iter over damaged record %d: %v", want, err)
 	}
 }

@@ -1,0 +1,110 @@
+// Package eventlog is SyncNet's append-only event log: typed events, their
+// versioned, checksummed binary records, the write-ahead log on
+// github.com/tidwall/wal with group commit, torn-tail repair, the hash chain,
+// snapshots, and folding events into state.
+//
+// # What it owns and what it does not
+//
+// It owns everything between an Event value and the bytes on disk, and the
+// rebuilding of state from those bytes. It does not own sockets, sessions,
+// elections, replication or the meaning of events: it never decides what is
+// committed, and it never rewrites history. Where the replication layer must
+// discard an uncommitted suffix it appends a SuffixDiscarded record and its
+// own Folder honours it; eventlog stores and replays that record like any
+// other. It imports nothing from the rest of SyncNet.
+//
+// # Records and sequence numbers
+//
+// One tidwall/wal entry holds one record (never an empty one):
+//
+//	version u8 | kind u16 | prev hash [32] | payload length u32 | payload | CRC32C u32
+//
+// The CRC (Castagnoli) covers every byte before it. A record's hash is
+// SHA-256 of all its bytes; since the record contains the hash of the one
+// before it, the hashes form a chain and a record cannot be changed, removed
+// or reordered without breaking every later link. Records are at most
+// MaxRecordSize bytes. Decoding never panics; an unknown kind or a newer
+// format version gives *UnknownKindError or *VersionError naming both.
+//
+// A record's sequence number (seq) is its tidwall/wal index: local to this
+// node, dense, starting at 1. It is not the cluster index in Header.Index,
+// which the leader assigns to replicated entries (0 for local-only records
+// such as VoteCast or NodeSuspected). Replication needs both.
+//
+// # Invariants
+//
+// I4 (durability): Append returns a sequence number only after its records
+// are written and fsynced, and the directory is fsynced when tidwall/wal
+// starts a new segment file (which tidwall/wal itself never does). Any write
+// or fsync error poisons the Log: that Append and every later one fail with
+// ErrPoisoned until the Log is closed and reopened, so nothing is ever
+// acknowledged that is not durable, and a half-written batch is never
+// followed by more data on the same handle. Records of an Append that
+// failed, or that never returned because the process died, may or may not be
+// present after a restart; every acknowledged one is.
+//
+// I8 (nothing unverified from disk): Open verifies every record of every
+// segment before handing the directory to tidwall/wal: framing, CRC, known
+// kind, and the hash chain within and across segments (segments are checked
+// in parallel). A bad tail in the last segment with nothing valid after it (a
+// partial record, a zero-filled tail, a torn last record) is cut back to the
+// last good record, fsynced and reported in one log line naming file, index
+// and bytes dropped. Anything else — a bad record before the tail, damage in
+// an older segment, a broken chain, missing, reordered or foreign files — is
+// a *CorruptError naming file, index and reason, and Open fails: it is never
+// repaired silently. Iter re-checks the CRC and chain of every record it
+// reads (and the last one against the head); Read checks a record's CRC and
+// its hash against the next record's prev field. Scan does the whole
+// verification read-only, for offline tools.
+//
+// A directory is owned by one Log at a time: Open takes a flock on dir/LOCK
+// (released by the kernel if the process dies), and a second Open, from this
+// process or another, fails with ErrLocked.
+//
+// # The caller's duties, in order
+//
+//  1. Open the log. On *CorruptError stop the node and show the error (an
+//     operator decides; see `wal verify`); on ErrLocked another node is
+//     running on the same data_dir; on *UnknownKindError / *VersionError
+//     run a newer build.
+//  2. Build a Registry with the plugins' Folders and call Replay: it restores
+//     the newest usable snapshot and folds the rest.
+//  3. Append events (stamped with origin, term, index, Lamport and wall time
+//     by the caller) and acknowledge them to anyone only after Append
+//     returns. Append may be called from many goroutines; they share fsyncs.
+//  4. Apply committed events in order with Registry.Apply, then call
+//     Log.MaybeSnapshot now and then from the same goroutine (every
+//     Options.SnapshotEvery records a snapshot is written; only snapshot
+//     state built from committed entries).
+//  5. If Append fails, stop using the Log: Close it and reopen (or restart
+//     the process); reopening repairs whatever the failed write left.
+//  6. Close the Log on shutdown.
+//
+// # Concurrency
+//
+// All Log methods are safe for concurrent use. One writer goroutine per Log
+// does every write (group commit: it drains all waiting Appends up to
+// MaxBatchCount records and MaxBatchBytes into one tidwall WriteBatch with
+// one fsync). tidwall Read calls are serialised by Log.rmu because
+// concurrent reads of older segments race inside tidwall/wal v1.2.1. Log.mu
+// guards the head and is a leaf lock. A long Iter reads and hashes in a
+// helper goroutine of its own that ends before Iter returns. Registry and
+// Folders are single-goroutine.
+//
+// # Payload codec
+//
+// Payloads use the protobuf wire format through
+// google.golang.org/protobuf/encoding/protowire, driven by each body's Wire
+// method, with no generated code and no reflection. We chose it because it is
+// field-numbered — a field can be added later, and older readers skip
+// numbers they do not know while newer readers see absent fields as zero, so
+// most changes to an event need no new record version — because the package
+// is small, fast, allocation-free on encode, well kept by the Go protobuf
+// team and already in our module graph, and because every byte stays
+// inspectable with standard protobuf tooling (protoc --decode_raw). CBOR
+// would also be self-describing but adds a dependency and reflection-based
+// encoding; a hand-written format would need its own evolution rules and
+// fuzzing to reach the same confidence. Integrity is not the codec's job:
+// the fixed record frame around the payload carries the version, kind,
+// length, CRC and chain hash.
+package eventlog
