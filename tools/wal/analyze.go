@@ -38,24 +38,35 @@ type analysis struct {
 	rep     eventlog.ScanReport
 	log     state.ReplicatedLog
 	records uint64
-	kinds   map[eventlog.Kind]uint64 // every record
-	local   map[eventlog.Kind]uint64 // local-only records (Index 0)
+	kinds   []uint64 // records per kind, indexed by kind
+	local   []uint64 // local-only records (Index 0) per kind
 	terms   map[uint64]*termInfo
 	first   int64 // wall times of the first and last timed record
 	last    int64
 
 	all      bool // keep going after a problem (verify --all)
 	problems []problem
+
+	fold *folder // if not nil, fed committed entries during the scan
+	sent uint64  // entries fed to it
 }
 
 // analyze scans src once, folding every record. Without all it stops at the
 // first invariant violation. A scan error (corruption, unreadable record) is
-// returned as is; records before it have been folded.
-func analyze(e *env, src *source, what string, all bool) (*analysis, error) {
-	a := &analysis{src: src, all: all, kinds: map[eventlog.Kind]uint64{},
-		local: map[eventlog.Kind]uint64{}, terms: map[uint64]*termInfo{}}
+// returned as is; records before it have been folded. If f is not nil,
+// committed entries are applied to it as the scan finds their commit record;
+// it is closed and waited for before analyze returns.
+func analyze(e *env, src *source, what string, all bool, f *folder) (*analysis, error) {
+	a := &analysis{src: src, all: all, kinds: make([]uint64, 1<<16), local: make([]uint64, 1<<16),
+		terms: map[uint64]*termInfo{}, fold: f}
+	// Sized up front: growing a slice of a million entries costs more than
+	// decoding them.
+	a.log.Entries = make([]state.Entry, 0, src.estimateRecords())
 	rep, err := src.scan(e, what, a.add)
 	a.rep = rep
+	if f != nil {
+		f.wait()
+	}
 	if err != nil {
 		return a, err
 	}
@@ -79,6 +90,12 @@ func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 	}
 	if err := a.log.Add(seq, ev); err != nil {
 		a.report(seq, err.Error())
+	}
+	if a.fold != nil && a.log.Commit > a.sent && len(a.problems) == 0 {
+		// Entries[sent:Commit] are final: later appends and discards only
+		// touch slots above the commit index, so the goroutine may read them.
+		a.fold.feed <- a.log.Entries[a.sent:a.log.Commit]
+		a.sent = a.log.Commit
 	}
 	if len(a.problems) > 0 && !a.all {
 		return errStop
@@ -172,13 +189,14 @@ func (a *analysis) firstProblem() error {
 		a.problems[0], a.src.arg)
 }
 
-// load opens and analyzes DIR for the subcommands that need a sound log.
-func load(e *env, arg, what string) (*analysis, error) {
+// load opens and analyzes DIR for the subcommands that need a sound log,
+// feeding f (if not nil) on the way.
+func load(e *env, arg, what string, f *folder) (*analysis, error) {
 	src, err := openSource(e, arg)
 	if err != nil {
 		return nil, err
 	}
-	a, err := analyze(e, src, what, false)
+	a, err := analyze(e, src, what, false, f)
 	if err != nil {
 		return nil, readError(src, err)
 	}

@@ -34,7 +34,7 @@ func runDiff(e *env, args []string) error {
 	}
 	nodes := make([]node, 0, len(pos))
 	for _, p := range pos {
-		a, err := load(e, p, "diff")
+		a, err := load(e, p, "diff", nil)
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func printNode(e *env, n node) {
 		n.name, a.src.dir, a.log.LastIndex(), a.log.Commit, localCounts(a.local))
 }
 
-func localCounts(m map[eventlog.Kind]uint64) string {
+func localCounts(m []uint64) string {
 	var total uint64
 	var parts []string
 	for _, k := range eventlog.Kinds() {

@@ -41,11 +41,12 @@ func runExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := load(e, pos[0], "export")
+	f := startFolder(until)
+	a, err := load(e, pos[0], "export", f)
 	if err != nil {
 		return err
 	}
-	r := rebuild(a, until, false)
+	r := f.finish(a, false)
 	msgs, err := r.roomMessages(*room)
 	if err != nil {
 		return err

@@ -30,6 +30,8 @@ type builder struct {
 	lamport uint64
 	tick    int64
 	batch   []eventlog.Event
+	// batchMax is how many records one Append writes.
+	batchMax int
 }
 
 func newBuilder(t testing.TB, dir string, segmentSize int) *builder {
@@ -38,7 +40,7 @@ func newBuilder(t testing.TB, dir string, segmentSize int) *builder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &builder{t: t, dir: dir, l: l, origin: "node1", term: 1, next: 1}
+	return &builder{t: t, dir: dir, l: l, origin: "node1", term: 1, next: 1, batchMax: 64}
 }
 
 func (b *builder) now() int64 { return base + b.tick*int64(time.Second) }
@@ -66,7 +68,7 @@ func (b *builder) raw(h eventlog.Header, body eventlog.Body) *builder {
 	if h.Index != 0 {
 		b.next = h.Index + 1
 	}
-	if len(b.batch) >= 64 {
+	if len(b.batch) >= b.batchMax {
 		b.flush()
 	}
 	return b

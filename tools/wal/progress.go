@@ -21,8 +21,7 @@ func newProgress(e *env, s *source, what string) *progress {
 	if !e.tty || len(s.segments) == 0 {
 		return &progress{}
 	}
-	last := s.segments[len(s.segments)-1]
-	total := int64(last.first-s.segments[0].first) + countEntries(last.path)
+	total := s.estimateRecords()
 	if total < 50_000 {
 		return &progress{} // over before anyone could read it
 	}
@@ -49,6 +48,16 @@ func (p *progress) done() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
+}
+
+// estimateRecords returns the number of records in the segment files, from
+// their names and the length prefixes of the last one, without checking them.
+func (s *source) estimateRecords() int64 {
+	if s.records < 0 && len(s.segments) > 0 {
+		last := s.segments[len(s.segments)-1]
+		s.records = int64(last.first-s.segments[0].first) + countEntries(last.path)
+	}
+	return max(s.records, 0)
 }
 
 // countEntries counts the uvarint-prefixed entries of a segment file without

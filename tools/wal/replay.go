@@ -37,11 +37,12 @@ func runReplay(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := load(e, pos[0], "replay")
+	f := startFolder(until)
+	a, err := load(e, pos[0], "replay", f)
 	if err != nil {
 		return err
 	}
-	r := rebuild(a, until, *uncommitted)
+	r := f.finish(a, *uncommitted)
 	r.printSummary(e)
 	if *room == "" {
 		return nil
@@ -84,21 +85,6 @@ func parseUntil(s string) (until, error) {
 	return until{}, exitf(ExitUsage, "--until %q: want a cluster index or a time such as 2026-11-26T14:05:00Z", s)
 }
 
-// cut returns the prefix of entries that until allows.
-func (u until) cut(entries []state.Entry) []state.Entry {
-	switch {
-	case u.index != 0:
-		return entries[:min(uint64(len(entries)), u.index)]
-	case u.time != 0:
-		for i, en := range entries {
-			if en.Event.Time > u.time {
-				return entries[:i]
-			}
-		}
-	}
-	return entries
-}
-
 // rebuilt is node/state folded up to a point.
 type rebuilt struct {
 	a           *analysis
@@ -106,17 +92,7 @@ type rebuilt struct {
 	applied     []state.Entry
 	uncommitted bool
 	until       until
-}
-
-// rebuild applies the chosen prefix of the effective log to fresh plugins.
-func rebuild(a *analysis, u until, uncommitted bool) *rebuilt {
-	entries := u.cut(a.entries(uncommitted))
-	at := time.Unix(0, lastTime(entries)).UTC()
-	st := state.New(func() time.Time { return at })
-	for _, en := range entries {
-		st.Plugins.Apply(en.Event.Index, en.Event)
-	}
-	return &rebuilt{a: a, st: st, applied: entries, uncommitted: uncommitted, until: u}
+	counts      map[string]int // messages per room (folder.counts)
 }
 
 func lastTime(entries []state.Entry) int64 {
@@ -149,7 +125,7 @@ func (r *rebuilt) printSummary(e *env) {
 	fmt.Fprintf(w, "rooms %d, users %d, messages %d (%d direct)\n", len(rooms), len(users), r.st.Chat.Count(), r.directCount(rooms))
 	fmt.Fprintf(w, "\n%-20s %8s %8s %10s  %s\n", "ROOM", "MEMBERS", "MESSAGES", "LAST INDEX", "TOPIC")
 	for _, ri := range rooms {
-		fmt.Fprintf(w, "%-20s %8d %8d %10d  %s\n", clean(ri.Name), ri.Members, len(r.history(ri.Name)), ri.LastIndex, clean(ri.Topic))
+		fmt.Fprintf(w, "%-20s %8d %8d %10d  %s\n", clean(ri.Name), ri.Members, r.roomCount(ri.Name), ri.LastIndex, clean(ri.Topic))
 		if m := r.st.Chat.Members(ri.Name); len(m) > 0 {
 			fmt.Fprintf(w, "  members: %s\n", cleanJoin(m))
 		}
@@ -161,10 +137,13 @@ func (r *rebuilt) history(room string) []sshui.Message {
 	return r.st.Chat.History(room, 0, math.MaxInt)
 }
 
+// roomCount returns how many messages a room holds.
+func (r *rebuilt) roomCount(room string) int { return r.counts[room] }
+
 func (r *rebuilt) directCount(rooms []sshui.RoomInfo) uint64 {
 	var n uint64
 	for _, ri := range rooms {
-		n += uint64(len(r.history(ri.Name)))
+		n += uint64(r.roomCount(ri.Name))
 	}
 	return r.st.Chat.Count() - n
 }

@@ -22,6 +22,7 @@ type source struct {
 	bytes    int64     // size of the segment files
 	snaps    int       // snapshot files
 	snapSize int64
+	records  int64 // estimateRecords, -1 until computed
 }
 
 type segment struct {
@@ -44,7 +45,7 @@ func openSource(e *env, arg string) (*source, error) {
 	if !fi.IsDir() {
 		return nil, exitf(ExitInput, "%s: not a directory (want a wal directory such as <data_dir>/<id>/wal)", arg)
 	}
-	s := &source{arg: arg, dir: arg}
+	s := &source{arg: arg, dir: arg, records: -1}
 	if err := s.list(); err != nil {
 		return nil, err
 	}

@@ -22,14 +22,15 @@ func runStats(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := load(e, pos[0], "stats")
+	f := startFolder(until{})
+	a, err := load(e, pos[0], "stats", f)
 	if err != nil {
 		return err
 	}
 	printOverview(e, a)
 	printKinds(e, a)
 	printTerms(e, a)
-	r := rebuild(a, until{}, false)
+	r := f.finish(a, false)
 	fmt.Fprintf(e.stdout, "\nchat (committed entries, folded with node/state):\n")
 	r.printRooms(e)
 	return nil
@@ -130,7 +131,7 @@ func (r *rebuilt) printRooms(e *env) {
 	rooms := r.st.Chat.Rooms()
 	fmt.Fprintf(w, "%-20s %8s %8s  %s\n", "ROOM", "MESSAGES", "MEMBERS", "TOPIC")
 	for _, ri := range rooms {
-		fmt.Fprintf(w, "%-20s %8d %8d  %s\n", clean(ri.Name), len(r.history(ri.Name)), ri.Members, clean(ri.Topic))
+		fmt.Fprintf(w, "%-20s %8d %8d  %s\n", clean(ri.Name), r.roomCount(ri.Name), ri.Members, clean(ri.Topic))
 	}
 	users := r.users()
 	fmt.Fprintf(w, "rooms %d, messages %d (%d direct), users %d: %s\n",

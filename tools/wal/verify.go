@@ -33,7 +33,7 @@ func runVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, scanErr := analyze(e, src, "verify", *all)
+	a, scanErr := analyze(e, src, "verify", *all, nil)
 	if scanErr != nil {
 		if _, ok := logProblem(scanErr); !ok {
 			return readError(src, scanErr)
