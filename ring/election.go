@@ -118,6 +118,12 @@ func (n *Node) startRound() {
 func (n *Node) stepToken(m Message) {
 	if reason := n.rejectToken(m); reason != "" {
 		n.drop("token: " + reason)
+		if n.collisionLoser(m) {
+			// Both our token and m's will die in this term. Rather than
+			// wait out election_timeout, the smaller origin retries at
+			// once in the next term; the larger one simply waits for it.
+			n.startRound()
+		}
 		return
 	}
 	if m.Origin == n.id {
@@ -168,6 +174,14 @@ func (n *Node) rejectToken(m Message) string {
 		return "already forwarded a token this term"
 	}
 	return ""
+}
+
+// collisionLoser: m is another origin's token in the term of our own round,
+// from a larger origin id.
+func (n *Node) collisionLoser(m Message) bool {
+	return n.role == RoleCandidate && n.hs.Vote == n.id && n.hs.Leader == "" &&
+		m.Term == n.hs.Term && m.Origin != n.id && m.Origin > n.id && n.validToken(m) &&
+		n.majorityLeaderless()
 }
 
 func (n *Node) validToken(m Message) bool {

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxCatchUp bounds how many missed ticks a Runner replays at once.
+const maxCatchUp = 50
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	Node      *Node
@@ -79,13 +82,24 @@ func (r *Runner) loop() {
 	defer close(r.done)
 	tk := time.NewTicker(r.cfg.Tick)
 	defer tk.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-r.stop:
 			return
-		case <-tk.C:
+		case now := <-tk.C:
+			// A busy machine delays and drops ticker ticks; catch up so
+			// that ticks keep pace with real time (failure timeouts are
+			// counted in ticks).
+			due := min(max(int(now.Sub(last)/r.cfg.Tick), 1), maxCatchUp)
+			last = last.Add(time.Duration(due) * r.cfg.Tick)
+			if now.Sub(last) > r.cfg.Tick*maxCatchUp {
+				last = now
+			}
 			r.mu.Lock()
-			r.cfg.Node.Tick()
+			for i := 0; i < due; i++ {
+				r.cfg.Node.Tick()
+			}
 			r.mu.Unlock()
 		case m := <-r.cfg.Transport.Recv():
 			r.mu.Lock()
