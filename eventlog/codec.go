@@ -208,7 +208,14 @@ func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 	if err := d.parse(payload, 0); err != nil {
 		return ev, err
 	}
-	ev.Header.wire(d)
+	// Concrete calls, not h.wire(d): through the Wire interface the event
+	// would escape to the heap, one more allocation per record.
+	h := &ev.Header
+	d.String(fieldOrigin, &h.Origin)
+	d.Uint(fieldTerm, &h.Term)
+	d.Uint(fieldIndex, &h.Index)
+	d.Uint(fieldLamport, &h.Lamport)
+	d.Int(fieldTime, &h.Time)
 	body, hasBody := d.find(fieldBody, protowire.BytesType)
 	if d.err != nil {
 		return ev, d.err

@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -63,16 +64,22 @@ func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
 	workers := min(runtime.GOMAXPROCS(0), len(segs))
 	for range workers {
 		wg.Go(func() {
+			var buf []byte // reused: segments are up to SegmentSize bytes each
 			for i := range next {
-				data, err := os.ReadFile(segs[i].path)
+				tail := i == len(segs)-1
+				if tail {
+					buf = nil // kept for tornTail
+				}
+				data, err := readFileInto(buf, segs[i].path)
 				if err == nil {
+					buf = data
 					results[i], err = walkSegment(data, segs[i].first, nil)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				if i == len(segs)-1 {
+				if tail {
 					tailData = data
 				}
 				mu.Unlock()
@@ -85,6 +92,29 @@ func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
 	close(next)
 	wg.Wait()
 	return tailData, firstErr
+}
+
+// readFileInto reads the whole file at path into buf (grown if needed).
+func readFileInto(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := int(fi.Size())
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF {
+		err = nil // shrank while reading: a live log (Scan); use what was read
+	}
+	return buf[:n], err
 }
 
 func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byte, error) {
