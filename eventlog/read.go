@@ -3,7 +3,6 @@ package eventlog
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 )
 
 // readRaw returns the stored record at seq. tidwall reads are serialised
@@ -186,6 +185,7 @@ type rawBatch struct {
 	first uint64
 	recs  [][]byte
 	err   error
+	free  []byte // a segment buffer no longer referenced once this batch is delivered
 }
 
 // iterPipelined reads, checks and hashes from..last in a goroutine, 256
@@ -195,6 +195,7 @@ type rawBatch struct {
 func (l *Log) iterPipelined(c *chainCheck, d *decoder, from, last uint64, fn func(uint64, Event) error) error {
 	out := make(chan rawBatch, 8)
 	quit := make(chan struct{})
+	bufs := make(chan []byte, 2) // segment buffers handed back for reuse
 	go func() {
 		defer close(out)
 		b := rawBatch{first: from}
@@ -207,7 +208,8 @@ func (l *Log) iterPipelined(c *chainCheck, d *decoder, from, last uint64, fn fun
 				return false
 			}
 		}
-		err := l.readFiles(from, last, func(seq uint64, rec []byte) bool {
+		segDone := func(buf []byte) { b.free = buf } // rides on the next batch sent
+		err := l.readFiles(from, last, bufs, segDone, func(seq uint64, rec []byte) bool {
 			if err := c.check(seq, rec); err != nil {
 				b.err = err
 				return false
@@ -236,6 +238,12 @@ func (l *Log) iterPipelined(c *chainCheck, d *decoder, from, last uint64, fn fun
 		if b.err != nil {
 			return b.err
 		}
+		if b.free != nil {
+			select {
+			case bufs <- b.free:
+			default:
+			}
+		}
 	}
 	return nil
 }
@@ -243,8 +251,10 @@ func (l *Log) iterPipelined(c *chainCheck, d *decoder, from, last uint64, fn fun
 // readFiles calls fn with each stored record from..last, read from the
 // segment files. Records up to last are durable and complete; bytes after
 // them may be a write in flight and are not looked at. fn returns false to
-// stop.
-func (l *Log) readFiles(from, last uint64, fn func(seq uint64, rec []byte) bool) error {
+// stop. Segment buffers are taken from bufs when one is there, and passed to
+// segDone once every record in them has been given to fn; the records of a
+// buffer must not be used after it is sent back on bufs.
+func (l *Log) readFiles(from, last uint64, bufs <-chan []byte, segDone func([]byte), fn func(seq uint64, rec []byte) bool) error {
 	segs, err := listSegments(l.dir)
 	if err != nil {
 		return err
@@ -261,7 +271,12 @@ func (l *Log) readFiles(from, last uint64, fn func(seq uint64, rec []byte) bool)
 		if segs[i].first != seq {
 			return &CorruptError{File: segs[i].path, Index: seq, Reason: "segment does not start where the previous one ends"}
 		}
-		data, err := os.ReadFile(segs[i].path)
+		var buf []byte
+		select {
+		case buf = <-bufs:
+		default:
+		}
+		data, err := readFileInto(buf, segs[i].path)
 		if err != nil {
 			return err
 		}
@@ -276,6 +291,7 @@ func (l *Log) readFiles(from, last uint64, fn func(seq uint64, rec []byte) bool)
 				return nil
 			}
 		}
+		segDone(data)
 	}
 	if seq <= last {
 		return l.corrupt(seq, "records missing from the segment files")
