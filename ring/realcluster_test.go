@@ -19,6 +19,7 @@ type realNode struct {
 type realTiming struct {
 	Tick                                        time.Duration
 	HeartbeatTicks, FailureTicks, ElectionTicks int
+	OnReady                                     func(self string, rd Ready) // optional; called on the runner goroutine
 }
 
 // 100ms heartbeat, 500ms failure timeout, 10ms ticks.
@@ -60,7 +61,12 @@ func startRealCluster(t testing.TB, n int, tm realTiming, seed int64) []*realNod
 		if err != nil {
 			t.Fatalf("core %s: %v", m.ID, err)
 		}
-		r, err := NewRunner(RunnerConfig{Node: core, Transport: tr, Tick: tm.Tick})
+		var onReady func(Ready)
+		if tm.OnReady != nil {
+			id := m.ID
+			onReady = func(rd Ready) { tm.OnReady(id, rd) }
+		}
+		r, err := NewRunner(RunnerConfig{Node: core, Transport: tr, Tick: tm.Tick, OnReady: onReady})
 		if err != nil {
 			t.Fatal(err)
 		}
