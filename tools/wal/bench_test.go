@@ -83,7 +83,7 @@ func benchCommand(b *testing.B, args ...string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := run(context.Background(), args, io.Discard, io.Discard, false); err != nil {
+		if err := run(context.Background(), args, io.Discard, io.Discard, false, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -48,6 +48,8 @@ type env struct {
 	stderr io.Writer
 	// tty is true when stderr is a terminal: progress bars are shown.
 	tty bool
+	// outTTY is true when stdout is a terminal.
+	outTTY bool
 }
 
 // note writes one informational line on stderr.
@@ -74,14 +76,15 @@ func subcommands() []subcommand {
 // Main runs `syncnet wal ARGS`. It returns nil, flag.ErrHelp after --help, or
 // an error; an *ExitError carries a specific exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
-	return run(ctx, args, stdout, stderr, tty)
+	return run(ctx, args, stdout, stderr, isTerminal(stderr), isTerminal(stdout))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) error {
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outTTY bool) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -98,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		// replay for about a quarter more peak memory.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 		w := bufio.NewWriterSize(stdout, 64<<10)
-		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty}
+		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty, outTTY: outTTY}
 		err := c.run(e, args[1:])
 		if ferr := w.Flush(); err == nil && ferr != nil {
 			err = exitf(ExitInput, "write output: %v", ferr)

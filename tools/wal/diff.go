@@ -78,8 +78,8 @@ func nameNodes(nodes []node) {
 
 func printNode(e *env, n node) {
 	a := n.a
-	fmt.Fprintf(e.stdout, "%-10s %s: cluster log 1..%d, committed %d; local-only records %s\n",
-		n.name, a.src.dir, a.log.LastIndex(), a.log.Commit, localCounts(a.local))
+	fmt.Fprintf(e.stdout, "%-10s %s: cluster log %s, committed %d; local-only records %s\n",
+		n.name, a.src.dir, span(1, a.log.LastIndex()), a.log.Commit, localCounts(a.local))
 }
 
 func localCounts(m []uint64) string {

@@ -40,6 +40,9 @@ func runDump(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if e.outTTY {
+		e.tty = false // records stream to the same terminal: a bar would garble them
+	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	rep, err := src.scan(e, "dump", func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {

@@ -25,7 +25,7 @@ type result struct {
 func wal(t testing.TB, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, &out, &errOut, false)
+	err := run(context.Background(), args, &out, &errOut, false, false)
 	r := result{stdout: out.String(), stderr: errOut.String()}
 	var ee *ExitError
 	switch {

@@ -8,6 +8,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
+// progressMin is the smallest log that gets a bar: smaller ones are read
+// before anyone could look at it.
+var progressMin int64 = 50_000
+
 // progress is a bar on stderr while a scan runs, shown only when stderr is a
 // terminal; otherwise every method does nothing.
 type progress struct {
@@ -22,7 +26,7 @@ func newProgress(e *env, s *source, what string) *progress {
 		return &progress{}
 	}
 	total := s.estimateRecords()
-	if total < 50_000 {
+	if total < progressMin {
 		return &progress{} // over before anyone could read it
 	}
 	bar := progressbar.NewOptions64(total,
@@ -34,6 +38,7 @@ func newProgress(e *env, s *source, what string) *progress {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetRenderBlankState(true),
 	)
 	return &progress{bar: bar, first: s.segments[0].first}
 }

@@ -44,11 +44,11 @@ func printOverview(e *env, a *analysis) {
 	for _, n := range a.local {
 		local += n
 	}
-	fmt.Fprintf(w, "records   %d (WAL index %d..%d): %d replicated, %d local-only\n",
-		a.records, a.rep.FirstSeq, a.rep.LastSeq, a.records-local, local)
+	fmt.Fprintf(w, "records   %d (WAL index %s): %d replicated, %d local-only\n",
+		a.records, span(a.rep.FirstSeq, a.rep.LastSeq), a.records-local, local)
 	fmt.Fprintf(w, "time      %s .. %s\n", fmtTime(a.first), fmtTime(a.last))
-	fmt.Fprintf(w, "cluster   log 1..%d, committed %d, uncommitted %d, discarded %d\n",
-		a.log.LastIndex(), a.log.Commit, a.log.LastIndex()-a.log.Commit, a.log.Discarded)
+	fmt.Fprintf(w, "cluster   log %s, committed %d, uncommitted %d, discarded %d\n",
+		span(1, a.log.LastIndex()), a.log.Commit, a.log.LastIndex()-a.log.Commit, a.log.Discarded)
 }
 
 func printKinds(e *env, a *analysis) {

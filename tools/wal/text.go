@@ -75,3 +75,11 @@ func fmtTime(ns int64) string {
 	}
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 }
+
+// span prints a range of indexes, "empty" if there is none.
+func span(first, last uint64) string {
+	if last == 0 || last < first {
+		return "empty"
+	}
+	return fmt.Sprintf("%d..%d", first, last)
+}

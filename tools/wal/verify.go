@@ -71,7 +71,7 @@ func okLine(a *analysis) string {
 	if a.rep.LastSeq != 0 {
 		head = a.rep.Head.Short()
 	}
-	return fmt.Sprintf("OK %s: %d records in %d segment(s) (WAL index %d..%d, head %s); cluster log 1..%d, committed %d, discarded %d, last term %d",
-		a.src.dir, a.records, a.rep.Segments, a.rep.FirstSeq, a.rep.LastSeq, head,
-		a.log.LastIndex(), a.log.Commit, a.log.Discarded, a.log.MaxTerm)
+	return fmt.Sprintf("OK %s: %d records in %d segment(s) (WAL index %s, head %s); cluster log %s, committed %d, discarded %d, last term %d",
+		a.src.dir, a.records, a.rep.Segments, span(a.rep.FirstSeq, a.rep.LastSeq), head,
+		span(1, a.log.LastIndex()), a.log.Commit, a.log.Discarded, a.log.MaxTerm)
 }
