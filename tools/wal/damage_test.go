@@ -50,6 +50,7 @@ func TestTornTail(t *testing.T) {
 	if r.code != ExitTornOnly {
 		t.Fatalf("exit %d, want %d: %+v", r.code, ExitTornOnly, r)
 	}
+	golden(t, "verify-torn.txt", r.transcript([]string{"verify", dir}, tmpOf(dir)))
 	want := fmt.Sprintf("torn tail: the node would cut %d bytes at index %d of %s", len(data)-3-(recs[len(recs)-1][0]-1), seq, last)
 	mustContain(t, "verify output", r.stdout, want, "OK ")
 
@@ -73,6 +74,7 @@ func TestBitFlip(t *testing.T) {
 	data[recs[2][0]+45] ^= 0x10
 	writeFile(t, seg, data)
 
+	golden(t, "verify-bitflip.txt", wal(t, "verify", dir).transcript([]string{"verify", dir}, tmpOf(dir)))
 	for _, args := range [][]string{{"verify", dir}, {"verify", "--all", dir}} {
 		r := wal(t, args...)
 		if r.code != ExitProblem {
@@ -106,6 +108,7 @@ func TestRecordRemoved(t *testing.T) {
 	if r.code != ExitProblem {
 		t.Fatalf("exit %d, want 1: %+v", r.code, r)
 	}
+	golden(t, "verify-removed.txt", r.transcript([]string{"verify", dir}, tmpOf(dir)))
 	mustContain(t, "verify output", r.stdout, fmt.Sprintf("FAIL corrupt: %s index %d: hash chain broken", seg, firstSeq(t, seg)+1))
 }
 
@@ -143,6 +146,7 @@ func TestUnknownKind(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %+v", r.code, r)
 	}
 	mustContain(t, "verify output", r.stdout, "unknown event kind 999", "newer syncnet", seg)
+	golden(t, "verify-unknown-kind.txt", r.transcript([]string{"verify", dir}, tmpOf(dir)))
 }
 
 // Input that is not a WAL is refused with exit 4 and says why; a node
@@ -229,3 +233,6 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+// tmpOf returns the test's temporary directory above <tmp>/<node>/wal.
+func tmpOf(dir string) string { return filepath.Dir(filepath.Dir(dir)) }

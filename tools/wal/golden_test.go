@@ -51,6 +51,9 @@ func (r result) transcript(args []string, tmp string) string {
 		fmt.Fprintf(&b, ": %s", r.msg)
 	}
 	b.WriteString("\n")
+	if tmp == "" {
+		return b.String()
+	}
 	return strings.ReplaceAll(b.String(), tmp, "$TMP")
 }
 

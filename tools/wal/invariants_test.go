@@ -87,6 +87,7 @@ func TestInvariantViolations(t *testing.T) {
 	if r.code != ExitProblem {
 		t.Fatalf("verify --all: exit %d", r.code)
 	}
+	golden(t, "verify-all-invariants.txt", r.transcript([]string{"verify", "--all", dir}, dir))
 	mustContain(t, "verify --all", r.stdout,
 		fmt.Sprintf("FAIL %s index 7: two leaders in term 2: \"node1\" (record 3) and \"node2\" (I1)", seg),
 		fmt.Sprintf("FAIL %s index 8: wal record 8: term 1 at index 4 is below term 2", seg),
@@ -136,6 +137,11 @@ func TestDiffDiverge(t *testing.T) {
 	if r.code != ExitProblem {
 		t.Fatalf("diff: exit %d: %+v", r.code, r)
 	}
+	tr := r.transcript([]string{"diff", a, b, c}, "")
+	for _, d := range []string{a, b, c} {
+		tr = strings.ReplaceAll(tr, tmpOf(d), "$TMP")
+	}
+	golden(t, "diff-diverge.txt", tr)
 	mustContain(t, "diff", r.stdout,
 		"DIVERGE at cluster index 12 (committed on every node listed):\n"+
 			"  node1      WAL index 16: message_posted origin=\"node1\" term=1 index=12 lamport=11 time=2026-11-26T14:00:12Z room=\"general\" from=\"alice\" text=\"message 10\" id=\"10\"\n"+

@@ -197,7 +197,7 @@ func describeErr(s *source, err error) string {
 		}
 		return fmt.Sprintf("corrupt: %s index %d: %s", ce.File, ce.Index, ce.Reason)
 	}
-	return "unreadable: " + err.Error()
+	return "unreadable: " + strings.ReplaceAll(err.Error(), "eventlog: ", "")
 }
 
 // tornLine is how every subcommand reports a torn tail.

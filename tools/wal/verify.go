@@ -2,6 +2,7 @@ package walcmd
 
 import (
 	"fmt"
+	"sort"
 )
 
 const verifyHelp = `Check a WAL the way a node checks it when it starts, without repairing
@@ -39,6 +40,8 @@ func runVerify(e *env, args []string) error {
 			return readError(src, scanErr)
 		}
 	}
+	// In WAL order: the Lamport check runs after the scan.
+	sort.SliceStable(a.problems, func(i, j int) bool { return a.problems[i].seq < a.problems[j].seq })
 	for i, p := range a.problems {
 		if i == maxListed {
 			fmt.Fprintf(e.stdout, "... and %d more problems\n", len(a.problems)-maxListed)
