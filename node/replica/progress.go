@@ -26,7 +26,7 @@ type progress struct {
 	inflight    []uint64 // stateReplicate: last index of each unacked batch, ascending
 	pendingSnap uint64   // stateSnapshot: index of the snapshot sent (0: asked node, none yet)
 	idleTicks   int      // ticks without progress while something is outstanding
-	sentCommit  uint64   // commit index last sent, to skip redundant commit-only appends
+	sentCommit  uint64   // highest commit the follower can have learnt from us (min(commit, last index sent))
 }
 
 func (p *progress) becomeProbe() {

@@ -115,8 +115,7 @@ func (r *Replica) handleAppResp(m Message) {
 		r.bcastAppend()
 		return
 	}
-	for r.maybeSendAppend(m.From, false) {
-	}
+	r.sendAppends(m.From)
 }
 
 // maybeCommit advances the commit index to the highest index durable on a
@@ -144,19 +143,25 @@ func (r *Replica) maybeCommit() bool {
 	return true
 }
 
-// bcastAppend streams whatever each follower may receive now; followers
-// that have nothing new but have not heard the current commit index get an
-// empty append carrying it.
+// bcastAppend streams to every follower (see sendAppends).
 func (r *Replica) bcastAppend() {
 	for _, to := range r.followers() {
-		pr := r.prs[to]
-		sent := false
-		for r.maybeSendAppend(to, false) {
-			sent = true
-		}
-		if !sent && pr.sentCommit < r.log.committed {
-			r.maybeSendAppend(to, true)
-		}
+		r.sendAppends(to)
+	}
+}
+
+// sendAppends fills a follower's pipeline; if nothing new can go but the
+// follower could learn a higher commit index (up to its match), it gets an
+// empty append carrying it, so followers apply without waiting for a
+// heartbeat.
+func (r *Replica) sendAppends(to string) {
+	pr := r.prs[to]
+	sent := false
+	for r.maybeSendAppend(to, false) {
+		sent = true
+	}
+	if !sent && pr.state == stateReplicate && pr.sentCommit < min(r.log.committed, pr.match) {
+		r.sendCommitOnly(to, pr)
 	}
 }
 
@@ -186,7 +191,7 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 		ents = r.log.slice(pr.next, last+1, r.cfg.MaxBatchEntries, r.cfg.MaxBatchBytes)
 	}
 	r.send(Message{Type: MsgApp, To: to, PrevIndex: prev, PrevTerm: prevTerm, Entries: ents, Commit: r.log.committed})
-	pr.sentCommit = r.log.committed
+	pr.sentCommit = max(pr.sentCommit, min(r.log.committed, prev+uint64(len(ents))))
 	if pr.state == stateProbe {
 		pr.probeSent = true
 		return false
@@ -206,7 +211,7 @@ func (r *Replica) sendCommitOnly(to string, pr *progress) {
 		return
 	}
 	r.send(Message{Type: MsgApp, To: to, PrevIndex: pr.match, PrevTerm: t, Commit: r.log.committed})
-	pr.sentCommit = r.log.committed
+	pr.sentCommit = max(pr.sentCommit, min(r.log.committed, pr.match))
 }
 
 // requestSnapshot asks the node layer (via a local MsgSnapshotNeeded) for a
