@@ -220,7 +220,7 @@ func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 	if d.err != nil {
 		return ev, d.err
 	}
-	ev.Body = kinds[k].newBody()
+	ev.Body = k.info().newBody()
 	if hasBody {
 		if err := d.parse(payload[body.lo:body.hi], body.lo); err != nil {
 			return ev, fmt.Errorf("body: %w", err)

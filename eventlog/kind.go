@@ -47,9 +47,17 @@ type kindInfo struct {
 // registrations among themselves.
 var (
 	kindsMu sync.Mutex
-	kinds   = map[Kind]kindInfo{}
+	kinds   []kindInfo // indexed by Kind; newBody == nil for unused numbers
 	byName  = map[string]Kind{}
 )
+
+// info returns the table entry of k (zero if unknown).
+func (k Kind) info() kindInfo {
+	if int(k) < len(kinds) {
+		return kinds[k]
+	}
+	return kindInfo{}
+}
 
 // RegisterKind adds a kind defined outside this package (by a plugin) so that
 // records of that kind can be encoded and decoded. It must be called from an
@@ -62,7 +70,7 @@ func RegisterKind(k Kind, name string, newBody func() Body) {
 	if k == KindInvalid || name == "" || newBody == nil {
 		panic(fmt.Sprintf("eventlog: RegisterKind(%d, %q): invalid arguments", k, name))
 	}
-	if old, ok := kinds[k]; ok {
+	if old := k.info(); old.newBody != nil {
 		panic(fmt.Sprintf("eventlog: kind %d registered twice (%s, %s)", k, old.name, name))
 	}
 	if old, ok := byName[name]; ok {
@@ -71,19 +79,19 @@ func RegisterKind(k Kind, name string, newBody func() Body) {
 	if got := newBody().Kind(); got != k {
 		panic(fmt.Sprintf("eventlog: RegisterKind(%d, %q): body reports kind %d", k, name, got))
 	}
+	for int(k) >= len(kinds) {
+		kinds = append(kinds, kindInfo{})
+	}
 	kinds[k] = kindInfo{name: name, newBody: newBody}
 	byName[name] = k
 }
 
 // Known reports whether k has a registered decoder.
-func (k Kind) Known() bool {
-	_, ok := kinds[k]
-	return ok
-}
+func (k Kind) Known() bool { return k.info().newBody != nil }
 
 // String returns the kind's snake_case name, or "kind(N)" if unknown.
 func (k Kind) String() string {
-	if ki, ok := kinds[k]; ok {
+	if ki := k.info(); ki.newBody != nil {
 		return ki.name
 	}
 	return fmt.Sprintf("kind(%d)", uint16(k))
@@ -97,13 +105,10 @@ func ParseKind(name string) (Kind, bool) {
 
 // Kinds returns every registered kind in numeric order.
 func Kinds() []Kind {
-	out := make([]Kind, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ { // tiny insertion sort; avoids importing slices for one call
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
+	var out []Kind
+	for k, ki := range kinds {
+		if ki.newBody != nil {
+			out = append(out, Kind(k))
 		}
 	}
 	return out
@@ -111,7 +116,7 @@ func Kinds() []Kind {
 
 // NewBody returns an empty body for k, or nil if k is unknown.
 func NewBody(k Kind) Body {
-	if ki, ok := kinds[k]; ok {
+	if ki := k.info(); ki.newBody != nil {
 		return ki.newBody()
 	}
 	return nil
