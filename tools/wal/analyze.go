@@ -49,6 +49,10 @@ type analysis struct {
 
 	fold *folder // if not nil, fed committed entries during the scan
 	sent uint64  // entries fed to it
+
+	lampNext  uint64 // entries checked by checkLamport
+	lampLast  uint64 // the last Lamport time seen along them
+	lampIndex uint64 // and its cluster index
 }
 
 // analyze scans src once, folding every record. Without all it stops at the
@@ -67,11 +71,7 @@ func analyze(e *env, src *source, what string, all bool, f *folder) (*analysis, 
 	if f != nil {
 		f.wait()
 	}
-	if err != nil {
-		return a, err
-	}
-	a.checkLamport()
-	return a, nil
+	return a, err
 }
 
 // add folds one record; it returns errStop at the first problem unless all.
@@ -91,6 +91,7 @@ func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 	if err := a.log.Add(seq, ev); err != nil {
 		a.report(seq, err.Error())
 	}
+	a.checkLamport()
 	if a.fold != nil && a.log.Commit > a.sent && len(a.problems) == 0 {
 		// Entries[sent:Commit] are final: later appends and discards only
 		// touch slots above the commit index, so the goroutine may read them.
@@ -142,27 +143,20 @@ func (a *analysis) addLocal(seq uint64, ev eventlog.Event) {
 }
 
 // checkLamport checks that Lamport times grow strictly along the committed
-// entries (I6). Entries with Lamport 0 (a leader's no-op) carry no time and
-// are skipped.
+// entries (I6), as far as the commit index has reached: entries at or below
+// it never change again. Entries with Lamport 0 (a leader's no-op) carry no
+// time and are skipped.
 func (a *analysis) checkLamport() {
-	if len(a.problems) > 0 && !a.all {
-		return
-	}
-	var prev uint64
-	var prevIdx uint64
-	for i := range a.committed() {
-		ev := a.log.Entries[i].Event
-		if ev.Lamport == 0 {
+	for ; a.lampNext < a.log.Commit; a.lampNext++ {
+		en := a.log.Entries[a.lampNext]
+		if en.Event.Lamport == 0 {
 			continue
 		}
-		if ev.Lamport <= prev {
-			a.report(a.log.Entries[i].Seq, fmt.Sprintf(
-				"Lamport time %d at cluster index %d does not grow past %d at index %d (I6)", ev.Lamport, ev.Index, prev, prevIdx))
-			if !a.all {
-				return
-			}
+		if en.Event.Lamport <= a.lampLast {
+			a.report(en.Seq, fmt.Sprintf("Lamport time %d at cluster index %d does not grow past %d at index %d (I6)",
+				en.Event.Lamport, en.Event.Index, a.lampLast, a.lampIndex))
 		}
-		prev, prevIdx = ev.Lamport, ev.Index
+		a.lampLast, a.lampIndex = en.Event.Lamport, en.Event.Index
 	}
 }
 
