@@ -72,15 +72,21 @@ func (cfg Config) Validate() error {
 		}
 		seen[p] = true
 	}
-	for name, v := range map[string]int{
-		"HeartbeatTicks": cfg.HeartbeatTicks, "RetransmitTicks": cfg.RetransmitTicks,
-		"SnapshotRetryTicks": cfg.SnapshotRetryTicks, "MaxBatchEntries": cfg.MaxBatchEntries,
-		"MaxBatchBytes": cfg.MaxBatchBytes, "MaxInflight": cfg.MaxInflight,
-		"MaxEntryBytes": cfg.MaxEntryBytes, "MaxUncommittedEntries": cfg.MaxUncommittedEntries,
-		"MaxApplyEntries": cfg.MaxApplyEntries,
+	if cfg.MaxEntryBytes > cfg.MaxBatchBytes {
+		return fmt.Errorf("replica config: MaxEntryBytes %d > MaxBatchBytes %d (an entry must fit one batch)", cfg.MaxEntryBytes, cfg.MaxBatchBytes)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"HeartbeatTicks", cfg.HeartbeatTicks}, {"RetransmitTicks", cfg.RetransmitTicks},
+		{"SnapshotRetryTicks", cfg.SnapshotRetryTicks}, {"MaxBatchEntries", cfg.MaxBatchEntries},
+		{"MaxBatchBytes", cfg.MaxBatchBytes}, {"MaxInflight", cfg.MaxInflight},
+		{"MaxEntryBytes", cfg.MaxEntryBytes}, {"MaxUncommittedEntries", cfg.MaxUncommittedEntries},
+		{"MaxApplyEntries", cfg.MaxApplyEntries},
 	} {
-		if v <= 0 {
-			return fmt.Errorf("replica config: %s must be > 0, got %d", name, v)
+		if f.v <= 0 {
+			return fmt.Errorf("replica config: %s must be > 0, got %d", f.name, f.v)
 		}
 	}
 	return nil

@@ -46,6 +46,7 @@ func drawOpts(seed int64, soak bool) simOpts {
 			HeartbeatTicks:  1 + rng.IntN(3),
 			MaxBatchEntries: []int{1, 3, 16, 256}[rng.IntN(4)],
 			MaxBatchBytes:   []int{64, 512, 1 << 20}[rng.IntN(3)],
+			MaxEntryBytes:   64,
 			MaxInflight:     []int{1, 2, 8}[rng.IntN(3)],
 		},
 	}

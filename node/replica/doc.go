@@ -1,0 +1,122 @@
+// Package replica is SyncNet's replication core: a pure, deterministic state
+// machine in the style of etcd's raft package. It sequences entries on the
+// leader, streams them to followers (pipelined and batched), counts durable
+// acknowledgements, advances and propagates the commit index, catches up
+// lagging or restarted followers (from a snapshot when the log start moved),
+// and tells its caller, through Ready, exactly what to persist, send and
+// apply, in which order.
+//
+// # What it owns and what it does not
+//
+// It owns: the in-memory log view (entries after a snapshot base, the durable
+// prefix, commit and apply positions), per-follower replication progress,
+// the append/ack protocol, commit counting, and discard records.
+//
+// It does not own: elections and terms (the ring decides; the core is told
+// BecomeLeader(term) / BecomeFollower(term, leader) and reports
+// LastIndexTerm for the ring's comparison), failure detection, clocks (time
+// is Tick), sockets and framing, the WAL and its encoding, snapshots' content
+// (opaque Data), the state machine and client dedup, and forwarding posts
+// from followers to the leader. No goroutines, no IO, no randomness.
+//
+// # Caller duties, in order, for every Ready
+//
+//	for r.HasReady() {   // after Step/Tick/Propose/Become*
+//		rd := r.Ready()
+//		1. persist, then fsync:  rd.HardState.Term (if rd.HardState != nil),
+//		   rd.Snapshot (it voids the whole log on disk), rd.Discard (a record:
+//		   entries >= FromIndex are void; never rewrite the log),
+//		   rd.Entries, then rd.HardState.Commit (may be lazy: a lower commit
+//		   after restart only means re-applying).
+//		2. send rd.Messages, except MsgSnapshotNeeded (keep those for 5).
+//		3. if rd.Snapshot != nil, load it into the state machine; then apply
+//		   rd.CommittedEntries in index order (skip EntryNoop's Data).
+//		4. r.Advance(rd).
+//		5. for each MsgSnapshotNeeded m: r.SendSnapshot(m.To, latest snapshot).
+//	}
+//
+// Between Ready and Advance nothing else may be called (it panics): this is
+// what makes "acks leave only after their entries are on disk" hold, since
+// every ack created before Ready is in rd.Messages and every entry it covers
+// is in rd.Entries or already durable. WAL folding must honour Discard
+// (drop entries >= FromIndex, later entries replace them) and Snapshot.
+//
+// On restart, New(cfg, State) takes the folded log (contiguous entries after
+// the snapshot base), the persisted HardState and optionally the applied
+// index; the replica starts as a follower of the persisted term with no
+// known leader until the ring says otherwise or a MsgApp of that term arrives.
+//
+// # Snapshots
+//
+// The node takes snapshots of its applied state when it likes, makes them
+// durable, then calls Compact(index) to let the replica forget the prefix.
+// When a follower needs entries below the leader's first index, the leader's
+// Ready carries a local MsgSnapshotNeeded (To = follower); the node answers
+// after Advance with SendSnapshot(to, snap) where snap is committed and at
+// or after the leader's log start (its latest snapshot qualifies). The
+// follower's Ready then carries Snapshot: persist it, load it, continue.
+// A lost snapshot is re-requested after SnapshotRetryTicks.
+//
+// # Proposals that lost their index
+//
+// Propose (leader only) returns (index, term). The proposal committed iff a
+// CommittedEntries entry with that index has that term. It failed iff the
+// entry committed at that index has another term (the proposer sees this
+// even after stepping down, because it applies the winner's entry there); a
+// Discard with FromIndex <= index on the proposer is an early hint. On
+// failure, or a timeout without either, the node retries with the same
+// client id; duplicates are removed when applying (I5 is the node's).
+//
+// # Invariants and why they hold
+//
+// I1 (one leader per term) is the ring's. The core checks it: a MsgApp/MsgSnap
+// from a second leader of its term, or one received while leading, panics.
+//
+// Stale terms: a MsgApp/MsgSnap with a term below ours is refused with a
+// MsgAppResp carrying our term; a leader seeing a higher term steps down
+// (leader unknown). A new term is in Ready.HardState and must be durable
+// before that Ready's messages are sent, so a replica that acknowledged in
+// term T never, even after a crash, accepts a leader of a term below T.
+//
+// I2 (log matching): a leader appends each index once per term, so
+// (index, term) names one entry; a follower appends only after the entry
+// before the batch matches (PrevIndex, PrevTerm), and only replaces a
+// suffix from the first index whose term differs (conflicts never reach
+// committed entries: asserted). By induction equal (index, term) means
+// equal prefixes. Entries at or below the follower's commit are skipped, not
+// compared, since they are identical by I3.
+//
+// I3 (leader completeness): the leader commits index i only if (a) a
+// majority holds entries through i durably — followers ack only lastNew,
+// the highest index the message proved to match, in a message sent after
+// their fsync, queued acks for entries a later discard voided are dropped,
+// and the leader counts itself only up to what Advance confirmed durable —
+// and (b) entry i is of the leader's own term (Raft §5.4.2, so earlier-term
+// entries commit only beneath one; the leader's no-op makes that prompt).
+// The ring elects only a candidate whose (lastTerm, lastIndex) is at least
+// that of each member of a majority that adopted the term; that majority
+// intersects the one holding i, so the winner's log contains i.
+//
+// I4 (durability) follows from (a): a committed entry is on the disk of a
+// majority; commit indexes handed out never exceed durable entries.
+//
+// I6 (order): CommittedEntries come in index order, once each per process
+// lifetime (from Applied or the snapshot on restart), and every node
+// commits the same entry at each index (I2 + I3).
+//
+// I7 (liveness): the leader heartbeats every HeartbeatTicks with an empty
+// MsgApp carrying its commit; probes are retried each heartbeat; a
+// pipeline whose acks stall for RetransmitTicks restarts from the match;
+// rejections carry (HintIndex, HintTerm) so back-off skips whole terms.
+//
+// # Limits
+//
+// One MsgApp carries at most MaxBatchEntries entries and MaxBatchBytes of
+// entries (MaxEntryBytes <= MaxBatchBytes, so one entry always fits); at
+// most MaxInflight unacked batches per follower; Propose refuses entries
+// over MaxEntryBytes and more than MaxUncommittedEntries uncommitted;
+// CommittedEntries holds at most MaxApplyEntries. Messages per Ready are at
+// most one response per Step plus, per follower, MaxInflight appends and
+// one heartbeat. MsgSnap carries the node's snapshot whole: its size is the
+// node's to bound.
+package replica
