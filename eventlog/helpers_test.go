@@ -11,7 +11,7 @@ func sampleBodies() []Body {
 	mod := Moderation{Target: "mallory", By: "admin", Room: "general", Reason: "spam", Until: 1_800_000_000_000_000_000}
 	return []Body{
 		&NoOp{},
-		&MessagePosted{Room: "general", From: "alice", Text: "deploy done ✅", ClientMsgID: "c-1", ReplyLamport: 41},
+		&MessagePosted{Room: "general", From: "alice", Text: "deploy done ✅", ClientMsgID: "c-1", ReplyLamport: 41, Action: 1},
 		&RoomCreated{Room: "ops", By: "bob"},
 		&RoomTopicSet{Room: "ops", Topic: "pager duty", By: "bob"},
 		&DirectMessage{From: "alice", To: "bob", Text: "hi\x00\x1b[31m", ClientMsgID: "d-1"},
