@@ -40,6 +40,9 @@ type App struct {
 	members []Presence
 	status  ClusterStatus
 
+	// Rendered side panes, rebuilt when nil (see dirty).
+	roomsPane, membersPane []string
+
 	input   lineInput
 	hist    []string
 	histPos int
@@ -72,6 +75,9 @@ type chatLine struct {
 	action  bool
 	system  bool
 	mention bool
+
+	cacheW int      // width the cache was rendered for
+	cache  []string // rendered, padded screen lines
 }
 
 // pending is a line waiting to be committed.
@@ -110,7 +116,7 @@ func newApp(d appDeps) *App {
 	in.Prompt = "> "
 	in.PromptStyle = a.st.prompt
 	in.PlaceStyle = a.st.pending
-	in.CursorStyle = d.r.NewStyle().Reverse(true)
+	in.CursorStyle = a.st.cursor
 	in.Placeholder = "type a message, /help for commands"
 	in.CharLimit = d.cfg.MaxMessageLen
 	a.input = in
@@ -118,6 +124,9 @@ func newApp(d appDeps) *App {
 }
 
 func (a *App) setClient(c *Client) { a.client = c }
+
+// dirty drops the rendered side panes after a change they show.
+func (a *App) dirty() { a.roomsPane, a.membersPane = nil, nil }
 
 // ExitMessage is printed after the program ends (kick, ban), if any.
 func (a *App) ExitMessage() string { return a.exitMsg }
@@ -143,6 +152,7 @@ func (a *App) addConv(c string) {
 	if !slices.Contains(a.convs, c) {
 		a.convs = append(a.convs, c)
 	}
+	a.dirty()
 	a.syncInterest()
 }
 
@@ -150,6 +160,7 @@ func (a *App) removeConv(c string) {
 	a.convs = slices.DeleteFunc(a.convs, func(x string) bool { return x == c })
 	delete(a.bufs, c)
 	delete(a.unread, c)
+	a.dirty()
 	a.syncInterest()
 	if a.cur == c {
 		a.switchTo("general")
@@ -216,6 +227,7 @@ func (a *App) load(c string) {
 }
 
 func (a *App) refreshMembers() {
+	a.dirty()
 	if isDMConv(a.cur) {
 		a.members = []Presence{{User: a.d.id.Name, Status: "online"}, {User: a.cur[1:]}}
 		for _, p := range everyone(a.d.b) {
@@ -241,7 +253,29 @@ func (a *App) appendMsg(buf *convBuf, m Message) bool {
 	if buf.scroll > 0 {
 		buf.scroll++ // keep the view still while reading back
 	}
+	buf.trim()
 	return true
+}
+
+// Per-conversation memory bound: beyond maxLines the oldest are dropped
+// (PgUp loads them again from History).
+const (
+	maxLines  = 1000
+	trimLines = 250
+)
+
+func (b *convBuf) trim() {
+	if len(b.lines) <= maxLines || b.scroll > 0 {
+		return
+	}
+	b.lines = append([]chatLine(nil), b.lines[trimLines:]...)
+	b.full = false
+	for _, l := range b.lines {
+		if l.idx > 0 {
+			b.first = l.idx
+			break
+		}
+	}
 }
 
 func (a *App) lineOf(m Message) chatLine {
@@ -283,6 +317,7 @@ func (a *App) notice(text string) {
 		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(l, 0)})
 	}
 	buf.scroll = 0
+	buf.trim()
 }
 
 // Update is the program's event handler.
@@ -291,6 +326,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		// Clamp: the SSH protocol allows any uint32, and View allocates w×h.
 		a.w, a.h = min(max(msg.Width, 0), maxCols), min(max(msg.Height, 0), maxRows)
+		a.dirty()
 		a.input.Width = max(a.w-len(a.input.Prompt)-1, 1)
 		return a, nil
 	case tea.KeyMsg:
@@ -357,6 +393,7 @@ func (a *App) resync() {
 			for _, m := range page {
 				if a.appendMsg(buf, m) && c != a.cur {
 					a.unread[c]++
+					a.roomsPane = nil
 				}
 			}
 			if len(page) < 1000 {
@@ -407,6 +444,7 @@ func (a *App) onMessage(m Message) tea.Cmd {
 	if buf == nil { // not shown yet: History will have it
 		if m.From != a.d.id.Name {
 			a.unread[conv]++
+			a.roomsPane = nil
 		}
 		return nil
 	}
@@ -416,6 +454,7 @@ func (a *App) onMessage(m Message) tea.Cmd {
 	line := buf.lines[len(buf.lines)-1]
 	if conv != a.cur {
 		a.unread[conv]++
+		a.roomsPane = nil
 	}
 	if line.mention || (m.IsDM() && m.From != a.d.id.Name) {
 		return a.ring()

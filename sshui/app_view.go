@@ -50,27 +50,29 @@ func (a *App) View() string {
 		return Fit(a.input.View(), a.w)
 	}
 	out := make([]string, 0, a.h)
-	out = append(out, a.st.title.Render(Pad(" "+a.convTitle(a.cur)+a.topicSuffix(), a.w)))
+	out = append(out, a.st.title.R(Pad(" "+a.convTitle(a.cur)+a.topicSuffix(), a.w)))
 	body := a.bodyHeight()
 	rw, mw := a.paneWidths()
 	msgW := a.msgWidth()
 	mid := a.messagePane(msgW, body)
-	var left, right []string
-	if rw > 0 {
-		left = a.roomsPane(rw, body)
+	if rw > 0 && a.roomsPane == nil {
+		a.roomsPane = padAll(a.renderRooms(rw, body), rw)
 	}
-	if mw > 0 {
-		right = a.membersPane(mw, body)
+	if mw > 0 && a.membersPane == nil {
+		a.membersPane = padAll(a.renderMembers(mw, body), mw)
 	}
-	sep := a.st.sep.Render("│")
+	sep := a.st.sep.R("│")
+	var row strings.Builder
 	for i := 0; i < body; i++ {
-		var row strings.Builder
+		row.Reset()
 		if rw > 0 {
-			row.WriteString(Pad(left[i], rw) + sep)
+			row.WriteString(a.roomsPane[i])
+			row.WriteString(sep)
 		}
-		row.WriteString(Pad(mid[i], msgW))
+		row.WriteString(mid[i])
 		if mw > 0 {
-			row.WriteString(sep + Pad(right[i], mw))
+			row.WriteString(sep)
+			row.WriteString(a.membersPane[i])
 		}
 		out = append(out, row.String())
 	}
@@ -120,20 +122,27 @@ func (a *App) statusBar() string {
 	right += " "
 	space := a.w - Width(left) - Width(q) - Width(right)
 	if !st.Quorum {
-		q = a.st.warn.Render(q)
+		q = a.st.warn.R(q)
 	}
 	if space < 1 {
-		return a.st.status.Render(Pad(left, a.w-Width(q))) + Fit(q, a.w)
+		return a.st.status.R(Pad(left, a.w-Width(q))) + Fit(q, a.w)
 	}
-	return a.st.status.Render(left) + q + a.st.status.Render(strings.Repeat(" ", space)+right)
+	return a.st.status.R(left) + q + a.st.status.R(strings.Repeat(" ", space)+right)
 }
 
-func (a *App) roomsPane(w, h int) []string {
+func padAll(lines []string, w int) []string {
+	for i, l := range lines {
+		lines[i] = Pad(l, w)
+	}
+	return lines
+}
+
+func (a *App) renderRooms(w, h int) []string {
 	lines := make([]string, h)
 	if h == 0 {
 		return lines
 	}
-	lines[0] = a.st.unread.Render(Pad("ROOMS", w))
+	lines[0] = a.st.unread.R(Pad("ROOMS", w))
 	for i, c := range a.convs {
 		if i+1 >= h {
 			break
@@ -154,21 +163,21 @@ func (a *App) roomsPane(w, h int) []string {
 		text := Pad(Fit(name, w-Width(count))+strings.Repeat(" ", max(w-Width(Fit(name, w-Width(count)))-Width(count), 0))+count, w)
 		switch {
 		case c == a.cur:
-			text = a.st.current.Render(text)
+			text = a.st.current.R(text)
 		case count != "":
-			text = a.st.unread.Render(text)
+			text = a.st.unread.R(text)
 		}
 		lines[i+1] = text
 	}
 	return lines
 }
 
-func (a *App) membersPane(w, h int) []string {
+func (a *App) renderMembers(w, h int) []string {
 	lines := make([]string, h)
 	if h == 0 {
 		return lines
 	}
-	lines[0] = a.st.unread.Render(Pad(fmt.Sprintf("MEMBERS %d", len(a.members)), w))
+	lines[0] = a.st.unread.R(Pad(fmt.Sprintf("MEMBERS %d", len(a.members)), w))
 	for i, p := range a.members {
 		if i+1 >= h {
 			break
@@ -189,7 +198,7 @@ func (a *App) membersPane(w, h int) []string {
 		if p.Node != "" && p.Status != "offline" && p.Status != "" {
 			text += " " + Clean(p.Node, 16)
 		}
-		lines[i+1] = style.Render(Fit(text, w))
+		lines[i+1] = style.R(Fit(text, w))
 	}
 	return lines
 }
@@ -208,9 +217,13 @@ func (a *App) messagePane(w, h int) []string {
 	lines := a.renderTail(a.cur, w, h+scroll)
 	end := max(len(lines)-scroll, 0)
 	start := max(end-h, 0)
+	blank := strings.Repeat(" ", w)
+	for i := range h - (end - start) {
+		out[i] = blank
+	}
 	copy(out[h-(end-start):], lines[start:end])
 	if scroll > 0 {
-		out[h-1] = a.st.system.Render(Fit(fmt.Sprintf("-- scrolled back %d lines: PgDn or Esc --", scroll), w))
+		out[h-1] = a.st.system.R(Pad(fmt.Sprintf("-- scrolled back %d lines: PgDn or Esc --", scroll), w))
 	}
 	return out
 }
@@ -243,9 +256,12 @@ func (a *App) renderTail(c string, w, need int) []string {
 	var blocks [][]string
 	if buf := a.bufs[c]; buf != nil {
 		for i := len(buf.lines) - 1; i >= 0 && (need < 0 || n < need); i-- {
-			b := a.renderLine(buf.lines[i], w)
-			blocks = append(blocks, b)
-			n += len(b)
+			l := &buf.lines[i]
+			if l.cacheW != w || l.cache == nil {
+				l.cache, l.cacheW = padAll(a.renderLine(*l, w), w), w
+			}
+			blocks = append(blocks, l.cache)
+			n += len(l.cache)
 		}
 	}
 	out := make([]string, 0, n)
@@ -276,26 +292,26 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	}
 	cw := w - 1
 	if cw < Width(header)+4 { // too narrow for styling: plain wrap
-		return a.wrap(a.st.r.NewStyle(), gutter+header+l.text, w)
+		return a.wrap(a.st.plain, gutter+header+l.text, w)
 	}
 	wrapped := strings.Split(ansi.Wrap(header+l.text, cw, ""), "\n")
-	body := a.st.r.NewStyle()
+	body := a.st.plain
 	if l.mention {
 		body = a.st.mention
 	}
 	nameStyle := a.st.sender(l.from)
 	if own {
-		nameStyle = nameStyle.Bold(true)
+		nameStyle = a.st.ownName[colorIndex(l.from)]
 	}
 	out := make([]string, len(wrapped))
 	for i, s := range wrapped {
 		if i == 0 && strings.HasPrefix(s, header) {
 			name := strings.TrimPrefix(strings.TrimSuffix(strings.TrimSuffix(header, " "), ":"), ts+" ")
-			out[i] = gutter + a.st.time.Render(ts) + " " + nameStyle.Render(name) + ":"[:boolInt(!l.action)] + " " +
-				body.Render(strings.TrimPrefix(s, header))
+			out[i] = gutter + a.st.time.R(ts) + " " + nameStyle.R(name) + ":"[:boolInt(!l.action)] + " " +
+				body.R(strings.TrimPrefix(s, header))
 			continue
 		}
-		out[i] = gutter + body.Render(s)
+		out[i] = gutter + body.R(s)
 	}
 	return out
 }
@@ -307,10 +323,10 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (a *App) wrap(style interface{ Render(...string) string }, text string, w int) []string {
+func (a *App) wrap(style paint, text string, w int) []string {
 	parts := strings.Split(ansi.Wrap(text, max(w, 1), ""), "\n")
 	for i, p := range parts {
-		parts[i] = style.Render(Fit(p, w))
+		parts[i] = style.R(Pad(p, w))
 	}
 	return parts
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/runeutil"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/rivo/uniseg"
 )
@@ -19,9 +18,9 @@ type lineInput struct {
 	Placeholder string
 	Width       int // columns for the text (without the prompt)
 	CharLimit   int
-	PromptStyle lipgloss.Style
-	CursorStyle lipgloss.Style
-	PlaceStyle  lipgloss.Style
+	PromptStyle paint
+	CursorStyle paint
+	PlaceStyle  paint
 
 	value []rune
 	pos   int
@@ -110,10 +109,10 @@ func (l *lineInput) deleteWord() {
 // View renders prompt, text and cursor within Width columns, scrolled so
 // the cursor is visible.
 func (l *lineInput) View() string {
-	prompt := l.PromptStyle.Render(l.Prompt)
+	prompt := l.PromptStyle.R(l.Prompt)
 	avail := max(l.Width-1, 1) // one cell for the cursor at the end
 	if len(l.value) == 0 {
-		return prompt + l.CursorStyle.Render(" ") + l.PlaceStyle.Render(Fit(l.Placeholder, avail))
+		return prompt + l.CursorStyle.R(" ") + l.PlaceStyle.R(Fit(l.Placeholder, avail))
 	}
 	before, after := string(l.value[:l.pos]), string(l.value[l.pos:])
 	if w := ansi.StringWidth(before); w > avail*3/4 && w > avail-ansi.StringWidth(after) {
@@ -128,5 +127,5 @@ func (l *lineInput) View() string {
 		after = after[len(under):]
 	}
 	rest := max(avail-ansi.StringWidth(before)-ansi.StringWidth(under)+1, 0)
-	return prompt + before + l.CursorStyle.Render(under) + Fit(after, rest)
+	return prompt + before + l.CursorStyle.R(under) + Fit(after, rest)
 }
