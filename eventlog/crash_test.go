@@ -3,6 +3,7 @@ package eventlog
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -125,6 +126,15 @@ func runChildAndKill(t *testing.T, dir string, rng *rand.Rand, acked map[uint64]
 	n := 0
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == "open" {
+			// The child holds the directory: Open from this process must fail.
+			if l, err := Open(dir, Options{NoSync: true}); !errors.Is(err, ErrLocked) {
+				if l != nil {
+					l.Close()
+				}
+				t.Errorf("Open while the child runs: %v, want ErrLocked", err)
+			}
+		}
 		if len(f) == 3 && f[0] == "ack" {
 			seq, err := strconv.ParseUint(f[1], 10, 64)
 			if err != nil {

@@ -8,9 +8,20 @@ import (
 	"syscall"
 )
 
-// ErrLocked is wrapped by the error Open returns when another Log (in this
-// or another process) holds the directory.
-var ErrLocked = errors.New("data dir is locked")
+// ErrLocked matches (errors.Is) the error Open returns when another Log, in
+// this or another process, holds the directory.
+var ErrLocked = errors.New("eventlog: data dir is locked")
+
+// LockedError is the error Open returns for a directory locked by another
+// Log.
+type LockedError struct{ Dir string }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("eventlog: data dir %s is locked by another process (is another node running with this data_dir?)", e.Dir)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel
 // drops it when the process dies, so a kill -9 never leaves a stale lock.
@@ -23,7 +34,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("eventlog: data dir %s is locked by another process (is another node running with this data_dir?): %w", dir, ErrLocked)
+			return nil, &LockedError{Dir: dir}
 		}
 		return nil, fmt.Errorf("eventlog: lock %s: %w", path, err)
 	}
