@@ -71,6 +71,7 @@ func (p *progress) maybeDecrTo(rejected, hint uint64) bool {
 			return false // stale: an older append
 		}
 		p.becomeProbe()
+		p.next = max(min(rejected, hint+1), p.match+1)
 		return true
 	}
 	if p.next-1 != rejected {

@@ -132,7 +132,11 @@ func (r *Replica) tickProgress(to string, pr *progress) {
 	case pr.state == stateReplicate && len(pr.inflight) > 0:
 		pr.idleTicks++
 		if pr.idleTicks >= r.cfg.RetransmitTicks {
-			pr.becomeProbe() // acks were lost: restart from the known match
+			// Acks were lost (or the follower restarted). Probe optimistically
+			// at our last index: the reject hint then points at the follower's
+			// real end, instead of re-walking from match one batch per round trip.
+			pr.becomeProbe()
+			pr.next = r.log.lastIndex() + 1
 		}
 	case pr.state == stateSnapshot:
 		pr.idleTicks++

@@ -724,14 +724,19 @@ func (s *sim) run() (err error) {
 	s.logf("HEAL ALL")
 	s.probeClient = &simClient{name: "probe"}
 	healed := s.tick
-	for !s.converged() {
+	for !s.probeClient.done || !s.clientsDone() {
 		if s.tick-healed > s.o.healTicks {
-			s.fail("no progress: not converged %d ticks after healing (I7)", s.o.healTicks)
+			s.fail("no progress: posts not committed %d ticks after healing (I7)", s.o.healTicks)
 		}
-		for _, c := range s.clients {
-			if !c.pending && c.wait == 0 && s.acked[c.cur()] == 0 && c.attempt == 0 {
-				c.done = true // stop starting new posts; finish the one in progress
-			}
+		s.stopNewPosts()
+		s.step()
+	}
+	// Full convergence needs every follower caught up; its bound scales
+	// with the log length and the batching limits.
+	bound := s.tick + s.catchUpBound()
+	for !s.converged() {
+		if s.tick > bound {
+			s.fail("followers not caught up within %d ticks after commit", s.catchUpBound())
 		}
 		s.step()
 	}
@@ -740,17 +745,38 @@ func (s *sim) run() (err error) {
 	return nil
 }
 
-// converged: the probe post committed, every client's post in progress was
-// acknowledged, and every node applied everything the leader committed.
-func (s *sim) converged() bool {
-	if !s.probeClient.done {
-		return false
-	}
+func (s *sim) clientsDone() bool {
 	for _, c := range s.clients {
 		if !c.done {
 			return false
 		}
 	}
+	return true
+}
+
+// stopNewPosts: after healing, clients finish the post in progress only.
+func (s *sim) stopNewPosts() {
+	for _, c := range s.clients {
+		if !c.pending && c.wait == 0 && c.attempt == 0 {
+			c.done = true
+		}
+	}
+}
+
+// catchUpBound: ticks for a follower to fetch the whole log, given entries
+// per batch and batches in flight per round trip (plus slack).
+func (s *sim) catchUpBound() int {
+	perBatch := max(1, min(s.o.cfg.MaxBatchEntries, s.o.cfg.MaxBatchBytes/(entryOverhead+16)))
+	var last uint64
+	for _, n := range s.nodes {
+		last = max(last, n.r.log.lastIndex())
+	}
+	rtt := 2*s.o.maxDelay + 2
+	return 100 + rtt*(int(last)/(perBatch*s.o.cfg.MaxInflight)+1)
+}
+
+// converged: every node applied everything the leader committed.
+func (s *sim) converged() bool {
 	var commit uint64
 	for _, n := range s.nodes {
 		commit = max(commit, n.r.log.committed)
