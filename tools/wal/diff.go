@@ -135,10 +135,11 @@ func divergence(index uint64, have []node) string {
 	return b.String()
 }
 
-// sameEntry compares two replicated entries field by field: the chain hashes
-// differ between nodes, since each WAL interleaves its own local records.
+// sameEntry compares two replicated entries field by field (the chain hashes
+// differ between nodes, since each WAL interleaves its own local records):
+// the header, then the bodies, which must be of one type with equal fields.
 func sameEntry(x, y eventlog.Event) bool {
-	return x.Header == y.Header && x.Kind() == y.Kind() && reflect.DeepEqual(x.Fields(), y.Fields())
+	return x.Header == y.Header && reflect.DeepEqual(x.Body, y.Body)
 }
 
 // leaderConflicts lists terms for which two nodes recorded different leaders.

@@ -130,7 +130,7 @@ func (r *rebuilt) printSummary(e *env) {
 			fmt.Fprintf(w, "  members: %s\n", cleanJoin(m))
 		}
 	}
-	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(users))
+	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(capList(users, maxNames)))
 }
 
 func (r *rebuilt) history(room string) []sshui.Message {
@@ -207,6 +207,17 @@ func txtLine(m sshui.Message, meta string) string {
 		return fmt.Sprintf("%s<%s -> %s> %s", head, clean(m.From), clean(m.To), clean(m.Text))
 	}
 	return fmt.Sprintf("%s<%s> %s", head, clean(m.From), clean(m.Text))
+}
+
+// maxNames bounds the user names a summary lists.
+const maxNames = 30
+
+// capList shortens ss to n names and a "(k more)" marker.
+func capList(ss []string, n int) []string {
+	if len(ss) <= n {
+		return ss
+	}
+	return append(ss[:n:n], fmt.Sprintf("... (%d more)", len(ss)-n))
 }
 
 func cleanJoin(ss []string) string {

@@ -135,5 +135,5 @@ func (r *rebuilt) printRooms(e *env) {
 	}
 	users := r.users()
 	fmt.Fprintf(w, "rooms %d, messages %d (%d direct), users %d: %s\n",
-		len(rooms), r.st.Chat.Count(), r.directCount(rooms), len(users), cleanJoin(users))
+		len(rooms), r.st.Chat.Count(), r.directCount(rooms), len(users), cleanJoin(capList(users, maxNames)))
 }
