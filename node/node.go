@@ -89,6 +89,7 @@ type Node struct {
 	repTerm        uint64         // last persisted replica term
 	repLead        string         // leader the replica follows
 	lastLamport    uint64         // largest Lamport time in the log
+	hash           logHash        // chain over applied entries, for status
 	commitRecorded uint64
 	commitRecordAt time.Time
 }

@@ -212,6 +212,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 		if err != nil {
 			panic(fmt.Sprintf("node %s: undecodable committed entry %d/%d: %v", n.id, e.Index, e.Term, err))
 		}
+		n.hash.add(e)
 		n.hub.publish(n.st.Plugins.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
 		n.onApplied(e.Index, e.Term)

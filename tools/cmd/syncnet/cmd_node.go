@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/syncnet/syncnet/node"
 	"github.com/syncnet/syncnet/node/config"
@@ -37,5 +40,60 @@ func runNode(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("node", *id)
-	return node.Run(ctx, node.Options{Config: cfg, ID: *id, Logger: logger, ExtraAdminKeysFile: *extraAdmin})
+	ls, err := inheritedListeners(os.Getenv(listenFDsEnv))
+	if err != nil {
+		return err
+	}
+	return node.Run(ctx, node.Options{Config: cfg, ID: *id, Logger: logger, ExtraAdminKeysFile: *extraAdmin, Listeners: ls})
+}
+
+// listenFDsEnv names sockets a parent bound for this node and passed as
+// inherited file descriptors, as "ssh=3,peer=4,heartbeat=5,election=6". Test
+// harnesses bind 127.0.0.1:0 themselves, so no port is chosen and then
+// re-bound later by someone else.
+const listenFDsEnv = "SYNCNET_LISTEN_FDS"
+
+func inheritedListeners(spec string) (*node.Listeners, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	ls := &node.Listeners{}
+	for _, part := range strings.Split(spec, ",") {
+		name, fdText, ok := strings.Cut(part, "=")
+		fd, err := strconv.Atoi(fdText)
+		if !ok || err != nil || fd < 3 {
+			return nil, fmt.Errorf("%s: bad entry %q (want name=fd, fd >= 3)", listenFDsEnv, part)
+		}
+		f := os.NewFile(uintptr(fd), name)
+		switch name {
+		case "ssh", "peer":
+			l, err := net.FileListener(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+			}
+			if name == "ssh" {
+				ls.SSH = l
+			} else {
+				ls.Peer = l
+			}
+		case "heartbeat", "election":
+			c, err := net.FilePacketConn(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+			}
+			u, ok := c.(*net.UDPConn)
+			if !ok {
+				return nil, fmt.Errorf("%s: %s is not a UDP socket", listenFDsEnv, name)
+			}
+			if name == "heartbeat" {
+				ls.Heartbeat = u
+			} else {
+				ls.Election = u
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown socket %q (want ssh, peer, heartbeat, election)", listenFDsEnv, name)
+		}
+		f.Close() // the listener holds its own dup
+	}
+	return ls, nil
 }
