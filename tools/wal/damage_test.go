@@ -179,6 +179,10 @@ func TestInputs(t *testing.T) {
 		}
 	}
 	dir := chatLog(t)
+	dataDir := filepath.Dir(filepath.Dir(dir))
+	if r := wal(t, "verify", dataDir); r.code != ExitInput || !strings.Contains(r.msg, "give one of them: "+filepath.Dir(dir)) {
+		t.Errorf("verify of a data_dir: %+v", r)
+	}
 	r := wal(t, "verify", filepath.Dir(dir))
 	if r.code != 0 {
 		t.Fatalf("verify of the node dir: %+v", r)

@@ -113,6 +113,15 @@ func (s *source) describeForeign() string {
 	if err != nil || len(ents) == 0 {
 		return "the directory is empty (a wal directory holds segment files named by 20 digits)"
 	}
+	var nodes []string
+	for _, de := range ents {
+		if fi, err := os.Stat(filepath.Join(s.arg, de.Name(), "wal")); err == nil && fi.IsDir() {
+			nodes = append(nodes, filepath.Join(s.arg, de.Name()))
+		}
+	}
+	if len(nodes) > 0 {
+		return fmt.Sprintf("it looks like a data_dir holding node directories; give one of them: %s", strings.Join(nodes, ", "))
+	}
 	var names []string
 	for i, de := range ents {
 		if i == 5 {
