@@ -144,6 +144,21 @@ func (s *sim) checkSM(n *simNode) {
 	}
 }
 
+// checkDiskMatchesMemory: the disk's effective log (after folding Discard
+// and Install records) agrees with the replica's durable prefix, so the
+// Ready protocol keeps disk and memory in step.
+func (s *sim) checkDiskMatchesMemory(n *simNode) {
+	l, d := n.r.log, &n.disk
+	if d.base+uint64(len(d.terms)) < l.stable {
+		s.fail("%s: replica thinks %d durable, disk ends at %d", n.id, l.stable, d.base+uint64(len(d.terms)))
+	}
+	for i := max(l.firstIndex(), d.base+1); i <= l.stable; i++ {
+		if t, _ := l.term(i); d.terms[i-d.base-1] != t {
+			s.fail("%s: disk has %d/%d, memory %d/%d", n.id, i, d.terms[i-d.base-1], i, t)
+		}
+	}
+}
+
 // checkStep runs after every tick.
 func (s *sim) checkStep() {
 	s.recordLeaderCommits()
@@ -155,6 +170,9 @@ func (s *sim) checkStep() {
 		if !(l.snapIndex <= l.applied && l.applied <= l.committed && l.committed <= l.lastIndex() && l.stable <= l.lastIndex()) {
 			s.fail("%s log positions broken: snap=%d applied=%d commit=%d stable=%d last=%d",
 				n.id, l.snapIndex, l.applied, l.committed, l.stable, l.lastIndex())
+		}
+		if s.tick%8 == 0 {
+			s.checkDiskMatchesMemory(n)
 		}
 		if n.r.role == Leader {
 			if s.leaderOf[n.r.term] != n.id {
