@@ -36,7 +36,7 @@ type Config struct {
 	Width, Height  int           // PTY size (default 80×24)
 	ConnectTimeout time.Duration // per session, dial to first screen (default 10s)
 	Drain          time.Duration // after the last post, wait at most this for deliveries (default 5s)
-	Settle         time.Duration // after connecting, before measuring memory (default 1s)
+	Settle         time.Duration // after connecting, before measuring memory: at most this, until the server is idle with PID (default 1s)
 	Prefix         string        // user names are Prefix-N (default "b" + 4 random hex digits)
 	Logf           func(format string, args ...any)
 }
@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if len(live) == 0 {
 		return res, nil
 	}
-	sleepCtx(ctx, cfg.Settle)
+	b.settle(ctx, res)
 	if rss1 := b.rss(res); rss0 > 0 && rss1 > 0 {
 		res.RSSBefore, res.RSSAfter = rss0, rss1
 		res.RSSPerSession = (rss1 - rss0) / int64(len(live))
@@ -172,6 +172,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	b.tally(live, res)
 	return res, nil
+}
+
+// settle waits Settle after connecting; with a pid it stops as soon as the
+// server has calmed down (one second using under a fifth of the busiest
+// second so far, or under 10% of a core): a connect storm leaves work
+// behind (presence updates, redraws) that would otherwise be measured as
+// delivery latency.
+func (b *bench) settle(ctx context.Context, res *Result) {
+	start := time.Now()
+	cpu0, ok := b.cpu()
+	defer func() {
+		res.SettleTime = time.Since(start)
+		if cpu1, ok := b.cpu(); ok {
+			res.SettleCPU = cpu1 - cpu0
+		}
+	}()
+	if !ok {
+		sleepCtx(ctx, b.cfg.Settle)
+		return
+	}
+	prev, peak := cpu0, time.Duration(0)
+	for time.Since(start) < b.cfg.Settle && sleepCtx(ctx, time.Second) {
+		cur, ok := b.cpu()
+		used := cur - prev
+		if !ok || used < max(100*time.Millisecond, peak/5) {
+			return
+		}
+		prev, peak = cur, max(peak, used)
+	}
 }
 
 func (b *bench) rss(res *Result) int64 {
@@ -330,6 +359,11 @@ func (b *bench) tally(live []*session, res *Result) {
 		}
 	}
 	res.Missing = res.Expected - res.Seen
+	for _, p := range live[:min(b.cfg.Posters, len(live))] {
+		if n, tail := p.ownSeen(); n == 0 && res.Sent > 0 {
+			res.fail("poster %s never saw its own messages; its screen ended with: %q", p.user, tail)
+		}
+	}
 	res.latency = lat
 	if res.ServerCPU > 0 && res.Seen > 0 {
 		res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Seen)

@@ -29,6 +29,7 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) error {
 	via := fs.String("post-via", "app", "how posters send: app (type text + Enter into the chat app) or exec (post exec sessions)")
 	fs.IntVar(&c.PID, "pid", 0, "server pid: report its CPU per delivered copy and RSS per session from /proc")
 	fs.DurationVar(&c.Drain, "drain", 5e9, "after the last post, wait at most this for deliveries")
+	fs.DurationVar(&c.Settle, "settle", 30e9, "after connecting, wait up to this long before measuring memory and posting\n(with --pid: until the server is idle; without: exactly this long)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 10e9, "per session: dial to first chat screen")
 	fs.IntVar(&c.Width, "width", 80, "PTY columns")
 	fs.IntVar(&c.Height, "height", 24, "PTY rows")

@@ -44,6 +44,8 @@ type Result struct {
 	LatencyMax time.Duration `json:"latency_max"`
 	Elapsed    time.Duration `json:"elapsed"` // posting + drain
 
+	SettleTime     time.Duration `json:"settle"`                      // after connecting, before posting
+	SettleCPU      time.Duration `json:"server_cpu_settle,omitempty"` // server CPU during it
 	ServerCPU      time.Duration `json:"server_cpu,omitempty"`
 	CPUPerDelivery time.Duration `json:"server_cpu_per_delivery,omitempty"`
 	RSSBefore      int64         `json:"server_rss_before,omitempty"`
@@ -124,6 +126,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	if r.PID > 0 {
 		p("  %-22s %s total over %s;  %s per delivered copy  (pid %d)", "server CPU",
 			ms(r.ServerCPU), ms(r.Elapsed), us(r.CPUPerDelivery), r.PID)
+		p("  %-22s %s in the %s after the last connect, until idle", "server CPU settling", ms(r.SettleCPU), ms(r.SettleTime))
 		p("  %-22s %s → %s;  %.1f KiB per session", "server RSS",
 			mib(r.RSSBefore), mib(r.RSSAfter), float64(r.RSSPerSession)/1024)
 	}

@@ -46,6 +46,8 @@ type session struct {
 	mu   sync.Mutex
 	seen []bool          // by token seq
 	lat  []time.Duration // send → seen, for every token of another poster
+	own  int             // own tokens seen (posters)
+	tail []byte          // the last screen text (ANSI stripped), for diagnostics
 }
 
 func newSession(b *bench, i int) (*session, error) {
@@ -142,6 +144,7 @@ func (s *session) read(out io.Reader) {
 				close(s.ready)
 			}
 			s.b.tok.scan(text, func(seq int) { s.saw(seq, now) })
+			s.keepTail(text)
 			if len(window) > carryLen {
 				window = append(window[:0], window[len(window)-carryLen:]...)
 			}
@@ -165,7 +168,28 @@ func (s *session) saw(seq int, now time.Time) {
 	s.seen[seq] = true
 	if s.b.posterOf(seq) != s.i {
 		s.lat = append(s.lat, now.Sub(sent))
+	} else {
+		s.own++
 	}
+}
+
+const tailLen = 600
+
+func (s *session) keepTail(text []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tail = append(s.tail, text...)
+	if len(s.tail) > tailLen {
+		s.tail = append(s.tail[:0], s.tail[len(s.tail)-tailLen:]...)
+	}
+}
+
+// ownSeen reports how many of its own tokens a poster saw, and its screen's
+// last text.
+func (s *session) ownSeen() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.own, string(s.tail)
 }
 
 // write types p into the session.

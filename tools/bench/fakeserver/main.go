@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -28,9 +29,22 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	maxSessions := flag.Int("max-sessions", 10000, "session cap")
 	rate := flag.Float64("rate-limit", 0, "messages/s per user (0: the server default)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fakeserver:", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	if err := run(*addr, *maxSessions, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserver:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
