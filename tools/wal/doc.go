@@ -23,6 +23,14 @@
 //     stats, txt export) escapes control characters (C0, C1, DEL, bidi
 //     controls, line separators); jsonl and csv keep the exact text.
 //
+// How a log is read: one eventlog.Scan (CRC, kind, hash chain; decode),
+// each record folded into node/state.ReplicatedLog plus the audit's own
+// checks (analysis). Replay, export and stats apply committed entries to
+// node/state's plugins on a second goroutine as soon as the CommittedUpTo
+// record covering them is read (folder); entries at or below a recorded
+// commit index never change again, so this is safe and hides the fold
+// behind the scan.
+//
 // Exit codes (the same for every subcommand):
 //
 //	0  clean / agree
