@@ -3,8 +3,6 @@ package sshui
 import (
 	"fmt"
 	"strings"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 // Layout: a title bar, the body (rooms | messages | members), the input
@@ -294,7 +292,7 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	if cw < Width(header)+4 { // too narrow for styling: plain wrap
 		return a.wrap(a.st.plain, gutter+header+l.text, w)
 	}
-	wrapped := strings.Split(ansi.Wrap(header+l.text, cw, ""), "\n")
+	wrapped := wrapPlain(header+l.text, cw)
 	body := a.st.plain
 	if l.mention {
 		body = a.st.mention
@@ -324,7 +322,7 @@ func boolInt(b bool) int {
 }
 
 func (a *App) wrap(style paint, text string, w int) []string {
-	parts := strings.Split(ansi.Wrap(text, max(w, 1), ""), "\n")
+	parts := wrapPlain(text, w)
 	for i, p := range parts {
 		parts[i] = style.R(Pad(p, w))
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/runeutil"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/rivo/uniseg"
 )
 
@@ -115,9 +114,9 @@ func (l *lineInput) View() string {
 		return prompt + l.CursorStyle.R(" ") + l.PlaceStyle.R(Fit(l.Placeholder, avail))
 	}
 	before, after := string(l.value[:l.pos]), string(l.value[l.pos:])
-	if w := ansi.StringWidth(before); w > avail*3/4 && w > avail-ansi.StringWidth(after) {
-		keep := min(avail*3/4, avail-min(ansi.StringWidth(after), avail/4))
-		before = ansi.TruncateLeft(before, w-keep, "")
+	if w := Width(before); w > avail*3/4 && w > avail-Width(after) {
+		keep := min(avail*3/4, avail-min(Width(after), avail/4))
+		before = trimLeftWidth(before, w-keep)
 	}
 	under := " "
 	if after != "" {
@@ -126,6 +125,6 @@ func (l *lineInput) View() string {
 		under = g.Str()
 		after = after[len(under):]
 	}
-	rest := max(avail-ansi.StringWidth(before)-ansi.StringWidth(under)+1, 0)
+	rest := max(avail-Width(before)-Width(under)+1, 0)
 	return prompt + before + l.CursorStyle.R(under) + Fit(after, rest)
 }

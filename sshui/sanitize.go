@@ -1,7 +1,10 @@
 package sshui
 
 import (
+	"github.com/mattn/go-runewidth"
+	"github.com/rivo/uniseg"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -13,8 +16,10 @@ import (
 //   - every other C0 control, DEL and C1 control (U+0080–U+009F, which
 //     includes U+009B CSI) is removed; TAB, LF, CR, U+2028 and U+2029 become
 //     a space;
-//   - bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)
-//     are removed, so nobody can reorder the rest of a line;
+//   - invisible format characters (Unicode Cf) are removed: the bidi
+//     controls U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C (so
+//     nobody can reorder the rest of a line), U+200B, U+FEFF, tags…; ZWJ
+//     and ZWNJ stay;
 //   - invalid UTF-8 becomes U+FFFD;
 //   - at most maxRunes runes are kept (maxRunes <= 0: no cap).
 //
@@ -125,17 +130,22 @@ func stepNone(r rune) (escState, bool) {
 	return stNone, !isControl(r)
 }
 
-// isControl reports the runes Clean drops outright.
+// isControl reports the runes Clean drops outright: C0, DEL, C1, and every
+// invisible format character (Unicode Cf: bidi controls U+202A–U+202E,
+// U+2066–U+2069, U+200E/F, U+061C, but also U+200B, U+FEFF, soft hyphen,
+// tag characters …), which can spoof text and on which terminals disagree
+// about width. ZWJ and ZWNJ stay: emoji sequences and several scripts need
+// them.
 func isControl(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
 		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	case r == 0x200e, r == 0x200f, r == 0x061c:
-		return true
+	case r == 0x200c, r == 0x200d:
+		return false
+	case r < 0xad:
+		return false
 	}
-	return false
+	return unicode.Is(unicode.Cf, r)
 }
 
 func mapSpace(r rune) rune {
@@ -146,27 +156,139 @@ func mapSpace(r rune) rune {
 	return r
 }
 
-// Width is the number of terminal columns s occupies (grapheme aware, so
-// CJK and emoji count 2 and combining marks 0). s must be Clean.
-func Width(s string) int { return ansi.StringWidth(s) }
+// Width is the number of terminal columns s occupies (escape sequences
+// count 0). Per grapheme cluster it takes the larger of the cluster width
+// (modern terminals: 👍🏽 is 2) and the sum of its runes' wcwidth (tmux,
+// older terminals: 👍🏽 is 4). Overestimating only leaves a blank cell;
+// underestimating wraps the line and scrolls the whole screen.
+func Width(s string) int {
+	if strings.IndexByte(s, 0x1b) >= 0 {
+		s = ansi.Strip(s)
+	}
+	if isPlain(s, 0) {
+		return len(s)
+	}
+	w := 0
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		w += clusterWidth(g.Str())
+	}
+	return w
+}
 
-// Fit truncates s (already Clean) to at most width columns, ending with "…"
-// when it had to cut. It never splits a grapheme cluster.
+func clusterWidth(c string) int {
+	sum := 0
+	for _, r := range c {
+		sum += runewidth.RuneWidth(r)
+	}
+	return max(sum, uniseg.StringWidth(c))
+}
+
+// Fit truncates s to at most width columns (as Width counts them), ending
+// with "…" when it had to cut. It never splits a grapheme cluster.
 func Fit(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) <= width {
+	if Width(s) <= width {
 		return s
 	}
-	return ansi.Truncate(s, width, "…")
+	if strings.IndexByte(s, 0x1b) < 0 {
+		head, _ := cutWidth(s, width-1)
+		return head + "…"
+	}
+	// Styled text: the largest ansi.Truncate length that Width accepts.
+	lo, hi := 0, width
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if Width(ansi.Truncate(s, mid, "…")) <= width {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if lo == 0 {
+		return ""
+	}
+	return ansi.Truncate(s, lo, "…")
+}
+
+// cutWidth splits plain s after the graphemes that fit in width columns.
+func cutWidth(s string, width int) (head, rest string) {
+	w, n := 0, 0
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		cw := clusterWidth(g.Str())
+		if w+cw > width {
+			break
+		}
+		w += cw
+		_, n = g.Positions()
+	}
+	return s[:n], s[n:]
+}
+
+// trimLeftWidth drops leading graphemes of plain s until at least n
+// columns are gone.
+func trimLeftWidth(s string, n int) string {
+	w := 0
+	g := uniseg.NewGraphemes(s)
+	for w < n && g.Next() {
+		w += clusterWidth(g.Str())
+		_, end := g.Positions()
+		if w >= n {
+			return s[end:]
+		}
+	}
+	return ""
 }
 
 // Pad fits s into exactly width columns, padding with spaces.
 func Pad(s string, width int) string {
 	s = Fit(s, width)
-	if w := ansi.StringWidth(s); w < width {
+	if w := Width(s); w < width {
 		s += strings.Repeat(" ", width-w)
 	}
 	return s
+}
+
+// wrapPlain word-wraps plain (Clean, unstyled) text to width columns,
+// breaking words longer than a line.
+func wrapPlain(s string, width int) []string {
+	width = max(width, 1)
+	var lines []string
+	var line strings.Builder
+	lw := 0
+	for i, word := range strings.Split(s, " ") {
+		ww := Width(word)
+		sep := 0
+		if i > 0 {
+			sep = 1
+		}
+		if lw+sep+ww <= width {
+			if sep == 1 {
+				line.WriteByte(' ')
+			}
+			line.WriteString(word)
+			lw += sep + ww
+			continue
+		}
+		if lw > 0 {
+			lines = append(lines, line.String())
+			line.Reset()
+		}
+		for ww > width {
+			head, rest := cutWidth(word, width)
+			if head == "" { // one cluster wider than the line: take it anyway
+				g := uniseg.NewGraphemes(word)
+				g.Next()
+				head, rest = g.Str(), word[len(g.Str()):]
+			}
+			lines = append(lines, head)
+			word, ww = rest, Width(rest)
+		}
+		line.WriteString(word)
+		lw = ww
+	}
+	return append(lines, line.String())
 }
