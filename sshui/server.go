@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -46,6 +48,9 @@ func New(cfg Config, b Backend) (*Server, error) {
 		return nil, errors.New("sshui: HostKeyPath is required")
 	}
 	cfg.setDefaults()
+	if err := os.MkdirAll(filepath.Dir(cfg.HostKeyPath), 0o700); err != nil {
+		return nil, fmt.Errorf("sshui: host key dir: %w", err)
+	}
 	admins, err := cfg.adminSet()
 	if err != nil {
 		return nil, fmt.Errorf("sshui: %w", err)

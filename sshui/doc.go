@@ -1,0 +1,76 @@
+// Package sshui is SyncNet's SSH front end: the wish server on each node's
+// ssh_port, public-key identity, the bubbletea chat app for interactive
+// sessions, and the exec commands (status, post, history, tail, rooms, who).
+//
+// # Owns / does not own
+//
+// Owns: SSH listening, authentication and identity decisions, session caps,
+// keepalives, the per-node session hub, terminal rendering, the sanitizer
+// (Clean) that every shown string passes through, per-user rate limits on
+// posting, exec command parsing and output formats (the JSON shapes of
+// status --json and history/tail --json are contracts, DESIGN.md).
+//
+// Does not own: protocol logic. It never imports node, ring or eventlog;
+// everything it knows about the cluster comes through Backend (backend.go),
+// which node implements. Replication, commit, idempotency on client message
+// ids (I5), ordering (I6), name-binding races, ban/mute state and presence
+// aggregation across nodes are the Backend's.
+//
+// # Middleware order
+//
+// wish runs the LAST middleware of a list first, and recover.Middleware
+// composes its arguments the same way. The list in server.go, read
+// outermost to innermost:
+//
+//	recover   (wish v1.4.7 recover only guards what is passed to it, so
+//	           everything is passed to it)
+//	logging   connect/disconnect lines; caches s.Pty() once (data race in
+//	          charmbracelet/ssh's Pty, DEPENDENCIES §2.6)
+//	limits    key required; caps per node and per key; refuses while
+//	          shutting down; starts the connection's keepalive
+//	identity  name from s.User(), key from s.PublicKey() — never what the
+//	          auth handler saw (§2.2); "admin" only for admin keys; bans;
+//	          BindName on first use; another key for a bound name is refused
+//	router    PTY + no command → chat; otherwise one exec command; its own
+//	          recover prints "internal error" and exits 1
+//	chat      bubbletea program (tea.go)
+//
+// TestMiddlewareOrder and TestWrongKeyNeverReachesCommandOrApp prove it.
+// The PublicKeyHandler accepts any well-formed key; keyboard-interactive is
+// answered with a one-line hint (ssh-keygen -t ed25519) and refused;
+// password auth is not offered.
+//
+// # Goroutines and their owners
+//
+//   - Hub.Run (one per server): owns the Backend subscription (Filter{}) and
+//     the 1 s Status poll; fans events out with non-blocking sends. Ends at
+//     Shutdown. A dropped subscription is renewed and every session resyncs.
+//   - Client.pump (one per chat session): the only caller of that session's
+//     p.Send. Ends when the program's Run returns (Hub.Unregister).
+//   - window-change reader (one per PTY session): forwards sizes to the pump
+//     and drains the channel until the session closes it.
+//   - keepalive (one per connection): keepalive@openssh.com every interval;
+//     no reply within one interval closes the connection.
+//   - tea.Cmds: Backend writes (Post, JoinRoom, …) run off the event loop
+//     with PostTimeout.
+//   - presence updates: short-lived, on a session's first open and last
+//     close on this node.
+//
+// # Bounded everything
+//
+// Per-session hub queue (SessionQueue, 256): a full queue drops the event
+// and marks the session lagged; it resyncs from HistoryAfter, deduplicating
+// by index, so a stalled terminal never slows anyone and loses nothing.
+// Message length (MaxMessageLen runes), rate (RateLimit/RateBurst per user),
+// sessions (MaxSessions, MaxSessionsPerKey), window size (1000×500), loaded
+// lines per conversation (1000; PgUp reloads), tail subscription (1024).
+//
+// # The caller's duties, in order
+//
+//  1. Build the Backend (node), then New(cfg, backend).
+//  2. go Serve().
+//  3. Report Server.Sessions() as this node's clients in Status.
+//  4. On stop: Shutdown(ctx) (quits every chat program through the hub,
+//     ends exec commands, waits for sessions, closes connections), THEN
+//     close the Backend and the WAL.
+package sshui
