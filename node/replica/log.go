@@ -106,12 +106,12 @@ func (l *memLog) truncateFrom(i uint64) {
 }
 
 func (l *memLog) append(ents ...Entry) {
-	for _, e := range ents {
-		if e.Index != l.lastIndex()+1 {
-			panic(fmt.Sprintf("replica: append %d after %d", e.Index, l.lastIndex()))
+	for i, e := range ents {
+		if e.Index != l.lastIndex()+1+uint64(i) {
+			panic(fmt.Sprintf("replica: append %d after %d", e.Index, l.lastIndex()+uint64(i)))
 		}
-		l.ents = append(l.ents, e)
 	}
+	l.ents = append(l.ents, ents...)
 }
 
 // findConflict returns the index of the first entry of ents that is absent
