@@ -362,3 +362,22 @@ func TestDescribe(t *testing.T) {
 	}
 	t.Log(Entry{Index: 1, Term: 1, Type: EntryNoop}.Describe(), Discard{FromIndex: 3, Term: 2}.Describe(), Ready{}.Describe())
 }
+
+// TestStepRejectsMalformed: inconsistent messages are errors, not panics.
+func TestStepRejectsMalformed(t *testing.T) {
+	bad := []Message{
+		{Type: MsgApp, From: "n2", To: "n1", Term: 2, PrevIndex: 0, Entries: []Entry{{Index: 2, Term: 1}}},
+		{Type: MsgApp, From: "n2", To: "n1", Term: 2, PrevIndex: 0, Entries: []Entry{{Index: 1, Term: 3}}},
+		{Type: MsgApp, From: "n2", To: "n1", Term: 2, PrevIndex: 0, Entries: []Entry{{Index: 1, Term: 2}, {Index: 2, Term: 1}}},
+		{Type: MsgSnap, From: "n2", To: "n1", Term: 2},
+		{Type: MsgSnapshotNeeded, From: "n2", To: "n1", Term: 2},
+		{Type: MsgApp, From: "n9", To: "n1", Term: 2},
+		{Type: MsgApp, From: "n2", To: "n3", Term: 2},
+	}
+	for _, m := range bad {
+		r := newR(t, "n1", peers3, State{HardState: HardState{Term: 2}})
+		if err := r.Step(m); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v", m.Describe(), err)
+		}
+	}
+}

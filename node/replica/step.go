@@ -14,8 +14,8 @@ func (r *Replica) Step(m Message) error {
 	if m.Type != MsgApp && m.Type != MsgAppResp && m.Type != MsgSnap {
 		return fmt.Errorf("%w: type %s is never stepped", ErrBadMessage, m.Type)
 	}
-	if m.Type == MsgSnap && m.Snapshot == nil {
-		return fmt.Errorf("%w: MsgSnap without snapshot", ErrBadMessage)
+	if err := validate(m); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadMessage, m.Describe(), err)
 	}
 	switch {
 	case m.Term > r.term:
@@ -45,6 +45,29 @@ func (r *Replica) Step(m Message) error {
 	case MsgAppResp:
 		if r.role == Leader {
 			r.handleAppResp(m)
+		}
+	}
+	return nil
+}
+
+// validate checks a message's internal consistency, so that a malformed
+// (but authenticated) message is an error, not a panic deep in the log.
+func validate(m Message) error {
+	switch m.Type {
+	case MsgSnap:
+		if m.Snapshot == nil || m.Snapshot.Term > m.Term {
+			return fmt.Errorf("missing snapshot or snapshot term above message term")
+		}
+	case MsgApp:
+		prevT := m.PrevTerm
+		for i, e := range m.Entries {
+			if e.Index != m.PrevIndex+1+uint64(i) || e.Term < prevT || e.Term > m.Term {
+				return fmt.Errorf("entry %d/%d out of sequence", e.Index, e.Term)
+			}
+			prevT = e.Term
+		}
+		if m.PrevTerm > m.Term {
+			return fmt.Errorf("prev term above message term")
 		}
 	}
 	return nil
