@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// workload is a set of posters, each a goroutine that posts unique client
+// ids through the nodes in turn and retries an unacknowledged id, unchanged,
+// on the next node until it is acknowledged (I5 makes that safe).
+type workload struct {
+	c      *cluster
+	prefix string
+
+	mu        sync.Mutex
+	acked     map[string]ack  // client id -> what the post returned
+	attempted map[string]bool // sent at least once (acked or not)
+	rooms     map[string]bool
+	errors    int
+
+	stopping chan struct{}
+	wg       sync.WaitGroup
+}
+
+type ack struct {
+	room  string
+	index uint64
+}
+
+// perRoom keeps each room under history's limit in long soaks.
+const perRoom = 2000
+
+// pacing keeps a poster under the per-user rate limit (10/s sustained).
+const pacing = 120 * time.Millisecond
+
+// startPosters starts n posters; their ids start with prefix.
+func (c *cluster) startPosters(n int, prefix string) *workload {
+	w := &workload{c: c, prefix: prefix, acked: map[string]ack{}, attempted: map[string]bool{},
+		rooms: map[string]bool{}, stopping: make(chan struct{})}
+	c.t.Logf("start %d posters (%s)", n, prefix)
+	for i := 0; i < n; i++ {
+		w.wg.Add(1)
+		go w.poster(i)
+	}
+	return w
+}
+
+func (w *workload) poster(i int) {
+	defer w.wg.Done()
+	user := fmt.Sprintf("%s-poster%d", w.prefix, i)
+	node := i
+	for k := 0; ; k++ {
+		select {
+		case <-w.stopping:
+			return
+		default:
+		}
+		room := fmt.Sprintf("%s-r%d-%d", w.prefix, i, k/perRoom)
+		id := fmt.Sprintf("%s-%d-%d", w.prefix, i, k)
+		w.mu.Lock()
+		w.attempted[id], w.rooms[room] = true, true
+		w.mu.Unlock()
+		node = w.deliver(user, room, id, node)
+		node++
+		time.Sleep(pacing)
+	}
+}
+
+// deliver posts id until acknowledged, moving to another node after each
+// failure; after stop it keeps trying for finishWithin, then gives up (the
+// id stays "attempted": it may be present at most once).
+func (w *workload) deliver(user, room, id string, node int) int {
+	var giveUp time.Time
+	for {
+		target := w.c.ids[node%len(w.c.ids)]
+		if w.c.live(target) {
+			idx, err := w.c.post(target, user, room, "text-"+id, id)
+			if err == nil {
+				w.mu.Lock()
+				w.acked[id] = ack{room: room, index: idx}
+				w.mu.Unlock()
+				return node
+			}
+			w.mu.Lock()
+			w.errors++
+			w.mu.Unlock()
+		}
+		node++
+		select {
+		case <-w.stopping:
+			if giveUp.IsZero() {
+				giveUp = time.Now().Add(finishWithin)
+			}
+			if time.Now().After(giveUp) {
+				return node
+			}
+		default:
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const finishWithin = 30 * time.Second
+
+// stop ends the posters; each finishes (acknowledges) the id in flight.
+func (w *workload) stop() {
+	close(w.stopping)
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.c.t.Logf("posters stopped: %d acknowledged, %d attempted, %d failed attempts (retried)",
+		len(w.acked), len(w.attempted), w.errors)
+}
+
+// ackedCount is how many posts have been acknowledged so far.
+func (w *workload) ackedCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// waitAcked waits until n more posts are acknowledged (proof of progress).
+func (w *workload) waitAcked(more int, within time.Duration) {
+	w.c.t.Helper()
+	target := w.ackedCount() + more
+	deadline := time.Now().Add(within)
+	for w.ackedCount() < target {
+		if time.Now().After(deadline) {
+			w.c.t.Fatalf("posts stalled: %d acknowledged, wanted %d within %s", w.ackedCount(), target, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// verdict is the outcome of the set check.
+type verdict struct {
+	acked, lost, duplicated int
+	problems                []string
+}
+
+// check is the Jepsen-style set check on nodes: it waits until they hold the
+// same history, then requires every acknowledged id exactly once at the index
+// its post returned, no id twice, no id never sent, identical (index, id)
+// sequences and Lamport times growing along the log.
+func (w *workload) check(nodes []string) verdict {
+	w.c.t.Helper()
+	w.mu.Lock()
+	rooms := sortedKeys(w.rooms)
+	w.mu.Unlock()
+	hist := w.c.converged(nodes, rooms, 30*time.Second)
+	v := w.judge(nodes, rooms, hist)
+	w.c.t.Logf("set check on %v: %d acknowledged, %d lost, %d duplicated", nodes, v.acked, v.lost, v.duplicated)
+	for _, p := range v.problems {
+		w.c.t.Error(p)
+	}
+	return v
+}
+
+// converged polls nodes until their histories of rooms are identical
+// (followers may lag) or the deadline passes; it returns the last reading.
+func (c *cluster) converged(nodes, rooms []string, within time.Duration) map[string][]message {
+	c.t.Helper()
+	var hist map[string][]message
+	var why string
+	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
+		hist, why = c.readAll(nodes, rooms)
+		if why == "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if why != "" {
+		c.t.Errorf("nodes did not converge within %s: %s", within, why)
+	}
+	return hist
+}
+
+// readAll reads every room from every node; hist is keyed by node, messages
+// of all rooms merged in index order. why says how they differ ("" if not).
+func (c *cluster) readAll(nodes, rooms []string) (map[string][]message, string) {
+	hist := map[string][]message{}
+	for _, id := range nodes {
+		for _, room := range rooms {
+			msgs, err := c.history(id, room)
+			if err != nil {
+				return hist, err.Error()
+			}
+			hist[id] = append(hist[id], msgs...)
+		}
+		sort.SliceStable(hist[id], func(i, j int) bool { return hist[id][i].Index < hist[id][j].Index })
+	}
+	ref := nodes[0]
+	for _, id := range nodes[1:] {
+		if d := diff(hist[ref], hist[id]); d != "" {
+			return hist, fmt.Sprintf("%s vs %s: %s", ref, id, d)
+		}
+	}
+	return hist, ""
+}
+
+// diff describes the first difference of two (index, id) sequences.
+func diff(a, b []message) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i].Index != b[i].Index || a[i].ID != b[i].ID {
+			return fmt.Sprintf("position %d: index %d id %s vs index %d id %s", i, a[i].Index, a[i].ID, b[i].Index, b[i].ID)
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d vs %d messages", len(a), len(b))
+	}
+	return ""
+}
+
+func (w *workload) judge(nodes, rooms []string, hist map[string][]message) verdict {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v := verdict{acked: len(w.acked)}
+	lost, dup := map[string]bool{}, map[string]bool{}
+	for _, id := range nodes {
+		msgs := hist[id]
+		count := map[string]int{}
+		for i, m := range msgs {
+			count[m.ID]++
+			if !w.attempted[m.ID] {
+				v.problems = append(v.problems, fmt.Sprintf("%s: index %d holds id %q that no poster sent", id, m.Index, m.ID))
+			}
+			if i > 0 && m.Lamport <= msgs[i-1].Lamport {
+				v.problems = append(v.problems, fmt.Sprintf("%s: Lamport time does not grow (I6): index %d lamport %d after index %d lamport %d",
+					id, m.Index, m.Lamport, msgs[i-1].Index, msgs[i-1].Lamport))
+			}
+			if a, ok := w.acked[m.ID]; ok && a.index != m.Index && count[m.ID] == 1 {
+				v.problems = append(v.problems, fmt.Sprintf("%s: id %s acknowledged at index %d but stored at index %d", id, m.ID, a.index, m.Index))
+			}
+		}
+		for cid, n := range count {
+			if n > 1 {
+				dup[cid] = true
+				v.problems = append(v.problems, fmt.Sprintf("%s: id %s present %d times (I5)", id, cid, n))
+			}
+		}
+		for cid := range w.acked {
+			if count[cid] == 0 {
+				lost[cid] = true
+				v.problems = append(v.problems, fmt.Sprintf("%s: acknowledged id %s (index %d) is missing (I4)", id, cid, w.acked[cid].index))
+			}
+		}
+	}
+	v.lost, v.duplicated = len(lost), len(dup)
+	if len(v.problems) > 20 {
+		v.problems = append(v.problems[:20], fmt.Sprintf("… and %d more problems", len(v.problems)-20))
+	}
+	return v
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// leaderMonitor polls status --json of every live node and records which
+// leader each node names in which term; two leaders in one term break I1.
+type leaderMonitor struct {
+	c    *cluster
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	byTerm   map[uint64]string // term -> leader, first seen
+	seenBy   map[uint64]string // term -> node that reported it
+	problems []string
+	polls    int
+}
+
+func (c *cluster) monitorLeaders() *leaderMonitor {
+	m := &leaderMonitor{c: c, done: make(chan struct{}), byTerm: map[uint64]string{}, seenBy: map[uint64]string{}}
+	m.wg.Add(1)
+	go m.loop()
+	return m
+}
+
+func (m *leaderMonitor) loop() {
+	defer m.wg.Done()
+	for {
+		for _, id := range m.c.liveIDs() {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			st, err := m.c.statusWithin(id, time.Second)
+			if err == nil {
+				m.record(id, st)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (m *leaderMonitor) record(from string, st status) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.polls++
+	if st.Leader == "" {
+		return
+	}
+	prev, ok := m.byTerm[st.Term]
+	switch {
+	case !ok:
+		m.byTerm[st.Term], m.seenBy[st.Term] = st.Leader, from
+	case prev != st.Leader:
+		m.problems = append(m.problems, fmt.Sprintf("two leaders in term %d (I1): %s per %s, %s per %s",
+			st.Term, prev, m.seenBy[st.Term], st.Leader, from))
+	}
+}
+
+// finish stops polling and fails the test on any term with two leaders.
+func (m *leaderMonitor) finish() {
+	close(m.done)
+	m.wg.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var terms []string
+	for term, l := range m.byTerm {
+		terms = append(terms, fmt.Sprintf("%d:%s", term, l))
+	}
+	sort.Strings(terms)
+	m.c.t.Logf("leader monitor: %d status polls, terms seen %s", m.polls, strings.Join(terms, " "))
+	for _, p := range m.problems {
+		m.c.t.Error(p)
+	}
+}
