@@ -20,6 +20,7 @@ type simOpts struct {
 	maxDelay                     int
 	crash, crashMid, restart     float64
 	partition, heal, elect       float64
+	flap                         float64 // chance per tick to crash a leader (Figure-8 histories)
 	compact                      bool
 	clients                      int
 	cfg                          Config
@@ -41,6 +42,7 @@ func drawOpts(seed int64, soak bool) simOpts {
 		heal:       0.03 + 0.1*rng.Float64(),
 		elect:      []float64{0, 0.005, 0.03}[rng.IntN(3)],
 		compact:    rng.IntN(2) == 0,
+		flap:       []float64{0, 0.03, 0.1}[rng.IntN(3)],
 		clients:    1 + rng.IntN(4),
 		cfg: Config{
 			HeartbeatTicks:  1 + rng.IntN(3),
@@ -659,6 +661,14 @@ func (s *sim) chaos() {
 	}
 	if s.rng.Float64() < s.o.elect {
 		s.elect()
+	}
+	if s.rng.Float64() < s.o.flap {
+		for _, n := range s.nodes {
+			if n.up && n.r.role == Leader {
+				s.crash(n)
+				break
+			}
+		}
 	}
 }
 
