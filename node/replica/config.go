@@ -16,8 +16,8 @@ type Config struct {
 	// index) to each follower every HeartbeatTicks ticks. Default 1.
 	HeartbeatTicks int
 	// RetransmitTicks: a follower whose acks made no progress for this many
-	// ticks while appends are in flight is probed again from its match
-	// index (messages may be lost). Default 4*HeartbeatTicks.
+	// ticks while appends are in flight is probed again (messages may be
+	// lost, or it restarted). Default 4*HeartbeatTicks.
 	RetransmitTicks int
 	// SnapshotRetryTicks: how long the leader waits for a snapshot ack
 	// before asking the node layer again. Default 10*HeartbeatTicks.

@@ -106,8 +106,11 @@
 //
 // I7 (liveness): the leader heartbeats every HeartbeatTicks with an empty
 // MsgApp carrying its commit; probes are retried each heartbeat; a
-// pipeline whose acks stall for RetransmitTicks restarts from the match;
-// rejections carry (HintIndex, HintTerm) so back-off skips whole terms.
+// pipeline whose acks stall for RetransmitTicks (lost messages, restarted
+// follower) is probed again at the leader's last index; rejections carry
+// (HintIndex, HintTerm) so back-off jumps to the follower's real end and
+// skips whole terms; after commit advances, followers get an empty append
+// carrying it without waiting for the heartbeat.
 //
 // # Limits
 //
