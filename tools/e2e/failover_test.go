@@ -84,8 +84,17 @@ func TestWholeClusterRestart(t *testing.T) {
 		c.waitUp(id)
 	}
 	c.waitLeader()
-	if v := w.check(c.ids); v.lost+v.duplicated > 0 {
-		t.Fatalf("after whole-cluster restart: %d lost, %d duplicated", v.lost, v.duplicated)
+	after := w.check(c.ids)
+	if after.lost+after.duplicated > 0 {
+		t.Fatalf("after whole-cluster restart: %d lost, %d duplicated", after.lost, after.duplicated)
+	}
+	if d := diff(before.history, after.history); d != "" {
+		t.Fatalf("history changed across the restart: %s", d)
+	}
+	for i, m := range before.history {
+		if a := after.history[i]; a != m {
+			t.Fatalf("message changed across the restart: %+v became %+v", m, a)
+		}
 	}
 	// The restarted cluster still commits.
 	w2 := c.startPosters(1, "wc2")

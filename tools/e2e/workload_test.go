@@ -139,6 +139,7 @@ func (w *workload) waitAcked(more int, within time.Duration) {
 type verdict struct {
 	acked, lost, duplicated int
 	problems                []string
+	history                 []message // the first node's, all rooms in index order
 }
 
 // check is the Jepsen-style set check on nodes: it waits until they hold the
@@ -152,6 +153,7 @@ func (w *workload) check(nodes []string) verdict {
 	w.mu.Unlock()
 	hist := w.c.converged(nodes, rooms, 30*time.Second)
 	v := w.judge(nodes, rooms, hist)
+	v.history = hist[nodes[0]]
 	w.c.t.Logf("set check on %v: %d acknowledged, %d lost, %d duplicated", nodes, v.acked, v.lost, v.duplicated)
 	for _, p := range v.problems {
 		w.c.t.Error(p)
