@@ -17,7 +17,7 @@ import (
 // testCluster is n real nodes in this process, on loopback sockets bound
 // before the config is written (no find-then-bind race).
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	nodes map[string]*runningNode
 	ports map[string][4]int     // ssh, peer, heartbeat, election
@@ -31,7 +31,7 @@ type runningNode struct {
 }
 
 type testLogWriter struct {
-	t  *testing.T
+	t  testing.TB
 	mu sync.Mutex
 }
 
@@ -42,7 +42,9 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func newTestCluster(t *testing.T, size int) *testCluster {
+func newTestCluster(t *testing.T, size int) *testCluster { return newTestClusterB(t, size) }
+
+func newTestClusterB(t testing.TB, size int) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*Listeners{}}
 	var b strings.Builder
@@ -75,7 +77,7 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 
 // bindAll binds a node's four sockets on loopback: on port 0 the first
 // time, on the node's known ports when it restarts.
-func bindAll(t *testing.T, ps [4]int) *Listeners {
+func bindAll(t testing.TB, ps [4]int) *Listeners {
 	t.Helper()
 	ip := net.IPv4(127, 0, 0, 1)
 	var ls Listeners

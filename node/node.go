@@ -220,8 +220,30 @@ func (n *Node) loop(ctx context.Context) error {
 		case p := <-n.proposeC:
 			n.handlePropose(p)
 		}
+		n.drainInputs()
 		if err := n.handleReady(); err != nil {
 			return err
+		}
+	}
+}
+
+// maxDrain bounds how many queued inputs join one Ready: everything that
+// arrived while the last fsync ran is handled before the next one, so one
+// WAL append (and one fsync) covers them all. This is the group commit of
+// the replicated log.
+const maxDrain = 4096
+
+func (n *Node) drainInputs() {
+	for i := 0; i < maxDrain; i++ {
+		select {
+		case m := <-n.ringT.Recv():
+			n.stepRing(m)
+		case f := <-n.peers.Recv():
+			n.handleFrame(f)
+		case p := <-n.proposeC:
+			n.handlePropose(p)
+		default:
+			return
 		}
 	}
 }

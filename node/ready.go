@@ -33,6 +33,16 @@ func (n *Node) handleReady() error {
 		}
 		recs := n.ringRecords(rrd)
 		recs = append(recs, n.replicaRecords(prd)...)
+		// A leader may ship its entries and apply what is already committed
+		// while its own fsync runs: its own copy counts toward a majority only
+		// once Advance confirms it is durable, and committed entries are on a
+		// majority's disks already (Raft §10.2.1). This takes one fsync off
+		// every commit's critical path. Followers persist before they ack.
+		early := n.rep.Status().Role == replica.Leader && rrd.HardState == nil
+		if early {
+			n.sendReplica(prd.Messages)
+			n.applyCommitted(prd.CommittedEntries)
+		}
 		if len(recs) > 0 {
 			if _, _, err := n.wal.Append(context.Background(), recs...); err != nil {
 				// The log is poisoned: nothing more can be acknowledged (I4).
@@ -40,9 +50,11 @@ func (n *Node) handleReady() error {
 			}
 		}
 		n.sendRing(rrd.Messages)
-		n.sendReplica(prd.Messages)
+		if !early {
+			n.sendReplica(prd.Messages)
+			n.applyCommitted(prd.CommittedEntries)
+		}
 		n.applyRing(rrd)
-		n.applyCommitted(prd.CommittedEntries)
 		if hasRing {
 			n.ring.Advance(rrd)
 		}
