@@ -38,7 +38,7 @@ func (n *Node) tickElection() {
 		return
 	}
 	n.roundElapsed++
-	if n.roundElapsed > n.roundTimeout {
+	if n.roundElapsed >= n.roundTimeout {
 		n.startRound()
 	}
 }
