@@ -51,9 +51,8 @@ soak:
 
 # The e2e chaos soak: seeded kill -9 / SIGSTOP / restart cycles on real
 # nodes, then the set check (CYCLES=100 by default; SYNCNET_CHAOS_SEED replays).
-CYCLES ?= 100
 chaos:
-	SYNCNET_CHAOS_CYCLES=$(CYCLES) $(GO) test -race -count=1 -timeout 60m -v -run '^TestChaos$$' ./tools/e2e/
+	SYNCNET_CHAOS_CYCLES=$(or $(CYCLES),100) $(GO) test -race -count=1 -timeout 60m -v -run '^TestChaos$$' ./tools/e2e/
 
 lint:
 	$(GO) run $(STATICCHECK) $(PKGS)
