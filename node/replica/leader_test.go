@@ -381,3 +381,28 @@ func TestStepRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleRefusalKeepsProgress is the regression test for a soak failure
+// (seed 5396): a leader re-elected in term 5 received the refusal of its own
+// term-4 append, sent with term 5 and hint 0, took it for a current
+// rejection and restarted the follower from index 1, walking 146 entries
+// one batch per round trip. The refusal now carries a real hint.
+func TestStaleRefusalKeepsProgress(t *testing.T) {
+	// n2 adopted term 5; n1's term-4 heartbeat (prev 5/4) reaches it late.
+	f := newR(t, "n2", peers3, State{HardState: HardState{Term: 5}, Entries: ents(1, 1, 1, 4, 4)})
+	cycle(f)
+	must(t, f.Step(Message{Type: MsgApp, From: "n1", To: "n2", Term: 4, PrevIndex: 5, PrevTerm: 4}))
+	refusal := msgsOf(cycle(f), MsgAppResp)
+	if len(refusal) != 1 || !refusal[0].Reject || refusal[0].Term != 5 || refusal[0].Index != 5 || refusal[0].HintIndex != 4 || refusal[0].HintTerm != 4 {
+		t.Fatalf("refusal = %v, want reject of 5 at term 5 with hint 4/4", refusal)
+	}
+	// Meanwhile n1 was re-elected in term 5: its probe to n2 is at prev 5,
+	// so the refusal looks current.
+	l := newR(t, "n1", peers3, State{HardState: HardState{Term: 4}, Entries: ents(1, 1, 1, 4, 4, 4)})
+	must(t, l.BecomeLeader(5))
+	cycle(l)
+	must(t, l.Step(refusal[0]))
+	if pr := l.prs["n2"]; pr.next != 5 {
+		t.Errorf("progress after the refusal: %s, want next 5", pr)
+	}
+}

@@ -30,8 +30,12 @@ func (r *Replica) Step(m Message) error {
 	case m.Term < r.term:
 		// Stale sender: refuse, and tell a stale leader our term so it steps
 		// down. Stale responses are simply dropped.
+		// The refusal carries a real hint about our log: the sender may be
+		// re-elected in our term by the time it arrives, and then treats it
+		// as an ordinary rejection (regression: a hint of 0 sent it back to
+		// index 1, TestStaleRefusalKeepsProgress).
 		if m.Type != MsgAppResp {
-			r.send(Message{Type: MsgAppResp, To: m.From, Reject: true, Index: m.PrevIndex})
+			r.rejectAppend(m)
 		}
 		return nil
 	}
@@ -92,8 +96,18 @@ func (r *Replica) handleAppend(m Message) {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
 		return
 	}
-	hi, ht := r.log.findConflictByTerm(min(m.PrevIndex, r.log.lastIndex()), m.PrevTerm)
-	r.send(Message{Type: MsgAppResp, To: m.From, Reject: true, Index: m.PrevIndex, HintIndex: hi, HintTerm: ht})
+	r.rejectAppend(m)
+}
+
+// rejectAppend refuses m with a back-off hint: the largest index <= its
+// PrevIndex whose term is <= its PrevTerm, and that term.
+func (r *Replica) rejectAppend(m Message) {
+	prevIndex, prevTerm := m.PrevIndex, m.PrevTerm
+	if m.Type == MsgSnap {
+		prevIndex, prevTerm = m.Snapshot.Index, m.Snapshot.Term
+	}
+	hi, ht := r.log.findConflictByTerm(min(prevIndex, r.log.lastIndex()), prevTerm)
+	r.send(Message{Type: MsgAppResp, To: m.From, Reject: true, Index: prevIndex, HintIndex: hi, HintTerm: ht})
 }
 
 func (r *Replica) handleSnapshot(m Message) {
