@@ -157,6 +157,29 @@ func TestFailoverUnderContinuousPosting(t *testing.T) {
 	checkExactly(t, rec.messages(), f.HistoryAfter("general", 0, 100000))
 }
 
+// A node that stops answering but keeps its TCP connections (SIGSTOP, a
+// partition) is noticed by the keepalive and left for the next node.
+func TestFrozenNodeIsLeftByKeepalive(t *testing.T) {
+	f, nodes := startCluster(t, 2)
+	c, rec, _ := startClient(t, "alice", nodes, func(c *Config) {
+		c.KeepaliveInterval, c.KeepaliveTimeout = 100*time.Millisecond, 300*time.Millisecond
+	})
+	waitUntil(t, 10*time.Second, "connected", func() bool { return rec.sawState(StateConnected, "node1") })
+	f.Append(sshui.Message{Room: "general", From: "bob", Text: "before"})
+	waitUntil(t, 10*time.Second, "before", func() bool { return rec.hasText("before") })
+	nodes[0].freeze()
+	id := c.Send("while frozen")
+	f.Append(sshui.Message{Room: "general", From: "bob", Text: "during"})
+	waitUntil(t, 10*time.Second, "moved to node2", func() bool { return rec.sawState(StateConnected, "node2") })
+	waitUntil(t, 10*time.Second, "queue drained", func() bool { return c.Queued() == 0 })
+	waitUntil(t, 10*time.Second, "own line", func() bool { return rec.hasText("while frozen") })
+	room := f.HistoryAfter("general", 0, 100)
+	checkExactly(t, rec.messages(), room)
+	if n := countID(room, id); n != 1 {
+		t.Fatalf("line stored %d times", n)
+	}
+}
+
 func TestKnownHostsTrustOnFirstUseThenRefuseChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "known_hosts")
 	kh, err := OpenKnownHosts(path)

@@ -30,11 +30,12 @@ type testNode struct {
 	mu    sync.Mutex
 	up    bool
 	conns map[net.Conn]bool
+	thaw  chan struct{} // non-nil while frozen: closed to thaw
 }
 
 // startCluster serves one shared fake backend from n servers, as a
 // replicated cluster would: every node sees every committed message.
-func startCluster(t *testing.T, n int) (*sshuitest.Fake, []*testNode) {
+func startCluster(t testing.TB, n int) (*sshuitest.Fake, []*testNode) {
 	t.Helper()
 	f := sshuitest.New("cluster", nil)
 	var nodes []*testNode
@@ -44,7 +45,7 @@ func startCluster(t *testing.T, n int) (*sshuitest.Fake, []*testNode) {
 	return f, nodes
 }
 
-func startNode(t *testing.T, b sshui.Backend, name string) *testNode {
+func startNode(t testing.TB, b sshui.Backend, name string) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,6 +67,7 @@ func startNode(t *testing.T, b sshui.Backend, name string) *testNode {
 	go tn.accept(pl)
 	t.Cleanup(func() {
 		_ = pl.Close()
+		tn.unfreeze()
 		tn.setUp(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -106,9 +108,45 @@ func (tn *testNode) pipe(c net.Conn) {
 	tn.mu.Lock()
 	tn.conns[s] = true
 	tn.mu.Unlock()
-	go func() { _, _ = io.Copy(s, c); _ = s.Close() }()
-	_, _ = io.Copy(c, s)
+	go func() { _, _ = io.Copy(s, gated{c, tn}); _ = s.Close() }()
+	_, _ = io.Copy(c, gated{s, tn})
 	_ = c.Close()
+}
+
+// gated stops passing bytes while the node is frozen.
+type gated struct {
+	r  io.Reader
+	tn *testNode
+}
+
+func (g gated) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.tn.mu.Lock()
+	thaw := g.tn.thaw
+	g.tn.mu.Unlock()
+	if thaw != nil {
+		<-thaw
+	}
+	return n, err
+}
+
+// freeze makes the node stop answering without closing anything, like
+// SIGSTOP: TCP stays up, bytes go nowhere. thaw undoes it.
+func (tn *testNode) freeze() {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if tn.thaw == nil {
+		tn.thaw = make(chan struct{})
+	}
+}
+
+func (tn *testNode) unfreeze() {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if tn.thaw != nil {
+		close(tn.thaw)
+		tn.thaw = nil
+	}
 }
 
 // setUp false drops every connection through the proxy and refuses new
@@ -200,7 +238,7 @@ func (r *recorder) sawState(kind StateKind, node string) bool {
 }
 
 // startClient runs a client for user against nodes until the test ends.
-func startClient(t *testing.T, user string, nodes []*testNode, tweak func(*Config)) (*Client, *recorder, *runResult) {
+func startClient(t testing.TB, user string, nodes []*testNode, tweak func(*Config)) (*Client, *recorder, *runResult) {
 	t.Helper()
 	kh, err := OpenKnownHosts(filepath.Join(t.TempDir(), "known_hosts"))
 	if err != nil {
@@ -242,7 +280,7 @@ type runResult struct {
 }
 
 // postVia posts text as user through node addr with an exec session.
-func postVia(t *testing.T, addr, user string, key ssh.Signer, text, id string) {
+func postVia(t testing.TB, addr, user string, key ssh.Signer, text, id string) {
 	t.Helper()
 	c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
@@ -267,7 +305,7 @@ func postVia(t *testing.T, addr, user string, key ssh.Signer, text, id string) {
 }
 
 // waitUntil polls cond every 5ms until d passes.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
