@@ -314,7 +314,7 @@ func (m *uiModel) bodyLines(need int) []string {
 	var blocks [][]string
 	n := len(tail)
 	for i := len(m.lines) - 1; i >= 0 && n < need; i-- {
-		b := m.wrap(m.renderMessage(m.lines[i]))
+		b := m.wrapIndented(m.renderMessage(m.lines[i]))
 		blocks = append(blocks, b)
 		n += len(b)
 	}
@@ -340,6 +340,15 @@ func (m *uiModel) renderMessage(msg Message) string {
 		return gutter + m.st.time.Render(ts) + " * " + name.Render(from) + " " + text
 	}
 	return gutter + m.st.time.Render(ts) + " " + name.Render(from) + ": " + text
+}
+
+// wrapIndented wraps a message under its gutter column.
+func (m *uiModel) wrapIndented(s string) []string {
+	lines := strings.Split(ansi.Wrap(s, max(m.w-1, 1), ""), "\n")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = " " + lines[i]
+	}
+	return lines
 }
 
 func (m *uiModel) wrap(s string) []string {
