@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // request is one Append waiting for the writer. Its records are encoded by
@@ -110,7 +111,8 @@ func (l *Log) run() {
 	defer close(l.stopped)
 	var carry *request
 	batch := make([]*request, 0, 64)
-	prev := [2]int{} // requests in the last two commits
+	prev := [2]int{}            // requests in the last two commits
+	var writeTime time.Duration // moving average of one commit's write+fsync
 	for {
 		first := carry
 		carry = nil
@@ -125,20 +127,26 @@ func (l *Log) run() {
 		count, size := len(first.kinds), len(first.buf)
 		// Drain what is waiting. Callers woken by the last commit are on
 		// their way back; if fewer are here than took part in the last two
-		// commits, yield a little to let them in, rather than settling into
-		// two half-size batches alternating around each fsync. Bounded: stop
-		// as soon as a yield brings no one new.
-		target := prev[0] + prev[1]
+		// commits, yield to let them in rather than settling into two
+		// half-size batches alternating around each fsync. The wait is
+		// bounded by half the recent write+fsync time, so with many callers
+		// the stragglers' turnaround overlaps the next fsync instead of
+		// delaying it, and it stops as soon as a yield brings no one new
+		// (a lone appender never waits).
+		target, start := prev[0]+prev[1], time.Now()
 		for spins := 0; ; spins++ {
 			before := len(batch)
 			carry = l.drain(&batch, &count, &size)
-			if carry != nil || len(batch) >= target || spins == 16 || (spins > 1 && len(batch) == before) {
+			if carry != nil || len(batch) >= target || (spins > 1 && len(batch) == before) ||
+				time.Since(start) > writeTime/2 {
 				break
 			}
 			runtime.Gosched()
 		}
 		prev[0], prev[1] = prev[1], len(batch)
+		t0 := time.Now()
 		l.commit(batch)
+		writeTime = (3*writeTime + time.Since(t0)) / 4 // moving average
 		clear(batch)
 	}
 }
