@@ -44,7 +44,7 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return UsageError{err.Error()}
+		return UsageError{} // the flag package printed the error and the usage
 	}
 	if fs.NArg() > 0 {
 		return UsageError{"unexpected argument " + strconv.Quote(fs.Arg(0))}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	osuser "os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func Main(ctx context.Context, args []string, std Stdio) error {
 	fs.SetOutput(std.Err)
 	cfgPath := fs.String("config", "", "cluster config (cluster.toml): the nodes' ssh host:port")
 	nodesArg := fs.String("nodes", "", "nodes as host:port,host:port,… (instead of --config)")
-	user := fs.String("user", os.Getenv("USER"), "chat name (SSH user)")
+	user := fs.String("user", defaultUser(), "chat name (SSH user)")
 	room := fs.String("room", "general", "room to follow and post to")
 	var keys listFlag
 	fs.Var(&keys, "i", "private key file (repeatable); then the agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa")
@@ -59,7 +60,7 @@ func Main(ctx context.Context, args []string, std Stdio) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return UsageError{err.Error()}
+		return UsageError{} // the flag package printed the error and the usage
 	}
 	if fs.NArg() > 0 {
 		return UsageError{"unexpected argument " + strconv.Quote(fs.Arg(0))}
@@ -100,6 +101,16 @@ func Main(ctx context.Context, args []string, std Stdio) error {
 		return RunBatch(ctx, cfg, BatchOptions{In: std.In, Out: std.Out, Err: std.Err, Linger: *linger, Trace: *trace})
 	}
 	return RunUI(ctx, cfg, UIOptions{In: std.In, Out: std.Out, AltScreen: true})
+}
+
+func defaultUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := osuser.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // nodeList reads the nodes from --config or --nodes.
