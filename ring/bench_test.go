@@ -1,9 +1,12 @@
 package ring
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -54,7 +57,18 @@ func TestMeasureFailoverUDP(t *testing.T) {
 }
 
 func failoverTrial(t *testing.T, size int, seed int64) (time.Duration, uint64, bool) {
-	nodes := startRealCluster(t, size, benchTiming, seed*100)
+	var mu sync.Mutex
+	var timeline []string
+	var start time.Time
+	tm := benchTiming
+	tm.OnReady = func(self string, rd Ready) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !start.IsZero() && rd.SoftState != nil {
+			timeline = append(timeline, fmt.Sprintf("%6.1fms %s %s", float64(time.Since(start).Microseconds())/1000, self, rd.SoftState.Describe()))
+		}
+	}
+	nodes := startRealCluster(t, size, tm, seed*100)
 	defer func() {
 		for _, rn := range nodes {
 			rn.stop()
@@ -66,10 +80,22 @@ func failoverTrial(t *testing.T, size int, seed int64) (time.Duration, uint64, b
 	}
 	r := rand.New(rand.NewSource(seed))
 	time.Sleep(200*time.Millisecond + time.Duration(r.Int63n(int64(100*time.Millisecond))))
-	start := time.Now()
+	// Time from the moment the leader can no longer send: its runner has
+	// exited and its sockets are closed (on a loaded machine stopping the
+	// runner goroutine itself can take a while, during which it may still
+	// heartbeat).
 	nodeByID(nodes, leader).stop()
+	mu.Lock()
+	start = time.Now()
+	mu.Unlock()
 	_, term2, ok := waitAgreed(nodes, leader, 10*time.Second)
-	return time.Since(start), term2 - term, ok
+	took := time.Since(start)
+	if took > 600*time.Millisecond {
+		mu.Lock()
+		t.Logf("slow trial %d (%v), timeline after stopping %s:\n  %s", seed, took.Round(time.Millisecond), leader, strings.Join(timeline, "\n  "))
+		mu.Unlock()
+	}
+	return took, term2 - term, ok
 }
 
 func pct(sorted []time.Duration, p int) time.Duration {
