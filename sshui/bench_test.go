@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -83,7 +84,7 @@ func BenchmarkChatFanout(b *testing.B) {
 	for _, n := range []int{50, 200} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			f := sshuitest.New("node1", nil)
-			h := NewHub(f, HubConfig{Queue: 256})
+			h := NewHub(f, HubConfig{Queue: 4096}) // no drops: every copy is counted
 			var applied atomic.Int64
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{}, n)
@@ -103,13 +104,9 @@ func BenchmarkChatFanout(b *testing.B) {
 			for i := range b.N {
 				m := Message{Index: uint64(i + 1000), Room: "general", From: "bob", Text: fmt.Sprint("message number ", i), Time: time.Unix(0, 0)}
 				h.Deliver(Event{Kind: EventMessage, Index: m.Index, Message: m})
-				for applied.Load() < int64(n)*int64(i+1)-int64(n)*64 {
-					time.Sleep(50 * time.Microsecond)
-				}
+				waitApplied(b, &applied, int64(n)*int64(i+1)-int64(n)*64)
 			}
-			for applied.Load() < int64(n)*int64(b.N)-int64(n)*2 {
-				time.Sleep(100 * time.Microsecond)
-			}
+			waitApplied(b, &applied, int64(n)*int64(b.N))
 			b.StopTimer()
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(int64(n)*int64(b.N)), "cpu-ns/delivery")
 			cancel()
@@ -131,5 +128,52 @@ func BenchmarkView(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		_ = c.app.View()
+	}
+}
+
+// BenchmarkIdleSessionMemory: heap + stacks per idle chat program with its
+// hub client (the SSH connection's own buffers are not included).
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const n = 200
+	f := sshuitest.New("node1", nil)
+	for i := range 50 {
+		f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("history line ", i)})
+	}
+	h := NewHub(f, HubConfig{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, n)
+	for i := range n {
+		user := fmt.Sprint("u", i)
+		app := NewTestApp(f, Identity{Name: user}, Config{NodeID: "node1"}, asciiRenderer())
+		p := tea.NewProgram(app, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler(), tea.WithContext(ctx))
+		c := h.Register(user, p)
+		c.Resize(80, 24)
+		go func() { _, _ = p.Run(); done <- struct{}{} }()
+	}
+	time.Sleep(300 * time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / n
+	for range b.N {
+	}
+	b.ReportMetric(per/1024, "KiB/session")
+	cancel()
+	for range n {
+		<-done
+	}
+	h.Stop()
+}
+
+// waitApplied waits until the programs applied want messages, with a deadline.
+func waitApplied(b *testing.B, applied *atomic.Int64, want int64) {
+	deadline := time.Now().Add(30 * time.Second)
+	for applied.Load() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("applied %d of %d messages", applied.Load(), want)
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
 }
