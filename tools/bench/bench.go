@@ -348,10 +348,21 @@ func (b *bench) tally(live []*session, res *Result) {
 	res.Sent = int(b.nsent.Load())
 	res.Expected = b.expected(live)
 	var lat []time.Duration
+	sent := int(b.nsent.Load())
 	for _, s := range live {
 		n, l := s.counts()
 		res.Seen += int64(n)
 		lat = append(lat, l...)
+		own := 0
+		for seq := range sent {
+			if b.posterOf(seq) == s.i {
+				own++
+			}
+		}
+		if miss := sent - own - n; miss > 0 {
+			res.SessionsMissing++
+			res.WorstMissing = max(res.WorstMissing, miss)
+		}
 		select {
 		case <-s.closed:
 			res.Dropped++

@@ -39,6 +39,9 @@ type Result struct {
 	Missing    int64 `json:"deliveries_missing"`
 	Dropped    int   `json:"sessions_dropped"` // sessions whose output ended early
 
+	SessionsMissing int `json:"sessions_missing"`      // sessions that missed at least one message
+	WorstMissing    int `json:"worst_session_missing"` // the most messages one session missed
+
 	LatencyP50 time.Duration `json:"latency_p50"`
 	LatencyP99 time.Duration `json:"latency_p99"`
 	LatencyMax time.Duration `json:"latency_max"`
@@ -122,6 +125,9 @@ func (r *Result) WriteTable(w io.Writer) {
 		ms(r.ConnectP50), ms(r.ConnectP99), ms(r.ConnectMax), r.Ramp, ms(r.ConnectElapsed))
 	p("  %-22s %d  (%d posters, %g/s for %s; %d failed)", "messages sent", r.Sent, r.Posters, r.Rate, r.Duration, r.SendFailed)
 	p("  %-22s expected %d  seen %d  missing %d", "deliveries", r.Expected, r.Seen, r.Missing)
+	if r.Missing > 0 {
+		p("  %-22s %d sessions missed messages; the worst missed %d", "", r.SessionsMissing, r.WorstMissing)
+	}
 	p("  %-22s p50 %s  p99 %s  max %s", "delivery latency", ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax))
 	if r.PID > 0 {
 		p("  %-22s %s total over %s;  %s per delivered copy  (pid %d)", "server CPU",
