@@ -137,7 +137,8 @@ func (l *Log) run() {
 		for spins := 0; ; spins++ {
 			before := len(batch)
 			carry = l.drain(&batch, &count, &size)
-			if carry != nil || len(batch) >= target || (spins > 1 && len(batch) == before) ||
+			full := count >= l.opts.MaxBatchCount || size >= l.opts.MaxBatchBytes
+			if carry != nil || full || len(batch) >= target || (spins > 1 && len(batch) == before) ||
 				time.Since(start) > writeTime/2 {
 				break
 			}
