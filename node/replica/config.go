@@ -17,7 +17,8 @@ type Config struct {
 	HeartbeatTicks int
 	// RetransmitTicks: a follower whose acks made no progress for this many
 	// ticks while appends are in flight is probed again (messages may be
-	// lost, or it restarted). Default 4*HeartbeatTicks.
+	// lost, or it restarted). Must exceed the round trip in ticks, or slow
+	// acks cause needless re-probes. Default 4*HeartbeatTicks.
 	RetransmitTicks int
 	// SnapshotRetryTicks: how long the leader waits for a snapshot ack
 	// before asking the node layer again. Default 10*HeartbeatTicks.

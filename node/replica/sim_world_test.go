@@ -52,6 +52,9 @@ func drawOpts(seed int64, soak bool) simOpts {
 			MaxInflight:     []int{1, 2, 8}[rng.IntN(3)],
 		},
 	}
+	// Stall detection must exceed a round trip (2*maxDelay ticks here), as
+	// Config.RetransmitTicks says; otherwise every slow ack re-probes.
+	o.cfg.RetransmitTicks = max(4*o.cfg.HeartbeatTicks, 2*o.maxDelay+3)
 	if soak {
 		o.faultTicks *= 4
 	}
@@ -733,17 +736,20 @@ func (s *sim) run() (err error) {
 	}
 	s.logf("HEAL ALL")
 	s.probeClient = &simClient{name: "probe"}
+	// Committing the probe post needs a majority to hold the leader's whole
+	// log, so the bound grows with the uncommitted tail and the batching.
+	bound := s.o.healTicks + s.catchUpBound()
 	healed := s.tick
 	for !s.probeClient.done || !s.clientsDone() {
-		if s.tick-healed > s.o.healTicks {
-			s.fail("no progress: posts not committed %d ticks after healing (I7)", s.o.healTicks)
+		if s.tick-healed > bound {
+			s.fail("no progress: posts not committed %d ticks after healing (I7)", bound)
 		}
 		s.stopNewPosts()
 		s.step()
 	}
 	// Full convergence needs every follower caught up; its bound scales
 	// with the log length and the batching limits.
-	bound := s.tick + s.catchUpBound()
+	bound = s.tick + s.catchUpBound()
 	for !s.converged() {
 		if s.tick > bound {
 			s.fail("followers not caught up within %d ticks after commit", s.catchUpBound())
