@@ -229,9 +229,12 @@ func (a *App) load(c string) {
 func (a *App) refreshMembers() {
 	a.dirty()
 	if isDMConv(a.cur) {
-		a.members = []Presence{{User: a.d.id.Name, Status: "online"}, {User: a.cur[1:]}}
+		a.members = []Presence{{User: a.d.id.Name, Status: "online", Node: a.d.cfg.NodeID}, {User: a.cur[1:]}}
 		for _, p := range everyone(a.d.b) {
-			if p.User == a.cur[1:] {
+			switch p.User {
+			case a.d.id.Name:
+				a.members[0] = p
+			case a.cur[1:]:
 				a.members[1] = p
 			}
 		}

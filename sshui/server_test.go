@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
@@ -21,6 +22,13 @@ func TestChatTypingReachesOtherSession(t *testing.T) {
 	a.typ("hello from alice\r")
 	b.waitFor("alice: hello from alice")
 	a.waitFor("alice: hello from alice")
+	// A mention is highlighted and rings the bell; a DM opens its own pane.
+	b.typ("hey alice look\r")
+	a.waitFor("bob: hey alice look")
+	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(a.out.String(), "\a") },
+		func() string { return "no bell on mention" })
+	b.typ("/msg alice psst\r")
+	a.waitFor("@bob")
 	b.typ("/quit\r")
 	if err := b.sess.Wait(); err != nil {
 		t.Logf("bob wait: %v", err)
@@ -75,11 +83,16 @@ func TestWrongKeyNeverReachesCommandOrApp(t *testing.T) {
 	if f.Posts() != 0 {
 		t.Fatalf("posts = %d", f.Posts())
 	}
-	// The key that authenticated decides, not the one offered first in a
-	// list: with both keys offered, mallory's (first) is the identity.
-	r = run(t, ts.addr, "alice", mallory, "help")
-	if r.code != 1 {
-		t.Fatalf("mallory: %+v", r)
+	// The key that authenticated decides: a client holding both keys that
+	// authenticates with mallory's (offered first) is mallory, not alice.
+	c := dial(t, ts.addr, "alice", mallory, alice)
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.CombinedOutput("help")
+	if err == nil || !strings.Contains(string(out), "belongs to another key") {
+		t.Fatalf("two keys, mallory first: err %v out %q", err, out)
 	}
 }
 
