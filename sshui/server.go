@@ -121,13 +121,21 @@ func (s *Server) Serve() error {
 	return err
 }
 
+// defaultShutdownGrace bounds Shutdown when its ctx has no deadline.
+const defaultShutdownGrace = 10 * time.Second
+
 // Shutdown ends every chat program first (a notice, then tea.QuitMsg via the
 // hub) and every exec command (tail, status watch), stops accepting, waits
 // until the sessions have ended or ctx is done, then closes every
 // connection that is left (idle or stuck). Call it before closing the
 // Backend. It returns ctx's error if sessions were still open at the
-// deadline.
+// deadline; a ctx without a deadline gets defaultShutdownGrace.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok { // a stalled terminal must not hold the node forever
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultShutdownGrace)
+		defer cancel()
+	}
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
