@@ -113,6 +113,10 @@ func (h *Hub) Run() {
 			return
 		case ev, ok := <-sub.C():
 			if ok {
+				if ev.Kind == EventStatus { // leader/quorum changed: show it now
+					h.guard(h.pollStatus)
+					continue
+				}
 				h.guard(func() { h.Deliver(ev) })
 				continue
 			}

@@ -44,6 +44,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			tea.WithAltScreen(),
 			tea.WithoutSignalHandler(),
 			tea.WithContext(sess.Context()),
+			tea.WithFPS(s.cfg.FPS),
 		)
 		c := s.hub.Register(id.Name, p)
 		app.setClient(c)
