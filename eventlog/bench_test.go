@@ -272,18 +272,22 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	d := new(decoder)
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		if _, err := d.decodeRecord(rec); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkHashRecord: the chain hash of one ~200-byte record.
 func BenchmarkHashRecord(b *testing.B) {
 	rec, _ := AppendRecord(nil, Hash{}, chatEvent(1))
 	b.SetBytes(int64(len(rec)))
+	cpu := cpuTime()
 	for b.Loop() {
 		HashRecord(rec)
 	}
+	b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
