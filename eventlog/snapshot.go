@@ -185,6 +185,11 @@ func (l *Log) pruneSnapshots() error {
 			return fmt.Errorf("eventlog: prune snapshot: %w", err)
 		}
 	}
+	// Temporary files of snapshots whose writer crashed before the rename.
+	tmps, _ := filepath.Glob(filepath.Join(snapDir(l.dir), ".tmp-snap-*"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
 	return nil
 }
 
