@@ -25,10 +25,12 @@ type RunnerConfig struct {
 	// stops. nil means nothing is persisted (tests only).
 	Persist func(HardState) error
 	// OnReady, if set, is called after persisting and sending, before
-	// Advance: the place to log SoftState and MemberChanges.
+	// Advance: the place to log SoftState and MemberChanges. It runs on the
+	// Runner's goroutine with the Node locked: it must not call Runner
+	// methods (Do, Status) and should not block.
 	OnReady func(Ready)
 	// OnSendError, if set, sees every failed send (the core recovers from
-	// lost messages by itself).
+	// lost messages by itself). Same rules as OnReady.
 	OnSendError func(to string, err error)
 }
 

@@ -14,7 +14,8 @@ import (
 type Transport interface {
 	// Send queues m for member to. It does not block on the network.
 	Send(to string, m Message) error
-	// Recv delivers authenticated messages addressed to this member.
+	// Recv delivers authenticated messages addressed to this member. It is
+	// never closed: readers select on their own stop signal.
 	Recv() <-chan Message
 	// Close stops the transport and closes its sockets.
 	Close() error
@@ -134,6 +135,10 @@ func (t *UDPTransport) Send(to string, m Message) error {
 	m.From, m.To = t.cfg.ID, to
 	if m.Type == MsgHeartbeat {
 		return t.write(t.cfg.HeartbeatConn, t.hbAddr[to], m)
+	}
+	if t.elAddr[to] == nil {
+		t.metrics.SendErrors.Add(1)
+		return fmt.Errorf("ring: no election address for %q", to)
 	}
 	m.AckID = t.ackIDs.Add(1)
 	t.mu.Lock()
