@@ -77,12 +77,7 @@ func (l *lineInput) Update(k tea.KeyMsg) {
 }
 
 func (l *lineInput) insert(rs []rune) {
-	if len(rs) == 1 && rs[0] == ' ' {
-		rs = []rune{' '}
-	} else {
-		rs = l.san.Sanitize(rs)
-	}
-	rs = []rune(Clean(string(rs), 0))
+	rs = []rune(Clean(string(l.san.Sanitize(rs)), 0))
 	if l.CharLimit > 0 {
 		rs = rs[:min(len(rs), max(l.CharLimit-len(l.value), 0))]
 	}

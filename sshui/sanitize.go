@@ -44,9 +44,6 @@ func Clean(s string, maxRunes int) string {
 		if maxRunes > 0 && n >= maxRunes {
 			break
 		}
-		if r == utf8.RuneError && size == 1 {
-			r = utf8.RuneError
-		}
 		b.WriteRune(mapSpace(r))
 		n++
 	}

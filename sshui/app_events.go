@@ -1,0 +1,164 @@
+package sshui
+
+// Committed events from the hub, applied to the chat model.
+
+import (
+	"slices"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// resync reloads everything after the last seen index of loaded buffers
+// (the hub dropped events for this session, or its subscription was cut).
+func (a *App) resync() {
+	for c, buf := range a.bufs {
+		for {
+			page := a.d.b.HistoryAfter(a.historyKey(c), buf.last, 1000)
+			for _, m := range page {
+				if a.appendMsg(buf, m) && c != a.cur {
+					a.unread[c]++
+					a.roomsPane = nil
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+		}
+	}
+	a.refreshMembers()
+}
+
+// onEvent applies one committed event.
+func (a *App) onEvent(ev Event) tea.Cmd {
+	switch ev.Kind {
+	case EventMessage:
+		return a.onMessage(ev.Message)
+	case EventJoin, EventLeave:
+		return a.onMembership(ev)
+	case EventTopic:
+		if buf := a.bufs[ev.Room]; buf != nil {
+			buf.topic = Clean(ev.Text, 300)
+			buf.lines = append(buf.lines, chatLine{system: true,
+				text: Clean(ev.User, MaxNameLen) + " set the topic: " + buf.topic})
+		}
+	case EventPresence:
+		if a.hasMember(ev.User) {
+			a.refreshMembers()
+		}
+	case EventModeration:
+		a.onModeration(ev.Mod)
+	}
+	return nil
+}
+
+func (a *App) onMessage(m Message) tea.Cmd {
+	conv := m.Room
+	if m.IsDM() {
+		other := m.From
+		if other == a.d.id.Name {
+			other = m.To
+		}
+		conv = "@" + Clean(other, MaxNameLen)
+		a.addConv(conv)
+	}
+	if !slices.Contains(a.convs, conv) {
+		return nil
+	}
+	buf := a.bufs[conv]
+	if buf == nil { // not shown yet: History will have it
+		if m.From != a.d.id.Name {
+			a.unread[conv]++
+			a.roomsPane = nil
+		}
+		return nil
+	}
+	if !a.appendMsg(buf, m) {
+		return nil
+	}
+	line := buf.lines[len(buf.lines)-1]
+	if conv != a.cur {
+		a.unread[conv]++
+		a.roomsPane = nil
+	}
+	if line.mention || (m.IsDM() && m.From != a.d.id.Name) {
+		return a.ring()
+	}
+	return nil
+}
+
+func (a *App) ring() tea.Cmd {
+	if a.d.bell == nil {
+		return nil
+	}
+	bell := a.d.bell
+	return func() tea.Msg { bell.Bell(); return nil }
+}
+
+func (a *App) onMembership(ev Event) tea.Cmd {
+	me := ev.User == a.d.id.Name
+	switch {
+	case me && ev.Kind == EventJoin:
+		a.addConv(ev.Room)
+	case me && ev.Kind == EventLeave && ev.Room != "general":
+		a.removeConv(ev.Room)
+		return nil
+	}
+	if buf := a.bufs[ev.Room]; buf != nil && !me {
+		verb := " joined"
+		if ev.Kind == EventLeave {
+			verb = " left"
+		}
+		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(ev.User, MaxNameLen) + verb})
+	}
+	if ev.Room == a.cur {
+		a.refreshMembers()
+	}
+	return nil
+}
+
+func (a *App) onModeration(m Moderation) {
+	text := Clean(m.Target, MaxNameLen) + " was " + map[string]string{"kick": "kicked", "ban": "banned", "mute": "muted"}[m.Action] +
+		" by " + Clean(m.By, MaxNameLen)
+	if m.Reason != "" {
+		text += ": " + Clean(m.Reason, 200)
+	}
+	if m.Target == a.d.id.Name && m.Action == "mute" {
+		text = "you were muted by " + Clean(m.By, MaxNameLen)
+	}
+	a.notice(text)
+}
+
+func (a *App) hasMember(user string) bool {
+	for _, p := range a.members {
+		if p.User == user {
+			return true
+		}
+	}
+	return false
+}
+
+func kickText(m Moderation) string {
+	verb := "kicked"
+	if m.Action == "ban" {
+		verb = "banned"
+	}
+	s := "you were " + verb + " by " + Clean(m.By, MaxNameLen)
+	if m.Reason != "" {
+		s += ": " + Clean(m.Reason, 200)
+	}
+	return s
+}
+
+func (a *App) onOpResult(r opResult) tea.Cmd {
+	if r.err != nil {
+		a.notice("error: " + explain(r.err, a.d.cfg.PostTimeout.String()))
+		return nil
+	}
+	if r.ok != "" {
+		a.notice(r.ok)
+	}
+	if r.then != nil {
+		return r.then(a)
+	}
+	return nil
+}
