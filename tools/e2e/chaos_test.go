@@ -4,12 +4,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestChaos runs seeded random faults against a 3-node cluster under
-// concurrent posters, never more than one node (a minority) down at once,
+// TestChaos runs seeded random faults against a cluster (3 nodes, or
+// SYNCNET_CHAOS_NODES) under concurrent posters, never more than a minority
+// down at once,
 // then checks the acknowledged set on every node. SYNCNET_CHAOS_CYCLES sets
 // the number of cycles (default 8; make chaos runs 100), SYNCNET_CHAOS_SEED
 // replays the fault sequence of a run (timing still varies).
@@ -26,33 +28,44 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: %d cycles, seed %d (replay: SYNCNET_CHAOS_SEED=%d)", cycles, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 
-	c := start(t, 3)
+	size := envInt(t, "SYNCNET_CHAOS_NODES", 3)
+	c := start(t, size)
 	mon := c.monitorLeaders()
 	w := c.startPosters(3, "ch")
 	w.waitAcked(5, 30*time.Second)
 	counts := map[string]int{}
 	for i := 1; i <= cycles; i++ {
-		victim := c.ids[rng.IntN(len(c.ids))]
+		// Up to a minority of nodes fail together, each in its own way.
+		victims := rng.Perm(size)[:1+rng.IntN((size-1)/2)]
 		if rng.IntN(2) == 0 {
-			victim = c.waitLeader() // the leader half the time: the interesting case
+			victims[0] = c.index(c.waitLeader()) // the leader half the time: the interesting case
+			victims = dedup(victims)
 		}
 		pause := time.Duration(100+rng.IntN(1400)) * time.Millisecond
-		action := []string{"kill9", "pause", "term"}[rng.IntN(3)]
-		counts[action]++
-		t.Logf("cycle %d/%d: %s %s for %s (acknowledged so far %d)", i, cycles, action, victim, pause, w.ackedCount())
-		switch action {
-		case "kill9":
-			c.kill9(victim)
-			time.Sleep(pause)
-			c.restart(victim)
-		case "pause":
-			c.stop(victim)
-			time.Sleep(pause)
-			c.cont(victim)
-		case "term":
-			c.term(victim)
-			time.Sleep(pause)
-			c.restart(victim)
+		var acts []string
+		for _, v := range victims {
+			action := []string{"kill9", "pause", "term"}[rng.IntN(3)]
+			counts[action]++
+			acts = append(acts, action+" "+c.ids[v])
+		}
+		t.Logf("cycle %d/%d: %s for %s (acknowledged so far %d)", i, cycles, strings.Join(acts, ", "), pause, w.ackedCount())
+		for j, v := range victims {
+			switch id := c.ids[v]; strings.Fields(acts[j])[0] {
+			case "kill9":
+				c.kill9(id)
+			case "pause":
+				c.stop(id)
+			case "term":
+				c.term(id)
+			}
+		}
+		time.Sleep(pause)
+		for _, v := range victims {
+			if id := c.ids[v]; c.running(id) {
+				c.cont(id)
+			} else {
+				c.restart(id)
+			}
 		}
 		// I7: with a majority up, a leader exists and posts commit.
 		c.waitLeader()
@@ -66,6 +79,19 @@ func TestChaos(t *testing.T) {
 	if v.lost+v.duplicated > 0 || t.Failed() {
 		t.Fatalf("chaos failed; replay with SYNCNET_CHAOS_SEED=%d SYNCNET_CHAOS_CYCLES=%d", seed, cycles)
 	}
+}
+
+// dedup drops repeated entries, keeping the order.
+func dedup(xs []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func envInt(t testing.TB, name string, def int) int {

@@ -65,8 +65,8 @@ func (p *proc) sshAddr() string {
 // clusterOpts varies how nodes are placed; the zero value is loopback with
 // sockets bound by the harness.
 type clusterOpts struct {
-	hosts []string            // per node; default 127.0.0.1 with harness-bound sockets
-	ports [][4]int            // fixed ports, with hosts
+	hosts []string             // per node; default 127.0.0.1 with harness-bound sockets
+	ports [][4]int             // fixed ports, with hosts
 	wrap  func(i int) []string // command prefix per node
 }
 
@@ -279,6 +279,17 @@ func (c *cluster) restart(id string) {
 	c.waitUp(id)
 }
 
+// index is the position of node id in c.ids.
+func (c *cluster) index(id string) int {
+	for i, x := range c.ids {
+		if x == id {
+			return i
+		}
+	}
+	c.t.Fatalf("no node %q", id)
+	return -1
+}
+
 // running reports whether node id's process exists (stopped or not).
 func (c *cluster) running(id string) bool {
 	p := c.nodes[id]
@@ -373,12 +384,34 @@ func (c *cluster) cleanup() {
 	if !c.t.Failed() {
 		return
 	}
+	keep := c.keepLogs()
 	for _, id := range c.ids {
-		c.t.Logf("---- last %d lines of %s ----\n%s", logTailLines, id, tail(c.nodes[id].logPath, logTailLines))
+		c.t.Logf("---- last %d lines of %s (without the harness's status polls; full logs and WALs kept in %s) ----\n%s",
+			logTailLines, id, keep, tail(c.nodes[id].logPath, logTailLines))
 	}
 }
 
 const logTailLines = 60
+
+// keepLogs copies the node logs of a failed test out of its TempDir, which
+// is removed, and returns the directory.
+func (c *cluster) keepLogs() string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(c.t.Name())
+	dir, err := os.MkdirTemp("", "syncnet-e2e-"+name+"-")
+	if err != nil {
+		return err.Error()
+	}
+	for _, id := range c.ids {
+		if b, err := os.ReadFile(c.nodes[id].logPath); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, id+".log"), b, 0o644)
+		}
+	}
+	// The WALs too, for syncnet wal dump/diff.
+	if out, err := exec.Command("cp", "-a", filepath.Join(c.dir, "data"), dir).CombinedOutput(); err != nil {
+		c.t.Logf("keep data: %v: %s", err, out)
+	}
+	return dir
+}
 
 func tail(path string, n int) string {
 	f, err := os.Open(path)
@@ -390,6 +423,9 @@ func tail(path string, n int) string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		if strings.Contains(sc.Text(), "part=ssh user=admin ") {
+			continue // status --json polls of the harness
+		}
 		lines = append(lines, sc.Text())
 		if len(lines) > n {
 			lines = lines[1:]

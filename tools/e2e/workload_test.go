@@ -20,6 +20,8 @@ type workload struct {
 	attempted map[string]bool // sent at least once (acked or not)
 	rooms     map[string]bool
 	errors    int
+	resends   int      // acknowledged ids posted again
+	problems  []string // found while posting
 
 	stopping chan struct{}
 	wg       sync.WaitGroup
@@ -28,6 +30,8 @@ type workload struct {
 type ack struct {
 	room  string
 	index uint64
+	node  string    // the node whose post command acknowledged it
+	at    time.Time // when the acknowledgement arrived
 }
 
 // perRoom keeps each room under history's limit in long soaks.
@@ -64,6 +68,9 @@ func (w *workload) poster(i int) {
 		w.attempted[id], w.rooms[room] = true, true
 		w.mu.Unlock()
 		node = w.deliver(user, room, id, node)
+		if k%10 == 3 {
+			w.resend(user, room, id, node+1) // I5: a retry of a committed id returns its index
+		}
 		node++
 		time.Sleep(pacing)
 	}
@@ -80,7 +87,7 @@ func (w *workload) deliver(user, room, id string, node int) int {
 			idx, err := w.c.post(target, user, room, "text-"+id, id)
 			if err == nil {
 				w.mu.Lock()
-				w.acked[id] = ack{room: room, index: idx}
+				w.acked[id] = ack{room: room, index: idx, node: target, at: time.Now()}
 				w.mu.Unlock()
 				return node
 			}
@@ -105,14 +112,35 @@ func (w *workload) deliver(user, room, id string, node int) int {
 
 const finishWithin = 30 * time.Second
 
+// resend posts an acknowledged id again through another node, as a client
+// that never saw the first reply would; it must get the same index and
+// create no second entry (I5). A failed resend is only counted.
+func (w *workload) resend(user, room, id string, node int) {
+	target := w.c.ids[node%len(w.c.ids)]
+	if !w.c.live(target) {
+		return
+	}
+	idx, err := w.c.post(target, user, room, "text-"+id, id)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.resends++
+	if err != nil {
+		w.errors++
+		return
+	}
+	if a := w.acked[id]; a.index != idx {
+		w.problems = append(w.problems, fmt.Sprintf("id %s: acknowledged at index %d, its retry through %s at index %d (I5)", id, a.index, target, idx))
+	}
+}
+
 // stop ends the posters; each finishes (acknowledges) the id in flight.
 func (w *workload) stop() {
 	close(w.stopping)
 	w.wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.c.t.Logf("posters stopped: %d acknowledged, %d attempted, %d failed attempts (retried)",
-		len(w.acked), len(w.attempted), w.errors)
+	w.c.t.Logf("posters stopped: %d acknowledged, %d attempted, %d failed attempts (retried), %d acknowledged ids posted again",
+		len(w.acked), len(w.attempted), w.errors, w.resends)
 }
 
 // ackedCount is how many posts have been acknowledged so far.
@@ -218,7 +246,7 @@ func diff(a, b []message) string {
 func (w *workload) judge(nodes, rooms []string, hist map[string][]message) verdict {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v := verdict{acked: len(w.acked)}
+	v := verdict{acked: len(w.acked), problems: append([]string(nil), w.problems...)}
 	lost, dup := map[string]bool{}, map[string]bool{}
 	for _, id := range nodes {
 		msgs := hist[id]
@@ -242,10 +270,11 @@ func (w *workload) judge(nodes, rooms []string, hist map[string][]message) verdi
 				v.problems = append(v.problems, fmt.Sprintf("%s: id %s present %d times (I5)", id, cid, n))
 			}
 		}
-		for cid := range w.acked {
+		for cid, a := range w.acked {
 			if count[cid] == 0 {
 				lost[cid] = true
-				v.problems = append(v.problems, fmt.Sprintf("%s: acknowledged id %s (index %d) is missing (I4)", id, cid, w.acked[cid].index))
+				v.problems = append(v.problems, fmt.Sprintf("%s: acknowledged id %s is missing (I4): acknowledged by %s at %s with index %d; %s",
+					id, cid, a.node, a.at.Format("15:04:05.000"), a.index, around(msgs, a.index)))
 			}
 		}
 	}
@@ -254,6 +283,16 @@ func (w *workload) judge(nodes, rooms []string, hist map[string][]message) verdi
 		v.problems = append(v.problems[:20], fmt.Sprintf("… and %d more problems", len(v.problems)-20))
 	}
 	return v
+}
+
+// around describes what msgs hold next to index.
+func around(msgs []message, index uint64) string {
+	i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Index >= index })
+	var parts []string
+	for j := max(0, i-1); j < min(len(msgs), i+2); j++ {
+		parts = append(parts, fmt.Sprintf("index %d id %s lamport %d", msgs[j].Index, msgs[j].ID, msgs[j].Lamport))
+	}
+	return "the log there holds: " + strings.Join(parts, "; ")
 }
 
 func sortedKeys(m map[string]bool) []string {
