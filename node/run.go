@@ -33,6 +33,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopNode()
 	nodeErr := make(chan error, 1)
 	go func() { nodeErr <- n.Serve(nodeCtx) }()
+	go n.clearStalePresence(nodeCtx, srv)
 
 	select {
 	case <-ctx.Done():
@@ -96,4 +97,27 @@ func (n *Node) newSSH() (*sshui.Server, error) {
 		return nil, errors.Join(err, cfg.Listener.Close())
 	}
 	return srv, nil
+}
+
+// clearStalePresence marks offline the users this node still shows as
+// present from before a crash: their sessions died with the old process.
+// It waits for a quorum so the cleanup is itself replicated.
+func (n *Node) clearStalePresence(ctx context.Context, srv *sshui.Server) {
+	for !n.Status().Quorum {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if srv.Sessions() > 0 {
+		return // people are back already; their sessions keep presence right
+	}
+	for _, u := range n.st.Presence.OnNode(n.id) {
+		pctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.PostTimeout.Duration)
+		if err := n.SetPresence(pctx, u, "offline"); err != nil {
+			n.log.Debug("clear stale presence", "user", u, "err", err)
+		}
+		cancel()
+	}
 }

@@ -99,14 +99,16 @@ func (p *Moderation) Muted(user, room string) bool {
 }
 
 // Presence tracks who is online where. It is replicated so every node's
-// members pane agrees; a node that dies leaves its users "online" until it
-// restarts and marks them offline, or until they reconnect elsewhere.
+// members pane agrees. Each node reports its own sessions ("online" on a
+// user's first session there, "offline" on the last), so a user is online
+// if any node says so; a node that dies leaves its users "online" there
+// until it restarts and reports them offline.
 type Presence struct {
 	mu    sync.RWMutex
-	state map[string]sshui.Presence
+	state map[string]map[string]string // user -> node -> status
 }
 
-func NewPresence() *Presence { return &Presence{state: map[string]sshui.Presence{}} }
+func NewPresence() *Presence { return &Presence{state: map[string]map[string]string{}} }
 
 func (p *Presence) Name() string           { return "presence" }
 func (p *Presence) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindPresenceChanged} }
@@ -114,31 +116,56 @@ func (p *Presence) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.Kin
 func (p *Presence) Apply(index uint64, ev eventlog.Event) []sshui.Event {
 	b := ev.Body.(*eventlog.PresenceChanged)
 	p.mu.Lock()
-	p.state[b.User] = sshui.Presence{User: b.User, Status: b.Status, Node: b.Node}
+	if p.state[b.User] == nil {
+		p.state[b.User] = map[string]string{}
+	}
+	if b.Status == "offline" {
+		delete(p.state[b.User], b.Node)
+	} else {
+		p.state[b.User][b.Node] = b.Status
+	}
+	merged := p.mergedLocked(b.User)
 	p.mu.Unlock()
-	return []sshui.Event{{Kind: sshui.EventPresence, Index: index, User: b.User, Text: b.Status, Node: b.Node}}
+	return []sshui.Event{{Kind: sshui.EventPresence, Index: index, User: b.User, Text: merged.Status, Node: merged.Node}}
 }
 
+// mergedLocked combines a user's per-node presence: online beats away beats
+// offline; the node shown is the first (by name) with the winning status.
+func (p *Presence) mergedLocked(user string) sshui.Presence {
+	best := sshui.Presence{User: user, Status: "offline"}
+	rank := map[string]int{"offline": 0, "away": 1, "online": 2}
+	nodes := make([]string, 0, len(p.state[user]))
+	for n := range p.state[user] {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		st := p.state[user][n]
+		if rank[st] > rank[best.Status] {
+			best.Status, best.Node = st, n
+		}
+	}
+	return best
+}
+
+// Of returns the merged presence of users.
 func (p *Presence) Of(users []string) []sshui.Presence {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make([]sshui.Presence, 0, len(users))
 	for _, u := range users {
-		s, ok := p.state[u]
-		if !ok {
-			s = sshui.Presence{User: u, Status: "offline"}
-		}
-		out = append(out, s)
+		out = append(out, p.mergedLocked(u))
 	}
 	return out
 }
 
+// OnNode lists the users a node reports as present.
 func (p *Presence) OnNode(node string) []string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	var out []string
-	for u, s := range p.state {
-		if s.Node == node && s.Status != "offline" {
+	for u, per := range p.state {
+		if _, ok := per[node]; ok {
 			out = append(out, u)
 		}
 	}
