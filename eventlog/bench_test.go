@@ -278,7 +278,7 @@ func BenchmarkDecodeRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkHashRecord: the chain hash of one ~200-byte record.
@@ -289,5 +289,5 @@ func BenchmarkHashRecord(b *testing.B) {
 	for b.Loop() {
 		HashRecord(rec)
 	}
-	b.ReportMetric(float64((cpuTime() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
