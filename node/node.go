@@ -252,6 +252,22 @@ func (n *Node) stepRing(m ring.Message) {
 	if err := n.ring.Step(m); err != nil {
 		n.log.Debug("ring message dropped", "msg", m.Describe(), "err", err)
 	}
+	n.syncTerm()
+}
+
+// syncTerm moves the replica to the ring's term as soon as the ring adopts
+// it, before any further replication message is stepped. A node that
+// forwarded an election token for term T reported its log position in it;
+// accepting an append from a leader of an older term afterwards could let
+// that leader commit an entry the new winner lacks (I3). Like a Raft vote,
+// adopting the term makes the replica refuse such appends.
+func (n *Node) syncTerm() {
+	rt := n.ring.Term()
+	if st := n.rep.Status(); rt > st.Term {
+		if err := n.rep.BecomeFollower(rt, n.ring.Leader()); err != nil {
+			n.log.Warn("adopt term", "term", rt, "err", err)
+		}
+	}
 }
 
 func (n *Node) handleFrame(f peer.Frame) {
@@ -263,6 +279,7 @@ func (n *Node) handleFrame(f peer.Frame) {
 			return
 		}
 		n.lamportSeen(m)
+		n.syncTerm()
 		if err := n.rep.Step(m); err != nil {
 			n.log.Debug("replica message dropped", "msg", m.Describe(), "err", err)
 		}
