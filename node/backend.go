@@ -166,7 +166,7 @@ func (n *Node) Status() sshui.ClusterStatus {
 			ms.Clients = n.clientsNow()
 			ms.Messages = n.st.Chat.Count()
 			ms.CommitIndex = v.commit
-			ms.Uptime = time.Since(n.start)
+			ms.Uptime = n.now().Sub(n.start)
 		}
 		cs.Members = append(cs.Members, ms)
 	}

@@ -55,11 +55,12 @@ type Node struct {
 	wal    *eventlog.Log
 	start  time.Time
 	bootID uint64
+	now    func() time.Time
 
 	ring  *ring.Node
 	ringT ringTransport
 	rep   *replica.Replica
-	peers *peer.Transport
+	peers peerTransport
 
 	st  *state.State
 	hub *hub
@@ -109,6 +110,30 @@ type view struct {
 
 // New opens the node's WAL, rebuilds its state from it and binds its sockets.
 func New(o Options) (*Node, error) {
+	n, err := newNode(o, time.Now, uint64(time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	if err := n.openNetwork(); err != nil {
+		n.wal.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// peerTransport is what the driver needs from the peer network; the real one
+// is node/peer, simulations pass their own.
+type peerTransport interface {
+	Send(to string, typ uint8, payload []byte) bool
+	Recv() <-chan peer.Frame
+	Close() error
+}
+
+// newNode builds a node without its network: the WAL, the state rebuilt from
+// it and the protocol cores. now is the clock for proposal deadlines and
+// wall times (never for protocol decisions); bootID seeds the election's
+// random backoff and identifies this incarnation.
+func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 	self, err := o.Config.Node(o.ID)
 	if err != nil {
 		return nil, err
@@ -117,19 +142,15 @@ func New(o Options) (*Node, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{
-		opts: o, cfg: o.Config, self: self, id: o.ID, log: o.Logger, start: time.Now(),
-		bootID:   uint64(time.Now().UnixNano()),
+		opts: o, cfg: o.Config, self: self, id: o.ID, log: o.Logger, start: now(), now: now,
+		bootID:   bootID,
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
 		hub: newHub(), stopped: make(chan struct{}),
 	}
-	n.st = state.New(time.Now)
+	n.st = state.New(now)
 	if err := n.openLog(); err != nil {
-		return nil, err
-	}
-	if err := n.openNetwork(); err != nil {
-		n.wal.Close()
 		return nil, err
 	}
 	return n, nil

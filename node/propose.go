@@ -44,7 +44,7 @@ const retryForward = 250 * time.Millisecond
 // propose hands ev to the driver and waits until it is committed and applied
 // on this node, so the caller can read its own write (data flow step 5).
 func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID string, seen uint64) (uint64, error) {
-	deadline := time.Now().Add(n.cfg.Timing.PostTimeout.Duration)
+	deadline := n.now().Add(n.cfg.Timing.PostTimeout.Duration)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -96,7 +96,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 	ev := p.ev
 	ev.Index, ev.Term = 0, 0
 	ev.Lamport = n.nextLamport(max(p.seen, ev.Lamport))
-	ev.Time = time.Now().UnixNano()
+	ev.Time = n.now().UnixNano()
 	data, err := eventlog.AppendRecord(nil, eventlog.Hash{}, ev)
 	if err != nil {
 		n.finish(p, result{err: fmt.Errorf("encode: %w", err)})
@@ -122,7 +122,7 @@ func (n *Node) forwardToLeader(p *proposal) {
 		return // no leader yet: the tick retries
 	}
 	n.nextReqID++
-	p.reqID, p.sentAt = n.nextReqID, time.Now()
+	p.reqID, p.sentAt = n.nextReqID, n.now()
 	n.fwdWait[p.reqID] = p
 	ev := p.ev
 	ev.Lamport = max(p.seen, ev.Lamport)
@@ -150,7 +150,7 @@ func (n *Node) handleForward(from string, fw forward) {
 			break
 		}
 		p := &proposal{ev: rec.Event, user: fw.User, msgID: fw.MsgID, seen: rec.Event.Lamport,
-			deadline: time.Now().Add(time.Second), done: make(chan result, 1)}
+			deadline: n.now().Add(time.Second), done: make(chan result, 1)}
 		n.placeAsLeader(p)
 		if p.index == 0 {
 			reply.Err = "busy"
@@ -239,7 +239,7 @@ func (n *Node) finish(p *proposal, r result) {
 // expireWaiters runs every tick: it fails proposals past their deadline and
 // (re)places those that lost their place or their forwarded answer.
 func (n *Node) expireWaiters() {
-	now := time.Now()
+	now := n.now()
 	for p := range n.pending {
 		switch {
 		case now.After(p.deadline):

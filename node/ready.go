@@ -104,7 +104,7 @@ func (n *Node) followRing() {
 // the messages that depend on them are sent (I1).
 func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 	var out []eventlog.Event
-	now := time.Now().UnixNano()
+	now := n.now().UnixNano()
 	h := eventlog.Header{Origin: n.id, Time: now}
 	if hs := rd.HardState; hs != nil {
 		h.Term = hs.Term
@@ -142,7 +142,7 @@ func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 // with their cluster index and term, and now and then the commit index.
 func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 	var out []eventlog.Event
-	now := time.Now()
+	now := n.now()
 	h := eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.repTerm}
 	if hs := rd.HardState; hs != nil {
 		h.Term = hs.Term
@@ -242,7 +242,7 @@ func (n *Node) publishView() {
 	n.mu.Unlock()
 	n.ring.SetLocalStatus(ring.StatusInfo{
 		BootID: n.bootID, CommitIndex: st.Commit,
-		UptimeMillis: uint64(time.Since(n.start).Milliseconds()),
+		UptimeMillis: uint64(n.now().Sub(n.start).Milliseconds()),
 		Clients:      uint32(n.clientsNow()), Messages: n.st.Chat.Count(),
 	})
 }
