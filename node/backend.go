@@ -159,8 +159,8 @@ func (n *Node) Status() sshui.ClusterStatus {
 			CommitIndex: m.Status.CommitIndex, Uptime: time.Duration(m.Status.UptimeMillis) * time.Millisecond,
 			Host: hosts[m.ID], SSHPort: ports[m.ID][0], PeerPort: ports[m.ID][1], HeartbeatPort: ports[m.ID][2],
 		}
-		if m.Status.LogHash != ([32]byte{}) {
-			ms.LogHash = eventlog.Hash(m.Status.LogHash).Short()
+		if m.Status.HashIndex != 0 {
+			ms.LogHash = fmt.Sprintf("%s@%d", eventlog.Hash(m.Status.LogHash).Short(), m.Status.HashIndex)
 		}
 		if m.Self {
 			ms.Clients = n.clientsNow()

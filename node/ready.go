@@ -244,6 +244,7 @@ func (n *Node) publishView() {
 		BootID: n.bootID, CommitIndex: st.Commit,
 		UptimeMillis: uint64(n.now().Sub(n.start).Milliseconds()),
 		Clients:      uint32(n.clientsNow()), Messages: n.st.Chat.Count(),
+		HashIndex: n.hash.checkpoint, LogHash: n.hash.atCheck,
 	})
 }
 

@@ -218,6 +218,7 @@ func (w *writer) status(s StatusInfo) {
 	w.u64(s.UptimeMillis)
 	w.u32(s.Clients)
 	w.u64(s.Messages)
+	w.u64(s.HashIndex)
 	w.buf = append(w.buf, s.LogHash[:]...)
 }
 
@@ -267,7 +268,7 @@ func (r *reader) str() string {
 
 func (r *reader) status() StatusInfo {
 	s := StatusInfo{BootID: r.u64(), CommitIndex: r.u64(), LastLogTerm: r.u64(), LastLogIndex: r.u64(),
-		UptimeMillis: r.u64(), Clients: r.u32(), Messages: r.u64()}
+		UptimeMillis: r.u64(), Clients: r.u32(), Messages: r.u64(), HashIndex: r.u64()}
 	copy(s.LogHash[:], r.take(32))
 	return s
 }

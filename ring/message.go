@@ -70,7 +70,11 @@ type StatusInfo struct {
 	UptimeMillis uint64
 	Clients      uint32
 	Messages     uint64
-	LogHash      [32]byte // hash chain value at CommitIndex
+	// LogHash is the hash chain over the applied log at HashIndex, a
+	// checkpoint every node passes (node/loghash.go): equal indexes with
+	// different hashes mean the logs diverged.
+	HashIndex uint64
+	LogHash   [32]byte
 }
 
 // Message is one ring message. From/To are member ids. AckID, Incarnation and
