@@ -375,11 +375,40 @@ func (b *bench) tally(live []*session, res *Result) {
 			res.fail("poster %s never saw its own messages; its screen ended with: %q", p.user, tail)
 		}
 	}
+	b.unseen(live, res)
 	res.latency = lat
 	if res.ServerCPU > 0 && res.Seen > 0 {
 		res.CPUPerDelivery = res.ServerCPU / time.Duration(res.Seen)
 	}
 	res.finish()
+}
+
+// unseen reports messages that no other session saw, with the screen of
+// the first such message's poster: lost before the server committed it
+// (typed but not sent, refused) rather than lost on the way out.
+func (b *bench) unseen(live []*session, res *Result) {
+	byIndex := map[int]*session{}
+	for _, s := range live {
+		byIndex[s.i] = s
+	}
+	for seq := range int(b.nsent.Load()) {
+		seenBy := 0
+		for _, s := range live {
+			if s.i != b.posterOf(seq) && s.sawSeq(seq) {
+				seenBy++
+			}
+		}
+		if seenBy > 0 {
+			continue
+		}
+		res.Unseen++
+		if res.Unseen == 1 {
+			if p := byIndex[b.posterOf(seq)]; p != nil {
+				_, tail := p.ownSeen()
+				res.fail("%s was seen by no session; its poster %s's screen ended with: %q", b.tok.make(seq), p.user, tail)
+			}
+		}
+	}
 }
 
 func closeAll(ss []*session) {

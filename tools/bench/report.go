@@ -39,6 +39,7 @@ type Result struct {
 	Missing    int64 `json:"deliveries_missing"`
 	Dropped    int   `json:"sessions_dropped"` // sessions whose output ended early
 
+	Unseen          int `json:"messages_unseen"`       // messages no other session saw (never committed?)
 	SessionsMissing int `json:"sessions_missing"`      // sessions that missed at least one message
 	WorstMissing    int `json:"worst_session_missing"` // the most messages one session missed
 
@@ -126,7 +127,8 @@ func (r *Result) WriteTable(w io.Writer) {
 	p("  %-22s %d  (%d posters, %g/s for %s; %d failed)", "messages sent", r.Sent, r.Posters, r.Rate, r.Duration, r.SendFailed)
 	p("  %-22s expected %d  seen %d  missing %d", "deliveries", r.Expected, r.Seen, r.Missing)
 	if r.Missing > 0 {
-		p("  %-22s %d sessions missed messages; the worst missed %d", "", r.SessionsMissing, r.WorstMissing)
+		p("  %-22s %d sessions missed messages; the worst missed %d; %d messages were seen by nobody", "",
+			r.SessionsMissing, r.WorstMissing, r.Unseen)
 	}
 	p("  %-22s p50 %s  p99 %s  max %s", "delivery latency", ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax))
 	if r.PID > 0 {

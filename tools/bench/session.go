@@ -231,6 +231,12 @@ func (s *session) counts() (seen int, lat []time.Duration) {
 	return len(s.lat), append([]time.Duration(nil), s.lat...)
 }
 
+func (s *session) sawSeq(seq int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return seq < len(s.seen) && s.seen[seq]
+}
+
 func (s *session) seenCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
