@@ -22,6 +22,10 @@ import (
 // old room in full.
 const resumeAfter = time.Second
 
+// stableAfter is how long a connection must have served for its loss to
+// reset the reconnect backoff.
+const stableAfter = time.Second
+
 // FatalError is a refusal that no other node would answer differently
 // (the name belongs to another key, a ban): Run returns it.
 type FatalError struct{ Msg string }
@@ -77,7 +81,7 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		misses, backoff = 0, 100*time.Millisecond
+		began, seen := time.Now(), c.Last()
 		err = c.serve(ctx, conn, node, lost, lostAt)
 		_ = conn.Close()
 		c.setConnected(node, false)
@@ -92,6 +96,19 @@ func (c *Client) Run(ctx context.Context) error {
 		c.emitState(StateDisconnected, node, err, false)
 		lost, lostAt = &node, c.cfg.Now()
 		next = (i + 1) % n // round-robin from the one after the failed node
+		// A connection that failed at once, having delivered nothing, counts
+		// as a miss, so nodes that accept and then refuse are not retried in a
+		// tight loop; one that served resets the backoff, so failover stays
+		// immediate.
+		if time.Since(began) >= stableAfter || c.Last() > seen {
+			misses, backoff = 0, 100*time.Millisecond
+		} else if misses++; misses >= live(refused) {
+			misses = 0
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			backoff = min(backoff*2, c.cfg.MaxBackoff)
+		}
 	}
 	return nil
 }

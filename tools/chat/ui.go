@@ -167,8 +167,10 @@ func (m *uiModel) state(s State) {
 	case StateRefused:
 		m.notice = clean(s.Node.Name+": "+errText(s.Err), 300)
 	case StateConnecting:
-		if !m.up {
+		if !m.up && s.Reconnect {
 			m.conn = "reconnecting… trying " + clean(s.Node.String(), 80)
+		} else if !m.up {
+			m.conn = "connecting to " + clean(s.Node.String(), 80) + "…"
 		}
 	}
 }
