@@ -32,7 +32,7 @@
 //     and two majorities intersect.
 //   - I3 (ring's part): the winner is the best (last log term, last log
 //     index, id) among a majority that persisted the term, so it holds every
-//     committed entry. See ELECTION.md for the argument and what it needs
+//     committed entry. See docs/ARCHITECTURE.md (Leader election) for the argument and what it needs
 //     from the caller.
 //   - I7: while a majority is up and connected a leader is elected within
 //     the failure timeout plus about one ring round; rounds are staggered

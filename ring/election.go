@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// This file: LCR election with terms and a majority. See ELECTION.md.
+// This file: LCR election with terms and a majority. See docs/ARCHITECTURE.md, "Leader election".
 
 func (n *Node) tickLeader() {
 	if !n.hearsMajority() {
