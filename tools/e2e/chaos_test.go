@@ -14,7 +14,8 @@ import (
 // down at once,
 // then checks the acknowledged set on every node. SYNCNET_CHAOS_CYCLES sets
 // the number of cycles (default 8; make chaos runs 100), SYNCNET_CHAOS_SEED
-// replays the fault sequence of a run (timing still varies).
+// replays the fault sequence of a run (timing still varies),
+// SYNCNET_CHAOS_ACTIONS=kill9,pause,term narrows the kinds of fault.
 func TestChaos(t *testing.T) {
 	cycles := envInt(t, "SYNCNET_CHAOS_CYCLES", 8)
 	seed := uint64(time.Now().UnixNano())
@@ -29,6 +30,15 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 
 	size := envInt(t, "SYNCNET_CHAOS_NODES", 3)
+	actions := []string{"kill9", "pause", "term"}
+	if a := os.Getenv("SYNCNET_CHAOS_ACTIONS"); a != "" {
+		actions = strings.Split(a, ",") // e.g. "pause" to narrow a failure down
+		for _, x := range actions {
+			if x != "kill9" && x != "pause" && x != "term" {
+				t.Fatalf("SYNCNET_CHAOS_ACTIONS: unknown fault %q (want kill9, pause, term)", x)
+			}
+		}
+	}
 	c := start(t, size)
 	mon := c.monitorLeaders()
 	w := c.startPosters(3, "ch")
@@ -44,7 +54,7 @@ func TestChaos(t *testing.T) {
 		pause := time.Duration(100+rng.IntN(1400)) * time.Millisecond
 		var acts []string
 		for _, v := range victims {
-			action := []string{"kill9", "pause", "term"}[rng.IntN(3)]
+			action := actions[rng.IntN(len(actions))]
 			counts[action]++
 			acts = append(acts, action+" "+c.ids[v])
 		}
