@@ -1,0 +1,533 @@
+package node
+
+// Whole-cluster simulation (DESIGN.md "Protocol cores are pure state
+// machines"; issue 4, Tests): N = 3 or 5 real node drivers — ring election,
+// replica, WAL (real eventlog files), applied state, proposals with
+// forwarding and exactly-once — driven by one goroutine over a seeded
+// SimNetwork with drops, duplicates, delays/reordering, partitions, crashes
+// and restarts, and clients that retry the same client id until acked.
+// I1–I6 are checked after every step, I7 after a final heal. A failure
+// prints the seed, the scenario and the last steps; -sim.seed=N replays it.
+//
+//	go test ./node -run TestClusterSim -sim.seed=17 -sim.v   # replay one seed, log every step
+//	SYNCNET_SOAK=1 go test ./node -run TestClusterSim        # 20,000 seeds
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/syncnet/syncnet/node/replica"
+	"github.com/syncnet/syncnet/node/state"
+	"github.com/syncnet/syncnet/ring"
+)
+
+var (
+	flagSimSeed  = flag.Int64("sim.seed", -1, "cluster simulation: replay exactly this seed")
+	flagSimSeeds = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 1000; 20000 with SYNCNET_SOAK=1)")
+	flagSimSteps = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 400)")
+	flagSimV     = flag.Bool("sim.v", false, "cluster simulation: with -sim.seed, log every step and send")
+)
+
+const defaultSimSteps = 400
+
+func TestClusterSim(t *testing.T) {
+	soak := os.Getenv("SYNCNET_SOAK") == "1"
+	steps := *flagSimSteps
+	if steps == 0 {
+		steps = defaultSimSteps
+	}
+	if *flagSimSeed >= 0 {
+		var verbose func(string)
+		if *flagSimV {
+			verbose = func(s string) { t.Log(s) }
+		}
+		st, _, err := runSimSeed(*flagSimSeed, steps, t.TempDir(), verbose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("seed %d: %+v", *flagSimSeed, st)
+		return
+	}
+	n := *flagSimSeeds
+	if n == 0 {
+		n = 1000
+		if soak {
+			n = 20000
+		}
+	}
+	if testing.Short() {
+		n = 100
+	}
+	base := t.TempDir()
+	var next, failures atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var total simStats
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				seed := next.Add(1) - 1
+				if seed >= int64(n) || failures.Load() >= 3 {
+					return
+				}
+				dir := fmt.Sprintf("%s/seed%d", base, seed)
+				st, _, err := runSimSeed(seed, steps, dir, nil)
+				removeDir(dir)
+				if err != nil {
+					failures.Add(1)
+					t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=%d -sim.steps=%d -sim.v", err, seed, steps)
+				}
+				mu.Lock()
+				total.add(st)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d seeds x %d steps: %+v", n, steps, total)
+}
+
+// TestClusterSimDeterministic runs a few seeds twice and compares their
+// traces: a replayed seed must do exactly what the failing run did.
+func TestClusterSimDeterministic(t *testing.T) {
+	for seed := int64(0); seed < 4; seed++ {
+		_, h1, err1 := runSimSeed(seed, 200, t.TempDir(), nil)
+		_, h2, err2 := runSimSeed(seed, 200, t.TempDir(), nil)
+		if (err1 == nil) != (err2 == nil) || h1 != h2 {
+			t.Errorf("seed %d diverged on replay (trace hash %x vs %x; errors %v / %v)", seed, h1, h2, err1, err2)
+		}
+	}
+}
+
+// runSimSeed runs one seed: random steps, then the final heal (I7) and the
+// convergence checks. It returns the stats and the hash of the whole trace.
+func runSimSeed(seed int64, steps int, dir string, verbose func(string)) (st simStats, traceHash uint64, err error) {
+	o := drawSimOpts(seed, steps)
+	w, err := newSimWorld(seed, o, dir)
+	if err != nil {
+		return st, 0, err
+	}
+	w.verbose = verbose
+	defer w.closeAll()
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(simFailure)
+			if !ok {
+				f = simFailure(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+			}
+			err = fmt.Errorf("seed %d (%s) failed at step %d, tick %d: %s\nlast steps:\n%s", seed, o, w.step, w.ticks, string(f), w.trace.String())
+		}
+		st = w.stats
+		st.Seeds, st.Steps = 1, w.step
+		st.Terms = len(w.chk.ringLeader)
+		st.Committed = len(w.chk.log)
+		traceHash = w.trace.h
+	}()
+	w.settle()
+	for i := 0; i < o.steps; i++ {
+		w.randomStep()
+	}
+	w.finalPhase()
+	return
+}
+
+// simFailure is a failed invariant, raised as a panic so every check can
+// stop the run on the spot.
+type simFailure string
+
+// ---- final phase: heal everything, then I7 and convergence ----
+
+// Bounds in ticks (20 ms each with cluster.toml's timing). A leader after a
+// full heal: a failure timeout (20) for followers to give up an old leader,
+// a stuck-term recovery (another failure timeout) and an election round with
+// retries (election timeout 15 + stagger); posts then commit in a few hops.
+const (
+	simLeaderBound = 150
+	simAckBound    = 200
+)
+
+func (w *simWorld) finalPhase() {
+	w.final = true
+	w.step++
+	if w.opts.fullRestart {
+		for _, sn := range w.live() {
+			w.crash(sn)
+		}
+	}
+	for _, sn := range w.nodes {
+		if sn.n == nil {
+			if err := w.start(sn); err != nil {
+				w.chk.fail("%v", err)
+			}
+			w.stats.Restarts++
+		}
+	}
+	w.net.Heal()
+	w.net.SetFaults(ring.SimConfig{})
+	w.logf("final: all up, healed, no faults")
+	w.settle()
+
+	// I7: a leader known to all within the bound.
+	start := w.ticks
+	for !w.leaderKnownToAll() {
+		if w.ticks-start > simLeaderBound {
+			w.chk.fail("I7: no leader known to all %d nodes within %d ticks of healing: %s", len(w.nodes), simLeaderBound, w.roles())
+		}
+		w.finalTick()
+	}
+	w.stats.MaxLeaderTicks = w.ticks - start
+
+	// I7: every client's outstanding post and a fresh one commit.
+	probe := &simClient{user: "probe"}
+	w.clients = append(w.clients, probe)
+	start = w.ticks
+	for {
+		idle := true
+		for _, c := range w.clients {
+			if c.id != "" || c == probe && c.seq == 0 {
+				idle = false
+			}
+		}
+		if idle {
+			break
+		}
+		if w.ticks-start > simAckBound {
+			w.chk.fail("I7: posts not committed within %d ticks of a leader: %s; %s", simAckBound, w.pendingClients(), w.roles())
+		}
+		for _, c := range w.clients {
+			if c.id == "" && (c != probe || c.seq > 0) {
+				c.seq = w.opts.msgsPerCli // no new messages now
+			}
+		}
+		w.clientStep()
+		w.settle()
+		w.finalTick()
+	}
+
+	// Convergence: every node applies the whole committed log.
+	start = w.ticks
+	for !w.converged() {
+		if w.ticks-start > simAckBound {
+			w.chk.fail("I7: nodes did not converge on commit within %d ticks: %s", simAckBound, w.roles())
+		}
+		w.finalTick()
+	}
+	w.chk.finalChecks()
+}
+
+// finalTick is one tick with a perfect network: everything sent is
+// delivered before the next tick.
+func (w *simWorld) finalTick() {
+	w.step++
+	w.tick()
+	w.settle()
+	for guard := 0; len(w.due) > 0; guard++ {
+		if guard > 100000 {
+			w.chk.fail("message storm: %d messages still due after 100000 deliveries in one tick", len(w.due))
+		}
+		w.step++
+		w.deliverOne()
+		w.settle()
+	}
+}
+
+func (w *simWorld) leaderKnownToAll() bool {
+	lead, term := "", uint64(0)
+	for i, sn := range w.nodes {
+		r := sn.n.ring
+		if i == 0 {
+			lead, term = r.Leader(), r.Term()
+		}
+		if r.Leader() == "" || r.Leader() != lead || r.Term() != term {
+			return false
+		}
+	}
+	ln := w.byID[lead].n
+	return ln.ring.Role() == ring.RoleLeader && ln.rep.Status().Role == replica.Leader && ln.repLead == lead
+}
+
+func (w *simWorld) converged() bool {
+	var commit uint64
+	for _, sn := range w.nodes {
+		commit = max(commit, sn.n.rep.Status().Commit)
+	}
+	for _, sn := range w.nodes {
+		if sn.n.applied.Load() != commit {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *simWorld) roles() string {
+	s := ""
+	for _, sn := range w.nodes {
+		if sn.n == nil {
+			s += fmt.Sprintf("%s:down ", sn.id)
+			continue
+		}
+		rs, ps := sn.n.ring.Status(), sn.n.rep.Status()
+		s += fmt.Sprintf("%s:ring(term=%d lead=%s %s %q) rep(term=%d lead=%s %s last=%d/%d commit=%d applied=%d) ",
+			sn.id, rs.Term, rs.Leader, rs.Role, rs.Reason, ps.Term, ps.Lead, ps.Role, ps.LastTerm, ps.LastIndex, ps.Commit, sn.n.applied.Load())
+	}
+	return s
+}
+
+func (w *simWorld) pendingClients() string {
+	s := ""
+	for _, c := range w.clients {
+		if c.id != "" || c.seq == 0 {
+			s += fmt.Sprintf("%s/%s(%d attempts) ", c.user, c.id, len(c.attempts))
+		}
+	}
+	return s
+}
+
+// ---- the checker ----
+
+// simEntry is one committed (applied somewhere) log slot.
+type simEntry struct {
+	term    uint64
+	msg     bool // a chat message (else a no-op or a duplicate dropped by dedup)
+	user    string
+	id      string
+	text    string
+	lamport uint64
+	bound   uint64 // upper bound of the term in which it was committed (for I3)
+}
+
+type simKey struct{ user, id string }
+
+// simChecker holds what the whole history established, across crashes.
+type simChecker struct {
+	w           *simWorld
+	ringLeader  map[uint64]string    // I1: term → the node that held RoleLeader
+	believed    map[uint64]string    // I1: term → the leader some node followed
+	repLeader   map[uint64]string    // I1: term → the node whose replica led
+	prevTerm    map[[2]uint64]uint64 // I2: (index, term) → term at index-1
+	wire        map[[2]uint64]string // I2: (index, term) → entry bytes seen on the wire
+	log         []simEntry           // committed log, log[i-1] is index i (I3, I6)
+	hashAt      map[uint64][32]byte  // I6: applied-log hash chain at index
+	first       map[simKey]uint64    // I5: (user, client id) → index of its message
+	ack         map[simKey]uint64    // I4: acked posts → acked index
+	seen        map[simKey]uint64    // I6: Lamport time the author had seen
+	lastLamport uint64
+}
+
+func newSimChecker(w *simWorld) *simChecker {
+	return &simChecker{w: w, ringLeader: map[uint64]string{}, believed: map[uint64]string{},
+		repLeader: map[uint64]string{}, prevTerm: map[[2]uint64]uint64{}, wire: map[[2]uint64]string{},
+		hashAt: map[uint64][32]byte{}, first: map[simKey]uint64{}, ack: map[simKey]uint64{}, seen: map[simKey]uint64{}}
+}
+
+func (c *simChecker) fail(format string, a ...any) {
+	panic(simFailure(fmt.Sprintf(format, a...)))
+}
+
+func (c *simChecker) composed(cl *simClient) { c.seen[simKey{cl.user, cl.id}] = cl.seen }
+
+// wireEntries: a leader appends each index once per term, so two entries
+// with the same (index, term) anywhere on the wire must be identical (I2).
+func (c *simChecker) wireEntries(m replica.Message) {
+	for _, e := range m.Entries {
+		k := [2]uint64{e.Index, e.Term}
+		v := string(rune(e.Type)) + string(e.Data)
+		if old, ok := c.wire[k]; ok && old != v {
+			c.fail("I2: two different entries %d/%d on the wire (%s)", e.Index, e.Term, m.Describe())
+		}
+		c.wire[k] = v
+	}
+}
+
+func (c *simChecker) checkNodes() {
+	for _, sn := range c.w.live() {
+		c.checkLeaders(sn)
+		c.checkLog(sn)
+		c.checkApplied(sn)
+		c.checkCompleteness(sn)
+	}
+}
+
+// I1: at most one leader per term, over the whole history.
+func (c *simChecker) checkLeaders(sn *simNode) {
+	r := sn.n.ring
+	once := func(m map[uint64]string, what string, term uint64, id string) {
+		if old, ok := m[term]; ok && old != id {
+			c.fail("I1: two leaders in term %d (%s): %s and %s", term, what, old, id)
+		}
+		if _, ok := m[term]; !ok {
+			c.w.logf("%s: %s leads term %d (seen by %s)", what, id, term, sn.id)
+		}
+		m[term] = id
+	}
+	if r.Role() == ring.RoleLeader {
+		once(c.ringLeader, "ring", r.Term(), sn.id)
+	}
+	if l := r.Leader(); l != "" {
+		once(c.believed, "believed", r.Term(), l)
+	}
+	if ps := sn.n.rep.Status(); ps.Role == replica.Leader {
+		once(c.repLeader, "replica", ps.Term, sn.id)
+		if rl, ok := c.ringLeader[ps.Term]; !ok || rl != sn.id {
+			c.fail("I1: %s's replica leads term %d, which the ring gave to %q", sn.id, ps.Term, rl)
+		}
+	}
+}
+
+// I2: the log of every live node, entry by entry from its commit on: an
+// (index, term) always follows the same term at index-1, so logs that share
+// an (index, term) share everything before it.
+func (c *simChecker) checkLog(sn *simNode) {
+	rep := sn.n.rep
+	ps := rep.Status()
+	for i := sn.logChecked + 1; i <= ps.LastIndex; i++ {
+		t, ok := rep.Term(i)
+		if !ok {
+			c.fail("%s: no term for index %d of %d", sn.id, i, ps.LastIndex)
+		}
+		pt, _ := rep.Term(i - 1)
+		if pt > t {
+			c.fail("I2: %s's log has term %d at %d after term %d", sn.id, t, i, pt)
+		}
+		k := [2]uint64{i, t}
+		if old, ok := c.prevTerm[k]; ok && old != pt {
+			c.fail("I2: %s holds %d/%d after term %d at %d, another log after term %d", sn.id, i, t, pt, i-1, old)
+		}
+		c.prevTerm[k] = pt
+	}
+	sn.logChecked = min(ps.Commit, ps.LastIndex)
+}
+
+// I6 (and I4, I5 through it): every entry a node applies matches the one
+// global committed log, entry by entry: term, message, author, client id,
+// text and Lamport time; messages are unique per (author, client id); Lamport
+// times grow along the log and exceed what the author had seen.
+func (c *simChecker) checkApplied(sn *simNode) {
+	n := sn.n
+	applied := n.applied.Load()
+	if applied <= sn.appliedChecked {
+		return
+	}
+	hist := n.st.Chat.HistoryAfter(state.GeneralRoom, sn.histAfter, 1<<30)
+	bound := n.rep.Status().Term
+	for i := sn.appliedChecked + 1; i <= applied; i++ {
+		t, ok := n.rep.Term(i)
+		if !ok {
+			c.fail("%s applied %d but its log has no term there", sn.id, i)
+		}
+		e := simEntry{term: t, bound: bound}
+		if len(hist) > 0 && hist[0].Index == i {
+			m := hist[0]
+			hist = hist[1:]
+			e.msg, e.user, e.id, e.text, e.lamport = true, m.From, m.ID, m.Text, m.Lamport
+			sn.histAfter = i
+		}
+		c.commit(sn, i, e)
+	}
+	if len(hist) > 0 {
+		c.fail("%s: chat message at index %d beyond applied %d", sn.id, hist[0].Index, applied)
+	}
+	sn.appliedChecked = applied
+	if n.hash.index == applied {
+		if old, ok := c.hashAt[applied]; ok && old != n.hash.h {
+			c.fail("I6: %s's applied-log hash at %d differs from another node's (same terms, different data)", sn.id, applied)
+		}
+		c.hashAt[applied] = n.hash.h
+	}
+}
+
+func (c *simChecker) commit(sn *simNode, i uint64, e simEntry) {
+	if i <= uint64(len(c.log)) {
+		g := c.log[i-1]
+		g.bound = e.bound
+		if g != e {
+			c.fail("I6: %s applied %d as %+v, another node applied %+v", sn.id, i, e, c.log[i-1])
+		}
+		return
+	}
+	if i != uint64(len(c.log))+1 {
+		c.fail("%s applied %d before anyone applied %d", sn.id, i, len(c.log)+1)
+	}
+	c.log = append(c.log, e)
+	if !e.msg {
+		return
+	}
+	k := simKey{e.user, e.id}
+	if old, dup := c.first[k]; dup {
+		c.fail("I5: %s/%s applied as a message twice: at %d and %d", e.user, e.id, old, i)
+	}
+	c.first[k] = i
+	if e.lamport <= c.lastLamport {
+		c.fail("I6: Lamport time %d at %d does not exceed %d of the message before", e.lamport, i, c.lastLamport)
+	}
+	c.lastLamport = e.lamport
+	if s, ok := c.seen[k]; ok && e.lamport <= s {
+		c.fail("I6: %s/%s at %d has Lamport %d, not after %d its author had seen", e.user, e.id, i, e.lamport, s)
+	}
+	if a, ok := c.ack[k]; ok && a != i {
+		c.fail("I4/I5: %s/%s was acked at %d but committed at %d", e.user, e.id, a, i)
+	}
+	c.w.logf("committed %d/%d %s/%s lamport=%d (first applied by %s)", i, e.term, e.user, e.id, e.lamport, sn.id)
+}
+
+// I3: a leader of term T holds every entry committed in a term below T.
+func (c *simChecker) checkCompleteness(sn *simNode) {
+	ps := sn.n.rep.Status()
+	if ps.Role != replica.Leader {
+		sn.leadTerm = 0
+		return
+	}
+	if sn.leadTerm != ps.Term {
+		sn.leadTerm, sn.leadChecked = ps.Term, 0
+	}
+	for i := sn.leadChecked + 1; i <= uint64(len(c.log)); i++ {
+		g := c.log[i-1]
+		if g.bound >= ps.Term {
+			continue
+		}
+		if t, ok := sn.n.rep.Term(i); !ok || t != g.term {
+			c.fail("I3: %s leads term %d but holds %d/%d (ok=%v) where %d/%d is committed", sn.id, ps.Term, i, t, ok, i, g.term)
+		}
+	}
+	sn.leadChecked = uint64(len(c.log))
+}
+
+// acked: the answer to a post names the index of its one message (I4, I5).
+func (c *simChecker) acked(user, id string, index uint64, via *simNode) {
+	k := simKey{user, id}
+	if old, ok := c.ack[k]; ok && old != index {
+		c.fail("I5: %s/%s acked twice with different indexes %d and %d", user, id, old, index)
+	}
+	c.ack[k] = index
+	if index == 0 || index > uint64(len(c.log)) {
+		c.fail("I4: %s/%s acked at %d via %s, which no node has applied (committed log ends at %d)", user, id, index, via.id, len(c.log))
+	}
+	if f, ok := c.first[k]; !ok || f != index {
+		c.fail("I4/I5: %s/%s acked at %d via %s but its message is at %d (found=%v); committed %d is %+v",
+			user, id, index, via.id, f, ok, index, c.log[index-1])
+	}
+}
+
+// finalChecks: after convergence every node holds every acked post, once,
+// at the acked index (I4 across every crash and restart of the run).
+func (c *simChecker) finalChecks() {
+	for _, sn := range c.w.nodes {
+		if sn.n.applied.Load() != uint64(len(c.log)) {
+			c.fail("%s applied %d of %d committed entries", sn.id, sn.n.applied.Load(), len(c.log))
+		}
+		for k, idx := range c.ack {
+			if got, ok := sn.n.st.Chat.Lookup(k.user, k.id); !ok || got != idx {
+				c.fail("I4: %s lost acked post %s/%s (acked at %d, found=%v at %d)", sn.id, k.user, k.id, idx, ok, got)
+			}
+		}
+		if got := sn.n.st.Chat.Count(); got != uint64(len(c.first)) {
+			c.fail("I5: %s holds %d messages, the committed log %d", sn.id, got, len(c.first))
+		}
+	}
+}

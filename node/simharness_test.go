@@ -1,0 +1,582 @@
+package node
+
+// The whole-cluster simulation's world: N real node drivers (newNode over
+// real eventlog WALs) wired to one seeded ring.SimNetwork, a fake clock,
+// crashes and restarts, partitions, and retrying clients. One goroutine
+// drives everything; the checks live in sim_test.go.
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/peer"
+	"github.com/syncnet/syncnet/node/state"
+	"github.com/syncnet/syncnet/ring"
+)
+
+// simOpts is one seed's scenario, drawn from the seed.
+type simOpts struct {
+	nodes        int
+	steps        int
+	clients      int
+	msgsPerCli   int
+	faults       ring.SimConfig
+	crashes      bool // crash and restart nodes
+	majorityDown bool // allow crashing a majority (safety only until the final heal)
+	partitions   bool
+	fullRestart  bool // restart the whole cluster from disk before the final I7 phase
+}
+
+func drawSimOpts(seed int64, steps int) simOpts {
+	r := rand.New(rand.NewSource(seed ^ 0x5eed))
+	o := simOpts{nodes: 3, steps: steps, clients: 2 + r.Intn(4), msgsPerCli: 1000}
+	if seed%2 == 1 {
+		o.nodes = 5
+	}
+	o.faults = ring.SimConfig{
+		Drop:      []float64{0, 0.02, 0.1}[r.Intn(3)],
+		Duplicate: []float64{0, 0.02, 0.05}[r.Intn(3)],
+		MaxDelay:  []int{0, 1, 3, 6}[r.Intn(4)],
+	}
+	o.crashes = r.Float64() < 0.8
+	o.majorityDown = o.crashes && r.Float64() < 0.2
+	o.partitions = r.Float64() < 0.7
+	o.fullRestart = r.Float64() < 0.3
+	return o
+}
+
+func (o simOpts) String() string {
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v",
+		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart)
+}
+
+// simStats counts what the simulations did.
+type simStats struct {
+	Seeds, Steps, Ticks, Delivered, Sent                  int
+	Proposals, Acks, Retries, Crashes, Restarts, Partitns int
+	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
+}
+
+func (s *simStats) add(o simStats) {
+	s.Seeds += o.Seeds
+	s.Steps += o.Steps
+	s.Ticks += o.Ticks
+	s.Delivered += o.Delivered
+	s.Sent += o.Sent
+	s.Proposals += o.Proposals
+	s.Acks += o.Acks
+	s.Retries += o.Retries
+	s.Crashes += o.Crashes
+	s.Restarts += o.Restarts
+	s.Partitns += o.Partitns
+	s.Terms += o.Terms
+	s.Committed += o.Committed
+	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
+	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
+}
+
+// simWorld is one seeded cluster.
+type simWorld struct {
+	seed    int64
+	opts    simOpts
+	rnd     *rand.Rand
+	dir     string
+	cfg     *config.Config
+	clock   time.Time
+	tickD   time.Duration
+	net     *ring.SimNetwork
+	due     []ring.Envelope // deliverable now, not yet stepped
+	nodes   []*simNode      // config order
+	byID    map[string]*simNode
+	clients []*simClient
+	step    int
+	ticks   int
+	final   bool // in the final heal phase
+	trace   simTrace
+	chk     *simChecker
+	stats   simStats
+	verbose func(string)
+}
+
+// simNode is one member: its current incarnation (nil while crashed) and
+// the checker's cursors into that incarnation.
+type simNode struct {
+	id   string
+	idx  int
+	n    *Node
+	boot uint64 // incarnation: grows on every restart
+	busy *simAttempt
+
+	appliedChecked uint64 // applied entries compared with the global log
+	histAfter      uint64 // last chat message index read from this incarnation
+	logChecked     uint64 // log prefix (<= commit) already checked for I2
+	leadTerm       uint64 // replica term this node leads, for I3
+	leadChecked    uint64 // global committed entries checked against its log
+}
+
+// simPayload travels through the SimNetwork: a ring message or a peer frame,
+// tagged with the receiver's incarnation (a restart loses what was in flight
+// to the old process).
+type simPayload struct {
+	ring   *ring.Message
+	typ    uint8
+	data   []byte
+	toBoot uint64
+}
+
+type simRingT struct {
+	w  *simWorld
+	id string
+}
+
+func (t *simRingT) Send(to string, m ring.Message) error {
+	t.w.send(t.id, to, simPayload{ring: &m})
+	return nil
+}
+func (t *simRingT) Recv() <-chan ring.Message { return nil }
+func (t *simRingT) Close() error              { return nil }
+
+type simPeerT struct {
+	w  *simWorld
+	id string
+}
+
+func (t *simPeerT) Send(to string, typ uint8, payload []byte) bool {
+	t.w.send(t.id, to, simPayload{typ: typ, data: payload})
+	return true
+}
+func (t *simPeerT) Recv() <-chan peer.Frame { return nil }
+func (t *simPeerT) Close() error            { return nil }
+
+// simTrace keeps the last lines for a failure report and a hash of all of
+// them, so two runs of one seed can be compared (determinism).
+type simTrace struct {
+	lines []string
+	next  int
+	h     uint64
+	n     int
+}
+
+const simTraceLines = 60
+
+func (t *simTrace) add(s string) {
+	if t.lines == nil {
+		t.lines = make([]string, simTraceLines)
+		t.h = 14695981039346656037
+	}
+	t.lines[t.next] = s
+	t.next = (t.next + 1) % simTraceLines
+	t.n++
+	f := fnv.New64a()
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(t.h >> (8 * i))
+	}
+	f.Write(b[:])
+	f.Write([]byte(s))
+	t.h = f.Sum64()
+}
+
+func (t *simTrace) String() string {
+	var b strings.Builder
+	for i := 0; i < simTraceLines; i++ {
+		if l := t.lines[(t.next+i)%simTraceLines]; l != "" {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func (w *simWorld) logf(format string, a ...any) {
+	s := fmt.Sprintf("[%d t=%d] ", w.step, w.ticks) + fmt.Sprintf(format, a...)
+	w.trace.add(s)
+	if w.verbose != nil {
+		w.verbose(s)
+	}
+}
+
+func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
+	w := &simWorld{seed: seed, opts: o, rnd: rand.New(rand.NewSource(seed)), dir: dir,
+		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[string]*simNode{}}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[cluster]\nname = \"sim\"\ndata_dir = %q\nsecret = \"sim-secret-0123456789\"\n", dir)
+	// cluster.toml's timing: 20ms ticks, failure 20 ticks, election 15 ticks.
+	b.WriteString("[timing]\nheartbeat_interval = \"100ms\"\nfailure_timeout = \"400ms\"\nelection_timeout = \"300ms\"\npost_timeout = \"2s\"\n")
+	for i := 0; i < o.nodes; i++ {
+		fmt.Fprintf(&b, "[[node]]\nid = \"n%d\"\nhost = \"127.0.0.1\"\nssh_port = %d\npeer_port = %d\nheartbeat_port = %d\nelection_port = %d\nring = %d\n",
+			i+1, 22000+i, 23000+i, 24000+i, 25000+i, i)
+	}
+	cfg, err := config.Parse("sim.toml", b.String())
+	if err != nil {
+		return nil, err
+	}
+	w.cfg = cfg
+	w.tickD = cfg.Timing.HeartbeatInterval.Duration / ticksPerHeartbeat
+	w.net = ring.NewSimNetwork(rand.New(rand.NewSource(seed*7919+1)), o.faults)
+	w.chk = newSimChecker(w)
+	for i, m := range cfg.Nodes {
+		sn := &simNode{id: m.ID, idx: i}
+		w.nodes = append(w.nodes, sn)
+		w.byID[m.ID] = sn
+	}
+	for i := 0; i < o.clients; i++ {
+		w.clients = append(w.clients, &simClient{user: fmt.Sprintf("u%d", i)})
+	}
+	for _, sn := range w.nodes {
+		if err := w.start(sn); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *simWorld) now() time.Time { return w.clock }
+
+// start opens a node from its WAL dir: a fresh process that knows only
+// what is on disk.
+func (w *simWorld) start(sn *simNode) error {
+	sn.boot++
+	bootID := uint64(w.seed)<<24 | uint64(sn.idx)<<16 | sn.boot
+	n, err := newNode(Options{Config: w.cfg, ID: sn.id, NoSync: true}, w.now, bootID)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", sn.id, err)
+	}
+	n.ringT = &simRingT{w: w, id: sn.id}
+	n.peers = &simPeerT{w: w, id: sn.id}
+	sn.n = n
+	sn.appliedChecked, sn.histAfter, sn.logChecked, sn.leadTerm, sn.leadChecked = 0, 0, 0, 0, 0
+	w.net.SetDown(sn.id, false)
+	lt, li := n.rep.LastIndexTerm()
+	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.rep.Status().Commit)
+	return nil
+}
+
+// crash ends a node's process: everything in memory is gone, its WAL stays.
+// (Append is synchronous, so what a Ready persisted is on disk; a crash
+// between the steps of one Ready is not modelled.)
+func (w *simWorld) crash(sn *simNode) {
+	w.logf("crash %s (term=%d role=%s)", sn.id, sn.n.ring.Term(), sn.n.ring.Role())
+	if err := sn.n.wal.Close(); err != nil {
+		w.chk.fail("close wal of %s: %v", sn.id, err)
+	}
+	sn.n = nil
+	sn.busy = nil
+	w.net.SetDown(sn.id, true)
+	for _, c := range w.clients {
+		c.dropAttemptsOn(sn)
+	}
+	w.stats.Crashes++
+}
+
+func (w *simWorld) live() []*simNode {
+	var out []*simNode
+	for _, sn := range w.nodes {
+		if sn.n != nil {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+func (w *simWorld) closeAll() {
+	for _, sn := range w.nodes {
+		if sn.n != nil {
+			sn.n.wal.Close()
+			sn.n = nil
+		}
+	}
+}
+
+// send puts one message in flight; peer frames are also shown to the
+// checker (entries on the wire, for I2 with data).
+func (w *simWorld) send(from, to string, p simPayload) {
+	if sn := w.byID[to]; sn != nil {
+		p.toBoot = sn.boot
+	}
+	w.stats.Sent++
+	if p.ring == nil && p.typ == frameReplica {
+		if m, err := decodeReplica(p.data); err == nil {
+			w.chk.wireEntries(m)
+		}
+	}
+	if w.verbose != nil {
+		w.verbose("    send " + describePayload(from, to, p))
+	}
+	w.net.Send(from, to, p)
+}
+
+func describePayload(from, to string, p simPayload) string {
+	if p.ring != nil {
+		return p.ring.Describe()
+	}
+	switch p.typ {
+	case frameReplica:
+		if m, err := decodeReplica(p.data); err == nil {
+			return m.Describe()
+		}
+	case frameForward:
+		if f, err := decodeForward(p.data); err == nil {
+			return fmt.Sprintf("%s->%s forward req=%d %s/%s", from, to, f.ReqID, f.User, f.MsgID)
+		}
+	case frameForwardR:
+		if r, err := decodeForwardReply(p.data); err == nil {
+			return fmt.Sprintf("%s->%s forward-reply req=%d index=%d term=%d err=%q", from, to, r.ReqID, r.Index, r.Term, r.Err)
+		}
+	}
+	return fmt.Sprintf("%s->%s frame type %d (%d bytes)", from, to, p.typ, len(p.data))
+}
+
+// deliver steps one envelope into its receiver, if the receiver's process
+// is the one it was sent to and the link is up.
+func (w *simWorld) deliver(e ring.Envelope) {
+	p := e.Payload.(simPayload)
+	sn := w.byID[e.To]
+	if sn.n == nil || sn.boot != p.toBoot || !w.net.Connected(e.From, e.To) {
+		w.logf("lost %s", describePayload(e.From, e.To, p))
+		return
+	}
+	w.stats.Delivered++
+	w.logf("deliver %s", describePayload(e.From, e.To, p))
+	if p.ring != nil {
+		m := *p.ring
+		m.Passed = slices.Clone(m.Passed)
+		sn.n.stepRing(m)
+		return
+	}
+	sn.n.handleFrame(peer.Frame{From: e.From, Type: p.typ, Payload: p.data})
+}
+
+// tick advances the clock one driver tick and ticks every live node, as
+// the driver's ticker does.
+func (w *simWorld) tick() {
+	w.clock = w.clock.Add(w.tickD)
+	w.net.Tick()
+	w.ticks++
+	w.stats.Ticks++
+	if w.verbose != nil {
+		w.logf("tick")
+	}
+	for _, sn := range w.live() {
+		sn.n.ring.Tick()
+		sn.n.rep.Tick()
+		sn.n.expireWaiters()
+	}
+}
+
+// settle runs handleReady on every live node with work, collects what
+// became deliverable, then answers clients and checks every invariant.
+func (w *simWorld) settle() {
+	for _, sn := range w.live() {
+		if sn.n.ring.HasReady() || sn.n.rep.HasReady() {
+			if err := sn.n.handleReady(); err != nil {
+				w.chk.fail("%s handleReady: %v", sn.id, err)
+			}
+		}
+	}
+	w.due = append(w.due, w.net.Due()...)
+	w.chk.checkNodes()
+	w.pollClients()
+}
+
+// randomStep is one step of the random phase.
+func (w *simWorld) randomStep() {
+	w.step++
+	r := w.rnd.Float64()
+	switch {
+	case len(w.due) > 0 && r < 0.85:
+		w.deliverOne()
+	case r < 0.92:
+		w.tick()
+	case r < 0.985:
+		w.clientStep()
+	default:
+		w.faultStep()
+	}
+	w.settle()
+}
+
+func (w *simWorld) deliverOne() {
+	i := 0
+	if w.rnd.Float64() < 0.2 {
+		i = w.rnd.Intn(min(len(w.due), 4)) // a little extra reordering
+	}
+	e := w.due[i]
+	w.due = append(w.due[:i], w.due[i+1:]...)
+	w.deliver(e)
+}
+
+func (w *simWorld) faultStep() {
+	o := w.opts
+	live := w.live()
+	down := len(w.nodes) - len(live)
+	minority := (len(w.nodes) - 1) / 2
+	switch k := w.rnd.Intn(6); {
+	case k <= 1 && o.crashes && len(live) > 0 && (down < minority || o.majorityDown && len(live) > 1):
+		w.crash(live[w.rnd.Intn(len(live))])
+	case k <= 2 && down > 0:
+		var dead []*simNode
+		for _, sn := range w.nodes {
+			if sn.n == nil {
+				dead = append(dead, sn)
+			}
+		}
+		sn := dead[w.rnd.Intn(len(dead))]
+		if err := w.start(sn); err != nil {
+			w.chk.fail("%v", err)
+		}
+		w.stats.Restarts++
+	case k == 3 && o.partitions:
+		w.partition()
+	case k == 4:
+		w.net.Heal()
+		w.logf("heal")
+	default:
+		f := o.faults
+		if w.rnd.Float64() < 0.5 {
+			f = ring.SimConfig{}
+		}
+		w.net.SetFaults(f)
+		w.logf("faults %+v", f)
+	}
+}
+
+// partition cuts the cluster in two random groups (sometimes one node alone).
+func (w *simWorld) partition() {
+	ids := make([]string, 0, len(w.nodes))
+	for _, sn := range w.nodes {
+		ids = append(ids, sn.id)
+	}
+	w.rnd.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	k := 1 + w.rnd.Intn(len(ids)-1)
+	a, b := ids[:k], ids[k:]
+	w.net.Partition(a, b)
+	w.stats.Partitns++
+	w.logf("partition %v | %v", a, b)
+}
+
+// simClient is one user posting messages one after another; a message it
+// got no answer for is retried with the same client id, possibly on another
+// node, until acked.
+type simClient struct {
+	user     string
+	seq      int
+	id       string // current message, "" when idle
+	text     string
+	seen     uint64 // Lamport time the author had seen when writing it (I6)
+	attempts []*simAttempt
+	since    int // tick of the first attempt of the current message
+}
+
+type simAttempt struct {
+	c    *simClient
+	id   string
+	sn   *simNode
+	boot uint64
+	p    *proposal
+	at   int
+}
+
+func (c *simClient) dropAttemptsOn(sn *simNode) {
+	c.attempts = slices.DeleteFunc(c.attempts, func(a *simAttempt) bool { return a.sn == sn })
+}
+
+// freeNodes are live nodes with no proposal of a client outstanding. One
+// per node keeps the run deterministic: expireWaiters iterates a map
+// (propose.go), so two pending proposals there would be re-placed in random
+// order.
+func (w *simWorld) freeNodes() []*simNode {
+	var out []*simNode
+	for _, sn := range w.live() {
+		if sn.busy == nil {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+func (w *simWorld) clientStep() {
+	c := w.clients[w.rnd.Intn(len(w.clients))]
+	free := w.freeNodes()
+	if len(free) == 0 {
+		return
+	}
+	sn := free[w.rnd.Intn(len(free))]
+	switch {
+	case c.id == "" && c.seq < w.opts.msgsPerCli:
+		c.seq++
+		c.id = fmt.Sprintf("%s-%d", c.user, c.seq)
+		c.text = fmt.Sprintf("msg %d of %s", c.seq, c.user)
+		if h := sn.n.st.Chat.History(state.GeneralRoom, 0, 1); len(h) > 0 {
+			c.seen = h[0].Lamport // the author read the room on this node
+		} else {
+			c.seen = 0
+		}
+		c.since = w.ticks
+		w.chk.composed(c)
+		w.submit(c, sn)
+	case c.id != "" && len(c.attempts) == 0:
+		w.stats.Retries++
+		w.submit(c, sn)
+	case c.id != "" && len(c.attempts) == 1 && w.ticks-c.attempts[0].at > 40 && c.attempts[0].sn != sn:
+		// impatient: the same post again through another node, concurrently
+		w.stats.Retries++
+		w.submit(c, sn)
+	}
+}
+
+// submit hands a post to a node's driver the way Post does (propose), but
+// without blocking: the client reads done later.
+func (w *simWorld) submit(c *simClient, sn *simNode) {
+	n := sn.n
+	b := &eventlog.MessagePosted{Room: state.GeneralRoom, From: c.user, Text: c.text, ClientMsgID: c.id, ReplyLamport: c.seen}
+	ev := n.ev(b)
+	ev.Origin = n.id
+	p := &proposal{ev: ev, user: c.user, msgID: c.id, seen: c.seen,
+		deadline: n.now().Add(n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
+	a := &simAttempt{c: c, id: c.id, sn: sn, boot: sn.boot, p: p, at: w.ticks}
+	c.attempts = append(c.attempts, a)
+	sn.busy = a
+	w.stats.Proposals++
+	w.logf("post %s/%s via %s seen=%d", c.user, c.id, sn.id, c.seen)
+	n.handlePropose(p)
+}
+
+// pollClients reads every outstanding answer without blocking.
+func (w *simWorld) pollClients() {
+	for _, c := range w.clients {
+		for _, a := range slices.Clone(c.attempts) {
+			var r result
+			select {
+			case r = <-a.p.done:
+			default:
+				continue
+			}
+			c.attempts = slices.DeleteFunc(c.attempts, func(x *simAttempt) bool { return x == a })
+			if a.sn.busy == a {
+				a.sn.busy = nil
+			}
+			if r.err != nil {
+				w.logf("post %s/%s via %s failed: %v", c.user, a.id, a.sn.id, r.err)
+				continue
+			}
+			w.logf("ack %s/%s via %s index=%d", c.user, a.id, a.sn.id, r.index)
+			w.chk.acked(c.user, a.id, r.index, a.sn)
+			if c.id == a.id {
+				w.stats.Acks++
+				w.stats.MaxAckTicks = max(w.stats.MaxAckTicks, w.ticks-c.since)
+				c.id = ""
+			}
+		}
+	}
+}
+
+// removeDir deletes a seed's WAL directories.
+func removeDir(dir string) { os.RemoveAll(filepath.Clean(dir)) }
