@@ -77,7 +77,10 @@ func (l *lineInput) Update(k tea.KeyMsg) {
 }
 
 func (l *lineInput) insert(rs []rune) {
-	rs = []rune(Clean(string(l.san.Sanitize(rs)), 0))
+	// Sanitize works in place, and bubbletea hands every program the same
+	// global slice for the space key: copy first, or sessions typing spaces
+	// at once race on it.
+	rs = []rune(Clean(string(l.san.Sanitize(append([]rune(nil), rs...))), 0))
 	if l.CharLimit > 0 {
 		rs = rs[:min(len(rs), max(l.CharLimit-len(l.value), 0))]
 	}
