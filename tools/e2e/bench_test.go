@@ -98,10 +98,11 @@ func (c *cluster) waitCaughtUp() {
 	c.t.Fatal("live nodes did not reach one commit index within 30s")
 }
 
-// TestBenchChatGap: `syncnet chat --batch --trace` on node1 while another
-// client posts every 50ms through node2/node3; node1 is killed; the figure
-// is kill -> the first message the chat client receives from its new node
-// (its "first-message … at=" line).
+// TestBenchChatGap: `syncnet chat --batch --trace` on one node (the leader
+// in even trials, a follower in odd ones) while another client posts every
+// 50ms through the other two; that node is killed; the figure is kill -> the
+// first message the chat client receives from its new node (its
+// "first-message … at=" line).
 func TestBenchChatGap(t *testing.T) {
 	trials := benchTrials(t)
 	requireChat(t)
@@ -110,12 +111,18 @@ func TestBenchChatGap(t *testing.T) {
 	for i := 0; i < trials; i++ {
 		leader := c.waitLeader()
 		c.waitCaughtUp()
-		stop := c.backgroundPosts(fmt.Sprintf("bg%d", i), []string{"node2", "node3"}, 50*time.Millisecond)
-		chat := c.startChat(fmt.Sprintf("gap%d", i), "bench", c.ids)
-		chat.waitState("connected node1", 30*time.Second)
+		// Alternate: the chat's node is the leader in even trials, a follower in odd ones.
+		target := leader
+		if i%2 == 1 {
+			target = others(c.ids, leader)[0]
+		}
+		rest := others(c.ids, target)
+		stop := c.backgroundPosts(fmt.Sprintf("bg%d", i), rest, 50*time.Millisecond)
+		chat := c.startChat(fmt.Sprintf("gap%d", i), "bench", append([]string{target}, rest...))
+		chat.waitState("connected node1", 30*time.Second) // --nodes names them node1.. in the order given
 		chat.waitFor("a first message", 30*time.Second, func() bool { return len(chat.received) > 0 })
 		t0 := time.Now()
-		c.kill9("node1")
+		c.kill9(target)
 		line := chat.waitState("first-message", 60*time.Second)
 		stop()
 		at, err := time.Parse(time.RFC3339Nano, field(line, "at="))
@@ -123,15 +130,15 @@ func TestBenchChatGap(t *testing.T) {
 			t.Fatalf("first-message line %q: %v", line, err)
 		}
 		gap := at.Sub(t0)
-		t.Logf("trial %d: node1 (leader: %v) killed; chat's first message via another node after %s", i+1, leader == "node1", gap.Round(time.Millisecond))
+		t.Logf("trial %d: %s (leader: %v) killed; chat's first message via another node after %s", i+1, target, target == leader, gap.Round(time.Millisecond))
 		all = append(all, gap)
-		if leader == "node1" {
+		if target == leader {
 			asLeader = append(asLeader, gap)
 		} else {
 			asFollower = append(asFollower, gap)
 		}
 		chat.stdin.Close()
-		c.restart("node1")
+		c.restart(target)
 	}
 	t.Logf("RESULT chat failover gap (kill of its node -> first message via the next): all %s", summary(all))
 	t.Logf("RESULT   its node was the leader: %s", summary(asLeader))
