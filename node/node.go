@@ -86,11 +86,12 @@ type Node struct {
 	stopped     chan struct{}
 
 	// driver-only bookkeeping
-	ringHS         ring.HardState // last persisted election state
-	repTerm        uint64         // last persisted replica term
-	repLead        string         // leader the replica follows
-	lastLamport    uint64         // largest Lamport time in the log
-	hash           logHash        // chain over applied entries, for status
+	ringHS         ring.HardState            // last persisted election state
+	repTerm        uint64                    // last persisted replica term
+	repLead        string                    // leader the replica follows
+	lastLamport    uint64                    // largest Lamport time in the log
+	hash           logHash                   // chain over applied entries, for status
+	decoded        map[uint64]eventlog.Event // entries persisted and not yet applied, decoded once
 	commitRecorded uint64
 	commitRecordAt time.Time
 }
@@ -147,7 +148,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
-		hub: newHub(), stopped: make(chan struct{}),
+		hub: newHub(), stopped: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 	}
 	n.st = state.New(now)
 	if err := n.openLog(); err != nil {
@@ -299,7 +300,6 @@ func (n *Node) handleFrame(f peer.Frame) {
 			n.log.Warn("bad replica frame", "from", f.From, "err", err)
 			return
 		}
-		n.lamportSeen(m)
 		n.syncTerm()
 		if err := n.rep.Step(m); err != nil {
 			n.log.Debug("replica message dropped", "msg", m.Describe(), "err", err)
@@ -320,18 +320,6 @@ func (n *Node) handleFrame(f peer.Frame) {
 		n.handleForwardReply(r)
 	default:
 		n.log.Warn("unknown frame type", "from", f.From, "type", f.Type)
-	}
-}
-
-// lamportSeen merges the Lamport times of received entries (I6).
-func (n *Node) lamportSeen(m replica.Message) {
-	for _, e := range m.Entries {
-		if e.Type != replica.EntryNormal {
-			continue
-		}
-		if rec, err := eventlog.DecodeRecord(e.Data); err == nil {
-			n.observeLamport(rec.Event.Lamport)
-		}
 	}
 }
 

@@ -152,6 +152,11 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 		}
 	}
 	if d := rd.Discard; d != nil {
+		for i := range n.decoded {
+			if i >= d.FromIndex {
+				delete(n.decoded, i)
+			}
+		}
 		out = append(out, eventlog.Event{Header: h, Body: &eventlog.SuffixDiscarded{FromIndex: d.FromIndex, Term: d.Term}})
 	}
 	for _, e := range rd.Entries {
@@ -161,8 +166,11 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 			// here means a bug or a forged peer, and must not be acked.
 			panic(fmt.Sprintf("node %s: undecodable entry %d/%d from the replicated log: %v", n.id, e.Index, e.Term, err))
 		}
+		// Every entry a node receives or proposes passes here before it is
+		// applied or acknowledged: the Lamport clock merges it (I6).
 		n.observeLamport(ev.Lamport)
 		n.lastLamport = max(n.lastLamport, ev.Lamport)
+		n.decoded[e.Index] = ev
 		out = append(out, ev)
 	}
 	if hs := rd.HardState; hs != nil && hs.Commit > n.commitRecorded && now.Sub(n.commitRecordAt) >= commitRecordEvery {
@@ -220,9 +228,14 @@ func (n *Node) applyRing(rd ring.Ready) {
 // fans their events out, and answers the proposals waiting on them.
 func (n *Node) applyCommitted(ents []replica.Entry) {
 	for _, e := range ents {
-		ev, err := entryEvent(e)
-		if err != nil {
-			panic(fmt.Sprintf("node %s: undecodable committed entry %d/%d: %v", n.id, e.Index, e.Term, err))
+		ev, ok := n.decoded[e.Index]
+		if ok && ev.Term == e.Term {
+			delete(n.decoded, e.Index)
+		} else {
+			var err error
+			if ev, err = entryEvent(e); err != nil {
+				panic(fmt.Sprintf("node %s: undecodable committed entry %d/%d: %v", n.id, e.Index, e.Term, err))
+			}
 		}
 		n.hash.add(e)
 		n.hub.publish(n.st.Plugins.Apply(e.Index, ev))
