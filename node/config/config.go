@@ -29,7 +29,6 @@ type Config struct {
 	Timing  Timing  `toml:"timing"`
 	Auth    Auth    `toml:"auth"`
 	SSH     SSH     `toml:"ssh"`
-	Storage Storage `toml:"storage"`
 	Nodes   []Node  `toml:"node"`
 
 	// path is the file the config was loaded from; relative paths in it
@@ -68,11 +67,6 @@ type SSH struct {
 	KeepaliveInterval Duration `toml:"keepalive_interval"`
 	MaxSessions       int      `toml:"max_sessions"`
 	MaxSessionsPerKey int      `toml:"max_sessions_per_key"`
-}
-
-// Storage holds WAL settings.
-type Storage struct {
-	SnapshotEvery int `toml:"snapshot_every"`
 }
 
 // Node is one member of the cluster.
@@ -135,9 +129,6 @@ func Default() Config {
 			KeepaliveInterval: Duration{45 * time.Second},
 			MaxSessions:       4000, // per node; well above the 2,000-session target
 			MaxSessionsPerKey: 20,   // one person, many terminals; not a botnet
-		},
-		Storage: Storage{
-			SnapshotEvery: 100000, // records between snapshots: restart folds at most this many
 		},
 	}
 }
@@ -231,9 +222,6 @@ func (c *Config) Validate() error {
 	c.validateTiming(bad)
 	if c.SSH.MaxSessions < 1 || c.SSH.MaxSessionsPerKey < 1 {
 		bad("ssh.max_sessions and ssh.max_sessions_per_key must be at least 1")
-	}
-	if c.Storage.SnapshotEvery < 0 {
-		bad("storage.snapshot_every must not be negative")
 	}
 	c.validateNodes(bad)
 	return errors.Join(errs...)
