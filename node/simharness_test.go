@@ -33,6 +33,7 @@ type simOpts struct {
 	majorityDown bool // allow crashing a majority (safety only until the final heal)
 	partitions   bool
 	fullRestart  bool // restart the whole cluster from disk before the final I7 phase
+	midHeal      bool // also heal and check I7 halfway through
 }
 
 func drawSimOpts(seed int64, steps int) simOpts {
@@ -50,12 +51,13 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.majorityDown = o.crashes && r.Float64() < 0.2
 	o.partitions = r.Float64() < 0.7
 	o.fullRestart = r.Float64() < 0.3
+	o.midHeal = r.Float64() < 0.5
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v",
-		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart)
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v",
+		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal)
 }
 
 // simStats counts what the simulations did.
@@ -276,6 +278,17 @@ func (w *simWorld) crash(sn *simNode) {
 	w.stats.Crashes++
 }
 
+// leader is a live node whose ring core leads, if any (the highest term).
+func (w *simWorld) leader() *simNode {
+	var best *simNode
+	for _, sn := range w.live() {
+		if sn.n.ring.Role() == ring.RoleLeader && (best == nil || sn.n.ring.Term() > best.n.ring.Term()) {
+			best = sn
+		}
+	}
+	return best
+}
+
 func (w *simWorld) live() []*simNode {
 	var out []*simNode
 	for _, sn := range w.nodes {
@@ -420,7 +433,11 @@ func (w *simWorld) faultStep() {
 	minority := (len(w.nodes) - 1) / 2
 	switch k := w.rnd.Intn(6); {
 	case k <= 1 && o.crashes && len(live) > 0 && (down < minority || o.majorityDown && len(live) > 1):
-		w.crash(live[w.rnd.Intn(len(live))])
+		victim := live[w.rnd.Intn(len(live))]
+		if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
+			victim = l // leader crashes are the interesting ones
+		}
+		w.crash(victim)
 	case k <= 2 && down > 0:
 		var dead []*simNode
 		for _, sn := range w.nodes {
@@ -455,7 +472,15 @@ func (w *simWorld) partition() {
 		ids = append(ids, sn.id)
 	}
 	w.rnd.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
+		// cut the leader off with a minority (or alone)
+		i := slices.Index(ids, l.id)
+		ids[0], ids[i] = ids[i], ids[0]
+	}
 	k := 1 + w.rnd.Intn(len(ids)-1)
+	if k > len(ids)/2 {
+		k = len(ids) - k
+	}
 	a, b := ids[:k], ids[k:]
 	w.net.Partition(a, b)
 	w.stats.Partitns++
