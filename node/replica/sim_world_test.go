@@ -196,6 +196,16 @@ type simClient struct {
 
 func (c *simClient) cur() string { return fmt.Sprintf("%s#%d", c.name, c.seq) }
 
+// lazyMsg and lazyReady defer Describe to when a trace is printed: the
+// trace ring records every step, but is rendered only on failure.
+type lazyMsg struct{ m *Message }
+
+func (l lazyMsg) String() string { return l.m.Describe() }
+
+type lazyReady struct{ rd *Ready }
+
+func (l lazyReady) String() string { return l.rd.Describe() }
+
 type traceEv struct {
 	tick int
 	f    string
@@ -345,7 +355,7 @@ func (s *sim) connected(a, b string) bool { return s.group[a] == s.group[b] }
 // send puts m on the simulated network (maybe dropped, duplicated, delayed).
 func (s *sim) send(m Message) {
 	if s.faults && s.rng.Float64() < s.o.drop {
-		s.logf("drop %s", m.Describe())
+		s.logf("drop %v", lazyMsg{&m})
 		return
 	}
 	copies := 1
@@ -370,13 +380,14 @@ func (s *sim) deliver() {
 	}
 	s.net = keep
 	s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
-	for _, m := range due {
+	for i := range due {
+		m := &due[i]
 		n := s.byID[m.To]
 		if !n.up || !s.connected(m.From, m.To) {
 			continue
 		}
-		s.logf("deliver %s", m.Describe())
-		if err := n.r.Step(m); err != nil {
+		s.logf("deliver %v", lazyMsg{m})
+		if err := n.r.Step(*m); err != nil {
 			s.fail("%s Step(%s): %v", n.id, m.Describe(), err)
 		}
 	}
@@ -386,7 +397,7 @@ func (s *sim) deliver() {
 // answer snapshot requests. It may crash the node part-way (crashMid).
 func (s *sim) handleReady(n *simNode) {
 	rd := n.r.Ready()
-	s.logf("%s %s", n.id, rd.Describe())
+	s.logf("%s %v", n.id, lazyReady{&rd})
 	s.checkReady(n, rd)
 	crashAt := -1
 	if s.faults && s.rng.Float64() < s.o.crashMid {
