@@ -76,6 +76,7 @@ type Node struct {
 	fwdWait   map[uint64]*proposal   // forwarded, by request id
 	inflight  map[dedupKey]*proposal // leader: placed and not yet applied
 	nextReqID uint64
+	nextSeq   uint64
 
 	// state the driver publishes for readers (sessions, status)
 	mu   sync.RWMutex

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
@@ -27,6 +29,7 @@ type proposal struct {
 	deadline time.Time
 	done     chan result
 
+	seq         uint64    // arrival order at this node, for deterministic retries
 	index, term uint64    // where it was proposed; 0 while unplaced
 	reqID       uint64    // forwarded: request id awaiting the leader's answer
 	sentAt      time.Time // forwarded: when, to resend if the answer is lost
@@ -68,6 +71,10 @@ func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID strin
 // handlePropose places a proposal: answered from state if it is a retry of
 // something already applied, proposed here if we lead, else forwarded.
 func (n *Node) handlePropose(p *proposal) {
+	if p.seq == 0 {
+		n.nextSeq++
+		p.seq = n.nextSeq
+	}
 	if p.msgID != "" {
 		if idx, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
 			p.done <- result{index: idx}
@@ -237,21 +244,32 @@ func (n *Node) finish(p *proposal, r result) {
 }
 
 // expireWaiters runs every tick: it fails proposals past their deadline and
-// (re)places those that lost their place or their forwarded answer.
+// (re)places those that lost their place or their forwarded answer. It
+// works in proposal order, so a simulation replays exactly.
 func (n *Node) expireWaiters() {
 	now := n.now()
+	var expired, retry []*proposal
 	for p := range n.pending {
 		switch {
 		case now.After(p.deadline):
-			n.dropWaiter(p)
-			n.finish(p, result{err: n.noQuorumError()})
+			expired = append(expired, p)
 		case p.index == 0 && (p.reqID == 0 || now.Sub(p.sentAt) > retryForward):
-			if p.reqID != 0 {
-				delete(n.fwdWait, p.reqID)
-			}
-			delete(n.pending, p)
-			n.handlePropose(p)
+			retry = append(retry, p)
 		}
+	}
+	bySeq := func(a, b *proposal) int { return cmp.Compare(a.seq, b.seq) }
+	slices.SortFunc(expired, bySeq)
+	slices.SortFunc(retry, bySeq)
+	for _, p := range expired {
+		n.dropWaiter(p)
+		n.finish(p, result{err: n.noQuorumError()})
+	}
+	for _, p := range retry {
+		if p.reqID != 0 {
+			delete(n.fwdWait, p.reqID)
+		}
+		delete(n.pending, p)
+		n.handlePropose(p)
 	}
 }
 
