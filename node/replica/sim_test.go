@@ -55,7 +55,11 @@ func TestSimulation(t *testing.T) {
 				s := newSim(seed, drawOpts(seed, soak))
 				if err := s.run(); err != nil {
 					failures.Add(1)
-					t.Errorf("%v\nreplay: go test ./node/replica -run TestSimulation -v -seed=%d -simv", err, seed)
+					env := ""
+					if soak {
+						env = "SYNCNET_SOAK=1 "
+					}
+					t.Errorf("%v\nreplay: %sgo test ./node/replica -run TestSimulation -v -seed=%d -simv", err, env, seed)
 				}
 				mu.Lock()
 				total.add(s.stats)
