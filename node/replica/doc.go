@@ -35,6 +35,10 @@
 //		5. for each MsgSnapshotNeeded m: r.SendSnapshot(m.To, latest snapshot).
 //	}
 //
+// A driver that overlaps its fsync with sending may send the early half of
+// rd.SplitMessages() before step 1 completes (leaders' appends; Raft
+// §10.2.1); the rest, acks above all, only after.
+//
 // Between Ready and Advance nothing else may be called (it panics): this is
 // what makes "acks leave only after their entries are on disk" hold, since
 // every ack created before Ready is in rd.Messages and every entry it covers

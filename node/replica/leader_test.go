@@ -406,3 +406,37 @@ func TestStaleRefusalKeepsProgress(t *testing.T) {
 		t.Errorf("progress after the refusal: %s, want next 5", pr)
 	}
 }
+
+// TestSplitMessages: a follower's ack queued before it became leader in
+// the same Ready never goes out before the fsync.
+func TestSplitMessages(t *testing.T) {
+	r := newR(t, "n1", peers3, State{HardState: HardState{Term: 1}})
+	cycle(r)
+	must(t, r.Step(Message{Type: MsgApp, From: "n2", To: "n1", Term: 1, Entries: ents(1, 1)}))
+	must(t, r.BecomeLeader(2))
+	rd := r.Ready()
+	early, late := rd.SplitMessages()
+	for _, m := range early {
+		if m.Type != MsgApp && m.Type != MsgSnap {
+			t.Errorf("early: %s", m.Describe())
+		}
+	}
+	if rd.HardState != nil && len(early) != 0 {
+		t.Errorf("messages before a new term is durable: %v", early)
+	}
+	if len(msgsOf(Ready{Messages: late}, MsgAppResp)) != 1 {
+		t.Errorf("late = %v, want the ack", late)
+	}
+	r.Advance(rd)
+	must(t, r.Step(ack("n2", 2, 2)))
+	must(t, r.Step(ack("n3", 2, 2)))
+	cycle(r)
+	_, _, err := r.Propose([]byte("x"))
+	must(t, err)
+	rd = r.Ready()
+	early, late = rd.SplitMessages()
+	if len(early) != 2 || len(late) != 0 {
+		t.Errorf("leader steady state: early=%d late=%d, want 2 and 0", len(early), len(late))
+	}
+	r.Advance(rd)
+}

@@ -46,6 +46,27 @@ func (rd Ready) Describe() string {
 	return s
 }
 
+// SplitMessages partitions rd.Messages for a driver that overlaps its own
+// fsync with sending (Raft §10.2.1). early may be sent before rd's records
+// are durable: MsgApp and MsgSnap, which claim nothing about our disk (a
+// leader's own copy counts only after Advance) — but only when rd.HardState
+// is nil, since a new term must be durable before anything carries it.
+// late must wait for the fsync: every MsgAppResp (an accept claims durable
+// entries, possibly appended as a follower earlier in this Ready). Local
+// MsgSnapshotNeeded messages are in neither: answer them after Advance.
+func (rd Ready) SplitMessages() (early, late []Message) {
+	for _, m := range rd.Messages {
+		switch {
+		case m.Type == MsgSnapshotNeeded:
+		case rd.HardState == nil && (m.Type == MsgApp || m.Type == MsgSnap):
+			early = append(early, m)
+		default:
+			late = append(late, m)
+		}
+	}
+	return early, late
+}
+
 // flush turns pending proposals into appends (so proposals made between two
 // Readys travel in one batch).
 func (r *Replica) flush() {
