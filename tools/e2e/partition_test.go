@@ -38,22 +38,39 @@ func newNetLab(t *testing.T, n int) *netLab {
 	}
 	_ = exec.Command("ip", "netns", "del", "e2e"+lab.sfx+"probe").Run()
 	t.Cleanup(lab.teardown)
-	br := lab.bridge()
-	lab.must("ip", "link", "add", br, "type", "bridge")
-	lab.must("ip", "addr", "add", lab.subnet+".254/24", "dev", br)
-	lab.must("ip", "link", "set", br, "up")
-	for i := 0; i < n; i++ {
-		ns := fmt.Sprintf("e2e%sn%d", lab.sfx, i+1)
-		host := fmt.Sprintf("e2h%s%d", lab.sfx, i+1)
-		lab.must("ip", "netns", "add", ns)
-		lab.ns = append(lab.ns, ns)
-		lab.must("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns)
-		lab.must("ip", "link", "set", host, "master", br, "up")
-		lab.must("ip", "-n", ns, "addr", "add", lab.addr(i)+"/24", "dev", "eth0")
-		lab.must("ip", "-n", ns, "link", "set", "eth0", "up")
-		lab.must("ip", "-n", ns, "link", "set", "lo", "up")
+	if err := lab.build(n); err != nil {
+		t.Skipf("partition test: cannot build the namespace network (needs CAP_NET_ADMIN, bridge and veth support): %v", err)
 	}
 	return lab
+}
+
+// build makes the bridge and one namespace with a veth into it per node.
+func (l *netLab) build(n int) error {
+	br := l.bridge()
+	steps := [][]string{
+		{"ip", "link", "add", br, "type", "bridge"},
+		{"ip", "addr", "add", l.subnet + ".254/24", "dev", br},
+		{"ip", "link", "set", br, "up"},
+	}
+	for i := 0; i < n; i++ {
+		ns := fmt.Sprintf("e2e%sn%d", l.sfx, i+1)
+		host := fmt.Sprintf("e2h%s%d", l.sfx, i+1)
+		l.ns = append(l.ns, ns)
+		steps = append(steps,
+			[]string{"ip", "netns", "add", ns},
+			[]string{"ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns},
+			[]string{"ip", "link", "set", host, "master", br, "up"},
+			[]string{"ip", "-n", ns, "addr", "add", l.addr(i) + "/24", "dev", "eth0"},
+			[]string{"ip", "-n", ns, "link", "set", "eth0", "up"},
+			[]string{"ip", "-n", ns, "link", "set", "lo", "up"},
+		)
+	}
+	for _, s := range steps {
+		if err := l.run(s...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *netLab) bridge() string { return "e2b" + l.sfx }
