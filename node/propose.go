@@ -94,7 +94,10 @@ func (n *Node) handlePropose(p *proposal) {
 // is already in flight joins that entry instead of adding a second one.
 func (n *Node) placeAsLeader(p *proposal) {
 	if p.msgID != "" {
-		if other := n.inflight[dedupKey{p.user, p.msgID}]; other != nil && other.index != 0 {
+		// Join an entry of this term only: an entry placed in an earlier term
+		// may have been lost to a leader change (found by the simulation,
+		// seed 681: a follower was told index 10, where a no-op committed).
+		if other := n.inflight[dedupKey{p.user, p.msgID}]; other != nil && other.index != 0 && other.term == n.rep.Status().Term {
 			p.index, p.term = other.index, other.term
 			n.waiters[p.index] = append(n.waiters[p.index], p)
 			return
@@ -189,7 +192,13 @@ func (n *Node) handleForwardReply(r forwardReply) {
 	}
 	p.index, p.term = r.Index, r.Term
 	if r.Index <= n.applied.Load() {
-		n.resolveApplied(p)
+		// Already applied here: it is ours only if the entry there has the
+		// term the leader placed it in.
+		if t, ok := n.rep.Term(r.Index); ok && t == r.Term {
+			n.resolveApplied(p)
+		} else {
+			n.requeue(p)
+		}
 		return
 	}
 	n.waiters[r.Index] = append(n.waiters[r.Index], p)
