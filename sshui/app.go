@@ -37,8 +37,18 @@ type App struct {
 	members []Presence
 	status  ClusterStatus
 
-	// Rendered side panes, rebuilt when nil (see dirty).
+	// Rendered side panes, rebuilt when nil (see dirty), and cached bars.
 	roomsPane, membersPane []string
+	title, titleKey        string
+	titleW                 int
+	statusBarText          string
+	statusBarKey           statusBarKey
+	statusBarOK            bool
+
+	// For frameModel: quiet marks an update that changed nothing on screen;
+	// fresh counts lines added since the last frame.
+	quiet bool
+	fresh int
 
 	input   lineInput
 	hist    []string
@@ -237,6 +247,10 @@ func (a *App) refreshMembers() {
 		}
 		return
 	}
+	if a.client != nil {
+		a.members = a.client.hub.Members(a.cur) // shared: never modified
+		return
+	}
 	a.members = a.d.b.Members(a.cur)
 }
 
@@ -250,6 +264,7 @@ func (a *App) appendMsg(buf *convBuf, m Message) bool {
 		a.lamport = m.Lamport
 	}
 	buf.lines = append(buf.lines, a.lineOf(m))
+	a.fresh++
 	if buf.scroll > 0 {
 		buf.scroll++ // keep the view still while reading back
 	}
@@ -286,8 +301,47 @@ func (a *App) lineOf(m Message) chatLine {
 }
 
 // mentions reports whether text names user as a word ("alice", "@alice").
+// user is lower case (names are); text is folded as it is searched, without
+// allocating when it is ASCII (this runs for every message in every session).
 func mentions(text, user string) bool {
-	lt := strings.ToLower(text)
+	if user == "" {
+		return false
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0x80 {
+			return mentionsFolded(strings.ToLower(text), user)
+		}
+	}
+	n := len(user)
+	for j := 0; j+n <= len(text); j++ {
+		if lowerASCII(text[j]) != user[0] || !asciiFoldEq(text[j:j+n], user) {
+			continue
+		}
+		end := j + n
+		if (j == 0 || !nameByte(lowerASCII(text[j-1]))) && (end == len(text) || !nameByte(lowerASCII(text[end]))) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func asciiFoldEq(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func mentionsFolded(lt, user string) bool {
 	for i := 0; ; {
 		j := strings.Index(lt[i:], user)
 		if j < 0 {
@@ -315,6 +369,7 @@ func (a *App) notice(text string) {
 	}
 	for _, l := range strings.Split(text, "\n") {
 		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(l, 0)})
+		a.fresh++
 	}
 	buf.scroll = 0
 	buf.trim()
@@ -333,6 +388,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.onKey(msg)
 	case EventMsg:
 		return a, a.onEvent(msg.Event)
+	case MembersMsg:
+		a.onMembers(msg)
+		return a, nil
 	case ResyncMsg:
 		a.resync()
 		return a, nil

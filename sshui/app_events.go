@@ -4,6 +4,7 @@ package sshui
 
 import (
 	"slices"
+	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -41,8 +42,8 @@ func (a *App) onEvent(ev Event) tea.Cmd {
 			buf.lines = append(buf.lines, chatLine{system: true,
 				text: Clean(ev.User, MaxNameLen) + " set the topic: " + buf.topic})
 		}
-	case EventPresence:
-		if a.hasMember(ev.User) {
+	case EventPresence: // the hub sends MembersMsg instead; tests may not
+		if a.client == nil && a.hasMember(ev.User) {
 			a.refreshMembers()
 		}
 	case EventModeration:
@@ -109,11 +110,51 @@ func (a *App) onMembership(ev Event) tea.Cmd {
 			verb = " left"
 		}
 		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(ev.User, MaxNameLen) + verb})
+		a.fresh++
 	}
-	if ev.Room == a.cur {
+	if ev.Room == a.cur && (me || a.client == nil) { // others: the hub's next MembersMsg
 		a.refreshMembers()
 	}
 	return nil
+}
+
+// onMembers applies the hub's coalesced membership news: one summary line
+// per large room that had joins or leaves, and the members pane reloaded
+// if the current room's list changed. Nothing visible: a quiet update.
+func (a *App) onMembers(m MembersMsg) {
+	visible := false
+	for room, ch := range m.Churn {
+		buf := a.bufs[room]
+		if buf == nil {
+			continue
+		}
+		var parts []string
+		if ch.Joined > 0 {
+			parts = append(parts, peopleCount(ch.Joined)+" joined")
+		}
+		if ch.Left > 0 {
+			parts = append(parts, peopleCount(ch.Left)+" left")
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		buf.lines = append(buf.lines, chatLine{system: true, text: strings.Join(parts, ", ")})
+		a.fresh++
+		buf.trim()
+		visible = visible || room == a.cur
+	}
+	if m.All || m.Rooms[a.cur] {
+		a.refreshMembers()
+		visible = true
+	}
+	a.quiet = !visible
+}
+
+func peopleCount(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return itoa(n) + " people"
 }
 
 func (a *App) onModeration(m Moderation) {

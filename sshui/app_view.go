@@ -41,42 +41,99 @@ func (a *App) bodyHeight() int { return max(a.h-3, 0) }
 // View renders the screen. Every line is exactly a.w columns or less, so
 // wide characters and resizes never wrap the terminal.
 func (a *App) View() string {
+	rows := a.frame()
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		var b strings.Builder
+		for _, sp := range r {
+			b.WriteString(sp.text)
+		}
+		lines[i] = b.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// span is a run of one screen row starting at column col. A row of one
+// span is the whole line; a row of several is the side panes and the
+// message pane, each padded to its full width, so screen can redraw one
+// pane of a row without touching the others.
+type span struct {
+	col  int
+	text string
+}
+
+// frame is the screen row by row (what View joins and screen draws).
+func (a *App) frame() [][]span {
 	if a.w <= 0 || a.h <= 0 {
-		return ""
+		return nil
 	}
 	if a.h < 4 {
-		return Fit(a.input.View(), a.w)
+		return [][]span{{{text: Fit(a.input.View(), a.w)}}}
 	}
-	out := make([]string, 0, a.h)
-	out = append(out, a.st.title.R(Pad(" "+a.convTitle(a.cur)+a.topicSuffix(), a.w)))
 	body := a.bodyHeight()
 	rw, mw := a.paneWidths()
 	msgW := a.msgWidth()
 	mid := a.messagePane(msgW, body)
+	sep := a.st.sep.R("│")
 	if rw > 0 && a.roomsPane == nil {
 		a.roomsPane = padAll(a.renderRooms(rw, body), rw)
+		for i := range a.roomsPane {
+			a.roomsPane[i] += sep
+		}
 	}
 	if mw > 0 && a.membersPane == nil {
 		a.membersPane = padAll(a.renderMembers(mw, body), mw)
+		for i := range a.membersPane {
+			a.membersPane[i] = sep + a.membersPane[i]
+		}
 	}
-	sep := a.st.sep.R("│")
-	var row strings.Builder
+	n := 1
+	if rw > 0 {
+		n++
+	}
+	if mw > 0 {
+		n++
+	}
+	rows := make([][]span, 0, a.h)
+	cells := make([]span, 0, body*n+3) // one allocation for every row
+	add := func(k int) []span { return cells[len(cells)-k:] }
+	cells = append(cells, span{text: a.titleBar()})
+	rows = append(rows, add(1))
+	midCol := 0
+	if rw > 0 {
+		midCol = rw + 1
+	}
 	for i := 0; i < body; i++ {
-		row.Reset()
 		if rw > 0 {
-			row.WriteString(a.roomsPane[i])
-			row.WriteString(sep)
+			cells = append(cells, span{col: 0, text: a.roomsPane[i]})
 		}
-		row.WriteString(mid[i])
+		cells = append(cells, span{col: midCol, text: mid[i]})
 		if mw > 0 {
-			row.WriteString(sep)
-			row.WriteString(a.membersPane[i])
+			cells = append(cells, span{col: midCol + msgW, text: a.membersPane[i]})
 		}
-		out = append(out, row.String())
+		rows = append(rows, add(n))
 	}
-	out = append(out, Fit(a.input.View(), a.w))
-	out = append(out, a.statusBar())
-	return strings.Join(out, "\n")
+	cells = append(cells, span{text: Fit(a.input.View(), a.w)})
+	rows = append(rows, add(1))
+	cells = append(cells, span{text: a.statusBar()})
+	rows = append(rows, add(1))
+	return rows
+}
+
+// unseenLines counts lines added since the last frame was drawn.
+func (a *App) unseenLines() int { return a.fresh }
+
+// drawn records that the terminal shows the current state.
+func (a *App) drawn() { a.fresh = 0 }
+
+// titleBar is cached: it changes only with the conversation, topic or width.
+func (a *App) titleBar() string {
+	text := " " + a.convTitle(a.cur) + a.topicSuffix()
+	if a.titleKey != text || a.titleW != a.w {
+		a.titleKey, a.titleW = text, a.w
+		a.title = a.st.title.R(Pad(text, a.w))
+	}
+	return a.title
 }
 
 func (a *App) convTitle(c string) string {
@@ -93,33 +150,56 @@ func (a *App) topicSuffix() string {
 	return ""
 }
 
+// statusKey is what the status bar shows; the bar is redrawn only when it
+// changes (Width is a grapheme walk, too slow for every frame).
+type statusBarKey struct {
+	node, leader string
+	term         uint64
+	quorum       bool
+	queued       int
+	away         bool
+	w            int
+}
+
 // statusBar: this node, the leader, the term, the quorum, queued lines.
 func (a *App) statusBar() string {
 	st := a.status
-	leader := st.Leader
+	k := statusBarKey{node: st.Node, leader: st.Leader, term: st.Term, quorum: st.Quorum, away: a.away, w: a.w}
+	if n := len(a.outbox); n > 0 && (!st.Quorum || a.outbox[0].queued) {
+		k.queued = n
+	}
+	if a.statusBarOK && k == a.statusBarKey {
+		return a.statusBarText
+	}
+	a.statusBarKey, a.statusBarOK, a.statusBarText = k, true, a.renderStatusBar(k)
+	return a.statusBarText
+}
+
+func (a *App) renderStatusBar(k statusBarKey) string {
+	leader := k.leader
 	if leader == "" {
 		leader = "none"
 	}
-	left := fmt.Sprintf(" %s │ leader %s │ term %d │ ", Clean(st.Node, 32), Clean(leader, 32), st.Term)
+	left := fmt.Sprintf(" %s │ leader %s │ term %d │ ", Clean(k.node, 32), Clean(leader, 32), k.term)
 	var q string
-	if st.Quorum {
+	if k.quorum {
 		q = "quorum ok"
 	} else {
 		q = "NO QUORUM"
 	}
-	if n := len(a.outbox); n > 0 && (!st.Quorum || a.outbox[0].queued) {
-		q += fmt.Sprintf(" — %d queued", n)
+	if k.queued > 0 {
+		q += fmt.Sprintf(" — %d queued", k.queued)
 	}
 	right := a.d.id.Name
 	if a.d.id.Admin {
 		right += " [admin]"
 	}
-	if a.away {
+	if k.away {
 		right += " (away)"
 	}
 	right += " "
 	space := a.w - Width(left) - Width(q) - Width(right)
-	if !st.Quorum {
+	if !k.quorum {
 		q = a.st.warn.R(q)
 	}
 	if space < 1 {

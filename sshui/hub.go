@@ -24,7 +24,19 @@ type (
 	NoticeMsg struct{ Text string }
 	// KickedMsg ends the session: the user was kicked or banned.
 	KickedMsg struct{ Mod Moderation }
+	// MembersMsg says room memberships or presence changed since the last
+	// one (at most one per StatusPoll). Rooms and Churn are shared between
+	// sessions: read only.
+	MembersMsg struct {
+		All   bool                 // presence changed: every room's pane is stale
+		Rooms map[string]bool      // rooms whose membership changed
+		Churn map[string]roomChurn // large rooms: joins/leaves not sent one by one
+	}
 )
+
+// roomChurn counts the joins and leaves of a large room since the last
+// MembersMsg.
+type roomChurn struct{ Joined, Left int }
 
 // Sender is what the hub needs from a *tea.Program.
 type Sender interface{ Send(tea.Msg) }
@@ -32,6 +44,7 @@ type Sender interface{ Send(tea.Msg) }
 // HubConfig configures a Hub.
 type HubConfig struct {
 	Queue      int           // per-session queue (default 256)
+	LargeRoom  int           // rooms above this many members get no per-event join/leave lines (default 50)
 	SubBuf     int           // the hub's Backend subscription buffer (default 4096)
 	StatusPoll time.Duration // Status poll period (default 1s)
 	Logger     *slog.Logger
@@ -53,6 +66,15 @@ type Hub struct {
 	users   map[string]int // sessions per user on this node
 	status  ClusterStatus
 
+	// Membership and presence, coalesced (see membersChanged): owned by Run.
+	dirtyAll   bool
+	dirtyRooms map[string]bool
+	churn      map[string]roomChurn
+
+	// Members cache shared by every session (see Members).
+	mmu     sync.Mutex
+	members map[string]*membersEntry
+
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -70,15 +92,20 @@ func NewHub(b Backend, cfg HubConfig) *Hub {
 	if cfg.StatusPoll <= 0 {
 		cfg.StatusPoll = time.Second
 	}
+	if cfg.LargeRoom <= 0 {
+		cfg.LargeRoom = 50
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{b: b, cfg: cfg, log: cfg.Logger, clients: map[*Client]struct{}{},
-		users: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+		users: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{}),
+		dirtyRooms: map[string]bool{}, churn: map[string]roomChurn{}, members: map[string]*membersEntry{}}
 }
 
 // Client is one chat session's place in the hub.
 type Client struct {
+	hub  *Hub
 	user string
 	p    Sender
 	q    chan tea.Msg  // events, bounded
@@ -129,6 +156,7 @@ func (h *Hub) Run() {
 			h.each(func(c *Client) { c.markLagged() })
 		case <-tick.C:
 			h.guard(h.pollStatus)
+			h.guard(h.flushMembers)
 		}
 	}
 }
@@ -191,7 +219,7 @@ func (h *Hub) Shutdown(notice string) {
 
 // Register adds a session for user whose program is p, and starts its pump.
 func (h *Hub) Register(user string, p Sender) *Client {
-	c := &Client{user: user, p: p,
+	c := &Client{hub: h, user: user, p: p,
 		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	empty := map[string]bool{}
@@ -266,8 +294,35 @@ func (h *Hub) each(f func(*Client)) {
 	}
 }
 
-// Deliver fans ev out to every interested session without blocking.
+// Deliver fans ev out to every interested session without blocking. The
+// message is boxed once and shared: no allocation per session.
+//
+// Joins, leaves and presence changes are the connect storm's N² (every
+// newcomer is news to everyone): presence is never sent one by one, and
+// joins/leaves of a large room reach only the user's own sessions; the
+// others learn of them from one MembersMsg per StatusPoll.
 func (h *Hub) Deliver(ev Event) {
+	switch ev.Kind {
+	case EventPresence:
+		h.dirtyAll = true
+		return
+	case EventJoin, EventLeave:
+		large := h.roomSize(ev.Room) > h.cfg.LargeRoom
+		h.dirtyRooms[ev.Room] = true
+		h.invalidateMembers(ev.Room)
+		if large {
+			ch := h.churn[ev.Room]
+			if ev.Kind == EventJoin {
+				ch.Joined++
+			} else {
+				ch.Left++
+			}
+			h.churn[ev.Room] = ch
+			h.deliverTo(ev.User, ev)
+			return
+		}
+	}
+	msg := tea.Msg(EventMsg{Event: ev})
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.clients {
@@ -276,10 +331,89 @@ func (h *Hub) Deliver(ev Event) {
 			continue
 		}
 		if c.wants(ev) {
-			c.offer(EventMsg{Event: ev})
+			c.offer(msg)
 		}
 	}
 }
+
+// deliverTo sends ev to user's sessions only.
+func (h *Hub) deliverTo(user string, ev Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.users[user] == 0 {
+		return
+	}
+	msg := tea.Msg(EventMsg{Event: ev})
+	for c := range h.clients {
+		if c.user == user {
+			c.offer(msg)
+		}
+	}
+}
+
+// flushMembers sends one MembersMsg to every session if memberships or
+// presence changed since the last. It is a hint: a session whose queue is
+// full misses it (and will resync, which refreshes its members anyway).
+func (h *Hub) flushMembers() {
+	if !h.dirtyAll && len(h.dirtyRooms) == 0 {
+		return
+	}
+	if h.dirtyAll {
+		h.invalidateMembers("")
+	}
+	msg := tea.Msg(MembersMsg{All: h.dirtyAll, Rooms: h.dirtyRooms, Churn: h.churn})
+	h.dirtyAll, h.dirtyRooms, h.churn = false, map[string]bool{}, map[string]roomChurn{}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.clients {
+		select {
+		case c.q <- msg:
+		default:
+		}
+	}
+}
+
+// membersEntry is one room's cached member list.
+type membersEntry struct {
+	list  []Presence
+	stale bool
+}
+
+// Members is room's member list from a cache shared by every session on
+// this node: Backend.Members runs at most once per change per room, not
+// once per session (a room of N sessions would otherwise cost N² per
+// join). The slice is shared: callers must not modify it.
+func (h *Hub) Members(room string) []Presence {
+	h.mmu.Lock()
+	defer h.mmu.Unlock()
+	e := h.members[room]
+	if e == nil || e.stale {
+		if len(h.members) > 4096 { // bound: forget everything, rebuild on demand
+			clear(h.members)
+		}
+		e = &membersEntry{list: h.b.Members(room)}
+		h.members[room] = e
+	}
+	return e.list
+}
+
+// invalidateMembers marks room's cached list stale ("": every room).
+func (h *Hub) invalidateMembers(room string) {
+	h.mmu.Lock()
+	defer h.mmu.Unlock()
+	if room == "" {
+		for _, e := range h.members {
+			e.stale = true
+		}
+		return
+	}
+	if e := h.members[room]; e != nil {
+		e.stale = true
+	}
+}
+
+// roomSize is room's member count (it picks how joins are shown).
+func (h *Hub) roomSize(room string) int { return len(h.Members(room)) }
 
 // SetRooms sets the rooms whose events this session receives.
 func (c *Client) SetRooms(rooms []string) {
@@ -374,3 +508,6 @@ func (c *Client) flushKick() {
 		c.p.Send(ResyncMsg{})
 	}
 }
+
+// Queued is how many messages wait for this session's program.
+func (c *Client) Queued() int { return len(c.q) + len(c.ctl) }

@@ -38,15 +38,16 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		app := newApp(appDeps{
 			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.admins,
 		})
-		p := tea.NewProgram(app,
+		var c *Client
+		fm := newFrameModel(app, out, s.cfg.FPS, func() int { return c.Queued() })
+		p := tea.NewProgram(fm,
 			tea.WithInput(sess),
 			tea.WithOutput(out),
-			tea.WithAltScreen(),
+			tea.WithoutRenderer(), // frameModel draws (screen.go)
 			tea.WithoutSignalHandler(),
 			tea.WithContext(sess.Context()),
-			tea.WithFPS(s.cfg.FPS),
 		)
-		c := s.hub.Register(id.Name, p)
+		c = s.hub.Register(id.Name, p)
 		app.setClient(c)
 		go func() { // owner: this session; ends when the session closes winch
 			defer func() { _ = recover() }()
@@ -54,11 +55,13 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 				c.Resize(w.Width, w.Height)
 			}
 		}()
+		_, _ = io.WriteString(out, termEnter)
 		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
 			s.log.Debug("chat program ended", "user", id.Name, "err", err)
 		}
 		p.Kill()
 		s.hub.Unregister(c)
+		_, _ = io.WriteString(out, termLeave)
 		if msg := app.ExitMessage(); msg != "" {
 			_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
 		} else if s.isClosing() {

@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,7 +32,16 @@ func main() {
 	maxSessions := flag.Int("max-sessions", 10000, "session cap")
 	rate := flag.Float64("rate-limit", 0, "messages/s per user (0: the server default)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address (heap and goroutine profiles)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fakeserver:", err)
+			os.Exit(1)
+		}
+		go func() { _ = http.Serve(ln, nil) }() // DefaultServeMux carries net/http/pprof
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
