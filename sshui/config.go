@@ -49,7 +49,9 @@ type Config struct {
 	PostTimeout time.Duration
 	// HistoryOnJoin is how many messages a room shows on joining (default 50).
 	HistoryOnJoin int
-	// SessionQueue is the per-session hub queue length (default 256).
+	// SessionQueue is the per-session hub queue length (default 128: 6 s of
+	// a 20 msg/s room; a session that falls further behind resyncs losslessly
+	// from HistoryAfter).
 	SessionQueue int
 	// StatusPoll is how often the hub polls Backend.Status (default 1s).
 	StatusPoll time.Duration
@@ -82,7 +84,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.RateBurst, 40)
 	defInt(&c.MaxMessageLen, 2000)
 	defInt(&c.HistoryOnJoin, 50)
-	defInt(&c.SessionQueue, 256)
+	defInt(&c.SessionQueue, 128)
 	defInt(&c.FPS, 60)
 	if c.RateLimit <= 0 {
 		c.RateLimit = 10

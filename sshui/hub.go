@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/ssh"
 )
 
 // Messages the hub sends to a chat program.
@@ -43,7 +44,7 @@ type Sender interface{ Send(tea.Msg) }
 
 // HubConfig configures a Hub.
 type HubConfig struct {
-	Queue      int           // per-session queue (default 256)
+	Queue      int           // per-session queue (default 128)
 	LargeRoom  int           // rooms above this many members get no per-event join/leave lines (default 50)
 	SubBuf     int           // the hub's Backend subscription buffer (default 4096)
 	StatusPoll time.Duration // Status poll period (default 1s)
@@ -84,7 +85,7 @@ type Hub struct {
 // NewHub makes a hub; call Run to start it.
 func NewHub(b Backend, cfg HubConfig) *Hub {
 	if cfg.Queue <= 0 {
-		cfg.Queue = 256
+		cfg.Queue = 128
 	}
 	if cfg.SubBuf <= 0 {
 		cfg.SubBuf = 4096
@@ -218,7 +219,12 @@ func (h *Hub) Shutdown(notice string) {
 }
 
 // Register adds a session for user whose program is p, and starts its pump.
-func (h *Hub) Register(user string, p Sender) *Client {
+func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil) }
+
+// register is Register with the session's window-change channel, which the
+// pump then reads (and drains after the program ends until the session
+// closes it, DEPENDENCIES §2.6): no goroutine of its own per session.
+func (h *Hub) register(user string, p Sender, win <-chan ssh.Window) *Client {
 	c := &Client{hub: h, user: user, p: p,
 		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
@@ -232,7 +238,7 @@ func (h *Hub) Register(user string, p Sender) *Client {
 	if first {
 		h.presence(user, "online")
 	}
-	go c.pump()
+	go c.pump(win)
 	return c
 }
 
@@ -475,9 +481,19 @@ func (c *Client) Resize(w, h int) {
 	c.wake()
 }
 
-// pump is the only caller of p.Send for this session. It ends on Unregister.
-func (c *Client) pump() {
-	defer func() { _ = recover() }()
+// pump is the only caller of p.Send for this session. It ends on
+// Unregister, leaving a drain on win until the session closes it.
+func (c *Client) pump(win <-chan ssh.Window) {
+	defer func() {
+		_ = recover()
+		if win != nil {
+			go func() {
+				defer func() { _ = recover() }()
+				for range win {
+				}
+			}()
+		}
+	}()
 	for {
 		select {
 		case <-c.quit:
@@ -496,6 +512,12 @@ func (c *Client) pump() {
 			c.flushKick()
 		case m := <-c.q:
 			c.p.Send(m)
+		case w, ok := <-win:
+			if !ok {
+				win = nil
+				continue
+			}
+			c.Resize(w.Width, w.Height)
 		}
 	}
 }

@@ -132,18 +132,20 @@ func (s *Server) startKeepalive(ctx ssh.Context) {
 	if started || !ok {
 		return
 	}
-	go keepalive(ctx, conn, every)
+	keepalive(ctx, conn, every)
 }
 
+// keepalive probes conn every interval from a timer, so a connection
+// holds no goroutine between probes (one per connection was 8 KiB of
+// stack each, DEPENDENCIES §2.8 for why probes are needed at all). A
+// probe with no reply within one interval closes the connection; the
+// chain stops at the first probe after ctx ends.
 func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
-	defer func() { _ = recover() }()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		defer func() { _ = recover() }()
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 		reply := make(chan error, 1)
 		go func() {
@@ -151,9 +153,9 @@ func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
 			reply <- err
 		}()
 		timer := time.NewTimer(every)
+		defer timer.Stop()
 		select {
 		case err := <-reply:
-			timer.Stop()
 			if err != nil {
 				_ = conn.Close()
 				return
@@ -162,10 +164,10 @@ func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
 			_ = conn.Close()
 			return
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		}
-	}
+		t.Reset(every)
+	})
 }
 
 // identityMiddleware decides who the session is from s.PublicKey() and

@@ -47,14 +47,8 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			tea.WithoutSignalHandler(),
 			tea.WithContext(sess.Context()),
 		)
-		c = s.hub.Register(id.Name, p)
+		c = s.hub.register(id.Name, p, winCh) // its pump reads winCh
 		app.setClient(c)
-		go func() { // owner: this session; ends when the session closes winch
-			defer func() { _ = recover() }()
-			for w := range winCh {
-				c.Resize(w.Width, w.Height)
-			}
-		}()
 		_, _ = io.WriteString(out, termEnter)
 		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
 			s.log.Debug("chat program ended", "user", id.Name, "err", err)
