@@ -31,18 +31,21 @@ func (n *Node) handleReady() error {
 		if hasRep {
 			prd = n.rep.Ready()
 		}
+		// A term is durable once either core's record of it is on disk
+		// (recovery takes the largest); read this before the records below
+		// move the marks.
+		termDurable := prd.HardState == nil || prd.HardState.Term <= max(n.repTerm, n.ringHS.Term)
 		recs := n.ringRecords(rrd)
 		recs = append(recs, n.replicaRecords(prd)...)
-		// A leader may ship its entries and apply what is already committed
-		// while its own fsync runs: its own copy counts toward a majority only
-		// once Advance confirms it is durable, and committed entries are on a
-		// majority's disks already (Raft §10.2.1). This takes one fsync off
-		// every commit's critical path. Followers persist before they ack.
-		early := n.rep.Status().Role == replica.Leader && rrd.HardState == nil
-		if early {
-			n.sendReplica(prd.Messages)
-			n.applyCommitted(prd.CommittedEntries)
-		}
+		// Appends may leave while our own fsync runs (Raft §10.2.1): they
+		// claim nothing about our disk, since a leader counts its own copy
+		// only after Advance confirms it durable. Acks claim durable entries
+		// and wait. Committed entries are on a majority's disks already, so
+		// they are applied now too. This takes one fsync off every commit's
+		// critical path.
+		early, late := splitMessages(prd.Messages, termDurable)
+		n.sendReplica(early)
+		n.applyCommitted(prd.CommittedEntries)
 		if len(recs) > 0 {
 			if _, _, err := n.wal.Append(context.Background(), recs...); err != nil {
 				// The log is poisoned: nothing more can be acknowledged (I4).
@@ -50,10 +53,7 @@ func (n *Node) handleReady() error {
 			}
 		}
 		n.sendRing(rrd.Messages)
-		if !early {
-			n.sendReplica(prd.Messages)
-			n.applyCommitted(prd.CommittedEntries)
-		}
+		n.sendReplica(late)
 		n.applyRing(rrd)
 		if hasRing {
 			n.ring.Advance(rrd)
@@ -178,6 +178,20 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 		n.commitRecorded, n.commitRecordAt = hs.Commit, now
 	}
 	return out
+}
+
+// splitMessages sorts a Ready's messages into those that may be sent before
+// its records are durable (appends and snapshots of a durable term) and those
+// that must wait (every ack or refusal).
+func splitMessages(msgs []replica.Message, termDurable bool) (early, late []replica.Message) {
+	for _, m := range msgs {
+		if termDurable && (m.Type == replica.MsgApp || m.Type == replica.MsgSnap) {
+			early = append(early, m)
+		} else {
+			late = append(late, m)
+		}
+	}
+	return early, late
 }
 
 // entryEvent decodes a replicated entry into the event stored in the WAL,
