@@ -44,6 +44,9 @@ type App struct {
 	statusBarText          string
 	statusBarKey           statusBarKey
 	statusBarOK            bool
+	inputView, inputFit    string
+	inputW                 int
+	paneBuf, tailBuf       []string // reused by messagePane and renderTail
 
 	// For frameModel: quiet marks an update that changed nothing on screen;
 	// fresh counts lines added since the last frame.

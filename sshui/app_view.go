@@ -113,11 +113,20 @@ func (a *App) frame() [][]span {
 		}
 		rows = append(rows, add(n))
 	}
-	cells = append(cells, span{text: Fit(a.input.View(), a.w)})
+	cells = append(cells, span{text: a.inputLine()})
 	rows = append(rows, add(1))
 	cells = append(cells, span{text: a.statusBar()})
 	rows = append(rows, add(1))
 	return rows
+}
+
+// inputLine is the input's view, fitted; cached while it does not change.
+func (a *App) inputLine() string {
+	v := a.input.View()
+	if v != a.inputView || a.inputW != a.w {
+		a.inputView, a.inputW, a.inputFit = v, a.w, Fit(v, a.w)
+	}
+	return a.inputFit
 }
 
 // unseenLines counts lines added since the last frame was drawn.
@@ -282,9 +291,9 @@ func (a *App) renderMembers(w, h int) []string {
 }
 
 // messagePane returns h lines: the bottom of the current conversation,
-// shifted up by its scroll offset.
+// shifted up by its scroll offset. The slice is reused by the next call.
 func (a *App) messagePane(w, h int) []string {
-	out := make([]string, h)
+	out := a.paneBuf[:0]
 	if h == 0 {
 		return out
 	}
@@ -295,14 +304,15 @@ func (a *App) messagePane(w, h int) []string {
 	lines := a.renderTail(a.cur, w, h+scroll)
 	end := max(len(lines)-scroll, 0)
 	start := max(end-h, 0)
-	blank := strings.Repeat(" ", w)
-	for i := range h - (end - start) {
-		out[i] = blank
+	blank := spaces(w)
+	for range h - (end - start) {
+		out = append(out, blank)
 	}
-	copy(out[h-(end-start):], lines[start:end])
+	out = append(out, lines[start:end]...)
 	if scroll > 0 {
 		out[h-1] = a.st.system.R(Pad(fmt.Sprintf("-- scrolled back %d lines: PgDn or Esc --", scroll), w))
 	}
+	a.paneBuf = out
 	return out
 }
 
@@ -312,41 +322,42 @@ func (a *App) renderLines(c string, w int) []string {
 }
 
 // renderTail wraps the last lines of conversation c until it has need
-// screen lines (need < 0: all), then appends the unsent outbox lines.
+// screen lines (need < 0: all), then appends the unsent outbox lines. The
+// result is valid until the next call.
 func (a *App) renderTail(c string, w, need int) []string {
-	var rev [][]string
-	n := 0
+	var tail []string
 	for _, p := range a.outbox {
 		if p.conv == c {
 			state := "sending"
 			if p.queued {
 				state = "queued"
 			}
-			rev = append(rev, a.wrap(a.st.pending, "("+state+") "+p.text, w))
+			tail = append(tail, a.wrap(a.st.pending, "("+state+") "+p.text, w)...)
 		}
 	}
-	// outbox lines come last; collect them in order, then prepend history.
-	var tail []string
-	for _, l := range rev {
-		tail = append(tail, l...)
-	}
-	n = len(tail)
-	var blocks [][]string
-	if buf := a.bufs[c]; buf != nil {
-		for i := len(buf.lines) - 1; i >= 0 && (need < 0 || n < need); i-- {
-			l := &buf.lines[i]
+	n := len(tail)
+	first := 0 // oldest line needed
+	buf := a.bufs[c]
+	if buf != nil {
+		first = len(buf.lines)
+		for first > 0 && (need < 0 || n < need) {
+			first--
+			l := &buf.lines[first]
 			if l.cacheW != w || l.cache == nil {
 				l.cache, l.cacheW = padAll(a.renderLine(*l, w), w), w
 			}
-			blocks = append(blocks, l.cache)
 			n += len(l.cache)
 		}
 	}
-	out := make([]string, 0, n)
-	for i := len(blocks) - 1; i >= 0; i-- {
-		out = append(out, blocks[i]...)
+	out := a.tailBuf[:0]
+	if buf != nil {
+		for i := first; i < len(buf.lines); i++ {
+			out = append(out, buf.lines[i].cache...)
+		}
 	}
-	return append(out, tail...)
+	out = append(out, tail...)
+	a.tailBuf = out
+	return out
 }
 
 // renderLine formats one chat line: a gutter (">" own, "!" mention),

@@ -160,6 +160,9 @@ func mapSpace(r rune) rune {
 // underestimating wraps the line and scrolls the whole screen.
 func Width(s string) int {
 	if strings.IndexByte(s, 0x1b) >= 0 {
+		if w, ok := asciiStyledWidth(s); ok {
+			return w
+		}
 		s = ansi.Strip(s)
 	}
 	if isPlain(s, 0) {
@@ -171,6 +174,35 @@ func Width(s string) int {
 		w += clusterWidth(g.Str())
 	}
 	return w
+}
+
+// asciiStyledWidth is Width for printable ASCII with CSI (SGR) and OSC
+// sequences, without allocating: every frame measures styled lines. ok is
+// false for anything else (the caller strips and walks graphemes).
+func asciiStyledWidth(s string) (w int, ok bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
+			i += 2
+			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
+				i++
+			}
+		case c == 0x1b && i+1 < len(s) && s[i+1] == ']':
+			i += 2
+			for i < len(s) && s[i] != 0x07 && !(s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\') {
+				i++
+			}
+			if i < len(s) && s[i] == 0x1b {
+				i++
+			}
+		case c < 0x20 || c >= 0x7f:
+			return 0, false
+		default:
+			w++
+		}
+	}
+	return w, true
 }
 
 func clusterWidth(c string) int {
@@ -242,11 +274,26 @@ func trimLeftWidth(s string, n int) string {
 
 // Pad fits s into exactly width columns, padding with spaces.
 func Pad(s string, width int) string {
-	s = Fit(s, width)
-	if w := Width(s); w < width {
-		s += strings.Repeat(" ", width-w)
+	w := Width(s)
+	if w > width {
+		s = Fit(s, width)
+		w = Width(s)
+	}
+	if w < width {
+		s += spaces(width - w)
 	}
 	return s
+}
+
+// blanks is a line of spaces that spaces slices, so padding does not
+// allocate a fresh run for every line.
+var blanks = strings.Repeat(" ", maxCols)
+
+func spaces(n int) string {
+	if n <= len(blanks) {
+		return blanks[:n]
+	}
+	return strings.Repeat(" ", n)
 }
 
 // wrapPlain word-wraps plain (Clean, unstyled) text to width columns,

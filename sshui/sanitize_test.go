@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestClean(t *testing.T) {
@@ -106,4 +108,37 @@ func FuzzClean(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, maxRunes, width int) {
 		checkClean(t, s, maxRunes%5000, max(width%300, 0))
 	})
+}
+
+// TestStyledWidthFastPath: the allocation-free width of styled ASCII must
+// agree with stripping the escapes (every frame measures styled lines).
+func TestStyledWidthFastPath(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "\x1b[1;38;5;39malice\x1b[0m: hi", "\x1b]8;;http://x\x07link\x1b]8;;\x07",
+		"\x1b]0;title\x1b\\text", "\x1b[7m   \x1b[0m", "a\x1b[", "\x1b[1mwide 世界\x1b[0m", "\x1b7x",
+	} {
+		want := Width(ansi.Strip(s)) // the slow path: no escapes left
+		if got := Width(s); got != want {
+			t.Errorf("Width(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// TestMentionsFastPath: the ASCII matcher agrees with lower-casing first.
+func TestMentionsFastPath(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"hi alice", true}, {"hi ALICE!", true}, {"@Alice: x", true}, {"alicex", false},
+		{"malice", false}, {"alice_b", false}, {"alice-", false}, {"", false}, {"ali", false},
+		{"Ünïcode alice", true}, {"Ünïcode malice", false}, {"x alice", true},
+	} {
+		if got := mentions(c.text, "alice"); got != c.want {
+			t.Errorf("mentions(%q) = %v, want %v", c.text, got, c.want)
+		}
+		if got := mentionsFolded(strings.ToLower(c.text), "alice"); got != c.want {
+			t.Errorf("mentionsFolded(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
 }
