@@ -47,7 +47,7 @@ type session struct {
 	seen []bool          // by token seq
 	lat  []time.Duration // send → seen, for every token of another poster
 	own  int             // own tokens seen (posters)
-	tail []byte          // the last screen text (ANSI stripped), for diagnostics
+	tail []byte          // the last raw screen output, for diagnostics
 }
 
 func newSession(b *bench, i int) (*session, error) {
@@ -123,7 +123,12 @@ func (s *session) openPTY() error {
 }
 
 // read follows the screen output: answers terminal queries, notices the
-// first screen and records every token of this run.
+// first screen and records every token of this run. Tokens are found in
+// the raw output (a message's text is one run between escape sequences),
+// so the reader stays cheap next to the server it measures: stripping
+// escapes from every chunk cost the client as much CPU as a server copy
+// and showed up as latency. A token cut by an escape sequence counts as
+// missing, never as seen.
 func (s *session) read(out io.Reader) {
 	defer close(s.closed)
 	buf := make([]byte, 8<<10)
@@ -138,13 +143,12 @@ func (s *session) read(out io.Reader) {
 			if bytes.Contains(window, da1Query) {
 				s.write(da1Answer)
 			}
-			text := []byte(ansi.Strip(string(window)))
-			if !isReady && bytes.Contains(text, readyMark) {
+			if !isReady && bytes.Contains([]byte(ansi.Strip(string(window))), readyMark) {
 				isReady = true
 				close(s.ready)
 			}
-			s.b.tok.scan(text, func(seq int) { s.saw(seq, now) })
-			s.keepTail(text)
+			s.b.tok.scan(window, func(seq int) { s.saw(seq, now) })
+			s.keepTail(buf[:n])
 			if len(window) > carryLen {
 				window = append(window[:0], window[len(window)-carryLen:]...)
 			}
@@ -175,12 +179,16 @@ func (s *session) saw(seq int, now time.Time) {
 
 const tailLen = 600
 
+// rawTailLen is how much raw output keepTail keeps: enough for tailLen
+// characters of text once the escape sequences are stripped.
+const rawTailLen = 8 * tailLen
+
 func (s *session) keepTail(text []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tail = append(s.tail, text...)
-	if len(s.tail) > tailLen {
-		s.tail = append(s.tail[:0], s.tail[len(s.tail)-tailLen:]...)
+	if len(s.tail) > rawTailLen {
+		s.tail = append(s.tail[:0], s.tail[len(s.tail)-rawTailLen:]...)
 	}
 }
 
@@ -189,7 +197,8 @@ func (s *session) keepTail(text []byte) {
 func (s *session) ownSeen() (int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.own, string(s.tail)
+	text := ansi.Strip(string(s.tail))
+	return s.own, text[max(len(text)-tailLen, 0):]
 }
 
 // write types p into the session.
