@@ -195,6 +195,7 @@ func (w *simWorld) healPhase(last bool) {
 		}
 	}
 	w.net.Heal()
+	clear(w.oneWay)
 	saved := w.net.Faults()
 	w.net.SetFaults(ring.SimConfig{})
 	defer w.net.SetFaults(saved)
@@ -360,12 +361,15 @@ type simChecker struct {
 	ack         map[simKey]uint64    // I4: acked posts → acked index
 	seen        map[simKey]uint64    // I6: Lamport time the author had seen
 	lastLamport uint64
+	vote        map[string]ring.HardState // I1: per node, the last persisted election state
+	repTerm     map[string]uint64         // per node, the highest replica term it reported
 }
 
 func newSimChecker(w *simWorld) *simChecker {
 	return &simChecker{w: w, ringLeader: map[uint64]string{}, believed: map[uint64]string{},
 		repLeader: map[uint64]string{}, prevTerm: map[[2]uint64]uint64{}, wire: map[[2]uint64]string{},
-		hashAt: map[uint64][32]byte{}, first: map[simKey]uint64{}, ack: map[simKey]uint64{}, seen: map[simKey]uint64{}}
+		hashAt: map[uint64][32]byte{}, first: map[simKey]uint64{}, ack: map[simKey]uint64{}, seen: map[simKey]uint64{},
+		vote: map[string]ring.HardState{}, repTerm: map[string]uint64{}}
 }
 
 func (c *simChecker) fail(format string, a ...any) {
@@ -389,10 +393,34 @@ func (c *simChecker) wireEntries(m replica.Message) {
 
 func (c *simChecker) checkNodes() {
 	for _, sn := range c.w.live() {
+		c.checkDurableVote(sn)
 		c.checkLeaders(sn)
 		c.checkLog(sn)
 		c.checkApplied(sn)
 		c.checkCompleteness(sn)
+	}
+}
+
+// I1's footing: the election state a node persisted never goes back, not
+// even across a crash — its term never falls, and in one term its vote and
+// the leader it accepted never change. Same for the replica's term.
+func (c *simChecker) checkDurableVote(sn *simNode) {
+	hs := sn.n.ringHS
+	old, ok := c.vote[sn.id]
+	switch {
+	case !ok:
+	case hs.Term < old.Term:
+		c.fail("I1: %s's persisted term fell from %d to %d (boot %d)", sn.id, old.Term, hs.Term, sn.boot)
+	case hs.Term == old.Term && old.Vote != "" && hs.Vote != old.Vote:
+		c.fail("I1: %s voted for %s and then %q in term %d (boot %d)", sn.id, old.Vote, hs.Vote, hs.Term, sn.boot)
+	case hs.Term == old.Term && old.Leader != "" && hs.Leader != old.Leader:
+		c.fail("I1: %s accepted leader %s and then %q in term %d (boot %d)", sn.id, old.Leader, hs.Leader, hs.Term, sn.boot)
+	}
+	c.vote[sn.id] = hs
+	if rt := sn.n.rep.Status().Term; rt < c.repTerm[sn.id] {
+		c.fail("%s's replica term fell from %d to %d (boot %d)", sn.id, c.repTerm[sn.id], rt, sn.boot)
+	} else {
+		c.repTerm[sn.id] = rt
 	}
 }
 

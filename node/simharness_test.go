@@ -45,7 +45,7 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.faults = ring.SimConfig{
 		Drop:      []float64{0, 0.02, 0.1}[r.Intn(3)],
 		Duplicate: []float64{0, 0.02, 0.05}[r.Intn(3)],
-		MaxDelay:  []int{0, 1, 3, 6}[r.Intn(4)],
+		MaxDelay:  []int{0, 1, 3, 6, 25}[r.Intn(5)], // 25: later than a failure timeout
 	}
 	o.crashes = r.Float64() < 0.8
 	o.majorityDown = o.crashes && r.Float64() < 0.2
@@ -95,8 +95,9 @@ type simWorld struct {
 	clock   time.Time
 	tickD   time.Duration
 	net     *ring.SimNetwork
-	due     []ring.Envelope // deliverable now, not yet stepped
-	nodes   []*simNode      // config order
+	due     []ring.Envelope    // deliverable now, not yet stepped
+	oneWay  map[[2]string]bool // from→to links cut in one direction only
+	nodes   []*simNode         // config order
 	byID    map[string]*simNode
 	clients []*simClient
 	step    int
@@ -207,7 +208,7 @@ func (w *simWorld) logf(format string, a ...any) {
 
 func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
 	w := &simWorld{seed: seed, opts: o, rnd: rand.New(rand.NewSource(seed)), dir: dir,
-		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[string]*simNode{}}
+		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[string]*simNode{}, oneWay: map[[2]string]bool{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"sim\"\ndata_dir = %q\nsecret = \"sim-secret-0123456789\"\n", dir)
 	// cluster.toml's timing: 20ms ticks, failure 20 ticks, election 15 ticks.
@@ -352,7 +353,7 @@ func describePayload(from, to string, p simPayload) string {
 func (w *simWorld) deliver(e ring.Envelope) {
 	p := e.Payload.(simPayload)
 	sn := w.byID[e.To]
-	if sn.n == nil || sn.boot != p.toBoot || !w.net.Connected(e.From, e.To) {
+	if sn.n == nil || sn.boot != p.toBoot || !w.net.Connected(e.From, e.To) || w.oneWay[[2]string{e.From, e.To}] {
 		w.logf("lost %s", describePayload(e.From, e.To, p))
 		return
 	}
@@ -454,7 +455,15 @@ func (w *simWorld) faultStep() {
 		w.partition()
 	case k == 4:
 		w.net.Heal()
+		clear(w.oneWay)
 		w.logf("heal")
+	case k == 5 && o.partitions && w.rnd.Float64() < 0.3:
+		// an asymmetric fault: a hears nothing from b, b still hears a
+		a, b := w.nodes[w.rnd.Intn(len(w.nodes))], w.nodes[w.rnd.Intn(len(w.nodes))]
+		if a != b {
+			w.oneWay[[2]string{b.id, a.id}] = true
+			w.logf("cut %s->%s (one way)", b.id, a.id)
+		}
 	default:
 		f := o.faults
 		if w.rnd.Float64() < 0.5 {
