@@ -55,10 +55,10 @@ type Config struct {
 	SessionQueue int
 	// StatusPoll is how often the hub polls Backend.Status (default 1s).
 	StatusPoll time.Duration
-	// FPS is the chat renderer's frame rate (default 60: a new line shows
-	// within 17 ms). Each idle session still ticks at this rate: 500 idle
-	// sessions cost about 11% of a core at 60 (BENCHMARKS.txt); lower it to
-	// trade latency for idle CPU.
+	// FPS caps each session's frame rate (default 60). Frames are drawn
+	// only when something changed (screen.go): a line that arrives while
+	// nothing else is queued is drawn at once, lines arriving faster are
+	// coalesced at most 1/FPS apart, and an idle session costs no CPU.
 	FPS int
 	// Logger (default: discard).
 	Logger *slog.Logger

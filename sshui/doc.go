@@ -33,7 +33,9 @@
 //	          BindName on first use; another key for a bound name is refused
 //	router    PTY + no command → chat; otherwise one exec command; its own
 //	          recover prints "internal error" and exits 1
-//	chat      bubbletea program (tea.go)
+//	chat      bubbletea program (tea.go) without bubbletea's renderer:
+//	          frameModel (screen.go) draws only what changed, only when
+//	          something changed; no frame ticker, so idle costs nothing
 //
 // TestMiddlewareOrder and TestWrongKeyNeverReachesCommandOrApp prove it.
 // The PublicKeyHandler accepts any well-formed key; keyboard-interactive is
@@ -43,14 +45,20 @@
 // # Goroutines and their owners
 //
 //   - Hub.Run (one per server): owns the Backend subscription (Filter{}) and
-//     the 1 s Status poll; fans events out with non-blocking sends. Ends at
-//     Shutdown. A dropped subscription is renewed and every session resyncs.
+//     the 1 s Status poll; fans events out with non-blocking sends, one
+//     boxed message shared by every session. Presence changes, and joins and
+//     leaves of rooms above HubConfig.LargeRoom members, are not sent one by
+//     one (that was N² work in a connect storm): each tick sends one
+//     MembersMsg ("12 people joined" and a members pane reload from the
+//     hub's shared Members cache). Ends at Shutdown. A dropped subscription
+//     is renewed and every session resyncs.
 //   - Client.pump (one per chat session): the only caller of that session's
-//     p.Send. Ends when the program's Run returns (Hub.Unregister).
-//   - window-change reader (one per PTY session): forwards sizes to the pump
-//     and drains the channel until the session closes it.
-//   - keepalive (one per connection): keepalive@openssh.com every interval;
-//     no reply within one interval closes the connection.
+//     p.Send; it also reads the session's window-change channel (and
+//     leaves a drain on it when it ends, DEPENDENCIES §2.6). Ends when the
+//     program's Run returns (Hub.Unregister).
+//   - keepalive (per connection, no goroutine between probes): a timer
+//     sends keepalive@openssh.com every interval; no reply within one
+//     interval closes the connection.
 //   - tea.Cmds: Backend writes (Post, JoinRoom, …) run off the event loop
 //     with PostTimeout.
 //   - presence updates: short-lived, on a session's first open and last
