@@ -206,8 +206,9 @@ func (n *Node) openNetwork() error {
 // taking input, flush, close the WAL last.
 func (n *Node) Serve(ctx context.Context) error {
 	defer close(n.stopped)
-	n.log.Info("node started", "term", n.ring.Term(), "last_index", n.view.lastIndex,
-		"commit", n.view.commit, "peer", n.self.PeerPort, "ssh", n.self.SSHPort)
+	st := n.rep.Status()
+	n.log.Info("node started", "term", n.ring.Term(), "last_index", st.LastIndex,
+		"commit", st.Commit, "peer", n.self.PeerPort, "ssh", n.self.SSHPort)
 	err := n.loop(ctx)
 	n.peers.Close()
 	n.ringT.Close()
