@@ -49,7 +49,7 @@ type Config struct {
 	PostTimeout time.Duration
 	// HistoryOnJoin is how many messages a room shows on joining (default 50).
 	HistoryOnJoin int
-	// SessionQueue is the per-session hub queue length (default 128: 6 s of
+	// SessionQueue is the per-session hub queue length (default 64: 3 s of
 	// a 20 msg/s room; a session that falls further behind resyncs losslessly
 	// from HistoryAfter).
 	SessionQueue int
@@ -84,7 +84,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.RateBurst, 40)
 	defInt(&c.MaxMessageLen, 2000)
 	defInt(&c.HistoryOnJoin, 50)
-	defInt(&c.SessionQueue, 128)
+	defInt(&c.SessionQueue, 64)
 	defInt(&c.FPS, 60)
 	if c.RateLimit <= 0 {
 		c.RateLimit = 10

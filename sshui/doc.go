@@ -66,7 +66,7 @@
 //
 // # Bounded everything
 //
-// Per-session hub queue (SessionQueue, 128): a full queue drops the event
+// Per-session hub queue (SessionQueue, 64): a full queue drops the event
 // and marks the session lagged; it resyncs from HistoryAfter, deduplicating
 // by index, so a stalled terminal never slows anyone and loses nothing.
 // Message length (MaxMessageLen runes), rate (RateLimit/RateBurst per user),

@@ -44,7 +44,7 @@ type Sender interface{ Send(tea.Msg) }
 
 // HubConfig configures a Hub.
 type HubConfig struct {
-	Queue      int           // per-session queue (default 128)
+	Queue      int           // per-session queue (default 64)
 	LargeRoom  int           // rooms above this many members get no per-event join/leave lines (default 50)
 	SubBuf     int           // the hub's Backend subscription buffer (default 4096)
 	StatusPoll time.Duration // Status poll period (default 1s)
@@ -85,7 +85,7 @@ type Hub struct {
 // NewHub makes a hub; call Run to start it.
 func NewHub(b Backend, cfg HubConfig) *Hub {
 	if cfg.Queue <= 0 {
-		cfg.Queue = 128
+		cfg.Queue = 64
 	}
 	if cfg.SubBuf <= 0 {
 		cfg.SubBuf = 4096

@@ -79,12 +79,22 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 		buf.WriteString("\x1b[2K")
 	}
 	s.last = append(s.last[:0], frame...) // frame is not reused by App
-	if buf.Len() == 0 {
-		return nil
+	for b := buf.Bytes(); len(b) > 0; {
+		n := min(len(b), maxWrite)
+		if _, err := s.out.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
 	}
-	_, err := s.out.Write(buf.Bytes())
-	return err
+	return nil
 }
+
+// maxWrite bounds one write to the session. x/crypto keeps, per
+// connection, a packet buffer and a cipher buffer as large as the largest
+// packet written; a full first frame (4–5 KB at 80×24) would pin both at
+// that size for the connection's life, while a new chat line redraws about
+// 1.7 KB. The terminal sees one byte stream either way.
+const maxWrite = 2048
 
 // cursorTo moves to row i, column col (both 0-based).
 func cursorTo(buf *bytes.Buffer, i, col int) {
