@@ -62,12 +62,6 @@ func (h *hub) publish(evs []sshui.Event) {
 	}
 }
 
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
-
 func (s *subscription) C() <-chan sshui.Event { return s.c }
 
 func (s *subscription) Dropped() bool {

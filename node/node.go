@@ -99,15 +99,14 @@ type Node struct {
 
 // view is what readers see of the driver's state.
 type view struct {
-	term         uint64
-	leader       string
-	role         ring.Role
-	quorum       bool
-	commit       uint64
-	lastIndex    uint64
-	lastTerm     uint64
-	hashAtCommit eventlog.Hash
-	members      []ring.MemberStatus
+	term      uint64
+	leader    string
+	role      ring.Role
+	quorum    bool
+	commit    uint64
+	lastIndex uint64
+	lastTerm  uint64
+	members   []ring.MemberStatus
 }
 
 // New opens the node's WAL, rebuilds its state from it and binds its sockets.

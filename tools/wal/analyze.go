@@ -160,18 +160,6 @@ func (a *analysis) checkLamport() {
 	}
 }
 
-// committed returns how many entries are committed per this WAL.
-func (a *analysis) committed() int { return int(a.log.Commit) }
-
-// entries returns the entries to fold: the committed ones, or every one
-// still in the effective log.
-func (a *analysis) entries(uncommitted bool) []state.Entry {
-	if uncommitted {
-		return a.log.Entries
-	}
-	return a.log.Entries[:a.committed()]
-}
-
 // firstProblem turns the first problem into the exit error that replay,
 // export, stats and diff give: their output would be built on a log that
 // breaks its own rules.
