@@ -43,7 +43,7 @@ func drawSimOpts(seed int64, steps int) simOpts {
 		o.nodes = 5
 	}
 	o.faults = ring.SimConfig{
-		Drop:      []float64{0, 0.02, 0.1}[r.Intn(3)],
+		Drop:      []float64{0, 0.02, 0.1, 0.3}[r.Intn(4)],
 		Duplicate: []float64{0, 0.02, 0.05}[r.Intn(3)],
 		MaxDelay:  []int{0, 1, 3, 6, 25}[r.Intn(5)], // 25: later than a failure timeout
 	}
