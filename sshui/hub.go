@@ -106,13 +106,15 @@ func NewHub(b Backend, cfg HubConfig) *Hub {
 
 // Client is one chat session's place in the hub.
 type Client struct {
-	hub  *Hub
-	user string
-	p    Sender
-	q    chan tea.Msg  // events, bounded
-	ctl  chan tea.Msg  // notices, kicks, quit: small, taken first
-	kick chan struct{} // wakes the pump for a resize or a resync
-	quit chan struct{}
+	hub   *Hub
+	apply func([]tea.Msg) bool // nil: p.Send each message
+	batch []tea.Msg            // pump's reusable batch
+	user  string
+	p     Sender
+	q     chan tea.Msg  // events, bounded
+	ctl   chan tea.Msg  // notices, kicks, quit: small, taken first
+	kick  chan struct{} // wakes the pump for a resize or a resync
+	quit  chan struct{}
 
 	lagged atomic.Bool
 	size   atomic.Uint64 // width<<32 | height, with bit 63 = pending
@@ -219,13 +221,15 @@ func (h *Hub) Shutdown(notice string) {
 }
 
 // Register adds a session for user whose program is p, and starts its pump.
-func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil) }
+func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil, nil) }
 
 // register is Register with the session's window-change channel, which the
 // pump then reads (and drains after the program ends until the session
-// closes it, DEPENDENCIES §2.6): no goroutine of its own per session.
-func (h *Hub) register(user string, p Sender, win <-chan ssh.Window) *Client {
-	c := &Client{hub: h, user: user, p: p,
+// closes it, DEPENDENCIES §2.6): no goroutine of its own per session; and
+// with apply, which takes queued hub messages in batches instead of
+// p.Send one by one (frameModel.apply; false: not ready, use Send).
+func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func([]tea.Msg) bool) *Client {
+	c := &Client{hub: h, user: user, p: p, apply: apply,
 		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	empty := map[string]bool{}
@@ -511,7 +515,7 @@ func (c *Client) pump(win <-chan ssh.Window) {
 		case <-c.kick:
 			c.flushKick()
 		case m := <-c.q:
-			c.p.Send(m)
+			c.deliver(m)
 		case w, ok := <-win:
 			if !ok {
 				win = nil
@@ -520,6 +524,34 @@ func (c *Client) pump(win <-chan ssh.Window) {
 			c.Resize(w.Width, w.Height)
 		}
 	}
+}
+
+// maxBatch bounds how many queued messages the pump applies at once.
+const maxBatch = 32
+
+// deliver hands m, and whatever else is queued, to the program.
+func (c *Client) deliver(m tea.Msg) {
+	if c.apply == nil {
+		c.p.Send(m)
+		return
+	}
+	batch := append(c.batch[:0], m)
+	for len(batch) < maxBatch {
+		select {
+		case m := <-c.q:
+			batch = append(batch, m)
+			continue
+		default:
+		}
+		break
+	}
+	if !c.apply(batch) {
+		for _, m := range batch {
+			c.p.Send(m)
+		}
+	}
+	clear(batch)
+	c.batch = batch[:0]
 }
 
 func (c *Client) flushKick() {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -108,84 +109,133 @@ func cursorTo(buf *bytes.Buffer, i, col int) {
 	buf.WriteByte('H')
 }
 
-// frameTick asks frameModel to draw a deferred frame.
-type frameTick struct{}
+// runCmd hands a tea.Cmd produced outside the program's goroutine (by
+// frameModel.apply) to the program, which runs it as usual.
+type runCmd struct{ cmd tea.Cmd }
 
 // frameModel wraps the chat App for a program without bubbletea's
-// renderer. Only the program's goroutine touches it.
+// renderer, and lets the session's hub pump apply events to the App
+// directly (apply) instead of through p.Send: bubbletea hands every message
+// from Send to its event loop and every Update's command to another
+// goroutine, two goroutine switches per event per session, which was a
+// fifth of the CPU of a delivered copy. mu serialises the two callers.
 type frameModel struct {
+	mu     sync.Mutex
 	app    *App
 	scr    screen
 	minGap time.Duration // at least this between frames (1/FPS)
-	queued func() int    // events waiting for this session (the hub queue)
+	send   func(tea.Msg) // the program's Send, for commands from apply
 
-	last    time.Time // last frame drawn
-	dirty   time.Time // first undrawn change; zero: the screen is current
-	pending bool      // a frameTick is scheduled
-	err     error     // the first write error (the session is going away)
+	ready   bool        // Init has run: apply may touch the App
+	closed  atomic.Bool // the program ended: draw nothing more
+	last    time.Time   // last frame drawn
+	dirty   bool        // a change is not drawn yet
+	pending bool        // a deferred draw is scheduled
+	err     error       // the first write error (the session is going away)
 }
 
-func newFrameModel(app *App, out io.Writer, fps int, queued func() int) *frameModel {
-	if queued == nil {
-		queued = func() int { return 0 }
-	}
-	return &frameModel{app: app, scr: screen{out: out}, minGap: time.Second / time.Duration(max(fps, 1)), queued: queued}
+func newFrameModel(app *App, out io.Writer, fps int) *frameModel {
+	return &frameModel{app: app, scr: screen{out: out}, minGap: time.Second / time.Duration(max(fps, 1))}
 }
 
-func (f *frameModel) Init() tea.Cmd { return f.app.Init() }
+func (f *frameModel) Init() tea.Cmd {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ready = true
+	return f.app.Init()
+}
 
 // View is unused: the program has no renderer.
 func (f *frameModel) View() string { return "" }
 
+// Update is the program's path: keys, window sizes, command results.
 func (f *frameModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	var cmd tea.Cmd
-	if _, ok := msg.(frameTick); ok {
-		f.pending = false
-	} else {
-		_, cmd = f.app.Update(msg)
-		if f.app.quiet {
-			f.app.quiet = false
-		} else if f.dirty.IsZero() {
-			f.dirty = time.Now()
+	if r, ok := msg.(runCmd); ok {
+		return f, r.cmd
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, cmd := f.app.Update(msg)
+	f.changed()
+	f.schedule()
+	return f, cmd
+}
+
+// apply is the hub pump's path: it applies a batch of hub messages to the
+// App and draws once (or sooner if a screenful of lines piles up, so no
+// line scrolls past undrawn). It reports false before Init, when the
+// caller must use p.Send instead. Commands the App returns go to the
+// program through runCmd.
+func (f *frameModel) apply(msgs []tea.Msg) bool {
+	if f.closed.Load() {
+		return true
+	}
+	f.mu.Lock()
+	if !f.ready {
+		f.mu.Unlock()
+		return false
+	}
+	var cmds []tea.Cmd
+	for _, m := range msgs {
+		_, cmd := f.app.Update(m)
+		if cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+		f.changed()
+		if f.dirty && f.app.unseenLines() >= max(f.app.bodyHeight()/2, 1) {
+			f.draw(time.Now())
 		}
 	}
-	return f, tea.Batch(cmd, f.schedule())
+	f.schedule()
+	f.mu.Unlock()
+	for _, c := range cmds {
+		f.send(runCmd{c})
+	}
+	return true
 }
 
-// schedule draws now, or arranges a frameTick for when it may. A change is
-// drawn at once if nothing else is queued for the session (the common,
-// low-latency case) and the last frame is minGap old; under a burst the
-// queue is drained first, so one frame carries many events, but never more
-// than a screenful (a line must not scroll past unseen) and never later
-// than minGap after the first change.
-func (f *frameModel) schedule() tea.Cmd {
-	if f.dirty.IsZero() {
-		return nil
-	}
-	now := time.Now()
-	next := f.last.Add(f.minGap)
-	burst := f.queued() > 0 && now.Sub(f.dirty) < f.minGap && f.app.unseenLines() < f.app.bodyHeight()/2
-	if !burst && !now.Before(next) {
-		f.draw(now)
-		return nil
-	}
-	if f.pending {
-		return nil
-	}
-	f.pending = true
-	at := f.dirty.Add(f.minGap)
-	if !burst || next.After(at) {
-		at = next
-	}
-	return tea.Tick(at.Sub(now), func(time.Time) tea.Msg { return frameTick{} })
-}
-
-func (f *frameModel) draw(now time.Time) {
-	f.last, f.dirty = now, time.Time{}
-	if f.err != nil {
+// changed records an update unless the App marked it quiet.
+func (f *frameModel) changed() {
+	if f.app.quiet {
+		f.app.quiet = false
 		return
 	}
-	w, h := f.app.w, f.app.h
-	f.err = f.scr.draw(f.app.frame(), w, h)
+	f.dirty = true
+}
+
+// schedule draws now if the last frame is minGap old, or once it is.
+// Call with mu held.
+func (f *frameModel) schedule() {
+	if !f.dirty || f.pending {
+		return
+	}
+	now := time.Now()
+	if wait := f.last.Add(f.minGap).Sub(now); wait > 0 {
+		f.pending = true
+		time.AfterFunc(wait, f.deferred)
+		return
+	}
+	f.draw(now)
+}
+
+func (f *frameModel) deferred() {
+	defer func() { _ = recover() }() // a timer goroutine: nothing may escape
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = false
+	f.schedule()
+}
+
+// close stops drawing: the program has ended (the terminal is restored
+// after it).
+func (f *frameModel) close() { f.closed.Store(true) }
+
+// draw writes the frame's difference. Call with mu held.
+func (f *frameModel) draw(now time.Time) {
+	f.last, f.dirty = now, false
+	if f.err != nil || f.closed.Load() {
+		return
+	}
+	f.err = f.scr.draw(f.app.frame(), f.app.w, f.app.h)
 	f.app.drawn()
 }

@@ -38,8 +38,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		app := newApp(appDeps{
 			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.admins,
 		})
-		var c *Client
-		fm := newFrameModel(app, out, s.cfg.FPS, func() int { return c.Queued() })
+		fm := newFrameModel(app, out, s.cfg.FPS)
 		p := tea.NewProgram(fm,
 			tea.WithInput(sess),
 			tea.WithOutput(out),
@@ -47,12 +46,14 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			tea.WithoutSignalHandler(),
 			tea.WithContext(sess.Context()),
 		)
-		c = s.hub.register(id.Name, p, winCh) // its pump reads winCh
+		fm.send = p.Send
+		c := s.hub.register(id.Name, p, winCh, fm.apply) // its pump reads winCh
 		app.setClient(c)
 		_, _ = io.WriteString(out, termEnter)
 		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
 			s.log.Debug("chat program ended", "user", id.Name, "err", err)
 		}
+		fm.close()
 		p.Kill()
 		s.hub.Unregister(c)
 		_, _ = io.WriteString(out, termLeave)
