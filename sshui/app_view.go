@@ -3,6 +3,7 @@ package sshui
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Layout: a title bar, the body (rooms | messages | members), the input
@@ -374,7 +375,7 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	case l.mention:
 		gutter = "!"
 	}
-	ts := l.t.UTC().Format("15:04")
+	ts := hhmm(l.t)
 	header := ts + " " + l.from + ": "
 	if l.action {
 		header = ts + " * " + l.from + " "
@@ -403,6 +404,13 @@ func (a *App) renderLine(l chatLine, w int) []string {
 		out[i] = gutter + body.R(s)
 	}
 	return out
+}
+
+// hhmm is t.UTC().Format("15:04") without the formatter (a line is
+// rendered once per session that shows it).
+func hhmm(t time.Time) string {
+	h, m, _ := t.UTC().Clock()
+	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
 }
 
 func boolInt(b bool) int {

@@ -55,7 +55,9 @@ type Config struct {
 	SessionQueue int
 	// StatusPoll is how often the hub polls Backend.Status (default 1s).
 	StatusPoll time.Duration
-	// FPS caps each session's frame rate (default 60). Frames are drawn
+	// FPS caps each session's frame rate (default 200: at most 5 ms added
+	// to a line's latency; bursts are coalesced by the pump anyway, see
+	// frameModel.apply). Frames are drawn
 	// only when something changed (screen.go): a line that arrives while
 	// nothing else is queued is drawn at once, lines arriving faster are
 	// coalesced at most 1/FPS apart, and an idle session costs no CPU.
@@ -85,7 +87,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.MaxMessageLen, 2000)
 	defInt(&c.HistoryOnJoin, 50)
 	defInt(&c.SessionQueue, 64)
-	defInt(&c.FPS, 60)
+	defInt(&c.FPS, 200)
 	if c.RateLimit <= 0 {
 		c.RateLimit = 10
 	}

@@ -108,13 +108,16 @@ func NewHub(b Backend, cfg HubConfig) *Hub {
 type Client struct {
 	hub   *Hub
 	apply func([]tea.Msg) bool // nil: p.Send each message
-	batch []tea.Msg            // pump's reusable batch
-	user  string
-	p     Sender
-	q     chan tea.Msg  // events, bounded
-	ctl   chan tea.Msg  // notices, kicks, quit: small, taken first
-	kick  chan struct{} // wakes the pump for a resize or a resync
-	quit  chan struct{}
+	// redraw, if set, draws a deferred frame on the pump (see DrawSoon).
+	redraw  func()
+	drawDue atomic.Bool
+	batch   []tea.Msg // pump's reusable batch
+	user    string
+	p       Sender
+	q       chan tea.Msg  // events, bounded
+	ctl     chan tea.Msg  // notices, kicks, quit: small, taken first
+	kick    chan struct{} // wakes the pump for a resize or a resync
+	quit    chan struct{}
 
 	lagged atomic.Bool
 	size   atomic.Uint64 // width<<32 | height, with bit 63 = pending
@@ -221,15 +224,16 @@ func (h *Hub) Shutdown(notice string) {
 }
 
 // Register adds a session for user whose program is p, and starts its pump.
-func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil, nil) }
+func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil, nil, nil) }
 
 // register is Register with the session's window-change channel, which the
 // pump then reads (and drains after the program ends until the session
 // closes it, DEPENDENCIES §2.6): no goroutine of its own per session; and
 // with apply, which takes queued hub messages in batches instead of
-// p.Send one by one (frameModel.apply; false: not ready, use Send).
-func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func([]tea.Msg) bool) *Client {
-	c := &Client{hub: h, user: user, p: p, apply: apply,
+// p.Send one by one (frameModel.apply; false: not ready, use Send), and
+// redraw, which draws a frame the App deferred.
+func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func([]tea.Msg) bool, redraw func()) *Client {
+	c := &Client{hub: h, user: user, p: p, apply: apply, redraw: redraw,
 		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	empty := map[string]bool{}
@@ -554,7 +558,16 @@ func (c *Client) deliver(m tea.Msg) {
 	c.batch = batch[:0]
 }
 
+// DrawSoon asks the pump to call redraw.
+func (c *Client) DrawSoon() {
+	c.drawDue.Store(true)
+	c.wake()
+}
+
 func (c *Client) flushKick() {
+	if c.drawDue.Swap(false) && c.redraw != nil {
+		c.redraw()
+	}
 	if v := c.size.Swap(0); v&(1<<63) != 0 {
 		c.p.Send(tea.WindowSizeMsg{Width: int(uint32(v>>32) &^ (1 << 31)), Height: int(uint32(v))})
 	}

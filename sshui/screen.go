@@ -125,6 +125,7 @@ type frameModel struct {
 	scr    screen
 	minGap time.Duration // at least this between frames (1/FPS)
 	send   func(tea.Msg) // the program's Send, for commands from apply
+	wake   func()        // asks the hub pump to call deferred (nil: the timer does)
 
 	ready   bool        // Init has run: apply may touch the App
 	closed  atomic.Bool // the program ended: draw nothing more
@@ -212,12 +213,24 @@ func (f *frameModel) schedule() {
 	now := time.Now()
 	if wait := f.last.Add(f.minGap).Sub(now); wait > 0 {
 		f.pending = true
-		time.AfterFunc(wait, f.deferred)
+		time.AfterFunc(wait, f.timerFired)
 		return
 	}
 	f.draw(now)
 }
 
+// timerFired hands the deferred draw to the session's pump: a timer's
+// goroutine starts with a small stack that the draw path (render, encrypt,
+// write) would grow, copying it, every time.
+func (f *frameModel) timerFired() {
+	if f.wake != nil {
+		f.wake()
+		return
+	}
+	f.deferred()
+}
+
+// deferred draws a frame that schedule put off.
 func (f *frameModel) deferred() {
 	defer func() { _ = recover() }() // a timer goroutine: nothing may escape
 	f.mu.Lock()

@@ -47,7 +47,8 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			tea.WithContext(sess.Context()),
 		)
 		fm.send = p.Send
-		c := s.hub.register(id.Name, p, winCh, fm.apply) // its pump reads winCh
+		c := s.hub.register(id.Name, p, winCh, fm.apply, fm.deferred) // its pump reads winCh
+		fm.wake = c.DrawSoon
 		app.setClient(c)
 		_, _ = io.WriteString(out, termEnter)
 		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
