@@ -158,7 +158,15 @@ func (f *frameModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	defer f.mu.Unlock()
 	_, cmd := f.app.Update(msg)
 	f.changed()
-	f.schedule()
+	if f.wake == nil {
+		f.schedule()
+	} else if f.dirty && !f.pending {
+		// Draw on the pump, which draws for hub events anyway: one
+		// goroutine per session with the deep stack of the draw path
+		// (render, encrypt, write) instead of two.
+		f.pending = true
+		f.wake()
+	}
 	return f, cmd
 }
 
