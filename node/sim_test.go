@@ -194,6 +194,9 @@ func (w *simWorld) healPhase(last bool) {
 	w.final = true
 	defer func() { w.final = false }()
 	w.step++
+	for _, sn := range w.nodes {
+		sn.crashIn = 0
+	}
 	if last && w.opts.fullRestart {
 		for _, sn := range w.live() {
 			w.crash(sn)

@@ -117,6 +117,10 @@ type simNode struct {
 	n    *Node
 	boot uint64 // incarnation: grows on every restart
 	busy *simAttempt
+	// crashIn > 0: the process dies at its crashIn-th send from now, in the
+	// middle of a Ready (a leader ships entries before its own WAL append,
+	// so this also crashes a leader between sending and persisting).
+	crashIn int
 
 	appliedChecked uint64 // applied entries compared with the global log
 	histAfter      uint64 // last chat message index read from this incarnation
@@ -140,7 +144,20 @@ type simRingT struct {
 	id string
 }
 
+// simCrashNow unwinds a node's handleReady: the process died mid-Ready.
+type simCrashNow struct{ id string }
+
+func (w *simWorld) maybeDie(id string) {
+	if sn := w.byID[id]; sn.crashIn > 0 {
+		sn.crashIn--
+		if sn.crashIn == 0 {
+			panic(simCrashNow{id})
+		}
+	}
+}
+
 func (t *simRingT) Send(to string, m ring.Message) error {
+	t.w.maybeDie(t.id)
 	t.w.send(t.id, to, simPayload{ring: &m})
 	return nil
 }
@@ -153,6 +170,7 @@ type simPeerT struct {
 }
 
 func (t *simPeerT) Send(to string, typ uint8, payload []byte) bool {
+	t.w.maybeDie(t.id)
 	t.w.send(t.id, to, simPayload{typ: typ, data: payload})
 	return true
 }
@@ -272,6 +290,7 @@ func (w *simWorld) crash(sn *simNode) {
 	}
 	sn.n = nil
 	sn.busy = nil
+	sn.crashIn = 0
 	w.net.SetDown(sn.id, true)
 	for _, c := range w.clients {
 		c.dropAttemptsOn(sn)
@@ -362,10 +381,10 @@ func (w *simWorld) deliver(e ring.Envelope) {
 	if p.ring != nil {
 		m := *p.ring
 		m.Passed = slices.Clone(m.Passed)
-		sn.n.stepRing(m)
+		w.run(sn, func(n *Node) { n.stepRing(m) })
 		return
 	}
-	sn.n.handleFrame(peer.Frame{From: e.From, Type: p.typ, Payload: p.data})
+	w.run(sn, func(n *Node) { n.handleFrame(peer.Frame{From: e.From, Type: p.typ, Payload: p.data}) })
 }
 
 // tick advances the clock one driver tick and ticks every live node, as
@@ -379,9 +398,11 @@ func (w *simWorld) tick() {
 		w.logf("tick")
 	}
 	for _, sn := range w.live() {
-		sn.n.ring.Tick()
-		sn.n.rep.Tick()
-		sn.n.expireWaiters()
+		w.run(sn, func(n *Node) {
+			n.ring.Tick()
+			n.rep.Tick()
+			n.expireWaiters()
+		})
 	}
 }
 
@@ -390,14 +411,38 @@ func (w *simWorld) tick() {
 func (w *simWorld) settle() {
 	for _, sn := range w.live() {
 		if sn.n.ring.HasReady() || sn.n.rep.HasReady() {
-			if err := sn.n.handleReady(); err != nil {
-				w.chk.fail("%s handleReady: %v", sn.id, err)
-			}
+			w.handleReady(sn)
 		}
 	}
 	w.due = append(w.due, w.net.Due()...)
 	w.chk.checkNodes()
 	w.pollClients()
+}
+
+func (w *simWorld) handleReady(sn *simNode) {
+	w.run(sn, func(n *Node) {
+		if err := n.handleReady(); err != nil {
+			w.chk.fail("%s handleReady: %v", sn.id, err)
+		}
+	})
+}
+
+// run calls into a live node's driver; if the process dies inside (at an
+// armed send), it is crashed there.
+func (w *simWorld) run(sn *simNode, f func(n *Node)) {
+	if sn.n == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if c, ok := r.(simCrashNow); !ok || c.id != sn.id {
+				panic(r)
+			}
+			w.logf("%s dies in the middle of its work", sn.id)
+			w.crash(sn)
+		}
+	}()
+	f(sn.n)
 }
 
 // randomStep is one step of the random phase.
@@ -430,7 +475,13 @@ func (w *simWorld) deliverOne() {
 func (w *simWorld) faultStep() {
 	o := w.opts
 	live := w.live()
-	down := len(w.nodes) - len(live)
+	dead := len(w.nodes) - len(live)
+	down := dead
+	for _, sn := range live {
+		if sn.crashIn > 0 {
+			down++ // about to die
+		}
+	}
 	minority := (len(w.nodes) - 1) / 2
 	switch k := w.rnd.Intn(6); {
 	case k <= 1 && o.crashes && len(live) > 0 && (down < minority || o.majorityDown && len(live) > 1):
@@ -438,8 +489,16 @@ func (w *simWorld) faultStep() {
 		if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
 			victim = l // leader crashes are the interesting ones
 		}
+		if victim.crashIn > 0 {
+			return
+		}
+		if w.rnd.Float64() < 0.4 {
+			victim.crashIn = 1 + w.rnd.Intn(4)
+			w.logf("%s will die at its send #%d", victim.id, victim.crashIn)
+			return
+		}
 		w.crash(victim)
-	case k <= 2 && down > 0:
+	case k <= 2 && dead > 0:
 		var dead []*simNode
 		for _, sn := range w.nodes {
 			if sn.n == nil {
@@ -580,7 +639,7 @@ func (w *simWorld) submit(c *simClient, sn *simNode) {
 	sn.busy = a
 	w.stats.Proposals++
 	w.logf("post %s/%s via %s seen=%d", c.user, c.id, sn.id, c.seen)
-	n.handlePropose(p)
+	w.run(sn, func(n *Node) { n.handlePropose(p) })
 }
 
 // pollClients reads every outstanding answer without blocking.
