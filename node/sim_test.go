@@ -112,11 +112,13 @@ func TestClusterSim(t *testing.T) {
 // applied past that index, resolves the post without comparing the term
 // there (handleForwardReply → resolveApplied): the client is told "committed
 // at i" while i holds another entry (a no-op) and the post is nowhere.
+// Seeds are tied to this harness's random draws: after changing the
+// harness, find fresh ones with -sim.steps=2000 -sim.maxfail=100.
 func TestClusterSimStaleInflightAck(t *testing.T) {
 	for _, c := range []struct {
 		seed  int64
 		steps int
-	}{{431, 2000}, {2620, 2000}, {2686, 2000}, {2720, 2000}, {4746, 2000}} {
+	}{{91, 2000}, {112, 2000}, {642, 2000}, {761, 2000}, {852, 2000}} {
 		if _, _, err := runSimSeed(c.seed, c.steps, t.TempDir(), nil); err != nil {
 			t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=%d -sim.steps=%d -sim.v", err, c.seed, c.steps)
 		}
