@@ -193,8 +193,6 @@ const (
 // one also waits for every node to apply the whole log and checks that every
 // acked post is there (I4).
 func (w *simWorld) healPhase(last bool) {
-	w.final = true
-	defer func() { w.final = false }()
 	w.step++
 	for _, sn := range w.nodes {
 		sn.crashIn = 0

@@ -102,7 +102,6 @@ type simWorld struct {
 	clients []*simClient
 	step    int
 	ticks   int
-	final   bool // in the final heal phase
 	trace   simTrace
 	chk     *simChecker
 	stats   simStats
