@@ -47,6 +47,8 @@ type App struct {
 	inputView, inputFit    string
 	inputW                 int
 	paneBuf, tailBuf       []string // reused by messagePane and renderTail
+	rowsBuf                [][]span // reused by frame
+	cellsBuf               []span
 
 	// For frameModel: quiet marks an update that changed nothing on screen;
 	// fresh counts lines added since the last frame.

@@ -63,7 +63,8 @@ type span struct {
 	text string
 }
 
-// frame is the screen row by row (what View joins and screen draws).
+// frame is the screen row by row (what View joins and screen draws). The
+// result is valid until the next call.
 func (a *App) frame() [][]span {
 	if a.w <= 0 || a.h <= 0 {
 		return nil
@@ -95,8 +96,13 @@ func (a *App) frame() [][]span {
 	if mw > 0 {
 		n++
 	}
-	rows := make([][]span, 0, a.h)
-	cells := make([]span, 0, body*n+3) // one allocation for every row
+	// Reused from the last frame: screen.draw copies what it keeps.
+	rows := a.rowsBuf[:0]
+	cells := a.cellsBuf[:0]
+	if cap(cells) < body*n+3 {
+		cells = make([]span, 0, body*n+3) // add's slices must not move
+	}
+	defer func() { a.rowsBuf, a.cellsBuf = rows, cells }()
 	add := func(k int) []span { return cells[len(cells)-k:] }
 	cells = append(cells, span{text: a.titleBar()})
 	rows = append(rows, add(1))

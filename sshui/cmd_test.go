@@ -12,6 +12,7 @@ import (
 
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 func TestExecHelpOnEveryCommand(t *testing.T) {
@@ -316,5 +317,39 @@ func TestNoPtyNoCommand(t *testing.T) {
 	err = sess.Wait()
 	if err == nil || !strings.Contains(serr.String(), "no terminal") {
 		t.Fatalf("err %v stderr %q", err, serr.String())
+	}
+}
+
+// TestExecOnPtyGetsCRLF: the server accepts PTYs without charmbracelet/ssh's
+// emulation (its writer copied every chat frame twice), so exec commands
+// run with ssh -t must still get "\r\n" line ends, and a second,
+// PTY-less session on the same connection must not be taken for a PTY.
+func TestExecOnPtyGetsCRLF(t *testing.T) {
+	ts := startServer(t, sshuitest.New("node1", nil), nil)
+	key := newSigner(t)
+	c := dial(t, ts.addr, "alice", key)
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.CombinedOutput("rooms")
+	if err != nil {
+		t.Fatalf("rooms on a pty: %v: %q", err, out)
+	}
+	if !strings.Contains(string(out), "TOPIC\r\n") {
+		t.Errorf("rooms on a pty = %q, want \\r\\n line ends", out)
+	}
+	plain, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	out, err = plain.CombinedOutput("rooms")
+	if err != nil || !strings.Contains(string(out), "TOPIC\n") || strings.Contains(string(out), "\r") {
+		t.Errorf("rooms without a pty = %q, %v; want bare \\n line ends", out, err)
 	}
 }

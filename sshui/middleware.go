@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/ssh"
@@ -64,8 +66,66 @@ func (p *ptySession) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return p.pty, p.
 
 func cachePty(sess ssh.Session) ssh.Session {
 	pty, win, ok := sess.Pty()
+	if !ok {
+		pty, ok = ptyOf(sess)
+	}
 	return &ptySession{Session: sess, pty: pty, win: win, ok: ok}
 }
+
+// PTY requests are accepted by ptyRequest instead of charmbracelet/ssh's
+// emulation, whose writer copies every write twice to turn "\n" into
+// "\r\n" (half of all bytes the server allocated per delivered copy). The
+// chat app never writes a bare "\n"; exec commands on a PTY (ssh -t) get
+// the translation from crlfSession. The flag the emulation sets is also
+// per connection, not per session.
+type ptyReqsKey struct{}
+
+// ptyReqs are the PTYs requested on one connection, by session.
+type ptyReqs struct {
+	mu sync.Mutex
+	m  map[ssh.Session]ssh.Pty
+}
+
+// ptyRequest is the server's ssh.PtyHandler: it records the request for
+// ptyOf and allocates nothing.
+func (s *Server) ptyRequest(ctx ssh.Context, sess ssh.Session, pty ssh.Pty) (func() error, error) {
+	ctx.Lock()
+	r, _ := ctx.Value(ptyReqsKey{}).(*ptyReqs)
+	if r == nil {
+		r = &ptyReqs{m: map[ssh.Session]ssh.Pty{}}
+		ctx.SetValue(ptyReqsKey{}, r)
+	}
+	ctx.Unlock()
+	r.mu.Lock()
+	r.m[sess] = pty
+	r.mu.Unlock()
+	return func() error { // when the session's requests end
+		r.mu.Lock()
+		delete(r.m, sess)
+		r.mu.Unlock()
+		return nil
+	}, nil
+}
+
+// ptyOf is the PTY ptyRequest recorded for sess.
+func ptyOf(sess ssh.Session) (ssh.Pty, bool) {
+	r, _ := sess.Context().Value(ptyReqsKey{}).(*ptyReqs)
+	if r == nil {
+		return ssh.Pty{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pty, ok := r.m[sess]
+	return pty, ok
+}
+
+// crlfSession turns "\n" into "\r\n" on a PTY session's output, as a
+// terminal in raw mode needs, for exec commands run with ssh -t.
+type crlfSession struct{ ssh.Session }
+
+func (c crlfSession) Write(p []byte) (int, error) { return ssh.NewPtyWriter(c.Session).Write(p) }
+
+func (c crlfSession) Stderr() io.ReadWriter { return ssh.NewPtyReadWriter(c.Session.Stderr()) }
 
 // limitsMiddleware caps sessions per node and per key, refuses new sessions
 // while shutting down, and starts one keepalive loop per connection.
@@ -259,6 +319,7 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 				for range winCh {
 				}
 			}()
+			sess = crlfSession{sess}
 		}
 		if len(args) == 0 {
 			fail(sess, "no terminal: use ssh -t, or give a command (try: help)")

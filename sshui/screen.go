@@ -33,9 +33,10 @@ var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // screen is what the terminal shows, and draws the difference to a frame.
 type screen struct {
-	out  io.Writer
-	last [][]span // rows on the terminal; nil: unknown, redraw all
-	w, h int
+	out   io.Writer
+	last  [][]span // rows on the terminal; nil: unknown, redraw all
+	cells []span   // storage of last
+	w, h  int
 }
 
 // draw writes the spans of frame that differ from the terminal. A row of
@@ -79,7 +80,7 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 		cursorTo(buf, i, 0)
 		buf.WriteString("\x1b[2K")
 	}
-	s.last = append(s.last[:0], frame...) // frame is not reused by App
+	s.keep(frame)
 	for b := buf.Bytes(); len(b) > 0; {
 		n := min(len(b), maxWrite)
 		if _, err := s.out.Write(b[:n]); err != nil {
@@ -96,6 +97,24 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 // that size for the connection's life, while a new chat line redraws about
 // 1.7 KB. The terminal sees one byte stream either way.
 const maxWrite = 2048
+
+// keep copies frame into the screen's own storage (the App reuses its own
+// for the next frame).
+func (s *screen) keep(frame [][]span) {
+	n := 0
+	for _, row := range frame {
+		n += len(row)
+	}
+	if cap(s.cells) < n {
+		s.cells = make([]span, 0, n)
+	}
+	s.cells, s.last = s.cells[:0], s.last[:0]
+	for _, row := range frame {
+		start := len(s.cells)
+		s.cells = append(s.cells, row...)
+		s.last = append(s.last, s.cells[start:len(s.cells):len(s.cells)])
+	}
+}
 
 // cursorTo moves to row i, column col (both 0-based).
 func cursorTo(buf *bytes.Buffer, i, col int) {

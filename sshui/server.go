@@ -73,6 +73,7 @@ func New(cfg Config, b Backend) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sshui: new server: %w", err)
 	}
+	s.srv.PtyHandler = s.ptyRequest // no write-copying emulation (middleware.go)
 	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
 		return &gossh.ServerConfig{MaxAuthTries: 6}
 	}
