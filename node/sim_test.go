@@ -28,12 +28,13 @@ import (
 )
 
 var (
-	flagSimSeed  = flag.Int64("sim.seed", -1, "cluster simulation: replay exactly this seed")
-	flagSimSeeds = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 1000; 20000 with SYNCNET_SOAK=1)")
-	flagSimSteps = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 800; 2000 with SYNCNET_SOAK=1)")
-	flagSimV     = flag.Bool("sim.v", false, "cluster simulation: with -sim.seed, log every step and send")
-	flagSimFails = flag.Int("sim.maxfail", 3, "cluster simulation: stop after this many failing seeds")
-	flagSimFirst = flag.Int64("sim.first", 0, "cluster simulation: first seed of the run")
+	flagSimSeed       = flag.Int64("sim.seed", -1, "cluster simulation: replay exactly this seed")
+	flagSimSeeds      = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 1000; 20000 with SYNCNET_SOAK=1)")
+	flagSimSteps      = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 800; 2000 with SYNCNET_SOAK=1)")
+	flagSimV          = flag.Bool("sim.v", false, "cluster simulation: with -sim.seed, log every step and send")
+	flagSimFails      = flag.Int("sim.maxfail", 3, "cluster simulation: stop after this many failing seeds")
+	flagSimFirst      = flag.Int64("sim.first", 0, "cluster simulation: first seed of the run")
+	flagSimOnePerNode = flag.Bool("sim.onepernode", false, "cluster simulation: at most one client post outstanding per node")
 )
 
 // Steps per seed: 800 random steps are about 240 ticks (5 s of cluster
@@ -122,6 +123,21 @@ func TestClusterSimStaleInflightAck(t *testing.T) {
 		if _, _, err := runSimSeed(c.seed, c.steps, t.TempDir(), nil); err != nil {
 			t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=%d -sim.steps=%d -sim.v", err, c.seed, c.steps)
 		}
+	}
+}
+
+// TestClusterSimForwardReplyAcrossRestart replays a seed that caught a
+// post acked with another post's index (I5: "returns the original index"):
+// n3 forwards u6/u6-1 as request 1, crashes and restarts; request ids start
+// again at 1 in the new process (Node.nextReqID), so when the leader's
+// answer to the old process's forward (index 9) arrives, handleForwardReply
+// matches it by request id alone to the new process's forward of u0/u0-2,
+// which is then answered "committed at 9" — the entry of u6/u6-1 — while
+// its own message is committed at 10 (resolveApplied falls back to p.index
+// when Lookup does not find the post yet).
+func TestClusterSimForwardReplyAcrossRestart(t *testing.T) {
+	if _, _, err := runSimSeed(647, 2000, t.TempDir(), nil); err != nil {
+		t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=647 -sim.steps=2000 -sim.v", err)
 	}
 }
 

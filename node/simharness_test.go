@@ -38,7 +38,7 @@ type simOpts struct {
 
 func drawSimOpts(seed int64, steps int) simOpts {
 	r := rand.New(rand.NewSource(seed ^ 0x5eed))
-	o := simOpts{nodes: 3, steps: steps, clients: 2 + r.Intn(4), msgsPerCli: 1000}
+	o := simOpts{nodes: 3, steps: steps, clients: 2 + r.Intn(7), msgsPerCli: 1000}
 	if seed%2 == 1 {
 		o.nodes = 5
 	}
@@ -580,14 +580,14 @@ func (c *simClient) dropAttemptsOn(sn *simNode) {
 	c.attempts = slices.DeleteFunc(c.attempts, func(a *simAttempt) bool { return a.sn == sn })
 }
 
-// freeNodes are live nodes with no proposal of a client outstanding. One
-// per node keeps the run deterministic: expireWaiters iterates a map
-// (propose.go), so two pending proposals there would be re-placed in random
-// order.
+// freeNodes are the live nodes a client may post through: all of them, or
+// with -sim.onepernode only those with no post outstanding (the mode that
+// kept runs deterministic while expireWaiters re-placed proposals in map
+// order).
 func (w *simWorld) freeNodes() []*simNode {
 	var out []*simNode
 	for _, sn := range w.live() {
-		if sn.busy == nil {
+		if sn.busy == nil || !*flagSimOnePerNode {
 			out = append(out, sn)
 		}
 	}
