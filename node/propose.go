@@ -141,13 +141,13 @@ func (n *Node) forwardToLeader(p *proposal) {
 		n.finish(p, result{err: fmt.Errorf("encode: %w", err)})
 		return
 	}
-	n.peers.Send(lead, frameForward, encodeForward(forward{ReqID: p.reqID, Data: data, User: p.user, MsgID: p.msgID}))
+	n.peers.Send(lead, frameForward, encodeForward(forward{Boot: n.bootID, ReqID: p.reqID, Data: data, User: p.user, MsgID: p.msgID}))
 }
 
 // handleForward runs on the leader: propose a follower's event and tell it
 // where the entry went. The follower learns of the commit by applying it.
 func (n *Node) handleForward(from string, fw forward) {
-	reply := forwardReply{ReqID: fw.ReqID}
+	reply := forwardReply{Boot: fw.Boot, ReqID: fw.ReqID}
 	rec, err := eventlog.DecodeRecord(fw.Data)
 	switch {
 	case err != nil:
@@ -173,7 +173,7 @@ func (n *Node) handleForward(from string, fw forward) {
 
 func (n *Node) handleForwardReply(r forwardReply) {
 	p := n.fwdWait[r.ReqID]
-	if p == nil {
+	if p == nil || r.Boot != n.bootID { // a reply to an earlier incarnation is about another post (sim seed 647)
 		return // answered before, or given up
 	}
 	delete(n.fwdWait, r.ReqID)

@@ -157,6 +157,7 @@ func decodeReplica(b []byte) (replica.Message, error) {
 // forwardReply; a lost answer is harmless because the follower retries with
 // the same id (I5).
 type forward struct {
+	Boot  uint64 // the follower's incarnation: a reply to an earlier one is stale
 	ReqID uint64
 	Data  []byte // an encoded event (eventlog.Marshal)
 	User  string // author, for the dedup check
@@ -164,6 +165,7 @@ type forward struct {
 }
 
 type forwardReply struct {
+	Boot  uint64 // echoed from the forward
 	ReqID uint64
 	Index uint64 // proposed (not yet committed) index; 0 with Err
 	Term  uint64
@@ -173,6 +175,7 @@ type forwardReply struct {
 func encodeForward(f forward) []byte {
 	e := &enc{}
 	e.byte(wireVersion)
+	e.u(f.Boot)
 	e.u(f.ReqID)
 	e.bs(f.Data)
 	e.s(f.User)
@@ -186,13 +189,14 @@ func decodeForward(b []byte) (forward, error) {
 	if v := d.byte(); d.err == nil && v != wireVersion {
 		return f, fmt.Errorf("decode forward: version %d", v)
 	}
-	f.ReqID, f.Data, f.User, f.MsgID = d.u(), d.bs(), d.s(), d.s()
+	f.Boot, f.ReqID, f.Data, f.User, f.MsgID = d.u(), d.u(), d.bs(), d.s(), d.s()
 	return f, d.done("forward")
 }
 
 func encodeForwardReply(r forwardReply) []byte {
 	e := &enc{}
 	e.byte(wireVersion)
+	e.u(r.Boot)
 	e.u(r.ReqID)
 	e.u(r.Index)
 	e.u(r.Term)
@@ -206,6 +210,6 @@ func decodeForwardReply(b []byte) (forwardReply, error) {
 	if v := d.byte(); d.err == nil && v != wireVersion {
 		return r, fmt.Errorf("decode forward reply: version %d", v)
 	}
-	r.ReqID, r.Index, r.Term, r.Err = d.u(), d.u(), d.u(), d.s()
+	r.Boot, r.ReqID, r.Index, r.Term, r.Err = d.u(), d.u(), d.u(), d.u(), d.s()
 	return r, d.done("forward reply")
 }

@@ -26,11 +26,11 @@ func TestReplicaWireRoundTrip(t *testing.T) {
 			t.Fatalf("round trip\n got %+v\nwant %+v", got, m)
 		}
 	}
-	f := forward{ReqID: 7, Data: []byte("x"), User: "alice", MsgID: "m1"}
+	f := forward{Boot: 9, ReqID: 7, Data: []byte("x"), User: "alice", MsgID: "m1"}
 	if g, err := decodeForward(encodeForward(f)); err != nil || !reflect.DeepEqual(g, f) {
 		t.Fatalf("forward %+v %v", g, err)
 	}
-	r := forwardReply{ReqID: 7, Index: 3, Term: 2, Err: "no"}
+	r := forwardReply{Boot: 9, ReqID: 7, Index: 3, Term: 2, Err: "no"}
 	if g, err := decodeForwardReply(encodeForwardReply(r)); err != nil || g != r {
 		t.Fatalf("reply %+v %v", g, err)
 	}
