@@ -318,7 +318,8 @@ func (h *Hub) each(f func(*Client)) {
 // Joins, leaves and presence changes are the connect storm's N² (every
 // newcomer is news to everyone): presence is never sent one by one, and
 // joins/leaves of a large room reach only the user's own sessions; the
-// others learn of them from one MembersMsg per StatusPoll.
+// others learn of them from one MembersMsg per StatusPoll. Call from one
+// goroutine at a time (Run's, or a test's without Run).
 func (h *Hub) Deliver(ev Event) {
 	switch ev.Kind {
 	case EventPresence:
@@ -608,6 +609,3 @@ func (c *Client) flushKick() {
 		c.p.Send(ResyncMsg{})
 	}
 }
-
-// Queued is how many messages wait for this session's program.
-func (c *Client) Queued() int { return len(c.q) + len(c.ctl) }

@@ -95,3 +95,66 @@ func TestHubRoutesByInterest(t *testing.T) {
 	h.Unregister(ca)
 	h.Unregister(cb)
 }
+
+// TestConnectStormIsNotQuadratic: every new session's join and presence
+// went to every open session as its own event (a line and a members reload
+// each), so 1,000 sessions connecting never settled (BENCHMARKS.txt). In a
+// room above LargeRoom members the others now get one MembersMsg per tick
+// with the count, presence is never sent one by one, and the joiner still
+// sees its own join.
+func TestConnectStormIsNotQuadratic(t *testing.T) {
+	f := sshuitest.New("node1", nil)
+	h := NewHub(f, HubConfig{LargeRoom: 3, StatusPoll: 20 * time.Millisecond})
+	go h.Run()
+	defer h.Stop()
+	waitUntil(t, 5*time.Second, func() bool { return f.Subscribers() == 1 }, func() string { return "hub never subscribed" })
+	const n = 12
+	recs := make([]*recorder, n)
+	for i := range recs {
+		recs[i] = &recorder{}
+		h.Register(fmt.Sprint("u", i), recs[i]).SetRooms([]string{"general"})
+	}
+	ctx := t.Context()
+	for i := range n {
+		if err := f.JoinRoom(ctx, fmt.Sprint("u", i), "general"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.SetPresence(ctx, fmt.Sprint("u", i), "online"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(r *recorder) (joins, own, presence, churn int) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, m := range r.msgs {
+			switch m := m.(type) {
+			case EventMsg:
+				switch m.Event.Kind {
+				case EventJoin:
+					joins++
+				case EventPresence:
+					presence++
+				}
+			case MembersMsg:
+				for _, c := range m.Churn {
+					churn += c.Joined
+				}
+			}
+		}
+		return
+	}
+	last := recs[0] // registered first: sees every later join
+	waitUntil(t, 5*time.Second, func() bool {
+		joins, _, _, churn := count(last)
+		return joins+churn >= n
+	}, func() string { j, _, _, c := count(last); return fmt.Sprintf("u0 saw %d joins + %d summarised", j, c) })
+	for i, r := range recs {
+		joins, _, presence, _ := count(r)
+		if presence != 0 {
+			t.Errorf("u%d got %d presence events, want 0 (MembersMsg instead)", i, presence)
+		}
+		if joins > 3+2 { // joins while the room was small, plus its own
+			t.Errorf("u%d got %d join events one by one in a large room", i, joins)
+		}
+	}
+}
