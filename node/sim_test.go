@@ -30,18 +30,18 @@ import (
 var (
 	flagSimSeed       = flag.Int64("sim.seed", -1, "cluster simulation: replay exactly this seed")
 	flagSimSeeds      = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 1000; 20000 with SYNCNET_SOAK=1)")
-	flagSimSteps      = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 800; 2000 with SYNCNET_SOAK=1)")
+	flagSimSteps      = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 600; 2000 with SYNCNET_SOAK=1)")
 	flagSimV          = flag.Bool("sim.v", false, "cluster simulation: with -sim.seed, log every step and send")
 	flagSimFails      = flag.Int("sim.maxfail", 3, "cluster simulation: stop after this many failing seeds")
 	flagSimFirst      = flag.Int64("sim.first", 0, "cluster simulation: first seed of the run")
 	flagSimOnePerNode = flag.Bool("sim.onepernode", false, "cluster simulation: at most one client post outstanding per node")
 )
 
-// Steps per seed: 800 random steps are about 240 ticks (5 s of cluster
-// time, a dozen failure timeouts) plus the heal phases; 1,000 seeds of that
-// take about 12 s, or 30–50 s under -race on a busy 2-core machine.
+// Steps per seed: 600 random steps are about 190 ticks (4 s of cluster
+// time, ten failure timeouts) plus the heal phases; 1,000 seeds of that
+// take about 10 s, 30–60 s under -race on a shared 2-core machine.
 const (
-	defaultSimSteps = 800
+	defaultSimSteps = 600
 	soakSimSteps    = 2000
 )
 
