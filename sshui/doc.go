@@ -52,14 +52,10 @@
 //     MembersMsg ("12 people joined" and a members pane reload from the
 //     hub's shared Members cache). Ends at Shutdown. A dropped subscription
 //     is renewed and every session resyncs.
-//   - Client.pump (at most one per chat session, only while it has work
-//     and pumpLinger after): the only caller of that session's p.Send; it
-//     applies hub events to the app in batches and draws every frame
-//     (frameModel.apply). Started by whatever queues work for it; gone for
-//     good after Unregister.
-//   - Client.watchWindow (one per PTY session): forwards window sizes to
-//     the pump and drains the channel until the session closes it
-//     (DEPENDENCIES §2.6).
+//   - Client.pump (one per chat session): the only caller of that session's
+//     p.Send; it also reads the session's window-change channel (and
+//     leaves a drain on it when it ends, DEPENDENCIES §2.6). Ends when the
+//     program's Run returns (Hub.Unregister).
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.

@@ -111,8 +111,7 @@ type Client struct {
 	// redraw, if set, draws a deferred frame on the pump (see DrawSoon).
 	redraw  func()
 	drawDue atomic.Bool
-	running atomic.Bool // a pump goroutine runs (see ensurePump)
-	batch   []tea.Msg   // pump's reusable batch
+	batch   []tea.Msg // pump's reusable batch
 	user    string
 	p       Sender
 	q       chan tea.Msg  // events, bounded
@@ -247,10 +246,7 @@ func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func(
 	if first {
 		h.presence(user, "online")
 	}
-	if win != nil {
-		go c.watchWindow(win)
-	}
-	c.ensurePump()
+	go c.pump(win)
 	return c
 }
 
@@ -387,7 +383,6 @@ func (h *Hub) flushMembers() {
 	for c := range h.clients {
 		select {
 		case c.q <- msg:
-			c.ensurePump()
 		default:
 		}
 	}
@@ -464,7 +459,6 @@ func (c *Client) wants(ev Event) bool {
 func (c *Client) offer(m tea.Msg) {
 	select {
 	case c.q <- m:
-		c.ensurePump()
 	default:
 		c.markLagged()
 	}
@@ -478,7 +472,6 @@ func (c *Client) markLagged() {
 func (c *Client) control(m tea.Msg) {
 	select {
 	case c.ctl <- m:
-		c.ensurePump()
 	default:
 	}
 }
@@ -488,7 +481,6 @@ func (c *Client) wake() {
 	case c.kick <- struct{}{}:
 	default:
 	}
-	c.ensurePump()
 }
 
 // Resize records the latest window size; the pump sends it.
@@ -498,35 +490,19 @@ func (c *Client) Resize(w, h int) {
 	c.wake()
 }
 
-// pumpLinger is how long an idle pump waits for more before it exits. An
-// idle session then holds no pump goroutine, whose stack the draw path has
-// grown (memory per idle session is the target, BENCHMARKS.txt), while a
-// busy one does not start a goroutine per event.
-const pumpLinger = 2 * time.Second
-
-// ensurePump starts the session's pump unless one runs or the session
-// ended. Called after anything is queued for the pump.
-func (c *Client) ensurePump() {
-	if !c.running.CompareAndSwap(false, true) {
-		return
-	}
-	select {
-	case <-c.quit:
-		return // stays "running": no pump after the end
-	default:
-	}
-	go c.pump()
-}
-
-// pending reports whether anything waits for the pump.
-func (c *Client) pending() bool { return len(c.q) > 0 || len(c.ctl) > 0 || len(c.kick) > 0 }
-
-// pump is the only caller of p.Send for this session. It runs while there
-// is work (and pumpLinger after), and ends for good on Unregister.
-func (c *Client) pump() {
-	defer func() { _ = recover() }()
-	idle := time.NewTimer(pumpLinger)
-	defer idle.Stop()
+// pump is the only caller of p.Send for this session. It ends on
+// Unregister, leaving a drain on win until the session closes it.
+func (c *Client) pump(win <-chan ssh.Window) {
+	defer func() {
+		_ = recover()
+		if win != nil {
+			go func() {
+				defer func() { _ = recover() }()
+				for range win {
+				}
+			}()
+		}
+	}()
 	for {
 		select {
 		case <-c.quit:
@@ -545,22 +521,13 @@ func (c *Client) pump() {
 			c.flushKick()
 		case m := <-c.q:
 			c.deliver(m)
-		case <-idle.C:
-			c.running.Store(false)
-			if !c.pending() || !c.running.CompareAndSwap(false, true) {
-				return
+		case w, ok := <-win:
+			if !ok {
+				win = nil
+				continue
 			}
+			c.Resize(w.Width, w.Height)
 		}
-		idle.Reset(pumpLinger)
-	}
-}
-
-// watchWindow forwards the session's window sizes to the pump until the
-// session closes the channel (it must be drained, DEPENDENCIES §2.6).
-func (c *Client) watchWindow(win <-chan ssh.Window) {
-	defer func() { _ = recover() }()
-	for w := range win {
-		c.Resize(w.Width, w.Height)
 	}
 }
 
