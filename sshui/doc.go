@@ -53,9 +53,15 @@
 //     hub's shared Members cache). Ends at Shutdown. A dropped subscription
 //     is renewed and every session resyncs.
 //   - Client.pump (one per chat session): the only caller of that session's
-//     p.Send; it also reads the session's window-change channel (and
-//     leaves a drain on it when it ends, DEPENDENCIES §2.6). Ends when the
-//     program's Run returns (Hub.Unregister).
+//     p.Send; it applies hub events to the app in batches under
+//     frameModel's lock and draws every frame (screen.go), so an event
+//     costs no switch to bubbletea's goroutines. It also reads the
+//     session's window-change channel (and leaves a drain on it when it
+//     ends, DEPENDENCIES §2.6). Ends when the program's Run returns
+//     (Hub.Unregister).
+//
+// Lock order: frameModel.mu, then lockedWriter's (frames and bells); the
+// hub's locks are never held while calling into a session.
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
