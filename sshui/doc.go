@@ -60,8 +60,9 @@
 //     ends, DEPENDENCIES §2.6). Ends when the program's Run returns
 //     (Hub.Unregister).
 //
-// Lock order: frameModel.mu, then lockedWriter's (frames and bells); the
-// hub's locks are never held while calling into a session.
+// Lock order: frameModel.mu, then Hub.mmu (the members cache, which calls
+// Backend.Members) or lockedWriter's (frames and bells). The hub never
+// takes a session's lock and never blocks on a session.
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
