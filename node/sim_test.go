@@ -9,8 +9,8 @@ package node
 // I1–I6 are checked after every step, I7 after a final heal. A failure
 // prints the seed, the scenario and the last steps; -sim.seed=N replays it.
 //
-//	go test ./node -run TestClusterSim -sim.seed=17 -sim.v   # replay one seed, log every step
-//	SYNCNET_SOAK=1 go test ./node -run TestClusterSim        # 20,000 seeds of 2,000 steps
+//	go test ./node -run 'TestClusterSim$' -sim.seed=17 -sim.v   # replay one seed, log every step
+//	SYNCNET_SOAK=1 go test ./node -run 'TestClusterSim$'     # 20,000 seeds of 2,000 steps
 
 import (
 	"flag"
@@ -93,7 +93,7 @@ func TestClusterSim(t *testing.T) {
 				removeDir(dir)
 				if err != nil {
 					failures.Add(1)
-					t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=%d -sim.steps=%d -sim.v", err, seed, steps)
+					t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=%d -sim.steps=%d -sim.v", err, seed, steps)
 				}
 				mu.Lock()
 				total.add(st)
@@ -122,7 +122,7 @@ func TestClusterSimStaleInflightAck(t *testing.T) {
 		steps int
 	}{{866, 2000}, {974, 2000}, {1106, 2000}, {2180, 2000}, {2378, 2000}} {
 		if _, _, err := runSimSeed(c.seed, c.steps, t.TempDir(), nil); err != nil {
-			t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=%d -sim.steps=%d -sim.v", err, c.seed, c.steps)
+			t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=%d -sim.steps=%d -sim.v", err, c.seed, c.steps)
 		}
 	}
 }
@@ -138,7 +138,7 @@ func TestClusterSimStaleInflightAck(t *testing.T) {
 // when Lookup does not find the post yet).
 func TestClusterSimForwardReplyAcrossRestart(t *testing.T) {
 	if _, _, err := runSimSeed(647, 2000, t.TempDir(), nil); err != nil {
-		t.Errorf("%v\nreplay: go test ./node -run TestClusterSim -v -sim.seed=647 -sim.steps=2000 -sim.v", err)
+		t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=647 -sim.steps=2000 -sim.v", err)
 	}
 }
 
