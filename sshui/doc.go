@@ -52,17 +52,16 @@
 //     MembersMsg ("12 people joined" and a members pane reload from the
 //     hub's shared Members cache). Ends at Shutdown. A dropped subscription
 //     is renewed and every session resyncs.
-//   - Client.pump (one per chat session): the only caller of that session's
+//   - Client.pump (at most one per chat session, while it has work and
+//     pumpLinger, a minute, after): the only caller of that session's
 //     p.Send; it applies hub events to the app in batches under
 //     frameModel's lock and draws every frame (screen.go), so an event
-//     costs no switch to bubbletea's goroutines. It also reads the
-//     session's window-change channel (and leaves a drain on it when it
-//     ends, DEPENDENCIES §2.6). Ends when the program's Run returns
-//     (Hub.Unregister).
-//
-// Lock order: frameModel.mu, then Hub.mmu (the members cache, which calls
-// Backend.Members) or lockedWriter's (frames and bells). The hub never
-// takes a session's lock and never blocks on a session.
+//     costs no switch to bubbletea's goroutines. Started by whatever queues
+//     work for it; gone for good after Unregister. An idle session holds
+//     none (its stack is the deepest of a session's).
+//   - Client.watchWindow (one per PTY session): forwards window sizes to
+//     the pump and drains the channel until the session closes it
+//     (DEPENDENCIES §2.6).
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
@@ -70,6 +69,10 @@
 //     with PostTimeout.
 //   - presence updates: short-lived, on a session's first open and last
 //     close on this node.
+//
+// Lock order: frameModel.mu, then Hub.mmu (the members cache, which calls
+// Backend.Members) or lockedWriter's (frames and bells). The hub never
+// takes a session's lock and never blocks on a session.
 //
 // # Bounded everything
 //

@@ -111,7 +111,8 @@ type Client struct {
 	// redraw, if set, draws a deferred frame on the pump (see DrawSoon).
 	redraw  func()
 	drawDue atomic.Bool
-	batch   []tea.Msg // pump's reusable batch
+	running atomic.Bool // a pump goroutine runs (see ensurePump)
+	batch   []tea.Msg   // pump's reusable batch
 	user    string
 	p       Sender
 	q       chan tea.Msg  // events, bounded
@@ -246,7 +247,10 @@ func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func(
 	if first {
 		h.presence(user, "online")
 	}
-	go c.pump(win)
+	if win != nil {
+		go c.watchWindow(win)
+	}
+	c.ensurePump()
 	return c
 }
 
@@ -383,6 +387,7 @@ func (h *Hub) flushMembers() {
 	for c := range h.clients {
 		select {
 		case c.q <- msg:
+			c.ensurePump()
 		default:
 		}
 	}
@@ -459,6 +464,7 @@ func (c *Client) wants(ev Event) bool {
 func (c *Client) offer(m tea.Msg) {
 	select {
 	case c.q <- m:
+		c.ensurePump()
 	default:
 		c.markLagged()
 	}
@@ -472,6 +478,7 @@ func (c *Client) markLagged() {
 func (c *Client) control(m tea.Msg) {
 	select {
 	case c.ctl <- m:
+		c.ensurePump()
 	default:
 	}
 }
@@ -481,6 +488,7 @@ func (c *Client) wake() {
 	case c.kick <- struct{}{}:
 	default:
 	}
+	c.ensurePump()
 }
 
 // Resize records the latest window size; the pump sends it.
@@ -490,19 +498,38 @@ func (c *Client) Resize(w, h int) {
 	c.wake()
 }
 
-// pump is the only caller of p.Send for this session. It ends on
-// Unregister, leaving a drain on win until the session closes it.
-func (c *Client) pump(win <-chan ssh.Window) {
-	defer func() {
-		_ = recover()
-		if win != nil {
-			go func() {
-				defer func() { _ = recover() }()
-				for range win {
-				}
-			}()
-		}
-	}()
+// pumpLinger is how long an idle pump waits for more before it exits. An
+// idle session then holds no pump goroutine, whose stack the draw path has
+// grown: measured at 2,000 idle sessions, 131–133 KiB RSS per session once
+// the GC had run, against 154 KiB with a pump per session for good. A pump
+// that has to start again costs more (2,000 cold pumps: p99 400 ms for the
+// first line, against 75 ms warm), so it lingers long enough that only a
+// room quiet for a minute pays that.
+const pumpLinger = time.Minute
+
+// ensurePump starts the session's pump unless one runs or the session
+// ended. Called after anything is queued for the pump.
+func (c *Client) ensurePump() {
+	if !c.running.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case <-c.quit:
+		return // stays "running": no pump after the end
+	default:
+	}
+	go c.pump()
+}
+
+// pending reports whether anything waits for the pump.
+func (c *Client) pending() bool { return len(c.q) > 0 || len(c.ctl) > 0 || len(c.kick) > 0 }
+
+// pump is the only caller of p.Send for this session. It runs while there
+// is work (and pumpLinger after), and ends for good on Unregister.
+func (c *Client) pump() {
+	defer func() { _ = recover() }()
+	idle := time.NewTimer(pumpLinger)
+	defer idle.Stop()
 	for {
 		select {
 		case <-c.quit:
@@ -521,13 +548,22 @@ func (c *Client) pump(win <-chan ssh.Window) {
 			c.flushKick()
 		case m := <-c.q:
 			c.deliver(m)
-		case w, ok := <-win:
-			if !ok {
-				win = nil
-				continue
+		case <-idle.C:
+			c.running.Store(false)
+			if !c.pending() || !c.running.CompareAndSwap(false, true) {
+				return
 			}
-			c.Resize(w.Width, w.Height)
 		}
+		idle.Reset(pumpLinger)
+	}
+}
+
+// watchWindow forwards the session's window sizes to the pump until the
+// session closes the channel (it must be drained, DEPENDENCIES §2.6).
+func (c *Client) watchWindow(win <-chan ssh.Window) {
+	defer func() { _ = recover() }()
+	for w := range win {
+		c.Resize(w.Width, w.Height)
 	}
 }
 
