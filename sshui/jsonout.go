@@ -16,12 +16,16 @@ func writeJSON(w io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	b = append(escapeControls(b), '\n')
+	b = append(EscapeJSONControls(b), '\n')
 	_, err = w.Write(b)
 	return err
 }
 
-func escapeControls(b []byte) []byte {
+// EscapeJSONControls rewrites, inside encoded JSON, every rune a terminal
+// would act on (DEL, C1 such as U+009B, bidi and other format controls) as
+// \uXXXX, so a JSON line is safe to print; encoding/json escapes C0 itself.
+// The text decodes unchanged.
+func EscapeJSONControls(b []byte) []byte {
 	var out []byte
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])

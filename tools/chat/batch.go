@@ -9,7 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/syncnet/syncnet/sshui"
 )
 
 // BatchOptions configures RunBatch.
@@ -54,7 +55,7 @@ func RunBatch(ctx context.Context, cfg Config, o BatchOptions) error {
 			return
 		}
 		mu.Lock()
-		_, _ = o.Out.Write(append(escapeControls(b), '\n'))
+		_, _ = o.Out.Write(append(sshui.EscapeJSONControls(b), '\n'))
 		mu.Unlock()
 		firstAfterFailover(client, m, printErr)
 	}
@@ -149,39 +150,4 @@ func firstAfterFailover(c *Client, m Message, printf func(string, ...any)) {
 		printf("first-message %s %s at=%s index=%d since_lost=%s", f.To.Name, f.To.Addr,
 			f.FirstMessage.UTC().Format(time.RFC3339Nano), m.Index, f.FirstMessage.Sub(f.Lost))
 	}
-}
-
-// escapeControls writes runes a terminal would act on (DEL, C1 such as
-// U+009B, bidi controls) as \uXXXX, so printing a JSON line is safe;
-// encoding/json already escapes C0.
-func escapeControls(b []byte) []byte {
-	var out []byte
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if isUnsafeRune(r) {
-			if out == nil {
-				out = append(make([]byte, 0, len(b)+16), b[:i]...)
-			}
-			out = fmt.Appendf(out, `\u%04x`, r)
-		} else if out != nil {
-			out = append(out, b[i:i+n]...)
-		}
-		i += n
-	}
-	if out == nil {
-		return b
-	}
-	return out
-}
-
-func isUnsafeRune(r rune) bool {
-	switch {
-	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	case r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
-		return true
-	}
-	return false
 }

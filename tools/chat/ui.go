@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -227,18 +226,10 @@ func (m *uiModel) key(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// insert adds typed or pasted runes; controls become spaces or vanish.
+// insert adds typed or pasted runes; controls become spaces or vanish, as
+// in the SSH chat app (sshui.Clean).
 func (m *uiModel) insert(rs []rune) {
-	var add []rune
-	for _, r := range rs {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			add = append(add, ' ')
-		case unicode.IsControl(r) || isUnsafeRune(r):
-		default:
-			add = append(add, r)
-		}
-	}
+	add := []rune(sshui.Clean(string(rs), 0))
 	tail := append(add, m.input[m.pos:]...)
 	m.input = append(m.input[:m.pos:m.pos], tail...)
 	m.pos += len(add)
