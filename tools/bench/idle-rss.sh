@@ -21,4 +21,4 @@ for t in 0 60 120 180 240 300; do
 done
 curl -s "http://127.0.0.1:${PPROF_PORT:-6199}/debug/pprof/heap?gc=1" > /dev/null; sleep 2
 r=$(rss); echo "  after a forced GC (what the runtime does by itself within 2 min of quiet): RSS $r KiB = $(( (r-r0)/n )) KiB/session"
-kill -INT $pid; wait $b
+kill -INT $pid; sleep 2; kill $b 2>/dev/null; wait $b
