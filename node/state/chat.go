@@ -21,6 +21,7 @@ type Chat struct {
 	userRoom map[string]map[string]bool
 	messages uint64
 	lastLamp uint64
+	out      [1]sshui.Event // Apply's result buffer: valid until the next Apply
 }
 
 type dedupKey struct{ user, id string }
@@ -109,7 +110,10 @@ func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, i
 	r := c.room(roomName)
 	r.msgs = append(r.msgs, m)
 	c.messages++
-	return []sshui.Event{{Kind: sshui.EventMessage, Index: index, Message: m}}
+	// A million-message replay allocates nothing here: the one event goes
+	// out in a buffer the caller consumes before the next Apply.
+	c.out[0] = sshui.Event{Kind: sshui.EventMessage, Index: index, Message: m}
+	return c.out[:]
 }
 
 func isAction(ev eventlog.Event) bool {

@@ -13,7 +13,8 @@ import (
 // means adding a plugin, not editing the core.
 //
 // Apply is called from the node's single apply goroutine, in index order, for
-// committed entries only (I6). Reads of a plugin's state come from many
+// committed entries only (I6). The events it returns may live in a buffer of
+// the plugin's: use them before the next Apply and keep none. Reads of a plugin's state come from many
 // session goroutines, so each plugin guards its own state.
 type Plugin interface {
 	Name() string
