@@ -145,19 +145,16 @@ func (n *Node) Status() sshui.ClusterStatus {
 	v := n.view
 	n.mu.RUnlock()
 	cs := sshui.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
-	ports := map[string][3]int{}
-	hosts := map[string]string{}
-	for _, c := range n.cfg.Nodes {
-		ports[c.ID] = [3]int{c.SSHPort, c.PeerPort, c.HeartbeatPort}
-		hosts[c.ID] = c.Host
-	}
 	for _, m := range v.members {
+		c, _ := n.cfg.Node(m.ID) // members come from the config
 		online := m.Self || (m.Heard && m.State == ring.MemberAlive)
+		// A member leads if we follow it and it says so itself (or it is us).
+		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
 		ms := sshui.MemberStatus{
-			ID: m.ID, Online: online, Leader: online && m.Leader == m.ID && m.ID == v.leader || (m.Self && v.leader == n.id),
+			ID: m.ID, Online: online, Leader: leads,
 			LeaderID: m.Leader, Term: m.Term, Clients: int(m.Status.Clients), Messages: m.Status.Messages,
 			CommitIndex: m.Status.CommitIndex, Uptime: time.Duration(m.Status.UptimeMillis) * time.Millisecond,
-			Host: hosts[m.ID], SSHPort: ports[m.ID][0], PeerPort: ports[m.ID][1], HeartbeatPort: ports[m.ID][2],
+			Host: c.Host, SSHPort: c.SSHPort, PeerPort: c.PeerPort, HeartbeatPort: c.HeartbeatPort,
 		}
 		if m.Status.HashIndex != 0 {
 			ms.LogHash = fmt.Sprintf("%s@%d", eventlog.Hash(m.Status.LogHash).Short(), m.Status.HashIndex)

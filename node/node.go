@@ -90,7 +90,6 @@ type Node struct {
 	ringHS         ring.HardState            // last persisted election state
 	repTerm        uint64                    // last persisted replica term
 	repLead        string                    // leader the replica follows
-	lastLamport    uint64                    // largest Lamport time in the log
 	hash           logHash                   // chain over applied entries, for status
 	decoded        map[uint64]eventlog.Event // entries persisted and not yet applied, decoded once
 	commitRecorded uint64
@@ -99,14 +98,11 @@ type Node struct {
 
 // view is what readers see of the driver's state.
 type view struct {
-	term      uint64
-	leader    string
-	role      ring.Role
-	quorum    bool
-	commit    uint64
-	lastIndex uint64
-	lastTerm  uint64
-	members   []ring.MemberStatus
+	term    uint64
+	leader  string
+	quorum  bool
+	commit  uint64
+	members []ring.MemberStatus
 }
 
 // New opens the node's WAL, rebuilds its state from it and binds its sockets.

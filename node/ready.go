@@ -84,8 +84,9 @@ func (n *Node) followRing() {
 				n.log.Warn("cannot lead", "term", term, "err", err)
 				return
 			}
+			// The clock already observed every entry in the log (persist and
+			// recovery), so new entries stamp above all of them (I6).
 			n.log.Info("leading", "term", term)
-			n.observeLamport(n.lastLamport)
 		}
 	case term > st.Term || (term == st.Term && lead != st.Lead && st.Role != replica.Leader):
 		if err := n.rep.BecomeFollower(term, lead); err != nil {
@@ -169,7 +170,6 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 		// Every entry a node receives or proposes passes here before it is
 		// applied or acknowledged: the Lamport clock merges it (I6).
 		n.observeLamport(ev.Lamport)
-		n.lastLamport = max(n.lastLamport, ev.Lamport)
 		n.decoded[e.Index] = ev
 		out = append(out, ev)
 	}
@@ -263,8 +263,7 @@ func (n *Node) publishView() {
 	rs := n.ring.Status()
 	n.mu.Lock()
 	n.view = view{
-		term: rs.Term, leader: rs.Leader, role: rs.Role, commit: st.Commit,
-		lastIndex: st.LastIndex, lastTerm: st.LastTerm, members: rs.Members, quorum: n.quorum(rs),
+		term: rs.Term, leader: rs.Leader, commit: st.Commit, members: rs.Members, quorum: n.quorum(rs),
 	}
 	n.mu.Unlock()
 	n.ring.SetLocalStatus(ring.StatusInfo{

@@ -40,7 +40,7 @@ func (n *Node) openLog() error {
 	}
 	n.log.Info("wal recovered", "dir", dir, "records", rc.records, "entries", len(rc.entries),
 		"commit", rc.commit, "term", rc.ringHS.Term)
-	n.ringHS, n.repTerm, n.lastLamport = rc.ringHS, rc.repTerm, rc.lamport
+	n.ringHS, n.repTerm = rc.ringHS, rc.repTerm
 	n.lamport.Store(rc.lamport)
 	n.commitRecorded = rc.commit
 	return n.newCores(rc)
