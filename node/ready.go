@@ -65,8 +65,6 @@ func (n *Node) handleReady() error {
 			}
 		}
 		n.followRing()
-		lt, li := n.rep.LastIndexTerm()
-		n.ring.SetLogPosition(lt, li)
 		n.publishView()
 	}
 	return nil

@@ -122,6 +122,9 @@ func (n *Node) newCores(rc recovered) error {
 		FailureTicks:   n.ticks(n.cfg.Timing.FailureTimeout),
 		ElectionTicks:  n.ticks(n.cfg.Timing.ElectionTimeout),
 		Rand:           rand.New(rand.NewSource(int64(n.bootID))),
+		// The candidacy is the replica's in-memory log at the moment of
+		// every ring step (the I3 contract in ring/doc.go).
+		LogPosition: func() (uint64, uint64) { return n.rep.LastIndexTerm() },
 	}, rc.ringHS)
 	if err != nil {
 		return err
@@ -132,7 +135,5 @@ func (n *Node) newCores(rc recovered) error {
 		return err
 	}
 	n.ring, n.rep = rn, rep
-	lt, li := rep.LastIndexTerm()
-	rn.SetLogPosition(lt, li)
 	return nil
 }

@@ -40,6 +40,14 @@ type Config struct {
 	// Rand is the only source of randomness (backoff). Required, seeded by
 	// the caller so simulations replay exactly.
 	Rand *rand.Rand
+	// LogPosition returns the (term, index) of the last entry of the local
+	// log as it stands now, in memory, including entries not yet durable.
+	// Required. The core reads it at every step that puts this node's
+	// candidacy on a token or a heartbeat, so the candidacy always covers
+	// every entry this node has acknowledged or will acknowledge in the
+	// same Ready (the I3 contract in doc.go). It must be cheap and must not
+	// call back into the Node.
+	LogPosition func() (lastTerm, lastIndex uint64)
 }
 
 // ErrConfig wraps every configuration error.
@@ -49,6 +57,9 @@ var ErrConfig = errors.New("ring: bad config")
 func (cfg *Config) validate() ([]Member, error) {
 	if cfg.Rand == nil {
 		return nil, fmt.Errorf("%w: Rand is nil", ErrConfig)
+	}
+	if cfg.LogPosition == nil {
+		return nil, fmt.Errorf("%w: LogPosition is nil", ErrConfig)
 	}
 	if cfg.HeartbeatTicks < 1 || cfg.FailureTicks < 2*cfg.HeartbeatTicks {
 		return nil, fmt.Errorf("%w: need HeartbeatTicks >= 1 and FailureTicks >= 2*HeartbeatTicks (got %d, %d)",

@@ -21,7 +21,7 @@
 //
 // The log, replication, commit, disk layout, config files, chat and SSH.
 // ring imports neither eventlog nor node. It asks its caller to persist
-// HardState and is told the log position through SetLogPosition.
+// HardState and reads the log position through Config.LogPosition.
 //
 // # Invariants
 //
@@ -51,12 +51,19 @@
 //
 // And at all times:
 //
-//   - Call SetLogPosition(lastTerm, lastIndex) with the last durable log
-//     entry, after every fsync of the log and before acknowledging the append
-//     to the leader: never report entries that are not yet durable, never
-//     report less than what was acknowledged.
-//   - Reject appends from leaders whose term is below Node.Term(), checked in
-//     the same goroutine that steps the Node.
+//   - The ring/replica contract (I3). Config.LogPosition returns the last
+//     entry of the local log as it is in memory at the moment of the call,
+//     durable or not; the core reads it whenever it puts this node's
+//     candidacy on a token. So a token never under-reports an entry this
+//     node appended before stepping it, and the caller persists the whole
+//     Ready before sending the token, so it never over-reports either.
+//   - Once Node.Term() has moved past T, no acknowledgement of an append of
+//     a term below Node.Term() may leave this node, not even one queued
+//     before the term moved: the caller moves its replication layer to the
+//     new term after every Step and Tick, before the next input, and drops
+//     such queued acks (node's driver asserts this on every send). And it
+//     rejects appends from leaders whose term is below Node.Term(), checked
+//     in the same goroutine that steps the Node.
 //   - Act as leader only while Role() == RoleLeader, i.e. after the Ready
 //     that made it so was persisted; a leader counts replicas for commit only
 //     for entries of its own term.

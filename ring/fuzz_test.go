@@ -73,7 +73,7 @@ func FuzzStep(f *testing.F) {
 		}
 		members := []Member{{ID: "n1", Ring: 1}, {ID: "n2", Ring: 2}, {ID: "n3", Ring: 3}}
 		n, err := New(Config{ID: "n2", Members: members, HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8,
-			Rand: rand.New(rand.NewSource(1))}, HardState{Term: 2, Leader: "n1"})
+			Rand: rand.New(rand.NewSource(1)), LogPosition: func() (uint64, uint64) { return 1, 5 }}, HardState{Term: 2, Leader: "n1"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,8 @@ func newCluster(tb testing.TB, seed int64, p simParams) *cluster {
 
 func (c *cluster) config(id string) Config {
 	return Config{ID: id, Members: c.members, HeartbeatTicks: c.p.HeartbeatTicks,
-		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, StaggerTicks: c.p.StaggerTicks, Rand: c.nodes[id].rand}
+		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, StaggerTicks: c.p.StaggerTicks, Rand: c.nodes[id].rand,
+		LogPosition: func() (uint64, uint64) { p := c.pos(c.nodes[id]); return p.LastTerm, p.LastIndex }}
 }
 
 func (c *cluster) start(id string) {
@@ -87,7 +88,6 @@ func (c *cluster) start(id string) {
 		c.tb.Fatalf("seed %d: New(%s): %v", c.seed, id, err)
 	}
 	sn.n = n
-	c.setPos(sn)
 	c.net.SetDown(id, false)
 }
 
@@ -108,13 +108,6 @@ func (c *cluster) pos(sn *simNode) Candidate {
 		cand.LastTerm = sn.log[len(sn.log)-1]
 	}
 	return cand
-}
-
-func (c *cluster) setPos(sn *simNode) {
-	if sn.n != nil {
-		p := c.pos(sn)
-		sn.n.SetLogPosition(p.LastTerm, p.LastIndex)
-	}
 }
 
 func (c *cluster) note(format string, args ...any) {
@@ -308,7 +301,6 @@ func (c *cluster) replicate() {
 		term := sn.n.Term()
 		if c.rnd.Float64() < c.p.AppendProb {
 			sn.log = append(sn.log, term)
-			c.setPos(sn)
 		}
 		for _, fid := range c.ids {
 			f := c.nodes[fid]
@@ -317,7 +309,6 @@ func (c *cluster) replicate() {
 			}
 			if c.rnd.Float64() < c.p.ReplicateProb && !slices.Equal(f.log, sn.log) {
 				f.log = slices.Clone(sn.log)
-				c.setPos(f)
 			}
 		}
 		c.commit(sn, term)

@@ -53,8 +53,7 @@ type Node struct {
 	roundElapsed  int
 	roundTimeout  int
 
-	lastTerm, lastIndex uint64
-	local               StatusInfo
+	local StatusInfo
 
 	msgs   []Message
 	events []MemberEvent
@@ -111,11 +110,6 @@ func (n *Node) Role() Role { return n.role }
 // HardState returns the current (possibly not yet persisted) hard state.
 func (n *Node) HardState() HardState { return n.hs }
 
-// SetLogPosition tells the core the last durable entry of the local log.
-func (n *Node) SetLogPosition(lastTerm, lastIndex uint64) {
-	n.lastTerm, n.lastIndex = lastTerm, lastIndex
-}
-
 // SetLocalStatus sets the payload carried by the next heartbeats.
 func (n *Node) SetLocalStatus(s StatusInfo) { n.local = s }
 
@@ -130,8 +124,12 @@ func (n *Node) Drops() map[string]int {
 
 func (n *Node) drop(reason string) { n.drops[reason]++ }
 
+// candidacy is read fresh from the caller's log at every use, never cached:
+// a token must carry every entry this node has appended, because the acks
+// for them may leave in the same Ready as the token (I3).
 func (n *Node) candidacy() Candidate {
-	return Candidate{ID: n.id, LastTerm: n.lastTerm, LastIndex: n.lastIndex}
+	lt, li := n.cfg.LogPosition()
+	return Candidate{ID: n.id, LastTerm: lt, LastIndex: li}
 }
 
 // Tick advances logical time by one tick.
@@ -238,6 +236,6 @@ func (n *Node) Members() []MemberStatus { return n.Status().Members }
 
 func (n *Node) localStatus() StatusInfo {
 	s := n.local
-	s.LastLogTerm, s.LastLogIndex = n.lastTerm, n.lastIndex
+	s.LastLogTerm, s.LastLogIndex = n.cfg.LogPosition()
 	return s
 }

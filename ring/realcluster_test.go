@@ -57,7 +57,8 @@ func startRealCluster(t testing.TB, n int, tm realTiming, seed int64) []*realNod
 			t.Fatalf("transport %s: %v", m.ID, err)
 		}
 		core, err := New(Config{ID: m.ID, Members: members, HeartbeatTicks: tm.HeartbeatTicks, FailureTicks: tm.FailureTicks,
-			ElectionTicks: tm.ElectionTicks, Rand: rand.New(rand.NewSource(seed + int64(i)))}, HardState{})
+			ElectionTicks: tm.ElectionTicks, Rand: rand.New(rand.NewSource(seed + int64(i))),
+			LogPosition: func() (uint64, uint64) { return 0, 0 }}, HardState{})
 		if err != nil {
 			t.Fatalf("core %s: %v", m.ID, err)
 		}
