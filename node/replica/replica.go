@@ -99,7 +99,15 @@ func (r *Replica) BecomeFollower(term uint64, lead string) error {
 	return nil
 }
 
+// becomeFollower also drops every queued message of an older term: once this
+// node has moved to a term (for instance because it passed an election token
+// for it), no acknowledgement it made to a leader of an older term may leave
+// it, or that leader could count it toward a commit the new term's winner
+// does not hold (the I3 contract in ring/doc.go).
 func (r *Replica) becomeFollower(term uint64, lead string) {
+	if term > r.term {
+		r.msgs = slices.DeleteFunc(r.msgs, func(m Message) bool { return m.Term < term })
+	}
 	r.term, r.role, r.lead = term, Follower, lead
 	r.prs, r.pendingBcast = nil, false
 }
