@@ -1,8 +1,10 @@
 package eventlog
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"reflect"
 	"strings"
 	"testing"
@@ -80,8 +82,24 @@ func TestDecodeErrors(t *testing.T) {
 		t.Errorf("unknown kind error does not name kind and version: %v", err)
 	}
 	var ve *VersionError
-	if _, err := DecodeRecord(future(func(b []byte) { b[0] = 2 })); !errors.As(err, &ve) || ve.Version != 2 || ve.Kind != KindMessagePosted {
+	if _, err := DecodeRecord(sealVersion(good, 2)); !errors.As(err, &ve) || ve.Version != 2 || ve.Kind != KindMessagePosted {
 		t.Errorf("future version: err = %v", err)
+	} else if !strings.Contains(err.Error(), "newer syncnet") {
+		t.Errorf("future version error does not say so: %v", err)
+	}
+	// A version byte alone is not a newer record: without a sound frame it
+	// is damage.
+	for name, rec := range map[string][]byte{
+		"version byte only":      future(func(b []byte) { b[0] = 2 }),
+		"version 204, bad CRC":   future(func(b []byte) { b[0] = 204; b[len(b)-1] ^= 1 }),
+		"version 204, bad len":   sealVersion(future(func(b []byte) { b[offLen+3]++ }), 204),
+		"version 204, too short": {204, 1, 2, 3, 4, 5, 6},
+	} {
+		if _, err := DecodeRecord(rec); err == nil || errors.As(err, &ve) {
+			t.Errorf("%s: err = %v, want damage, not a VersionError", name, err)
+		} else if !strings.Contains(err.Error(), "not a newer format") {
+			t.Errorf("%s: damage message does not rule out a newer format: %v", name, err)
+		}
 	}
 	if _, err := DecodeRecord(future(func(b []byte) { b[50] ^= 1 })); !errors.Is(err, ErrChecksum) {
 		t.Errorf("flipped payload: err = %v", err)
@@ -99,6 +117,15 @@ func TestDecodeErrors(t *testing.T) {
 func sealCopy(rec []byte) []byte {
 	out := append([]byte(nil), rec...)
 	seal(out, Kind(uint16(out[1])<<8|uint16(out[2])), Hash(out[offPrev:offPrev+32]))
+	return out
+}
+
+// sealVersion returns a copy of rec with version byte v and a valid CRC:
+// a well-formed record of format version v.
+func sealVersion(rec []byte, v uint8) []byte {
+	out := append([]byte(nil), rec...)
+	out[0] = v
+	binary.BigEndian.PutUint32(out[len(out)-4:], crc32.Checksum(out[:len(out)-4], castagnoli))
 	return out
 }
 

@@ -24,7 +24,12 @@
 // before it, the hashes form a chain and a record cannot be changed, removed
 // or reordered without breaking every later link. Records are at most
 // MaxRecordSize bytes. Decoding never panics; an unknown kind or a newer
-// format version gives *UnknownKindError or *VersionError naming both.
+// format version gives *UnknownKindError or *VersionError naming both. Every
+// format version keeps this frame (version byte, length field at the same
+// place, CRC32C of everything before it at the end), so a record of a newer
+// version is recognised by a sound frame, never by its version byte alone: a
+// foreign version byte in a frame whose length field does not fit the entry
+// or whose CRC fails is damage.
 //
 // A record's sequence number (seq) is its tidwall/wal index: local to this
 // node, dense, starting at 1. It is not the cluster index in Header.Index,
@@ -46,13 +51,18 @@
 // I8 (nothing unverified from disk): Open verifies every record of every
 // segment before handing the directory to tidwall/wal: framing, CRC, known
 // kind, and the hash chain within and across segments (segments are checked
-// in parallel). A bad tail in the last segment with nothing valid after it (a
-// partial record, a zero-filled tail, a torn last record) is cut back to the
-// last good record, fsynced and reported in one log line naming file, index
-// and bytes dropped. Anything else — a bad record before the tail, damage in
-// an older segment, a broken chain, missing, reordered or foreign files — is
-// a *CorruptError naming file, index and reason, and Open fails: it is never
-// repaired silently. Iter re-checks the CRC and chain of every record it
+// in parallel). Damage in the last segment with nothing valid after it (no
+// well-formed record of any version starts anywhere in what follows) is a
+// torn tail, whatever it looks like — a partial record, zeros, stale garbage
+// a crash left behind — up to 64 MiB of it: it is cut back to the last good
+// record, fsynced and reported in one log line naming file, index and bytes
+// dropped. Anything else — damage followed by a valid record, damage in an
+// older segment, a broken chain, missing, reordered or foreign files (a lone
+// first segment in which not one record verifies and that does not start
+// like one of ours) — is a *CorruptError naming file, index and reason, and
+// Open fails: it is never repaired silently. A well-formed record of a newer
+// format or an unknown kind is neither: Open fails with *VersionError or
+// *UnknownKindError and cuts nothing. Iter re-checks the CRC and chain of every record it
 // reads (and the last one against the head); Read checks a record's CRC and
 // its hash against the next record's prev field. Scan does the whole
 // verification read-only, for offline tools.

@@ -22,6 +22,20 @@ import (
 // The hash of a record is SHA-256 of all its bytes, CRC included. Since the
 // record holds prev, that is H(prev || rest): changing or removing any record
 // changes every later hash (I8).
+//
+// The frame is the same in every format version, this one and any later
+// one: byte 0 is the version (never 0), bytes 35..38 the length n of what
+// follows the 39-byte header, and the record ends with the CRC32C of every
+// byte before it. A later version may change what bytes 1..34 and the n
+// bytes mean, and may allow records larger than MaxRecordSize, but not the
+// frame. That is what lets a reader tell a record it cannot decode from
+// damage: a version byte alone proves nothing (a torn or garbage tail starts
+// with any byte), so a record of another version is reported as
+// *VersionError only when its frame holds — it is a whole tidwall/wal entry,
+// its length field matches the entry's length exactly and its CRC verifies.
+// Random bytes pass both checks with a probability of about 2^-64. Anything
+// else with a foreign version byte is damage (see docs/ARCHITECTURE.md, "The
+// WAL (eventlog)").
 const (
 	// RecordVersion is the record format this build writes and reads.
 	RecordVersion = 1
@@ -63,11 +77,14 @@ var (
 	ErrChecksum  = errors.New("record checksum mismatch")
 )
 
-// VersionError is returned for a record whose format version this build does
-// not know: written by a newer SyncNet, or not a record at all.
+// VersionError is returned for a well-formed record (whole frame, matching
+// length field, valid CRC) whose format version this build does not know:
+// one written by a newer SyncNet. A record with a foreign version byte whose
+// frame does not hold is damage (ErrTruncated, ErrMalformed or ErrChecksum),
+// never a VersionError.
 type VersionError struct {
 	Version uint8
-	Kind    Kind // as read from the record's kind field; may be garbage
+	Kind    Kind // as read from bytes 1..2; that version may give them another meaning
 }
 
 func (e *VersionError) Error() string {
@@ -126,37 +143,57 @@ func sealRecord(dst []byte, start int, k Kind, prev Hash) []byte {
 }
 
 // checkFrame validates the framing and checksum of rec without decoding the
-// payload or looking up the kind.
+// payload or looking up the kind. A record of another format version gets a
+// *VersionError only if its frame is sound (see the frame rules above);
+// otherwise the error says what is wrong with it, like any damage.
 func checkFrame(rec []byte) (k Kind, prev Hash, payload []byte, err error) {
 	if len(rec) == 0 {
 		return 0, prev, nil, fmt.Errorf("%w: empty", ErrTruncated)
 	}
-	if v := rec[0]; v != RecordVersion {
-		if v == 0 {
-			return 0, prev, nil, fmt.Errorf("%w: version byte 0 (zero-filled?)", ErrMalformed)
-		}
-		if len(rec) >= 3 {
-			k = Kind(binary.BigEndian.Uint16(rec[offKind:]))
-		}
-		return k, prev, nil, &VersionError{Version: v, Kind: k}
+	v := rec[0]
+	if v == 0 {
+		return 0, prev, nil, fmt.Errorf("%w: version byte 0 (zero-filled?)", ErrMalformed)
 	}
-	if len(rec) > MaxRecordSize {
+	if v == RecordVersion && len(rec) > MaxRecordSize {
 		return 0, prev, nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(rec))
 	}
 	if len(rec) < recordOverhead {
-		return 0, prev, nil, fmt.Errorf("%w: %d bytes, header needs %d", ErrTruncated, len(rec), recordOverhead)
+		return 0, prev, nil, fmt.Errorf("%w: %d bytes, header needs %d%s", ErrTruncated, len(rec), recordOverhead, foreignVersion(v))
 	}
 	n := int(binary.BigEndian.Uint32(rec[offLen:]))
 	if n != len(rec)-recordOverhead {
-		return 0, prev, nil, fmt.Errorf("%w: payload length %d does not fit record of %d bytes", ErrMalformed, n, len(rec))
+		return 0, prev, nil, fmt.Errorf("%w: payload length %d does not fit record of %d bytes%s", ErrMalformed, n, len(rec), foreignVersion(v))
 	}
 	body := rec[:len(rec)-recordTrailerSize]
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rec[len(body):]) {
+		if v != RecordVersion {
+			return 0, prev, nil, fmt.Errorf("%w%s", ErrChecksum, foreignVersion(v))
+		}
 		return 0, prev, nil, ErrChecksum
 	}
 	k = Kind(binary.BigEndian.Uint16(rec[offKind:]))
+	if v != RecordVersion {
+		return k, prev, nil, &VersionError{Version: v, Kind: k}
+	}
 	copy(prev[:], rec[offPrev:])
 	return k, prev, rec[recordHeaderSize:len(body)], nil
+}
+
+// foreignVersion notes, in a damage message, a version byte this build does
+// not write, so nobody mistakes the damage for a record of a newer format.
+func foreignVersion(v uint8) string {
+	if v == RecordVersion {
+		return ""
+	}
+	return fmt.Sprintf(" (version byte %d, but not a well-formed record: damage, not a newer format)", v)
+}
+
+// wellFormed reports whether rec is a whole record of any format version:
+// checksummed, with a matching length field. Its kind may be unknown.
+func wellFormed(rec []byte) bool {
+	_, _, _, err := checkFrame(rec)
+	var ve *VersionError
+	return err == nil || errors.As(err, &ve)
 }
 
 // DecodeRecord checks and decodes one record. It never panics.

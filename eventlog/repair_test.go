@@ -256,9 +256,6 @@ func TestBadFiles(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(other, name(1)))
 			os.WriteFile(filepath.Join(dir, name(1)), b, 0o640)
 		},
-		"foreign tail file": func(dir string) {
-			os.WriteFile(filepath.Join(dir, "00000000000000000061"), []byte("{\"hello\": \"not a wal\"}\n"), 0o640)
-		},
 		"interrupted truncation leftover": func(dir string) {
 			os.WriteFile(filepath.Join(dir, name(0)+".START"), nil, 0o640)
 		},
@@ -275,6 +272,23 @@ func TestBadFiles(t *testing.T) {
 			t.Logf("%s: %v", what, err)
 		})
 	}
+	// A tail segment that holds nothing valid, named where the log goes on,
+	// is what a crash right after a segment roll can leave (stale blocks):
+	// it is a torn tail, cut to nothing, and the log goes on in that file.
+	t.Run("garbage tail segment", func(t *testing.T) {
+		dir := copyDir(t, src)
+		path := filepath.Join(dir, "00000000000000000061")
+		os.WriteFile(path, []byte("{\"hello\": \"not a wal\"}\n"), 0o640)
+		var lines logLines
+		checkAll(t, dir, 60, lines.logf)
+		if fi, err := os.Stat(path); err != nil || fi.Size() != 0 || !strings.Contains(lines.String(), "at index 61") {
+			t.Fatalf("tail segment not cut to nothing (%v) or no repair line: %q", err, lines.String())
+		}
+		l := openT(t, dir, Options{NoSync: true, SegmentSize: 2048})
+		appendN(t, l, 60, 1, 1)
+		l.Close()
+		checkAll(t, dir, 61, t.Logf)
+	})
 	t.Run("foreign only file", func(t *testing.T) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "00000000000000000001"), []byte("hello, this is a text file\n"), 0o640)

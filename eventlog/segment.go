@@ -105,6 +105,9 @@ func walkSegment(data []byte, first uint64, visit visitFunc) (segResult, error) 
 			err = r.check(rec)
 		}
 		if err != nil {
+			// A well-formed record this build cannot read is not damage:
+			// it must never be repaired away (checkFrame gives a
+			// *VersionError only for a sound frame).
 			var ve *VersionError
 			var ke *UnknownKindError
 			if errors.As(err, &ve) || errors.As(err, &ke) {
@@ -147,9 +150,21 @@ func (r *segResult) check(rec []byte) error {
 var errChainBreak = errors.New("hash chain broken: prev hash does not match the previous record")
 
 // tornTail decides whether the bad entry at off in the tail segment data is a
-// torn write. It is if nothing valid follows it and it looks like the start
-// of one of our records (or zeros). Otherwise the reason says why not.
-func tornTail(data []byte, off int, bad error) (bool, string) {
+// torn write, to be cut back; otherwise the reason says why it is corruption.
+//
+// The bad entry is not a well-formed record of any version (those are
+// *VersionError or *UnknownKindError and never get here), so it is damage,
+// and damage in the last segment is a torn tail exactly when nothing valid
+// follows it: no whole, checksummed entry of any version starts anywhere
+// after its first byte. What the damage looks like does not matter — a crash
+// can leave a partial record, zeros, or stale bytes of other files (random to
+// us) after the last fsynced record — with three exceptions: a whole record
+// whose hash chain breaks is not a torn write; more than maxTornBytes of
+// damage is more than a torn write can leave; and if not one record of the
+// directory verifies (empty is true) there is no evidence the file is a
+// SyncNet log at all, so unless the damage is zeros or starts like one of
+// our entries it is refused as a foreign file rather than cut to nothing.
+func tornTail(data []byte, off int, bad error, empty bool) (bool, string) {
 	if errors.Is(bad, errChainBreak) {
 		return false, bad.Error() // a whole, checksummed record: not a torn write
 	}
@@ -167,31 +182,41 @@ func tornTail(data []byte, off int, bad error) (bool, string) {
 	if end > maxTornBytes {
 		return false, fmt.Sprintf("%v, followed by %d bytes: too many for a torn write", bad, end)
 	}
-	l, n := binary.Uvarint(region)
-	if n < 0 || l > MaxRecordSize {
-		return false, fmt.Sprintf("%v: entry length is not one of ours (foreign file?)", bad)
-	}
-	if n > 0 && len(region) > n && region[n] != RecordVersion && region[n] != 0 {
-		return false, fmt.Sprintf("%v: version byte %d (foreign file?)", bad, region[n])
+	if empty && !startsLikeEntry(region) {
+		return false, fmt.Sprintf("%v: no record in the directory verifies and the file does not start like a syncnet wal (foreign file?)", bad)
 	}
 	return true, bad.Error()
 }
 
+// startsLikeEntry reports whether b could be the start of an entry this
+// build writes, cut short or damaged: a length prefix (possibly cut) for at
+// most MaxRecordSize bytes, then our version byte or a zero.
+func startsLikeEntry(b []byte) bool {
+	l, n := binary.Uvarint(b)
+	switch {
+	case n < 0 || l > MaxRecordSize:
+		return false
+	case n == 0 || len(b) == n: // the prefix itself is cut
+		return true
+	}
+	return b[n] == RecordVersion || b[n] == 0
+}
+
 // findValidRecord returns the offset of the first position ≥ from in data
-// where a whole, checksummed entry starts, or -1. It is only used on the
-// failure path; the version byte and the record's own length field filter out
-// almost every position before the CRC is computed.
+// where a whole, checksummed entry of any format version starts, or -1. It
+// is only used on the failure path; the length field filters out almost
+// every position before a CRC is computed.
 func findValidRecord(data []byte, from int) int {
 	for p := from; p < len(data); p++ {
 		l, n := binary.Uvarint(data[p:])
-		if n <= 0 || l < recordOverhead || l > MaxRecordSize || l > uint64(len(data)-p-n) {
+		if n <= 0 || l < recordOverhead || l > uint64(len(data)-p-n) {
 			continue
 		}
 		rec := data[p+n : p+n+int(l)]
-		if rec[0] != RecordVersion || binary.BigEndian.Uint32(rec[offLen:]) != uint32(l-recordOverhead) {
+		if rec[0] == 0 || binary.BigEndian.Uint32(rec[offLen:]) != uint32(l-recordOverhead) {
 			continue
 		}
-		if _, _, _, err := checkFrame(rec); err == nil {
+		if wellFormed(rec) {
 			return p
 		}
 	}

@@ -177,7 +177,7 @@ func combine(segs []segFile, results []segResult, tailData []byte) (dirState, er
 			if i < last {
 				return dirState{}, &CorruptError{File: s.path, Index: r.badSeq, Reason: r.bad.Error()}
 			}
-			torn, reason := tornTail(tailData, r.goodEnd, r.bad)
+			torn, reason := tornTail(tailData, r.goodEnd, r.bad, i == 0 && r.count == 0)
 			if !torn {
 				return dirState{}, &CorruptError{File: s.path, Index: r.badSeq, Reason: reason}
 			}
