@@ -69,7 +69,7 @@ func subcommands() []subcommand {
 		{"stats", "DIR", "counts, rooms, users, size, terms and leaders", runStats},
 		{"replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", "rebuild state as it stood at a point", runReplay},
 		{"diff", "DIR1 DIR2 [DIR...]", "compare the committed logs of several nodes", runDiff},
-		{"export", "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] DIR", "transcript of a room for archiving", runExport},
+		{"export", exportSynopsis, "transcript of a room for archiving", runExport},
 	}
 }
 
@@ -114,8 +114,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outT
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Audit SyncNet write-ahead logs offline (read-only; safe on a live node's directory).\n\nUsage:\n")
+	const argsWidth = 62
 	for _, c := range subcommands() {
-		fmt.Fprintf(w, "  syncnet wal %-7s %-62s %s\n", c.name, c.args, c.summary)
+		if len(c.args) > argsWidth {
+			// Too long for the column: the summary goes under it, aligned.
+			fmt.Fprintf(w, "  syncnet wal %-7s %s\n  %-19s %-*s %s\n", c.name, c.args, "", argsWidth, "", c.summary)
+			continue
+		}
+		fmt.Fprintf(w, "  syncnet wal %-7s %-*s %s\n", c.name, argsWidth, c.args, c.summary)
 	}
 	fmt.Fprintf(w, "\nDIR is a wal directory (<data_dir>/<id>/wal) or a node directory holding wal/.\n")
 	fmt.Fprintf(w, "Exit codes: 0 ok, 1 problem found, 2 usage, 3 torn tail only (verify), 4 unreadable input.\n")

@@ -14,6 +14,9 @@ const exportHelp = `Write the transcript of one room for archiving: its committe
 cluster order, as the node's chat plugin holds them (a retried post appears
 once, I5), rebuilt from the WAL alone. Each message has its cluster index,
 time (RFC 3339, UTC), author, text, Lamport time and client message id.
+Only committed entries are applied (those at or below the WAL's last
+CommittedUpTo record, which may lag the cluster by up to 100ms of traffic);
+--include-uncommitted applies the uncommitted tail too, as 'wal replay' does.
 --format jsonl (default) and csv keep the text exactly as posted (csv via
 encoding/csv, with a header row); txt is for reading and escapes control
 characters. --until exports the room as it stood at a cluster index or time
@@ -21,10 +24,11 @@ characters. --until exports the room as it stood at a cluster index or time
 history key (@alice,bob: the two names sorted).`
 
 func runExport(e *env, args []string) error {
-	fs := newFlags(e, "export", "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] DIR", exportHelp)
+	fs := newFlags(e, "export", exportSynopsis, exportHelp)
 	room := fs.String("room", "", "room to export (required)")
 	format := fs.String("format", "jsonl", "jsonl, csv or txt")
 	untilArg := fs.String("until", "", "export the room as it stood at this cluster index or time")
+	uncommitted := fs.Bool("include-uncommitted", false, "also apply entries above the recorded commit index")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -46,7 +50,7 @@ func runExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := f.finish(a, false)
+	r := f.finish(a, *uncommitted)
 	msgs, err := r.roomMessages(*room)
 	if err != nil {
 		return err
@@ -54,9 +58,16 @@ func runExport(e *env, args []string) error {
 	if err := write(e, msgs); err != nil {
 		return exitf(ExitInput, "export: write: %v", err)
 	}
+	if *uncommitted {
+		e.note("exported %d message(s) of room %s, up to cluster index %d including uncommitted entries (the WAL records commit up to index %d)",
+			len(msgs), clean(*room), r.lastIndex(), a.log.Commit)
+		return nil
+	}
 	e.note("exported %d message(s) of room %s, committed up to cluster index %d", len(msgs), clean(*room), r.lastIndex())
 	return nil
 }
+
+const exportSynopsis = "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
 
 var exporters = map[string]func(e *env, msgs []sshui.Message) error{
 	"jsonl": exportJSONL,

@@ -103,6 +103,8 @@ func TestGolden(t *testing.T) {
 		{"export-csv.txt", []string{"export", "--room", "general", "--format", "csv", dir}},
 		{"export-txt.txt", []string{"export", dir, "--room", "ops", "--format", "txt"}},
 		{"export-dm.txt", []string{"export", "--room", "@bob,carol", "--format", "txt", dir}},
+		{"export-uncommitted.txt", []string{"export", "--room", "general", "--include-uncommitted", dir}},
+		{"export-uncommitted-until.txt", []string{"export", "--room", "general", "--format", "csv", "--until", "29", "--include-uncommitted", dir}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
