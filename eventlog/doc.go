@@ -46,7 +46,9 @@
 // acknowledged that is not durable, and a half-written batch is never
 // followed by more data on the same handle. Records of an Append that
 // failed, or that never returned because the process died, may or may not be
-// present after a restart; every acknowledged one is.
+// present after a restart; every acknowledged one is. Fault-injection tests
+// fail a group commit before its write or before its fsync with
+// Options.InjectFault.
 //
 // I8 (nothing unverified from disk): Open verifies every record of every
 // segment before handing the directory to tidwall/wal: framing, CRC, known
@@ -62,10 +64,10 @@
 // like one of ours) — is a *CorruptError naming file, index and reason, and
 // Open fails: it is never repaired silently. A well-formed record of a newer
 // format or an unknown kind is neither: Open fails with *VersionError or
-// *UnknownKindError and cuts nothing. Iter re-checks the CRC and chain of every record it
-// reads (and the last one against the head); Read checks a record's CRC and
-// its hash against the next record's prev field. Scan does the whole
-// verification read-only, for offline tools.
+// *UnknownKindError and cuts nothing. Iter re-checks the CRC and chain of
+// every record it reads (and the last one against the head); Read checks a
+// record's CRC and its hash against the next record's prev field. Scan does
+// the whole verification read-only, for offline tools.
 //
 // A directory is owned by one Log at a time: Open takes a flock on dir/LOCK
 // (released by the kernel if the process dies), and a second Open, from this

@@ -38,9 +38,13 @@ type Options struct {
 	// snapshots). Default log.Printf.
 	Logf func(format string, args ...any)
 
-	// writeHook, if set, runs before each group commit; an error it returns
-	// is treated as a write error. Tests use it to simulate a full disk.
-	writeHook func() error
+	// InjectFault is for fault-injection tests only; production code leaves
+	// it nil. If set, the Log's writer goroutine calls it at each FaultStage
+	// of every group commit, one call at a time, and a non-nil error stands
+	// for the disk failing at that stage: every Append of that commit fails
+	// with it (wrapped, with ErrPoisoned) and the Log is poisoned, exactly as
+	// for a real write or fsync error. It must not call Append or Close.
+	InjectFault func(stage FaultStage) error
 }
 
 func (o Options) withDefaults() Options {
@@ -92,7 +96,7 @@ type Log struct {
 	stopped chan struct{}
 
 	// rmu serialises tidwall Read calls: concurrent reads of older segments
-	// race inside tidwall/wal v1.2.1 (DEPENDENCIES.md §1.7).
+	// race inside tidwall/wal v1.2.1 (upstream issue tidwall/wal#34).
 	rmu sync.Mutex
 
 	mu        sync.Mutex // guards the fields below
@@ -146,7 +150,11 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		opts.Logf("eventlog: repaired %s", st.torn)
 	}
 	w, err := wal.Open(dir, &wal.Options{
-		NoSync:           opts.NoSync,
+		// The writer fsyncs after WriteBatch itself (Log.write), so that a
+		// fault can be injected between write and fsync. tidwall/wal still
+		// fsyncs a full segment before starting the next one whatever
+		// NoSync says (wal.Log.cycle), and Close fsyncs too.
+		NoSync:           true,
 		SegmentSize:      opts.SegmentSize,
 		SegmentCacheSize: opts.SegmentCacheSize,
 		LogFormat:        wal.Binary,

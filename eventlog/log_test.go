@@ -102,8 +102,8 @@ func TestPoisoned(t *testing.T) {
 	dir := t.TempDir()
 	fail := errors.New("no space left on device (simulated)")
 	var failing bool
-	opts := Options{writeHook: func() error {
-		if failing {
+	opts := Options{InjectFault: func(stage FaultStage) error {
+		if failing && stage == FaultBeforeWrite {
 			return fail
 		}
 		return nil

@@ -58,7 +58,10 @@ func (l *Log) Append(ctx context.Context, evs ...Event) (firstSeq, lastSeq uint6
 	<-r.done
 	firstSeq, lastSeq, err = r.first, r.last, r.err
 	r.release()
-	return firstSeq, lastSeq, err
+	if err != nil {
+		return 0, 0, err // the numbers the batch would have had are not the caller's
+	}
+	return firstSeq, lastSeq, nil
 }
 
 func (r *request) release() {
@@ -208,17 +211,24 @@ func (l *Log) write(batch []*request) error {
 		}
 		r.last = seq - 1
 	}
-	if l.opts.writeHook != nil {
-		err = l.opts.writeHook()
-	}
+	err = l.fault(FaultBeforeWrite)
 	if err == nil {
 		err = l.w.WriteBatch(&l.batch)
 	}
-	if err == nil && rolled && !l.opts.NoSync {
-		// tidwall/wal never fsyncs the directory after creating a segment
-		// (DEPENDENCIES.md §1.4); without this a power loss could lose the
-		// new file and with it acknowledged records.
-		err = syncDir(l.dir)
+	if err == nil {
+		err = l.fault(FaultBeforeSync)
+	}
+	if err == nil && !l.opts.NoSync {
+		// tidwall/wal runs with NoSync (see open): it has fsynced every
+		// segment it filled during the batch before starting the next, and
+		// this fsyncs the tail segment.
+		err = l.w.Sync()
+		if err == nil && rolled {
+			// tidwall/wal never fsyncs the directory after creating a
+			// segment; without this a power loss could lose the new file
+			// and with it acknowledged records.
+			err = syncDir(l.dir)
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
