@@ -15,16 +15,53 @@ import (
 // str is u8 length + bytes. mac is HMAC-SHA256 over every preceding byte,
 // keyed with a key derived from the cluster secret (I8). Bodies:
 //
-//	heartbeat: term u64 | leader str | resigned u8 | status
+//	heartbeat: term u64 | leader str | resigned u8 | status [| ext]
 //	token:     term u64 | origin str | best (id str, lastTerm u64, lastIndex u64) | n u8 | n × str | ackID u64
 //	elected:   term u64 | leader str | origin str | ackID u64
 //	ack:       ackID u64
 //	status:    bootID u64 | commit u64 | lastTerm u64 | lastIndex u64 | uptimeMs u64 | clients u32 | messages u64 | hash [32]
+//	ext:       proto u16 | maxKind u16 | n u8 | n × str (hears) [| fields of later revisions]
+//
+// # Compatibility (rolling upgrades)
+//
+// The version byte stays 1 for good: every build rejects any other value, so
+// changing it would split a cluster in the middle of an upgrade. A build
+// tells which revision of this format it speaks in its heartbeats instead
+// (StatusInfo.Proto = ProtoVersion), and heartbeats grow only at their end:
+//
+//   - A heartbeat field is only ever appended to ext, never removed,
+//     reordered or resized, and each addition bumps ProtoVersion.
+//   - A decoder reads the ext fields it knows and ignores every byte after
+//     them, so an older node accepts a newer node's heartbeat and reads the
+//     fields it knows. A heartbeat from an older node simply ends earlier:
+//     the fields it lacks read as zero (one that ends after status, from a
+//     build before ext, reads as Proto 0, MaxKind 0 and no Hears).
+//   - ext is written if and only if Status.Proto != 0, and an ext whose
+//     proto is 0 is malformed, so every datagram parses one way and the
+//     fields this build knows re-encode to the same bytes.
+//   - Builds before ext (Proto 0) reject any byte after status. The Node
+//     therefore sends a peer whose last heartbeat showed Proto 0 heartbeats
+//     without ext, until that peer's heartbeats show a newer revision; other
+//     peers, including those not heard yet, get ext.
+//   - Token, elected and ack bodies are strict: a trailing byte is garbage.
+//     A field there changes what the election does, so a future build may
+//     send one only once every member's heartbeats announce a Proto that
+//     reads it (MemberStatus.Status.Proto).
 const (
 	WireVersion = 1
 	macLen      = sha256.Size
 	minWire     = 2 + 1 + 1 + 8 + 8 + macLen
 )
+
+// ProtoVersion is the revision of the wire format this build speaks, sent
+// in every heartbeat (StatusInfo.Proto). 1 was the format before
+// heartbeats carried ext (its heartbeats read as Proto 0); 2 added ext with
+// proto, maxKind and hears (the echo the ring view needs, see detector.go).
+const ProtoVersion uint16 = 2
+
+// ErrNeedsProto: a heartbeat sets ext fields (MaxKind, Hears) with Proto 0,
+// which would drop them silently.
+var ErrNeedsProto = errors.New("ring: heartbeat extension fields need Status.Proto")
 
 // Decode errors; each is one metrics reason.
 var (
@@ -85,6 +122,21 @@ func encodeBody(w *writer, m Message) error {
 		w.str(m.Leader)
 		w.bool(m.Resigned)
 		w.status(m.Status)
+		if m.Status.Proto == 0 {
+			if m.Status.MaxKind != 0 || m.Hears != nil {
+				return ErrNeedsProto
+			}
+			break
+		}
+		if len(m.Hears) > MaxMembers {
+			return fmt.Errorf("%w: %d hears", ErrOversized, len(m.Hears))
+		}
+		w.u16(m.Status.Proto)
+		w.u16(m.Status.MaxKind)
+		w.u8(uint8(len(m.Hears)))
+		for _, id := range m.Hears {
+			w.str(id)
+		}
 	case MsgToken:
 		if len(m.Passed) > MaxMembers {
 			return fmt.Errorf("%w: %d passed", ErrOversized, len(m.Passed))
@@ -159,6 +211,9 @@ func decodeBody(r *reader, m *Message) {
 		m.Leader = r.str()
 		m.Resigned = r.bool()
 		m.Status = r.status()
+		if r.err == nil && len(r.buf) > 0 {
+			decodeHeartbeatExt(r, m)
+		}
 	case MsgToken:
 		m.Term = r.u64()
 		m.Origin = r.str()
@@ -184,12 +239,35 @@ func decodeBody(r *reader, m *Message) {
 	}
 }
 
+// decodeHeartbeatExt reads the ext of a heartbeat (see Compatibility): the
+// fields of ProtoVersion, then it skips whatever a newer sender appended.
+func decodeHeartbeatExt(r *reader, m *Message) {
+	m.Status.Proto = r.u16()
+	if m.Status.Proto == 0 {
+		r.fail() // ext is written only with a non-zero proto
+		return
+	}
+	m.Status.MaxKind = r.u16()
+	n := int(r.u8())
+	if n > MaxMembers {
+		r.fail()
+		return
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		m.Hears = append(m.Hears, r.str())
+	}
+	if r.err == nil {
+		r.buf = nil // fields of later revisions: not ours to read
+	}
+}
+
 type writer struct {
 	buf []byte
 	err error
 }
 
 func (w *writer) u8(v uint8)   { w.buf = append(w.buf, v) }
+func (w *writer) u16(v uint16) { w.buf = binary.BigEndian.AppendUint16(w.buf, v) }
 func (w *writer) u32(v uint32) { w.buf = binary.BigEndian.AppendUint32(w.buf, v) }
 func (w *writer) u64(v uint64) { w.buf = binary.BigEndian.AppendUint64(w.buf, v) }
 
@@ -243,6 +321,7 @@ func (r *reader) take(n int) []byte {
 }
 
 func (r *reader) u8() uint8   { return r.take(1)[0] }
+func (r *reader) u16() uint16 { return binary.BigEndian.Uint16(r.take(2)) }
 func (r *reader) u32() uint32 { return binary.BigEndian.Uint32(r.take(4)) }
 func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.take(8)) }
 

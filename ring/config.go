@@ -37,6 +37,14 @@ type Config struct {
 	// the ring may start a round, plus the range of the random jitter added.
 	// It should exceed one message hop. Default max(1, HeartbeatTicks/2).
 	StaggerTicks int
+	// AckTicks: a token or elected announcement this node sent is moved on
+	// to the next eligible member when, after this many ticks, there is no
+	// evidence that its receiver got it (neither a transport acknowledgement
+	// stepped as MsgAck nor a heartbeat of the receiver showing the term).
+	// It should exceed a round trip plus a retransmission. Default
+	// HeartbeatTicks+1, so that a transport that delivers no acks still
+	// sees the receiver's next heartbeat in time.
+	AckTicks int
 	// Rand is the only source of randomness (backoff). Required, seeded by
 	// the caller so simulations replay exactly.
 	Rand *rand.Rand
@@ -73,6 +81,12 @@ func (cfg *Config) validate() ([]Member, error) {
 	}
 	if cfg.StaggerTicks < 0 {
 		return nil, fmt.Errorf("%w: StaggerTicks < 0", ErrConfig)
+	}
+	if cfg.AckTicks == 0 {
+		cfg.AckTicks = cfg.HeartbeatTicks + 1
+	}
+	if cfg.AckTicks < 0 {
+		return nil, fmt.Errorf("%w: AckTicks < 0", ErrConfig)
 	}
 	if cfg.DeadTicks == 0 {
 		cfg.DeadTicks = 2 * cfg.FailureTicks

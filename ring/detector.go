@@ -1,5 +1,7 @@
 package ring
 
+import "slices"
+
 // This file: the heartbeat failure detector and the ring view.
 
 // alive reports whether p was heard within FailureTicks (or, before it was
@@ -41,14 +43,30 @@ func (n *Node) tickHeartbeat() {
 	}
 }
 
+// broadcastHeartbeat sends every other member a heartbeat that echoes the
+// members this node heard within FailureTicks (Hears). A peer whose build
+// predates the echo (its heartbeats show Proto 0) gets the heartbeat it can
+// parse, without the extension (codec.go, Compatibility).
 func (n *Node) broadcastHeartbeat() {
 	n.hbElapsed = 0
 	st := n.localStatus()
+	var hears []string
 	for _, m := range n.members {
-		if m.ID != n.id {
-			n.send(Message{Type: MsgHeartbeat, To: m.ID, Term: n.hs.Term, Leader: n.leader, Status: st,
-				Resigned: n.ledTerm == n.hs.Term && n.role != RoleLeader})
+		if p := n.peers[m.ID]; p != nil && p.heard && n.alive(p) {
+			hears = append(hears, m.ID)
 		}
+	}
+	for _, m := range n.members {
+		p := n.peers[m.ID]
+		if p == nil {
+			continue
+		}
+		hb := Message{Type: MsgHeartbeat, To: m.ID, Term: n.hs.Term, Leader: n.leader, Status: st, Hears: hears,
+			Resigned: n.ledTerm == n.hs.Term && n.role != RoleLeader}
+		if p.heard && p.status.Proto == 0 {
+			hb.Status.Proto, hb.Status.MaxKind, hb.Hears = 0, 0, nil
+		}
+		n.send(hb)
 	}
 }
 
@@ -57,6 +75,7 @@ func (n *Node) broadcastHeartbeat() {
 func (n *Node) stepHeartbeat(p *peer, m Message) {
 	p.lastHeard, p.heard = n.now, true
 	p.term, p.leader, p.status = m.Term, m.Leader, m.Status
+	p.hearsMe = slices.Contains(m.Hears, n.id)
 	n.transition(p, MemberAlive)
 	if m.Term > n.hs.Term && m.Leader == "" {
 		if p.higherSince < 0 {
@@ -98,13 +117,36 @@ func (n *Node) sameTermLeader(m Message) {
 	}
 }
 
-// successor returns the next member after this one in ring order that is
-// believed alive, "" if none: the ring repairs itself around dead nodes.
-func (n *Node) successor() string {
-	i := n.indexOf(n.id)
+// linked reports whether this node has evidence both ways that it can
+// exchange messages with p: p was heard within FailureTicks, and p's latest
+// heartbeat echoes that p heard this node within its own FailureTicks. A
+// member that cannot hear us (a one-way cut: "deaf" to us) is heard but not
+// linked, so no token is sent into it. Two cases count on p being heard
+// alone: a peer whose build predates the echo (Proto 0), and a peer not
+// heard since this node started, which is presumed alive for FailureTicks.
+func (n *Node) linked(p *peer) bool {
+	return n.alive(p) && (!p.heard || p.status.Proto == 0 || p.hearsMe)
+}
+
+// nextHop returns the member that the election message m goes to from
+// this node after member `after` (this node itself for a first send, the
+// previous receiver when m is moved on): the first member after it in ring
+// order that is linked, skipping members that already passed a token and
+// never going past the origin of an announcement; "" if the ring comes back
+// to this node first. The ring repairs itself around dead and deaf members.
+func (n *Node) nextHop(after string, m Message) string {
+	i := n.indexOf(after)
 	for k := 1; k < len(n.members); k++ {
 		id := n.members[(i+k)%len(n.members)].ID
-		if n.alive(n.peers[id]) {
+		switch {
+		case id == n.id:
+			return ""
+		case m.Type == MsgElected && id == m.Origin:
+			return ""
+		case m.Type == MsgToken && id != m.Origin && slices.Contains(m.Passed, id):
+			continue
+		}
+		if n.linked(n.peers[id]) {
 			return id
 		}
 	}

@@ -48,10 +48,14 @@ func (n *Node) tickElection() {
 // leader in their latest heartbeats. A peer that still follows a leader would
 // drop the token anyway, so a node that merely lost contact (or rejoins
 // after a partition) waits instead of bumping terms (I7, no disruption).
+//
+// Only linked peers count (they hear this node too, detector.go): a round
+// needs a majority that can pass a token, and a member that cannot hear
+// anyone reports no leader for good.
 func (n *Node) majorityLeaderless() bool {
 	c := 1
 	for _, p := range n.peers {
-		if p.heard && n.alive(p) && p.leader == "" {
+		if p.heard && n.linked(p) && p.leader == "" {
 			c++
 		}
 	}
@@ -103,12 +107,11 @@ func (n *Node) startRound() {
 	n.hs = HardState{Term: term, Vote: n.id}
 	n.leader, n.role, n.reason = "", RoleCandidate, fmt.Sprintf("started round for term %d", term)
 	n.roundElapsed, n.roundTimeout = 0, n.cfg.ElectionTicks+n.stagger(n.termAnchor())
-	tok := Message{Type: MsgToken, Term: term, Origin: n.id, Best: n.candidacy(), Passed: []string{n.id}}
-	if next := n.successor(); next != "" {
-		tok.To = next
-		n.send(tok)
+	in := Message{Type: MsgToken, Term: term, Origin: n.id}
+	if next := n.nextHop(n.id, in); next != "" {
+		n.sendToken(in, next)
 	} else if n.majority == 1 {
-		n.completeRound(tok)
+		n.completeRound(Message{Type: MsgToken, Term: term, Origin: n.id, Best: n.candidacy(), Passed: []string{n.id}})
 	}
 }
 
@@ -142,13 +145,9 @@ func (n *Node) stepToken(m Message) {
 	}
 	n.leader, n.reason = "", fmt.Sprintf("forwarded %s's token for term %d", m.Origin, m.Term)
 	n.roundElapsed, n.roundTimeout = 0, n.cfg.ElectionTicks+n.stagger(n.termAnchor())
-	best := m.Best
-	if me := n.candidacy(); me.Beats(best) {
-		best = me
-	}
-	passed := append(slices.Clip(m.Passed), n.id)
-	if next := n.successor(); next != "" {
-		n.send(Message{Type: MsgToken, To: next, Term: m.Term, Origin: m.Origin, Best: best, Passed: passed})
+	n.outTok = nil
+	if next := n.nextHop(n.id, m); next != "" {
+		n.sendToken(m, next)
 	}
 }
 
@@ -208,9 +207,7 @@ func (n *Node) completeRound(m Message) {
 		return
 	}
 	n.acceptLeader(m.Term, m.Best.ID, fmt.Sprintf("won term %d with %d of %d", m.Term, len(m.Passed), len(n.members)))
-	if next := n.successor(); next != "" {
-		n.send(Message{Type: MsgElected, To: next, Term: m.Term, Leader: m.Best.ID, Origin: n.id})
-	}
+	n.sendElected(Message{Type: MsgElected, Term: m.Term, Leader: m.Best.ID, Origin: n.id}, n.id)
 }
 
 // stepElected: record the term's leader (persisted before forwarding) and
@@ -235,9 +232,7 @@ func (n *Node) stepElected(m Message) {
 	if m.Origin == n.id {
 		return
 	}
-	if next := n.successor(); next != "" && next != m.Origin {
-		n.send(Message{Type: MsgElected, To: next, Term: m.Term, Leader: m.Leader, Origin: m.Origin})
-	}
+	n.sendElected(Message{Type: MsgElected, Term: m.Term, Leader: m.Leader, Origin: m.Origin}, n.id)
 }
 
 // acceptLeader records leader as the one leader of term (persisted) and

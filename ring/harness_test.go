@@ -28,6 +28,11 @@ type simNode struct {
 	log    []uint64 // term of each entry; durable (acknowledged appends are fsynced)
 	rand   *rand.Rand
 	rounds int // rounds this node started (tokens it originated)
+	// pausedUntil: the process is stopped (SIGSTOP, a long GC pause) until
+	// this tick: it neither ticks nor steps; what reaches it waits in held
+	// (its socket buffers) and is stepped, in order, when it resumes.
+	pausedUntil int64
+	held        []Envelope
 }
 
 type traceEntry struct {
@@ -93,6 +98,7 @@ func (c *cluster) start(id string) {
 
 func (c *cluster) crash(id string) {
 	c.nodes[id].n = nil
+	c.nodes[id].pausedUntil, c.nodes[id].held = 0, nil
 	c.net.SetDown(id, true)
 	c.note("crash %s", id)
 }
@@ -152,16 +158,39 @@ func (c *cluster) dump(what string) string {
 	return b.String()
 }
 
-// tick runs one tick: every live core ticks, then messages due are
-// delivered until none is left for this tick, then logs grow.
+// pause stops node id for ticks ticks (see simNode.pausedUntil).
+func (c *cluster) pause(id string, ticks int) {
+	c.nodes[id].pausedUntil = c.now + int64(ticks)
+	c.note("pause %s for %d ticks", id, ticks)
+}
+
+func (c *cluster) paused(sn *simNode) bool { return sn.n != nil && c.now < sn.pausedUntil }
+
+// deaf reports whether id currently receives nothing.
+func (c *cluster) deaf(id string) bool { d, _ := c.net.Cut(id); return d }
+
+// tick runs one tick: every live core ticks (a node that resumes from a
+// pause first steps what waited for it; like the real driver it does not
+// replay the ticks it missed), then messages due are delivered until none
+// is left for this tick, then logs grow.
 func (c *cluster) tick() {
 	c.now++
 	c.net.Tick()
 	for _, id := range c.ids {
-		if sn := c.nodes[id]; sn.n != nil {
-			sn.n.Tick()
-			c.handleReady(sn)
+		sn := c.nodes[id]
+		if sn.n == nil || c.paused(sn) {
+			continue
 		}
+		if len(sn.held) > 0 {
+			held := sn.held
+			sn.held = nil
+			c.note("resume %s: stepping %d held messages", id, len(held))
+			for _, e := range held {
+				c.step(sn, e)
+			}
+		}
+		sn.n.Tick()
+		c.handleReady(sn)
 	}
 	c.deliver()
 	c.replicate()
@@ -179,23 +208,39 @@ func (c *cluster) deliver() {
 			if sn.n == nil {
 				continue
 			}
-			m := e.Payload.(Message)
-			if m.Type != MsgHeartbeat {
-				c.trace = append(c.trace, traceEntry{tick: c.now, msg: &m})
-				c.trimTrace()
-				if c.record != nil {
-					c.record("deliver " + m.Describe())
-				}
+			if c.paused(sn) {
+				sn.held = append(sn.held, e)
+				continue
 			}
-			before := sn.n.HardState()
-			if err := sn.n.Step(m); err != nil {
-				c.fail("step %s: %v", m.Describe(), err)
-			}
-			c.checkTokenCompletion(sn, m, before)
-			c.handleReady(sn)
+			c.step(sn, e)
 		}
 	}
 	c.fail("delivery did not settle within 100 rounds")
+}
+
+// step hands one envelope to a running node. Like UDPTransport, the
+// receiver's side acknowledges a token or elected once it is taken in (the
+// ack travels back through the network, subject to its faults) and the
+// sender's side steps the ack into its core with the acknowledged message.
+func (c *cluster) step(sn *simNode, e Envelope) {
+	m := e.Payload.(Message)
+	if m.Type != MsgHeartbeat {
+		c.trace = append(c.trace, traceEntry{tick: c.now, msg: &m})
+		c.trimTrace()
+		if c.record != nil && m.Type != MsgAck {
+			c.record("deliver " + m.Describe())
+		}
+	}
+	before := sn.n.HardState()
+	if err := sn.n.Step(m); err != nil {
+		c.fail("step %s: %v", m.Describe(), err)
+	}
+	c.checkTokenCompletion(sn, m, before)
+	c.handleReady(sn)
+	if m.Type == MsgToken || m.Type == MsgElected {
+		c.net.Send(m.To, m.From, Message{Type: MsgAck, From: m.To, To: m.From, Acked: m.Type,
+			Term: m.Term, Origin: m.Origin, Leader: m.Leader})
+	}
 }
 
 // handleReady does the caller's duties in order: persist, send, apply, advance.
@@ -295,7 +340,7 @@ func (c *cluster) checkTokenCompletion(sn *simNode, m Message, before HardState)
 func (c *cluster) replicate() {
 	for _, id := range c.ids {
 		sn := c.nodes[id]
-		if sn.n == nil || sn.n.Role() != RoleLeader {
+		if sn.n == nil || sn.n.Role() != RoleLeader || c.paused(sn) {
 			continue
 		}
 		term := sn.n.Term()
@@ -304,7 +349,8 @@ func (c *cluster) replicate() {
 		}
 		for _, fid := range c.ids {
 			f := c.nodes[fid]
-			if fid == id || f.n == nil || f.n.Term() != term || !c.net.Connected(id, fid) {
+			if fid == id || f.n == nil || f.n.Term() != term || c.paused(f) ||
+				!c.net.Connected(id, fid) || !c.net.Connected(fid, id) {
 				continue
 			}
 			if c.rnd.Float64() < c.p.ReplicateProb && !slices.Equal(f.log, sn.log) {
@@ -351,13 +397,14 @@ func (c *cluster) checkInvariants() {
 }
 
 // agreedLeader returns the leader every live node follows, "" if they do
-// not all agree or that node does not lead.
+// not all agree or that node does not lead. A deaf node (it hears nobody,
+// so it cannot know) does not count and cannot be that leader.
 func (c *cluster) agreedLeader() string {
 	leader := ""
 	var term uint64
 	for _, id := range c.ids {
 		sn := c.nodes[id]
-		if sn.n == nil {
+		if sn.n == nil || c.deaf(id) {
 			continue
 		}
 		l := sn.n.Leader()
@@ -366,7 +413,7 @@ func (c *cluster) agreedLeader() string {
 		}
 		leader, term = l, sn.n.Term()
 	}
-	if ln := c.nodes[leader]; ln == nil || ln.n == nil || ln.n.Role() != RoleLeader {
+	if ln := c.nodes[leader]; ln == nil || ln.n == nil || ln.n.Role() != RoleLeader || c.deaf(leader) {
 		return ""
 	}
 	return leader

@@ -61,7 +61,9 @@ func (c Candidate) String() string {
 
 // StatusInfo is what a node reports about itself in every heartbeat so that
 // any node can show the whole cluster. It is opaque to the election except
-// LastLogTerm/LastLogIndex, which the Node fills in from SetLogPosition.
+// LastLogTerm/LastLogIndex and Proto, which the Node fills in itself (from
+// Config.LogPosition and ProtoVersion); the caller sets the rest with
+// SetLocalStatus.
 type StatusInfo struct {
 	BootID       uint64 // incarnation: grows on every restart
 	CommitIndex  uint64
@@ -75,6 +77,13 @@ type StatusInfo struct {
 	// different hashes mean the logs diverged.
 	HashIndex uint64
 	LogHash   [32]byte
+	// Proto is the ring protocol revision the sender speaks (ProtoVersion of
+	// its build); 0 from a build that predates the field. Filled by the Node.
+	Proto uint16
+	// MaxKind is the highest event kind the sender's build can apply; 0 if
+	// it does not say. The caller fills it (SetLocalStatus); the ring only
+	// carries it. See Status.Supports for the rolling-upgrade check.
+	MaxKind uint16
 }
 
 // Message is one ring message. From/To are member ids. AckID, Incarnation and
@@ -100,6 +109,16 @@ type Message struct {
 	Passed []string
 	// Status: heartbeat payload.
 	Status StatusInfo
+	// Hears: in a heartbeat, the members the sender heard within its
+	// failure timeout, in ring order (the echo: evidence for the receiver
+	// that the sender hears it). Only sent with Status.Proto >= 2; a
+	// heartbeat with Proto 0 says nothing about whom its sender hears.
+	Hears []string
+	// Acked: in a MsgAck that a transport delivers to the core, the type of
+	// the acknowledged token or elected; Term, Origin and (elected) Leader
+	// are copied from it. Not on the wire: the sending transport fills them
+	// in from its record of the message the AckID names.
+	Acked MsgType
 
 	AckID       uint64 // token/elected/ack: transport reliability
 	Incarnation uint64 // set by the codec from the envelope
@@ -114,6 +133,9 @@ func (m Message) Describe() string {
 		if m.Resigned {
 			r = " resigned"
 		}
+		if m.Status.Proto != 0 {
+			r += fmt.Sprintf(" proto=%d maxkind=%d hears=[%s]", m.Status.Proto, m.Status.MaxKind, strings.Join(m.Hears, ","))
+		}
 		return fmt.Sprintf("%s->%s heartbeat term=%d leader=%s%s commit=%d log=%d/%d",
 			m.From, m.To, m.Term, orNone(m.Leader), r, m.Status.CommitIndex, m.Status.LastLogTerm, m.Status.LastLogIndex)
 	case MsgToken:
@@ -122,6 +144,9 @@ func (m Message) Describe() string {
 	case MsgElected:
 		return fmt.Sprintf("%s->%s elected term=%d leader=%s origin=%s", m.From, m.To, m.Term, m.Leader, m.Origin)
 	case MsgAck:
+		if m.Acked != 0 {
+			return fmt.Sprintf("%s->%s ack id=%d of %s term=%d origin=%s", m.From, m.To, m.AckID, m.Acked, m.Term, m.Origin)
+		}
 		return fmt.Sprintf("%s->%s ack id=%d", m.From, m.To, m.AckID)
 	}
 	return fmt.Sprintf("%s->%s %s", m.From, m.To, m.Type)
@@ -243,6 +268,20 @@ type MemberStatus struct {
 	Term   uint64
 	Leader string
 	Status StatusInfo
+	// HearsUs: the member's latest heartbeat, heard within the failure
+	// timeout, says it hears this node (always false for a member whose
+	// build predates the echo, Status.Proto 0).
+	HearsUs bool
+	// Linked: this node would pass it an election token (heard within the
+	// failure timeout, and it hears this node or predates the echo). A
+	// member heard but not linked is cut off one way: it cannot hear us.
+	Linked bool
+}
+
+// Supports reports whether this member is known to apply events of kind:
+// it has been heard (or is this node) and announces MaxKind >= kind.
+func (m MemberStatus) Supports(kind uint16) bool {
+	return (m.Self || m.Heard) && m.Status.MaxKind >= kind
 }
 
 // Status is a snapshot of a Node for the `status` command.
@@ -253,4 +292,19 @@ type Status struct {
 	Role    Role
 	Reason  string
 	Members []MemberStatus
+}
+
+// Supports reports whether every configured member is known to apply
+// events of kind (MemberStatus.Supports): the check before a leader first
+// proposes a new kind during a rolling upgrade. A member never heard since
+// this node started counts as not supporting it. What a member announced
+// last is what counts: downgrading a member below a kind already in the
+// log is the operator's mistake to avoid, not something this can see.
+func (s Status) Supports(kind uint16) bool {
+	for _, m := range s.Members {
+		if !m.Supports(kind) {
+			return false
+		}
+	}
+	return len(s.Members) > 0
 }

@@ -22,6 +22,9 @@ type peer struct {
 	term      uint64
 	leader    string
 	status    StatusInfo
+	// hearsMe: p's latest heartbeat lists this node among those p heard
+	// within its failure timeout (the echo; see linked).
+	hearsMe bool
 	// higherSince: tick since which this peer reports a term above ours with
 	// no leader (a node stuck in a term nobody else adopted); -1 if not.
 	higherSince int64
@@ -54,6 +57,10 @@ type Node struct {
 	roundTimeout  int
 
 	local StatusInfo
+
+	// The token and the elected announcement this node sent last, until
+	// there is evidence that their receivers got them (relay.go).
+	outTok, outEl *relay
 
 	msgs   []Message
 	events []MemberEvent
@@ -137,6 +144,7 @@ func (n *Node) Tick() {
 	n.now++
 	n.tickDetector()
 	n.tickHeartbeat()
+	n.tickRelays()
 	if n.role == RoleLeader {
 		n.tickLeader()
 	} else {
@@ -163,7 +171,7 @@ func (n *Node) Step(m Message) error {
 	case MsgElected:
 		n.stepElected(m)
 	case MsgAck:
-		// transport-level; nothing for the core
+		n.stepAck(m)
 	default:
 		n.drop("bad type")
 		return fmt.Errorf("%w: type %d", ErrBadMessage, m.Type)
@@ -226,7 +234,8 @@ func (n *Node) Status() Status {
 		}
 		p := n.peers[m.ID]
 		st.Members = append(st.Members, MemberStatus{ID: p.id, Ring: p.ring, State: p.state, Heard: p.heard,
-			Quiet: int(n.now - p.lastHeard), Term: p.term, Leader: p.leader, Status: p.status})
+			Quiet: int(n.now - p.lastHeard), Term: p.term, Leader: p.leader, Status: p.status,
+			HearsUs: p.heard && n.alive(p) && p.hearsMe, Linked: p.heard && n.linked(p)})
 	}
 	return st
 }
@@ -237,5 +246,6 @@ func (n *Node) Members() []MemberStatus { return n.Status().Members }
 func (n *Node) localStatus() StatusInfo {
 	s := n.local
 	s.LastLogTerm, s.LastLogIndex = n.cfg.LogPosition()
+	s.Proto = ProtoVersion
 	return s
 }

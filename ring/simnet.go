@@ -28,7 +28,7 @@ type SimStats struct {
 }
 
 // SimNetwork is a deterministic in-memory network: seeded drop, delay,
-// duplication and reordering, and partitions. It has no goroutines and no
+// duplication and reordering, partitions and one-way cuts. It has no goroutines and no
 // clock; the caller drives it with Tick and Due.
 type SimNetwork struct {
 	rnd   *rand.Rand
@@ -38,12 +38,15 @@ type SimNetwork struct {
 	queue []Envelope
 	group map[string]int // partition group; members of different groups cannot talk
 	down  map[string]bool
+	deaf  map[string]bool // receives nothing (still sends)
+	mute  map[string]bool // sends nothing that arrives (still receives)
 	Stats SimStats
 }
 
 // NewSimNetwork returns a network whose every random choice comes from rnd.
 func NewSimNetwork(rnd *rand.Rand, cfg SimConfig) *SimNetwork {
-	return &SimNetwork{rnd: rnd, cfg: cfg, group: map[string]int{}, down: map[string]bool{}}
+	return &SimNetwork{rnd: rnd, cfg: cfg, group: map[string]int{}, down: map[string]bool{},
+		deaf: map[string]bool{}, mute: map[string]bool{}}
 }
 
 // SetFaults changes the fault model from now on.
@@ -69,16 +72,31 @@ func (s *SimNetwork) Partition(groups ...[]string) {
 	}
 }
 
-// Heal removes every partition.
-func (s *SimNetwork) Heal() { s.group = map[string]int{} }
+// Heal removes every partition and every one-way cut.
+func (s *SimNetwork) Heal() {
+	s.group = map[string]int{}
+	s.deaf, s.mute = map[string]bool{}, map[string]bool{}
+}
+
+// SetDeaf cuts (true) or restores everything sent to id, from every
+// sender, including envelopes already in flight: id still sends.
+func (s *SimNetwork) SetDeaf(id string, deaf bool) { s.deaf[id] = deaf }
+
+// SetMute cuts (true) or restores everything id sends, to every receiver,
+// including envelopes already in flight: id still receives.
+func (s *SimNetwork) SetMute(id string, mute bool) { s.mute[id] = mute }
+
+// Cut reports the one-way cuts of id.
+func (s *SimNetwork) Cut(id string) (deaf, mute bool) { return s.deaf[id], s.mute[id] }
 
 // SetDown marks id as crashed (true) or running: envelopes to a crashed
 // node are lost, including those already in flight when they arrive.
 func (s *SimNetwork) SetDown(id string, down bool) { s.down[id] = down }
 
-// Connected reports whether a can currently reach b.
+// Connected reports whether a can currently reach b (one way: a message
+// from b to a may still be cut).
 func (s *SimNetwork) Connected(a, b string) bool {
-	return s.group[a] == s.group[b] && !s.down[a] && !s.down[b]
+	return s.group[a] == s.group[b] && !s.down[a] && !s.down[b] && !s.mute[a] && !s.deaf[b]
 }
 
 // Send puts payload in flight from one id to another, subject to faults.
