@@ -34,6 +34,8 @@ type Options struct {
 	Listeners *Listeners
 	// NoSync turns off fsync (benchmarks of the network path only).
 	NoSync bool
+	// walFault injects disk faults into the WAL (the cluster simulation).
+	walFault func(eventlog.FaultStage) error
 }
 
 // Listeners are pre-bound sockets for a node.
@@ -94,6 +96,11 @@ type Node struct {
 	decoded        map[uint64]eventlog.Event // entries persisted and not yet applied, decoded once
 	commitRecorded uint64
 	commitRecordAt time.Time
+	refused        map[string]uint64    // peer input refused, by "peer/what"
+	refusedLogAt   map[string]time.Time // when each kind of refusal was last logged
+	// fatal, once set, stops the driver after the current batch: this node
+	// can never make progress (it cannot apply a committed entry).
+	fatal error
 }
 
 // view is what readers see of the driver's state.
@@ -145,6 +152,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
 		hub: newHub(), stopped: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
+		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
 	n.st = state.New(now)
 	if err := n.openLog(); err != nil {
@@ -217,30 +225,40 @@ func (n *Node) Serve(ctx context.Context) error {
 	return err
 }
 
-// loop is the one goroutine that owns the ring core and the replica core:
-// it turns sockets and the ticker into Step/Tick and handles each Ready in
-// order: persist, send, apply, advance.
+// input is one thing the driver reacts to: a tick of its clock, a ring
+// datagram, a peer frame or a proposal. Exactly one field is set.
+type input struct {
+	tick  bool
+	ring  *ring.Message
+	frame *peer.Frame
+	prop  *proposal
+}
+
+// loop is the one goroutine that owns the ring core and the replica core. It
+// waits for one input, takes everything else already queued (up to
+// maxDrain), and hands the batch to process. The cluster simulation calls
+// process with batches of its own choosing, so both run the same code.
 func (n *Node) loop(ctx context.Context) error {
 	t := time.NewTicker(n.tick())
 	defer t.Stop()
+	batch := make([]input, 0, maxDrain+1)
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
-			n.failWaiters(errors.New("node shutting down"))
+			n.shutdown()
 			return ctx.Err()
 		case <-t.C:
-			n.ring.Tick()
-			n.rep.Tick()
-			n.expireWaiters()
+			batch = append(batch, input{tick: true})
 		case m := <-n.ringT.Recv():
-			n.stepRing(m)
+			batch = append(batch, input{ring: &m})
 		case f := <-n.peers.Recv():
-			n.handleFrame(f)
+			batch = append(batch, input{frame: &f})
 		case p := <-n.proposeC:
-			n.handlePropose(p)
+			batch = append(batch, input{prop: p})
 		}
-		n.drainInputs()
-		if err := n.handleReady(); err != nil {
+		batch = n.drainInputs(batch)
+		if err := n.process(batch); err != nil {
 			return err
 		}
 	}
@@ -252,34 +270,62 @@ func (n *Node) loop(ctx context.Context) error {
 // the replicated log.
 const maxDrain = 4096
 
-func (n *Node) drainInputs() {
-	for i := 0; i < maxDrain; i++ {
+func (n *Node) drainInputs(batch []input) []input {
+	for len(batch) <= maxDrain {
 		select {
 		case m := <-n.ringT.Recv():
-			n.stepRing(m)
+			batch = append(batch, input{ring: &m})
 		case f := <-n.peers.Recv():
-			n.handleFrame(f)
+			batch = append(batch, input{frame: &f})
 		case p := <-n.proposeC:
-			n.handlePropose(p)
+			batch = append(batch, input{prop: p})
 		default:
-			return
+			return batch
 		}
 	}
+	return batch
 }
 
-func (n *Node) stepRing(m ring.Message) {
-	if err := n.ring.Step(m); err != nil {
-		n.log.Debug("ring message dropped", "msg", m.Describe(), "err", err)
+// process steps every input of a batch in order, then handles the Ready they
+// produced: one WAL append, one fsync for the whole batch.
+func (n *Node) process(batch []input) error {
+	for _, in := range batch {
+		n.step(in)
 	}
-	n.syncTerm()
+	if err := n.handleReady(); err != nil {
+		return err
+	}
+	return n.fatal
+}
+
+// step feeds one input to the cores. After anything that may move the ring's
+// term, the replica follows it before the next input is stepped.
+func (n *Node) step(in input) {
+	switch {
+	case in.tick:
+		n.ring.Tick()
+		n.syncTerm()
+		n.rep.Tick()
+		n.expireWaiters()
+	case in.ring != nil:
+		if err := n.ring.Step(*in.ring); err != nil {
+			n.log.Debug("ring message dropped", "msg", in.ring.Describe(), "err", err)
+		}
+		n.syncTerm()
+	case in.frame != nil:
+		n.handleFrame(*in.frame)
+	case in.prop != nil:
+		n.handlePropose(in.prop)
+	}
 }
 
 // syncTerm moves the replica to the ring's term as soon as the ring adopts
-// it, before any further replication message is stepped. A node that
-// forwarded an election token for term T reported its log position in it;
-// accepting an append from a leader of an older term afterwards could let
-// that leader commit an entry the new winner lacks (I3). Like a Raft vote,
-// adopting the term makes the replica refuse such appends.
+// it, before any further input is stepped. A node that forwarded an election
+// token for term T put its log position in it; accepting an append from a
+// leader of an older term afterwards, or letting an ack to one leave, could
+// let that leader commit an entry the new winner lacks (I3). Like a Raft
+// vote, adopting the term makes the replica refuse such appends and drop the
+// acks it had queued for them (the ring/replica contract, ring/doc.go).
 func (n *Node) syncTerm() {
 	rt := n.ring.Term()
 	if st := n.rep.Status(); rt > st.Term {
@@ -293,31 +339,80 @@ func (n *Node) handleFrame(f peer.Frame) {
 	switch f.Type {
 	case frameReplica:
 		m, err := decodeReplica(f.Payload)
-		if err != nil || m.From != f.From {
-			n.log.Warn("bad replica frame", "from", f.From, "err", err)
+		if err == nil && m.From != f.From {
+			err = fmt.Errorf("sender %q inside a frame from %q", m.From, f.From)
+		}
+		if err == nil {
+			err = n.checkEntries(m)
+		}
+		if err != nil {
+			n.refuse(f.From, "replica", err)
 			return
 		}
 		n.syncTerm()
 		if err := n.rep.Step(m); err != nil {
-			n.log.Debug("replica message dropped", "msg", m.Describe(), "err", err)
+			n.refuse(f.From, "replica step", err)
 		}
 	case frameForward:
 		fw, err := decodeForward(f.Payload)
 		if err != nil {
-			n.log.Warn("bad forward frame", "from", f.From, "err", err)
+			n.refuse(f.From, "forward", err)
 			return
 		}
 		n.handleForward(f.From, fw)
 	case frameForwardR:
 		r, err := decodeForwardReply(f.Payload)
 		if err != nil {
-			n.log.Warn("bad forward reply", "from", f.From, "err", err)
+			n.refuse(f.From, "forward reply", err)
 			return
 		}
 		n.handleForwardReply(r)
 	default:
-		n.log.Warn("unknown frame type", "from", f.From, "type", f.Type)
+		n.refuse(f.From, "frame", fmt.Errorf("unknown frame type %d", f.Type))
 	}
+}
+
+// checkEntries decodes every entry a leader sends before the replica sees
+// it: an entry this node could not store or apply is refused here, with the
+// whole message, instead of stopping the node later. An entry of a kind this
+// build does not know, at an index the leader says is committed, is the one
+// case that cannot be refused away: the node stops with the upgrade message
+// (set in n.fatal), since it can never apply the log past it.
+func (n *Node) checkEntries(m replica.Message) error {
+	for _, e := range m.Entries {
+		if e.Type == replica.EntryNoop {
+			continue
+		}
+		ev, err := entryEvent(e)
+		var uk *eventlog.UnknownKindError
+		switch {
+		case errors.As(err, &uk):
+			err = fmt.Errorf("upgrade this node: entry %d has kind %d, this build knows up to %d", e.Index, uk.Kind, maxKind)
+			if e.Index <= m.Commit && n.fatal == nil {
+				n.fatal = fmt.Errorf("upgrade this node: committed entry %d has kind %d, this build knows up to %d", e.Index, uk.Kind, maxKind)
+			}
+			return err
+		case err != nil:
+			return fmt.Errorf("entry %d/%d: %w", e.Index, e.Term, err)
+		case !replicated(ev.Body.Kind()):
+			return fmt.Errorf("entry %d/%d has kind %s, which is never replicated", e.Index, e.Term, ev.Body.Kind())
+		}
+	}
+	return nil
+}
+
+// refuse drops one input a peer sent that this node will not act on: it is
+// logged (at most once a second per peer and reason, so a broken peer cannot
+// flood the log) and counted, and nothing else changes.
+func (n *Node) refuse(from, what string, err error) {
+	key := from + "/" + what
+	n.refused[key]++
+	now := n.now()
+	if last, ok := n.refusedLogAt[key]; ok && now.Sub(last) < time.Second {
+		return
+	}
+	n.refusedLogAt[key] = now
+	n.log.Warn("refused input from peer", "peer", from, "what", what, "err", err, "refused_so_far", n.refused[key])
 }
 
 func (n *Node) observeLamport(l uint64) {

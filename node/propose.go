@@ -65,6 +65,14 @@ func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID strin
 		return r.index, r.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
+	case <-n.stopped:
+		// Queued after the driver's last look at proposeC: never placed.
+		select {
+		case r := <-p.done:
+			return r.index, r.err
+		default:
+			return 0, errors.New("node shutting down")
+		}
 	}
 }
 
@@ -303,9 +311,28 @@ func (n *Node) noQuorumError() error {
 	return fmt.Errorf("%w: leader %s could not commit within %s", sshui.ErrNoQuorum, lead, n.cfg.Timing.PostTimeout)
 }
 
-func (n *Node) failWaiters(err error) {
+// shutdown runs as the driver stops: it records the commit index (so the
+// stopped node's WAL shows every entry it knew committed) and answers every
+// proposal, placed or still queued, with an error.
+func (n *Node) shutdown() {
+	if !n.rep.HasReady() {
+		if c := n.rep.Status().Commit; c > n.commitRecorded {
+			if err := n.recordCommit(c); err != nil {
+				n.log.Warn("record commit index at shutdown", "err", err)
+			}
+		}
+	}
+	err := errors.New("node shutting down")
 	for p := range n.pending {
 		n.finish(p, result{err: err})
+	}
+	for {
+		select {
+		case p := <-n.proposeC:
+			n.finish(p, result{err: err})
+		default:
+			return
+		}
 	}
 }
 

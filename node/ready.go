@@ -67,6 +67,34 @@ func (n *Node) handleReady() error {
 		n.followRing()
 		n.publishView()
 	}
+	return n.recordCommitIfIdle()
+}
+
+// recordCommitIfIdle writes the commit index when it moved since the last
+// CommittedUpTo record and no Ready has carried it for commitRecordEvery: an
+// idle node's WAL then shows every entry it knows to be committed, so an
+// offline audit of a stopped node sees every acknowledged message.
+func (n *Node) recordCommitIfIdle() error {
+	if n.rep.HasReady() {
+		return nil // the next Ready carries it, with the entries it covers
+	}
+	c := n.rep.Status().Commit
+	if c <= n.commitRecorded || n.now().Sub(n.commitRecordAt) < commitRecordEvery {
+		return nil
+	}
+	return n.recordCommit(c)
+}
+
+// recordCommit appends a CommittedUpTo record for commit c on its own. Every
+// entry up to c is durable here already (the replica has no Ready pending).
+func (n *Node) recordCommit(c uint64) error {
+	now := n.now()
+	ev := eventlog.Event{Header: eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.repTerm},
+		Body: &eventlog.CommittedUpTo{Index: c}}
+	if _, _, err := n.wal.Append(context.Background(), ev); err != nil {
+		return fmt.Errorf("persist to WAL: %w", err)
+	}
+	n.commitRecorded, n.commitRecordAt = c, now
 	return nil
 }
 
@@ -161,8 +189,9 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 	for _, e := range rd.Entries {
 		ev, err := entryEvent(e)
 		if err != nil {
-			// The leader checked this entry when it proposed it; a bad one
-			// here means a bug or a forged peer, and must not be acked.
+			// Our own proposals are encoded here, and a peer's entries were
+			// decoded by checkEntries before the replica saw them: an
+			// undecodable one here is a bug in this node, never peer input.
 			panic(fmt.Sprintf("node %s: undecodable entry %d/%d from the replicated log: %v", n.id, e.Index, e.Term, err))
 		}
 		// Every entry a node receives or proposes passes here before it is
@@ -217,6 +246,13 @@ func (n *Node) sendRing(msgs []ring.Message) {
 
 func (n *Node) sendReplica(msgs []replica.Message) {
 	for _, m := range msgs {
+		if m.Type == replica.MsgAppResp && m.Term < n.ring.Term() {
+			// The ring/replica contract (ring/doc.go): once this node has
+			// moved to a term, by passing a token for it or otherwise, no
+			// ack to a leader of an older term may leave it (I3).
+			panic(fmt.Sprintf("node %s: ack of term %d leaving at ring term %d (I3 contract broken): %s",
+				n.id, m.Term, n.ring.Term(), m.Describe()))
+		}
 		if m.Type == replica.MsgSnapshotNeeded {
 			// This node never compacts its log (the whole history is the
 			// product), so a follower can always be caught up from entries.

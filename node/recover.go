@@ -28,6 +28,7 @@ func (n *Node) openLog() error {
 		NoSync:        n.opts.NoSync,
 		SnapshotEvery: -1, // state is rebuilt from the replicated log; see recover.go
 		Logf:          func(f string, a ...any) { n.log.Warn(fmt.Sprintf(f, a...)) },
+		InjectFault:   n.opts.walFault,
 	})
 	if err != nil {
 		return fmt.Errorf("open wal of %s: %w", n.id, err)

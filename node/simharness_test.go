@@ -34,6 +34,10 @@ type simOpts struct {
 	partitions   bool
 	fullRestart  bool // restart the whole cluster from disk before the final I7 phase
 	midHeal      bool // also heal and check I7 halfway through
+	pauses       bool // stop a process (SIGSTOP, a GC pause) and resume it with its queue
+	diskFaults   bool // fail a WAL append before its write or at its fsync
+	realSync     bool // fsync for real (NoSync off)
+	maxBatch     int  // a node steps 1..maxBatch queued inputs before one Ready
 }
 
 func drawSimOpts(seed int64, steps int) simOpts {
@@ -52,12 +56,17 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.partitions = r.Float64() < 0.7
 	o.fullRestart = r.Float64() < 0.3
 	o.midHeal = r.Float64() < 0.5
+	o.pauses = r.Float64() < 0.6
+	o.diskFaults = o.crashes && r.Float64() < 0.3
+	o.realSync = r.Intn(50) == 0
+	o.maxBatch = []int{1, 2, 4, 8, 64}[r.Intn(5)]
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v",
-		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal)
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d",
+		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch)
 }
 
 // simStats counts what the simulations did.
@@ -65,6 +74,7 @@ type simStats struct {
 	Seeds, Steps, Ticks, Delivered, Sent                  int
 	Proposals, Acks, Retries, Crashes, Restarts, Partitns int
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
+	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
 }
 
 func (s *simStats) add(o simStats) {
@@ -81,6 +91,12 @@ func (s *simStats) add(o simStats) {
 	s.Partitns += o.Partitns
 	s.Terms += o.Terms
 	s.Committed += o.Committed
+	s.Readys += o.Readys
+	s.Batched += o.Batched
+	s.MaxBatch = max(s.MaxBatch, o.MaxBatch)
+	s.Pauses += o.Pauses
+	s.Cuts += o.Cuts
+	s.DiskFaults += o.DiskFaults
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
 }
@@ -95,9 +111,9 @@ type simWorld struct {
 	clock   time.Time
 	tickD   time.Duration
 	net     *ring.SimNetwork
-	due     []ring.Envelope    // deliverable now, not yet stepped
-	oneWay  map[[2]string]bool // from→to links cut in one direction only
-	nodes   []*simNode         // config order
+	due     []ring.Envelope      // deliverable now, not yet queued at the receiver
+	cuts    map[[2]string]simCut // from→to links cut in one direction only
+	nodes   []*simNode           // config order
 	byID    map[string]*simNode
 	clients []*simClient
 	step    int
@@ -116,6 +132,15 @@ type simNode struct {
 	n    *Node
 	boot uint64 // incarnation: grows on every restart
 	busy *simAttempt
+	// inbox is what the process has received and not yet stepped (socket
+	// buffers and channels); the driver steps a prefix of it, then one Ready.
+	inbox       []input
+	tickPending bool // a tick is in the inbox (a ticker holds at most one)
+	pausedUntil int  // the process is stopped until this tick
+	busyUntil   int  // the driver is in its fsync until this step: input queues up
+	// diskFault arms the node's WAL: its next append fails at this stage.
+	diskFault eventlog.FaultStage
+	diskArmed bool
 	// crashIn > 0: the process dies at its crashIn-th send from now, in the
 	// middle of a Ready (a leader ships entries before its own WAL append,
 	// so this also crashes a leader between sending and persisting).
@@ -160,6 +185,7 @@ func (t *simRingT) Send(to string, m ring.Message) error {
 	t.w.send(t.id, to, simPayload{ring: &m})
 	return nil
 }
+
 func (t *simRingT) Recv() <-chan ring.Message { return nil }
 func (t *simRingT) Close() error              { return nil }
 
@@ -173,6 +199,7 @@ func (t *simPeerT) Send(to string, typ uint8, payload []byte) bool {
 	t.w.send(t.id, to, simPayload{typ: typ, data: payload})
 	return true
 }
+
 func (t *simPeerT) Recv() <-chan peer.Frame { return nil }
 func (t *simPeerT) Close() error            { return nil }
 
@@ -225,7 +252,7 @@ func (w *simWorld) logf(format string, a ...any) {
 
 func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
 	w := &simWorld{seed: seed, opts: o, rnd: rand.New(rand.NewSource(seed)), dir: dir,
-		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[string]*simNode{}, oneWay: map[[2]string]bool{}}
+		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[string]*simNode{}, cuts: map[[2]string]simCut{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"sim\"\ndata_dir = %q\nsecret = \"sim-secret-0123456789\"\n", dir)
 	// cluster.toml's timing: 20ms ticks, failure 20 ticks, election 15 ticks.
@@ -265,13 +292,16 @@ func (w *simWorld) now() time.Time { return w.clock }
 func (w *simWorld) start(sn *simNode) error {
 	sn.boot++
 	bootID := uint64(w.seed)<<24 | uint64(sn.idx)<<16 | sn.boot
-	n, err := newNode(Options{Config: w.cfg, ID: sn.id, NoSync: true}, w.now, bootID)
+	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync}
+	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
+	n, err := newNode(o, w.now, bootID)
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", sn.id, err)
 	}
 	n.ringT = &simRingT{w: w, id: sn.id}
 	n.peers = &simPeerT{w: w, id: sn.id}
 	sn.n = n
+	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
 	sn.appliedChecked, sn.histAfter, sn.logChecked, sn.leadTerm, sn.leadChecked = 0, 0, 0, 0, 0
 	w.net.SetDown(sn.id, false)
 	lt, li := n.rep.LastIndexTerm()
@@ -279,22 +309,32 @@ func (w *simWorld) start(sn *simNode) error {
 	return nil
 }
 
-// crash ends a node's process: everything in memory is gone, its WAL stays.
-// (Append is synchronous, so what a Ready persisted is on disk; a crash
-// between the steps of one Ready is not modelled.)
+// crash ends a node's process: everything in memory is gone (its inbox
+// too), its WAL stays.
 func (w *simWorld) crash(sn *simNode) {
 	w.logf("crash %s (term=%d role=%s)", sn.id, sn.n.ring.Term(), sn.n.ring.Role())
-	if err := sn.n.wal.Close(); err != nil {
+	if err := sn.n.wal.Close(); err != nil && !sn.diskArmed {
 		w.chk.fail("close wal of %s: %v", sn.id, err)
 	}
 	sn.n = nil
 	sn.busy = nil
 	sn.crashIn = 0
+	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
 	w.net.SetDown(sn.id, true)
 	for _, c := range w.clients {
 		c.dropAttemptsOn(sn)
 	}
 	w.stats.Crashes++
+}
+
+// walFault is every simulated node's WAL fault hook: an armed node's next
+// append fails at the armed stage (the log is then poisoned).
+func (w *simWorld) walFault(sn *simNode, stage eventlog.FaultStage) error {
+	if sn.diskArmed && sn.diskFault == stage {
+		w.logf("%s: disk fault at %s", sn.id, stage)
+		return fmt.Errorf("simulated disk fault at %s", stage)
+	}
+	return nil
 }
 
 // leader is a live node whose ring core leads, if any (the highest term).
@@ -366,12 +406,15 @@ func describePayload(from, to string, p simPayload) string {
 	return fmt.Sprintf("%s->%s frame type %d (%d bytes)", from, to, p.typ, len(p.data))
 }
 
-// deliver steps one envelope into its receiver, if the receiver's process
-// is the one it was sent to and the link is up.
+// deliver hands one envelope to its receiver's process, if that process is
+// the one it was sent to and the link carries it: it joins the inbox, to be
+// stepped in some later batch.
 func (w *simWorld) deliver(e ring.Envelope) {
 	p := e.Payload.(simPayload)
 	sn := w.byID[e.To]
-	if sn.n == nil || sn.boot != p.toBoot || !w.net.Connected(e.From, e.To) || w.oneWay[[2]string{e.From, e.To}] {
+	cut := w.cuts[[2]string{e.From, e.To}]
+	if sn.n == nil || sn.boot != p.toBoot || !w.net.Connected(e.From, e.To) ||
+		p.ring != nil && cut&cutRing != 0 || p.ring == nil && cut&cutFrames != 0 {
 		w.logf("lost %s", describePayload(e.From, e.To, p))
 		return
 	}
@@ -380,14 +423,15 @@ func (w *simWorld) deliver(e ring.Envelope) {
 	if p.ring != nil {
 		m := *p.ring
 		m.Passed = slices.Clone(m.Passed)
-		w.run(sn, func(n *Node) { n.stepRing(m) })
+		sn.inbox = append(sn.inbox, input{ring: &m})
 		return
 	}
-	w.run(sn, func(n *Node) { n.handleFrame(peer.Frame{From: e.From, Type: p.typ, Payload: p.data}) })
+	sn.inbox = append(sn.inbox, input{frame: &peer.Frame{From: e.From, Type: p.typ, Payload: p.data}})
 }
 
-// tick advances the clock one driver tick and ticks every live node, as
-// the driver's ticker does.
+// tick advances the clock one driver tick; every live process's ticker
+// fires, holding at most one tick until the process reads it (a stopped
+// process finds one tick waiting when it resumes).
 func (w *simWorld) tick() {
 	w.clock = w.clock.Add(w.tickD)
 	w.net.Tick()
@@ -397,33 +441,95 @@ func (w *simWorld) tick() {
 		w.logf("tick")
 	}
 	for _, sn := range w.live() {
-		w.run(sn, func(n *Node) {
-			n.ring.Tick()
-			n.rep.Tick()
-			n.expireWaiters()
-		})
+		if !sn.tickPending {
+			sn.inbox = append(sn.inbox, input{tick: true})
+			sn.tickPending = true
+		}
+		if sn.pausedUntil != 0 && w.ticks >= sn.pausedUntil {
+			sn.pausedUntil = 0
+			w.logf("%s resumes with %d queued inputs", sn.id, len(sn.inbox))
+		}
 	}
 }
 
-// settle runs handleReady on every live node with work, collects what
-// became deliverable, then answers clients and checks every invariant.
+// settle collects what became deliverable, then answers clients and checks
+// every invariant.
 func (w *simWorld) settle() {
-	for _, sn := range w.live() {
-		if sn.n.ring.HasReady() || sn.n.rep.HasReady() {
-			w.handleReady(sn)
-		}
-	}
 	w.due = append(w.due, w.net.Due()...)
 	w.chk.checkNodes()
 	w.pollClients()
 }
 
-func (w *simWorld) handleReady(sn *simNode) {
+// runNode is one turn of a process's driver, exactly as Node.loop does it:
+// take the first k queued inputs (1 <= k <= maxBatch), step them all, then
+// handle the Ready they made (Node.process). A WAL error stops the process,
+// as it stops a real node.
+func (w *simWorld) runNode(sn *simNode, k int) {
+	k = min(k, len(sn.inbox))
+	if k == 0 {
+		return
+	}
+	batch := slices.Clone(sn.inbox[:k])
+	sn.inbox = slices.Delete(sn.inbox, 0, k)
+	for _, in := range batch {
+		if in.tick {
+			sn.tickPending = false
+		}
+	}
+	w.stats.Readys++
+	w.stats.Batched += k
+	w.stats.MaxBatch = max(w.stats.MaxBatch, k)
+	if w.verbose != nil {
+		w.logf("%s steps %d inputs", sn.id, k)
+	}
 	w.run(sn, func(n *Node) {
-		if err := n.handleReady(); err != nil {
-			w.chk.fail("%s handleReady: %v", sn.id, err)
+		if err := n.process(batch); err != nil {
+			if !sn.diskArmed {
+				w.chk.fail("%s stopped: %v", sn.id, err)
+			}
+			w.logf("%s stops: %v", sn.id, err)
+			w.crash(sn)
 		}
 	})
+}
+
+// runnable are the live processes that are not stopped and have input.
+func (w *simWorld) runnable() []*simNode {
+	var out []*simNode
+	for _, sn := range w.live() {
+		if sn.pausedUntil == 0 && sn.busyUntil <= w.step && len(sn.inbox) > 0 {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+// pendingInput: some running process has input queued (it may be busy).
+func (w *simWorld) pendingInput() bool {
+	for _, sn := range w.live() {
+		if sn.pausedUntil == 0 && len(sn.inbox) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// runOne runs one random runnable process with a random batch size.
+func (w *simWorld) runOne() bool {
+	rs := w.runnable()
+	if len(rs) == 0 {
+		return false
+	}
+	sn := rs[w.rnd.Intn(len(rs))]
+	k := w.opts.maxBatch // the loop takes all that is queued, up to its bound
+	if w.rnd.Float64() < 0.5 {
+		k = 1 + w.rnd.Intn(k) // or input arrives while it drains
+	}
+	w.runNode(sn, k)
+	// Its WAL append takes a while; what arrives meanwhile forms the next
+	// batch (the group commit).
+	sn.busyUntil = w.step + w.rnd.Intn(12)
+	return true
 }
 
 // run calls into a live node's driver; if the process dies inside (at an
@@ -449,11 +555,15 @@ func (w *simWorld) randomStep() {
 	w.step++
 	r := w.rnd.Float64()
 	switch {
-	case len(w.due) > 0 && r < 0.85:
+	case len(w.due) > 0 && r < 0.45:
 		w.deliverOne()
-	case r < 0.92:
+	case r < 0.75:
+		if !w.runOne() {
+			w.tick()
+		}
+	case r < 0.88:
 		w.tick()
-	case r < 0.985:
+	case r < 0.96:
 		w.clientStep()
 	default:
 		w.faultStep()
@@ -477,26 +587,29 @@ func (w *simWorld) faultStep() {
 	dead := len(w.nodes) - len(live)
 	down := dead
 	for _, sn := range live {
-		if sn.crashIn > 0 {
+		if sn.crashIn > 0 || sn.diskArmed {
 			down++ // about to die
 		}
 	}
 	minority := (len(w.nodes) - 1) / 2
-	switch k := w.rnd.Intn(6); {
+	switch k := w.rnd.Intn(10); {
 	case k <= 1 && o.crashes && len(live) > 0 && (down < minority || o.majorityDown && len(live) > 1):
-		victim := live[w.rnd.Intn(len(live))]
-		if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
-			victim = l // leader crashes are the interesting ones
-		}
-		if victim.crashIn > 0 {
+		victim := w.victim(live)
+		if victim.crashIn > 0 || victim.diskArmed {
 			return
 		}
-		if w.rnd.Float64() < 0.4 {
+		switch r := w.rnd.Float64(); {
+		case o.diskFaults && r < 0.3:
+			victim.diskArmed = true
+			victim.diskFault = []eventlog.FaultStage{eventlog.FaultBeforeWrite, eventlog.FaultBeforeSync}[w.rnd.Intn(2)]
+			w.stats.DiskFaults++
+			w.logf("%s's disk will fail at its next append (%s)", victim.id, victim.diskFault)
+		case r < 0.55:
 			victim.crashIn = 1 + w.rnd.Intn(4)
 			w.logf("%s will die at its send #%d", victim.id, victim.crashIn)
-			return
+		default:
+			w.crash(victim)
 		}
-		w.crash(victim)
 	case k <= 2 && dead > 0:
 		var dead []*simNode
 		for _, sn := range w.nodes {
@@ -513,15 +626,30 @@ func (w *simWorld) faultStep() {
 		w.partition()
 	case k == 4:
 		w.net.Heal()
-		clear(w.oneWay)
+		clear(w.cuts)
 		w.logf("heal")
-	case k == 5 && o.partitions && w.rnd.Float64() < 0.3:
-		// an asymmetric fault: a hears nothing from b, b still hears a
-		a, b := w.nodes[w.rnd.Intn(len(w.nodes))], w.nodes[w.rnd.Intn(len(w.nodes))]
-		if a != b {
-			w.oneWay[[2]string{b.id, a.id}] = true
-			w.logf("cut %s->%s (one way)", b.id, a.id)
+	case k == 5 && o.partitions:
+		w.cutOneWay()
+	case k == 6 && o.pauses && len(live) > 0:
+		// A process stops (SIGSTOP, a long GC pause): it hears, sends and
+		// ticks nothing, and resumes with everything that queued up. Up to
+		// three failure timeouts, so others suspect it and elect meanwhile.
+		w.pause(w.victim(live))
+	case k >= 7 && o.partitions && w.leader() != nil:
+		// The leader's heartbeats and election messages (UDP) are lost
+		// while its appends (TCP) still flow, sometimes after a pause: the
+		// others elect a new leader while the old one still replicates.
+		l := w.leader()
+		if w.rnd.Float64() < 0.5 && o.pauses {
+			w.pause(l)
 		}
+		for _, o := range w.nodes {
+			if o != l {
+				w.cuts[[2]string{l.id, o.id}] |= cutRing
+			}
+		}
+		w.stats.Cuts++
+		w.logf("leader %s's UDP is lost, its TCP flows", l.id)
 	default:
 		f := o.faults
 		if w.rnd.Float64() < 0.5 {
@@ -529,6 +657,78 @@ func (w *simWorld) faultStep() {
 		}
 		w.net.SetFaults(f)
 		w.logf("faults %+v", f)
+	}
+}
+
+// pause stops a process for 1..60 ticks.
+func (w *simWorld) pause(sn *simNode) {
+	if sn.pausedUntil == 0 {
+		sn.pausedUntil = w.ticks + 1 + w.rnd.Intn(60)
+		w.stats.Pauses++
+		w.logf("%s pauses until tick %d", sn.id, sn.pausedUntil)
+	}
+}
+
+// victim picks a live node for a fault, the leader half the time: leader
+// faults are the interesting ones.
+func (w *simWorld) victim(live []*simNode) *simNode {
+	if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
+		return l
+	}
+	return live[w.rnd.Intn(len(live))]
+}
+
+// simCut says what a one-way cut drops: ring datagrams (UDP), peer frames
+// (TCP) or both.
+type simCut uint8
+
+const (
+	cutRing simCut = 1 << iota
+	cutFrames
+	cutAll = cutRing | cutFrames
+)
+
+func (c simCut) String() string {
+	switch c {
+	case cutRing:
+		return "UDP only"
+	case cutFrames:
+		return "TCP only"
+	}
+	return "UDP and TCP"
+}
+
+// cutOneWay cuts links in one direction only: one link, or everything a
+// node receives (deaf: it still sends and is still heard), or everything it
+// sends (mute); all traffic, or only the ring's UDP datagrams while peer
+// frames flow, or the reverse.
+func (w *simWorld) cutOneWay() {
+	what := []simCut{cutAll, cutRing, cutFrames}[w.rnd.Intn(3)]
+	x := w.nodes[w.rnd.Intn(len(w.nodes))]
+	if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
+		x = l
+	}
+	cut := func(from, to *simNode) {
+		if from != to {
+			w.cuts[[2]string{from.id, to.id}] |= what
+		}
+	}
+	w.stats.Cuts++
+	switch w.rnd.Intn(3) {
+	case 0:
+		for _, o := range w.nodes {
+			cut(o, x)
+		}
+		w.logf("%s is deaf (%s): it hears nobody, everybody hears it", x.id, what)
+	case 1:
+		for _, o := range w.nodes {
+			cut(x, o)
+		}
+		w.logf("%s is mute (%s): nobody hears it, it hears everybody", x.id, what)
+	default:
+		y := w.nodes[w.rnd.Intn(len(w.nodes))]
+		cut(y, x)
+		w.logf("cut %s->%s (one way, %s)", y.id, x.id, what)
 	}
 }
 
@@ -638,7 +838,7 @@ func (w *simWorld) submit(c *simClient, sn *simNode) {
 	sn.busy = a
 	w.stats.Proposals++
 	w.logf("post %s/%s via %s seen=%d", c.user, c.id, sn.id, c.seen)
-	w.run(sn, func(n *Node) { n.handlePropose(p) })
+	sn.inbox = append(sn.inbox, input{prop: p})
 }
 
 // pollClients reads every outstanding answer without blocking.

@@ -1,0 +1,172 @@
+package node
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/syncnet/syncnet/ring"
+)
+
+// TestScheduleAckAcrossTermChange plays, step by step on the real drivers,
+// the schedule a review found that lost an acknowledged message:
+//
+//  1. Leader L of term T stops (SIGSTOP, a GC pause). Y's failure detector
+//     fires; Y starts term T+1 and sends the election token to X.
+//  2. L resumes and sends an append with a new entry e.
+//  3. X's batch holds L's append first, then Y's token. X appends e in
+//     memory and queues an ack of term T; then it forwards the token.
+//  4. After one fsync X sends both. If L counts X's ack it commits e and
+//     answers the client "committed"; then L dies.
+//  5. The token carries [Y, X], a majority. If X's candidacy on it did not
+//     include e (a position refreshed only after Advance), Y wins the tie on
+//     id and its no-op takes e's index: e is gone.
+//
+// The ring/replica contract (ring/doc.go) closes it twice over: X's
+// candidacy is read from its in-memory log at the token step, so it covers
+// e and X wins; and X drops its queued term-T ack once it adopts T+1, so L
+// cannot commit e on it. Either alone keeps e; with both reverted this test
+// fails with the checker's I3/I4 report.
+//
+// Ids matter: Y must win a tie against X, so L = n2, Y = n3 (L's successor
+// on the ring, which starts the round first) and X = n1.
+func TestScheduleAckAcrossTermChange(t *testing.T) {
+	o := simOpts{nodes: 3, steps: 0, clients: 1, msgsPerCli: 1, maxBatch: 1 << 20}
+	w, err := newSimWorld(1, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.closeAll()
+	if testing.Verbose() {
+		w.verbose = func(s string) { t.Log(s) }
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
+		}
+	}()
+	L, X, Y := w.byID["n2"], w.byID["n1"], w.byID["n3"]
+
+	// n2 wins the first election: with n3 stopped, n1 and n2 have equal
+	// logs and the larger id wins the tie.
+	Y.pausedUntil = 1 << 30
+	w.settle()
+	w.until(t, 200, "n2 leads", func() bool {
+		return L.n.ring.Role() == ring.RoleLeader && L.n.repLead == L.id && X.n.ring.Leader() == L.id
+	}, nil)
+	Y.pausedUntil = 0
+	w.until(t, 200, "all follow n2 with equal logs", func() bool {
+		return w.leaderKnownToAll() && X.n.rep.Status().LastIndex == L.n.rep.Status().LastIndex &&
+			Y.n.rep.Status().LastIndex == L.n.rep.Status().LastIndex
+	}, nil)
+	term := L.n.ring.Term()
+
+	// 1. L stops; Y starts term T+1; its token to X is held back.
+	L.pausedUntil = 1 << 30
+	var held []ring.Envelope
+	holdToken := func(e ring.Envelope) bool {
+		p := e.Payload.(simPayload)
+		if p.ring != nil && p.ring.Type == ring.MsgToken && e.From == Y.id && e.To == X.id {
+			held = append(held, e)
+			return true
+		}
+		return false
+	}
+	w.until(t, 400, "Y starts a round and sends X its token", func() bool {
+		return Y.n.ring.Term() > term && len(held) > 0
+	}, holdToken)
+	if X.n.ring.Term() != term {
+		t.Fatalf("X moved to term %d before the token reached it", X.n.ring.Term())
+	}
+
+	// 2. X stops for a moment; L resumes with a post and sends its append.
+	X.pausedUntil = 1 << 30
+	L.pausedUntil = 0
+	c := w.clients[0]
+	c.seq, c.id, c.text = 1, "u0-1", "the message that must not be lost"
+	w.chk.composed(c)
+	w.submit(c, L)
+	w.runNode(L, len(L.inbox))
+	w.settle()
+	w.deliverAll(func(e ring.Envelope) bool { return e.To != X.id && e.From != L.id })
+	var app []ring.Envelope
+	w.due = slices.DeleteFunc(w.due, func(e ring.Envelope) bool {
+		if e.From == L.id && e.To == X.id {
+			app = append(app, e)
+			return true
+		}
+		return false
+	})
+	if len(app) == 0 {
+		t.Fatal("L sent X no append after resuming")
+	}
+
+	// 3. X's batch: L's append first, then Y's token.
+	X.inbox = nil
+	for _, e := range append(app, held...) {
+		w.deliver(e)
+	}
+	X.pausedUntil = 0
+	w.runNode(X, len(X.inbox))
+	w.settle()
+
+	// 4. X's messages arrive; L handles them (and may answer the client).
+	w.deliverAll(func(e ring.Envelope) bool { return true })
+	w.runNode(L, len(L.inbox))
+	w.settle()
+	acked := c.id == ""
+
+	// 5. L dies; X and Y elect and commit; the checker holds every
+	// acknowledged entry to be there (I3 at every step, I4 at the end).
+	w.crash(L)
+	w.until(t, 400, "X and Y agree on a new leader", func() bool {
+		return X.n.ring.Leader() != "" && X.n.ring.Leader() == Y.n.ring.Leader() && X.n.ring.Term() > term &&
+			w.byID[X.n.ring.Leader()].n.repLead == X.n.ring.Leader()
+	}, nil)
+	if err := w.start(L); err != nil {
+		t.Fatal(err)
+	}
+	w.healPhase(true)
+	t.Logf("L=%s acked the post before dying: %v; new leader %s in term %d", L.id, acked, X.n.ring.Leader(), X.n.ring.Term())
+}
+
+// until runs ticks with a perfect network until cond holds, or fails after
+// max ticks. hold, if set, takes out of the network what it wants kept back.
+func (w *simWorld) until(t *testing.T, max int, what string, cond func() bool, hold func(ring.Envelope) bool) {
+	t.Helper()
+	all := func(ring.Envelope) bool { return true }
+	for i := 0; !cond(); i++ {
+		if i == max {
+			t.Fatalf("no %q within %d ticks: %s\nlast steps:\n%s", what, max, w.roles(), w.trace.String())
+		}
+		w.step++
+		w.tick()
+		w.settle()
+		for guard := 0; guard < 100000; guard++ {
+			w.step++
+			if hold != nil {
+				w.due = slices.DeleteFunc(w.due, hold)
+			}
+			if !w.deliverAll(all) && !w.runOne() && !w.pendingInput() {
+				break
+			}
+			w.settle()
+		}
+	}
+}
+
+// deliverAll delivers every due envelope that pass accepts; the others stay
+// queued. It reports whether anything was delivered.
+func (w *simWorld) deliverAll(pass func(ring.Envelope) bool) bool {
+	due := w.due
+	w.due = nil
+	delivered := false
+	for _, e := range due {
+		if pass(e) {
+			w.deliver(e)
+			delivered = true
+		} else {
+			w.due = append(w.due, e)
+		}
+	}
+	return delivered
+}
