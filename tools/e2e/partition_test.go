@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,33 +16,49 @@ import (
 // bridge in the test's own namespace, which also carries the harness's SSH
 // traffic. A partition is a set of blackhole routes between node addresses:
 // the harness still reaches every node, the nodes cannot reach each other.
+// Finer faults (one protocol, one direction) are tc filters: see
+// netfault_test.go.
 type netLab struct {
 	t      testing.TB
 	sfx    string
 	subnet string // "10.213.K"
 	ns     []string
 	holes  [][2]int // (from node, to node) blackholed
+
+	mu    sync.Mutex       // guards drops
+	drops map[int]*dropper // node -> its tc dropping setup
 }
 
 // newNetLab builds the namespaces or skips the test saying why it cannot.
 func newNetLab(t *testing.T, n int) *netLab {
 	t.Helper()
+	lab, why := tryNetLab(t, n)
+	if lab == nil {
+		t.Skip(why)
+	}
+	return lab
+}
+
+// tryNetLab builds the namespaces, or returns nil and why it cannot.
+func tryNetLab(t testing.TB, n int) (*netLab, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("partition test needs root (network namespaces); running as uid", os.Geteuid())
+		return nil, fmt.Sprintf("network-namespace test needs root; running as uid %d", os.Geteuid())
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("partition test needs the ip command (iproute2), not found in PATH")
+		return nil, "network-namespace test needs the ip command (iproute2), not found in PATH"
 	}
-	lab := &netLab{t: t, sfx: fmt.Sprintf("%04x", rand.IntN(1<<16)), subnet: fmt.Sprintf("10.213.%d", 1+rand.IntN(250))}
+	lab := &netLab{t: t, sfx: fmt.Sprintf("%04x", rand.IntN(1<<16)), subnet: fmt.Sprintf("10.213.%d", 1+rand.IntN(250)),
+		drops: map[int]*dropper{}}
 	if err := exec.Command("ip", "netns", "add", "e2e"+lab.sfx+"probe").Run(); err != nil {
-		t.Skipf("partition test: cannot create a network namespace (ip netns add: %v); needs root with CAP_SYS_ADMIN", err)
+		return nil, fmt.Sprintf("cannot create a network namespace (ip netns add: %v); needs root with CAP_SYS_ADMIN", err)
 	}
 	_ = exec.Command("ip", "netns", "del", "e2e"+lab.sfx+"probe").Run()
 	t.Cleanup(lab.teardown)
 	if err := lab.build(n); err != nil {
-		t.Skipf("partition test: cannot build the namespace network (needs CAP_NET_ADMIN, bridge and veth support): %v", err)
+		return nil, fmt.Sprintf("cannot build the namespace network (needs CAP_NET_ADMIN, bridge and veth support): %v", err)
 	}
-	return lab
+	return lab, ""
 }
 
 // build makes the bridge and one namespace with a veth into it per node.
