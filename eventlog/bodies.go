@@ -22,7 +22,7 @@ type MessagePosted struct {
 	Room        string `json:"room"`
 	From        string `json:"from"`
 	Text        string `json:"text"`
-	ClientMsgID string `json:"client_msg_id"` // for exactly-once retries (I5)
+	ClientMsgID string `json:"client_msg_id"` // the request id (I5): see Header.RequestID
 	// ReplyLamport is the Lamport time of the message this one answers, 0 if
 	// none; the sequencer makes this event's Lamport time larger (I6).
 	ReplyLamport uint64 `json:"reply_lamport"`
@@ -78,7 +78,7 @@ type DirectMessage struct {
 	From        string `json:"from"`
 	To          string `json:"to"`
 	Text        string `json:"text"`
-	ClientMsgID string `json:"client_msg_id"`
+	ClientMsgID string `json:"client_msg_id"` // as in MessagePosted
 }
 
 func (*DirectMessage) Kind() Kind { return KindDirectMessage }

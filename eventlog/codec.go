@@ -12,6 +12,7 @@ import (
 //
 //	1 origin  (string)     2 term (varint)   3 index (varint)
 //	4 lamport (varint)     5 time (zigzag varint, Unix ns)
+//	6 author  (string)     7 request id (string)
 //	15 body   (bytes: a nested message whose fields the Body's Wire names)
 //
 // Zero values are omitted. Unknown field numbers are skipped, so a field
@@ -24,6 +25,8 @@ const (
 	fieldIndex   = 3
 	fieldLamport = 4
 	fieldTime    = 5
+	fieldAuthor  = 6
+	fieldReqID   = 7
 	fieldBody    = 15
 	maxFieldNum  = 1000
 )
@@ -72,6 +75,8 @@ func (h *Header) wire(w Wire) {
 	w.Uint(fieldIndex, &h.Index)
 	w.Uint(fieldLamport, &h.Lamport)
 	w.Int(fieldTime, &h.Time)
+	w.String(fieldAuthor, &h.Author)
+	w.String(fieldReqID, &h.RequestID)
 }
 
 // appendPayload appends the wire form of ev (header and body) to dst.
@@ -216,6 +221,8 @@ func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 	d.Uint(fieldIndex, &h.Index)
 	d.Uint(fieldLamport, &h.Lamport)
 	d.Int(fieldTime, &h.Time)
+	d.String(fieldAuthor, &h.Author)
+	d.String(fieldReqID, &h.RequestID)
 	body, hasBody := d.find(fieldBody, protowire.BytesType)
 	if d.err != nil {
 		return ev, d.err

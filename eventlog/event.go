@@ -21,9 +21,20 @@ type Header struct {
 	Index uint64
 	// Lamport is the Lamport time of the event (I6).
 	Lamport uint64
-	// Time is the wall-clock time of creation, in Unix nanoseconds. It is for
-	// people only; ordering never depends on it.
+	// Time is the wall-clock time of creation, in Unix nanoseconds, stamped
+	// by the leader that sequenced the event. Ordering never depends on it;
+	// timed bans and mutes are decided against it, so every node decides
+	// alike (node/state).
 	Time int64
+	// Author and RequestID name the request a replicated event carries out:
+	// the user on whose behalf it was proposed and the id that request got
+	// (random unless the user chose one). A retry of a request carries the
+	// same pair, and node/state applies only the first entry with it
+	// (exactly once, I5). Both are empty in local records, and in records
+	// written before these fields existed: there a MessagePosted's or
+	// DirectMessage's ClientMsgID (with its From) stands for them.
+	Author    string
+	RequestID string
 }
 
 // Event is one typed record of the log: a header and a body. Construct one
@@ -79,6 +90,9 @@ func (e Event) Describe() string {
 		fmt.Fprintf(&b, " index=%d", e.Index)
 	}
 	fmt.Fprintf(&b, " lamport=%d time=%s", e.Lamport, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano))
+	if e.Author != "" || e.RequestID != "" {
+		fmt.Fprintf(&b, " author=%q request=%q", e.Author, e.RequestID)
+	}
 	if e.Body != nil {
 		if d := e.Body.Describe(); d != "" {
 			b.WriteByte(' ')
@@ -138,14 +152,17 @@ type eventJSON struct {
 	Index   uint64         `json:"index"`
 	Lamport uint64         `json:"lamport"`
 	Time    int64          `json:"time"`
+	Author  string         `json:"author,omitempty"`
+	Request string         `json:"request_id,omitempty"`
 	Body    map[string]any `json:"body"`
 }
 
 // MarshalJSON renders the event as
-// {"kind":..., "origin":..., "term":..., "index":..., "lamport":..., "time":unix_nanos, "body":{...}}.
+// {"kind":..., "origin":..., "term":..., "index":..., "lamport":..., "time":unix_nanos, "body":{...}},
+// with "author" and "request_id" after "time" when the event has them.
 func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(eventJSON{
 		Kind: e.Kind().String(), Origin: e.Origin, Term: e.Term, Index: e.Index,
-		Lamport: e.Lamport, Time: e.Time, Body: e.Fields(),
+		Lamport: e.Lamport, Time: e.Time, Author: e.Author, Request: e.RequestID, Body: e.Fields(),
 	})
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -11,36 +13,91 @@ import (
 )
 
 // The node is sshui's Backend: every mutation goes through the replicated
-// log and returns once committed and applied here; every read answers from
-// this node's applied state.
+// log as a request with an id (mutate) and returns once committed and
+// applied here; every read answers from this node's applied state.
 var _ sshui.Backend = (*Node)(nil)
 
+// requestEvent is the event of a request: body, proposed by author with
+// request id id (see eventlog.Header).
+func requestEvent(b eventlog.Body, author, id string) eventlog.Event {
+	return eventlog.Event{Header: eventlog.Header{Author: author, RequestID: id}, Body: b}
+}
+
+// ev is an event with no request fields.
+//
+// Deprecated: use requestEvent, so the entry carries its request.
 func (n *Node) ev(b eventlog.Body) eventlog.Event { return eventlog.Event{Body: b} }
 
-// Post appends a chat message and returns its committed index (I4, I5, I6).
-func (n *Node) Post(ctx context.Context, user, room, text, clientMsgID string, seenLamport uint64, action bool) (uint64, error) {
-	if n.st.Moderation.Banned(user) {
-		return 0, fmt.Errorf("%w: %s is banned", sshui.ErrForbidden, user)
+// newRequestID draws a request id: 16 random bytes, in hex.
+func newRequestID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("node: no randomness for a request id: " + err.Error())
 	}
-	if n.st.Moderation.Muted(user, room) {
-		return 0, sshui.ErrMuted
+	return hex.EncodeToString(b[:])
+}
+
+// mutate proposes body as the request (author, id) and answers with what
+// became of it. Every Backend mutation goes through here, so each is
+// exactly once (I5) and authorized at apply time, in node/state:
+//
+//   - A request not yet applied here is first checked against this node's
+//     state at its clock (state.Authorize): a fast path that refuses
+//     without proposing. The decision that counts is taken at apply time.
+//   - Once the entry is applied here, the exactly-once table says what
+//     became of the request: the index of its first entry, a refusal
+//     (*sshui.Refusal), or that the id was taken by another request (that
+//     index and sshui.ErrIDReused).
+func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string, seen uint64) (uint64, error) {
+	if id == "" {
+		id = newRequestID()
+	}
+	ev := requestEvent(body, author, id)
+	if _, done := n.st.Lookup(author, id); !done {
+		probe := ev
+		probe.Time = n.now().UnixNano()
+		if r := n.st.Authorize(probe); r != nil {
+			return 0, r
+		}
+	}
+	idx, err := n.propose(ctx, ev, author, id, seen)
+	if err != nil {
+		return idx, err
+	}
+	o, ok := n.st.Lookup(author, id)
+	switch {
+	case !ok:
+		return idx, nil // not in the table: cannot happen once applied here; trust the driver
+	case !o.Matches(ev):
+		return o.Index, fmt.Errorf("%w: %q is entry %d", sshui.ErrIDReused, id, o.Index)
+	case o.Refusal != nil:
+		return 0, o.Refusal
+	}
+	return o.Index, nil
+}
+
+// Post appends a chat message and returns its committed index (I4, I5, I6).
+// clientMsgID is the request id; a random one is drawn if it is empty.
+func (n *Node) Post(ctx context.Context, user, room, text, clientMsgID string, seenLamport uint64, action bool) (uint64, error) {
+	if clientMsgID == "" {
+		clientMsgID = newRequestID()
 	}
 	b := &eventlog.MessagePosted{Room: room, From: user, Text: text, ClientMsgID: clientMsgID, ReplyLamport: seenLamport}
 	if action {
 		b.Action = 1
 	}
-	return n.propose(ctx, n.ev(b), user, clientMsgID, seenLamport)
+	return n.mutate(ctx, b, user, clientMsgID, seenLamport)
 }
 
 // DirectMessage appends a private message.
 func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (uint64, error) {
-	if n.st.Moderation.Banned(from) {
-		return 0, fmt.Errorf("%w: %s is banned", sshui.ErrForbidden, from)
-	}
 	if _, ok := n.st.Identity.Lookup(to); !ok {
 		return 0, fmt.Errorf("%w: no user %q", sshui.ErrNotFound, to)
 	}
-	return n.propose(ctx, n.ev(&eventlog.DirectMessage{From: from, To: to, Text: text, ClientMsgID: clientMsgID}), from, clientMsgID, 0)
+	if clientMsgID == "" {
+		clientMsgID = newRequestID()
+	}
+	return n.mutate(ctx, &eventlog.DirectMessage{From: from, To: to, Text: text, ClientMsgID: clientMsgID}, from, clientMsgID, 0)
 }
 
 // History returns committed messages of room before an index, ascending.
@@ -64,7 +121,7 @@ func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
 		}
 		return fmt.Errorf("%w: %q", sshui.ErrNameTaken, name)
 	}
-	if _, err := n.propose(ctx, n.ev(&eventlog.UserRegistered{Name: name, KeyFingerprint: fingerprint}), "", "", 0); err != nil {
+	if _, err := n.mutate(ctx, &eventlog.UserRegistered{Name: name, KeyFingerprint: fingerprint}, name, "", 0); err != nil {
 		return err
 	}
 	if fp, _ := n.st.Identity.Lookup(name); fp != fingerprint {
@@ -89,25 +146,25 @@ func (n *Node) Members(room string) []sshui.Presence {
 
 // JoinRoom makes user a member of room (creating it).
 func (n *Node) JoinRoom(ctx context.Context, user, room string) error {
-	_, err := n.propose(ctx, n.ev(&eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: room, User: user}}), "", "", 0)
+	_, err := n.mutate(ctx, &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: room, User: user}}, user, "", 0)
 	return err
 }
 
 // LeaveRoom ends user's membership of room.
 func (n *Node) LeaveRoom(ctx context.Context, user, room string) error {
-	_, err := n.propose(ctx, n.ev(&eventlog.MemberLeftRoom{RoomMember: eventlog.RoomMember{Room: room, User: user}}), "", "", 0)
+	_, err := n.mutate(ctx, &eventlog.MemberLeftRoom{RoomMember: eventlog.RoomMember{Room: room, User: user}}, user, "", 0)
 	return err
 }
 
 // SetTopic sets room's topic.
 func (n *Node) SetTopic(ctx context.Context, user, room, topic string) error {
-	_, err := n.propose(ctx, n.ev(&eventlog.RoomTopicSet{Room: room, Topic: topic, By: user}), "", "", 0)
+	_, err := n.mutate(ctx, &eventlog.RoomTopicSet{Room: room, Topic: topic, By: user}, user, "", 0)
 	return err
 }
 
 // SetPresence records user's presence on this node.
 func (n *Node) SetPresence(ctx context.Context, user, status string) error {
-	_, err := n.propose(ctx, n.ev(&eventlog.PresenceChanged{User: user, Node: n.id, Status: status}), "", "", 0)
+	_, err := n.mutate(ctx, &eventlog.PresenceChanged{User: user, Node: n.id, Status: status}, user, "", 0)
 	return err
 }
 
@@ -128,7 +185,7 @@ func (n *Node) Moderate(ctx context.Context, m sshui.Moderation) error {
 	default:
 		return fmt.Errorf("unknown moderation action %q", m.Action)
 	}
-	_, err := n.propose(ctx, n.ev(b), "", "", 0)
+	_, err := n.mutate(ctx, b, m.By, "", 0)
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/sshui"
 )
 
 // testCluster is n real nodes in this process, on loopback sockets bound
@@ -249,9 +250,15 @@ func TestPostIsExactlyOnceOnRetry(t *testing.T) {
 	c := newTestCluster(t, 3)
 	c.leader()
 	a := c.post("n1", "bob", "hello", "same-id")
-	b := c.post("n2", "bob", "hello again", "same-id")
+	b := c.post("n2", "bob", "hello", "same-id")
 	if a != b {
 		t.Fatalf("retry with the same client id got index %d, first was %d", b, a)
+	}
+	// The same id for another text changes nothing either, and says so.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if idx, err := c.nodes["n3"].n.Post(ctx, "bob", "general", "hello again", "same-id", 0, false); idx != a || !errors.Is(err, sshui.ErrIDReused) {
+		t.Fatalf("same id, other text: index %d (first %d), err %v", idx, a, err)
 	}
 	c.post("n3", "bob", "other", "other-id")
 	h := c.sameHistoryEverywhere(2)

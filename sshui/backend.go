@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -17,8 +18,17 @@ import (
 //     return only once the entry is committed (I4), or an error. On no
 //     quorum / timeout they return an error wrapping ErrNoQuorum; ctx carries
 //     the caller's deadline.
-//   - Post and DirectMessage are idempotent on clientMsgID (I5): a retry with
-//     the same id returns the index of the first entry and appends nothing.
+//   - Every mutation is exactly once (I5). Each call carries a request id:
+//     Post and DirectMessage take it as clientMsgID (the backend draws a
+//     random one when it is empty); the others get a fresh random one per
+//     call. A retry with the same id changes nothing more and returns the
+//     index of the first entry; a retry with the same id but a different
+//     request (other text, room...) also changes nothing and returns that
+//     index with an error wrapping ErrIDReused.
+//   - Bans and mutes are decided when the entry is applied, against the
+//     entry's own time, on every node alike. A refused mutation returns a
+//     *Refusal (which wraps ErrForbidden for a ban, ErrMuted for a mute);
+//     its entry stays in the log as a record and changes nothing.
 //   - Reads (History, HistoryAfter, Rooms, Members, RoomsOf, NameOwner,
 //     IsBanned, IsMuted, Status) answer from this node's applied state without
 //     blocking on the network.
@@ -31,9 +41,11 @@ import (
 //     shows (see Clean).
 type Backend interface {
 	// Post appends a chat message to room and returns its committed index.
-	// seenLamport is the largest Lamport time the author had seen (I6).
+	// seenLamport is the largest Lamport time the author had seen (I6). A
+	// banned author, or one muted in room, gets a *Refusal.
 	Post(ctx context.Context, user, room, text, clientMsgID string, seenLamport uint64, action bool) (index uint64, err error)
-	// DirectMessage appends a private message from -> to.
+	// DirectMessage appends a private message from -> to. A banned sender
+	// gets a *Refusal.
 	DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (index uint64, err error)
 
 	// History returns up to limit messages of room with Index < before
@@ -84,7 +96,63 @@ var (
 	ErrNotFound  = errors.New("not found")
 	ErrForbidden = errors.New("permission denied")
 	ErrMuted     = errors.New("you are muted")
+	// ErrIDReused: the request id was already used by another request of
+	// the same author; nothing was changed, and the index returned with
+	// the error is the entry that owns the id.
+	ErrIDReused = errors.New("request id already used for a different request")
 )
+
+// Refusal is the error of a mutation refused by a ban or a mute. The
+// decision is taken when the entry is applied, against the entry's own time
+// (the leader's clock when it sequenced it), so every node refuses the same
+// entries; a backend may also refuse early, from its local state, without
+// proposing anything.
+type Refusal struct {
+	Action string    // "ban" or "mute": what refused it
+	User   string    // the refused author
+	Room   string    // mute: the room it holds in ("" = every room)
+	By     string    // the moderator
+	Reason string    // the moderator's reason, untrusted text
+	Until  time.Time // end of the ban or mute; zero = no end
+	At     time.Time // time of the refused entry (or of the early check)
+}
+
+// Error says why, for the refused user: "you are banned until 15:04 UTC
+// (spam)", "you are muted in #general until 2025-06-01 15:04 UTC". The time
+// of day alone is shown when Until is within a day of At. The reason is not
+// cleaned here: sshui cleans everything it shows.
+func (r *Refusal) Error() string {
+	var b strings.Builder
+	b.WriteString("you are ")
+	if r.Action == "mute" {
+		b.WriteString("muted")
+		if r.Room != "" {
+			b.WriteString(" in #" + r.Room)
+		}
+	} else {
+		b.WriteString("banned")
+	}
+	if !r.Until.IsZero() {
+		u := r.Until.UTC()
+		layout := "2006-01-02 15:04 UTC"
+		if d := r.Until.Sub(r.At); d >= 0 && d < 24*time.Hour {
+			layout = "15:04 UTC"
+		}
+		b.WriteString(" until " + u.Format(layout))
+	}
+	if r.Reason != "" {
+		b.WriteString(" (" + r.Reason + ")")
+	}
+	return b.String()
+}
+
+// Is makes a ban's refusal match ErrForbidden and a mute's ErrMuted.
+func (r *Refusal) Is(target error) bool {
+	if r.Action == "mute" {
+		return target == ErrMuted
+	}
+	return target == ErrForbidden
+}
 
 // Message is one committed chat message.
 type Message struct {

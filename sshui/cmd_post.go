@@ -47,6 +47,11 @@ func runPost(e *execEnv, c command) int {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
 	idx, err := postTo(e, to, dm, text, *id)
+	if errors.Is(err, ErrIDReused) {
+		// Nothing was posted: the id names an earlier, different message.
+		return e.errorf("post: --id %s was already used for a different message (index %d); nothing was posted; use a new id",
+			Clean(*id, 128), idx)
+	}
 	if err != nil {
 		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
@@ -64,24 +69,28 @@ func postTarget(arg string) (name string, dm bool, err error) {
 	return name, false, err
 }
 
-// postTo sends a room message or a direct message.
+// postTo sends a room message or a direct message. Bans and mutes are the
+// backend's to decide (at apply time, the same on every node): its refusal
+// says until when and why.
 func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
 	defer cancel()
 	if dm {
 		return e.b.DirectMessage(ctx, e.id.Name, to, text, id)
 	}
-	if e.b.IsMuted(e.id.Name, to) {
-		return 0, ErrMuted
-	}
 	return e.b.Post(ctx, e.id.Name, to, text, id, 0, false)
 }
 
 // explain turns a Backend error into one clear line.
 func explain(err error, timeout string) string {
+	var refusal *Refusal
 	switch {
 	case errors.Is(err, ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		return "not committed: the cluster has no quorum (waited up to " + timeout + "); retry with the same --id"
+	case errors.As(err, &refusal):
+		return Clean(refusal.Error(), 300)
+	case errors.Is(err, ErrIDReused):
+		return "this request id was already used for a different request; nothing was changed"
 	case errors.Is(err, ErrMuted):
 		return "you are muted here"
 	case errors.Is(err, ErrForbidden):

@@ -12,19 +12,18 @@ import (
 // GeneralRoom exists from the start on every node.
 const GeneralRoom = "general"
 
-// Chat owns rooms, messages, direct messages and the exactly-once table.
+// Chat owns rooms, messages and direct messages. Retried posts never reach
+// it twice: the State's exactly-once table stops them first (I5).
 type Chat struct {
 	mu       sync.RWMutex
 	rooms    map[string]*room
-	dedup    map[dedupKey]uint64 // (author, client id) -> index of the first entry (I5)
+	once     *once // the State's table, for Lookup only
 	members  map[string]map[string]bool
 	userRoom map[string]map[string]bool
 	messages uint64
 	lastLamp uint64
 	out      [1]sshui.Event // Apply's result buffer: valid until the next Apply
 }
-
-type dedupKey struct{ user, id string }
 
 type room struct {
 	topic string
@@ -33,7 +32,7 @@ type room struct {
 
 func NewChat() *Chat {
 	c := &Chat{
-		rooms: map[string]*room{}, dedup: map[dedupKey]uint64{},
+		rooms:   map[string]*room{},
 		members: map[string]map[string]bool{}, userRoom: map[string]map[string]bool{},
 	}
 	c.rooms[GeneralRoom] = &room{}
@@ -92,15 +91,11 @@ func (c *Chat) room(name string) *room {
 	return r
 }
 
-// post records a message unless its (author, client id) was seen before: a
-// retried post is one entry in history however often it reached the log (I5).
+// post records a message. id is the client message id, shown as the
+// message's id; an entry with only a header request id shows that.
 func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, id string) []sshui.Event {
-	if id != "" {
-		k := dedupKey{from, id}
-		if _, dup := c.dedup[k]; dup {
-			return nil
-		}
-		c.dedup[k] = index
+	if id == "" {
+		id = ev.RequestID
 	}
 	m := sshui.Message{Index: index, ID: id, Room: roomName, From: from, To: to, Text: text,
 		Lamport: ev.Lamport, Time: time.Unix(0, ev.Time).UTC()}
@@ -121,12 +116,17 @@ func isAction(ev eventlog.Event) bool {
 	return ok && b.Action != 0
 }
 
-// Lookup returns the index of the first entry with this (author, client id).
+// Lookup returns the index of the first entry with this (author, request
+// id), of any kind.
+//
+// Deprecated: use State.Lookup, which also says whether that entry was
+// refused and whether a retry matches it.
 func (c *Chat) Lookup(user, id string) (uint64, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	i, ok := c.dedup[dedupKey{user, id}]
-	return i, ok
+	if c.once == nil {
+		return 0, false
+	}
+	o, ok := c.once.lookup(user, id)
+	return o.Index, ok
 }
 
 func (c *Chat) History(roomName string, before uint64, limit int) []sshui.Message {

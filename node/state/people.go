@@ -37,7 +37,10 @@ func (p *Identity) Lookup(name string) (string, bool) {
 	return fp, ok
 }
 
-// Moderation holds kicks, bans and mutes.
+// Moderation holds bans and mutes (kicks leave no state). Whether one holds
+// is a question with a time: Authorize asks at an entry's time, so every
+// node answers alike; Banned and Muted ask at this node's clock, for the
+// fast paths and displays that read the local state.
 type Moderation struct {
 	mu    sync.RWMutex
 	bans  map[string]eventlog.Moderation
@@ -76,26 +79,49 @@ func (p *Moderation) Apply(index uint64, ev eventlog.Event) []sshui.Event {
 	return []sshui.Event{{Kind: sshui.EventModeration, Index: index, User: m.Target, Room: m.Room, Mod: mod}}
 }
 
-func (p *Moderation) active(m eventlog.Moderation) bool {
-	return m.Until == 0 || p.now().UnixNano() < m.Until
-}
+// activeAt reports whether m holds at t (Unix ns): it has no end, or ends
+// after t.
+func activeAt(m eventlog.Moderation, t int64) bool { return m.Until == 0 || t < m.Until }
 
-func (p *Moderation) Banned(user string) bool {
+// banAt returns the ban on user that holds at t. The latest ban on a user
+// replaces the earlier ones (a short ban after a long one shortens it).
+func (p *Moderation) banAt(user string, t int64) (eventlog.Moderation, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	m, ok := p.bans[user]
-	return ok && p.active(m)
+	return m, ok && activeAt(m, t)
 }
 
-func (p *Moderation) Muted(user, room string) bool {
+// muteAt returns a mute on user for room (or every room) that holds at t:
+// one without end if there is one, else the one that ends last, so a
+// refusal names the longest wait.
+func (p *Moderation) muteAt(user, room string, t int64) (eventlog.Moderation, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	var best eventlog.Moderation
+	found := false
 	for _, m := range p.mutes[user] {
-		if (m.Room == "" || m.Room == room) && p.active(m) {
-			return true
+		if (m.Room != "" && m.Room != room) || !activeAt(m, t) {
+			continue
+		}
+		if !found || best.Until != 0 && (m.Until == 0 || m.Until > best.Until) {
+			best, found = m, true
 		}
 	}
-	return false
+	return best, found
+}
+
+// Banned reports whether user is banned now, by this node's clock and state.
+func (p *Moderation) Banned(user string) bool {
+	_, ok := p.banAt(user, p.now().UnixNano())
+	return ok
+}
+
+// Muted reports whether user is muted in room now, by this node's clock and
+// state.
+func (p *Moderation) Muted(user, room string) bool {
+	_, ok := p.muteAt(user, room, p.now().UnixNano())
+	return ok
 }
 
 // Presence tracks who is online where. It is replicated so every node's

@@ -26,6 +26,9 @@ type Plugin interface {
 type Plugins struct {
 	all    []Plugin
 	byKind map[eventlog.Kind]Plugin
+	// admit, when set (the Plugins of a State), sees every entry first and
+	// says whether it may change anything: exactly once and authorization.
+	admit func(index uint64, ev eventlog.Event) bool
 }
 
 // NewPlugins registers ps; two plugins claiming one kind is a programming
@@ -45,8 +48,13 @@ func NewPlugins(ps ...Plugin) *Plugins {
 }
 
 // Apply hands a committed entry to its plugin. Kinds nobody owns (no-ops,
-// bookkeeping) are skipped.
+// bookkeeping) are skipped. The Plugins of a State first pass the entry
+// through the State's exactly-once table and Authorize (see State.Apply):
+// a repeated request or a refused entry reaches no plugin.
 func (r *Plugins) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	if r.admit != nil && !r.admit(index, ev) {
+		return nil
+	}
 	if p := r.byKind[ev.Kind()]; p != nil {
 		return p.Apply(index, ev)
 	}

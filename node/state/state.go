@@ -3,6 +3,19 @@
 // rebuilding of the replicated log from a node's WAL. The node uses it live;
 // the offline tools (`syncnet wal replay`) use the very same code, so an
 // audit replays exactly what the node computed.
+//
+// Two rules hold for every entry, of every kind, in one place each, before
+// any plugin sees it (State.Apply):
+//
+//   - Exactly once (once.go): an entry whose (author, request id) an earlier
+//     entry already carried changes nothing. Lookup tells a proposer what
+//     became of its request.
+//   - Authorization (authorize.go): bans and mutes are decided at apply
+//     time, against the entry's own time, so every node refuses the same
+//     entries. A refused entry stays in the log and changes nothing.
+//
+// docs/ARCHITECTURE.md ("Exactly once", "Authorization") tells the whole
+// path from the session to the apply.
 package state
 
 import (
@@ -10,22 +23,87 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/sshui"
 )
 
-// State bundles the built-in plugins.
+// State bundles the built-in plugins, the exactly-once table and the
+// authorization of entries.
 type State struct {
 	Chat       *Chat
 	Identity   *Identity
 	Moderation *Moderation
 	Presence   *Presence
-	Plugins    *Plugins
+	// Plugins routes entries to their plugin. Its Apply is State.Apply: it
+	// admits entries through the exactly-once table and Authorize first.
+	Plugins *Plugins
+
+	once *once
+	dig  digester // Apply's, reused: only the apply goroutine uses it
 }
 
-// New returns empty state; now is the clock used for timed mutes and bans.
+// New returns empty state; now is the clock the local reads (Banned, Muted)
+// use. Applying never reads it: entries are judged at their own time.
 func New(now func() time.Time) *State {
-	s := &State{Chat: NewChat(), Identity: NewIdentity(), Moderation: NewModeration(now), Presence: NewPresence()}
+	s := &State{Chat: NewChat(), Identity: NewIdentity(), Moderation: NewModeration(now), Presence: NewPresence(),
+		once: newOnce()}
+	s.Chat.once = s.once
 	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence)
+	s.Plugins.admit = s.admit
 	return s
+}
+
+// Apply folds one committed entry, in index order, from one goroutine: a
+// repeated request changes nothing, a refused entry is recorded as refused
+// and changes nothing, anything else goes to its plugin. It returns the
+// events sessions should hear, valid until the next Apply (see Plugin).
+func (s *State) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+	return s.Plugins.Apply(index, ev)
+}
+
+// admit is the gate in front of every plugin: exactly once, then
+// authorization. It reports whether the entry may change state.
+func (s *State) admit(index uint64, ev eventlog.Event) bool {
+	author, id := RequestKey(ev)
+	k := requestKey{author, id}
+	keyed := id != ""
+	if keyed && s.once.seen(k) {
+		return false // a request already applied or refused: nothing changes
+	}
+	r := s.Authorize(ev)
+	if keyed || r != nil {
+		var e firstEntry
+		e.index = index
+		if keyed {
+			e.digest = s.dig.sum(ev)
+		}
+		s.once.record(k, keyed, e, r)
+	}
+	return r == nil
+}
+
+// Lookup tells what became of the request (author, requestID): the index
+// of the first entry that carried it, whether that entry was refused and
+// why, and (Outcome.Matches) whether another event asks the same. ok is
+// false while no entry with it has been applied here. Safe from any
+// goroutine.
+func (s *State) Lookup(author, requestID string) (o Outcome, ok bool) {
+	return s.once.lookup(author, requestID)
+}
+
+// RefusalAt reports whether the applied entry at index was refused, and
+// why; for audits.
+func (s *State) RefusalAt(index uint64) (*sshui.Refusal, bool) {
+	s.once.mu.RLock()
+	defer s.once.mu.RUnlock()
+	r, ok := s.once.refusals[index]
+	return r, ok
+}
+
+// Refused counts the entries refused so far.
+func (s *State) Refused() uint64 {
+	s.once.mu.RLock()
+	defer s.once.mu.RUnlock()
+	return s.once.refused
 }
 
 // Entry is one slot of the replicated log as found in a WAL.

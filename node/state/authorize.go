@@ -1,0 +1,80 @@
+package state
+
+import (
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// Authorization.
+//
+// Whether an entry may change anything is decided here, in Authorize, and
+// nowhere else. The State calls it for every committed entry, in log order,
+// before the entry's plugin sees it, and judges the entry at the entry's
+// own time (Header.Time, stamped by the leader that sequenced it), never at
+// the clock of the node applying it. The moderation it consults is the
+// fold of the entries before it. Every node therefore refuses exactly the
+// same entries, whatever its clock and however late it applies: a ban
+// committed at index i refuses a post at index i+1 stamped inside the ban,
+// even if the node that proposed the post had not heard of the ban yet.
+//
+// A refused entry stays in the log (the log is the audit trail) but changes
+// no state and produces no event; it is recorded as refused in the
+// exactly-once table, so its proposer can tell the user why (Outcome).
+//
+// Rules:
+//   - A banned user (a ban on them whose Until is 0 or after the entry's
+//     time; a later ban replaces an earlier one) may not post, send direct
+//     messages, set topics or join rooms.
+//   - A muted user (any mute on them for that room or every room, active at
+//     the entry's time) may not post in the room or set its topic. Direct
+//     messages are not muted.
+//   - Everything else passes: leaving a room, presence (a node must always
+//     be able to say its user went offline), name binding, and moderation,
+//     whose authority is the admin key checked by the session that asked.
+//
+// The node's backend may call Authorize at its own clock before proposing,
+// to answer at once from local state; that answer is only a fast path.
+
+// Authorize decides whether ev may change state, at ev.Time against the
+// state applied so far. It returns nil, or why not.
+func (s *State) Authorize(ev eventlog.Event) *sshui.Refusal {
+	var user, room string
+	scoped := false // mutes apply
+	switch b := ev.Body.(type) {
+	case *eventlog.MessagePosted:
+		user, room, scoped = b.From, b.Room, true
+	case *eventlog.RoomTopicSet:
+		user, room, scoped = b.By, b.Room, true
+	case *eventlog.DirectMessage:
+		user = b.From
+	case *eventlog.MemberJoinedRoom:
+		user = b.User
+	default:
+		return nil
+	}
+	if user == "" {
+		return nil
+	}
+	if m, ok := s.Moderation.banAt(user, ev.Time); ok {
+		return refusal("ban", user, m, ev.Time)
+	}
+	if scoped {
+		if m, ok := s.Moderation.muteAt(user, room, ev.Time); ok {
+			return refusal("mute", user, m, ev.Time)
+		}
+	}
+	return nil
+}
+
+func refusal(action, user string, m eventlog.Moderation, at int64) *sshui.Refusal {
+	r := &sshui.Refusal{Action: action, User: user, By: m.By, Reason: m.Reason, At: time.Unix(0, at).UTC()}
+	if action == "mute" {
+		r.Room = m.Room
+	}
+	if m.Until != 0 {
+		r.Until = time.Unix(0, m.Until).UTC()
+	}
+	return r
+}

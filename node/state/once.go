@@ -1,0 +1,199 @@
+package state
+
+import (
+	"sync"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// Exactly once (I5).
+//
+// Every mutation is a request with an id, named in its entry's header
+// (Header.Author, Header.RequestID). A request may reach the log more than
+// once: its reply was lost and the proposer forwarded it again, or a leader
+// change made it propose again. The State keeps one table, for every kind,
+// of (author, request id) → the first entry that carried it. Applying an
+// entry whose pair is in the table changes nothing and says nothing, so a
+// request is one fact in history on every node alike; the table is itself
+// replicated state (a fold of the log), so it survives restarts and leader
+// changes. Entries without a request id (no-ops, records older than the
+// header fields) are applied as they come, except the older posts and
+// direct messages, whose ClientMsgID (with From as author) was their
+// request id and still counts as one.
+//
+// The table remembers of the first entry its index, whether it was refused
+// (see Authorize) and a digest of what it asked for. So a retry learns what
+// became of its request, and a request that reuses an id for something
+// else (another text, another room) can be told apart: it changes nothing,
+// and Outcome.Matches says the id was taken.
+
+// requestKey names a request: (author, request id).
+type requestKey struct{ author, id string }
+
+// firstEntry is what the table keeps of the first entry of a request.
+type firstEntry struct {
+	index  uint64
+	digest uint64
+}
+
+// Outcome is what became of a request: the first entry that carried its
+// (author, request id), and whether that entry was refused.
+type Outcome struct {
+	// Index is the cluster index of the first entry with this request.
+	Index uint64
+	// Refusal is non-nil when that entry was refused at apply time (a ban
+	// or a mute held at its time); it is in the log and changed nothing.
+	Refusal *sshui.Refusal
+
+	digest uint64
+}
+
+// Err is the refusal as an error, or nil if the entry was applied.
+func (o Outcome) Err() error {
+	if o.Refusal == nil {
+		return nil
+	}
+	return o.Refusal
+}
+
+// Matches reports whether ev asks for what the first entry of its request
+// asked for: the same kind and the same body, save the Lamport time the
+// author had seen (MessagePosted.ReplyLamport, which a retry may raise). A
+// retry that does not match was not applied either: its id was already
+// used.
+func (o Outcome) Matches(ev eventlog.Event) bool {
+	var d digester
+	return d.sum(ev) == o.digest
+}
+
+// RequestKey returns the (author, request id) of an entry: the header's,
+// or for a post or direct message written before the header had them, its
+// From and ClientMsgID. An empty id means the entry names no request and is
+// never deduplicated. A header id without an author takes the body's
+// author, as the older entries do.
+func RequestKey(ev eventlog.Event) (author, id string) {
+	author, id = ev.Author, ev.RequestID
+	if id != "" && author != "" {
+		return author, id
+	}
+	switch b := ev.Body.(type) {
+	case *eventlog.MessagePosted:
+		if id == "" {
+			id = b.ClientMsgID
+		}
+		return b.From, id
+	case *eventlog.DirectMessage:
+		if id == "" {
+			id = b.ClientMsgID
+		}
+		return b.From, id
+	}
+	return author, id
+}
+
+// once is the exactly-once table. The apply goroutine is its only writer;
+// Lookup may come from any goroutine.
+type once struct {
+	mu       sync.RWMutex
+	first    map[requestKey]firstEntry
+	refusals map[uint64]*sshui.Refusal // refused entries by index, keyed or not
+	refused  uint64
+}
+
+func newOnce() *once {
+	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]*sshui.Refusal{}}
+}
+
+func (t *once) seen(k requestKey) bool {
+	t.mu.RLock()
+	_, ok := t.first[k]
+	t.mu.RUnlock()
+	return ok
+}
+
+// record enters a first entry (if keyed) and its refusal (if refused).
+func (t *once) record(k requestKey, keyed bool, e firstEntry, r *sshui.Refusal) {
+	t.mu.Lock()
+	if keyed {
+		t.first[k] = e
+	}
+	if r != nil {
+		t.refusals[e.index] = r
+		t.refused++
+	}
+	t.mu.Unlock()
+}
+
+func (t *once) lookup(author, id string) (Outcome, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.first[requestKey{author, id}]
+	if !ok {
+		return Outcome{}, false
+	}
+	return Outcome{Index: e.index, Refusal: t.refusals[e.index], digest: e.digest}, true
+}
+
+// digester implements eventlog.Wire as a 64-bit FNV-1a hash of an entry's
+// kind and body fields. Zero fields are left out, as the codec leaves them
+// out, so a record that lacks a field digests like one that holds its zero.
+type digester struct {
+	h    uint64
+	skip int // a field number to leave out
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func (d *digester) sum(ev eventlog.Event) uint64 {
+	d.h, d.skip = fnvOffset, 0
+	d.mix(uint64(ev.Kind()))
+	if ev.Body == nil {
+		return d.h
+	}
+	if _, ok := ev.Body.(*eventlog.MessagePosted); ok {
+		d.skip = 5 // ReplyLamport: a retry may have seen more
+	}
+	ev.Body.Wire(d)
+	return d.h
+}
+
+func (d *digester) mix(v uint64) {
+	for i := 0; i < 8; i++ {
+		d.h ^= v & 0xff
+		d.h *= fnvPrime
+		v >>= 8
+	}
+}
+
+func (d *digester) String(num int, p *string) {
+	if num == d.skip || *p == "" {
+		return
+	}
+	d.mix(uint64(num))
+	d.mix(uint64(len(*p)))
+	s := *p
+	for i := 0; i < len(s); i++ {
+		d.h ^= uint64(s[i])
+		d.h *= fnvPrime
+	}
+}
+
+func (d *digester) Uint(num int, p *uint64) {
+	if num == d.skip || *p == 0 {
+		return
+	}
+	d.mix(uint64(num))
+	d.mix(*p)
+}
+
+func (d *digester) Int(num int, p *int64) {
+	if num == d.skip || *p == 0 {
+		return
+	}
+	d.mix(uint64(num))
+	d.mix(uint64(*p))
+}
