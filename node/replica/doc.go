@@ -74,7 +74,8 @@
 // # Invariants and why they hold
 //
 // I1 (one leader per term) is the ring's. The core checks it: a MsgApp/MsgSnap
-// from a second leader of its term, or one received while leading, panics.
+// from a second leader of its term, or one received while leading, is
+// refused (RejectSecondLeader) and changes nothing; see below.
 //
 // Stale terms: a MsgApp/MsgSnap with a term below ours is refused with a
 // MsgAppResp carrying our term; a leader seeing a higher term steps down
@@ -115,6 +116,37 @@
 // (HintIndex, HintTerm) so back-off jumps to the follower's real end and
 // skips whole terms; after commit advances, followers get an empty append
 // carrying it without waiting for the heartbeat.
+//
+// # Refusing what a peer sends
+//
+// Peers are authenticated, but one may be buggy, wrong about the election,
+// or run a newer version; it must never take this node (and with it the
+// cluster) down. The rule: a panic is only for this node's own invariants,
+// things no input can break and only a bug in this process (the replica or
+// its driver) can: calls out of the Ready/Advance order, and the log's
+// assertions (append out of sequence, truncating a committed entry,
+// committing beyond the last index, slicing outside the log). Anything that
+// depends on what a message says is checked in Step (check, validate,
+// checkAppend, checkSnapshot) before any state changes, so that no message
+// reaches those assertions. A message that fails is refused: Step returns a
+// *RejectError naming the peer and the reason, wrapping
+//
+//   - ErrBadMessage when the message is wrong in itself: not for us, from a
+//     non-member, a type that is never stepped, or inconsistent (entries out
+//     of sequence, terms above the message's, a hint above the rejected
+//     index, an index beyond any real log); or
+//   - ErrRejected when it contradicts what this replica knows: a second
+//     leader of our term (I1), an entry or snapshot that differs from our
+//     committed history (I2/I3), an ack for entries this leader never had.
+//
+// The replica is then exactly as before (not even its term moves), and the
+// refusal is counted by reason in Rejected for the driver to log and
+// export. Refusing is always safe: the message is treated as lost, which
+// every protocol here tolerates. Messages that are merely late (an older
+// term, an ack below what is known, a refusal of an append the leader no
+// longer has) are not refusals: Step handles them as the protocol says.
+// New checks go in check, never as panics deep in the log, and the fuzz
+// test (FuzzStep) asserts both halves: no panic, no change on refusal.
 //
 // # Limits
 //

@@ -142,8 +142,53 @@ func (l *memLog) findConflictByTerm(i, t uint64) (uint64, uint64) {
 	}
 }
 
-// maybeAppend applies an append from the leader. It returns the last index
-// known to match the leader's log, or ok=false when prev does not match.
+// checkAppend reports whether an append's claims contradict committed
+// history: every legitimate leader holds our committed entries unchanged
+// (I3), so an (index, term) it asserts at or below our commit index — the
+// prev entry or a carried one — must match ours wherever we still hold it.
+// Step refuses such an append before anything changes; maybeAppend relies
+// on it.
+func (l *memLog) checkAppend(prevIndex, prevTerm uint64, ents []Entry) error {
+	if err := l.checkCommitted("prev entry", prevIndex, prevTerm); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Index > l.committed {
+			break
+		}
+		if err := l.checkCommitted("entry", e.Index, e.Term); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSnapshot is checkAppend for a snapshot: at or below our commit index
+// it must match our entry; above it, its term cannot be below that of our
+// last committed entry (terms never decrease along a log).
+func (l *memLog) checkSnapshot(s Snapshot) error {
+	if s.Index <= l.committed {
+		return l.checkCommitted("snapshot", s.Index, s.Term)
+	}
+	if ct, _ := l.term(l.committed); s.Term < ct {
+		return fmt.Errorf("snapshot %d/%d older than our committed entry %d/%d", s.Index, s.Term, l.committed, ct)
+	}
+	return nil
+}
+
+func (l *memLog) checkCommitted(what string, i, t uint64) error {
+	if i > l.committed {
+		return nil
+	}
+	if lt, ok := l.term(i); ok && lt != t {
+		return fmt.Errorf("%s %d/%d differs from our committed %d/%d", what, i, t, i, lt)
+	}
+	return nil
+}
+
+// maybeAppend applies an append from the leader, which checkAppend
+// accepted. It returns the last index known to match the leader's log, or
+// ok=false when prev does not match.
 func (l *memLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) (lastNew uint64, ok bool) {
 	lastNew = prevIndex + uint64(len(ents))
 	if prevIndex < l.committed {
@@ -156,7 +201,7 @@ func (l *memLog) maybeAppend(prevIndex, prevTerm, commit uint64, ents []Entry) (
 		}
 		prevIndex, prevTerm, ents = l.committed, ents[skip-1].Term, ents[skip:]
 		if !l.matchTerm(prevIndex, prevTerm) {
-			panic(fmt.Sprintf("replica: leader's entry at committed index %d has term %d, ours differs (I2/I3 broken)", prevIndex, prevTerm))
+			panic(fmt.Sprintf("replica: leader's entry at committed index %d has term %d, ours differs (not caught by checkAppend: a bug here)", prevIndex, prevTerm))
 		}
 	}
 	if !l.matchTerm(prevIndex, prevTerm) {

@@ -25,6 +25,8 @@ type Replica struct {
 	prevHard HardState
 	prevSoft SoftState
 	readyOut bool // a Ready was returned and not yet Advanced
+
+	rejected map[string]int // refused messages by reason (see Rejected)
 }
 
 // New builds a replica from its config and the state recovered from disk.

@@ -5,17 +5,18 @@ import (
 	"slices"
 )
 
-// Step feeds one message received from a peer into the replica.
+// Step feeds one message received from a peer into the replica. A message
+// it refuses changes nothing: Step returns a *RejectError (wrapping
+// ErrBadMessage or ErrRejected) and counts it in Rejected. What a peer can
+// never do is make it panic (see doc.go, "Refusing what a peer sends").
 func (r *Replica) Step(m Message) error {
 	r.assertIdle("Step")
-	if m.To != r.cfg.ID || m.From == r.cfg.ID || !slices.Contains(r.cfg.Peers, m.From) {
-		return fmt.Errorf("%w: %s at %s", ErrBadMessage, m.Describe(), r.cfg.ID)
-	}
-	if m.Type != MsgApp && m.Type != MsgAppResp && m.Type != MsgSnap {
-		return fmt.Errorf("%w: type %s is never stepped", ErrBadMessage, m.Type)
-	}
-	if err := validate(m); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadMessage, m.Describe(), err)
+	if e := r.check(m); e != nil {
+		if r.rejected == nil {
+			r.rejected = make(map[string]int)
+		}
+		r.rejected[e.Reason]++
+		return e
 	}
 	switch {
 	case m.Term > r.term:
@@ -54,15 +55,99 @@ func (r *Replica) Step(m Message) error {
 	return nil
 }
 
-// validate checks a message's internal consistency, so that a malformed
-// (but authenticated) message is an error, not a panic deep in the log.
+// Rejected returns how many messages Step refused, by reason (the Reject*
+// constants; absent reasons are zero). The map is a copy the caller owns.
+// Like Status, it may be called while a Ready is outstanding.
+func (r *Replica) Rejected() map[string]int {
+	out := make(map[string]int, len(r.rejected))
+	for k, v := range r.rejected {
+		out[k] = v
+	}
+	return out
+}
+
+// check decides, without changing anything, whether Step may act on m. It
+// runs every test that depends on what the sender wrote, so that past it
+// nothing a peer sends can reach a panic (they all assert this node's own
+// invariants) or change state and then fail. Stale messages (term below
+// ours) pass: Step refuses or drops them as the protocol says.
+func (r *Replica) check(m Message) *RejectError {
+	rej := func(kind error, reason, detail string) *RejectError {
+		return &RejectError{Peer: m.From, Reason: reason, Msg: m.Describe(), Detail: detail, kind: kind}
+	}
+	switch {
+	case m.To != r.cfg.ID:
+		return rej(ErrBadMessage, RejectNotForUs, "stepped into "+r.cfg.ID)
+	case m.From == r.cfg.ID:
+		return rej(ErrBadMessage, RejectNotForUs, "sent under our own id")
+	case !slices.Contains(r.cfg.Peers, m.From):
+		return rej(ErrBadMessage, RejectNotForUs, "sender is not a member")
+	}
+	if m.Type != MsgApp && m.Type != MsgAppResp && m.Type != MsgSnap {
+		return rej(ErrBadMessage, RejectType, fmt.Sprintf("type %s is never stepped", m.Type))
+	}
+	if err := validate(m); err != nil {
+		return rej(ErrBadMessage, RejectMalformed, err.Error())
+	}
+	if m.Term < r.term {
+		return nil
+	}
+	switch m.Type {
+	case MsgApp, MsgSnap:
+		// A newer term has no leader in this replica yet: its sender will be.
+		if m.Term == r.term && (r.role == Leader || (r.lead != "" && r.lead != m.From)) {
+			return rej(ErrRejected, RejectSecondLeader, fmt.Sprintf("term %d is led by %s (I1)", r.term, r.lead))
+		}
+		var err error
+		if m.Type == MsgApp {
+			err = r.log.checkAppend(m.PrevIndex, m.PrevTerm, m.Entries)
+		} else {
+			err = r.log.checkSnapshot(*m.Snapshot)
+		}
+		if err != nil {
+			return rej(ErrRejected, RejectCommitConflict, err.Error())
+		}
+	case MsgAppResp:
+		// A correct follower acks only what this leader sent it in this
+		// term, and a leader's log never shrinks while it leads.
+		if m.Term == r.term && r.role == Leader && !m.Reject && m.Index > r.log.lastIndex() {
+			return rej(ErrRejected, RejectAckBeyondLog, fmt.Sprintf("ack of %d, our last index is %d", m.Index, r.log.lastIndex()))
+		}
+	}
+	return nil
+}
+
+// maxIndex bounds every index a message may carry. No log comes near it;
+// anything above it is garbage, and refusing it keeps index arithmetic
+// (index+1, prevIndex+len(entries)) from overflowing.
+const maxIndex = 1 << 62
+
+// validate checks a message's internal consistency, independent of the
+// replica's state, so that a malformed (but authenticated) message is an
+// error, not a panic deep in the log.
 func validate(m Message) error {
 	switch m.Type {
 	case MsgSnap:
-		if m.Snapshot == nil || m.Snapshot.Term > m.Term {
-			return fmt.Errorf("missing snapshot or snapshot term above message term")
+		switch s := m.Snapshot; {
+		case s == nil:
+			return fmt.Errorf("missing snapshot")
+		case s.Term > m.Term:
+			return fmt.Errorf("snapshot term %d above message term", s.Term)
+		case s.Index > maxIndex:
+			return fmt.Errorf("snapshot index %d beyond any log", s.Index)
+		case s.Index == 0 && s.Term != 0:
+			return fmt.Errorf("snapshot at index 0 with term %d", s.Term)
 		}
 	case MsgApp:
+		if m.PrevIndex > maxIndex-uint64(len(m.Entries)) {
+			return fmt.Errorf("entries up to %d+%d beyond any log", m.PrevIndex, len(m.Entries))
+		}
+		if m.PrevTerm > m.Term {
+			return fmt.Errorf("prev term above message term")
+		}
+		if m.PrevIndex == 0 && m.PrevTerm != 0 {
+			return fmt.Errorf("prev index 0 with term %d", m.PrevTerm)
+		}
 		prevT := m.PrevTerm
 		for i, e := range m.Entries {
 			if e.Index != m.PrevIndex+1+uint64(i) || e.Term < prevT || e.Term > m.Term {
@@ -70,18 +155,22 @@ func validate(m Message) error {
 			}
 			prevT = e.Term
 		}
-		if m.PrevTerm > m.Term {
-			return fmt.Errorf("prev term above message term")
+	case MsgAppResp:
+		if m.Index > maxIndex {
+			return fmt.Errorf("index %d beyond any log", m.Index)
+		}
+		if m.Reject && (m.HintIndex > m.Index || m.HintTerm > m.Term) {
+			return fmt.Errorf("hint %d/%d above the rejected index or the message term", m.HintIndex, m.HintTerm)
 		}
 	}
 	return nil
 }
 
-// acceptLeader records the leader of the current term; two leaders in one
-// term is an election bug (I1) and stops the replica loudly.
+// acceptLeader records the leader of the current term. check refused any
+// second leader of the term (I1) before Step got here.
 func (r *Replica) acceptLeader(from string) {
 	if r.role == Leader || (r.lead != "" && r.lead != from) {
-		panic(fmt.Sprintf("replica %s: %s claims term %d led by %s (I1 broken)", r.cfg.ID, from, r.term, r.lead))
+		panic(fmt.Sprintf("replica %s: %s leads term %d, led by %s (not caught by check: a bug here)", r.cfg.ID, from, r.term, r.lead))
 	}
 	r.lead = from
 }
@@ -128,9 +217,12 @@ func (r *Replica) handleSnapshot(m Message) {
 func (r *Replica) handleAppResp(m Message) {
 	pr := r.prs[m.From]
 	if m.Reject {
-		hint := m.HintIndex
+		// The hint is at most the rejected index (validate); a refusal of
+		// an append this leader sent before a crash may still name an
+		// index beyond its (shorter) log: never probe past our end.
+		hint := min(m.HintIndex, r.log.lastIndex())
 		if m.HintTerm > 0 {
-			hint, _ = r.log.findConflictByTerm(m.HintIndex, m.HintTerm)
+			hint, _ = r.log.findConflictByTerm(hint, m.HintTerm)
 		}
 		if pr.maybeDecrTo(m.Index, hint) {
 			r.maybeSendAppend(m.From, false)

@@ -122,12 +122,68 @@ var (
 	// ErrStaleTerm: BecomeLeader/BecomeFollower with a term below the
 	// replica's current term.
 	ErrStaleTerm = errors.New("replica: stale term")
-	// ErrBadMessage: a message not addressed to us, from a non-member, or of a
-	// type that is never stepped.
+	// ErrBadMessage: a message not addressed to us, from a non-member, of a
+	// type that is never stepped, or inconsistent in itself. Step returns it
+	// wrapped in a *RejectError.
 	ErrBadMessage = errors.New("replica: bad message")
+	// ErrRejected: a well-formed message that contradicts what this replica
+	// knows (a second leader in a term, an entry that differs from a
+	// committed one, an ack for entries the leader does not hold). Step
+	// returns it wrapped in a *RejectError.
+	ErrRejected = errors.New("replica: message rejected")
 	// ErrBadSnapshot: SendSnapshot with a snapshot the leader cannot continue
 	// from (not committed, or older than the leader's log start).
 	ErrBadSnapshot = errors.New("replica: unusable snapshot")
 	// ErrCompact: Compact beyond the applied index or before the log start.
 	ErrCompact = errors.New("replica: cannot compact")
 )
+
+// Reasons a message is refused, the keys of Replica.Rejected. Values are
+// stable (they name metrics) and only ever added.
+const (
+	// RejectNotForUs (ErrBadMessage): addressed to another member, sent by
+	// this replica's own id, or sent by a non-member.
+	RejectNotForUs = "not-for-us"
+	// RejectType (ErrBadMessage): a type that is never stepped (unknown, or
+	// the local MsgSnapshotNeeded).
+	RejectType = "type"
+	// RejectMalformed (ErrBadMessage): inconsistent in itself (entries out
+	// of sequence, terms above the message's term, a hint above the
+	// rejected index, an index beyond any real log, ...).
+	RejectMalformed = "malformed"
+	// RejectSecondLeader (ErrRejected): an append or snapshot of our term
+	// from a member other than the leader we know, or received while we
+	// lead that term (I1 broken by the election, or a buggy peer).
+	RejectSecondLeader = "second-leader"
+	// RejectCommitConflict (ErrRejected): the message claims an entry at or
+	// below our commit index with another term, or a snapshot older (by
+	// term) than our committed log: it contradicts committed history.
+	RejectCommitConflict = "commit-conflict"
+	// RejectAckBeyondLog (ErrRejected): a follower of our term acknowledges
+	// entries beyond the leader's last index, which it was never sent.
+	RejectAckBeyondLog = "ack-beyond-log"
+)
+
+// RejectError is the error Step returns for a message it refused: nothing
+// changed in the replica, and the refusal was counted under Reason in
+// Rejected. errors.Is(err, ErrBadMessage) or errors.Is(err, ErrRejected)
+// tells the kind.
+type RejectError struct {
+	// Peer is the message's sender (m.From, as the driver authenticated it).
+	Peer string
+	// Reason is one of the Reject* constants.
+	Reason string
+	// Msg is the message, rendered by Message.Describe.
+	Msg string
+	// Detail says what exactly was wrong.
+	Detail string
+
+	kind error // ErrBadMessage or ErrRejected
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("%v from %s (%s): %s: %s", e.kind, e.Peer, e.Reason, e.Msg, e.Detail)
+}
+
+// Unwrap returns ErrBadMessage or ErrRejected.
+func (e *RejectError) Unwrap() error { return e.kind }
