@@ -40,6 +40,21 @@ type result struct {
 	err   error
 }
 
+// errMessageTooLarge is final: a retry would be refused again.
+var errMessageTooLarge = fmt.Errorf("message too large: %w", replica.ErrEntryTooLarge)
+
+// answer returns the result already sent to p, if any, without taking it
+// from the caller (done holds one result).
+func (p *proposal) answer() (result, bool) {
+	select {
+	case r := <-p.done:
+		p.done <- r
+		return r, true
+	default:
+		return result{}, false
+	}
+}
+
 // retryForward is how long a follower waits for the leader's answer to a
 // forwarded proposal before sending it again (same client id, so harmless).
 const retryForward = 250 * time.Millisecond
@@ -123,7 +138,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 	idx, term, err := n.rep.Propose(data)
 	if err != nil {
 		if errors.Is(err, replica.ErrEntryTooLarge) {
-			n.finish(p, result{err: fmt.Errorf("message too large: %w", err)})
+			n.finish(p, result{err: errMessageTooLarge})
 		}
 		return // not leader after all, or busy: the tick retries it
 	}
@@ -170,6 +185,11 @@ func (n *Node) handleForward(from string, fw forward) {
 		p := &proposal{ev: rec.Event, user: fw.User, msgID: fw.MsgID, seen: rec.Event.Lamport,
 			deadline: n.now().Add(time.Second), done: make(chan result, 1)}
 		n.placeAsLeader(p)
+		if r, ok := p.answer(); ok && r.err != nil {
+			reply.Err = r.err.Error() // final: the follower gives up too
+			reply.Final = true
+			break
+		}
 		if p.index == 0 {
 			reply.Err = "busy"
 			break
@@ -185,6 +205,14 @@ func (n *Node) handleForwardReply(r forwardReply) {
 		return // answered before, or given up
 	}
 	delete(n.fwdWait, r.ReqID)
+	if r.Final {
+		err := errors.New(r.Err)
+		if r.Err == errMessageTooLarge.Error() {
+			err = errMessageTooLarge
+		}
+		n.finish(p, result{err: err})
+		return
+	}
 	if r.Err != "" || r.Index == 0 {
 		p.reqID = 0 // the tick retries
 		return
@@ -253,6 +281,9 @@ func (n *Node) finish(p *proposal, r result) {
 	delete(n.pending, p)
 	if p.reqID != 0 {
 		delete(n.fwdWait, p.reqID)
+	}
+	if k := (dedupKey{p.user, p.msgID}); p.msgID != "" && n.inflight[k] == p {
+		delete(n.inflight, k) // an expired or failed proposal joins nothing later
 	}
 	select {
 	case p.done <- r:

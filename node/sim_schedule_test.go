@@ -133,24 +133,30 @@ func TestScheduleAckAcrossTermChange(t *testing.T) {
 // max ticks. hold, if set, takes out of the network what it wants kept back.
 func (w *simWorld) until(t *testing.T, max int, what string, cond func() bool, hold func(ring.Envelope) bool) {
 	t.Helper()
-	all := func(ring.Envelope) bool { return true }
 	for i := 0; !cond(); i++ {
 		if i == max {
 			t.Fatalf("no %q within %d ticks: %s\nlast steps:\n%s", what, max, w.roles(), w.trace.String())
 		}
+		w.quietTick(hold)
+	}
+}
+
+// quietTick is one tick with a perfect network: everything sent (but what
+// hold takes out) is delivered and stepped before it ends.
+func (w *simWorld) quietTick(hold func(ring.Envelope) bool) {
+	all := func(ring.Envelope) bool { return true }
+	w.step++
+	w.tick()
+	w.settle()
+	for guard := 0; guard < 100000; guard++ {
 		w.step++
-		w.tick()
-		w.settle()
-		for guard := 0; guard < 100000; guard++ {
-			w.step++
-			if hold != nil {
-				w.due = slices.DeleteFunc(w.due, hold)
-			}
-			if !w.deliverAll(all) && !w.runOne() && !w.pendingInput() {
-				break
-			}
-			w.settle()
+		if hold != nil {
+			w.due = slices.DeleteFunc(w.due, hold)
 		}
+		if !w.deliverAll(all) && !w.runOne() && !w.pendingInput() {
+			break
+		}
+		w.settle()
 	}
 }
 

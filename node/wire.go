@@ -170,6 +170,10 @@ type forwardReply struct {
 	Index uint64 // proposed (not yet committed) index; 0 with Err
 	Term  uint64
 	Err   string
+	// Final: Err will not change on a retry (the entry is too large), so
+	// the follower answers its caller now. Encoded only when set, after the
+	// other fields, so a reply without it reads as before.
+	Final bool
 }
 
 func encodeForward(f forward) []byte {
@@ -201,6 +205,9 @@ func encodeForwardReply(r forwardReply) []byte {
 	e.u(r.Index)
 	e.u(r.Term)
 	e.s(r.Err)
+	if r.Final {
+		e.bool(true)
+	}
 	return e.bytes()
 }
 
@@ -211,5 +218,8 @@ func decodeForwardReply(b []byte) (forwardReply, error) {
 		return r, fmt.Errorf("decode forward reply: version %d", v)
 	}
 	r.Boot, r.ReqID, r.Index, r.Term, r.Err = d.u(), d.u(), d.u(), d.u(), d.s()
+	if d.err == nil && len(d.b) > 0 {
+		r.Final = d.bool()
+	}
 	return r, d.done("forward reply")
 }

@@ -1,0 +1,118 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/state"
+)
+
+// steadyWorld is a three-node simulated cluster with a perfect network and
+// a leader known to all.
+func steadyWorld(t *testing.T) *simWorld {
+	t.Helper()
+	w, err := newSimWorld(7, simOpts{nodes: 3, clients: 1, msgsPerCli: 1, maxBatch: 8}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.closeAll)
+	w.settle()
+	w.until(t, 300, "a leader known to all", w.leaderKnownToAll, nil)
+	return w
+}
+
+// proposalFor builds a post proposal the way Post does.
+func proposalFor(n *Node, id, text string) *proposal {
+	ev := n.ev(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: text, ClientMsgID: id})
+	ev.Origin = n.id
+	return &proposal{ev: ev, user: "u", msgID: id,
+		deadline: n.now().Add(n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
+}
+
+func (w *simWorld) follower() *simNode {
+	for _, sn := range w.nodes {
+		if sn.n != nil && sn.n.ring.Leader() != sn.id {
+			return sn
+		}
+	}
+	return nil
+}
+
+// A post too large for the log, forwarded by a follower, is answered as too
+// large at once — not retried until the deadline and reported as "no quorum"
+// (the leader used to answer "busy").
+func TestForwardedTooLargeIsFinal(t *testing.T) {
+	w := steadyWorld(t)
+	f := w.follower()
+	p := proposalFor(f.n, "big-1", strings.Repeat("x", 70<<10))
+	f.inbox = append(f.inbox, input{prop: p})
+	for i := 0; i < 20; i++ {
+		if r, ok := p.answer(); ok {
+			if !errors.Is(r.err, errMessageTooLarge) {
+				t.Fatalf("answer %v, want %v", r.err, errMessageTooLarge)
+			}
+			return
+		}
+		w.quietTick(nil)
+	}
+	t.Fatal("no answer within 20 ticks of a healthy cluster")
+}
+
+// A proposal that expires on the leader leaves nothing behind for a later
+// retry of the same id to join.
+func TestExpiredProposalLeavesNoInflight(t *testing.T) {
+	w := steadyWorld(t)
+	l := w.leader()
+	for _, o := range w.nodes {
+		if o != l {
+			w.cuts[[2]string{l.id, o.id}] = cutAll // no commit is possible
+		}
+	}
+	p := proposalFor(l.n, "exp-1", "will expire")
+	p.deadline = l.n.now().Add(100 * time.Millisecond)
+	l.inbox = append(l.inbox, input{prop: p})
+	for i := 0; i < 30; i++ {
+		if _, ok := p.answer(); ok {
+			break
+		}
+		w.step++
+		w.tick()
+		w.runNode(l, len(l.inbox))
+	}
+	if r, ok := p.answer(); !ok || r.err == nil {
+		t.Fatalf("the proposal did not expire: %+v %v", r, ok)
+	}
+	if got := l.n.inflight[dedupKey{"u", "exp-1"}]; got != nil {
+		t.Fatalf("expired proposal still in flight at index %d", got.index)
+	}
+}
+
+// Proposals queued when the driver stops are answered, and a caller that
+// queues after the driver's last look gets an error instead of waiting.
+func TestShutdownAnswersQueuedProposals(t *testing.T) {
+	w := steadyWorld(t)
+	n := w.follower().n
+	var queued []*proposal
+	for _, id := range []string{"q-1", "q-2", "q-3"} {
+		p := proposalFor(n, id, "queued")
+		n.proposeC <- p
+		queued = append(queued, p)
+	}
+	n.shutdown()
+	for _, p := range queued {
+		if r, ok := p.answer(); !ok || r.err == nil {
+			t.Fatalf("%s not answered with an error at shutdown: %+v %v", p.msgID, r, ok)
+		}
+	}
+	close(n.stopped)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.propose(ctx, n.ev(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: "late"}), "u", "late-1", 0); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("propose after stop: %v, want a shutdown error at once", err)
+	}
+	n.stopped = make(chan struct{}) // closeAll's WAL close does not care
+}
