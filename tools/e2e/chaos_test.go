@@ -11,11 +11,20 @@ import (
 
 // TestChaos runs seeded random faults against a cluster (3 nodes, or
 // SYNCNET_CHAOS_NODES) under concurrent posters, never more than a minority
-// down at once,
-// then checks the acknowledged set on every node. SYNCNET_CHAOS_CYCLES sets
-// the number of cycles (default 8; make chaos runs 100), SYNCNET_CHAOS_SEED
-// replays the fault sequence of a run (timing still varies),
-// SYNCNET_CHAOS_ACTIONS=kill9,pause,term narrows the kinds of fault.
+// down at once, then checks the acknowledged set on every node.
+// SYNCNET_CHAOS_CYCLES sets the number of cycles (default 8; make chaos runs
+// 100), SYNCNET_CHAOS_SEED replays the fault sequence of a run (timing still
+// varies), SYNCNET_CHAOS_ACTIONS=kill9,pause,term,pauseudp narrows the kinds
+// of fault.
+//
+// The kinds: kill9 (kill -9, then restart), pause (SIGSTOP, then SIGCONT),
+// term (SIGTERM, then restart) and pauseudp: the schedule of
+// TestLeaderPauseUDPLoss — every UDP datagram the node sends is dropped (its
+// ring heartbeats and election messages; its TCP still flows), it is frozen
+// with posts sent through it meanwhile, resumed, and killed a random while
+// later, then restarted with its UDP restored. pauseudp needs the namespace
+// lab (root, ip and tc); without it the run leaves pauseudp out and says why,
+// or skips if SYNCNET_CHAOS_ACTIONS asked for it.
 func TestChaos(t *testing.T) {
 	cycles := envInt(t, "SYNCNET_CHAOS_CYCLES", 8)
 	seed := uint64(time.Now().UnixNano())
@@ -30,18 +39,45 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 
 	size := envInt(t, "SYNCNET_CHAOS_NODES", 3)
-	actions := []string{"kill9", "pause", "term"}
-	if a := os.Getenv("SYNCNET_CHAOS_ACTIONS"); a != "" {
-		actions = strings.Split(a, ",") // e.g. "pause" to narrow a failure down
+	kinds := []string{"kill9", "pause", "term", "pauseudp"}
+	actions, asked := kinds, os.Getenv("SYNCNET_CHAOS_ACTIONS")
+	if asked != "" {
+		actions = strings.Split(asked, ",") // e.g. "pause" to narrow a failure down
 		for _, x := range actions {
-			if x != "kill9" && x != "pause" && x != "term" {
-				t.Fatalf("SYNCNET_CHAOS_ACTIONS: unknown fault %q (want kill9, pause, term)", x)
+			if !contains(kinds, x) {
+				t.Fatalf("SYNCNET_CHAOS_ACTIONS: unknown fault %q (want %s)", x, strings.Join(kinds, ", "))
 			}
 		}
 	}
-	c := start(t, size)
+	var lab *netLab
+	if contains(actions, "pauseudp") {
+		var why string
+		if lab, why = tryNetLab(t, size); lab != nil {
+			if err := lab.probeDrops(); err != nil {
+				lab, why = nil, err.Error()
+			}
+		}
+		if lab == nil {
+			if asked != "" {
+				t.Skipf("chaos: pauseudp asked for, but the namespace lab is not available: %s", why)
+			}
+			actions = others(actions, "pauseudp")
+			t.Logf("chaos: fault pauseudp left out: %s", why)
+		}
+	}
+	var c *cluster
+	if lab != nil {
+		t.Logf("chaos: nodes in the namespace lab (%s.0/24)", lab.subnet)
+		c = newCluster(t, size, lab.opts())
+		c.waitLeader()
+	} else {
+		c = start(t, size)
+	}
 	mon := c.monitorLeaders()
 	w := c.startPosters(3, "ch")
+	if lab != nil {
+		w.bindSide()
+	}
 	w.waitAcked(5, 30*time.Second)
 	counts := map[string]int{}
 	for i := 1; i <= cycles; i++ {
@@ -53,10 +89,14 @@ func TestChaos(t *testing.T) {
 		}
 		pause := time.Duration(100+rng.IntN(1400)) * time.Millisecond
 		var acts []string
+		holds := map[int]time.Duration{} // pauseudp: SIGCONT to kill -9
 		for _, v := range victims {
 			action := actions[rng.IntN(len(actions))]
 			counts[action]++
 			acts = append(acts, action+" "+c.ids[v])
+			if action == "pauseudp" {
+				holds[v] = time.Duration(rng.IntN(1200)) * time.Millisecond
+			}
 		}
 		t.Logf("cycle %d/%d: %s for %s (acknowledged so far %d)", i, cycles, strings.Join(acts, ", "), pause, w.ackedCount())
 		for j, v := range victims {
@@ -67,11 +107,26 @@ func TestChaos(t *testing.T) {
 				c.stop(id)
 			case "term":
 				c.term(id)
+			case "pauseudp":
+				lab.dropUDPFrom(v)
+				c.stop(id)
+				for k := 0; k < 3; k++ {
+					w.sidePost(id) // read when it resumes
+				}
 			}
 		}
 		time.Sleep(pause)
 		for _, v := range victims {
-			if id := c.ids[v]; c.running(id) {
+			id := c.ids[v]
+			if hold, ok := holds[v]; ok {
+				c.cont(id)
+				time.Sleep(hold)
+				c.kill9(id)
+				lab.clearDrops(v)
+				c.restart(id)
+				continue
+			}
+			if c.running(id) {
 				c.cont(id)
 			} else {
 				c.restart(id)
@@ -84,8 +139,9 @@ func TestChaos(t *testing.T) {
 	w.stop()
 	mon.finish()
 	v := w.check(c.ids)
-	t.Logf("chaos result: seed %d, cycles %d (kill9 %d, pause %d, term %d), posts acknowledged %d, lost %d, duplicated %d",
-		seed, cycles, counts["kill9"], counts["pause"], counts["term"], v.acked, v.lost, v.duplicated)
+	c.walDiff(c.ids)
+	t.Logf("chaos result: seed %d, cycles %d (kill9 %d, pause %d, term %d, pauseudp %d), posts acknowledged %d, lost %d, duplicated %d",
+		seed, cycles, counts["kill9"], counts["pause"], counts["term"], counts["pauseudp"], v.acked, v.lost, v.duplicated)
 	if v.lost+v.duplicated > 0 || t.Failed() {
 		t.Fatalf("chaos failed; replay with SYNCNET_CHAOS_SEED=%d SYNCNET_CHAOS_CYCLES=%d", seed, cycles)
 	}
