@@ -19,12 +19,13 @@ import (
 // Life: proposed on the leader (or forwarded to it) → has (index, term) →
 // when this node applies that index: the same term means it is committed,
 // another term means it was lost to a leader change and is proposed again.
-// A retry never duplicates a message: the chat plugin keeps the first entry
-// of each (author, client id) and the retry path checks it first (I5).
+// A retry never duplicates anything: every proposal carries an (author,
+// request id) in its header, node/state keeps the first entry of each for
+// every kind, and the retry path checks it first (I5).
 type proposal struct {
 	ev       eventlog.Event
-	user     string // dedup key: author
-	msgID    string // dedup key: client message id ("" = no dedup)
+	user     string // exactly-once key: author
+	msgID    string // exactly-once key: request id (set by the Backend for every kind)
 	seen     uint64 // Lamport time the author had seen (I6)
 	deadline time.Time
 	done     chan result
@@ -99,8 +100,8 @@ func (n *Node) handlePropose(p *proposal) {
 		p.seq = n.nextSeq
 	}
 	if p.msgID != "" {
-		if idx, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
-			p.done <- result{index: idx}
+		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+			p.done <- result{index: o.Index}
 			return
 		}
 	}
@@ -125,6 +126,10 @@ func (n *Node) placeAsLeader(p *proposal) {
 			n.waiters[p.index] = append(n.waiters[p.index], p)
 			return
 		}
+	}
+	if err := n.supportedByAll(p.ev.Body.Kind()); err != nil {
+		n.finish(p, result{err: err})
+		return
 	}
 	ev := p.ev
 	ev.Index, ev.Term = 0, 0
@@ -178,8 +183,8 @@ func (n *Node) handleForward(from string, fw forward) {
 	case n.repLead != n.id:
 		reply.Err = "not leader"
 	default:
-		if idx, ok := n.st.Chat.Lookup(fw.User, fw.MsgID); ok && fw.MsgID != "" {
-			reply.Index, reply.Term = idx, 0 // already applied: the follower has or will have it
+		if o, ok := n.st.Lookup(fw.User, fw.MsgID); ok && fw.MsgID != "" {
+			reply.Index, reply.Term = o.Index, 0 // already applied: the follower has or will have it
 			break
 		}
 		p := &proposal{ev: rec.Event, user: fw.User, msgID: fw.MsgID, seen: rec.Event.Lamport,
@@ -218,8 +223,8 @@ func (n *Node) handleForwardReply(r forwardReply) {
 		return
 	}
 	if r.Term == 0 { // the leader had already applied it
-		if idx, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
-			n.finish(p, result{index: idx})
+		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+			n.finish(p, result{index: o.Index})
 			return
 		}
 		// Not applied here yet: wait for our apply to catch up and retry then.
@@ -266,8 +271,8 @@ func (n *Node) onApplied(index, term uint64) {
 func (n *Node) resolveApplied(p *proposal) {
 	idx := p.index
 	if p.msgID != "" {
-		if first, ok := n.st.Chat.Lookup(p.user, p.msgID); ok {
-			idx = first
+		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+			idx = o.Index
 		}
 	}
 	n.finish(p, result{index: idx})

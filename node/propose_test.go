@@ -27,7 +27,7 @@ func steadyWorld(t *testing.T) *simWorld {
 
 // proposalFor builds a post proposal the way Post does.
 func proposalFor(n *Node, id, text string) *proposal {
-	ev := n.ev(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: text, ClientMsgID: id})
+	ev := requestEvent(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: text, ClientMsgID: id}, "u", id)
 	ev.Origin = n.id
 	return &proposal{ev: ev, user: "u", msgID: id,
 		deadline: n.now().Add(n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
@@ -111,7 +111,7 @@ func TestShutdownAnswersQueuedProposals(t *testing.T) {
 	close(n.stopped)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := n.propose(ctx, n.ev(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: "late"}), "u", "late-1", 0); err == nil || errors.Is(err, context.DeadlineExceeded) {
+	if _, err := n.propose(ctx, requestEvent(&eventlog.MessagePosted{Room: state.GeneralRoom, From: "u", Text: "late"}, "u", "late-1"), "u", "late-1", 0); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("propose after stop: %v, want a shutdown error at once", err)
 	}
 	n.stopped = make(chan struct{}) // closeAll's WAL close does not care

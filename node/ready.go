@@ -286,7 +286,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 			}
 		}
 		n.hash.add(e)
-		n.hub.publish(n.st.Plugins.Apply(e.Index, ev))
+		n.hub.publish(n.st.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
 		n.onApplied(e.Index, e.Term)
 	}
@@ -305,6 +305,7 @@ func (n *Node) publishView() {
 		UptimeMillis: uint64(n.now().Sub(n.start).Milliseconds()),
 		Clients:      uint32(n.clientsNow()), Messages: n.st.Chat.Count(),
 		HashIndex: n.hash.checkpoint, LogHash: n.hash.atCheck,
+		MaxKind: uint16(maxKind),
 	})
 }
 

@@ -648,7 +648,8 @@ func (c *simChecker) finalChecks() {
 			c.fail("%s applied %d of %d committed entries", sn.id, sn.n.applied.Load(), len(c.log))
 		}
 		for k, idx := range c.ack {
-			if got, ok := sn.n.st.Chat.Lookup(k.user, k.id); !ok || got != idx {
+			if o, ok := sn.n.st.Lookup(k.user, k.id); !ok || o.Index != idx {
+				got := o.Index
 				c.fail("I4: %s lost acked post %s/%s (acked at %d, found=%v at %d)", sn.id, k.user, k.id, idx, ok, got)
 			}
 		}

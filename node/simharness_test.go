@@ -829,7 +829,7 @@ func (w *simWorld) clientStep() {
 func (w *simWorld) submit(c *simClient, sn *simNode) {
 	n := sn.n
 	b := &eventlog.MessagePosted{Room: state.GeneralRoom, From: c.user, Text: c.text, ClientMsgID: c.id, ReplyLamport: c.seen}
-	ev := n.ev(b)
+	ev := requestEvent(b, c.user, c.id)
 	ev.Origin = n.id
 	p := &proposal{ev: ev, user: c.user, msgID: c.id, seen: c.seen,
 		deadline: n.now().Add(n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
