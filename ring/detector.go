@@ -86,6 +86,9 @@ func (n *Node) stepHeartbeat(p *peer, m Message) {
 	}
 	switch {
 	case m.Leader == "":
+		if m.Resigned {
+			p.resignedIn = max(p.resignedIn, m.Term)
+		}
 		if m.Resigned && m.From == n.leader && m.Term == n.hs.Term {
 			n.loseLeader("leader " + m.From + " stepped down")
 		}
@@ -108,7 +111,7 @@ func (n *Node) sameTermLeader(m Message) {
 	case n.hs.Leader != m.Leader:
 		n.drop("conflicting leader") // would be an I1 violation; never follow it
 	case m.From == m.Leader && m.Leader != n.id:
-		if n.leader == "" && n.ledTerm != m.Term {
+		if n.leader == "" && n.ledTerm != m.Term && n.peers[m.From].resignedIn != m.Term {
 			n.leader, n.role, n.reason = m.Leader, RoleFollower, "leader "+m.Leader+" heard again"
 		}
 		if n.leader == m.Leader {

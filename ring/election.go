@@ -13,10 +13,13 @@ func (n *Node) tickLeader() {
 		return
 	}
 	for _, p := range n.peers {
-		if p.higherSince >= 0 && n.alive(p) && n.now-p.higherSince >= int64(n.cfg.FailureTicks) {
+		if p.higherSince >= 0 && p.term > n.hs.Term && n.linked(p) && n.now-p.higherSince >= int64(n.cfg.FailureTicks) {
 			// p is stuck in a term nobody else adopted (it lost contact with
 			// us but not with a majority). Only a round above its term can
-			// bring it back, and only the leader may start that one.
+			// bring it back, and only the leader may start that one. Not
+			// while p cannot hear us (it is not linked): the round could not
+			// reach it, and stepping down for it would let a deaf member
+			// stop the majority; once it hears us again, this fires.
 			n.stepDown(fmt.Sprintf("member %s stuck at term %d", p.id, p.term))
 			n.startRound()
 			return
@@ -49,13 +52,16 @@ func (n *Node) tickElection() {
 // drop the token anyway, so a node that merely lost contact (or rejoins
 // after a partition) waits instead of bumping terms (I7, no disruption).
 //
-// Only linked peers count (they hear this node too, detector.go): a round
-// needs a majority that can pass a token, and a member that cannot hear
-// anyone reports no leader for good.
+// Only fresh reports of linked peers count. Linked (they hear this node
+// too, detector.go): a round needs a majority that can pass a token, and a
+// member that cannot hear anyone reports no leader for good. Fresh (at most
+// two heartbeat intervals old): a node that has just become deaf keeps its
+// peers' last reports for a failure timeout, and those predate the leader
+// it can no longer hear; starting a round on them would disrupt it.
 func (n *Node) majorityLeaderless() bool {
 	c := 1
 	for _, p := range n.peers {
-		if p.heard && n.linked(p) && p.leader == "" {
+		if p.heard && n.now-p.lastHeard <= int64(2*n.cfg.HeartbeatTicks) && n.linked(p) && p.leader == "" {
 			c++
 		}
 	}

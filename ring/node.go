@@ -28,6 +28,10 @@ type peer struct {
 	// higherSince: tick since which this peer reports a term above ours with
 	// no leader (a node stuck in a term nobody else adopted); -1 if not.
 	higherSince int64
+	// resignedIn: the term in which this peer said it stepped down as
+	// leader; a heartbeat of its that arrives later but names it leader of
+	// that term was sent before (reordered) and must not revive it.
+	resignedIn uint64
 }
 
 // Node is the deterministic ring core of one member: failure detector, ring

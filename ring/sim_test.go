@@ -23,14 +23,17 @@ const (
 
 // simResult is what one seed measured.
 type simResult struct {
-	healTicks int
-	elections int
+	healTicks   int
+	oneWayTicks int // from the one-way cut to a working leader
+	elections   int
 }
 
 // runSeed runs one seeded simulation: chaos (drops, duplicates, delays,
-// partitions, crashes and restarts), then everything heals and a single
-// leader must be known to all within healBound ticks (I7). Invariants are
-// checked after every tick.
+// partitions, one-way cuts, pauses, crashes and restarts), then everything
+// heals and a single leader must be known to all within healBound ticks
+// (I7); then one node is cut one way and the others must have a leader
+// within oneWayBound and keep it (oneWayPhase). Invariants are checked
+// after every tick.
 func runSeed(tb testing.TB, seed int64) simResult {
 	p := defaultSim
 	p.Nodes = []int{3, 5, 7}[int(uint64(seed)%3)]
@@ -45,15 +48,41 @@ func runSeed(tb testing.TB, seed int64) simResult {
 	for _, id := range c.crashed() {
 		c.restart(id)
 	}
+	for _, sn := range c.nodes {
+		sn.pausedUntil = min(sn.pausedUntil, c.now) // resume at the next tick
+	}
 	took := c.runUntilLeader(healBound)
 	if took < 0 {
 		c.fail("I7: no leader known to all within %d ticks of healing", healBound)
 	}
+	oneWay := c.oneWayPhase(seed)
 	if *flagSeed == seed && *flagTrace {
 		c.failed = true // reuse the failure printer as a trace dump
 		c.tb.Log(c.dump("trace after healing"))
 	}
-	return simResult{healTicks: took, elections: c.elections}
+	return simResult{healTicks: took, oneWayTicks: oneWay, elections: c.elections}
+}
+
+// oneWayPhase cuts one node one way on the healed cluster: deaf or mute,
+// the leader or any node, chosen by the seed. The others must have a
+// working leader within oneWayBound ticks and keep it for stableTicks (I7
+// under one-way cuts). It returns the ticks to the working leader.
+func (c *cluster) oneWayPhase(seed int64) int {
+	// Start from a settled cluster: chaos just before healing (a node deaf
+	// until then, say) may still make the first agreed leader step down.
+	for i := 0; i < 2*c.p.FailureTicks; i++ {
+		c.tick()
+	}
+	if c.runUntilLeader(healBound) < 0 {
+		c.fail("I7: no leader known to all %d ticks after the first one", healBound)
+	}
+	k := uint64(seed) / 3 // seed%3 chose the cluster size
+	victim := c.agreedLeader()
+	if k%4 >= 2 {
+		victim = c.ids[c.rnd.Intn(len(c.ids))]
+	}
+	c.cutOneWay(victim, k%2 == 0)
+	return c.expectWorkingLeader("one-way cut", oneWayBound(c.p, 1), stableTicks(c.p))
 }
 
 // chaos injects at most one fault per tick.
@@ -77,6 +106,14 @@ func (c *cluster) chaos() {
 		f := SimConfig{Drop: c.rnd.Float64() * 0.3, Duplicate: c.rnd.Float64() * 0.2, MaxDelay: c.rnd.Intn(4)}
 		c.note("faults drop=%.2f dup=%.2f maxdelay=%d", f.Drop, f.Duplicate, f.MaxDelay)
 		c.net.SetFaults(f)
+	case r < 0.082:
+		c.cutOneWay(c.ids[c.rnd.Intn(len(c.ids))], true)
+	case r < 0.089:
+		c.cutOneWay(c.ids[c.rnd.Intn(len(c.ids))], false)
+	case r < 0.094:
+		if live := c.live(); len(live) > 0 {
+			c.pause(live[c.rnd.Intn(len(live))], 1+c.rnd.Intn(2*c.p.FailureTicks))
+		}
 	}
 }
 
@@ -112,7 +149,7 @@ func TestSimulation(t *testing.T) {
 	if testing.Short() {
 		seeds = 200
 	}
-	var next, worst, worstSeed atomic.Int64
+	var next, worst, worstSeed, worstOneWay, worstOneWaySeed atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
@@ -123,7 +160,7 @@ func TestSimulation(t *testing.T) {
 				if s >= int64(seeds) || t.Failed() {
 					return
 				}
-				ok := runSeedSafe(t, s, &worst, &worstSeed)
+				ok := runSeedSafe(t, s, &worst, &worstSeed, &worstOneWay, &worstOneWaySeed)
 				if !ok {
 					return
 				}
@@ -133,11 +170,14 @@ func TestSimulation(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d seeds; worst ticks from healing to a leader known to all: %d (seed %d, bound %d)",
 		seeds, worst.Load(), worstSeed.Load(), healBound)
+	t.Logf("worst ticks from a one-way cut to a working leader: %d (seed %d; bound %d/%d/%d for 3/5/7 nodes)",
+		worstOneWay.Load(), worstOneWaySeed.Load(), oneWayBound(simParamsN(3), 1), oneWayBound(simParamsN(5), 1),
+		oneWayBound(simParamsN(7), 1))
 }
 
 // runSeedSafe runs a seed on a worker goroutine, where t.Fatal may not be
 // called: failures are reported through a recorder and then t.Error.
-func runSeedSafe(t *testing.T, seed int64, worst, worstSeed *atomic.Int64) bool {
+func runSeedSafe(t *testing.T, seed int64, worst, worstSeed, worstOneWay, worstOneWaySeed *atomic.Int64) bool {
 	rec := &recorder{}
 	done := make(chan simResult, 1)
 	go func() {
@@ -155,16 +195,22 @@ func runSeedSafe(t *testing.T, seed int64, worst, worstSeed *atomic.Int64) bool 
 		return false
 	}
 	if ok {
-		for {
-			w := worst.Load()
-			if int64(res.healTicks) <= w {
-				break
-			}
-			if worst.CompareAndSwap(w, int64(res.healTicks)) {
-				worstSeed.Store(seed)
-				break
-			}
-		}
+		raise(worst, worstSeed, int64(res.healTicks), seed)
+		raise(worstOneWay, worstOneWaySeed, int64(res.oneWayTicks), seed)
 	}
 	return true
+}
+
+// raise sets *worst to v (and *at to seed) if v is larger.
+func raise(worst, at *atomic.Int64, v, seed int64) {
+	for {
+		w := worst.Load()
+		if v <= w {
+			return
+		}
+		if worst.CompareAndSwap(w, v) {
+			at.Store(seed)
+			return
+		}
+	}
 }
