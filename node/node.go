@@ -87,6 +87,11 @@ type Node struct {
 	clientCount func() int // SSH sessions on this node, for status
 	applied     atomic.Uint64
 	stopped     chan struct{}
+	// caughtUp is closed once the node has applied every entry its WAL
+	// recorded as committed: before that its state is older than what it
+	// already acknowledged, so it serves no reads and takes no posts.
+	caughtUp        chan struct{}
+	recoveredCommit uint64
 
 	// driver-only bookkeeping
 	ringHS         ring.HardState            // last persisted election state
@@ -151,7 +156,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
-		hub: newHub(), stopped: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
+		hub: newHub(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
 	n.st = state.New(now)

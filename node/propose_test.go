@@ -116,3 +116,47 @@ func TestShutdownAnswersQueuedProposals(t *testing.T) {
 	}
 	n.stopped = make(chan struct{}) // closeAll's WAL close does not care
 }
+
+// A restarted node reports caught up only once it has re-applied every
+// entry its WAL recorded as committed (Run serves SSH only then).
+func TestCaughtUpAfterRestart(t *testing.T) {
+	w := steadyWorld(t)
+	c := w.clients[0]
+	c.seq, c.id, c.text = 1, "cu-1", "before the restart"
+	w.submit(c, w.leader())
+	w.until(t, 200, "the post acked", func() bool { return c.id == "" }, nil)
+	w.until(t, 50, "a commit record on every node", func() bool {
+		for _, sn := range w.nodes {
+			if sn.n.commitRecorded < sn.n.rep.Status().Commit || sn.n.rep.Status().Commit < 2 {
+				return false
+			}
+		}
+		return true
+	}, nil)
+	f := w.follower()
+	w.crash(f)
+	if err := w.start(f); err != nil {
+		t.Fatal(err)
+	}
+	n := f.n
+	if n.recoveredCommit < 2 {
+		t.Fatalf("recovered commit %d, want at least 2", n.recoveredCommit)
+	}
+	select {
+	case <-n.caughtUp:
+		t.Fatalf("caught up before applying anything (applied %d of %d)", n.applied.Load(), n.recoveredCommit)
+	default:
+	}
+	w.runNode(f, len(f.inbox)+1) // the first wake-up applies the recovered log
+	if err := n.process(nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.caughtUp:
+	default:
+		t.Fatalf("not caught up after one Ready (applied %d of %d)", n.applied.Load(), n.recoveredCommit)
+	}
+	if n.applied.Load() < n.recoveredCommit {
+		t.Fatalf("caught up at %d before the recovered commit %d", n.applied.Load(), n.recoveredCommit)
+	}
+}

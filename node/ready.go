@@ -289,6 +289,9 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 		n.hub.publish(n.st.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
 		n.onApplied(e.Index, e.Term)
+		if e.Index == n.recoveredCommit {
+			close(n.caughtUp)
+		}
 	}
 }
 

@@ -44,6 +44,10 @@ func (n *Node) openLog() error {
 	n.ringHS, n.repTerm = rc.ringHS, rc.repTerm
 	n.lamport.Store(rc.lamport)
 	n.commitRecorded = rc.commit
+	n.recoveredCommit = rc.commit
+	if rc.commit == 0 {
+		close(n.caughtUp)
+	}
 	return n.newCores(rc)
 }
 

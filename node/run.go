@@ -27,12 +27,28 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	n.clientCount = srv.Sessions
-	sshErr := make(chan error, 1)
-	go func() { sshErr <- srv.Serve() }()
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	defer stopNode()
 	nodeErr := make(chan error, 1)
 	go func() { nodeErr <- n.Serve(nodeCtx) }()
+
+	// SSH serves only once the node has re-applied everything its WAL says
+	// is committed: before that, history would be stale and a ban not yet
+	// re-applied. Connections wait in the listen backlog meanwhile.
+	start := time.Now()
+	select {
+	case <-n.caughtUp:
+		n.log.Info("caught up; serving SSH", "applied", n.applied.Load(), "took", time.Since(start).Round(time.Millisecond))
+	case <-ctx.Done():
+		srv.Shutdown(context.Background())
+		stopNode()
+		return <-nodeErr
+	case err = <-nodeErr:
+		srv.Shutdown(context.Background())
+		return err
+	}
+	sshErr := make(chan error, 1)
+	go func() { sshErr <- srv.Serve() }()
 	go n.clearStalePresence(nodeCtx, srv)
 
 	select {
