@@ -1,16 +1,20 @@
 package node
 
-// Whole-cluster simulation (DESIGN.md "Protocol cores are pure state
-// machines"; issue 4, Tests): N = 3 or 5 real node drivers — ring election,
-// replica, WAL (real eventlog files), applied state, proposals with
-// forwarding and exactly-once — driven by one goroutine over a seeded
-// SimNetwork with drops, duplicates, delays/reordering, partitions, crashes
-// and restarts, and clients that retry the same client id until acked.
-// I1–I6 are checked after every step, I7 after a final heal. A failure
-// prints the seed, the scenario and the last steps; -sim.seed=N replays it.
+// Whole-cluster simulation (docs/ARCHITECTURE.md, "Testing the protocol
+// cores"): N = 3 or 5 real node drivers — ring election, replica, WAL (real
+// eventlog files), applied state, proposals with forwarding and exactly-once
+// — driven by one goroutine over a seeded SimNetwork. Each process has an
+// inbox and steps a batch of 1..N queued inputs before one Ready through
+// Node.process, the code Node.loop runs; a driver in its fsync lets input
+// queue up. Faults: drops, duplicates, delays/reordering, partitions, one-way
+// cuts (deaf, mute, UDP only, TCP only), process pauses, crashes (also in
+// the middle of a Ready), disk faults at write and at fsync, restarts, and
+// some seeds with real fsync; clients retry the same id until acked. I1–I6
+// are checked after every step, I7 after a final heal. A failure prints the
+// seed, the scenario and the last steps; -sim.seed=N replays it.
 //
 //	go test ./node -run 'TestClusterSim$' -sim.seed=17 -sim.v   # replay one seed, log every step
-//	SYNCNET_SOAK=1 go test ./node -run 'TestClusterSim$'     # 20,000 seeds of 2,000 steps
+//	SYNCNET_SOAK=1 go test ./node -run 'TestClusterSim$'     # 100,000 seeds
 
 import (
 	"flag"
@@ -29,7 +33,7 @@ import (
 
 var (
 	flagSimSeed       = flag.Int64("sim.seed", -1, "cluster simulation: replay exactly this seed")
-	flagSimSeeds      = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 1000; 20000 with SYNCNET_SOAK=1)")
+	flagSimSeeds      = flag.Int("sim.seeds", 0, "cluster simulation: number of seeds (default 2000; 100000 with SYNCNET_SOAK=1)")
 	flagSimSteps      = flag.Int("sim.steps", 0, "cluster simulation: random steps per seed before the final heal (default 600; 2000 with SYNCNET_SOAK=1)")
 	flagSimV          = flag.Bool("sim.v", false, "cluster simulation: with -sim.seed, log every step and send")
 	flagSimFails      = flag.Int("sim.maxfail", 3, "cluster simulation: stop after this many failing seeds")
@@ -37,12 +41,13 @@ var (
 	flagSimOnePerNode = flag.Bool("sim.onepernode", false, "cluster simulation: at most one client post outstanding per node")
 )
 
-// Steps per seed: 600 random steps are about 190 ticks (4 s of cluster
-// time, ten failure timeouts) plus the heal phases; 1,000 seeds of that
-// take about 10 s, 30–60 s under -race on a shared 2-core machine.
+// Steps per seed: 600 random steps are about 200 ticks (4 s of cluster
+// time, ten failure timeouts) plus the heal phases. The soak runs more seeds
+// of the same length rather than longer seeds: the faults of a seed are
+// drawn once, so breadth finds more.
 const (
 	defaultSimSteps = 600
-	soakSimSteps    = 2000
+	soakSimSteps    = 600
 )
 
 func TestClusterSim(t *testing.T) {
@@ -68,9 +73,9 @@ func TestClusterSim(t *testing.T) {
 	}
 	n := *flagSimSeeds
 	if n == 0 {
-		n = 1000
+		n = 2000
 		if soak {
-			n = 20000
+			n = 100000
 		}
 	}
 	if testing.Short() {
