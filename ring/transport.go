@@ -15,7 +15,12 @@ type Transport interface {
 	// Send queues m for member to. It does not block on the network.
 	Send(to string, m Message) error
 	// Recv delivers authenticated messages addressed to this member. It is
-	// never closed: readers select on their own stop signal.
+	// never closed: readers select on their own stop signal. A transport
+	// that acknowledges tokens and elected announcements should also
+	// deliver, when its receiver acknowledges one, a MsgAck from that
+	// receiver with Acked, Term, Origin and Leader copied from the message
+	// acknowledged: the core then stops watching it (Config.AckTicks). A
+	// transport that does not is served by heartbeats alone, a little later.
 	Recv() <-chan Message
 	// Close stops the transport and closes its sockets.
 	Close() error
@@ -54,7 +59,9 @@ type pendingSend struct {
 
 // UDPTransport sends heartbeats as plain datagrams (a lost one is replaced
 // by the next) and election messages with acknowledgement and
-// retransmission, so a token is never dropped silently.
+// retransmission, so a token is never dropped silently: the receiver
+// acknowledges a token or elected only once it is queued for its core, and
+// the sender tells its core of every acknowledgement (a MsgAck with Acked).
 type UDPTransport struct {
 	cfg     UDPConfig
 	codec   *Codec
@@ -189,40 +196,61 @@ func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 			continue
 		}
 		if election {
-			if !t.handleElection(conn, from, m) {
-				continue
-			}
-		}
-		select {
-		case t.recv <- m:
-		default:
-			t.metrics.RecvOverflow.Add(1)
+			t.handleElection(conn, from, m)
+		} else if m.Type == MsgHeartbeat {
+			t.deliver(m)
 		}
 	}
 }
 
-// handleElection acknowledges election messages and consumes acks; it
-// reports whether m should be delivered to the core.
-func (t *UDPTransport) handleElection(conn *net.UDPConn, from *net.UDPAddr, m Message) bool {
+// deliver queues m for the core without blocking; it reports whether there
+// was room (a full queue drops and counts).
+func (t *UDPTransport) deliver(m Message) bool {
+	select {
+	case t.recv <- m:
+		return true
+	default:
+		t.metrics.RecvOverflow.Add(1)
+		return false
+	}
+}
+
+// handleElection delivers tokens and elected announcements and acknowledges
+// each only if it was queued: one dropped for want of room is not
+// acknowledged, so its sender retransmits it (and its core, failing that,
+// moves it on) instead of believing it arrived. An ack of a pending send is
+// passed to the core with what it acknowledges; if the core has no room
+// for it either, the send stays pending and a retransmission earns a new one.
+func (t *UDPTransport) handleElection(conn *net.UDPConn, from *net.UDPAddr, m Message) {
 	switch m.Type {
 	case MsgAck:
 		t.mu.Lock()
 		p, ok := t.pending[m.AckID]
+		var sent Message
 		if ok && p.to == m.From {
-			delete(t.pending, m.AckID)
+			sent = p.m
+		} else {
+			ok = false
 		}
 		t.mu.Unlock()
-		if ok {
-			t.metrics.AcksReceived.Add(1)
-		} else {
+		if !ok {
 			t.metrics.UnmatchedAcks.Add(1)
+			return
 		}
-		return false
+		if !t.deliver(Message{Type: MsgAck, From: m.From, To: t.cfg.ID, AckID: m.AckID, Incarnation: m.Incarnation,
+			Seq: m.Seq, Acked: sent.Type, Term: sent.Term, Origin: sent.Origin, Leader: sent.Leader}) {
+			return
+		}
+		t.mu.Lock()
+		delete(t.pending, m.AckID)
+		t.mu.Unlock()
+		t.metrics.AcksReceived.Add(1)
 	case MsgToken, MsgElected:
-		_ = t.write(conn, from, Message{Type: MsgAck, From: t.cfg.ID, To: m.From, AckID: m.AckID})
-		return true
+		if t.deliver(m) {
+			_ = t.write(conn, from, Message{Type: MsgAck, From: t.cfg.ID, To: m.From, AckID: m.AckID})
+		}
 	}
-	return false // heartbeats belong on the other socket
+	// heartbeats belong on the other socket
 }
 
 func (t *UDPTransport) retransmitLoop() {

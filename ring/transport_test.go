@@ -125,3 +125,101 @@ func TestSimNetworkDeterministic(t *testing.T) {
 		t.Fatalf("heal: got %+v", d)
 	}
 }
+
+// TestUDPNoAckForDroppedToken: a token that arrives while the receive
+// queue is full is dropped, and must then not be acknowledged (its sender
+// would believe it delivered); the retransmission, once there is room, is
+// queued and acknowledged.
+func TestUDPNoAckForDroppedToken(t *testing.T) {
+	peerEl := listenUDP(t)
+	defer peerEl.Close()
+	tr, err := NewUDPTransport(UDPConfig{ID: "n1", Incarnation: 1, Secret: testSecret,
+		HeartbeatConn: listenUDP(t), ElectionConn: listenUDP(t), RecvBuffer: 1,
+		HeartbeatAddrs: map[string]string{"n2": listenAddr(t)},
+		ElectionAddrs:  map[string]string{"n2": peerEl.LocalAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	codec := testCodec(t)
+	guard := NewGuard(codec, "n2", []string{"n1", "n2"}, &Metrics{})
+	to := tr.cfg.ElectionConn.LocalAddr().(*net.UDPAddr)
+	sendToken := func(term, ackID, seq uint64) {
+		t.Helper()
+		b, err := codec.Encode(Message{Type: MsgToken, From: "n2", To: "n1", Term: term, Origin: "n2",
+			Best: Candidate{ID: "n2"}, Passed: []string{"n2"}, AckID: ackID, Incarnation: 7, Seq: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := peerEl.WriteToUDP(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendToken(1, 1, 1) // fills the queue
+	if ack := readMessage(t, peerEl, guard); ack.Type != MsgAck || ack.AckID != 1 {
+		t.Fatalf("first token: got %s, want its ack", ack.Describe())
+	}
+	sendToken(2, 2, 2) // queue full: dropped
+	deadline := time.Now().Add(5 * time.Second)
+	for tr.Metrics().RecvOverflow.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second token was not dropped: %v", tr.Metrics().Snapshot())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	buf := make([]byte, MaxMessage)
+	_ = peerEl.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := peerEl.ReadFromUDP(buf); err == nil {
+		m, _ := guard.Accept(buf[:n])
+		t.Fatalf("a dropped token was acknowledged: %s", m.Describe())
+	}
+	if m := <-tr.Recv(); m.Term != 1 {
+		t.Fatalf("queued %s, want the first token", m.Describe())
+	}
+	sendToken(2, 2, 3) // the retransmission
+	if ack := readMessage(t, peerEl, guard); ack.Type != MsgAck || ack.AckID != 2 {
+		t.Fatalf("retransmitted token: got %s, want its ack", ack.Describe())
+	}
+	if m := <-tr.Recv(); m.Type != MsgToken || m.Term != 2 {
+		t.Fatalf("queued %s, want the retransmitted token", m.Describe())
+	}
+}
+
+// TestUDPAckReachesCore: when the receiver acknowledges a token, the
+// sender's transport delivers a MsgAck naming what was acknowledged, for
+// the core to stop watching it.
+func TestUDPAckReachesCore(t *testing.T) {
+	peerEl := listenUDP(t)
+	defer peerEl.Close()
+	tr, err := NewUDPTransport(UDPConfig{ID: "n1", Incarnation: 1, Secret: testSecret,
+		HeartbeatConn: listenUDP(t), ElectionConn: listenUDP(t),
+		HeartbeatAddrs: map[string]string{"n2": listenAddr(t)},
+		ElectionAddrs:  map[string]string{"n2": peerEl.LocalAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	tok := Message{Type: MsgToken, Term: 4, Origin: "n3", Best: Candidate{ID: "n3"}, Passed: []string{"n3", "n1"}}
+	if err := tr.Send("n2", tok); err != nil {
+		t.Fatal(err)
+	}
+	got := readMessage(t, peerEl, NewGuard(testCodec(t), "n2", []string{"n1", "n2"}, &Metrics{}))
+	ack, _ := testCodec(t).Encode(Message{Type: MsgAck, From: "n2", To: "n1", AckID: got.AckID, Incarnation: 1, Seq: 1})
+	if _, err := peerEl.WriteToUDP(ack, tr.cfg.ElectionConn.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-tr.Recv():
+		if m.Type != MsgAck || m.From != "n2" || m.Acked != MsgToken || m.Term != 4 || m.Origin != "n3" {
+			t.Fatalf("core got %s (acked %s), want the ack of the term-4 token of n3", m.Describe(), m.Acked)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no ack reached the core: %v", tr.Metrics().Snapshot())
+	}
+}
+
+func listenAddr(t *testing.T) string {
+	c := listenUDP(t)
+	t.Cleanup(func() { c.Close() })
+	return c.LocalAddr().String()
+}
