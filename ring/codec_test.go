@@ -26,6 +26,8 @@ func sampleMessages() []Message {
 	st := StatusInfo{BootID: 7, CommitIndex: 41, LastLogTerm: 3, LastLogIndex: 42, UptimeMillis: 90_000,
 		Clients: 5, Messages: 1234}
 	st.LogHash[0], st.LogHash[31] = 0xab, 0xcd
+	ext := st
+	ext.Proto, ext.MaxKind = ProtoVersion, 9
 	return []Message{
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n1", Status: st, Incarnation: 9, Seq: 1},
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 4, Resigned: true, Incarnation: 9, Seq: 2},
@@ -33,6 +35,65 @@ func sampleMessages() []Message {
 			Passed: []string{"n1", "n2"}, AckID: 11, Incarnation: 9, Seq: 3},
 		{Type: MsgElected, From: "n3", To: "n1", Term: 5, Leader: "n2", Origin: "n1", AckID: 12, Incarnation: 9, Seq: 4},
 		{Type: MsgAck, From: "n2", To: "n1", AckID: 12, Incarnation: 9, Seq: 5},
+		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n1", Status: ext, Hears: []string{"n2", "n3"},
+			Incarnation: 9, Seq: 6},
+		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Status: ext, Incarnation: 9, Seq: 7}, // hears nobody
+	}
+}
+
+// TestHeartbeatCompatibility: the rules in codec.go. A heartbeat of a build
+// before ext reads as Proto 0 with no MaxKind and no Hears; a heartbeat of a
+// later revision, with fields this build does not know after its ext, is
+// accepted and read as far as this build knows it; the encoder writes ext
+// exactly when Proto is set, and an ext with proto 0 is malformed.
+func TestHeartbeatCompatibility(t *testing.T) {
+	c := testCodec(t)
+	msgs := sampleMessages()
+	withExt := msgs[5]
+	legacy := withExt
+	legacy.Status.Proto, legacy.Status.MaxKind, legacy.Hears = 0, 0, nil
+
+	// A proto-0 heartbeat is exactly the old layout: it ends after status.
+	old, err := c.Encode(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := c.Encode(withExt)
+	extLen := 2 + 2 + 1 + (1 + 2) + (1 + 2)
+	if len(full)-len(old) != extLen || !bytes.Equal(full[:len(old)-macLen], old[:len(old)-macLen]) {
+		t.Fatalf("ext is not a pure suffix of the old layout (%d vs %d bytes)", len(full), len(old))
+	}
+	got, err := c.Decode(old)
+	if err != nil || got.Status.Proto != 0 || got.Status.MaxKind != 0 || got.Hears != nil {
+		t.Fatalf("old heartbeat: %+v, %v", got, err)
+	}
+
+	// A later revision appends a field: this build skips it.
+	body := append(bytes.Clone(full[:len(full)-macLen]), 0xde, 0xad, 0xbe, 0xef)
+	body[len(old)-macLen+1] = 0x03 // proto 3 (low byte of the u16)
+	got, err = c.Decode(sign(c, body))
+	if err != nil {
+		t.Fatalf("newer heartbeat rejected: %v", err)
+	}
+	want := withExt
+	want.Status.Proto = 3
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("newer heartbeat read as\n %+v\nwant\n %+v", got, want)
+	}
+
+	// ext with proto 0, a truncated ext, and ext fields without Proto.
+	zero := bytes.Clone(full[:len(full)-macLen])
+	zero[len(old)-macLen+1] = 0
+	if _, err := c.Decode(sign(c, zero)); !errors.Is(err, ErrGarbage) {
+		t.Fatalf("ext with proto 0: got %v, want ErrGarbage", err)
+	}
+	if _, err := c.Decode(sign(c, full[:len(full)-macLen-1])); !errors.Is(err, ErrGarbage) {
+		t.Fatalf("truncated ext: got %v, want ErrGarbage", err)
+	}
+	bad := legacy
+	bad.Hears = []string{"n2"}
+	if _, err := c.Encode(bad); !errors.Is(err, ErrNeedsProto) {
+		t.Fatalf("Hears without Proto: got %v, want ErrNeedsProto", err)
 	}
 }
 
