@@ -51,9 +51,26 @@ func (f *framer) sum(typ uint8, payload []byte, dst []byte) []byte {
 	return f.mac.Sum(dst)
 }
 
+// deadlineWriter sets a fresh write deadline before every write to the
+// socket. bufio writes through to it whenever its buffer fills, not only on
+// Flush (a frame larger than the buffer goes out in the middle of Write), so
+// a deadline set only before Flush would leave those writes with none, or
+// with one that expired while the writer was idle.
+type deadlineWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.conn.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
+		return 0, err
+	}
+	return d.conn.Write(p)
+}
+
 func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) error {
 	fr := newFramer(t.key, nonce)
-	w := bufio.NewWriterSize(conn, 64<<10)
+	w := bufio.NewWriterSize(deadlineWriter{conn, t.cfg.WriteTimeout}, 64<<10)
 	var hdr [headerLen]byte
 	var mac [macLen]byte
 	// Reads only detect that the listener closed the connection.
@@ -69,6 +86,7 @@ func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) 
 		case f = <-o.q:
 		}
 		for {
+			o.bytes.Add(-int64(len(f.Payload)))
 			hdr[0] = f.Type
 			binary.BigEndian.PutUint32(hdr[1:], uint32(len(f.Payload)))
 			w.Write(hdr[:])
@@ -85,7 +103,6 @@ func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) 
 			}
 			break
 		}
-		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -154,10 +171,11 @@ func (t *Transport) readLoop(conn net.Conn) error {
 			t.stats.badFrame.Add(1)
 			return fmt.Errorf("frame %d from %s fails authentication", fr.n-1, from)
 		}
-		t.stats.received.Add(1)
-		select {
-		case t.recv <- Frame{From: from, Type: hdr[0], Payload: payload}:
-		case <-t.ctx.Done():
+		if !t.deliver(Frame{From: from, Type: hdr[0], Payload: payload}) {
+			t.stats.inFull.Add(1)
+		}
+		t.stats.received.Add(1) // after inFull: Received covers the drops
+		if t.ctx.Err() != nil {
 			return nil
 		}
 	}

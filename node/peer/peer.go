@@ -8,9 +8,16 @@
 // HMAC-SHA256 over (nonce, frame counter, type, payload), so a frame cannot be
 // forged, altered, replayed on another connection or reordered (I8).
 //
-// Sending never blocks the caller: each peer has a bounded queue, and when it
-// is full or the peer is down the frame is dropped and counted. The protocols
-// above retransmit, so a drop costs latency, never safety.
+// Sending never blocks the caller: each peer has an outbound queue bounded in
+// frames (QueueLen) and bytes (QueueBytes), and when it is full or the peer
+// is down the frame is dropped and counted. Received frames wait for the
+// caller in a queue bounded in frames (QueueLen, all peers together) and in
+// bytes per peer (QueueBytes); a frame that does not fit is dropped and
+// counted too. The protocols above retransmit, so a drop costs latency,
+// never safety, and a peer (or a slow caller) can pin at most QueueBytes of
+// memory per peer in each direction. Every write to a socket runs under a
+// fresh WriteTimeout deadline, so a peer that stops reading costs one
+// connection, never a stuck writer.
 package peer
 
 import (
@@ -35,8 +42,15 @@ const (
 	// DefaultMaxFrame bounds a frame's payload: a replication batch is capped
 	// well below it, so anything larger is garbage or an attack.
 	DefaultMaxFrame = 8 << 20
-	// DefaultQueue is the per-peer outbound queue length.
+	// DefaultQueue is the per-peer outbound queue length, and the inbound
+	// queue length (all peers together).
 	DefaultQueue = 4096
+	// DefaultQueueBytes bounds the payload bytes queued per peer, outbound
+	// and inbound each: at least one frame of DefaultMaxFrame, and many
+	// replication batches (1 MiB each by default).
+	DefaultQueueBytes = 64 << 20
+	// DefaultWriteTimeout bounds each write to a peer's socket.
+	DefaultWriteTimeout = 5 * time.Second
 )
 
 // Frame is one authenticated message from a peer.
@@ -55,16 +69,39 @@ type Config struct {
 	// Listener is already bound (tests pass 127.0.0.1:0; no find-then-bind).
 	Listener       net.Listener
 	ConnectTimeout time.Duration // default 1s
-	QueueLen       int           // default DefaultQueue
-	MaxFrame       int           // default DefaultMaxFrame
-	Logger         *slog.Logger
+	// WriteTimeout bounds every write to a socket (default
+	// DefaultWriteTimeout); a peer that reads nothing for that long loses
+	// the connection and what was queued for it.
+	WriteTimeout time.Duration
+	QueueLen     int // frames; default DefaultQueue
+	// QueueBytes bounds the payload bytes queued per peer in each direction
+	// (default DefaultQueueBytes); it must be at least MaxFrame.
+	QueueBytes int
+	MaxFrame   int // default DefaultMaxFrame
+	Logger     *slog.Logger
 }
 
 // Stats counts what the transport did; rejected input never panics and is
 // only counted and logged.
 type Stats struct {
-	Sent, Received, DroppedQueueFull, DroppedNoConn uint64
-	RejectedHandshake, RejectedFrame                uint64
+	// Sent: frames written to a connection. Received: authenticated frames
+	// read, delivered to Recv or (DroppedInboundFull) not.
+	Sent, Received uint64
+	// DroppedQueueFull: frames Send refused because the peer's outbound
+	// queue held QueueLen frames or QueueBytes bytes.
+	DroppedQueueFull uint64
+	// DroppedNoConn: frames Send refused because the peer was not connected.
+	DroppedNoConn uint64
+	// DroppedTooLarge: frames Send refused because they exceed MaxFrame (the
+	// receiver would drop the connection).
+	DroppedTooLarge uint64
+	// DroppedInboundFull: received frames dropped because the inbound queue
+	// held QueueLen frames, or the sender's QueueBytes, not yet taken from
+	// Recv.
+	DroppedInboundFull uint64
+	// RejectedHandshake, RejectedFrame: inbound connections closed for a
+	// bad hello or a bad (oversized or unauthenticated) frame.
+	RejectedHandshake, RejectedFrame uint64
 }
 
 // Transport is the peer network of one node.
@@ -77,16 +114,36 @@ type Transport struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 	stats struct {
-		sent, received, qfull, noconn, badHello, badFrame atomic.Uint64
+		sent, received, qfull, noconn, tooLarge, inFull, badHello, badFrame atomic.Uint64
 	}
 	mu      sync.Mutex
 	inbound map[net.Conn]struct{}
+	in      inQueue
 }
 
 type outbound struct {
 	id, addr string
 	q        chan Frame
+	bytes    atomic.Int64 // payload bytes in q (reserved by Send, released by the writer)
 	up       atomic.Bool
+}
+
+// inQueue accounts the payload bytes each peer has in the recv channel, which
+// the caller drains without telling us. Frames enter the channel only under
+// mu and in the order of recs, and a channel is FIFO, so the frames still in
+// it are the newest len(recv) of recs: the older ones were taken, and their
+// bytes are free again.
+type inQueue struct {
+	mu    sync.Mutex
+	recs  []inRec // ring buffer of the frames put into recv, oldest at head
+	head  int
+	n     int
+	bytes map[string]int // per sender
+}
+
+type inRec struct {
+	from string
+	size int
 }
 
 // New starts accepting on cfg.Listener and dialing every peer.
@@ -103,6 +160,16 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = DefaultMaxFrame
 	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.QueueLen < 0 || cfg.MaxFrame < 0 || cfg.WriteTimeout < 0 || cfg.QueueBytes < cfg.MaxFrame {
+		return nil, fmt.Errorf("peer: QueueLen %d, MaxFrame %d, WriteTimeout %v must not be negative, and QueueBytes %d must be at least MaxFrame",
+			cfg.QueueLen, cfg.MaxFrame, cfg.WriteTimeout, cfg.QueueBytes)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,6 +177,7 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{
 		cfg: cfg, key: deriveKey(cfg.Secret), recv: make(chan Frame, cfg.QueueLen),
 		out: map[string]*outbound{}, ctx: ctx, stop: stop, inbound: map[net.Conn]struct{}{},
+		in: inQueue{recs: make([]inRec, cfg.QueueLen), bytes: map[string]int{}},
 	}
 	for id, addr := range cfg.Peers {
 		if id == cfg.ID {
@@ -135,23 +203,66 @@ func deriveKey(secret []byte) []byte {
 func (t *Transport) Recv() <-chan Frame { return t.recv }
 
 // Send queues a frame for a peer. It never blocks; it reports false when the
-// frame was dropped (unknown peer, queue full, or no connection).
+// frame was dropped (unknown peer, larger than MaxFrame, queue full in
+// frames or bytes, or no connection). The payload must not be modified
+// afterwards.
 func (t *Transport) Send(to string, typ uint8, payload []byte) bool {
 	o := t.out[to]
 	if o == nil {
+		return false
+	}
+	if len(payload) > t.cfg.MaxFrame {
+		t.stats.tooLarge.Add(1)
 		return false
 	}
 	if !o.up.Load() {
 		t.stats.noconn.Add(1)
 		return false
 	}
+	n := int64(len(payload))
+	if o.bytes.Add(n) > int64(t.cfg.QueueBytes) {
+		o.bytes.Add(-n)
+		t.stats.qfull.Add(1)
+		return false
+	}
 	select {
 	case o.q <- Frame{From: t.cfg.ID, Type: typ, Payload: payload}:
 		return true
 	default:
+		o.bytes.Add(-n)
 		t.stats.qfull.Add(1)
 		return false
 	}
+}
+
+// deliver hands a received frame to Recv, or drops it (false) when the
+// inbound queue is full in frames or in the sender's bytes.
+func (t *Transport) deliver(f Frame) bool {
+	q := &t.in
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n > len(t.recv) { // taken by the caller since the last delivery
+		r := q.recs[q.head]
+		q.recs[q.head] = inRec{}
+		q.head = (q.head + 1) % len(q.recs)
+		q.n--
+		if q.bytes[r.from] -= r.size; q.bytes[r.from] == 0 {
+			delete(q.bytes, r.from)
+		}
+	}
+	size := len(f.Payload)
+	if q.n == len(q.recs) || q.bytes[f.From]+size > t.cfg.QueueBytes {
+		return false
+	}
+	select {
+	case t.recv <- f:
+	default:
+		return false
+	}
+	q.recs[(q.head+q.n)%len(q.recs)] = inRec{from: f.From, size: size}
+	q.n++
+	q.bytes[f.From] += size
+	return true
 }
 
 // Connected reports whether the outbound connection to a peer is up.
@@ -165,6 +276,7 @@ func (t *Transport) Stats() Stats {
 	return Stats{
 		Sent: t.stats.sent.Load(), Received: t.stats.received.Load(),
 		DroppedQueueFull: t.stats.qfull.Load(), DroppedNoConn: t.stats.noconn.Load(),
+		DroppedTooLarge: t.stats.tooLarge.Load(), DroppedInboundFull: t.stats.inFull.Load(),
 		RejectedHandshake: t.stats.badHello.Load(), RejectedFrame: t.stats.badFrame.Load(),
 	}
 }
@@ -208,14 +320,15 @@ func (t *Transport) dialLoop(o *outbound) {
 		}
 		// Frames queued for a dead connection are stale: the protocols
 		// retransmit from their own state once the peer is back.
-		drain(o.q)
+		o.drain()
 	}
 }
 
-func drain(q chan Frame) {
+func (o *outbound) drain() {
 	for {
 		select {
-		case <-q:
+		case f := <-o.q:
+			o.bytes.Add(-int64(len(f.Payload)))
 		default:
 			return
 		}
