@@ -10,7 +10,7 @@ import (
 )
 
 // TestImportsOnlyStandardLibrary: ring sits at the bottom of the dependency
-// graph (STYLE.md): it must not import eventlog, node or anything else of
+// graph (docs/ARCHITECTURE.md): it must not import eventlog, node or anything else of
 // the module, nor third-party packages.
 func TestImportsOnlyStandardLibrary(t *testing.T) {
 	files, _ := filepath.Glob("*.go")

@@ -23,10 +23,17 @@ import (
 //	crash ID|leader           crash a node (keeps persisted state and log)
 //	restart ID                restart from persisted state
 //	partition a,b c,d,e       split into groups
-//	heal                      remove partitions
+//	deaf ID|leader            everything sent to the node is lost (it still sends)
+//	mute ID|leader            everything the node sends is lost (it still hears)
+//	pause ID|leader K         the node stops for K ticks, then steps what waited
+//	heal                      remove partitions and one-way cuts
 //	faults DROP DUP MAXDELAY  network faults
 //	logs on|off               simulated log growth by the leader
 //	mark                      remember the current leader and term
+//	until-new-leader MAX      run until a working leader (followed by every node
+//	                          not deaf, and cut off neither way) leads a term
+//	                          above the marked one; fail after MAX ticks
+//	expect-stable K           run K ticks; the working leader and its term stay
 //	expect-same               the leader and term are those marked
 //	expect-leader-not ID      the agreed leader is not ID
 //	expect-no-leader IDS      none of IDS leads
@@ -137,14 +144,45 @@ func (s *scenario) do(f []string) error {
 			l := s.c.agreedLeader()
 			s.say("leader %s term %d known to all live nodes after %d ticks", l, s.c.nodes[l].n.Term(), took)
 		}
-	case "crash":
+	case "crash", "deaf", "mute", "pause":
 		id := arg(1)
 		if id == "leader" {
 			if id = s.c.agreedLeader(); id == "" {
-				return fmt.Errorf("no leader to crash")
+				return fmt.Errorf("no leader to %s", f[0])
 			}
 		}
-		s.c.crash(id)
+		switch f[0] {
+		case "crash":
+			s.c.crash(id)
+		case "pause":
+			s.c.pause(id, num(2))
+		default:
+			s.c.cutOneWay(id, f[0] == "deaf")
+		}
+	case "until-new-leader":
+		for i := 0; ; i++ {
+			if l := s.c.workingLeader(); l != "" && s.c.nodes[l].n.Term() > s.markTerm {
+				s.say("working leader %s term %d after %d ticks (bound %d)", l, s.c.nodes[l].n.Term(), i, num(1))
+				break
+			}
+			if i == num(1) {
+				return fmt.Errorf("no working leader above term %d within %d ticks", s.markTerm, i)
+			}
+			s.c.tick()
+		}
+	case "expect-stable":
+		l := s.c.workingLeader()
+		if l == "" {
+			return fmt.Errorf("no working leader")
+		}
+		term := s.c.nodes[l].n.Term()
+		for i := 1; i <= num(1); i++ {
+			s.c.tick()
+			if now := s.c.workingLeader(); now != l || s.c.nodes[l].n.Term() != term {
+				return fmt.Errorf("leader %s term %d lost after %d ticks (now %q)", l, term, i, now)
+			}
+		}
+		s.say("ok: leader %s term %d kept for %d ticks", l, term, num(1))
 	case "restart":
 		s.c.restart(arg(1))
 	case "partition":
