@@ -20,6 +20,9 @@ type realTiming struct {
 	Tick                                        time.Duration
 	HeartbeatTicks, FailureTicks, ElectionTicks int
 	OnReady                                     func(self string, rd Ready) // optional; called on the runner goroutine
+	// Via, if set, returns the address member from uses to reach member to
+	// at addr (a relay that can cut the link); nil sends directly.
+	Via func(from, to string, election bool, addr string) string
 }
 
 // 100ms heartbeat, 500ms failure timeout, 10ms ticks.
@@ -51,8 +54,14 @@ func startRealCluster(t testing.TB, n int, tm realTiming, seed int64) []*realNod
 	}
 	var nodes []*realNode
 	for i, m := range members {
+		hbTo, elTo := others(hbAddr, m.ID), others(elAddr, m.ID)
+		if tm.Via != nil {
+			for id := range hbTo {
+				hbTo[id], elTo[id] = tm.Via(m.ID, id, false, hbTo[id]), tm.Via(m.ID, id, true, elTo[id])
+			}
+		}
 		tr, err := NewUDPTransport(UDPConfig{ID: m.ID, Incarnation: uint64(time.Now().UnixNano()), Secret: testSecret,
-			HeartbeatConn: hb[m.ID], ElectionConn: el[m.ID], HeartbeatAddrs: others(hbAddr, m.ID), ElectionAddrs: others(elAddr, m.ID)})
+			HeartbeatConn: hb[m.ID], ElectionConn: el[m.ID], HeartbeatAddrs: hbTo, ElectionAddrs: elTo})
 		if err != nil {
 			t.Fatalf("transport %s: %v", m.ID, err)
 		}
