@@ -150,7 +150,7 @@ func (l *netLab) clearDrops(nodes ...int) int {
 			n, _ = strconv.Atoi(m[1])
 			total += n
 		}
-		if len(d.filters) > 1 || d.filters[0] != "probe" {
+		if len(d.filters) > 1 || (len(d.filters) == 1 && d.filters[0] != "probe") {
 			l.t.Logf("net: node%d: clear drops (%s): %d packets dropped", i+1, strings.Join(d.filters, ", "), n)
 		}
 		if err := l.tc(i, "qdisc", "del", "dev", "eth0", "root"); err != nil {
