@@ -42,7 +42,7 @@ type simOpts struct {
 
 func drawSimOpts(seed int64, steps int) simOpts {
 	r := rand.New(rand.NewSource(seed ^ 0x5eed))
-	o := simOpts{nodes: 3, steps: steps, clients: 2 + r.Intn(7), msgsPerCli: 1000}
+	o := simOpts{nodes: 3, steps: steps, clients: 2 + r.Intn(15), msgsPerCli: 1000}
 	if seed%2 == 1 {
 		o.nodes = 5
 	}
@@ -557,13 +557,13 @@ func (w *simWorld) randomStep() {
 	switch {
 	case len(w.due) > 0 && r < 0.45:
 		w.deliverOne()
-	case r < 0.75:
+	case r < 0.70:
 		if !w.runOne() {
 			w.tick()
 		}
-	case r < 0.88:
+	case r < 0.86:
 		w.tick()
-	case r < 0.96:
+	case r < 0.98:
 		w.clientStep()
 	default:
 		w.faultStep()
@@ -592,7 +592,7 @@ func (w *simWorld) faultStep() {
 		}
 	}
 	minority := (len(w.nodes) - 1) / 2
-	switch k := w.rnd.Intn(10); {
+	switch k := w.rnd.Intn(12); {
 	case k <= 1 && o.crashes && len(live) > 0 && (down < minority || o.majorityDown && len(live) > 1):
 		victim := w.victim(live)
 		if victim.crashIn > 0 || victim.diskArmed {
@@ -660,10 +660,17 @@ func (w *simWorld) faultStep() {
 	}
 }
 
-// pause stops a process for 1..60 ticks.
+// pause stops a process for 1..60 ticks, or for about a failure timeout.
 func (w *simWorld) pause(sn *simNode) {
 	if sn.pausedUntil == 0 {
-		sn.pausedUntil = w.ticks + 1 + w.rnd.Intn(60)
+		d := 1 + w.rnd.Intn(60)
+		if w.rnd.Float64() < 0.5 {
+			// About one failure timeout: the process resumes just as the
+			// others start electing, the narrowest window.
+			ft := sn.n.ticks(w.cfg.Timing.FailureTimeout)
+			d = ft - 2 + w.rnd.Intn(8)
+		}
+		sn.pausedUntil = w.ticks + d
 		w.stats.Pauses++
 		w.logf("%s pauses until tick %d", sn.id, sn.pausedUntil)
 	}
