@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,9 @@ func runSimSeed(seed int64, steps int, dir string, verbose func(string)) (st sim
 		if i == o.steps/2 && o.midHeal {
 			w.healPhase(false)
 		}
+		if i == o.steps*3/4 && o.deafPhase {
+			w.deafPhase()
+		}
 	}
 	w.healPhase(true)
 	return
@@ -320,6 +324,63 @@ func (w *simWorld) healPhase(last bool) {
 	w.chk.finalChecks()
 }
 
+// simDeafBound bounds, in ticks, how long the others take to have a leader
+// once one node turns deaf (it hears nobody; everybody still hears it): a
+// deaf leader hears nobody and steps down after a failure timeout (20
+// ticks), its "resigned" heartbeat drops it at once, and one ring round
+// with its stagger follows. The promise is failure_timeout plus a ring trip.
+const simDeafBound = 40
+
+// deafPhase heals and restarts everything, waits for a leader, then makes
+// one node deaf (the leader half the time) and checks liveness for the
+// others (I7 for one-way cuts): a leader among them within simDeafBound
+// ticks and a post through them committed.
+func (w *simWorld) deafPhase() {
+	w.step++
+	w.healPhase(false)
+	saved := w.net.Faults()
+	w.net.SetFaults(ring.SimConfig{})
+	defer w.net.SetFaults(saved)
+	x := w.nodes[w.rnd.Intn(len(w.nodes))]
+	if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
+		x = l
+	}
+	var others []*simNode
+	for _, sn := range w.nodes {
+		if sn != x {
+			w.cuts[[2]string{sn.id, x.id}] = cutAll
+			others = append(others, sn)
+		}
+	}
+	w.logf("deaf phase: %s (%s) hears nobody, everybody hears it", x.id, x.n.ring.Role())
+	start := w.ticks
+	for !w.leaderKnownTo(others) {
+		if w.ticks-start > simDeafBound {
+			w.chk.fail("I7: with %s deaf, no leader among the others within %d ticks: %s", x.id, simDeafBound, w.roles())
+		}
+		w.finalTick()
+	}
+	w.stats.MaxDeafTicks = max(w.stats.MaxDeafTicks, w.ticks-start)
+	probe := &simClient{user: fmt.Sprintf("deaf%d", w.step), seq: 1}
+	probe.id, probe.text = probe.user+"-1", "posted while "+x.id+" is deaf"
+	w.clients = append(w.clients, probe)
+	w.chk.composed(probe)
+	start = w.ticks
+	for probe.id != "" {
+		if w.ticks-start > simAckBound {
+			w.chk.fail("I7: with %s deaf, a post through the others not committed within %d ticks: %s", x.id, simAckBound, w.roles())
+		}
+		if len(probe.attempts) == 0 {
+			w.submit(probe, others[w.rnd.Intn(len(others))])
+		}
+		w.settle()
+		w.finalTick()
+	}
+	probe.seq = w.opts.msgsPerCli // done: it posts nothing more
+	clear(w.cuts)
+	w.logf("deaf phase over: %s hears again", x.id)
+}
+
 // finalTick is one tick with a perfect network: everything sent is
 // delivered and stepped before the next tick (in batches of the seed's
 // sizes).
@@ -341,9 +402,13 @@ func (w *simWorld) finalTick() {
 	}
 }
 
-func (w *simWorld) leaderKnownToAll() bool {
+func (w *simWorld) leaderKnownToAll() bool { return w.leaderKnownTo(w.nodes) }
+
+// leaderKnownTo: every node of group follows one leader of one term, who is
+// in the group and leads in both cores.
+func (w *simWorld) leaderKnownTo(group []*simNode) bool {
 	lead, term := "", uint64(0)
-	for i, sn := range w.nodes {
+	for i, sn := range group {
 		r := sn.n.ring
 		if i == 0 {
 			lead, term = r.Leader(), r.Term()
@@ -351,6 +416,9 @@ func (w *simWorld) leaderKnownToAll() bool {
 		if r.Leader() == "" || r.Leader() != lead || r.Term() != term {
 			return false
 		}
+	}
+	if !slices.ContainsFunc(group, func(sn *simNode) bool { return sn.id == lead }) {
+		return false
 	}
 	ln := w.byID[lead].n
 	return ln.ring.Role() == ring.RoleLeader && ln.rep.Status().Role == replica.Leader && ln.repLead == lead

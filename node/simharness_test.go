@@ -38,6 +38,7 @@ type simOpts struct {
 	diskFaults   bool // fail a WAL append before its write or at its fsync
 	realSync     bool // fsync for real (NoSync off)
 	maxBatch     int  // a node steps 1..maxBatch queued inputs before one Ready
+	deafPhase    bool // three quarters in: heal, then one node deaf; the others must elect and commit
 }
 
 func drawSimOpts(seed int64, steps int) simOpts {
@@ -60,13 +61,14 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.diskFaults = o.crashes && r.Float64() < 0.3
 	o.realSync = r.Intn(50) == 0
 	o.maxBatch = []int{1, 2, 4, 8, 64}[r.Intn(5)]
+	o.deafPhase = r.Float64() < 0.3
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase)
 }
 
 // simStats counts what the simulations did.
@@ -75,6 +77,7 @@ type simStats struct {
 	Proposals, Acks, Retries, Crashes, Restarts, Partitns int
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
 	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
+	MaxDeafTicks                                          int
 }
 
 func (s *simStats) add(o simStats) {
@@ -97,6 +100,7 @@ func (s *simStats) add(o simStats) {
 	s.Pauses += o.Pauses
 	s.Cuts += o.Cuts
 	s.DiskFaults += o.DiskFaults
+	s.MaxDeafTicks = max(s.MaxDeafTicks, o.MaxDeafTicks)
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
 }
