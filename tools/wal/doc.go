@@ -16,9 +16,11 @@
 //     directory, so the tools are safe on a live node's directory (whose tail
 //     may then look torn because a write is in flight).
 //   - Committed means "at or below the last CommittedUpTo record of this WAL".
-//     A node writes that record at most every 100ms, so the WAL's commit index
-//     may lag what the cluster had committed; replay, export and diff default
-//     to it and say so.
+//     A node writes that record at most every 100ms while busy, and again
+//     when it goes idle and when it stops cleanly: the WAL of a running or
+//     killed node may lag what the cluster had committed, a cleanly stopped
+//     node's holds every entry it knew committed. replay, export and diff
+//     default to it and say so (replay and export: --include-uncommitted).
 //   - Text from the log is untrusted. Human-readable output (dump, replay,
 //     stats, txt export) escapes control characters (C0, C1, DEL, bidi
 //     controls, line separators); jsonl and csv keep the exact text.
