@@ -10,10 +10,19 @@
 //   - The wire format of ring messages (codec.go) with HMAC-SHA256 over
 //     every byte, and Guard, which rejects forged, malformed, misdirected,
 //     unknown-sender, replayed and stale datagrams and counts them in Metrics.
+//   - The ring view: a member's successor is the next member on the ring
+//     that it heard within the failure timeout and whose heartbeats echo
+//     that it hears this member too (Message.Hears), so a member that is
+//     heard but cannot hear ("deaf") gets no token. A token or elected
+//     announcement whose receiver shows no sign of it within AckTicks (no
+//     transport ack, no heartbeat in its term) moves on to the next member
+//     (relay.go).
 //   - Transport: UDPTransport (heartbeats on heartbeat_port; tokens and
-//     elected announcements on election_port with acks and retransmission)
-//     and SimNetwork, a seeded in-memory network with drop, delay,
-//     duplication, reordering and partitions that carries opaque payloads.
+//     elected announcements on election_port with acks and retransmission;
+//     it acknowledges only what it queued for its core and tells its core
+//     of every ack) and SimNetwork, a seeded in-memory network with drop,
+//     delay, duplication, reordering, partitions and one-way cuts (deaf,
+//     mute) that carries opaque payloads.
 //   - Runner: a thin real-time driver (one goroutine: ticker + transport →
 //     Step/Tick → Ready handled in order).
 //
@@ -29,14 +38,31 @@
 //     per term (HardState.Vote) and accepts at most one leader per term
 //     (HardState.Leader), both persisted before anything is sent; a round
 //     wins only if a majority of the configured members passed its token,
-//     and two majorities intersect.
+//     and two majorities intersect. None of this depends on the path: a
+//     token moved on past a silent member, or sent again, is the same vote
+//     (same term, same origin) going to another member. Passed only ever
+//     holds members that persisted that vote (each appends itself when it
+//     forwards; validToken rejects duplicates), so copies of one token
+//     cannot add up to a majority that did not vote for its origin; a
+//     skipped member is simply not counted. The origin completes a term
+//     once (its persisted Leader rejects any later copy), so at most one
+//     elected value exists per term.
 //   - I3 (ring's part): the winner is the best (last log term, last log
 //     index, id) among a majority that persisted the term, so it holds every
 //     committed entry. See docs/ARCHITECTURE.md (Leader election) for the argument and what it needs
 //     from the caller.
-//   - I7: while a majority is up and connected a leader is elected within
-//     the failure timeout plus about one ring round; rounds are staggered
-//     along the ring so they rarely collide.
+//   - I7: while a majority is up and connected both ways a leader is
+//     elected within the failure timeout plus about one ring round, also
+//     when the others are cut off one way (deaf: hears nobody; mute: heard
+//     by nobody); rounds are staggered along the ring so they rarely
+//     collide. A token only goes to a member with evidence both ways
+//     (heard by us, and its echo says it hears us), and moves on if even so
+//     it shows no sign of arrival, so it passes every member of the
+//     connected majority and gets back to its origin. A deaf leader hears
+//     no majority and steps down; a deaf member does not count towards the
+//     pre-vote (no echo) and starts no rounds (its own peers' reports go
+//     stale), so it cannot stop or disrupt the majority; a mute leader
+//     adopts the new term from its successor's heartbeats.
 //   - I8: nothing is stepped that the Guard did not authenticate; rejected
 //     input never changes a term or a leader and never panics.
 //
@@ -70,4 +96,10 @@
 //   - Restart a Node with New(cfg, lastPersistedHardState); it always
 //     restarts as a follower.
 //   - Give the transport an Incarnation that grows across restarts.
+//   - Step every message the transport delivers, acks included (they tell
+//     the core that a token arrived; see Transport.Recv).
+//   - Fill StatusInfo.MaxKind (SetLocalStatus) with the highest event kind
+//     this build applies, and before a leader first proposes a new kind,
+//     check Status.Supports(kind): every member announces it. The ring
+//     fills StatusInfo.Proto itself.
 package ring

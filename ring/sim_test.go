@@ -11,8 +11,6 @@ import (
 
 var (
 	flagSeed  = flag.Int64("seed", -1, "replay exactly this simulation seed")
-	// 1400 seeds take the time 2100 took before each seed ended with a
-	// one-way phase (about 1.5 times the ticks and messages per seed).
 	flagSeeds = flag.Int("seeds", 1400, "number of simulation seeds in a normal run")
 	flagTrace = flag.Bool("dump", false, "with -seed: print the trace of the last steps")
 	flagSoak  = flag.Bool("soak", false, "run the soak: 100,000 seeds (or SYNCNET_SOAK=1)")
@@ -132,6 +130,8 @@ func (c *cluster) partitionRandom() {
 	c.net.Partition(groups...)
 }
 
+// seedCount: a normal run takes 1400 seeds, the time 2100 took before each
+// seed ended with a one-way phase (about 1.5 times the ticks per seed).
 func seedCount() int {
 	if *flagSoak || os.Getenv("SYNCNET_SOAK") == "1" {
 		return 100_000
