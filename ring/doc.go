@@ -62,7 +62,7 @@
 //     no majority and steps down; a deaf member does not count towards the
 //     pre-vote (no echo) and starts no rounds (its own peers' reports go
 //     stale), so it cannot stop or disrupt the majority; a mute leader
-//     adopts the new term from its successor's heartbeats.
+//     adopts the new term from the heartbeats of those who elected it.
 //   - I8: nothing is stepped that the Guard did not authenticate; rejected
 //     input never changes a term or a leader and never panics.
 //
