@@ -39,6 +39,17 @@ type simOpts struct {
 	realSync     bool // fsync for real (NoSync off)
 	maxBatch     int  // a node steps 1..maxBatch queued inputs before one Ready
 	deafPhase    bool // three quarters in: heal, then one node deaf; the others must elect and commit
+	// ring is each node's ring position (a permutation): successors on the
+	// ring and the id tie-break of candidacies then relate in every way a
+	// configuration allows. nil: ring position i for node i.
+	ring []int
+}
+
+func (o simOpts) ringOrder(i int) int {
+	if o.ring == nil {
+		return i
+	}
+	return o.ring[i]
 }
 
 func drawSimOpts(seed int64, steps int) simOpts {
@@ -62,13 +73,14 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.realSync = r.Intn(50) == 0
 	o.maxBatch = []int{1, 2, 4, 8, 64}[r.Intn(5)]
 	o.deafPhase = r.Float64() < 0.3
+	o.ring = r.Perm(o.nodes)
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v ring=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.ring)
 }
 
 // simStats counts what the simulations did.
@@ -263,7 +275,7 @@ func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
 	b.WriteString("[timing]\nheartbeat_interval = \"100ms\"\nfailure_timeout = \"400ms\"\nelection_timeout = \"300ms\"\npost_timeout = \"2s\"\n")
 	for i := 0; i < o.nodes; i++ {
 		fmt.Fprintf(&b, "[[node]]\nid = \"n%d\"\nhost = \"127.0.0.1\"\nssh_port = %d\npeer_port = %d\nheartbeat_port = %d\nelection_port = %d\nring = %d\n",
-			i+1, 22000+i, 23000+i, 24000+i, 25000+i, i)
+			i+1, 22000+i, 23000+i, 24000+i, 25000+i, o.ringOrder(i))
 	}
 	cfg, err := config.Parse("sim.toml", b.String())
 	if err != nil {
