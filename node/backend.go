@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/ring"
-	"github.com/syncnet/syncnet/sshui"
 )
 
-// The node is sshui's Backend: every mutation goes through the replicated
-// log as a request with an id (mutate) and returns once committed and
-// applied here; every read answers from this node's applied state.
-var _ sshui.Backend = (*Node)(nil)
+// The node is its front ends' api.Backend: every mutation goes through the
+// replicated log as a request with an id (mutate) and returns once committed
+// and applied here; every read answers from this node's applied state.
+var _ api.Backend = (*Node)(nil)
 
 // requestEvent is the event of a request: body, proposed by author with
 // request id id (see eventlog.Header).
@@ -46,8 +46,8 @@ func newRequestID() string {
 //     without proposing. The decision that counts is taken at apply time.
 //   - Once the entry is applied here, the exactly-once table says what
 //     became of the request: the index of its first entry, a refusal
-//     (*sshui.Refusal), or that the id was taken by another request (that
-//     index and sshui.ErrIDReused).
+//     (*api.Refusal), or that the id was taken by another request (that
+//     index and api.ErrIDReused).
 func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string, seen uint64) (uint64, error) {
 	if id == "" {
 		id = newRequestID()
@@ -69,7 +69,7 @@ func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string
 	case !ok:
 		return idx, nil // not in the table: cannot happen once applied here; trust the driver
 	case !o.Matches(ev):
-		return o.Index, fmt.Errorf("%w: %q is entry %d", sshui.ErrIDReused, id, o.Index)
+		return o.Index, fmt.Errorf("%w: %q is entry %d", api.ErrIDReused, id, o.Index)
 	case o.Refusal != nil:
 		return 0, o.Refusal
 	}
@@ -92,7 +92,7 @@ func (n *Node) Post(ctx context.Context, user, room, text, clientMsgID string, s
 // DirectMessage appends a private message.
 func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (uint64, error) {
 	if _, ok := n.st.Identity.Lookup(to); !ok {
-		return 0, fmt.Errorf("%w: no user %q", sshui.ErrNotFound, to)
+		return 0, fmt.Errorf("%w: no user %q", api.ErrNotFound, to)
 	}
 	if clientMsgID == "" {
 		clientMsgID = newRequestID()
@@ -101,17 +101,17 @@ func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID st
 }
 
 // History returns committed messages of room before an index, ascending.
-func (n *Node) History(room string, before uint64, limit int) []sshui.Message {
+func (n *Node) History(room string, before uint64, limit int) []api.Message {
 	return n.st.Chat.History(room, before, limit)
 }
 
 // HistoryAfter returns committed messages of room after an index, ascending.
-func (n *Node) HistoryAfter(room string, after uint64, limit int) []sshui.Message {
+func (n *Node) HistoryAfter(room string, after uint64, limit int) []api.Message {
 	return n.st.Chat.HistoryAfter(room, after, limit)
 }
 
 // Subscribe streams committed events through a bounded queue.
-func (n *Node) Subscribe(f sshui.Filter, buf int) sshui.Subscription { return n.hub.subscribe(f, buf) }
+func (n *Node) Subscribe(f api.Filter, buf int) api.Subscription { return n.hub.subscribe(f, buf) }
 
 // BindName binds name to a key fingerprint, first claim wins cluster-wide.
 func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
@@ -119,13 +119,13 @@ func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
 		if fp == fingerprint {
 			return nil
 		}
-		return fmt.Errorf("%w: %q", sshui.ErrNameTaken, name)
+		return fmt.Errorf("%w: %q", api.ErrNameTaken, name)
 	}
 	if _, err := n.mutate(ctx, &eventlog.UserRegistered{Name: name, KeyFingerprint: fingerprint}, name, "", 0); err != nil {
 		return err
 	}
 	if fp, _ := n.st.Identity.Lookup(name); fp != fingerprint {
-		return fmt.Errorf("%w: %q", sshui.ErrNameTaken, name) // another key won the race
+		return fmt.Errorf("%w: %q", api.ErrNameTaken, name) // another key won the race
 	}
 	return nil
 }
@@ -134,13 +134,13 @@ func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
 func (n *Node) NameOwner(name string) (string, bool) { return n.st.Identity.Lookup(name) }
 
 // Rooms lists the rooms.
-func (n *Node) Rooms() []sshui.RoomInfo { return n.st.Chat.Rooms() }
+func (n *Node) Rooms() []api.RoomInfo { return n.st.Chat.Rooms() }
 
 // RoomsOf lists the rooms user joined.
 func (n *Node) RoomsOf(user string) []string { return n.st.Chat.RoomsOf(user) }
 
 // Members lists a room's members with their presence.
-func (n *Node) Members(room string) []sshui.Presence {
+func (n *Node) Members(room string) []api.Presence {
 	return n.st.Presence.Of(n.st.Chat.Members(room))
 }
 
@@ -169,7 +169,7 @@ func (n *Node) SetPresence(ctx context.Context, user, status string) error {
 }
 
 // Moderate applies a kick, ban or mute cluster-wide.
-func (n *Node) Moderate(ctx context.Context, m sshui.Moderation) error {
+func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 	body := eventlog.Moderation{Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
 	if !m.Until.IsZero() {
 		body.Until = m.Until.UnixNano()
@@ -197,17 +197,17 @@ func (n *Node) IsMuted(user, room string) bool { return n.st.Moderation.Muted(us
 
 // Status is this node's view of the cluster: its own state plus what every
 // member last said in its heartbeat.
-func (n *Node) Status() sshui.ClusterStatus {
+func (n *Node) Status() api.ClusterStatus {
 	n.mu.RLock()
 	v := n.view
 	n.mu.RUnlock()
-	cs := sshui.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
+	cs := api.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
 	for _, m := range v.members {
 		c, _ := n.cfg.Node(m.ID) // members come from the config
 		online := m.Self || (m.Heard && m.State == ring.MemberAlive)
 		// A member leads if we follow it and it says so itself (or it is us).
 		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
-		ms := sshui.MemberStatus{
+		ms := api.MemberStatus{
 			ID: m.ID, Online: online, Leader: leads,
 			LeaderID: m.Leader, Term: m.Term, Clients: int(m.Status.Clients), Messages: m.Status.Messages,
 			CommitIndex: m.Status.CommitIndex, Uptime: time.Duration(m.Status.UptimeMillis) * time.Millisecond,

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/config"
-	"github.com/syncnet/syncnet/sshui"
 )
 
 // testCluster is n real nodes in this process, on loopback sockets bound
@@ -257,7 +257,7 @@ func TestPostIsExactlyOnceOnRetry(t *testing.T) {
 	// The same id for another text changes nothing either, and says so.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if idx, err := c.nodes["n3"].n.Post(ctx, "bob", "general", "hello again", "same-id", 0, false); idx != a || !errors.Is(err, sshui.ErrIDReused) {
+	if idx, err := c.nodes["n3"].n.Post(ctx, "bob", "general", "hello again", "same-id", 0, false); idx != a || !errors.Is(err, api.ErrIDReused) {
 		t.Fatalf("same id, other text: index %d (first %d), err %v", idx, a, err)
 	}
 	c.post("n3", "bob", "other", "other-id")

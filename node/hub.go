@@ -3,7 +3,7 @@ package node
 import (
 	"sync"
 
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // hub fans committed events out to subscribers through bounded queues. It is
@@ -20,24 +20,24 @@ func newHub() *hub { return &hub{subs: map[*subscription]struct{}{}} }
 
 type subscription struct {
 	h       *hub
-	f       sshui.Filter
-	c       chan sshui.Event
+	f       api.Filter
+	c       chan api.Event
 	closed  bool
 	dropped bool
 }
 
-func (h *hub) subscribe(f sshui.Filter, buf int) *subscription {
+func (h *hub) subscribe(f api.Filter, buf int) *subscription {
 	if buf <= 0 {
 		buf = 256
 	}
-	s := &subscription{h: h, f: f, c: make(chan sshui.Event, buf)}
+	s := &subscription{h: h, f: f, c: make(chan api.Event, buf)}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
 	return s
 }
 
-func (h *hub) publish(evs []sshui.Event) {
+func (h *hub) publish(evs []api.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -62,7 +62,7 @@ func (h *hub) publish(evs []sshui.Event) {
 	}
 }
 
-func (s *subscription) C() <-chan sshui.Event { return s.c }
+func (s *subscription) C() <-chan api.Event { return s.c }
 
 func (s *subscription) Dropped() bool {
 	s.h.mu.Lock()

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/replica"
-	"github.com/syncnet/syncnet/sshui"
 )
 
 // proposal is one event a caller wants in the replicated log. It lives in
@@ -342,9 +342,9 @@ func (n *Node) dropWaiter(p *proposal) {
 func (n *Node) noQuorumError() error {
 	lead := n.repLead
 	if lead == "" {
-		return fmt.Errorf("%w: no leader elected within %s", sshui.ErrNoQuorum, n.cfg.Timing.PostTimeout)
+		return fmt.Errorf("%w: no leader elected within %s", api.ErrNoQuorum, n.cfg.Timing.PostTimeout)
 	}
-	return fmt.Errorf("%w: leader %s could not commit within %s", sshui.ErrNoQuorum, lead, n.cfg.Timing.PostTimeout)
+	return fmt.Errorf("%w: leader %s could not commit within %s", api.ErrNoQuorum, lead, n.cfg.Timing.PostTimeout)
 }
 
 // shutdown runs as the driver stops: it records the commit index (so the

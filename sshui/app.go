@@ -8,12 +8,13 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // appDeps is what the chat app needs; all of it is shared and safe for
 // concurrent use except the renderer, which belongs to this session.
 type appDeps struct {
-	b      Backend
+	b      api.Backend
 	cfg    *Config
 	id     Identity
 	r      *lipgloss.Renderer
@@ -34,8 +35,8 @@ type App struct {
 	cur     string
 	bufs    map[string]*convBuf
 	unread  map[string]int
-	members []Presence
-	status  ClusterStatus
+	members []api.Presence
+	status  api.ClusterStatus
 
 	// Rendered side panes, rebuilt when nil (see dirty), and cached bars.
 	roomsPane, membersPane []string
@@ -198,7 +199,7 @@ func isDMConv(c string) bool { return strings.HasPrefix(c, "@") }
 // historyKey is the Backend history key of a conversation.
 func (a *App) historyKey(c string) string {
 	if isDMConv(c) {
-		return DMRoom(a.d.id.Name, c[1:])
+		return api.DMRoom(a.d.id.Name, c[1:])
 	}
 	return c
 }
@@ -241,7 +242,7 @@ func (a *App) load(c string) {
 func (a *App) refreshMembers() {
 	a.dirty()
 	if isDMConv(a.cur) {
-		a.members = []Presence{{User: a.d.id.Name, Status: "online", Node: a.d.cfg.NodeID}, {User: a.cur[1:]}}
+		a.members = []api.Presence{{User: a.d.id.Name, Status: "online", Node: a.d.cfg.NodeID}, {User: a.cur[1:]}}
 		for _, p := range everyone(a.d.b) {
 			switch p.User {
 			case a.d.id.Name:
@@ -260,7 +261,7 @@ func (a *App) refreshMembers() {
 }
 
 // appendMsg adds m to buf unless already there; it reports whether it did.
-func (a *App) appendMsg(buf *convBuf, m Message) bool {
+func (a *App) appendMsg(buf *convBuf, m api.Message) bool {
 	if m.Index <= buf.last {
 		return false
 	}
@@ -298,7 +299,7 @@ func (b *convBuf) trim() {
 	}
 }
 
-func (a *App) lineOf(m Message) chatLine {
+func (a *App) lineOf(m api.Message) chatLine {
 	text := Clean(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
 	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,

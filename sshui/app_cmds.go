@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // slashCmd is one chat command; the table is checked in one place (command).
@@ -191,7 +192,7 @@ func (a *App) cmdWho([]string, string) tea.Cmd {
 	return nil
 }
 
-func presenceText(p Presence) string {
+func presenceText(p api.Presence) string {
 	s := Clean(p.Status, 16)
 	if s == "" {
 		s = "offline"
@@ -261,7 +262,7 @@ func modCmd(action string) func(a *App, args []string, rest string) tea.Cmd {
 			a.notice(err.Error())
 			return nil
 		}
-		m := Moderation{Action: action, Target: target, By: a.d.id.Name}
+		m := api.Moderation{Action: action, Target: target, By: a.d.id.Name}
 		rest := args[1:]
 		if action != "kick" && len(rest) > 0 {
 			if d, err := time.ParseDuration(rest[0]); err == nil && d > 0 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // resync reloads everything after the last seen index of loaded buffers
@@ -30,29 +31,29 @@ func (a *App) resync() {
 }
 
 // onEvent applies one committed event.
-func (a *App) onEvent(ev Event) tea.Cmd {
+func (a *App) onEvent(ev api.Event) tea.Cmd {
 	switch ev.Kind {
-	case EventMessage:
+	case api.EventMessage:
 		return a.onMessage(ev.Message)
-	case EventJoin, EventLeave:
+	case api.EventJoin, api.EventLeave:
 		return a.onMembership(ev)
-	case EventTopic:
+	case api.EventTopic:
 		if buf := a.bufs[ev.Room]; buf != nil {
 			buf.topic = Clean(ev.Text, 300)
 			buf.lines = append(buf.lines, chatLine{system: true,
 				text: Clean(ev.User, MaxNameLen) + " set the topic: " + buf.topic})
 		}
-	case EventPresence: // the hub sends MembersMsg instead; tests may not
+	case api.EventPresence: // the hub sends MembersMsg instead; tests may not
 		if a.client == nil && a.hasMember(ev.User) {
 			a.refreshMembers()
 		}
-	case EventModeration:
+	case api.EventModeration:
 		a.onModeration(ev.Mod)
 	}
 	return nil
 }
 
-func (a *App) onMessage(m Message) tea.Cmd {
+func (a *App) onMessage(m api.Message) tea.Cmd {
 	conv := m.Room
 	if m.IsDM() {
 		other := m.From
@@ -95,18 +96,18 @@ func (a *App) ring() tea.Cmd {
 	return func() tea.Msg { bell.Bell(); return nil }
 }
 
-func (a *App) onMembership(ev Event) tea.Cmd {
+func (a *App) onMembership(ev api.Event) tea.Cmd {
 	me := ev.User == a.d.id.Name
 	switch {
-	case me && ev.Kind == EventJoin:
+	case me && ev.Kind == api.EventJoin:
 		a.addConv(ev.Room)
-	case me && ev.Kind == EventLeave && ev.Room != "general":
+	case me && ev.Kind == api.EventLeave && ev.Room != "general":
 		a.removeConv(ev.Room)
 		return nil
 	}
 	if buf := a.bufs[ev.Room]; buf != nil && !me {
 		verb := " joined"
-		if ev.Kind == EventLeave {
+		if ev.Kind == api.EventLeave {
 			verb = " left"
 		}
 		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(ev.User, MaxNameLen) + verb})
@@ -157,7 +158,7 @@ func peopleCount(n int) string {
 	return itoa(n) + " people"
 }
 
-func (a *App) onModeration(m Moderation) {
+func (a *App) onModeration(m api.Moderation) {
 	text := Clean(m.Target, MaxNameLen) + " was " + map[string]string{"kick": "kicked", "ban": "banned", "mute": "muted"}[m.Action] +
 		" by " + Clean(m.By, MaxNameLen)
 	if m.Reason != "" {
@@ -178,7 +179,7 @@ func (a *App) hasMember(user string) bool {
 	return false
 }
 
-func kickText(m Moderation) string {
+func kickText(m api.Moderation) string {
 	verb := "kicked"
 	if m.Action == "ban" {
 		verb = "banned"

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // enqueue queues a line for conv and starts sending if idle.
@@ -79,7 +80,7 @@ func (a *App) onPostResult(r postResult) tea.Cmd {
 	case r.err == nil:
 		a.outbox = a.outbox[1:]
 		return a.sendNext()
-	case errors.Is(r.err, ErrNoQuorum), errors.Is(r.err, context.DeadlineExceeded):
+	case errors.Is(r.err, api.ErrNoQuorum), errors.Is(r.err, context.DeadlineExceeded):
 		if !a.outbox[0].queued {
 			a.notice("no quorum: your message is queued and will be sent when the cluster recovers")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 )
@@ -102,8 +103,8 @@ func BenchmarkChatFanout(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for i := range b.N {
-				m := Message{Index: uint64(i + 1000), Room: "general", From: "bob", Text: fmt.Sprint("message number ", i), Time: time.Unix(0, 0)}
-				h.Deliver(Event{Kind: EventMessage, Index: m.Index, Message: m})
+				m := api.Message{Index: uint64(i + 1000), Room: "general", From: "bob", Text: fmt.Sprint("message number ", i), Time: time.Unix(0, 0)}
+				h.Deliver(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m})
 				waitApplied(b, &applied, int64(n)*int64(i+1)-int64(n)*64)
 			}
 			waitApplied(b, &applied, int64(n)*int64(b.N))
@@ -122,7 +123,7 @@ func BenchmarkChatFanout(b *testing.B) {
 func BenchmarkView(b *testing.B) {
 	c := newChat(b, 80, 24, false)
 	for i := range 200 {
-		c.f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("filler line with some words ", i)})
+		c.f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprint("filler line with some words ", i)})
 	}
 	c.app.Update(ResyncMsg{})
 	b.ResetTimer()
@@ -137,7 +138,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	const n = 200
 	f := sshuitest.New("node1", nil)
 	for i := range 50 {
-		f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("history line ", i)})
+		f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprint("history line ", i)})
 	}
 	h := NewHub(f, HubConfig{})
 	var before, after runtime.MemStats

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/ssh"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Exit codes of exec commands.
@@ -26,7 +27,7 @@ const (
 type execEnv struct {
 	ctx  context.Context
 	srv  *Server
-	b    Backend
+	b    api.Backend
 	id   Identity
 	out  io.Writer
 	err  io.Writer
@@ -156,7 +157,7 @@ func roomArg(e *execEnv, arg string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return DMRoom(e.id.Name, n), nil
+		return api.DMRoom(e.id.Name, n), nil
 	}
 	return NormalizeRoom(arg)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/syncnet/syncnet/node/api"
 )
 
 func cmdHistory() command {
@@ -52,7 +54,7 @@ type messageDoc struct {
 	Action  bool   `json:"action,omitempty"`
 }
 
-func printMessage(w io.Writer, m Message, asJSON bool) error {
+func printMessage(w io.Writer, m api.Message, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, messageDoc{Index: m.Index, ID: m.ID, Room: m.Room, From: m.From, To: m.To,
 			Text: m.Text, Lamport: m.Lamport, Time: m.Time.UTC().Format(time.RFC3339Nano), Action: m.Action})

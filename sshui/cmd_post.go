@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/syncnet/syncnet/node/api"
 )
 
 func cmdPost() command {
@@ -47,7 +49,7 @@ func runPost(e *execEnv, c command) int {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
 	idx, err := postTo(e, to, dm, text, *id)
-	if errors.Is(err, ErrIDReused) {
+	if errors.Is(err, api.ErrIDReused) {
 		// Nothing was posted: the id names an earlier, different message.
 		return e.errorf("post: --id %s was already used for a different message (index %d); nothing was posted; use a new id",
 			Clean(*id, 128), idx)
@@ -83,17 +85,17 @@ func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
 
 // explain turns a Backend error into one clear line.
 func explain(err error, timeout string) string {
-	var refusal *Refusal
+	var refusal *api.Refusal
 	switch {
-	case errors.Is(err, ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, api.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		return "not committed: the cluster has no quorum (waited up to " + timeout + "); retry with the same --id"
 	case errors.As(err, &refusal):
 		return Clean(refusal.Error(), 300)
-	case errors.Is(err, ErrIDReused):
+	case errors.Is(err, api.ErrIDReused):
 		return "this request id was already used for a different request; nothing was changed"
-	case errors.Is(err, ErrMuted):
+	case errors.Is(err, api.ErrMuted):
 		return "you are muted here"
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, api.ErrForbidden):
 		return "permission denied"
 	}
 	return Clean(err.Error(), 300)

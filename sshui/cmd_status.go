@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/syncnet/syncnet/node/api"
 )
 
 func cmdStatus() command {
@@ -94,7 +96,7 @@ const (
 // leaders for the same term (or two claim to lead it); NO LEADER when no
 // online node leads; DEGRADED when a node is offline or there is no quorum;
 // else HEALTHY.
-func ClusterHealth(st ClusterStatus) (h Health, online, leaders int) {
+func ClusterHealth(st api.ClusterStatus) (h Health, online, leaders int) {
 	named := map[uint64]string{}
 	split := false
 	leaderTerms := map[uint64]int{}
@@ -130,7 +132,7 @@ func ClusterHealth(st ClusterStatus) (h Health, online, leaders int) {
 }
 
 // StatusTable renders the admin status table with its summary lines.
-func StatusTable(st ClusterStatus) string {
+func StatusTable(st api.ClusterStatus) string {
 	cols := []string{"NODE", "STATUS", "LEADER", "TERM", "UPTIME", "CLIENTS", "MESSAGES", "COMMIT", "LOGHASH", "PORTS (ssh/peer/hb)"}
 	rows := [][]string{cols}
 	for _, m := range st.Members {
@@ -160,7 +162,7 @@ func StatusTable(st ClusterStatus) string {
 }
 
 // StatusSimple renders one line per node.
-func StatusSimple(st ClusterStatus) string {
+func StatusSimple(st api.ClusterStatus) string {
 	var b strings.Builder
 	for _, m := range st.Members {
 		role := "follower"
@@ -230,11 +232,11 @@ type statusDoc struct {
 }
 
 type memberDoc struct {
-	MemberStatus
+	api.MemberStatus
 	UptimeSec int64 `json:"uptime_sec"`
 }
 
-func statusJSON(st ClusterStatus) statusDoc {
+func statusJSON(st api.ClusterStatus) statusDoc {
 	h, _, _ := ClusterHealth(st)
 	d := statusDoc{Node: st.Node, Term: st.Term, Leader: st.Leader, Healthy: h == Healthy,
 		Health: h, Quorum: st.Quorum, Members: []memberDoc{}}

@@ -1,5 +1,6 @@
 package sshui
 
+import "github.com/syncnet/syncnet/node/api"
 import "strconv"
 
 func cmdTail() command {
@@ -54,10 +55,10 @@ type tailer struct {
 	resume bool
 }
 
-func (t *tailer) subscribe() Subscription {
-	f := Filter{Rooms: []string{t.room}, Messages: true}
+func (t *tailer) subscribe() api.Subscription {
+	f := api.Filter{Rooms: []string{t.room}, Messages: true}
 	if t.room[0] == '@' {
-		f = Filter{DMsFor: t.e.id.Name, Messages: true}
+		f = api.Filter{DMsFor: t.e.id.Name, Messages: true}
 	}
 	return t.e.b.Subscribe(f, 1024)
 }
@@ -82,7 +83,7 @@ func (t *tailer) run(limit int) int {
 			return exitOK
 		case ev, ok := <-sub.C():
 			if ok {
-				if ev.Kind == EventMessage && ev.Message.Room == t.room && !t.print(ev.Message) {
+				if ev.Kind == api.EventMessage && ev.Message.Room == t.room && !t.print(ev.Message) {
 					return exitOK
 				}
 				continue
@@ -114,7 +115,7 @@ func (t *tailer) catchUp() bool {
 }
 
 // print writes m unless it was already printed; false when the client left.
-func (t *tailer) print(m Message) bool {
+func (t *tailer) print(m api.Message) bool {
 	if m.Index <= t.last {
 		return true
 	}

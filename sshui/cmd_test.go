@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -114,7 +114,7 @@ func TestExecHistoryJSON(t *testing.T) {
 	ts := startServer(t, f, nil)
 	k := newSigner(t)
 	for i := range 5 {
-		f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprintf("m%d \x1b[2J\u202e", i), ID: fmt.Sprint(i)})
+		f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprintf("m%d \x1b[2J\u202e", i), ID: fmt.Sprint(i)})
 	}
 	r := run(t, ts.addr, "alice", k, "history general --limit 3 --json")
 	if r.code != 0 {
@@ -222,7 +222,7 @@ func TestExecTailFollowsAndResumes(t *testing.T) {
 	k := newSigner(t)
 	var idx []uint64
 	for i := range 3 {
-		idx = append(idx, f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("old", i)}).Index)
+		idx = append(idx, f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprint("old", i)}).Index)
 	}
 	c := dial(t, ts.addr, "alice", k)
 	sess, err := c.NewSession()
@@ -248,8 +248,8 @@ func TestExecTailFollowsAndResumes(t *testing.T) {
 	want := []uint64{idx[1], idx[2]}
 	waitUntil(t, 10*time.Second, func() bool { return f.Subscribers() >= 2 }, func() string { return "tail never subscribed" })
 	for i := range 3 {
-		want = append(want, f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("new", i)}).Index)
-		f.Append(Message{Room: "other", From: "bob", Text: "elsewhere"})
+		want = append(want, f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprint("new", i)}).Index)
+		f.Append(api.Message{Room: "other", From: "bob", Text: "elsewhere"})
 	}
 	for i, w := range want {
 		select {
@@ -283,7 +283,7 @@ func TestExecTailResyncsAfterDrop(t *testing.T) {
 	const n = 3000 // > the tail's 1024 buffer and the SSH window
 	var want []uint64
 	for i := range n {
-		want = append(want, f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprintf("msg %d %s", i, strings.Repeat("z", 100))}).Index)
+		want = append(want, f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprintf("msg %d %s", i, strings.Repeat("z", 100))}).Index)
 	}
 	sc := bufio.NewScanner(pr)
 	for i, w := range want {

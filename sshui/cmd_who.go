@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/syncnet/syncnet/node/api"
 )
 
 func cmdWho() command {
@@ -18,7 +20,7 @@ func cmdWho() command {
 		if len(pos) > 1 {
 			return usageErr(e, fs, "at most one room")
 		}
-		var people []Presence
+		var people []api.Presence
 		if len(pos) == 1 {
 			room, err := NormalizeRoom(pos[0])
 			if err != nil {
@@ -47,8 +49,8 @@ func cmdWho() command {
 }
 
 // everyone is the union of all rooms' members who are not offline.
-func everyone(b Backend) []Presence {
-	seen := map[string]Presence{}
+func everyone(b api.Backend) []api.Presence {
+	seen := map[string]api.Presence{}
 	for _, r := range b.Rooms() {
 		for _, p := range b.Members(r.Name) {
 			if p.Status != "offline" && p.Status != "" {
@@ -56,7 +58,7 @@ func everyone(b Backend) []Presence {
 			}
 		}
 	}
-	out := make([]Presence, 0, len(seen))
+	out := make([]api.Presence, 0, len(seen))
 	for _, p := range seen {
 		out = append(out, p)
 	}

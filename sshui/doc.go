@@ -8,13 +8,17 @@
 // keepalives, the per-node session hub, terminal rendering, the sanitizer
 // (Clean) that every shown string passes through, per-user rate limits on
 // posting, exec command parsing and output formats (the JSON shapes of
-// status --json and history/tail --json are contracts, DESIGN.md).
+// status --json and history/tail --json are contracts).
 //
-// Does not own: protocol logic. It never imports node, ring or eventlog;
-// everything it knows about the cluster comes through Backend (backend.go),
-// which node implements. Replication, commit, idempotency on client message
-// ids (I5), ordering (I6), name-binding races, ban/mute state and presence
-// aggregation across nodes are the Backend's.
+// Does not own: protocol logic, nor the domain types. Of ours it imports only
+// node/api (never node, node/state, ring or eventlog): everything it knows
+// about the cluster comes through api.Backend, which node implements, and is
+// described by api's types (Message, Event, ClusterStatus, Refusal, ...).
+// Replication, commit, idempotency on client message ids (I5), ordering (I6),
+// name-binding races, ban/mute state and presence aggregation across nodes
+// are the Backend's. Who builds the server and the node and starts them in
+// order is the program's business (tools/cmd/syncnet), not sshui's nor
+// node's.
 //
 // # Middleware order
 //
@@ -25,7 +29,7 @@
 //	recover   (wish v1.4.7 recover only guards what is passed to it, so
 //	           everything is passed to it)
 //	logging   connect/disconnect lines; caches s.Pty() once (data race in
-//	          charmbracelet/ssh's Pty, DEPENDENCIES §2.6)
+//	          charmbracelet/ssh's Pty)
 //	limits    key required; caps per node and per key; refuses while
 //	          shutting down; starts the connection's keepalive
 //	identity  name from s.User(), key from s.PublicKey() — never what the
@@ -60,8 +64,8 @@
 //     work for it; gone for good after Unregister. An idle session holds
 //     none (its stack is the deepest of a session's).
 //   - Client.watchWindow (one per PTY session): forwards window sizes to
-//     the pump and drains the channel until the session closes it
-//     (DEPENDENCIES §2.6).
+//     the pump and drains the channel until the session closes it (it
+//     must be drained).
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
@@ -85,7 +89,7 @@
 //
 // # The caller's duties, in order
 //
-//  1. Build the Backend (node), then New(cfg, backend).
+//  1. Build the Backend (a node.Node), then New(cfg, backend).
 //  2. go Serve().
 //  3. Report Server.Sessions() as this node's clients in Status.
 //  4. On stop: Shutdown(ctx) (quits every chat program through the hub,

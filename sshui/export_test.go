@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Test hooks for the external test package (which can use sshuitest).
@@ -12,7 +13,7 @@ import (
 func SetTrace(s *Server, f func(stage string)) { s.trace = f }
 
 // NewTestApp builds a chat model without a session.
-func NewTestApp(b Backend, id Identity, cfg Config, r *lipgloss.Renderer) *App {
+func NewTestApp(b api.Backend, id Identity, cfg Config, r *lipgloss.Renderer) *App {
 	cfg.HostKeyPath = "unused"
 	cfg.setDefaults()
 	return newApp(appDeps{b: b, cfg: &cfg, id: id, r: r,

@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -61,7 +62,7 @@ type testServer struct {
 }
 
 // startServer serves b on 127.0.0.1:0 with one admin key.
-func startServer(t testing.TB, b Backend, tweak func(*Config)) *testServer {
+func startServer(t testing.TB, b api.Backend, tweak func(*Config)) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

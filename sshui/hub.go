@@ -10,21 +10,22 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/ssh"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Messages the hub sends to a chat program.
 type (
 	// EventMsg carries one committed event.
-	EventMsg struct{ Event Event }
+	EventMsg struct{ Event api.Event }
 	// ResyncMsg says the session missed events (its queue overflowed or the
 	// hub's subscription was dropped): reload from HistoryAfter.
 	ResyncMsg struct{}
 	// StatusMsg is the cluster status, sent when it changes.
-	StatusMsg struct{ Status ClusterStatus }
+	StatusMsg struct{ Status api.ClusterStatus }
 	// NoticeMsg is a line from this node (e.g. shutting down).
 	NoticeMsg struct{ Text string }
 	// KickedMsg ends the session: the user was kicked or banned.
-	KickedMsg struct{ Mod Moderation }
+	KickedMsg struct{ Mod api.Moderation }
 	// MembersMsg says room memberships or presence changed since the last
 	// one (at most one per StatusPoll). Rooms and Churn are shared between
 	// sessions: read only.
@@ -58,14 +59,14 @@ type HubConfig struct {
 // Deliver never blocks: a session whose queue is full loses the event and
 // is told to resync, so a stalled terminal never slows anyone else.
 type Hub struct {
-	b   Backend
+	b   api.Backend
 	cfg HubConfig
 	log *slog.Logger
 
 	mu      sync.RWMutex
 	clients map[*Client]struct{}
 	users   map[string]int // sessions per user on this node
-	status  ClusterStatus
+	status  api.ClusterStatus
 
 	// Membership and presence, coalesced (see membersChanged): owned by Run.
 	dirtyAll   bool
@@ -83,7 +84,7 @@ type Hub struct {
 }
 
 // NewHub makes a hub; call Run to start it.
-func NewHub(b Backend, cfg HubConfig) *Hub {
+func NewHub(b api.Backend, cfg HubConfig) *Hub {
 	if cfg.Queue <= 0 {
 		cfg.Queue = 64
 	}
@@ -136,7 +137,7 @@ func (h *Hub) Run() {
 			h.log.Error("hub panic", "panic", r)
 		}
 	}()
-	sub := h.b.Subscribe(Filter{}, h.cfg.SubBuf)
+	sub := h.b.Subscribe(api.Filter{}, h.cfg.SubBuf)
 	defer func() { sub.Close() }()
 	tick := time.NewTicker(h.cfg.StatusPoll)
 	defer tick.Stop()
@@ -147,7 +148,7 @@ func (h *Hub) Run() {
 			return
 		case ev, ok := <-sub.C():
 			if ok {
-				if ev.Kind == EventStatus { // leader/quorum changed: show it now
+				if ev.Kind == api.EventStatus { // leader/quorum changed: show it now
 					h.guard(h.pollStatus)
 					continue
 				}
@@ -159,7 +160,7 @@ func (h *Hub) Run() {
 				return
 			}
 			h.log.Warn("hub subscription dropped; resubscribing")
-			sub = h.b.Subscribe(Filter{}, h.cfg.SubBuf)
+			sub = h.b.Subscribe(api.Filter{}, h.cfg.SubBuf)
 			h.each(func(c *Client) { c.markLagged() })
 		case <-tick.C:
 			h.guard(h.pollStatus)
@@ -190,7 +191,7 @@ func (h *Hub) pollStatus() {
 }
 
 // statusKey is the part of the status the chat UI shows.
-func statusKey(st ClusterStatus) [4]any {
+func statusKey(st api.ClusterStatus) [4]any {
 	online := 0
 	for _, m := range st.Members {
 		if m.Online {
@@ -201,7 +202,7 @@ func statusKey(st ClusterStatus) [4]any {
 }
 
 // Status is the last polled cluster status.
-func (h *Hub) Status() ClusterStatus {
+func (h *Hub) Status() api.ClusterStatus {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.status
@@ -320,18 +321,18 @@ func (h *Hub) each(f func(*Client)) {
 // joins/leaves of a large room reach only the user's own sessions; the
 // others learn of them from one MembersMsg per StatusPoll. Call from one
 // goroutine at a time (Run's, or a test's without Run).
-func (h *Hub) Deliver(ev Event) {
+func (h *Hub) Deliver(ev api.Event) {
 	switch ev.Kind {
-	case EventPresence:
+	case api.EventPresence:
 		h.dirtyAll = true
 		return
-	case EventJoin, EventLeave:
+	case api.EventJoin, api.EventLeave:
 		large := h.roomSize(ev.Room) > h.cfg.LargeRoom
 		h.dirtyRooms[ev.Room] = true
 		h.invalidateMembers(ev.Room)
 		if large {
 			ch := h.churn[ev.Room]
-			if ev.Kind == EventJoin {
+			if ev.Kind == api.EventJoin {
 				ch.Joined++
 			} else {
 				ch.Left++
@@ -345,7 +346,7 @@ func (h *Hub) Deliver(ev Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.clients {
-		if ev.Kind == EventModeration && (ev.Mod.Action == "kick" || ev.Mod.Action == "ban") && ev.Mod.Target == c.user {
+		if ev.Kind == api.EventModeration && (ev.Mod.Action == "kick" || ev.Mod.Action == "ban") && ev.Mod.Target == c.user {
 			c.control(KickedMsg{Mod: ev.Mod})
 			continue
 		}
@@ -356,7 +357,7 @@ func (h *Hub) Deliver(ev Event) {
 }
 
 // deliverTo sends ev to user's sessions only.
-func (h *Hub) deliverTo(user string, ev Event) {
+func (h *Hub) deliverTo(user string, ev api.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.users[user] == 0 {
@@ -395,7 +396,7 @@ func (h *Hub) flushMembers() {
 
 // membersEntry is one room's cached member list.
 type membersEntry struct {
-	list  []Presence
+	list  []api.Presence
 	stale bool
 }
 
@@ -403,7 +404,7 @@ type membersEntry struct {
 // this node: Backend.Members runs at most once per change per room, not
 // once per session (a room of N sessions would otherwise cost N² per
 // join). The slice is shared: callers must not modify it.
-func (h *Hub) Members(room string) []Presence {
+func (h *Hub) Members(room string) []api.Presence {
 	h.mmu.Lock()
 	defer h.mmu.Unlock()
 	e := h.members[room]
@@ -444,17 +445,17 @@ func (c *Client) SetRooms(rooms []string) {
 	c.rooms.Store(&m)
 }
 
-func (c *Client) wants(ev Event) bool {
+func (c *Client) wants(ev api.Event) bool {
 	rooms := *c.rooms.Load()
 	switch ev.Kind {
-	case EventMessage:
+	case api.EventMessage:
 		if ev.Message.IsDM() {
 			return ev.Message.From == c.user || ev.Message.To == c.user
 		}
 		return rooms[ev.Message.Room]
-	case EventJoin, EventLeave, EventTopic:
+	case api.EventJoin, api.EventLeave, api.EventTopic:
 		return rooms[ev.Room] || ev.User == c.user
-	case EventModeration:
+	case api.EventModeration:
 		return ev.Mod.Target == c.user || ev.Mod.Room == "" || rooms[ev.Mod.Room]
 	}
 	return true // presence, status

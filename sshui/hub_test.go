@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 )
@@ -35,8 +36,8 @@ func (r *recorder) Send(m tea.Msg) {
 	r.n.Add(1)
 }
 
-func msgEvent(room string, i uint64) Event {
-	return Event{Kind: EventMessage, Index: i, Message: Message{Index: i, Room: room, From: "bob", Text: "x"}}
+func msgEvent(room string, i uint64) api.Event {
+	return api.Event{Kind: api.EventMessage, Index: i, Message: api.Message{Index: i, Room: room, From: "bob", Text: "x"}}
 }
 
 func TestHubStalledSessionDoesNotSlowOthers(t *testing.T) {
@@ -81,8 +82,8 @@ func TestHubRoutesByInterest(t *testing.T) {
 	ca.SetRooms([]string{"general"})
 	cb.SetRooms([]string{"dev"})
 	h.Deliver(msgEvent("general", 1))
-	h.Deliver(Event{Kind: EventMessage, Index: 2, Message: Message{Index: 2, Room: DMRoom("alice", "carol"), From: "carol", To: "alice"}})
-	h.Deliver(Event{Kind: EventModeration, Index: 3, Mod: Moderation{Action: "kick", Target: "bob", By: "admin"}})
+	h.Deliver(api.Event{Kind: api.EventMessage, Index: 2, Message: api.Message{Index: 2, Room: api.DMRoom("alice", "carol"), From: "carol", To: "alice"}})
+	h.Deliver(api.Event{Kind: api.EventModeration, Index: 3, Mod: api.Moderation{Action: "kick", Target: "bob", By: "admin"}})
 	// alice: general, the DM, and the "bob was kicked" notice; bob: the kick.
 	waitUntil(t, 5*time.Second, func() bool { return a.n.Load() == 3 && b.n.Load() == 1 },
 		func() string { return fmt.Sprintf("wrong routing: alice %d bob %d", a.n.Load(), b.n.Load()) })
@@ -130,9 +131,9 @@ func TestConnectStormIsNotQuadratic(t *testing.T) {
 			switch m := m.(type) {
 			case EventMsg:
 				switch m.Event.Kind {
-				case EventJoin:
+				case api.EventJoin:
 					joins++
-				case EventPresence:
+				case api.EventPresence:
 					presence++
 				}
 			case MembersMsg:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 	gossh "golang.org/x/crypto/ssh"
@@ -123,7 +124,7 @@ func TestKeyboardInteractiveGetsHint(t *testing.T) {
 // an error and a non-zero exit.
 type panicky struct{ *sshuitest.Fake }
 
-func (panicky) Status() ClusterStatus { panic("boom") }
+func (panicky) Status() api.ClusterStatus { panic("boom") }
 
 func TestPanicInCommandExitsNonZero(t *testing.T) {
 	p := panicky{sshuitest.New("node1", nil)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/ssh"
+	"github.com/syncnet/syncnet/node/api"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -287,9 +288,9 @@ func (s *Server) bind(ctx context.Context, id Identity) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrNameTaken):
+	case errors.Is(err, api.ErrNameTaken):
 		return taken
-	case errors.Is(err, ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, api.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("cannot claim the name %q right now: the cluster has no quorum; try again soon", id.Name)
 	}
 	return fmt.Sprintf("cannot claim the name %q: %v", id.Name, err)

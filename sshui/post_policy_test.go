@@ -9,6 +9,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 )
@@ -33,7 +34,7 @@ func (b *refusingBackend) DirectMessage(context.Context, string, string, string,
 var policyT0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func TestExecPostRefusedAtApply(t *testing.T) {
-	b := &refusingBackend{Fake: sshuitest.New("node1", nil), err: &Refusal{Action: "ban", User: "alice", By: "admin",
+	b := &refusingBackend{Fake: sshuitest.New("node1", nil), err: &api.Refusal{Action: "ban", User: "alice", By: "admin",
 		Reason: "spam \x1b[31mred", Until: policyT0.Add(10 * time.Minute), At: policyT0.Add(time.Minute)}}
 	ts := startServer(t, b, nil)
 	k := newSigner(t)
@@ -50,7 +51,7 @@ func TestExecPostRefusedAtApply(t *testing.T) {
 
 func TestExecPostIDReused(t *testing.T) {
 	b := &refusingBackend{Fake: sshuitest.New("node1", nil), idx: 42,
-		err: fmt.Errorf("%w: %q is entry 42", ErrIDReused, "m1")}
+		err: fmt.Errorf("%w: %q is entry 42", api.ErrIDReused, "m1")}
 	ts := startServer(t, b, nil)
 	r := run(t, ts.addr, "alice", newSigner(t), "post general other text --id m1")
 	if r.code != 1 || r.out != "" || !strings.Contains(r.err, "--id m1 was already used for a different message (index 42)") ||
@@ -66,7 +67,7 @@ func TestExecPostMuted(t *testing.T) {
 	ts := startServer(t, f, nil)
 	k := newSigner(t)
 	run(t, ts.addr, "alice", k, "help") // bind the name
-	if err := f.Moderate(context.Background(), Moderation{Action: "mute", Target: "alice", By: "admin", Room: "general"}); err != nil {
+	if err := f.Moderate(context.Background(), api.Moderation{Action: "mute", Target: "alice", By: "admin", Room: "general"}); err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, ts.addr, "alice", k, "post general hi")
@@ -80,7 +81,7 @@ func TestExecPostMuted(t *testing.T) {
 
 // A post the log refused comes back to the chat as a notice saying why.
 func TestChatShowsRefusal(t *testing.T) {
-	b := &refusingBackend{Fake: sshuitest.New("node1", nil), err: &Refusal{Action: "mute", User: "alice", By: "admin",
+	b := &refusingBackend{Fake: sshuitest.New("node1", nil), err: &api.Refusal{Action: "mute", User: "alice", By: "admin",
 		Room: "general", Until: policyT0.Add(5 * time.Minute), At: policyT0}}
 	_ = b.BindName(context.Background(), "alice", "SHA256:alice")
 	_ = b.JoinRoom(context.Background(), "alice", "general")

@@ -13,13 +13,14 @@ import (
 	"github.com/charmbracelet/ssh"
 	"github.com/charmbracelet/wish"
 	wishrecover "github.com/charmbracelet/wish/recover"
+	"github.com/syncnet/syncnet/node/api"
 	gossh "golang.org/x/crypto/ssh"
 )
 
 // Server is one node's SSH front end.
 type Server struct {
 	cfg    Config
-	b      Backend
+	b      api.Backend
 	log    *slog.Logger
 	srv    *ssh.Server
 	hub    *Hub
@@ -40,7 +41,7 @@ type Server struct {
 }
 
 // New builds a server for b. It does not listen yet: call Serve.
-func New(cfg Config, b Backend) (*Server, error) {
+func New(cfg Config, b api.Backend) (*Server, error) {
 	if b == nil {
 		return nil, errors.New("sshui: nil Backend")
 	}

@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 )
 
-func member(id string, online, leader bool, leaderID string, term uint64) MemberStatus {
-	return MemberStatus{ID: id, Online: online, Leader: leader, LeaderID: leaderID, Term: term,
+func member(id string, online, leader bool, leaderID string, term uint64) api.MemberStatus {
+	return api.MemberStatus{ID: id, Online: online, Leader: leader, LeaderID: leaderID, Term: term,
 		Uptime: 26*time.Hour + 3*time.Minute, Clients: 12, Messages: 3400, CommitIndex: 3521,
 		LogHash: "9f86d081884c7d659a2feaa0c55ad015", SSHPort: 2222, PeerPort: 7001, HeartbeatPort: 7101}
 }
@@ -17,20 +18,20 @@ func member(id string, online, leader bool, leaderID string, term uint64) Member
 func TestClusterHealth(t *testing.T) {
 	cases := []struct {
 		name string
-		st   ClusterStatus
+		st   api.ClusterStatus
 		want Health
 	}{
-		{"healthy", ClusterStatus{Quorum: true, Members: []MemberStatus{
+		{"healthy", api.ClusterStatus{Quorum: true, Members: []api.MemberStatus{
 			member("n1", true, true, "n1", 4), member("n2", true, false, "n1", 4), member("n3", true, false, "n1", 4)}}, Healthy},
-		{"degraded", ClusterStatus{Quorum: true, Members: []MemberStatus{
+		{"degraded", api.ClusterStatus{Quorum: true, Members: []api.MemberStatus{
 			member("n1", true, true, "n1", 4), member("n2", true, false, "n1", 4), member("n3", false, false, "", 3)}}, Degraded},
-		{"no leader", ClusterStatus{Quorum: false, Members: []MemberStatus{
+		{"no leader", api.ClusterStatus{Quorum: false, Members: []api.MemberStatus{
 			member("n1", true, false, "", 5), member("n2", false, false, "", 4), member("n3", false, false, "", 3)}}, NoLeader},
-		{"split names", ClusterStatus{Quorum: true, Members: []MemberStatus{
+		{"split names", api.ClusterStatus{Quorum: true, Members: []api.MemberStatus{
 			member("n1", true, true, "n1", 4), member("n2", true, false, "n3", 4), member("n3", true, false, "n3", 4)}}, Split},
-		{"two leaders", ClusterStatus{Quorum: true, Members: []MemberStatus{
+		{"two leaders", api.ClusterStatus{Quorum: true, Members: []api.MemberStatus{
 			member("n1", true, true, "n1", 4), member("n2", true, true, "n2", 4), member("n3", true, false, "", 4)}}, Split},
-		{"old term leader is fine", ClusterStatus{Quorum: true, Members: []MemberStatus{
+		{"old term leader is fine", api.ClusterStatus{Quorum: true, Members: []api.MemberStatus{
 			member("n1", true, true, "n1", 5), member("n2", true, false, "n1", 5), member("n3", true, false, "n2", 4)}}, Healthy},
 	}
 	for _, c := range cases {
@@ -41,7 +42,7 @@ func TestClusterHealth(t *testing.T) {
 }
 
 func TestStatusTableGolden(t *testing.T) {
-	st := ClusterStatus{Node: "node1", Leader: "node2", Term: 7, Quorum: true, Members: []MemberStatus{
+	st := api.ClusterStatus{Node: "node1", Leader: "node2", Term: 7, Quorum: true, Members: []api.MemberStatus{
 		member("node1", true, false, "node2", 7), member("node2", true, true, "node2", 7),
 		{ID: "node3\x1b[31m", Online: false, Term: 6, SSHPort: 2224, PeerPort: 7003, HeartbeatPort: 7103},
 	}}

@@ -9,6 +9,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/syncnet/syncnet/node/api"
 	. "github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 )
@@ -83,17 +84,17 @@ func newChat(t testing.TB, w, h int, admin bool) chatFixture {
 	_ = f.SetPresence(ctx, "bob", "online")
 	_ = f.SetPresence(ctx, "carol", "away")
 	_ = f.SetTopic(ctx, "bob", "general", "welcome \x1b[31mto\x1b[0m SyncNet")
-	f.Append(Message{Room: "general", From: "bob", Text: "hi all, the deploy is done"})
-	f.Append(Message{Room: "general", From: "carol", Text: "漢字 and emoji 👍🏽 and e\u0301 combining"})
-	f.Append(Message{Room: "general", From: "alice", Text: "my own line"})
-	f.Append(Message{Room: "general", From: "dave", Text: "hey alice, can you look? \u202eevil\x1b]0;title\x07"})
-	f.Append(Message{Room: "general", From: "bob", Text: "waves", Action: true})
-	f.Append(Message{Room: "general", From: "carol", Text: strings.Repeat("a long line that wraps ", 6)})
-	f.Append(Message{Room: "dev", From: "bob", Text: "unread in dev"})
+	f.Append(api.Message{Room: "general", From: "bob", Text: "hi all, the deploy is done"})
+	f.Append(api.Message{Room: "general", From: "carol", Text: "漢字 and emoji 👍🏽 and e\u0301 combining"})
+	f.Append(api.Message{Room: "general", From: "alice", Text: "my own line"})
+	f.Append(api.Message{Room: "general", From: "dave", Text: "hey alice, can you look? \u202eevil\x1b]0;title\x07"})
+	f.Append(api.Message{Room: "general", From: "bob", Text: "waves", Action: true})
+	f.Append(api.Message{Room: "general", From: "carol", Text: strings.Repeat("a long line that wraps ", 6)})
+	f.Append(api.Message{Room: "dev", From: "bob", Text: "unread in dev"})
 	app := NewTestApp(f, Identity{Name: "alice", Admin: admin}, Config{NodeID: "node1"}, asciiRenderer())
 	drive(t, app, app.Init())
 	app.Update(tea.WindowSizeMsg{Width: w, Height: h})
-	app.Update(EventMsg{Event: Event{Kind: EventMessage, Message: f.History("dev", 0, 1)[0]}})
+	app.Update(EventMsg{Event: api.Event{Kind: api.EventMessage, Message: f.History("dev", 0, 1)[0]}})
 	return chatFixture{f: f, app: app}
 }
 
@@ -197,7 +198,7 @@ func TestChatCommands(t *testing.T) {
 		t.Fatalf("me = %+v", m)
 	}
 	typeLine(t, a, "/msg bob psst")
-	if m := f.History(DMRoom("alice", "bob"), 0, 1); len(m) != 1 || m[0].To != "bob" {
+	if m := f.History(api.DMRoom("alice", "bob"), 0, 1); len(m) != 1 || m[0].To != "bob" {
 		t.Fatalf("dm = %+v", m)
 	}
 	if !strings.Contains(a.View(), "@bob (direct)") {
@@ -270,7 +271,7 @@ func TestChatRateLimitNotice(t *testing.T) {
 func TestChatScrollback(t *testing.T) {
 	c := newChat(t, 80, 12, false)
 	for i := range 300 {
-		c.f.Append(Message{Room: "general", From: "bob", Text: fmt.Sprint("line ", i)})
+		c.f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprint("line ", i)})
 	}
 	c.app.Update(ResyncMsg{})
 	if !strings.Contains(c.app.View(), "line 299") {
@@ -298,11 +299,11 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func roomInfo(f *sshuitest.Fake, name string) RoomInfo {
+func roomInfo(f *sshuitest.Fake, name string) api.RoomInfo {
 	for _, r := range f.Rooms() {
 		if r.Name == name {
 			return r
 		}
 	}
-	return RoomInfo{}
+	return api.RoomInfo{}
 }

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Authorization.
@@ -39,7 +39,7 @@ import (
 
 // Authorize decides whether ev may change state, at ev.Time against the
 // state applied so far. It returns nil, or why not.
-func (s *State) Authorize(ev eventlog.Event) *sshui.Refusal {
+func (s *State) Authorize(ev eventlog.Event) *api.Refusal {
 	var user, room string
 	scoped := false // mutes apply
 	switch b := ev.Body.(type) {
@@ -68,8 +68,8 @@ func (s *State) Authorize(ev eventlog.Event) *sshui.Refusal {
 	return nil
 }
 
-func refusal(action, user string, m eventlog.Moderation, at int64) *sshui.Refusal {
-	r := &sshui.Refusal{Action: action, User: user, By: m.By, Reason: m.Reason, At: time.Unix(0, at).UTC()}
+func refusal(action, user string, m eventlog.Moderation, at int64) *api.Refusal {
+	r := &api.Refusal{Action: action, User: user, By: m.By, Reason: m.Reason, At: time.Unix(0, at).UTC()}
 	if action == "mute" {
 		r.Room = m.Room
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // nodeClocks are the clocks of three nodes applying the same log: one far
@@ -39,7 +39,7 @@ func TestBanRefusesTheNextEntryOnEveryNode(t *testing.T) {
 		at(2*time.Minute, "bob", "o1", &eventlog.PresenceChanged{User: "bob", Node: "n1", Status: "offline"}),
 		at(11*time.Minute, "bob", "p2", post("general", "bob", "after the ban")),
 	}
-	var first []sshui.Message
+	var first []api.Message
 	for i, clock := range nodeClocks {
 		s := New(func() time.Time { return clock })
 		for j, ev := range log {
@@ -57,14 +57,14 @@ func TestBanRefusesTheNextEntryOnEveryNode(t *testing.T) {
 		} else if h[0] != first[0] {
 			t.Fatalf("node %d disagrees: %+v vs %+v", i, h, first)
 		}
-		if s.Refused() != 3 || len(s.Chat.History(sshui.DMRoom("ann", "bob"), 0, 10)) != 0 || len(s.Chat.RoomsOf("bob")) != 0 {
+		if s.Refused() != 3 || len(s.Chat.History(api.DMRoom("ann", "bob"), 0, 10)) != 0 || len(s.Chat.RoomsOf("bob")) != 0 {
 			t.Fatalf("node %d: refused %d", i, s.Refused())
 		}
 		o, ok := s.Lookup("bob", "p1")
 		if !ok || o.Index != 2 || o.Refusal == nil {
 			t.Fatalf("node %d: outcome %+v %v", i, o, ok)
 		}
-		want := sshui.Refusal{Action: "ban", User: "bob", By: "admin", Reason: "spam",
+		want := api.Refusal{Action: "ban", User: "bob", By: "admin", Reason: "spam",
 			Until: t0.Add(10 * time.Minute), At: t0.Add(time.Minute)}
 		if *o.Refusal != want {
 			t.Fatalf("node %d: refusal %+v, want %+v", i, *o.Refusal, want)
@@ -72,7 +72,7 @@ func TestBanRefusesTheNextEntryOnEveryNode(t *testing.T) {
 		if got := o.Err().Error(); got != "you are banned until 12:10 UTC (spam)" {
 			t.Fatalf("node %d: message %q", i, got)
 		}
-		if !errors.Is(o.Err(), sshui.ErrForbidden) {
+		if !errors.Is(o.Err(), api.ErrForbidden) {
 			t.Fatalf("node %d: a ban's refusal is not ErrForbidden", i)
 		}
 		if r, ok := s.RefusalAt(3); !ok || r.Action != "ban" {
@@ -108,7 +108,7 @@ func TestMuteExpires(t *testing.T) {
 			t.Fatalf("node %d: a post at the mute's end was refused", i)
 		}
 		o, _ := s.Lookup("bob", "a")
-		if got := o.Err().Error(); got != "you are muted in #general until 12:05 UTC" || !errors.Is(o.Err(), sshui.ErrMuted) {
+		if got := o.Err().Error(); got != "you are muted in #general until 12:05 UTC" || !errors.Is(o.Err(), api.ErrMuted) {
 			t.Fatalf("node %d: refusal %q", i, got)
 		}
 		// A mute in every room, and a longer one that ends on another day:

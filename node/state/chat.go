@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // GeneralRoom exists from the start on every node.
@@ -22,12 +22,12 @@ type Chat struct {
 	userRoom map[string]map[string]bool
 	messages uint64
 	lastLamp uint64
-	out      [1]sshui.Event // Apply's result buffer: valid until the next Apply
+	out      [1]api.Event // Apply's result buffer: valid until the next Apply
 }
 
 type room struct {
 	topic string
-	msgs  []sshui.Message // ascending index
+	msgs  []api.Message // ascending index
 }
 
 func NewChat() *Chat {
@@ -46,7 +46,7 @@ func (c *Chat) Kinds() []eventlog.Kind {
 		eventlog.KindRoomTopicSet, eventlog.KindMemberJoinedRoom, eventlog.KindMemberLeftRoom}
 }
 
-func (c *Chat) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (c *Chat) Apply(index uint64, ev eventlog.Event) []api.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ev.Lamport > c.lastLamp {
@@ -56,21 +56,21 @@ func (c *Chat) Apply(index uint64, ev eventlog.Event) []sshui.Event {
 	case *eventlog.MessagePosted:
 		return c.post(index, ev, b.Room, b.From, "", b.Text, b.ClientMsgID)
 	case *eventlog.DirectMessage:
-		return c.post(index, ev, sshui.DMRoom(b.From, b.To), b.From, b.To, b.Text, b.ClientMsgID)
+		return c.post(index, ev, api.DMRoom(b.From, b.To), b.From, b.To, b.Text, b.ClientMsgID)
 	case *eventlog.RoomCreated:
 		c.room(b.Room)
 	case *eventlog.RoomTopicSet:
 		c.room(b.Room).topic = b.Topic
-		return []sshui.Event{{Kind: sshui.EventTopic, Index: index, Room: b.Room, User: b.By, Text: b.Topic}}
+		return []api.Event{{Kind: api.EventTopic, Index: index, Room: b.Room, User: b.By, Text: b.Topic}}
 	case *eventlog.MemberJoinedRoom:
 		c.room(b.Room)
 		setAdd(c.members, b.Room, b.User)
 		setAdd(c.userRoom, b.User, b.Room)
-		return []sshui.Event{{Kind: sshui.EventJoin, Index: index, Room: b.Room, User: b.User}}
+		return []api.Event{{Kind: api.EventJoin, Index: index, Room: b.Room, User: b.User}}
 	case *eventlog.MemberLeftRoom:
 		delete(c.members[b.Room], b.User)
 		delete(c.userRoom[b.User], b.Room)
-		return []sshui.Event{{Kind: sshui.EventLeave, Index: index, Room: b.Room, User: b.User}}
+		return []api.Event{{Kind: api.EventLeave, Index: index, Room: b.Room, User: b.User}}
 	}
 	return nil
 }
@@ -93,11 +93,11 @@ func (c *Chat) room(name string) *room {
 
 // post records a message. id is the client message id, shown as the
 // message's id; an entry with only a header request id shows that.
-func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, id string) []sshui.Event {
+func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, id string) []api.Event {
 	if id == "" {
 		id = ev.RequestID
 	}
-	m := sshui.Message{Index: index, ID: id, Room: roomName, From: from, To: to, Text: text,
+	m := api.Message{Index: index, ID: id, Room: roomName, From: from, To: to, Text: text,
 		Lamport: ev.Lamport, Time: time.Unix(0, ev.Time).UTC()}
 	if to == "" {
 		m.Action = isAction(ev)
@@ -107,7 +107,7 @@ func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, i
 	c.messages++
 	// A million-message replay allocates nothing here: the one event goes
 	// out in a buffer the caller consumes before the next Apply.
-	c.out[0] = sshui.Event{Kind: sshui.EventMessage, Index: index, Message: m}
+	c.out[0] = api.Event{Kind: api.EventMessage, Index: index, Message: m}
 	return c.out[:]
 }
 
@@ -129,7 +129,7 @@ func (c *Chat) Lookup(user, id string) (uint64, bool) {
 	return o.Index, ok
 }
 
-func (c *Chat) History(roomName string, before uint64, limit int) []sshui.Message {
+func (c *Chat) History(roomName string, before uint64, limit int) []api.Message {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	r := c.rooms[roomName]
@@ -141,10 +141,10 @@ func (c *Chat) History(roomName string, before uint64, limit int) []sshui.Messag
 		end = sort.Search(len(r.msgs), func(i int) bool { return r.msgs[i].Index >= before })
 	}
 	start := max(0, end-limit)
-	return append([]sshui.Message(nil), r.msgs[start:end]...)
+	return append([]api.Message(nil), r.msgs[start:end]...)
 }
 
-func (c *Chat) HistoryAfter(roomName string, after uint64, limit int) []sshui.Message {
+func (c *Chat) HistoryAfter(roomName string, after uint64, limit int) []api.Message {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	r := c.rooms[roomName]
@@ -153,18 +153,18 @@ func (c *Chat) HistoryAfter(roomName string, after uint64, limit int) []sshui.Me
 	}
 	start := sort.Search(len(r.msgs), func(i int) bool { return r.msgs[i].Index > after })
 	end := min(len(r.msgs), start+limit)
-	return append([]sshui.Message(nil), r.msgs[start:end]...)
+	return append([]api.Message(nil), r.msgs[start:end]...)
 }
 
-func (c *Chat) Rooms() []sshui.RoomInfo {
+func (c *Chat) Rooms() []api.RoomInfo {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	var out []sshui.RoomInfo
+	var out []api.RoomInfo
 	for name, r := range c.rooms {
 		if len(name) > 0 && name[0] == '@' {
 			continue // direct conversations are not rooms
 		}
-		info := sshui.RoomInfo{Name: name, Topic: r.topic, Members: len(c.members[name])}
+		info := api.RoomInfo{Name: name, Topic: r.topic, Members: len(c.members[name])}
 		if n := len(r.msgs); n > 0 {
 			info.LastIndex = r.msgs[n-1].Index
 		}

@@ -4,7 +4,7 @@ import (
 	"sync"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Exactly once (I5).
@@ -44,7 +44,7 @@ type Outcome struct {
 	Index uint64
 	// Refusal is non-nil when that entry was refused at apply time (a ban
 	// or a mute held at its time); it is in the log and changed nothing.
-	Refusal *sshui.Refusal
+	Refusal *api.Refusal
 
 	digest uint64
 }
@@ -97,12 +97,12 @@ func RequestKey(ev eventlog.Event) (author, id string) {
 type once struct {
 	mu       sync.RWMutex
 	first    map[requestKey]firstEntry
-	refusals map[uint64]*sshui.Refusal // refused entries by index, keyed or not
+	refusals map[uint64]*api.Refusal // refused entries by index, keyed or not
 	refused  uint64
 }
 
 func newOnce() *once {
-	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]*sshui.Refusal{}}
+	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]*api.Refusal{}}
 }
 
 func (t *once) seen(k requestKey) bool {
@@ -113,7 +113,7 @@ func (t *once) seen(k requestKey) bool {
 }
 
 // record enters a first entry (if keyed) and its refusal (if refused).
-func (t *once) record(k requestKey, keyed bool, e firstEntry, r *sshui.Refusal) {
+func (t *once) record(k requestKey, keyed bool, e firstEntry, r *api.Refusal) {
 	t.mu.Lock()
 	if keyed {
 		t.first[k] = e

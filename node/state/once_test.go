@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // t0 is the wall time around which the generated logs live.
@@ -117,19 +117,19 @@ func randomLog(rng *rand.Rand, n int) (log []eventlog.Event, first []bool) {
 // applied is everything observable of a State after a log: the events it
 // produced and every read the node and the tools make.
 type applied struct {
-	Events   []sshui.Event
-	Rooms    []sshui.RoomInfo
-	History  map[string][]sshui.Message
+	Events   []api.Event
+	Rooms    []api.RoomInfo
+	History  map[string][]api.Message
 	Members  map[string][]string
 	RoomsOf  map[string][]string
-	Presence []sshui.Presence
+	Presence []api.Presence
 	OnNode   map[string][]string
 	Owners   map[string]string
 	Banned   map[string]bool
 	Muted    map[string]bool
 	Count    uint64
 	Refused  uint64
-	Refusals map[uint64]sshui.Refusal
+	Refusals map[uint64]api.Refusal
 	Outcomes map[string]Outcome
 }
 
@@ -143,7 +143,7 @@ func applyAll(log []eventlog.Event, keep []bool, now time.Time) applied {
 		a.Events = append(a.Events, s.Apply(uint64(i+1), ev)...) // copied: the buffer is reused
 	}
 	a.Rooms = s.Chat.Rooms()
-	a.History, a.Members, a.RoomsOf = map[string][]sshui.Message{}, map[string][]string{}, map[string][]string{}
+	a.History, a.Members, a.RoomsOf = map[string][]api.Message{}, map[string][]string{}, map[string][]string{}
 	a.OnNode, a.Owners = map[string][]string{}, map[string]string{}
 	a.Banned, a.Muted = map[string]bool{}, map[string]bool{}
 	for _, r := range simRooms {
@@ -152,7 +152,7 @@ func applyAll(log []eventlog.Event, keep []bool, now time.Time) applied {
 	}
 	for _, u := range simUsers {
 		for _, v := range simUsers {
-			a.History[sshui.DMRoom(u, v)] = s.Chat.History(sshui.DMRoom(u, v), 0, 1<<30)
+			a.History[api.DMRoom(u, v)] = s.Chat.History(api.DMRoom(u, v), 0, 1<<30)
 		}
 		a.RoomsOf[u] = s.Chat.RoomsOf(u)
 		a.Owners[u], _ = s.Identity.Lookup(u)
@@ -166,7 +166,7 @@ func applyAll(log []eventlog.Event, keep []bool, now time.Time) applied {
 		a.OnNode[n] = s.Presence.OnNode(n)
 	}
 	a.Count, a.Refused = s.Chat.Count(), s.Refused()
-	a.Refusals, a.Outcomes = map[uint64]sshui.Refusal{}, map[string]Outcome{}
+	a.Refusals, a.Outcomes = map[uint64]api.Refusal{}, map[string]Outcome{}
 	for i, ev := range log {
 		if r, ok := s.RefusalAt(uint64(i + 1)); ok {
 			a.Refusals[uint64(i+1)] = *r

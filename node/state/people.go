@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Identity binds user names to the key that first claimed them.
@@ -20,7 +20,7 @@ func NewIdentity() *Identity { return &Identity{owner: map[string]string{}} }
 func (p *Identity) Name() string           { return "identity" }
 func (p *Identity) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindUserRegistered} }
 
-func (p *Identity) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (p *Identity) Apply(index uint64, ev eventlog.Event) []api.Event {
 	b := ev.Body.(*eventlog.UserRegistered)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -57,7 +57,7 @@ func (p *Moderation) Kinds() []eventlog.Kind {
 	return []eventlog.Kind{eventlog.KindUserKicked, eventlog.KindUserBanned, eventlog.KindUserMuted}
 }
 
-func (p *Moderation) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (p *Moderation) Apply(index uint64, ev eventlog.Event) []api.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var m eventlog.Moderation
@@ -72,11 +72,11 @@ func (p *Moderation) Apply(index uint64, ev eventlog.Event) []sshui.Event {
 		m, action = b.Moderation, "mute"
 		p.mutes[m.Target] = append(p.mutes[m.Target], m)
 	}
-	mod := sshui.Moderation{Action: action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
+	mod := api.Moderation{Action: action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
 	if m.Until != 0 {
 		mod.Until = time.Unix(0, m.Until).UTC()
 	}
-	return []sshui.Event{{Kind: sshui.EventModeration, Index: index, User: m.Target, Room: m.Room, Mod: mod}}
+	return []api.Event{{Kind: api.EventModeration, Index: index, User: m.Target, Room: m.Room, Mod: mod}}
 }
 
 // activeAt reports whether m holds at t (Unix ns): it has no end, or ends
@@ -139,7 +139,7 @@ func NewPresence() *Presence { return &Presence{state: map[string]map[string]str
 func (p *Presence) Name() string           { return "presence" }
 func (p *Presence) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindPresenceChanged} }
 
-func (p *Presence) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (p *Presence) Apply(index uint64, ev eventlog.Event) []api.Event {
 	b := ev.Body.(*eventlog.PresenceChanged)
 	p.mu.Lock()
 	if p.state[b.User] == nil {
@@ -152,13 +152,13 @@ func (p *Presence) Apply(index uint64, ev eventlog.Event) []sshui.Event {
 	}
 	merged := p.mergedLocked(b.User)
 	p.mu.Unlock()
-	return []sshui.Event{{Kind: sshui.EventPresence, Index: index, User: b.User, Text: merged.Status, Node: merged.Node}}
+	return []api.Event{{Kind: api.EventPresence, Index: index, User: b.User, Text: merged.Status, Node: merged.Node}}
 }
 
 // mergedLocked combines a user's per-node presence: online beats away beats
 // offline; the node shown is the first (by name) with the winning status.
-func (p *Presence) mergedLocked(user string) sshui.Presence {
-	best := sshui.Presence{User: user, Status: "offline"}
+func (p *Presence) mergedLocked(user string) api.Presence {
+	best := api.Presence{User: user, Status: "offline"}
 	rank := map[string]int{"offline": 0, "away": 1, "online": 2}
 	nodes := make([]string, 0, len(p.state[user]))
 	for n := range p.state[user] {
@@ -175,10 +175,10 @@ func (p *Presence) mergedLocked(user string) sshui.Presence {
 }
 
 // Of returns the merged presence of users.
-func (p *Presence) Of(users []string) []sshui.Presence {
+func (p *Presence) Of(users []string) []api.Presence {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	out := make([]sshui.Presence, 0, len(users))
+	out := make([]api.Presence, 0, len(users))
 	for _, u := range users {
 		out = append(out, p.mergedLocked(u))
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Plugin is a feature of the node: it owns some event kinds, folds committed
@@ -19,7 +19,7 @@ import (
 type Plugin interface {
 	Name() string
 	Kinds() []eventlog.Kind
-	Apply(index uint64, ev eventlog.Event) []sshui.Event
+	Apply(index uint64, ev eventlog.Event) []api.Event
 }
 
 // Plugins routes committed entries to the plugin that owns their kind.
@@ -51,7 +51,7 @@ func NewPlugins(ps ...Plugin) *Plugins {
 // bookkeeping) are skipped. The Plugins of a State first pass the entry
 // through the State's exactly-once table and Authorize (see State.Apply):
 // a repeated request or a refused entry reaches no plugin.
-func (r *Plugins) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (r *Plugins) Apply(index uint64, ev eventlog.Event) []api.Event {
 	if r.admit != nil && !r.admit(index, ev) {
 		return nil
 	}

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // State bundles the built-in plugins, the exactly-once table and the
@@ -56,7 +56,7 @@ func New(now func() time.Time) *State {
 // repeated request changes nothing, a refused entry is recorded as refused
 // and changes nothing, anything else goes to its plugin. It returns the
 // events sessions should hear, valid until the next Apply (see Plugin).
-func (s *State) Apply(index uint64, ev eventlog.Event) []sshui.Event {
+func (s *State) Apply(index uint64, ev eventlog.Event) []api.Event {
 	return s.Plugins.Apply(index, ev)
 }
 
@@ -92,7 +92,7 @@ func (s *State) Lookup(author, requestID string) (o Outcome, ok bool) {
 
 // RefusalAt reports whether the applied entry at index was refused, and
 // why; for audits.
-func (s *State) RefusalAt(index uint64) (*sshui.Refusal, bool) {
+func (s *State) RefusalAt(index uint64) (*api.Refusal, bool) {
 	s.once.mu.RLock()
 	defer s.once.mu.RUnlock()
 	r, ok := s.once.refusals[index]

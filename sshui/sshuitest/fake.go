@@ -1,4 +1,4 @@
-// Package sshuitest provides an in-memory sshui.Backend that behaves like a
+// Package sshuitest provides an in-memory api.Backend that behaves like a
 // single healthy node: it assigns log indexes, commits instantly, honours
 // client message ids, and can simulate losing quorum.
 package sshuitest
@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // Fake is an in-memory Backend. The zero value is not usable: call New.
@@ -21,8 +21,8 @@ type Fake struct {
 	now      func() time.Time
 	index    uint64
 	lamport  uint64
-	msgs     map[string][]sshui.Message // by history key
-	ids      map[string]uint64          // from+"\x00"+clientMsgID → index
+	msgs     map[string][]api.Message // by history key
+	ids      map[string]uint64        // from+"\x00"+clientMsgID → index
 	names    map[string]string
 	rooms    map[string]*room
 	presence map[string]string
@@ -30,7 +30,7 @@ type Fake struct {
 	mutes    map[string]time.Time
 	subs     map[*sub]struct{}
 	quorum   bool
-	status   *sshui.ClusterStatus
+	status   *api.ClusterStatus
 	posts    int
 }
 
@@ -53,7 +53,7 @@ func New(node string, now func() time.Time) *Fake {
 			return t
 		}
 	}
-	f := &Fake{node: node, now: now, msgs: map[string][]sshui.Message{}, ids: map[string]uint64{},
+	f := &Fake{node: node, now: now, msgs: map[string][]api.Message{}, ids: map[string]uint64{},
 		names: map[string]string{}, rooms: map[string]*room{}, presence: map[string]string{},
 		bans: map[string]time.Time{}, mutes: map[string]time.Time{}, subs: map[*sub]struct{}{}, quorum: true}
 	f.rooms["general"] = &room{members: map[string]bool{}}
@@ -65,12 +65,12 @@ func New(node string, now func() time.Time) *Fake {
 func (f *Fake) SetQuorum(ok bool) {
 	f.mu.Lock()
 	f.quorum = ok
-	f.publishLocked(sshui.Event{Kind: sshui.EventStatus})
+	f.publishLocked(api.Event{Kind: api.EventStatus})
 	f.mu.Unlock()
 }
 
 // SetStatus overrides what Status reports (Quorum still follows SetQuorum).
-func (f *Fake) SetStatus(st sshui.ClusterStatus) {
+func (f *Fake) SetStatus(st api.ClusterStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status = &st
@@ -93,10 +93,10 @@ func (f *Fake) Subscribers() int {
 // write checks quorum and ctx; call with f.mu held.
 func (f *Fake) write(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fake: %w: %w", sshui.ErrNoQuorum, err)
+		return fmt.Errorf("fake: %w: %w", api.ErrNoQuorum, err)
 	}
 	if !f.quorum {
-		return fmt.Errorf("fake: %w", sshui.ErrNoQuorum)
+		return fmt.Errorf("fake: %w", api.ErrNoQuorum)
 	}
 	f.index++
 	return nil
@@ -119,7 +119,7 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 	}
 	if f.muted(user, roomName) {
 		f.mu.Unlock()
-		return 0, sshui.ErrMuted
+		return 0, api.ErrMuted
 	}
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
@@ -127,12 +127,12 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 	}
 	f.room(roomName)
 	f.lamport = max(f.lamport, seen) + 1
-	m := sshui.Message{Index: f.index, ID: id, Room: roomName, From: user, Text: text,
+	m := api.Message{Index: f.index, ID: id, Room: roomName, From: user, Text: text,
 		Lamport: f.lamport, Time: f.now(), Action: action}
 	f.msgs[roomName] = append(f.msgs[roomName], m)
 	f.ids[user+"\x00"+id] = m.Index
 	f.posts++
-	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m, Room: roomName})
+	f.publishLocked(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m, Room: roomName})
 	f.mu.Unlock()
 	return m.Index, nil
 }
@@ -147,19 +147,19 @@ func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string) (ui
 		f.mu.Unlock()
 		return 0, err
 	}
-	key := sshui.DMRoom(from, to)
+	key := api.DMRoom(from, to)
 	f.lamport++
-	m := sshui.Message{Index: f.index, ID: id, Room: key, From: from, To: to, Text: text,
+	m := api.Message{Index: f.index, ID: id, Room: key, From: from, To: to, Text: text,
 		Lamport: f.lamport, Time: f.now()}
 	f.msgs[key] = append(f.msgs[key], m)
 	f.ids[from+"\x00"+id] = m.Index
 	f.posts++
-	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m})
+	f.publishLocked(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m})
 	f.mu.Unlock()
 	return m.Index, nil
 }
 
-func (f *Fake) History(roomName string, before uint64, limit int) []sshui.Message {
+func (f *Fake) History(roomName string, before uint64, limit int) []api.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	all := f.msgs[roomName]
@@ -171,7 +171,7 @@ func (f *Fake) History(roomName string, before uint64, limit int) []sshui.Messag
 	return slices.Clone(all[start:end])
 }
 
-func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) []sshui.Message {
+func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) []api.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	all := f.msgs[roomName]
@@ -182,7 +182,7 @@ func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) []sshui.Me
 
 // Append adds a message as if another node had committed it (no quorum
 // check): for tests that need history.
-func (f *Fake) Append(m sshui.Message) sshui.Message {
+func (f *Fake) Append(m api.Message) api.Message {
 	f.mu.Lock()
 	f.index++
 	f.lamport++
@@ -192,13 +192,13 @@ func (f *Fake) Append(m sshui.Message) sshui.Message {
 	}
 	key := m.Room
 	if m.To != "" {
-		key = sshui.DMRoom(m.From, m.To)
+		key = api.DMRoom(m.From, m.To)
 		m.Room = key
 	} else {
 		f.room(key)
 	}
 	f.msgs[key] = append(f.msgs[key], m)
-	f.publishLocked(sshui.Event{Kind: sshui.EventMessage, Index: m.Index, Message: m, Room: m.Room})
+	f.publishLocked(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m, Room: m.Room})
 	f.mu.Unlock()
 	return m
 }
@@ -210,7 +210,7 @@ func (f *Fake) BindName(ctx context.Context, name, fp string) error {
 		if owner == fp {
 			return nil
 		}
-		return fmt.Errorf("bind %s: %w", name, sshui.ErrNameTaken)
+		return fmt.Errorf("bind %s: %w", name, api.ErrNameTaken)
 	}
 	if err := f.write(ctx); err != nil {
 		return err
@@ -226,12 +226,12 @@ func (f *Fake) NameOwner(name string) (string, bool) {
 	return fp, ok
 }
 
-func (f *Fake) Rooms() []sshui.RoomInfo {
+func (f *Fake) Rooms() []api.RoomInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]sshui.RoomInfo, 0, len(f.rooms))
+	out := make([]api.RoomInfo, 0, len(f.rooms))
 	for name, r := range f.rooms {
-		info := sshui.RoomInfo{Name: name, Topic: r.topic, Members: len(r.members)}
+		info := api.RoomInfo{Name: name, Topic: r.topic, Members: len(r.members)}
 		if ms := f.msgs[name]; len(ms) > 0 {
 			info.LastIndex = ms[len(ms)-1].Index
 		}
@@ -254,14 +254,14 @@ func (f *Fake) RoomsOf(user string) []string {
 	return out
 }
 
-func (f *Fake) Members(roomName string) []sshui.Presence {
+func (f *Fake) Members(roomName string) []api.Presence {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.rooms[roomName]
 	if r == nil {
 		return nil
 	}
-	var out []sshui.Presence
+	var out []api.Presence
 	for u := range r.members {
 		st := f.presence[u]
 		if st == "" {
@@ -271,36 +271,36 @@ func (f *Fake) Members(roomName string) []sshui.Presence {
 		if st != "offline" {
 			node = f.node
 		}
-		out = append(out, sshui.Presence{User: u, Status: st, Node: node})
+		out = append(out, api.Presence{User: u, Status: st, Node: node})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
 	return out
 }
 
-func (f *Fake) membership(ctx context.Context, kind sshui.EventKind, user, roomName string) error {
+func (f *Fake) membership(ctx context.Context, kind api.EventKind, user, roomName string) error {
 	f.mu.Lock()
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
 		return err
 	}
 	r := f.room(roomName)
-	if kind == sshui.EventJoin {
+	if kind == api.EventJoin {
 		r.members[user] = true
 	} else {
 		delete(r.members, user)
 	}
 	idx := f.index
-	f.publishLocked(sshui.Event{Kind: kind, Index: idx, Room: roomName, User: user})
+	f.publishLocked(api.Event{Kind: kind, Index: idx, Room: roomName, User: user})
 	f.mu.Unlock()
 	return nil
 }
 
 func (f *Fake) JoinRoom(ctx context.Context, user, roomName string) error {
-	return f.membership(ctx, sshui.EventJoin, user, roomName)
+	return f.membership(ctx, api.EventJoin, user, roomName)
 }
 
 func (f *Fake) LeaveRoom(ctx context.Context, user, roomName string) error {
-	return f.membership(ctx, sshui.EventLeave, user, roomName)
+	return f.membership(ctx, api.EventLeave, user, roomName)
 }
 
 func (f *Fake) SetTopic(ctx context.Context, user, roomName, topic string) error {
@@ -311,7 +311,7 @@ func (f *Fake) SetTopic(ctx context.Context, user, roomName, topic string) error
 	}
 	f.room(roomName).topic = topic
 	idx := f.index
-	f.publishLocked(sshui.Event{Kind: sshui.EventTopic, Index: idx, Room: roomName, User: user, Text: topic})
+	f.publishLocked(api.Event{Kind: api.EventTopic, Index: idx, Room: roomName, User: user, Text: topic})
 	f.mu.Unlock()
 	return nil
 }
@@ -319,7 +319,7 @@ func (f *Fake) SetTopic(ctx context.Context, user, roomName, topic string) error
 func (f *Fake) SetPresence(_ context.Context, user, status string) error {
 	f.mu.Lock()
 	f.presence[user] = status
-	f.publishLocked(sshui.Event{Kind: sshui.EventPresence, User: user, Text: status, Node: f.node})
+	f.publishLocked(api.Event{Kind: api.EventPresence, User: user, Text: status, Node: f.node})
 	f.mu.Unlock()
 	return nil
 }
@@ -331,7 +331,7 @@ func (f *Fake) Presence(user string) string {
 	return f.presence[user]
 }
 
-func (f *Fake) Moderate(ctx context.Context, m sshui.Moderation) error {
+func (f *Fake) Moderate(ctx context.Context, m api.Moderation) error {
 	f.mu.Lock()
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
@@ -348,7 +348,7 @@ func (f *Fake) Moderate(ctx context.Context, m sshui.Moderation) error {
 		f.mutes[m.Target+"\x00"+m.Room] = until
 	}
 	idx := f.index
-	f.publishLocked(sshui.Event{Kind: sshui.EventModeration, Index: idx, Room: m.Room, User: m.Target, Mod: m})
+	f.publishLocked(api.Event{Kind: api.EventModeration, Index: idx, Room: m.Room, User: m.Target, Mod: m})
 	f.mu.Unlock()
 	return nil
 }
@@ -372,7 +372,7 @@ func (f *Fake) muted(user, roomName string) bool {
 
 // Status reports a healthy three-node cluster led by this node unless
 // SetStatus overrode it; Quorum follows SetQuorum.
-func (f *Fake) Status() sshui.ClusterStatus {
+func (f *Fake) Status() api.ClusterStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.status != nil {
@@ -381,10 +381,10 @@ func (f *Fake) Status() sshui.ClusterStatus {
 		st.Quorum = f.quorum
 		return st
 	}
-	st := sshui.ClusterStatus{Node: f.node, Leader: f.node, Term: 3, Quorum: f.quorum}
+	st := api.ClusterStatus{Node: f.node, Leader: f.node, Term: 3, Quorum: f.quorum}
 	for i, id := range []string{f.node, f.node + "b", f.node + "c"} {
 		online := i == 0 || f.quorum
-		st.Members = append(st.Members, sshui.MemberStatus{ID: id, Online: online, Leader: i == 0,
+		st.Members = append(st.Members, api.MemberStatus{ID: id, Online: online, Leader: i == 0,
 			LeaderID: f.node, Term: 3, Uptime: time.Duration(3600+i) * time.Second, Messages: f.index,
 			CommitIndex: f.index, LogHash: "abcdef0123456789", Host: "127.0.0.1",
 			SSHPort: 2222 + i, PeerPort: 7000 + i, HeartbeatPort: 7100 + i})
@@ -395,13 +395,13 @@ func (f *Fake) Status() sshui.ClusterStatus {
 // sub is a bounded subscription; publish drops it when its buffer is full.
 type sub struct {
 	f       *Fake
-	filter  sshui.Filter
-	c       chan sshui.Event
+	filter  api.Filter
+	c       chan api.Event
 	dropped bool
 	closed  bool
 }
 
-func (s *sub) C() <-chan sshui.Event { return s.c }
+func (s *sub) C() <-chan api.Event { return s.c }
 
 func (s *sub) Dropped() bool {
 	s.f.mu.Lock()
@@ -423,17 +423,17 @@ func (s *sub) closeLocked() {
 	}
 }
 
-func (f *Fake) Subscribe(filter sshui.Filter, buf int) sshui.Subscription {
+func (f *Fake) Subscribe(filter api.Filter, buf int) api.Subscription {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &sub{f: f, filter: filter, c: make(chan sshui.Event, max(buf, 1))}
+	s := &sub{f: f, filter: filter, c: make(chan api.Event, max(buf, 1))}
 	f.subs[s] = struct{}{}
 	return s
 }
 
 // publish delivers e to every matching subscriber, dropping slow ones.
 // Call with f.mu held, so events go out in index order.
-func (f *Fake) publishLocked(e sshui.Event) {
+func (f *Fake) publishLocked(e api.Event) {
 	for s := range f.subs {
 		if !s.filter.Match(e) {
 			continue

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -69,7 +69,7 @@ func TestMainBatchFailover(t *testing.T) {
 	nodes[0].setUp(false)
 	waitUntil(t, 10*time.Second, "disconnect line", func() bool { return strings.Contains(errOut.String(), "disconnected node1") })
 	fmt.Fprintln(inW, "three")
-	f.Append(sshui.Message{Room: "general", From: "mallory", Text: "raw \x1b[2J\u009b\u202e"}) // not cleaned by a post
+	f.Append(api.Message{Room: "general", From: "mallory", Text: "raw \x1b[2J\u009b\u202e"}) // not cleaned by a post
 	_ = inW.Close()
 	select {
 	case err := <-done:

@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // checkExactly compares what the client delivered with the committed room:
 // same indexes, in order, each once, starting after skip messages of history.
-func checkExactly(t *testing.T, got []Message, want []sshui.Message) {
+func checkExactly(t *testing.T, got []Message, want []api.Message) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("client got %d messages, room has %d:\ngot  %v\nwant %v", len(got), len(want), indexes(got), sindexes(want))
@@ -37,7 +37,7 @@ func indexes(ms []Message) []uint64 {
 	return out
 }
 
-func sindexes(ms []sshui.Message) []uint64 {
+func sindexes(ms []api.Message) []uint64 {
 	var out []uint64
 	for _, m := range ms {
 		out = append(out, m.Index)
@@ -46,7 +46,7 @@ func sindexes(ms []sshui.Message) []uint64 {
 }
 
 // countID counts the committed messages carrying client id.
-func countID(ms []sshui.Message, id string) int {
+func countID(ms []api.Message, id string) int {
 	n := 0
 	for _, m := range ms {
 		if m.ID == id {
@@ -63,7 +63,7 @@ func countID(ms []sshui.Message, id string) int {
 func TestFailoverResumesAndDeliversQueuedLinesOnce(t *testing.T) {
 	f, nodes := startCluster(t, 3)
 	for i := range 3 {
-		f.Append(sshui.Message{Room: "general", From: "carol", Text: fmt.Sprintf("old %d", i)})
+		f.Append(api.Message{Room: "general", From: "carol", Text: fmt.Sprintf("old %d", i)})
 	}
 	c, rec, _ := startClient(t, "alice", nodes, nil)
 	waitUntil(t, 10*time.Second, "connected to node1", func() bool { return rec.sawState(StateConnected, "node1") })
@@ -165,11 +165,11 @@ func TestFrozenNodeIsLeftByKeepalive(t *testing.T) {
 		c.KeepaliveInterval, c.KeepaliveTimeout = 100*time.Millisecond, 300*time.Millisecond
 	})
 	waitUntil(t, 10*time.Second, "connected", func() bool { return rec.sawState(StateConnected, "node1") })
-	f.Append(sshui.Message{Room: "general", From: "bob", Text: "before"})
+	f.Append(api.Message{Room: "general", From: "bob", Text: "before"})
 	waitUntil(t, 10*time.Second, "before", func() bool { return rec.hasText("before") })
 	nodes[0].freeze()
 	id := c.Send("while frozen")
-	f.Append(sshui.Message{Room: "general", From: "bob", Text: "during"})
+	f.Append(api.Message{Room: "general", From: "bob", Text: "during"})
 	waitUntil(t, 10*time.Second, "moved to node2", func() bool { return rec.sawState(StateConnected, "node2") })
 	waitUntil(t, 10*time.Second, "queue drained", func() bool { return c.Queued() == 0 })
 	waitUntil(t, 10*time.Second, "own line", func() bool { return rec.hasText("while frozen") })

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/sshui"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 	"golang.org/x/crypto/ssh"
@@ -45,7 +46,7 @@ func startCluster(t testing.TB, n int) (*sshuitest.Fake, []*testNode) {
 	return f, nodes
 }
 
-func startNode(t testing.TB, b sshui.Backend, name string) *testNode {
+func startNode(t testing.TB, b api.Backend, name string) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

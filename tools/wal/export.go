@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/syncnet/syncnet/sshui"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 const exportHelp = `Write the transcript of one room for archiving: its committed messages in
@@ -69,7 +69,7 @@ func runExport(e *env, args []string) error {
 
 const exportSynopsis = "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
 
-var exporters = map[string]func(e *env, msgs []sshui.Message) error{
+var exporters = map[string]func(e *env, msgs []api.Message) error{
 	"jsonl": exportJSONL,
 	"csv":   exportCSV,
 	"txt":   exportTXT,
@@ -88,7 +88,7 @@ type exportRow struct {
 	Action  bool   `json:"action,omitempty"`
 }
 
-func exportJSONL(e *env, msgs []sshui.Message) error {
+func exportJSONL(e *env, msgs []api.Message) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	for _, m := range msgs {
@@ -101,7 +101,7 @@ func exportJSONL(e *env, msgs []sshui.Message) error {
 	return nil
 }
 
-func exportCSV(e *env, msgs []sshui.Message) error {
+func exportCSV(e *env, msgs []api.Message) error {
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"index", "time", "room", "from", "to", "text", "lamport", "id", "action"})
 	for _, m := range msgs {
@@ -112,7 +112,7 @@ func exportCSV(e *env, msgs []sshui.Message) error {
 	return w.Error()
 }
 
-func exportTXT(e *env, msgs []sshui.Message) error {
+func exportTXT(e *env, msgs []api.Message) error {
 	for _, m := range msgs {
 		if _, err := fmt.Fprintln(e.stdout, txtLine(m, fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID)))); err != nil {
 			return err

@@ -3,8 +3,8 @@ package walcmd
 import (
 	"time"
 
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/state"
-	"github.com/syncnet/syncnet/sshui"
 )
 
 // folder applies committed entries to node/state's plugins while the scan
@@ -48,7 +48,7 @@ func (f *folder) apply(entries []state.Entry) {
 			return
 		}
 		for _, out := range f.st.Plugins.Apply(ev.Index, ev) {
-			if out.Kind == sshui.EventMessage {
+			if out.Kind == api.EventMessage {
 				f.counts[out.Message.Room]++
 			}
 		}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/state"
-	"github.com/syncnet/syncnet/sshui"
 )
 
 const replayHelp = `Rebuild the cluster state from a WAL with the node's own plugins
@@ -133,14 +133,14 @@ func (r *rebuilt) printSummary(e *env) {
 	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(capList(users, maxNames)))
 }
 
-func (r *rebuilt) history(room string) []sshui.Message {
+func (r *rebuilt) history(room string) []api.Message {
 	return r.st.Chat.History(room, 0, math.MaxInt)
 }
 
 // roomCount returns how many messages a room holds.
 func (r *rebuilt) roomCount(room string) int { return r.counts[room] }
 
-func (r *rebuilt) directCount(rooms []sshui.RoomInfo) uint64 {
+func (r *rebuilt) directCount(rooms []api.RoomInfo) uint64 {
 	var n uint64
 	for _, ri := range rooms {
 		n += uint64(r.roomCount(ri.Name))
@@ -170,7 +170,7 @@ func (r *rebuilt) users() []string {
 
 // roomMessages returns a room's messages, or an error naming the rooms that
 // exist.
-func (r *rebuilt) roomMessages(room string) ([]sshui.Message, error) {
+func (r *rebuilt) roomMessages(room string) ([]api.Message, error) {
 	for _, ri := range r.st.Chat.Rooms() {
 		if ri.Name == room {
 			return r.history(room), nil
@@ -195,7 +195,7 @@ func (r *rebuilt) lastIndex() uint64 {
 
 // txtLine renders a message for people: index, time, meta (if any), author,
 // text.
-func txtLine(m sshui.Message, meta string) string {
+func txtLine(m api.Message, meta string) string {
 	head := fmt.Sprintf("#%d %s ", m.Index, m.Time.UTC().Format(time.RFC3339Nano))
 	if meta != "" {
 		head += meta + " "

@@ -1,0 +1,93 @@
+package api
+
+import "context"
+
+// Backend is everything a front end needs from a node. node.Node implements
+// it; sshui (the SSH front end) uses it, and sshuitest fakes it in memory.
+//
+// Contract (the node layer's duties):
+//   - Every method is safe for concurrent use by many sessions.
+//   - Mutating calls (Post, DirectMessage, BindName, JoinRoom, LeaveRoom,
+//     SetTopic, SetPresence, Moderate) go through the replicated log and
+//     return only once the entry is committed (I4), or an error. On no
+//     quorum / timeout they return an error wrapping ErrNoQuorum; ctx carries
+//     the caller's deadline.
+//   - Every mutation is exactly once (I5). Each call carries a request id:
+//     Post and DirectMessage take it as clientMsgID (the backend draws a
+//     random one when it is empty); the others get a fresh random one per
+//     call. A retry with the same id changes nothing more and returns the
+//     index of the first entry; a retry with the same id but a different
+//     request (other text, room...) also changes nothing and returns that
+//     index with an error wrapping ErrIDReused.
+//   - Bans and mutes are decided when the entry is applied, against the
+//     entry's own time, on every node alike. A refused mutation returns a
+//     *Refusal (which wraps ErrForbidden for a ban, ErrMuted for a mute);
+//     its entry stays in the log as a record and changes nothing.
+//   - Reads (History, HistoryAfter, Rooms, Members, RoomsOf, NameOwner,
+//     IsBanned, IsMuted, Status) answer from this node's applied state without
+//     blocking on the network.
+//   - History and HistoryAfter return committed messages in cluster (index)
+//     order, ascending. Direct messages are stored under DMRoom(a, b).
+//   - Subscribe delivers committed events in index order. The channel is
+//     bounded (buf); a subscriber that falls behind is dropped: C is closed and
+//     Dropped reports true. The subscriber resyncs from HistoryAfter.
+//   - Text returned by the Backend is NOT trusted: a front end cleans
+//     everything it shows (sshui.Clean).
+type Backend interface {
+	// Post appends a chat message to room and returns its committed index.
+	// seenLamport is the largest Lamport time the author had seen (I6). A
+	// banned author, or one muted in room, gets a *Refusal.
+	Post(ctx context.Context, user, room, text, clientMsgID string, seenLamport uint64, action bool) (index uint64, err error)
+	// DirectMessage appends a private message from -> to. A banned sender
+	// gets a *Refusal.
+	DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (index uint64, err error)
+
+	// History returns up to limit messages of room with Index < before
+	// (before == 0: the newest), ascending.
+	History(room string, before uint64, limit int) []Message
+	// HistoryAfter returns up to limit messages of room with Index > after,
+	// ascending. Used by tail --from and to resync a dropped subscription.
+	HistoryAfter(room string, after uint64, limit int) []Message
+	// Subscribe returns committed events matching f through a queue of buf.
+	Subscribe(f Filter, buf int) Subscription
+
+	// BindName binds name to the key fingerprint (replicated). It returns
+	// nil if the name is free or already bound to this key, and an error
+	// wrapping ErrNameTaken if another key owns it.
+	BindName(ctx context.Context, name, fingerprint string) error
+	// NameOwner reports the fingerprint bound to name.
+	NameOwner(name string) (fingerprint string, ok bool)
+
+	// Rooms lists every room; "general" always exists.
+	Rooms() []RoomInfo
+	// RoomsOf lists the rooms user has joined (replicated membership).
+	RoomsOf(user string) []string
+	// Members lists the members of room with their presence.
+	Members(room string) []Presence
+	JoinRoom(ctx context.Context, user, room string) error
+	LeaveRoom(ctx context.Context, user, room string) error
+	SetTopic(ctx context.Context, user, room, topic string) error
+	// SetPresence records user's status on this node: "online" when the first
+	// session of user opens here, "away" on /away, "offline" when the last
+	// closes.
+	SetPresence(ctx context.Context, user, status string) error
+
+	// Moderate applies a kick, ban or mute (replicated, so it holds on every
+	// node and after restarts). Kicks are delivered as EventModeration and
+	// sshui closes the target's sessions on every node.
+	Moderate(ctx context.Context, m Moderation) error
+	IsBanned(user string) bool
+	IsMuted(user, room string) bool
+
+	// Status is this node's view of the cluster.
+	Status() ClusterStatus
+}
+
+// Subscription is a bounded stream of committed events.
+type Subscription interface {
+	// C delivers events in index order; it is closed by Close or on drop.
+	C() <-chan Event
+	// Dropped reports whether the subscriber was cut off for being slow.
+	Dropped() bool
+	Close()
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"sort"
+	"time"
+)
+
+// Message is one committed chat message.
+type Message struct {
+	Index   uint64    `json:"index"`            // log index: cluster order
+	ID      string    `json:"id"`               // client message id (I5)
+	Room    string    `json:"room"`             // room name, or DMRoom(from, to) for DMs
+	From    string    `json:"from"`             // author
+	To      string    `json:"to,omitempty"`     // recipient of a direct message
+	Text    string    `json:"text"`             // raw, untrusted
+	Lamport uint64    `json:"lamport"`          // Lamport time (I6)
+	Time    time.Time `json:"time"`             // leader's wall clock, display only
+	Action  bool      `json:"action,omitempty"` // /me
+}
+
+// IsDM reports whether m is a direct message.
+func (m Message) IsDM() bool { return m.To != "" }
+
+// DMRoom is the history key of the direct conversation between a and b.
+func DMRoom(a, b string) string {
+	p := []string{a, b}
+	sort.Strings(p)
+	return "@" + p[0] + "," + p[1]
+}
+
+// EventKind says what an Event carries.
+type EventKind int
+
+const (
+	EventMessage    EventKind = iota + 1 // Message is set (room message or DM)
+	EventJoin                            // User joined Room
+	EventLeave                           // User left Room
+	EventTopic                           // Room's topic is now Text
+	EventPresence                        // User's Status changed (Node: where)
+	EventModeration                      // Mod is set
+	EventStatus                          // cluster status changed (leader, term, quorum)
+)
+
+// Event is one committed (or, for EventPresence/EventStatus, observed) fact.
+type Event struct {
+	Kind    EventKind
+	Index   uint64 // log index for replicated events; 0 otherwise
+	Message Message
+	Room    string
+	User    string
+	Text    string // topic for EventTopic; status for EventPresence
+	Node    string
+	Mod     Moderation
+}
+
+// Filter selects events. Zero value: every event.
+type Filter struct {
+	Rooms    []string // only messages/joins/leaves/topics of these rooms (empty: all)
+	DMsFor   string   // also direct messages to or from this user
+	Messages bool     // only EventMessage
+}
+
+// Match reports whether e passes f. Backends may use it.
+func (f Filter) Match(e Event) bool {
+	if f.Messages && e.Kind != EventMessage {
+		return false
+	}
+	if e.Kind == EventMessage && e.Message.IsDM() {
+		if f.DMsFor != "" {
+			return e.Message.From == f.DMsFor || e.Message.To == f.DMsFor
+		}
+		return len(f.Rooms) == 0
+	}
+	if len(f.Rooms) == 0 {
+		return true
+	}
+	room := e.Room
+	if e.Kind == EventMessage {
+		room = e.Message.Room
+	}
+	if room == "" {
+		return true
+	}
+	for _, r := range f.Rooms {
+		if r == room {
+			return true
+		}
+	}
+	return false
+}
+
+// RoomInfo describes a room.
+type RoomInfo struct {
+	Name      string `json:"name"`
+	Topic     string `json:"topic"`
+	Members   int    `json:"members"`
+	LastIndex uint64 `json:"last_index"`
+}
+
+// Presence is a member of a room.
+type Presence struct {
+	User   string `json:"user"`
+	Status string `json:"status"` // online | away | offline
+	Node   string `json:"node"`   // node the user is connected to
+}
+
+// Moderation is a kick, ban or mute.
+type Moderation struct {
+	Action string    `json:"action"` // kick | ban | mute
+	Target string    `json:"target"`
+	By     string    `json:"by"`
+	Room   string    `json:"room,omitempty"` // mute scope; "" = everywhere
+	Reason string    `json:"reason,omitempty"`
+	Until  time.Time `json:"until,omitempty"` // zero = forever
+}
+
+// ClusterStatus is one node's view of the cluster.
+type ClusterStatus struct {
+	Node    string         `json:"node"`   // this node
+	Leader  string         `json:"leader"` // "" when unknown
+	Term    uint64         `json:"term"`
+	Quorum  bool           `json:"quorum"` // a majority is reachable
+	Members []MemberStatus `json:"members"`
+}
+
+// MemberStatus is one node as seen by the reporting node.
+type MemberStatus struct {
+	ID            string        `json:"id"`
+	Online        bool          `json:"online"`
+	Leader        bool          `json:"leader"`
+	LeaderID      string        `json:"leader_id"` // whom this member names as leader (SPLIT detection)
+	Term          uint64        `json:"term"`
+	Uptime        time.Duration `json:"-"`
+	Clients       int           `json:"clients"`
+	Messages      uint64        `json:"messages"`
+	CommitIndex   uint64        `json:"commit_index"`
+	LogHash       string        `json:"log_hash"`
+	Host          string        `json:"host"`
+	SSHPort       int           `json:"ssh_port"`
+	PeerPort      int           `json:"peer_port"`
+	HeartbeatPort int           `json:"heartbeat_port"`
+}
