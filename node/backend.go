@@ -168,6 +168,32 @@ func (n *Node) SetPresence(ctx context.Context, user, status string) error {
 	return err
 }
 
+// ClearStalePresence marks offline the users this node still shows as
+// present from before a crash: their sessions died with the old process.
+// It waits for a quorum so the cleanup is itself replicated, then does
+// nothing if sessions (the front end's count of its sessions here) reports
+// anyone: people are back already, and their sessions keep presence right.
+// It returns when done or when ctx ends; run it once the front end serves.
+func (n *Node) ClearStalePresence(ctx context.Context, sessions func() int) {
+	for !n.Status().Quorum {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if sessions() > 0 {
+		return
+	}
+	for _, u := range n.st.Presence.OnNode(n.id) {
+		pctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.PostTimeout.Duration)
+		if err := n.SetPresence(pctx, u, "offline"); err != nil {
+			n.log.Debug("clear stale presence", "user", u, "err", err)
+		}
+		cancel()
+	}
+}
+
 // Moderate applies a kick, ban or mute cluster-wide.
 func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 	body := eventlog.Moderation{Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}

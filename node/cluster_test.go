@@ -21,8 +21,15 @@ type testCluster struct {
 	t     testing.TB
 	cfg   *config.Config
 	nodes map[string]*runningNode
-	ports map[string][4]int     // ssh, peer, heartbeat, election
-	bound map[string]*Listeners // sockets bound before the config was written
+	ports map[string][4]int   // ssh, peer, heartbeat, election
+	bound map[string]*sockets // sockets bound before the config was written
+}
+
+// sockets are a node's Listeners and the SSH port the config names (bound
+// only to reserve it: these tests drive the node API, sshui has its own).
+type sockets struct {
+	Listeners
+	SSH *net.TCPListener
 }
 
 type runningNode struct {
@@ -47,7 +54,7 @@ func newTestCluster(t *testing.T, size int) *testCluster { return newTestCluster
 
 func newTestClusterB(t testing.TB, size int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*Listeners{}}
+	c := &testCluster{t: t, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*sockets{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"test\"\ndata_dir = %q\nsecret = \"test-secret-0123456789\"\n", t.TempDir())
 	b.WriteString("[timing]\nheartbeat_interval = \"50ms\"\nfailure_timeout = \"250ms\"\nelection_timeout = \"150ms\"\npost_timeout = \"10s\"\n")
@@ -78,14 +85,14 @@ func newTestClusterB(t testing.TB, size int) *testCluster {
 
 // bindAll binds a node's four sockets on loopback: on port 0 the first
 // time, on the node's known ports when it restarts.
-func bindAll(t testing.TB, ps [4]int) *Listeners {
+func bindAll(t testing.TB, ps [4]int) *sockets {
 	t.Helper()
 	ip := net.IPv4(127, 0, 0, 1)
-	var ls Listeners
+	var ls sockets
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ls, err = Listeners{}, nil
+		ls, err = sockets{}, nil
 		if ls.SSH, err = net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: ps[0]}); err == nil {
 			if ls.Peer, err = net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: ps[1]}); err == nil {
 				if ls.Heartbeat, err = net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: ps[2]}); err == nil {
@@ -104,7 +111,7 @@ func bindAll(t testing.TB, ps [4]int) *Listeners {
 	}
 }
 
-func closeListeners(ls *Listeners) {
+func closeListeners(ls *sockets) {
 	// Close is safe on a nil *net.TCPListener or *net.UDPConn.
 	if ls.SSH != nil {
 		ls.SSH.Close()
@@ -116,7 +123,7 @@ func closeListeners(ls *Listeners) {
 	ls.Election.Close()
 }
 
-func ports(ls *Listeners) [4]int {
+func ports(ls *sockets) [4]int {
 	return [4]int{ls.SSH.Addr().(*net.TCPAddr).Port, ls.Peer.Addr().(*net.TCPAddr).Port,
 		ls.Heartbeat.LocalAddr().(*net.UDPAddr).Port, ls.Election.LocalAddr().(*net.UDPAddr).Port}
 }
@@ -130,8 +137,7 @@ func (c *testCluster) start(id string) {
 		ls = bindAll(c.t, c.ports[id])
 	}
 	ls.SSH.Close() // these tests drive the node API; sshui has its own
-	ls.SSH = nil
-	n, err := New(Options{Config: c.cfg, ID: id, Logger: logger, Listeners: ls})
+	n, err := New(Options{Config: c.cfg, ID: id, Logger: logger, Listeners: &ls.Listeners})
 	if err != nil {
 		c.t.Fatalf("start %s: %v", id, err)
 	}

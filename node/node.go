@@ -25,10 +25,9 @@ const ticksPerHeartbeat = 5
 
 // Options configure one node.
 type Options struct {
-	Config             *config.Config
-	ID                 string
-	Logger             *slog.Logger
-	ExtraAdminKeysFile string
+	Config *config.Config
+	ID     string
+	Logger *slog.Logger
 	// Listeners, when set, are used instead of binding the configured ports
 	// (tests bind 127.0.0.1:0 and pass them in: no find-then-bind race).
 	Listeners *Listeners
@@ -38,9 +37,10 @@ type Options struct {
 	walFault func(eventlog.FaultStage) error
 }
 
-// Listeners are pre-bound sockets for a node.
+// Listeners are pre-bound sockets for a node. The SSH front end's listener
+// is not among them: the node serves no front end (the program that runs it
+// does, see tools/serve).
 type Listeners struct {
-	SSH       net.Listener
 	Peer      net.Listener
 	Heartbeat *net.UDPConn
 	Election  *net.UDPConn
@@ -84,7 +84,7 @@ type Node struct {
 	mu   sync.RWMutex
 	view view
 
-	clientCount func() int // SSH sessions on this node, for status
+	clientCount atomic.Pointer[func() int] // front-end sessions on this node, for status (SetClientCount)
 	applied     atomic.Uint64
 	stopped     chan struct{}
 	// caughtUp is closed once the node has applied every entry its WAL
@@ -228,6 +228,26 @@ func (n *Node) Serve(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// CaughtUp is closed once the node has applied every entry its WAL recorded
+// as committed (at once for an empty log). Before that its state is older
+// than what it already acknowledged: history would be stale and a ban not
+// yet re-applied, so a front end must not serve until it is closed.
+func (n *Node) CaughtUp() <-chan struct{} { return n.caughtUp }
+
+// Applied is the index of the last entry applied on this node.
+func (n *Node) Applied() uint64 { return n.applied.Load() }
+
+// SetClientCount tells the node how to count the sessions its front end
+// serves here, for Status and its heartbeats; until then (or with nil) it
+// reports none. Safe to call at any time, from any goroutine.
+func (n *Node) SetClientCount(sessions func() int) {
+	if sessions == nil {
+		n.clientCount.Store(nil)
+		return
+	}
+	n.clientCount.Store(&sessions)
 }
 
 // input is one thing the driver reacts to: a tick of its clock, a ring

@@ -324,8 +324,8 @@ func (n *Node) quorum(rs ring.Status) bool {
 }
 
 func (n *Node) clientsNow() int {
-	if n.clientCount != nil {
-		return n.clientCount()
+	if f := n.clientCount.Load(); f != nil {
+		return (*f)()
 	}
 	return 0
 }

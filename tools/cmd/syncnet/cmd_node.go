@@ -12,6 +12,7 @@ import (
 
 	"github.com/syncnet/syncnet/node"
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/tools/serve"
 )
 
 func runNode(ctx context.Context, args []string) error {
@@ -40,11 +41,15 @@ func runNode(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("node", *id)
-	ls, err := inheritedListeners(os.Getenv(listenFDsEnv))
+	ls, ssh, err := inheritedListeners(os.Getenv(listenFDsEnv))
 	if err != nil {
 		return err
 	}
-	return node.Run(ctx, node.Options{Config: cfg, ID: *id, Logger: logger, ExtraAdminKeysFile: *extraAdmin, Listeners: ls})
+	return serve.Run(ctx, serve.Options{
+		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls},
+		SSH:                ssh,
+		ExtraAdminKeysFile: *extraAdmin,
+	})
 }
 
 // listenFDsEnv names sockets a parent bound for this node and passed as
@@ -53,37 +58,39 @@ func runNode(ctx context.Context, args []string) error {
 // re-bound later by someone else.
 const listenFDsEnv = "SYNCNET_LISTEN_FDS"
 
-func inheritedListeners(spec string) (*node.Listeners, error) {
+// inheritedListeners opens the sockets named in spec: the node's, and the
+// SSH server's (nil if not passed).
+func inheritedListeners(spec string) (ls *node.Listeners, ssh net.Listener, err error) {
 	if spec == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	ls := &node.Listeners{}
+	ls = &node.Listeners{}
 	for _, part := range strings.Split(spec, ",") {
 		name, fdText, ok := strings.Cut(part, "=")
 		fd, err := strconv.Atoi(fdText)
 		if !ok || err != nil || fd < 3 {
-			return nil, fmt.Errorf("%s: bad entry %q (want name=fd, fd >= 3)", listenFDsEnv, part)
+			return nil, nil, fmt.Errorf("%s: bad entry %q (want name=fd, fd >= 3)", listenFDsEnv, part)
 		}
 		f := os.NewFile(uintptr(fd), name)
 		switch name {
 		case "ssh", "peer":
 			l, err := net.FileListener(f)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+				return nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
 			}
 			if name == "ssh" {
-				ls.SSH = l
+				ssh = l
 			} else {
 				ls.Peer = l
 			}
 		case "heartbeat", "election":
 			c, err := net.FilePacketConn(f)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+				return nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
 			}
 			u, ok := c.(*net.UDPConn)
 			if !ok {
-				return nil, fmt.Errorf("%s: %s is not a UDP socket", listenFDsEnv, name)
+				return nil, nil, fmt.Errorf("%s: %s is not a UDP socket", listenFDsEnv, name)
 			}
 			if name == "heartbeat" {
 				ls.Heartbeat = u
@@ -91,9 +98,9 @@ func inheritedListeners(spec string) (*node.Listeners, error) {
 				ls.Election = u
 			}
 		default:
-			return nil, fmt.Errorf("%s: unknown socket %q (want ssh, peer, heartbeat, election)", listenFDsEnv, name)
+			return nil, nil, fmt.Errorf("%s: unknown socket %q (want ssh, peer, heartbeat, election)", listenFDsEnv, name)
 		}
 		f.Close() // the listener holds its own dup
 	}
-	return ls, nil
+	return ls, ssh, nil
 }
