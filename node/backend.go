@@ -111,7 +111,9 @@ func (n *Node) HistoryAfter(room string, after uint64, limit int) []api.Message 
 }
 
 // Subscribe streams committed events through a bounded queue.
-func (n *Node) Subscribe(f api.Filter, buf int) api.Subscription { return n.hub.subscribe(f, buf) }
+func (n *Node) Subscribe(f api.Filter, buf int) api.Subscription {
+	return n.subscribers.subscribe(f, buf)
+}
 
 // BindName binds name to a key fingerprint, first claim wins cluster-wide.
 func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {

@@ -64,8 +64,8 @@ type Node struct {
 	rep   *replica.Replica
 	peers peerTransport
 
-	st  *state.State
-	hub *hub
+	st          *state.State
+	subscribers *subscribers
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 
@@ -156,7 +156,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
-		hub: newHub(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
+		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
 	n.st = state.New(now)

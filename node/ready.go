@@ -286,7 +286,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 			}
 		}
 		n.hash.add(e)
-		n.hub.publish(n.st.Apply(e.Index, ev))
+		n.subscribers.publish(n.st.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
 		n.onApplied(e.Index, e.Term)
 		if e.Index == n.recoveredCommit {
