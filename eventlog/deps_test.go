@@ -10,7 +10,7 @@ import (
 )
 
 // TestImportsPointDown: eventlog is the bottom layer; it must not import any
-// other SyncNet package (STYLE.md, "Dependencies point one way").
+// other SyncNet package (docs/ARCHITECTURE.md, "Packages": dependencies point one way).
 func TestImportsPointDown(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {

@@ -7,7 +7,7 @@
 // blackhole routes; UDP-only loss, deaf and mute nodes by tc drops) and
 // skip, saying why, where that is not possible.
 //
-// Every scenario checks the invariants of DESIGN.md through the public
+// Every scenario checks the invariants (docs/ARCHITECTURE.md) through the public
 // contracts only (status --json, history --json, post --id):
 //
 //   - I1: no two leaders observed in one term (status polling);
