@@ -8,7 +8,7 @@
 // keepalives, the per-node session hub, terminal rendering, the sanitizer
 // (Clean) that every shown string passes through, per-user rate limits on
 // posting, exec command parsing and output formats (the JSON shapes of
-// status --json and history/tail --json are contracts).
+// status --json and history/tail --json are contracts, docs/CONTRACTS.md §3).
 //
 // Does not own: protocol logic, nor the domain types. Of ours it imports only
 // node/api (never node, node/state, ring or eventlog): everything it knows
@@ -29,7 +29,7 @@
 //	recover   (wish v1.4.7 recover only guards what is passed to it, so
 //	           everything is passed to it)
 //	logging   connect/disconnect lines; caches s.Pty() once (data race in
-//	          charmbracelet/ssh's Pty)
+//	          charmbracelet/ssh's Pty, docs/DEPENDENCIES.md §2.6)
 //	limits    key required; caps per node and per key; refuses while
 //	          shutting down; starts the connection's keepalive
 //	identity  name from s.User(), key from s.PublicKey() — never what the
@@ -64,8 +64,8 @@
 //     work for it; gone for good after Unregister. An idle session holds
 //     none (its stack is the deepest of a session's).
 //   - Client.watchWindow (one per PTY session): forwards window sizes to
-//     the pump and drains the channel until the session closes it (it
-//     must be drained).
+//     the pump and drains the channel until the session closes it
+//     (docs/DEPENDENCIES.md §2.6).
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
