@@ -220,7 +220,7 @@ func shortHash(h string) string {
 	return h
 }
 
-// statusDoc is the JSON shape of status --json (a contract, DESIGN.md).
+// statusDoc is the JSON shape of status --json (a contract, docs/CONTRACTS.md §3.5).
 type statusDoc struct {
 	Node    string      `json:"node"`
 	Term    uint64      `json:"term"`

@@ -230,7 +230,7 @@ func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, 
 
 // register is Register with the session's window-change channel, which the
 // pump then reads (and drains after the program ends until the session
-// closes it, DEPENDENCIES §2.6): no goroutine of its own per session; and
+// closes it, docs/DEPENDENCIES.md §2.6): no goroutine of its own per session; and
 // with apply, which takes queued hub messages in batches instead of
 // p.Send one by one (frameModel.apply; false: not ready, use Send), and
 // redraw, which draws a frame the App deferred.
@@ -560,7 +560,7 @@ func (c *Client) pump() {
 }
 
 // watchWindow forwards the session's window sizes to the pump until the
-// session closes the channel (it must be drained, DEPENDENCIES §2.6).
+// session closes the channel (it must be drained, docs/DEPENDENCIES.md §2.6).
 func (c *Client) watchWindow(win <-chan ssh.Window) {
 	defer func() { _ = recover() }()
 	for w := range win {

@@ -54,7 +54,7 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 // ptySession caches what s.Pty() returned when the session started.
 // charmbracelet/ssh's Pty() copies the window size without a lock while the
 // request loop writes it on every window-change (a data race, gliderlabs/ssh
-// #265, DEPENDENCIES §2.6): reading it once, before the client can resize,
+// #265, docs/DEPENDENCIES.md §2.6): reading it once, before the client can resize,
 // and taking sizes from the window-change channel avoids it.
 type ptySession struct {
 	ssh.Session
@@ -176,7 +176,7 @@ func (s *Server) release(fp string) {
 
 // startKeepalive starts, once per connection, a loop that sends
 // keepalive@openssh.com and closes the connection when no reply comes
-// within one interval (DEPENDENCIES §2.8). Owner: the connection; it ends
+// within one interval (docs/DEPENDENCIES.md §2.8). Owner: the connection; it ends
 // with the connection's context.
 func (s *Server) startKeepalive(ctx ssh.Context) {
 	every := s.cfg.KeepaliveInterval
@@ -198,7 +198,7 @@ func (s *Server) startKeepalive(ctx ssh.Context) {
 
 // keepalive probes conn every interval from a timer, so a connection
 // holds no goroutine between probes (one per connection was 8 KiB of
-// stack each, DEPENDENCIES §2.8 for why probes are needed at all). A
+// stack each, docs/DEPENDENCIES.md §2.8 for why probes are needed at all). A
 // probe with no reply within one interval closes the connection; the
 // chain stops at the first probe after ctx ends.
 func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
@@ -232,7 +232,7 @@ func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
 }
 
 // identityMiddleware decides who the session is from s.PublicKey() and
-// s.User() — never from what the auth handler saw (DEPENDENCIES §2.2):
+// s.User() — never from what the auth handler saw (docs/DEPENDENCIES.md §2.2):
 // validates the name, reserves "admin" for admin keys, binds the name to the
 // key on first use (replicated), refuses other keys and banned users.
 func (s *Server) identityMiddleware(next ssh.Handler) ssh.Handler {

@@ -85,7 +85,7 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 // recover.Middleware composes its arguments the same way, so read the inner
 // list bottom-up: logging → limits → identity → router → chat app.
 // Everything sits inside recover (in wish v1.4.7 recover only guards the
-// middlewares passed to it, DEPENDENCIES §2.7).
+// middlewares passed to it, docs/DEPENDENCIES.md §2.7).
 func (s *Server) middleware() []wish.Middleware {
 	return []wish.Middleware{
 		wishrecover.MiddlewareWithLogger(slogPrintf{s.log},
@@ -98,7 +98,7 @@ func (s *Server) middleware() []wish.Middleware {
 			// reports the error and exits 1.
 			s.routerMiddleware,
 			// 3rd: identity from s.PublicKey() (NOT the auth handler's
-			// username, DEPENDENCIES §2.2): name binding, admin check, bans.
+			// username, docs/DEPENDENCIES.md §2.2): name binding, admin check, bans.
 			s.identityMiddleware,
 			// 2nd: session caps per node and per key; starts the keepalive.
 			s.limitsMiddleware,
@@ -175,7 +175,7 @@ func (s *Server) Sessions() int {
 func (s *Server) Hub() *Hub { return s.hub }
 
 // publicKeyAuth accepts any well-formed key: identity is decided later from
-// s.PublicKey() in identityMiddleware (DEPENDENCIES §2.2).
+// s.PublicKey() in identityMiddleware (docs/DEPENDENCIES.md §2.2).
 func (s *Server) publicKeyAuth(_ ssh.Context, key ssh.PublicKey) (ok bool) {
 	defer func() {
 		if recover() != nil {

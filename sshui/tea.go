@@ -18,7 +18,7 @@ import (
 // differences:
 //   - window changes go through the hub client (the pump is the only caller
 //     of p.Send), and the winch channel is drained until the session closes
-//     (DEPENDENCIES §2.6);
+//     (docs/DEPENDENCIES.md §2.6);
 //   - the renderer does not send the OSC 11 / DA1 query, so a client that
 //     never answers cannot block the first frame or lose its first key
 //     (§2.3); it assumes a dark background;

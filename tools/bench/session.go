@@ -17,7 +17,7 @@ import (
 )
 
 // The terminal queries the chat app may send, and a real terminal's answer
-// (DEPENDENCIES §2.3/§4): without it the first frame can stall.
+// (docs/DEPENDENCIES.md §2.3 and §4): without it the first frame can stall.
 var (
 	da1Query  = []byte("\x1b[c")
 	da1Answer = []byte("\x1b]11;rgb:0000/0000/0000\x07\x1b[?62;22c")
