@@ -53,10 +53,10 @@ func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string
 		id = newRequestID()
 	}
 	ev := requestEvent(body, author, id)
-	if _, done := n.st.Lookup(author, id); !done {
+	if _, done := n.state.Lookup(author, id); !done {
 		probe := ev
 		probe.Time = n.now().UnixNano()
-		if r := n.st.Authorize(probe); r != nil {
+		if r := n.state.Authorize(probe); r != nil {
 			return 0, r
 		}
 	}
@@ -64,7 +64,7 @@ func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string
 	if err != nil {
 		return idx, err
 	}
-	o, ok := n.st.Lookup(author, id)
+	o, ok := n.state.Lookup(author, id)
 	switch {
 	case !ok:
 		return idx, nil // not in the table: cannot happen once applied here; trust the driver
@@ -91,7 +91,7 @@ func (n *Node) Post(ctx context.Context, user, room, text, clientMsgID string, s
 
 // DirectMessage appends a private message.
 func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (uint64, error) {
-	if _, ok := n.st.Identity.Lookup(to); !ok {
+	if _, ok := n.state.Identity.Lookup(to); !ok {
 		return 0, fmt.Errorf("%w: no user %q", api.ErrNotFound, to)
 	}
 	if clientMsgID == "" {
@@ -102,12 +102,12 @@ func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID st
 
 // History returns committed messages of room before an index, ascending.
 func (n *Node) History(room string, before uint64, limit int) []api.Message {
-	return n.st.Chat.History(room, before, limit)
+	return n.state.Chat.History(room, before, limit)
 }
 
 // HistoryAfter returns committed messages of room after an index, ascending.
 func (n *Node) HistoryAfter(room string, after uint64, limit int) []api.Message {
-	return n.st.Chat.HistoryAfter(room, after, limit)
+	return n.state.Chat.HistoryAfter(room, after, limit)
 }
 
 // Subscribe streams committed events through a bounded queue.
@@ -117,7 +117,7 @@ func (n *Node) Subscribe(f api.Filter, buf int) api.Subscription {
 
 // BindName binds name to a key fingerprint, first claim wins cluster-wide.
 func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
-	if fp, ok := n.st.Identity.Lookup(name); ok {
+	if fp, ok := n.state.Identity.Lookup(name); ok {
 		if fp == fingerprint {
 			return nil
 		}
@@ -126,24 +126,24 @@ func (n *Node) BindName(ctx context.Context, name, fingerprint string) error {
 	if _, err := n.mutate(ctx, &eventlog.UserRegistered{Name: name, KeyFingerprint: fingerprint}, name, "", 0); err != nil {
 		return err
 	}
-	if fp, _ := n.st.Identity.Lookup(name); fp != fingerprint {
+	if fp, _ := n.state.Identity.Lookup(name); fp != fingerprint {
 		return fmt.Errorf("%w: %q", api.ErrNameTaken, name) // another key won the race
 	}
 	return nil
 }
 
 // NameOwner reports the fingerprint bound to name.
-func (n *Node) NameOwner(name string) (string, bool) { return n.st.Identity.Lookup(name) }
+func (n *Node) NameOwner(name string) (string, bool) { return n.state.Identity.Lookup(name) }
 
 // Rooms lists the rooms.
-func (n *Node) Rooms() []api.RoomInfo { return n.st.Chat.Rooms() }
+func (n *Node) Rooms() []api.RoomInfo { return n.state.Chat.Rooms() }
 
 // RoomsOf lists the rooms user joined.
-func (n *Node) RoomsOf(user string) []string { return n.st.Chat.RoomsOf(user) }
+func (n *Node) RoomsOf(user string) []string { return n.state.Chat.RoomsOf(user) }
 
 // Members lists a room's members with their presence.
 func (n *Node) Members(room string) []api.Presence {
-	return n.st.Presence.Of(n.st.Chat.Members(room))
+	return n.state.Presence.Of(n.state.Chat.Members(room))
 }
 
 // JoinRoom makes user a member of room (creating it).
@@ -187,7 +187,7 @@ func (n *Node) ClearStalePresence(ctx context.Context, sessions func() int) {
 	if sessions() > 0 {
 		return
 	}
-	for _, u := range n.st.Presence.OnNode(n.id) {
+	for _, u := range n.state.Presence.OnNode(n.id) {
 		pctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.PostTimeout.Duration)
 		if err := n.SetPresence(pctx, u, "offline"); err != nil {
 			n.log.Debug("clear stale presence", "user", u, "err", err)
@@ -218,10 +218,10 @@ func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 }
 
 // IsBanned reports whether user is banned.
-func (n *Node) IsBanned(user string) bool { return n.st.Moderation.Banned(user) }
+func (n *Node) IsBanned(user string) bool { return n.state.Moderation.Banned(user) }
 
 // IsMuted reports whether user is muted in room.
-func (n *Node) IsMuted(user, room string) bool { return n.st.Moderation.Muted(user, room) }
+func (n *Node) IsMuted(user, room string) bool { return n.state.Moderation.Muted(user, room) }
 
 // Status is this node's view of the cluster: its own state plus what every
 // member last said in its heartbeat.
@@ -246,7 +246,7 @@ func (n *Node) Status() api.ClusterStatus {
 		}
 		if m.Self {
 			ms.Clients = n.clientsNow()
-			ms.Messages = n.st.Chat.Count()
+			ms.Messages = n.state.Chat.Count()
 			ms.CommitIndex = v.commit
 			ms.Uptime = n.now().Sub(n.start)
 		}

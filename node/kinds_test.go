@@ -28,9 +28,9 @@ func newerKindRecord(t *testing.T, k uint16) []byte {
 // appendFrom builds the frame a leader would send a follower: one entry at
 // the follower's next index, with the leader's commit.
 func appendFrom(w *simWorld, l, f *simNode, data []byte, commit func(next uint64) uint64) peer.Frame {
-	st := f.n.rep.Status()
+	st := f.n.replication.Status()
 	next := st.LastIndex + 1
-	term := l.n.rep.Status().Term
+	term := l.n.replication.Status().Term
 	m := replica.Message{Type: replica.MsgApp, From: l.id, To: f.id, Term: term,
 		PrevIndex: st.LastIndex, PrevTerm: st.LastTerm, Commit: commit(next),
 		Entries: []replica.Entry{{Index: next, Term: term, Type: replica.EntryNormal, Data: data}}}
@@ -44,13 +44,13 @@ func TestNewerKindEntry(t *testing.T) {
 	w := steadyWorld(t)
 	l, f := w.leader(), w.follower()
 	data := newerKindRecord(t, 31)
-	before := f.n.rep.Status().LastIndex
+	before := f.n.replication.Status().LastIndex
 
 	uncommitted := appendFrom(w, l, f, data, func(next uint64) uint64 { return next - 1 })
 	if err := f.n.process([]input{{frame: &uncommitted}}); err != nil {
 		t.Fatalf("an uncommitted entry of a newer kind stopped the node: %v", err)
 	}
-	if got := f.n.rep.Status().LastIndex; got != before {
+	if got := f.n.replication.Status().LastIndex; got != before {
 		t.Fatalf("the refused entry was appended: last index %d -> %d", before, got)
 	}
 	if f.n.refused[l.id+"/replica"] == 0 {

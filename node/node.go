@@ -59,12 +59,12 @@ type Node struct {
 	bootID uint64
 	now    func() time.Time
 
-	ring  *ring.Node
-	ringT ringTransport
-	rep   *replica.Replica
-	peers peerTransport
+	ring        *ring.Node
+	ringNet     ringTransport
+	replication *replica.Replica
+	peers       peerTransport
 
-	st          *state.State
+	state       *state.State
 	subscribers *subscribers
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
@@ -94,15 +94,15 @@ type Node struct {
 	recoveredCommit uint64
 
 	// driver-only bookkeeping
-	ringHS         ring.HardState            // last persisted election state
-	repTerm        uint64                    // last persisted replica term
-	repLead        string                    // leader the replica follows
-	hash           logHash                   // chain over applied entries, for status
-	decoded        map[uint64]eventlog.Event // entries persisted and not yet applied, decoded once
-	commitRecorded uint64
-	commitRecordAt time.Time
-	refused        map[string]uint64    // peer input refused, by "peer/what"
-	refusedLogAt   map[string]time.Time // when each kind of refusal was last logged
+	electionOnDisk    ring.HardState            // last persisted election state
+	replicaTermOnDisk uint64                    // last persisted replica term
+	replicaLeader     string                    // leader the replica follows
+	hash              logHash                   // chain over applied entries, for status
+	decoded           map[uint64]eventlog.Event // entries persisted and not yet applied, decoded once
+	commitRecorded    uint64
+	commitRecordAt    time.Time
+	refused           map[string]uint64    // peer input refused, by "peer/what"
+	refusedLogAt      map[string]time.Time // when each kind of refusal was last logged
 	// fatal, once set, stops the driver after the current batch: this node
 	// can never make progress (it cannot apply a committed entry).
 	fatal error
@@ -159,7 +159,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
-	n.st = state.New(now)
+	n.state = state.New(now)
 	if err := n.openLog(); err != nil {
 		return nil, err
 	}
@@ -214,12 +214,12 @@ func (n *Node) openNetwork() error {
 // taking input, flush, close the WAL last.
 func (n *Node) Serve(ctx context.Context) error {
 	defer close(n.stopped)
-	st := n.rep.Status()
+	st := n.replication.Status()
 	n.log.Info("node started", "term", n.ring.Term(), "last_index", st.LastIndex,
 		"commit", st.Commit, "peer", n.self.PeerPort, "ssh", n.self.SSHPort)
 	err := n.loop(ctx)
 	n.peers.Close()
-	n.ringT.Close()
+	n.ringNet.Close()
 	if cerr := n.wal.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -275,7 +275,7 @@ func (n *Node) loop(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 			batch = append(batch, input{tick: true})
-		case m := <-n.ringT.Recv():
+		case m := <-n.ringNet.Recv():
 			batch = append(batch, input{ring: &m})
 		case f := <-n.peers.Recv():
 			batch = append(batch, input{frame: &f})
@@ -298,7 +298,7 @@ const maxDrain = 4096
 func (n *Node) drainInputs(batch []input) []input {
 	for len(batch) <= maxDrain {
 		select {
-		case m := <-n.ringT.Recv():
+		case m := <-n.ringNet.Recv():
 			batch = append(batch, input{ring: &m})
 		case f := <-n.peers.Recv():
 			batch = append(batch, input{frame: &f})
@@ -330,7 +330,7 @@ func (n *Node) step(in input) {
 	case in.tick:
 		n.ring.Tick()
 		n.syncTerm()
-		n.rep.Tick()
+		n.replication.Tick()
 		n.expireWaiters()
 	case in.ring != nil:
 		if err := n.ring.Step(*in.ring); err != nil {
@@ -353,8 +353,8 @@ func (n *Node) step(in input) {
 // acks it had queued for them (the ring/replica contract, ring/doc.go).
 func (n *Node) syncTerm() {
 	rt := n.ring.Term()
-	if st := n.rep.Status(); rt > st.Term {
-		if err := n.rep.BecomeFollower(rt, n.ring.Leader()); err != nil {
+	if st := n.replication.Status(); rt > st.Term {
+		if err := n.replication.BecomeFollower(rt, n.ring.Leader()); err != nil {
 			n.log.Warn("adopt term", "term", rt, "err", err)
 		}
 	}
@@ -375,7 +375,7 @@ func (n *Node) handleFrame(f peer.Frame) {
 			return
 		}
 		n.syncTerm()
-		if err := n.rep.Step(m); err != nil {
+		if err := n.replication.Step(m); err != nil {
 			n.refuse(f.From, "replica step", err)
 		}
 	case frameForward:
@@ -465,8 +465,8 @@ func (n *Node) Close() {
 	if n.peers != nil {
 		n.peers.Close()
 	}
-	if n.ringT != nil {
-		n.ringT.Close()
+	if n.ringNet != nil {
+		n.ringNet.Close()
 	}
 	n.wal.Close()
 }

@@ -100,14 +100,14 @@ func (n *Node) handlePropose(p *proposal) {
 		p.seq = n.nextSeq
 	}
 	if p.msgID != "" {
-		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+		if o, ok := n.state.Lookup(p.user, p.msgID); ok {
 			p.done <- result{index: o.Index}
 			return
 		}
 	}
 	n.pending[p] = struct{}{}
 	p.index, p.term, p.reqID = 0, 0, 0
-	if n.repLead == n.id {
+	if n.replicaLeader == n.id {
 		n.placeAsLeader(p)
 		return
 	}
@@ -119,9 +119,10 @@ func (n *Node) handlePropose(p *proposal) {
 func (n *Node) placeAsLeader(p *proposal) {
 	if p.msgID != "" {
 		// Join an entry of this term only: an entry placed in an earlier term
-		// may have been lost to a leader change (found by the simulation,
-		// seed 681: a follower was told index 10, where a no-op committed).
-		if other := n.inflight[dedupKey{p.user, p.msgID}]; other != nil && other.index != 0 && other.term == n.rep.Status().Term {
+		// may have been lost to a leader change, and joining it would tell
+		// the caller an index where another entry committed
+		// (TestRetryDoesNotJoinEntryOfEarlierTerm).
+		if other := n.inflight[dedupKey{p.user, p.msgID}]; other != nil && other.index != 0 && other.term == n.replication.Status().Term {
 			p.index, p.term = other.index, other.term
 			n.waiters[p.index] = append(n.waiters[p.index], p)
 			return
@@ -140,7 +141,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 		n.finish(p, result{err: fmt.Errorf("encode: %w", err)})
 		return
 	}
-	idx, term, err := n.rep.Propose(data)
+	idx, term, err := n.replication.Propose(data)
 	if err != nil {
 		if errors.Is(err, replica.ErrEntryTooLarge) {
 			n.finish(p, result{err: errMessageTooLarge})
@@ -155,7 +156,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 }
 
 func (n *Node) forwardToLeader(p *proposal) {
-	lead := n.repLead
+	lead := n.replicaLeader
 	if lead == "" {
 		return // no leader yet: the tick retries
 	}
@@ -180,10 +181,10 @@ func (n *Node) handleForward(from string, fw forward) {
 	switch {
 	case err != nil:
 		reply.Err = "bad event: " + err.Error()
-	case n.repLead != n.id:
+	case n.replicaLeader != n.id:
 		reply.Err = "not leader"
 	default:
-		if o, ok := n.st.Lookup(fw.User, fw.MsgID); ok && fw.MsgID != "" {
+		if o, ok := n.state.Lookup(fw.User, fw.MsgID); ok && fw.MsgID != "" {
 			reply.Index, reply.Term = o.Index, 0 // already applied: the follower has or will have it
 			break
 		}
@@ -206,7 +207,10 @@ func (n *Node) handleForward(from string, fw forward) {
 
 func (n *Node) handleForwardReply(r forwardReply) {
 	p := n.fwdWait[r.ReqID]
-	if p == nil || r.Boot != n.bootID { // a reply to an earlier incarnation is about another post (sim seed 647)
+	// A reply to an earlier incarnation of this node is about another post:
+	// request ids start again at 1 after a restart
+	// (TestForwardReplyAcrossRestart).
+	if p == nil || r.Boot != n.bootID {
 		return // answered before, or given up
 	}
 	delete(n.fwdWait, r.ReqID)
@@ -223,7 +227,7 @@ func (n *Node) handleForwardReply(r forwardReply) {
 		return
 	}
 	if r.Term == 0 { // the leader had already applied it
-		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+		if o, ok := n.state.Lookup(p.user, p.msgID); ok {
 			n.finish(p, result{index: o.Index})
 			return
 		}
@@ -235,7 +239,7 @@ func (n *Node) handleForwardReply(r forwardReply) {
 	if r.Index <= n.applied.Load() {
 		// Already applied here: it is ours only if the entry there has the
 		// term the leader placed it in.
-		if t, ok := n.rep.Term(r.Index); ok && t == r.Term {
+		if t, ok := n.replication.Term(r.Index); ok && t == r.Term {
 			n.resolveApplied(p)
 		} else {
 			n.requeue(p)
@@ -271,7 +275,7 @@ func (n *Node) onApplied(index, term uint64) {
 func (n *Node) resolveApplied(p *proposal) {
 	idx := p.index
 	if p.msgID != "" {
-		if o, ok := n.st.Lookup(p.user, p.msgID); ok {
+		if o, ok := n.state.Lookup(p.user, p.msgID); ok {
 			idx = o.Index
 		}
 	}
@@ -340,7 +344,7 @@ func (n *Node) dropWaiter(p *proposal) {
 }
 
 func (n *Node) noQuorumError() error {
-	lead := n.repLead
+	lead := n.replicaLeader
 	if lead == "" {
 		return fmt.Errorf("%w: no leader elected within %s", api.ErrNoQuorum, n.cfg.Timing.PostTimeout)
 	}
@@ -351,8 +355,8 @@ func (n *Node) noQuorumError() error {
 // stopped node's WAL shows every entry it knew committed) and answers every
 // proposal, placed or still queued, with an error.
 func (n *Node) shutdown() {
-	if !n.rep.HasReady() {
-		if c := n.rep.Status().Commit; c > n.commitRecorded {
+	if !n.replication.HasReady() {
+		if c := n.replication.Status().Commit; c > n.commitRecorded {
 			if err := n.recordCommit(c); err != nil {
 				n.log.Warn("record commit index at shutdown", "err", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/peer"
 	"github.com/syncnet/syncnet/node/state"
 )
 
@@ -127,7 +128,7 @@ func TestCaughtUpAfterRestart(t *testing.T) {
 	w.until(t, 200, "the post acked", func() bool { return c.id == "" }, nil)
 	w.until(t, 50, "a commit record on every node", func() bool {
 		for _, sn := range w.nodes {
-			if sn.n.commitRecorded < sn.n.rep.Status().Commit || sn.n.rep.Status().Commit < 2 {
+			if sn.n.commitRecorded < sn.n.replication.Status().Commit || sn.n.replication.Status().Commit < 2 {
 				return false
 			}
 		}
@@ -158,5 +159,55 @@ func TestCaughtUpAfterRestart(t *testing.T) {
 	}
 	if n.applied.Load() < n.recoveredCommit {
 		t.Fatalf("caught up at %d before the recovered commit %d", n.applied.Load(), n.recoveredCommit)
+	}
+}
+
+// A forward reply meant for an earlier incarnation of a follower is about
+// another post: request ids start again at 1 after a restart. It must not
+// answer the new incarnation's proposal with the same request id.
+func TestForwardReplyAcrossRestart(t *testing.T) {
+	w := steadyWorld(t)
+	f := w.follower()
+	oldBoot := f.n.bootID
+	w.crash(f)
+	if err := w.start(f); err != nil {
+		t.Fatal(err)
+	}
+	w.until(t, 100, "the restarted node follows the leader", func() bool { return f.n.replicaLeader != "" }, nil)
+	p := proposalFor(f.n, "new-1", "the new incarnation's post")
+	f.n.handlePropose(p)
+	if p.reqID != 1 {
+		t.Fatalf("request id %d, want 1 (ids restart with the process)", p.reqID)
+	}
+	stale := encodeForwardReply(forwardReply{Boot: oldBoot, ReqID: 1, Index: 1, Term: 1})
+	if err := f.n.process([]input{{frame: &peer.Frame{From: f.n.replicaLeader, Type: frameForwardR, Payload: stale}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := p.answer(); ok {
+		t.Fatalf("answered by a reply to the previous incarnation: %+v", r)
+	}
+	if f.n.fwdWait[1] != p {
+		t.Fatal("the stale reply took the new forward out of the waiting set")
+	}
+}
+
+// A leader joins a retry to an in-flight entry only if that entry is of
+// its current term: one placed in an earlier term may have been replaced by
+// another entry after a leader change, and joining it would acknowledge an
+// index holding something else.
+func TestRetryDoesNotJoinEntryOfEarlierTerm(t *testing.T) {
+	w := steadyWorld(t)
+	l := w.leader()
+	term := l.n.replication.Status().Term
+	stale := proposalFor(l.n, "x-1", "placed in an earlier term")
+	stale.index, stale.term = 1, term-1 // index 1 holds the leader's no-op
+	l.n.inflight[dedupKey{"u", "x-1"}] = stale
+	retry := proposalFor(l.n, "x-1", "placed in an earlier term")
+	l.n.handlePropose(retry)
+	if retry.index == stale.index {
+		t.Fatalf("the retry joined the stale entry %d of term %d (leader in term %d)", stale.index, stale.term, term)
+	}
+	if retry.index == 0 || retry.term != term {
+		t.Fatalf("the retry was not placed in the current term: index %d term %d", retry.index, retry.term)
 	}
 }

@@ -21,47 +21,47 @@ const commitRecordEvery = 100 * time.Millisecond
 // handleReady drains both cores in the order every Ready demands: persist
 // (one WAL append, one fsync), send, apply, advance.
 func (n *Node) handleReady() error {
-	for round := 0; round < maxReadyRounds && (n.ring.HasReady() || n.rep.HasReady()); round++ {
-		var rrd ring.Ready
-		var prd replica.Ready
-		hasRing, hasRep := n.ring.HasReady(), n.rep.HasReady()
+	for round := 0; round < maxReadyRounds && (n.ring.HasReady() || n.replication.HasReady()); round++ {
+		var ringReady ring.Ready
+		var replReady replica.Ready
+		hasRing, hasRep := n.ring.HasReady(), n.replication.HasReady()
 		if hasRing {
-			rrd = n.ring.Ready()
+			ringReady = n.ring.Ready()
 		}
 		if hasRep {
-			prd = n.rep.Ready()
+			replReady = n.replication.Ready()
 		}
 		// A term is durable once either core's record of it is on disk
 		// (recovery takes the largest); read this before the records below
 		// move the marks.
-		termDurable := prd.HardState == nil || prd.HardState.Term <= max(n.repTerm, n.ringHS.Term)
-		recs := n.ringRecords(rrd)
-		recs = append(recs, n.replicaRecords(prd)...)
+		termDurable := replReady.HardState == nil || replReady.HardState.Term <= max(n.replicaTermOnDisk, n.electionOnDisk.Term)
+		recs := n.ringRecords(ringReady)
+		recs = append(recs, n.replicaRecords(replReady)...)
 		// Appends may leave while our own fsync runs (Raft §10.2.1): they
 		// claim nothing about our disk, since a leader counts its own copy
 		// only after Advance confirms it durable. Acks claim durable entries
 		// and wait. Committed entries are on a majority's disks already, so
 		// they are applied now too. This takes one fsync off every commit's
 		// critical path.
-		early, late := splitMessages(prd.Messages, termDurable)
+		early, late := splitMessages(replReady.Messages, termDurable)
 		n.sendReplica(early)
-		n.applyCommitted(prd.CommittedEntries)
+		n.applyCommitted(replReady.CommittedEntries)
 		if len(recs) > 0 {
 			if _, _, err := n.wal.Append(context.Background(), recs...); err != nil {
 				// The log is poisoned: nothing more can be acknowledged (I4).
 				return fmt.Errorf("persist to WAL: %w", err)
 			}
 		}
-		n.sendRing(rrd.Messages)
+		n.sendRing(ringReady.Messages)
 		n.sendReplica(late)
-		n.applyRing(rrd)
+		n.applyRing(ringReady)
 		if hasRing {
-			n.ring.Advance(rrd)
+			n.ring.Advance(ringReady)
 		}
 		if hasRep {
-			n.rep.Advance(prd)
-			if prd.SoftState != nil {
-				n.repLead = prd.SoftState.Lead
+			n.replication.Advance(replReady)
+			if replReady.SoftState != nil {
+				n.replicaLeader = replReady.SoftState.Lead
 			}
 		}
 		n.followRing()
@@ -75,10 +75,10 @@ func (n *Node) handleReady() error {
 // idle node's WAL then shows every entry it knows to be committed, so an
 // offline audit of a stopped node sees every acknowledged message.
 func (n *Node) recordCommitIfIdle() error {
-	if n.rep.HasReady() {
+	if n.replication.HasReady() {
 		return nil // the next Ready carries it, with the entries it covers
 	}
-	c := n.rep.Status().Commit
+	c := n.replication.Status().Commit
 	if c <= n.commitRecorded || n.now().Sub(n.commitRecordAt) < commitRecordEvery {
 		return nil
 	}
@@ -89,7 +89,7 @@ func (n *Node) recordCommitIfIdle() error {
 // entry up to c is durable here already (the replica has no Ready pending).
 func (n *Node) recordCommit(c uint64) error {
 	now := n.now()
-	ev := eventlog.Event{Header: eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.repTerm},
+	ev := eventlog.Event{Header: eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.replicaTermOnDisk},
 		Body: &eventlog.CommittedUpTo{Index: c}}
 	if _, _, err := n.wal.Append(context.Background(), ev); err != nil {
 		return fmt.Errorf("persist to WAL: %w", err)
@@ -102,11 +102,11 @@ func (n *Node) recordCommit(c uint64) error {
 // decides who leads which term (I1); the replica only sequences.
 func (n *Node) followRing() {
 	term, lead := n.ring.Term(), n.ring.Leader()
-	st := n.rep.Status()
+	st := n.replication.Status()
 	switch {
 	case lead == n.id && n.ring.Role() == ring.RoleLeader:
 		if st.Role != replica.Leader || st.Term != term {
-			if err := n.rep.BecomeLeader(term); err != nil {
+			if err := n.replication.BecomeLeader(term); err != nil {
 				n.log.Warn("cannot lead", "term", term, "err", err)
 				return
 			}
@@ -115,12 +115,12 @@ func (n *Node) followRing() {
 			n.log.Info("leading", "term", term)
 		}
 	case term > st.Term || (term == st.Term && lead != st.Lead && st.Role != replica.Leader):
-		if err := n.rep.BecomeFollower(term, lead); err != nil {
+		if err := n.replication.BecomeFollower(term, lead); err != nil {
 			n.log.Debug("follow", "term", term, "err", err)
 		}
 	case st.Role == replica.Leader && (lead != n.id || term != st.Term):
 		// The ring stepped us down (lost quorum) in the same term.
-		if err := n.rep.BecomeFollower(max(term, st.Term), lead); err != nil {
+		if err := n.replication.BecomeFollower(max(term, st.Term), lead); err != nil {
 			n.log.Debug("step down", "err", err)
 		}
 	}
@@ -135,7 +135,7 @@ func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 	h := eventlog.Header{Origin: n.id, Time: now}
 	if hs := rd.HardState; hs != nil {
 		h.Term = hs.Term
-		prev := n.ringHS
+		prev := n.electionOnDisk
 		if hs.Term != prev.Term {
 			out = append(out, eventlog.Event{Header: h, Body: &eventlog.TermStarted{Term: hs.Term, Candidate: hs.Vote}})
 		}
@@ -145,7 +145,7 @@ func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 		if hs.Leader != "" && (hs.Leader != prev.Leader || hs.Term != prev.Term) {
 			out = append(out, eventlog.Event{Header: h, Body: &eventlog.LeaderElected{Term: hs.Term, Leader: hs.Leader}})
 		}
-		n.ringHS = *hs
+		n.electionOnDisk = *hs
 	}
 	for _, c := range rd.MemberChanges {
 		var b eventlog.Body
@@ -170,11 +170,11 @@ func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 	var out []eventlog.Event
 	now := n.now()
-	h := eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.repTerm}
+	h := eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.replicaTermOnDisk}
 	if hs := rd.HardState; hs != nil {
 		h.Term = hs.Term
-		if hs.Term > n.repTerm {
-			n.repTerm = hs.Term
+		if hs.Term > n.replicaTermOnDisk {
+			n.replicaTermOnDisk = hs.Term
 			out = append(out, eventlog.Event{Header: h, Body: &eventlog.TermStarted{Term: hs.Term}})
 		}
 	}
@@ -238,7 +238,7 @@ func entryEvent(e replica.Entry) (eventlog.Event, error) {
 
 func (n *Node) sendRing(msgs []ring.Message) {
 	for _, m := range msgs {
-		if err := n.ringT.Send(m.To, m); err != nil {
+		if err := n.ringNet.Send(m.To, m); err != nil {
 			n.log.Debug("ring send", "msg", m.Describe(), "err", err)
 		}
 	}
@@ -286,7 +286,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 			}
 		}
 		n.hash.add(e)
-		n.subscribers.publish(n.st.Apply(e.Index, ev))
+		n.subscribers.publish(n.state.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
 		n.onApplied(e.Index, e.Term)
 		if e.Index == n.recoveredCommit {
@@ -296,7 +296,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 }
 
 func (n *Node) publishView() {
-	st := n.rep.Status()
+	st := n.replication.Status()
 	rs := n.ring.Status()
 	n.mu.Lock()
 	n.view = view{
@@ -306,7 +306,7 @@ func (n *Node) publishView() {
 	n.ring.SetLocalStatus(ring.StatusInfo{
 		BootID: n.bootID, CommitIndex: st.Commit,
 		UptimeMillis: uint64(n.now().Sub(n.start).Milliseconds()),
-		Clients:      uint32(n.clientsNow()), Messages: n.st.Chat.Count(),
+		Clients:      uint32(n.clientsNow()), Messages: n.state.Chat.Count(),
 		HashIndex: n.hash.checkpoint, LogHash: n.hash.atCheck,
 		MaxKind: uint16(maxKind),
 	})

@@ -12,12 +12,12 @@ import (
 
 // recovered is what a node rebuilds from its WAL before it talks to anyone.
 type recovered struct {
-	ringHS  ring.HardState
-	repTerm uint64
-	commit  uint64
-	entries []replica.Entry
-	lamport uint64
-	records uint64
+	electionOnDisk    ring.HardState
+	replicaTermOnDisk uint64
+	commit            uint64
+	entries           []replica.Entry
+	lamport           uint64
+	records           uint64
 }
 
 // openLog opens the WAL (verifying every record and cutting a torn tail, I8)
@@ -40,8 +40,8 @@ func (n *Node) openLog() error {
 		return fmt.Errorf("rebuild state from %s: %w", dir, err)
 	}
 	n.log.Info("wal recovered", "dir", dir, "records", rc.records, "entries", len(rc.entries),
-		"commit", rc.commit, "term", rc.ringHS.Term)
-	n.ringHS, n.repTerm = rc.ringHS, rc.repTerm
+		"commit", rc.commit, "term", rc.electionOnDisk.Term)
+	n.electionOnDisk, n.replicaTermOnDisk = rc.electionOnDisk, rc.replicaTermOnDisk
 	n.lamport.Store(rc.lamport)
 	n.commitRecorded = rc.commit
 	n.recoveredCommit = rc.commit
@@ -64,11 +64,11 @@ func recoverLog(l *eventlog.Log) (recovered, error) {
 			rc.term(b.Term)
 		case *eventlog.VoteCast:
 			if rc.term(b.Term) {
-				rc.ringHS.Vote = b.Candidate
+				rc.electionOnDisk.Vote = b.Candidate
 			}
 		case *eventlog.LeaderElected:
 			if rc.term(b.Term) {
-				rc.ringHS.Leader = b.Leader
+				rc.electionOnDisk.Leader = b.Leader
 			}
 		}
 		return rl.Add(seq, ev)
@@ -76,7 +76,7 @@ func recoverLog(l *eventlog.Log) (recovered, error) {
 	if err != nil {
 		return rc, err
 	}
-	rc.commit, rc.repTerm = rl.Commit, rl.MaxTerm
+	rc.commit, rc.replicaTermOnDisk = rl.Commit, rl.MaxTerm
 	rc.entries = make([]replica.Entry, 0, len(rl.Entries))
 	for _, e := range rl.Entries {
 		re, err := replicaEntry(e)
@@ -91,10 +91,10 @@ func recoverLog(l *eventlog.Log) (recovered, error) {
 // term moves the election's hard state to t if t is newer, and reports
 // whether t is the current term.
 func (rc *recovered) term(t uint64) bool {
-	if t > rc.ringHS.Term {
-		rc.ringHS = ring.HardState{Term: t}
+	if t > rc.electionOnDisk.Term {
+		rc.electionOnDisk = ring.HardState{Term: t}
 	}
-	return t == rc.ringHS.Term
+	return t == rc.electionOnDisk.Term
 }
 
 // replicaEntry turns a WAL entry back into the replica's form: the event
@@ -129,16 +129,16 @@ func (n *Node) newCores(rc recovered) error {
 		Rand:           rand.New(rand.NewSource(int64(n.bootID))),
 		// The candidacy is the replica's in-memory log at the moment of
 		// every ring step (the I3 contract in ring/doc.go).
-		LogPosition: func() (uint64, uint64) { return n.rep.LastIndexTerm() },
-	}, rc.ringHS)
+		LogPosition: func() (uint64, uint64) { return n.replication.LastIndexTerm() },
+	}, rc.electionOnDisk)
 	if err != nil {
 		return err
 	}
 	rep, err := replica.New(replica.Config{ID: n.id, Peers: n.memberIDs(), HeartbeatTicks: 2}.Default(),
-		replica.State{HardState: replica.HardState{Term: rc.repTerm, Commit: rc.commit}, Entries: rc.entries})
+		replica.State{HardState: replica.HardState{Term: rc.replicaTermOnDisk, Commit: rc.commit}, Entries: rc.entries})
 	if err != nil {
 		return err
 	}
-	n.ring, n.rep = rn, rep
+	n.ring, n.replication = rn, rep
 	return nil
 }

@@ -46,7 +46,7 @@ func (n *Node) openRing(secret []byte, ls *Listeners) error {
 		el.Close()
 		return err
 	}
-	n.ringT = t
+	n.ringNet = t
 	return nil
 }
 

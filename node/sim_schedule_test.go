@@ -51,12 +51,12 @@ func TestScheduleAckAcrossTermChange(t *testing.T) {
 	Y.pausedUntil = 1 << 30
 	w.settle()
 	w.until(t, 200, "n2 leads", func() bool {
-		return L.n.ring.Role() == ring.RoleLeader && L.n.repLead == L.id && X.n.ring.Leader() == L.id
+		return L.n.ring.Role() == ring.RoleLeader && L.n.replicaLeader == L.id && X.n.ring.Leader() == L.id
 	}, nil)
 	Y.pausedUntil = 0
 	w.until(t, 200, "all follow n2 with equal logs", func() bool {
-		return w.leaderKnownToAll() && X.n.rep.Status().LastIndex == L.n.rep.Status().LastIndex &&
-			Y.n.rep.Status().LastIndex == L.n.rep.Status().LastIndex
+		return w.leaderKnownToAll() && X.n.replication.Status().LastIndex == L.n.replication.Status().LastIndex &&
+			Y.n.replication.Status().LastIndex == L.n.replication.Status().LastIndex
 	}, nil)
 	term := L.n.ring.Term()
 
@@ -120,7 +120,7 @@ func TestScheduleAckAcrossTermChange(t *testing.T) {
 	w.crash(L)
 	w.until(t, 400, "X and Y agree on a new leader", func() bool {
 		return X.n.ring.Leader() != "" && X.n.ring.Leader() == Y.n.ring.Leader() && X.n.ring.Term() > term &&
-			w.byID[X.n.ring.Leader()].n.repLead == X.n.ring.Leader()
+			w.byID[X.n.ring.Leader()].n.replicaLeader == X.n.ring.Leader()
 	}, nil)
 	if err := w.start(L); err != nil {
 		t.Fatal(err)

@@ -314,14 +314,14 @@ func (w *simWorld) start(sn *simNode) error {
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", sn.id, err)
 	}
-	n.ringT = &simRingT{w: w, id: sn.id}
+	n.ringNet = &simRingT{w: w, id: sn.id}
 	n.peers = &simPeerT{w: w, id: sn.id}
 	sn.n = n
 	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
 	sn.appliedChecked, sn.histAfter, sn.logChecked, sn.leadTerm, sn.leadChecked = 0, 0, 0, 0, 0
 	w.net.SetDown(sn.id, false)
-	lt, li := n.rep.LastIndexTerm()
-	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.rep.Status().Commit)
+	lt, li := n.replication.LastIndexTerm()
+	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.replication.Status().Commit)
 	return nil
 }
 
@@ -829,7 +829,7 @@ func (w *simWorld) clientStep() {
 		c.seq++
 		c.id = fmt.Sprintf("%s-%d", c.user, c.seq)
 		c.text = fmt.Sprintf("msg %d of %s", c.seq, c.user)
-		if h := sn.n.st.Chat.History(state.GeneralRoom, 0, 1); len(h) > 0 {
+		if h := sn.n.state.Chat.History(state.GeneralRoom, 0, 1); len(h) > 0 {
 			c.seen = h[0].Lamport // the author read the room on this node
 		} else {
 			c.seen = 0
