@@ -3,8 +3,6 @@ package chat
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -164,18 +162,7 @@ func (tn *testNode) setUp(up bool) {
 	}
 }
 
-func newSigner(t testing.TB) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func newSigner(t testing.TB) ssh.Signer { return sshuitest.NewSigner(t) }
 
 // recorder collects what a Client reports.
 type recorder struct {

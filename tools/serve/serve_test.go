@@ -3,8 +3,6 @@ package serve
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,21 +14,11 @@ import (
 
 	"github.com/syncnet/syncnet/node"
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/sshui/sshuitest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
-func newSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func newSigner(t testing.TB) gossh.Signer { return sshuitest.NewSigner(t) }
 
 // runSSH runs one exec command as user with key and returns its stdout.
 func runSSH(addr, user string, key gossh.Signer, cmd string) (string, error) {
