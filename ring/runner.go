@@ -69,8 +69,8 @@ func (r *Runner) Stop() error {
 // Done is closed when the loop has ended (Stop, or a Persist failure).
 func (r *Runner) Done() <-chan struct{} { return r.done }
 
-// Do runs f with exclusive access to the Node (SetLogPosition,
-// SetLocalStatus, reads); outputs it causes are handled on the next turn.
+// Do runs f with exclusive access to the Node (SetLocalStatus, reads);
+// outputs it causes are handled on the next turn.
 func (r *Runner) Do(f func(n *Node)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
