@@ -23,8 +23,6 @@
 //     of every ack) and SimNetwork, a seeded in-memory network with drop,
 //     delay, duplication, reordering, partitions and one-way cuts (deaf,
 //     mute) that carries opaque payloads.
-//   - Runner: a thin real-time driver (one goroutine: ticker + transport →
-//     Step/Tick → Ready handled in order).
 //
 // # Does not own
 //

@@ -1,5 +1,8 @@
 package ring
 
+// Runner is the ring's own real-time driver for its real-socket test
+// (realcluster_test.go); a node drives its ring core from node.Node.loop.
+
 import (
 	"errors"
 	"fmt"
