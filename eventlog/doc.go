@@ -79,18 +79,18 @@
 //     operator decides; see `wal verify`); on ErrLocked another node is
 //     running on the same data_dir; on *UnknownKindError / *VersionError
 //     run a newer build.
-//  2. Build a Registry with the plugins' Folders and call Replay: it restores
-//     the newest usable snapshot and folds the rest.
+//  2. Rebuild state by folding the records (Iter). The node folds them into
+//     its replicated log and applied state itself (node/state); it does not
+//     use Registry, Replay or the snapshots of this package today, and sets
+//     SnapshotEvery to -1. Those remain for whoever needs a fold with
+//     snapshots keyed by WAL sequence (the scale work on history decides
+//     whether the node's own snapshots build on them or they go).
 //  3. Append events (stamped with origin, term, index, Lamport and wall time
 //     by the caller) and acknowledge them to anyone only after Append
 //     returns. Append may be called from many goroutines; they share fsyncs.
-//  4. Apply committed events in order with Registry.Apply, then call
-//     Log.MaybeSnapshot now and then from the same goroutine (every
-//     Options.SnapshotEvery records a snapshot is written; only snapshot
-//     state built from committed entries).
-//  5. If Append fails, stop using the Log: Close it and reopen (or restart
+//  4. If Append fails, stop using the Log: Close it and reopen (or restart
 //     the process); reopening repairs whatever the failed write left.
-//  6. Close the Log on shutdown.
+//  5. Close the Log on shutdown.
 //
 // # Concurrency
 //
