@@ -220,9 +220,6 @@ func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 // IsBanned reports whether user is banned.
 func (n *Node) IsBanned(user string) bool { return n.state.Moderation.Banned(user) }
 
-// IsMuted reports whether user is muted in room.
-func (n *Node) IsMuted(user, room string) bool { return n.state.Moderation.Muted(user, room) }
-
 // Status is this node's view of the cluster: its own state plus what every
 // member last said in its heartbeat.
 func (n *Node) Status() api.ClusterStatus {

@@ -24,13 +24,6 @@ func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
 		a.notice("message too long: " + itoa(n) + " runes (max " + itoa(a.d.cfg.MaxMessageLen) + ")")
 		return nil
 	}
-	// A fast path for a friendly notice from this node's state, which may
-	// be stale: the log decides at apply time, and a refusal then comes
-	// back as the post's error (onPostResult).
-	if !isDMConv(conv) && a.d.b.IsMuted(a.d.id.Name, conv) {
-		a.notice("you are muted in #" + conv)
-		return nil
-	}
 	if ok, wait := a.d.limit.Allow(a.d.id.Name); !ok {
 		a.notice("rate limit: you are sending too fast; try again in " + wait.Round(100*time.Millisecond).String())
 		a.input.SetValue(text)

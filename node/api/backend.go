@@ -24,7 +24,7 @@ import "context"
 //     *Refusal (which wraps ErrForbidden for a ban, ErrMuted for a mute);
 //     its entry stays in the log as a record and changes nothing.
 //   - Reads (History, HistoryAfter, Rooms, Members, RoomsOf, NameOwner,
-//     IsBanned, IsMuted, Status) answer from this node's applied state without
+//     IsBanned, Status) answer from this node's applied state without
 //     blocking on the network.
 //   - History and HistoryAfter return committed messages in cluster (index)
 //     order, ascending. Direct messages are stored under DMRoom(a, b).
@@ -77,7 +77,6 @@ type Backend interface {
 	// sshui closes the target's sessions on every node.
 	Moderate(ctx context.Context, m Moderation) error
 	IsBanned(user string) bool
-	IsMuted(user, room string) bool
 
 	// Status is this node's view of the cluster.
 	Status() ClusterStatus
