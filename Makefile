@@ -47,7 +47,7 @@ fuzz:
 	  done; done
 
 soak:
-	$(SOAK_ENV) $(GO) test -count=1 -timeout 2h -run 'Sim|Soak' ./ring/... ./node/...
+	$(SOAK_ENV) $(GO) test -count=1 -timeout 4h -run 'Sim|Soak' ./ring/... ./node/...
 
 # The e2e chaos soak: seeded kill -9 / SIGSTOP / SIGTERM / restart cycles on
 # real nodes, then the set check (CYCLES=100 by default; SYNCNET_CHAOS_SEED
