@@ -47,7 +47,7 @@ func TestNewerKindEntry(t *testing.T) {
 	before := f.n.replication.Status().LastIndex
 
 	uncommitted := appendFrom(w, l, f, data, func(next uint64) uint64 { return next - 1 })
-	if err := f.n.process([]input{{frame: &uncommitted}}); err != nil {
+	if err := f.n.process([]input{frameInput(uncommitted)}); err != nil {
 		t.Fatalf("an uncommitted entry of a newer kind stopped the node: %v", err)
 	}
 	if got := f.n.replication.Status().LastIndex; got != before {
@@ -58,7 +58,7 @@ func TestNewerKindEntry(t *testing.T) {
 	}
 
 	committed := appendFrom(w, l, f, data, func(next uint64) uint64 { return next })
-	err := f.n.process([]input{{frame: &committed}})
+	err := f.n.process([]input{frameInput(committed)})
 	want := "upgrade this node: committed entry"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "has kind 31") {
 		t.Fatalf("process = %v, want the %q message", err, want)
@@ -105,7 +105,7 @@ func FuzzPeerFrame(f *testing.F) {
 					continue
 				}
 				fr := peer.Frame{From: from, Type: typ, Payload: payload}
-				if err := sn.n.process([]input{{frame: &fr}}); err != nil && !strings.Contains(err.Error(), "upgrade this node") {
+				if err := sn.n.process([]input{frameInput(fr)}); err != nil && !strings.Contains(err.Error(), "upgrade this node") {
 					t.Fatalf("%s stopped on a frame from %s: %v", sn.id, from, err)
 				}
 				sn.n.fatal = nil

@@ -251,13 +251,28 @@ func (n *Node) SetClientCount(sessions func() int) {
 }
 
 // input is one thing the driver reacts to: a tick of its clock, a ring
-// datagram, a peer frame or a proposal. Exactly one field is set.
+// datagram, a peer frame or a proposal. It is held by value, so a batch
+// reuses one slice and stepping an input allocates nothing.
 type input struct {
-	tick  bool
-	ring  *ring.Message
-	frame *peer.Frame
+	kind  inputKind
+	ring  ring.Message
+	frame peer.Frame
 	prop  *proposal
 }
+
+type inputKind uint8
+
+const (
+	inputTick inputKind = iota + 1
+	inputRing
+	inputFrame
+	inputProposal
+)
+
+func tickInput() input                { return input{kind: inputTick} }
+func ringInput(m ring.Message) input  { return input{kind: inputRing, ring: m} }
+func frameInput(f peer.Frame) input   { return input{kind: inputFrame, frame: f} }
+func proposalInput(p *proposal) input { return input{kind: inputProposal, prop: p} }
 
 // loop is the one goroutine that owns the ring core and the replica core. It
 // waits for one input, takes everything else already queued (up to
@@ -274,16 +289,18 @@ func (n *Node) loop(ctx context.Context) error {
 			n.shutdown()
 			return ctx.Err()
 		case <-t.C:
-			batch = append(batch, input{tick: true})
+			batch = append(batch, tickInput())
 		case m := <-n.ringNet.Recv():
-			batch = append(batch, input{ring: &m})
+			batch = append(batch, ringInput(m))
 		case f := <-n.peers.Recv():
-			batch = append(batch, input{frame: &f})
+			batch = append(batch, frameInput(f))
 		case p := <-n.proposeC:
-			batch = append(batch, input{prop: p})
+			batch = append(batch, proposalInput(p))
 		}
 		batch = n.drainInputs(batch)
-		if err := n.process(batch); err != nil {
+		err := n.process(batch)
+		clear(batch) // keep no frame payload or proposal alive until overwritten
+		if err != nil {
 			return err
 		}
 	}
@@ -299,11 +316,11 @@ func (n *Node) drainInputs(batch []input) []input {
 	for len(batch) <= maxDrain {
 		select {
 		case m := <-n.ringNet.Recv():
-			batch = append(batch, input{ring: &m})
+			batch = append(batch, ringInput(m))
 		case f := <-n.peers.Recv():
-			batch = append(batch, input{frame: &f})
+			batch = append(batch, frameInput(f))
 		case p := <-n.proposeC:
-			batch = append(batch, input{prop: p})
+			batch = append(batch, proposalInput(p))
 		default:
 			return batch
 		}
@@ -314,8 +331,8 @@ func (n *Node) drainInputs(batch []input) []input {
 // process steps every input of a batch in order, then handles the Ready they
 // produced: one WAL append, one fsync for the whole batch.
 func (n *Node) process(batch []input) error {
-	for _, in := range batch {
-		n.step(in)
+	for i := range batch {
+		n.step(&batch[i])
 	}
 	if err := n.handleReady(); err != nil {
 		return err
@@ -325,21 +342,21 @@ func (n *Node) process(batch []input) error {
 
 // step feeds one input to the cores. After anything that may move the ring's
 // term, the replica follows it before the next input is stepped.
-func (n *Node) step(in input) {
-	switch {
-	case in.tick:
+func (n *Node) step(in *input) {
+	switch in.kind {
+	case inputTick:
 		n.ring.Tick()
 		n.syncTerm()
 		n.replication.Tick()
 		n.expireWaiters()
-	case in.ring != nil:
-		if err := n.ring.Step(*in.ring); err != nil {
+	case inputRing:
+		if err := n.ring.Step(in.ring); err != nil {
 			n.log.Debug("ring message dropped", "msg", in.ring.Describe(), "err", err)
 		}
 		n.syncTerm()
-	case in.frame != nil:
-		n.handleFrame(*in.frame)
-	case in.prop != nil:
+	case inputFrame:
+		n.handleFrame(in.frame)
+	case inputProposal:
 		n.handlePropose(in.prop)
 	}
 }

@@ -50,7 +50,7 @@ func TestForwardedTooLargeIsFinal(t *testing.T) {
 	w := steadyWorld(t)
 	f := w.follower()
 	p := proposalFor(f.n, "big-1", strings.Repeat("x", 70<<10))
-	f.inbox = append(f.inbox, input{prop: p})
+	f.inbox = append(f.inbox, proposalInput(p))
 	for i := 0; i < 20; i++ {
 		if r, ok := p.answer(); ok {
 			if !errors.Is(r.err, errMessageTooLarge) {
@@ -75,7 +75,7 @@ func TestExpiredProposalLeavesNoInflight(t *testing.T) {
 	}
 	p := proposalFor(l.n, "exp-1", "will expire")
 	p.deadline = l.n.now().Add(100 * time.Millisecond)
-	l.inbox = append(l.inbox, input{prop: p})
+	l.inbox = append(l.inbox, proposalInput(p))
 	for i := 0; i < 30; i++ {
 		if _, ok := p.answer(); ok {
 			break
@@ -180,7 +180,7 @@ func TestForwardReplyAcrossRestart(t *testing.T) {
 		t.Fatalf("request id %d, want 1 (ids restart with the process)", p.reqID)
 	}
 	stale := encodeForwardReply(forwardReply{Boot: oldBoot, ReqID: 1, Index: 1, Term: 1})
-	if err := f.n.process([]input{{frame: &peer.Frame{From: f.n.replicaLeader, Type: frameForwardR, Payload: stale}}}); err != nil {
+	if err := f.n.process([]input{frameInput(peer.Frame{From: f.n.replicaLeader, Type: frameForwardR, Payload: stale})}); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := p.answer(); ok {

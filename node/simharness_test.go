@@ -439,10 +439,10 @@ func (w *simWorld) deliver(e ring.Envelope) {
 	if p.ring != nil {
 		m := *p.ring
 		m.Passed = slices.Clone(m.Passed)
-		sn.inbox = append(sn.inbox, input{ring: &m})
+		sn.inbox = append(sn.inbox, ringInput(m))
 		return
 	}
-	sn.inbox = append(sn.inbox, input{frame: &peer.Frame{From: e.From, Type: p.typ, Payload: p.data}})
+	sn.inbox = append(sn.inbox, frameInput(peer.Frame{From: e.From, Type: p.typ, Payload: p.data}))
 }
 
 // tick advances the clock one driver tick; every live process's ticker
@@ -458,7 +458,7 @@ func (w *simWorld) tick() {
 	}
 	for _, sn := range w.live() {
 		if !sn.tickPending {
-			sn.inbox = append(sn.inbox, input{tick: true})
+			sn.inbox = append(sn.inbox, tickInput())
 			sn.tickPending = true
 		}
 		if sn.pausedUntil != 0 && w.ticks >= sn.pausedUntil {
@@ -488,7 +488,7 @@ func (w *simWorld) runNode(sn *simNode, k int) {
 	batch := slices.Clone(sn.inbox[:k])
 	sn.inbox = slices.Delete(sn.inbox, 0, k)
 	for _, in := range batch {
-		if in.tick {
+		if in.kind == inputTick {
 			sn.tickPending = false
 		}
 	}
@@ -861,7 +861,7 @@ func (w *simWorld) submit(c *simClient, sn *simNode) {
 	sn.busy = a
 	w.stats.Proposals++
 	w.logf("post %s/%s via %s seen=%d", c.user, c.id, sn.id, c.seen)
-	sn.inbox = append(sn.inbox, input{prop: p})
+	sn.inbox = append(sn.inbox, proposalInput(p))
 }
 
 // pollClients reads every outstanding answer without blocking.
