@@ -9,8 +9,11 @@ package node
 // queue up. Faults: drops, duplicates, delays/reordering, partitions, one-way
 // cuts (deaf, mute, UDP only, TCP only), process pauses, crashes (also in
 // the middle of a Ready), disk faults at write and at fsync, restarts, and
-// some seeds with real fsync; clients retry the same id until acked. I1–I6
-// are checked after every step, I7 after a final heal. A failure prints the
+// some seeds with real fsync; clients retry the same id until acked, and in
+// half the seeds also join rooms, change presence and (u0) ban others, so
+// exactly-once holds for every kind and a post refused at apply time is
+// refused on every node. I1–I6 are checked after every step, I7 after a
+// final heal. A failure prints the
 // seed, the scenario and the last steps; -sim.seed=N replays it.
 //
 //	go test ./node -run 'TestClusterSim$' -sim.seed=17 -sim.v   # replay one seed, log every step
@@ -434,8 +437,11 @@ type simChecker struct {
 	log         []simEntry           // committed log, log[i-1] is index i (I3, I6)
 	hashAt      map[uint64][32]byte  // I6: applied-log hash chain at index
 	first       map[simKey]uint64    // I5: (user, client id) → index of its message
-	ack         map[simKey]uint64    // I4: acked posts → acked index
-	seen        map[simKey]uint64    // I6: Lamport time the author had seen
+	ack         map[simKey]uint64    // I4: acked requests (every kind) → acked index
+	kindOf      map[simKey]simRequest
+	refused     map[simKey]uint64 // requests refused at apply time → their entry's index
+	joined      map[simKey]string // acked joins → room
+	seen        map[simKey]uint64 // I6: Lamport time the author had seen
 	lastLamport uint64
 	vote        map[string]ring.HardState // I1: per node, the last persisted election state
 	repTerm     map[string]uint64         // per node, the highest replica term it reported
@@ -445,6 +451,7 @@ func newSimChecker(w *simWorld) *simChecker {
 	return &simChecker{w: w, ringLeader: map[uint64]string{}, believed: map[uint64]string{},
 		repLeader: map[uint64]string{}, prevTerm: map[[2]uint64]uint64{}, wire: map[[2]uint64]string{},
 		hashAt: map[uint64][32]byte{}, first: map[simKey]uint64{}, ack: map[simKey]uint64{}, seen: map[simKey]uint64{},
+		kindOf: map[simKey]simRequest{}, refused: map[simKey]uint64{}, joined: map[simKey]string{},
 		vote: map[string]ring.HardState{}, repTerm: map[string]uint64{}}
 }
 
@@ -645,14 +652,20 @@ func (c *simChecker) checkCompleteness(sn *simNode) {
 }
 
 // acked: the answer to a post names the index of its one message (I4, I5).
-func (c *simChecker) acked(user, id string, index uint64, via *simNode) {
+func (c *simChecker) acked(user, id string, index uint64, via *simNode, kind simRequest) {
 	k := simKey{user, id}
 	if old, ok := c.ack[k]; ok && old != index {
 		c.fail("I5: %s/%s acked twice with different indexes %d and %d", user, id, old, index)
 	}
-	c.ack[k] = index
+	if _, ok := c.refused[k]; ok {
+		c.fail("authorization: %s/%s acked at %d via %s after another node reported it refused", user, id, index, via.id)
+	}
+	c.ack[k], c.kindOf[k] = index, kind
 	if index == 0 || index > uint64(len(c.log)) {
 		c.fail("I4: %s/%s acked at %d via %s, which no node has applied (committed log ends at %d)", user, id, index, via.id, len(c.log))
+	}
+	if kind != reqPost {
+		return // checked through the exactly-once table at the end
 	}
 	if f, ok := c.first[k]; !ok || f != index {
 		c.fail("I4/I5: %s/%s acked at %d via %s but its message is at %d (found=%v); committed %d is %+v",
@@ -660,17 +673,47 @@ func (c *simChecker) acked(user, id string, index uint64, via *simNode) {
 	}
 }
 
-// finalChecks: after convergence every node holds every acked post, once,
-// at the acked index (I4 across every crash and restart of the run).
+// refusedAt: a request refused at apply time (a post by a banned user) is
+// refused on every node, is no message anywhere, and is never acked.
+func (c *simChecker) refusedAt(user, id string, index uint64, kind simRequest) {
+	k := simKey{user, id}
+	if old, ok := c.refused[k]; ok && old != index {
+		c.fail("I5: %s/%s refused at two indexes %d and %d", user, id, old, index)
+	}
+	if a, ok := c.ack[k]; ok {
+		c.fail("authorization: %s/%s refused at %d but acked at %d before", user, id, index, a)
+	}
+	if f, ok := c.first[k]; ok {
+		c.fail("authorization: %s %s/%s refused at %d but applied as a message at %d", kind, user, id, index, f)
+	}
+	c.refused[k] = index
+}
+
+// finalChecks: after convergence every node holds every acked request, once,
+// at the acked index (I4 across every crash and restart of the run), and
+// refuses every refused one.
 func (c *simChecker) finalChecks() {
 	for _, sn := range c.w.nodes {
 		if sn.n.applied.Load() != uint64(len(c.log)) {
 			c.fail("%s applied %d of %d committed entries", sn.id, sn.n.applied.Load(), len(c.log))
 		}
 		for k, idx := range c.ack {
-			if o, ok := sn.n.state.Lookup(k.user, k.id); !ok || o.Index != idx {
-				got := o.Index
-				c.fail("I4: %s lost acked post %s/%s (acked at %d, found=%v at %d)", sn.id, k.user, k.id, idx, ok, got)
+			o, ok := sn.n.state.Lookup(k.user, k.id)
+			if !ok || o.Index != idx || o.Refusal != nil {
+				c.fail("I4: %s lost acked %s %s/%s (acked at %d; found=%v at %d, refusal %v)", sn.id, c.kindOf[k], k.user, k.id, idx, ok, o.Index, o.Refusal)
+			}
+		}
+		for k, idx := range c.refused {
+			if o, ok := sn.n.state.Lookup(k.user, k.id); !ok || o.Index != idx || o.Refusal == nil {
+				c.fail("authorization: %s does not refuse %s/%s at %d like another node did (found=%v at %d, refusal %v)", sn.id, k.user, k.id, idx, ok, o.Index, o.Refusal)
+			}
+			if _, ok := c.first[k]; ok {
+				c.fail("authorization: refused %s/%s is a message", k.user, k.id)
+			}
+		}
+		for k, room := range c.joined {
+			if !slices.Contains(sn.n.state.Chat.Members(room), k.user) {
+				c.fail("I4: %s lost %s's acked join of %s", sn.id, k.user, room)
 			}
 		}
 		if got := sn.n.state.Chat.Count(); got != uint64(len(c.first)) {

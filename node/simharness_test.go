@@ -39,6 +39,7 @@ type simOpts struct {
 	realSync     bool // fsync for real (NoSync off)
 	maxBatch     int  // a node steps 1..maxBatch queued inputs before one Ready
 	deafPhase    bool // three quarters in: heal, then one node deaf; the others must elect and commit
+	mixed        bool // clients also join rooms, change presence, and u0 bans others
 	// ring is each node's ring position (a permutation): successors on the
 	// ring and the id tie-break of candidacies then relate in every way a
 	// configuration allows. nil: ring position i for node i.
@@ -73,14 +74,15 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.realSync = r.Intn(50) == 0
 	o.maxBatch = []int{1, 2, 4, 8, 64}[r.Intn(5)]
 	o.deafPhase = r.Float64() < 0.3
+	o.mixed = r.Float64() < 0.5
 	o.ring = r.Perm(o.nodes)
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v ring=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.ring)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring)
 }
 
 // simStats counts what the simulations did.
@@ -89,7 +91,7 @@ type simStats struct {
 	Proposals, Acks, Retries, Crashes, Restarts, Partitns int
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
 	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
-	MaxDeafTicks                                          int
+	MaxDeafTicks, Refused                                 int
 }
 
 func (s *simStats) add(o simStats) {
@@ -113,6 +115,7 @@ func (s *simStats) add(o simStats) {
 	s.Cuts += o.Cuts
 	s.DiskFaults += o.DiskFaults
 	s.MaxDeafTicks = max(s.MaxDeafTicks, o.MaxDeafTicks)
+	s.Refused += o.Refused
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
 }
@@ -783,16 +786,34 @@ func (w *simWorld) partition() {
 type simClient struct {
 	user     string
 	seq      int
-	id       string // current message, "" when idle
-	text     string
+	id       string // current request, "" when idle
+	kind     simRequest
+	text     string // a post's text; a join's room; a presence status; a ban's target
+	until    int64  // a ban's end (Unix ns)
 	seen     uint64 // Lamport time the author had seen when writing it (I6)
 	attempts []*simAttempt
-	since    int // tick of the first attempt of the current message
+	since    int // tick of the first attempt of the current request
 }
+
+// simRequest is what a client asks for. Every kind goes through the same
+// proposal path with its (author, request id), so every kind must be
+// exactly once; bans make the authorization at apply time visible.
+type simRequest uint8
+
+const (
+	reqPost simRequest = iota
+	reqJoin
+	reqPresence
+	reqBan
+)
+
+func (k simRequest) String() string { return [...]string{"post", "join", "presence", "ban"}[k] }
 
 type simAttempt struct {
 	c    *simClient
 	id   string
+	kind simRequest
+	text string // the request's text at submission (a join's room)
 	sn   *simNode
 	boot uint64
 	p    *proposal
@@ -828,14 +849,29 @@ func (w *simWorld) clientStep() {
 	case c.id == "" && c.seq < w.opts.msgsPerCli:
 		c.seq++
 		c.id = fmt.Sprintf("%s-%d", c.user, c.seq)
-		c.text = fmt.Sprintf("msg %d of %s", c.seq, c.user)
+		c.kind, c.text = reqPost, fmt.Sprintf("msg %d of %s", c.seq, c.user)
+		if r := w.rnd.Float64(); w.opts.mixed {
+			switch {
+			case c.user == "u0" && r < 0.4:
+				// u0 moderates: a short ban of another user, so posts that
+				// nodes propose without having applied it are refused at
+				// apply time, the same way on every node.
+				c.kind, c.text = reqBan, fmt.Sprintf("u%d", 1+w.rnd.Intn(len(w.clients)-1))
+				c.until = w.clock.Add(time.Duration(20+w.rnd.Intn(80)) * w.tickD).UnixNano()
+			case r < 0.1:
+				c.kind, c.text = reqJoin, fmt.Sprintf("r%d", w.rnd.Intn(3))
+			case r < 0.2:
+				c.kind, c.text = reqPresence, []string{"online", "away", "offline"}[w.rnd.Intn(3)]
+			}
+		}
+		c.seen = 0
 		if h := sn.n.state.Chat.History(state.GeneralRoom, 0, 1); len(h) > 0 {
 			c.seen = h[0].Lamport // the author read the room on this node
-		} else {
-			c.seen = 0
 		}
 		c.since = w.ticks
-		w.chk.composed(c)
+		if c.kind == reqPost {
+			w.chk.composed(c)
+		}
 		w.submit(c, sn)
 	case c.id != "" && len(c.attempts) == 0:
 		w.stats.Retries++
@@ -851,16 +887,26 @@ func (w *simWorld) clientStep() {
 // without blocking: the client reads done later.
 func (w *simWorld) submit(c *simClient, sn *simNode) {
 	n := sn.n
-	b := &eventlog.MessagePosted{Room: state.GeneralRoom, From: c.user, Text: c.text, ClientMsgID: c.id, ReplyLamport: c.seen}
+	var b eventlog.Body
+	switch c.kind {
+	case reqPost:
+		b = &eventlog.MessagePosted{Room: state.GeneralRoom, From: c.user, Text: c.text, ClientMsgID: c.id, ReplyLamport: c.seen}
+	case reqJoin:
+		b = &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: c.text, User: c.user}}
+	case reqPresence:
+		b = &eventlog.PresenceChanged{User: c.user, Node: sn.id, Status: c.text}
+	case reqBan:
+		b = &eventlog.UserBanned{Moderation: eventlog.Moderation{Target: c.text, By: c.user, Reason: "sim", Until: c.until}}
+	}
 	ev := requestEvent(b, c.user, c.id)
 	ev.Origin = n.id
 	p := &proposal{ev: ev, user: c.user, msgID: c.id, seen: c.seen,
 		deadline: n.now().Add(n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
-	a := &simAttempt{c: c, id: c.id, sn: sn, boot: sn.boot, p: p, at: w.ticks}
+	a := &simAttempt{c: c, id: c.id, kind: c.kind, text: c.text, sn: sn, boot: sn.boot, p: p, at: w.ticks}
 	c.attempts = append(c.attempts, a)
 	sn.busy = a
 	w.stats.Proposals++
-	w.logf("post %s/%s via %s seen=%d", c.user, c.id, sn.id, c.seen)
+	w.logf("%s %s/%s via %s seen=%d %s", c.kind, c.user, c.id, sn.id, c.seen, c.text)
 	sn.inbox = append(sn.inbox, proposalInput(p))
 }
 
@@ -882,8 +928,19 @@ func (w *simWorld) pollClients() {
 				w.logf("post %s/%s via %s failed: %v", c.user, a.id, a.sn.id, r.err)
 				continue
 			}
-			w.logf("ack %s/%s via %s index=%d", c.user, a.id, a.sn.id, r.index)
-			w.chk.acked(c.user, a.id, r.index, a.sn)
+			// What became of the request, as the Backend reads it (mutate):
+			// refused at apply time, or applied at its first index.
+			if o, ok := a.sn.n.state.Lookup(c.user, a.id); ok && o.Refusal != nil {
+				w.logf("refused %s %s/%s via %s index=%d: %v", a.kind, c.user, a.id, a.sn.id, o.Index, o.Refusal)
+				w.chk.refusedAt(c.user, a.id, o.Index, a.kind)
+				w.stats.Refused++
+			} else {
+				w.logf("ack %s %s/%s via %s index=%d", a.kind, c.user, a.id, a.sn.id, r.index)
+				w.chk.acked(c.user, a.id, r.index, a.sn, a.kind)
+				if a.kind == reqJoin {
+					w.chk.joined[simKey{c.user, a.id}] = a.text
+				}
+			}
 			if c.id == a.id {
 				w.stats.Acks++
 				w.stats.MaxAckTicks = max(w.stats.MaxAckTicks, w.ticks-c.since)
