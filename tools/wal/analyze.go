@@ -2,6 +2,7 @@ package walcmd
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/state"
@@ -31,46 +32,62 @@ type termInfo struct {
 	voteSeq   uint64
 }
 
-// analysis is one WAL folded: the effective replicated log (node/state's
-// own fold, honouring SuffixDiscarded) plus what the audit needs on top.
+// analysis is one WAL folded: the effective replicated log (logFold, which
+// applies node/state.ReplicatedLog's rules in a window; see there) plus what
+// the audit needs on top. Nothing in it grows with the number of records:
+// per-kind counts, one termInfo and one termSpan per election term, the
+// first maxListed problems.
 type analysis struct {
 	src     *source
 	rep     eventlog.ScanReport
-	log     state.ReplicatedLog
+	log     logFold
 	records uint64
 	kinds   []uint64 // records per kind, indexed by kind
 	local   []uint64 // local-only records (Index 0) per kind
 	terms   map[uint64]*termInfo
-	first   int64 // wall times of the first and last timed record
+	spans   termSpans // the effective log's entries per term
+	first   int64     // wall times of the first and last timed record
 	last    int64
 
-	all      bool // keep going after a problem (verify --all)
-	problems []problem
+	opts     foldOpts
+	problems problems
 
-	fold *folder // if not nil, fed committed entries during the scan
-	sent uint64  // entries fed to it
-
-	lampNext  uint64 // entries checked by checkLamport
-	lampLast  uint64 // the last Lamport time seen along them
+	lampLast  uint64 // the last Lamport time seen along committed entries
 	lampIndex uint64 // and its cluster index
 }
 
-// analyze scans src once, folding every record. Without all it stops at the
-// first invariant violation. A scan error (corruption, unreadable record) is
-// returned as is; records before it have been folded. If f is not nil,
-// committed entries are applied to it as the scan finds their commit record;
-// it is closed and waited for before analyze returns.
-func analyze(e *env, src *source, what string, all bool, f *folder) (*analysis, error) {
-	a := &analysis{src: src, all: all, kinds: make([]uint64, 1<<16), local: make([]uint64, 1<<16),
-		terms: map[uint64]*termInfo{}, fold: f}
-	// Sized up front: growing a slice of a million entries costs more than
-	// decoding them.
-	a.log.Entries = make([]state.Entry, 0, src.estimateRecords())
-	rep, err := src.scan(e, what, a.add)
+// foldOpts says what analyze does besides folding.
+type foldOpts struct {
+	// all keeps going after a problem (verify --all).
+	all bool
+	// fold, if not nil, is fed every committed entry as soon as the
+	// CommittedUpTo record covering it is read, and then, with tail, the
+	// uncommitted tail when the scan is over. It is closed and waited for
+	// before analyze returns.
+	fold *folder
+	tail bool
+	// emit, if not nil, is called with every committed entry in index
+	// order, on the scan's goroutine (diff).
+	emit func(state.Entry)
+	// bar, if not nil, is the progress bar the scan advances (diff's one
+	// bar for all its logs); otherwise the scan makes its own.
+	bar *progress
+}
+
+// analyze scans src once, folding every record. Without opts.all it stops at
+// the first invariant violation. A scan error (corruption, unreadable record)
+// is returned as is; records before it have been folded.
+func analyze(e *env, src *source, what string, opts foldOpts) (*analysis, error) {
+	a := &analysis{src: src, opts: opts, kinds: make([]uint64, 1<<16), local: make([]uint64, 1<<16),
+		terms: map[uint64]*termInfo{}}
+	a.log.release = a.final
+	rep, err := src.scan(e, what, opts.bar, a.add)
 	a.rep = rep
-	if f != nil {
+	a.log.finish()
+	if f := opts.fold; f != nil {
 		f.wait()
 	}
+	probeMemory()
 	return a, err
 }
 
@@ -88,24 +105,87 @@ func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 		a.local[ev.Kind()]++
 		a.addLocal(seq, ev)
 	}
-	if err := a.log.Add(seq, ev); err != nil {
+	if err := a.log.add(seq, ev); err != nil {
 		a.report(seq, err.Error())
 	}
-	a.checkLamport()
-	if a.fold != nil && a.log.Commit > a.sent && len(a.problems) == 0 {
-		// Entries[sent:Commit] are final: later appends and discards only
-		// touch slots above the commit index, so the goroutine may read them.
-		a.fold.feed <- a.log.Entries[a.sent:a.log.Commit]
-		a.sent = a.log.Commit
-	}
-	if len(a.problems) > 0 && !a.all {
+	a.log.settle() // final releases what the commit index now covers
+	if a.problems.n > 0 && !a.opts.all {
 		return errStop
 	}
 	return nil
 }
 
+// final receives the entries of the effective log from logFold, once each,
+// in index order, as they become final.
+func (a *analysis) final(en state.Entry, committed bool) {
+	a.spans.add(en.Event)
+	if committed {
+		a.checkLamport(en)
+		if a.opts.emit != nil {
+			a.opts.emit(en)
+		}
+	}
+	if f := a.opts.fold; f != nil && (committed || a.opts.tail) && a.problems.n == 0 {
+		f.add(en)
+	}
+}
+
 func (a *analysis) report(seq uint64, reason string) {
-	a.problems = append(a.problems, problem{file: a.src.fileOf(seq), seq: seq, reason: reason})
+	a.problems.add(problem{file: a.src.fileOf(seq), seq: seq, reason: reason})
+}
+
+// problems keeps the first maxListed problems in WAL order (a Lamport
+// problem is found when its entry is committed, after problems of later
+// records may have been) and counts them all: with --all, one missing entry
+// makes every later one a problem.
+type problems struct {
+	list  []problem // sorted by seq, stable: in the order found for one seq
+	n     int       // problems found
+	found problem   // the first one found
+}
+
+func (p *problems) add(pr problem) {
+	if p.n == 0 {
+		p.found = pr
+	}
+	p.n++
+	i := sort.Search(len(p.list), func(i int) bool { return p.list[i].seq > pr.seq })
+	if i == maxListed {
+		return
+	}
+	p.list = append(p.list, problem{})
+	copy(p.list[i+1:], p.list[i:])
+	p.list[i] = pr
+	if len(p.list) > maxListed {
+		p.list = p.list[:maxListed]
+	}
+}
+
+// termSpan is what the effective log holds of one term: how many entries,
+// and the cluster indexes of its first and last.
+type termSpan struct{ entries, first, last uint64 }
+
+// termSpans counts the effective log's entries per term as they become
+// final, in index order.
+type termSpans struct {
+	byTerm  map[uint64]*termSpan
+	cur     *termSpan // the last term seen: terms never decrease along the log
+	curTerm uint64
+}
+
+func (s *termSpans) add(ev eventlog.Event) {
+	if s.cur == nil || ev.Term != s.curTerm {
+		if s.byTerm == nil {
+			s.byTerm = map[uint64]*termSpan{}
+		}
+		s.cur, s.curTerm = s.byTerm[ev.Term], ev.Term
+		if s.cur == nil {
+			s.cur = &termSpan{first: ev.Index}
+			s.byTerm[ev.Term] = s.cur
+		}
+	}
+	s.cur.entries++
+	s.cur.last = ev.Index
 }
 
 func (a *analysis) term(t uint64) *termInfo {
@@ -143,42 +223,43 @@ func (a *analysis) addLocal(seq uint64, ev eventlog.Event) {
 }
 
 // checkLamport checks that Lamport times grow strictly along the committed
-// entries (I6), as far as the commit index has reached: entries at or below
-// it never change again. Entries with Lamport 0 (a leader's no-op) carry no
-// time and are skipped.
-func (a *analysis) checkLamport() {
-	for ; a.lampNext < a.log.Commit; a.lampNext++ {
-		en := a.log.Entries[a.lampNext]
-		if en.Event.Lamport == 0 {
-			continue
-		}
-		if en.Event.Lamport <= a.lampLast {
-			a.report(en.Seq, fmt.Sprintf("Lamport time %d at cluster index %d does not grow past %d at index %d (I6)",
-				en.Event.Lamport, en.Event.Index, a.lampLast, a.lampIndex))
-		}
-		a.lampLast, a.lampIndex = en.Event.Lamport, en.Event.Index
+// entries (I6), each as it is committed: entries at or below the commit
+// index never change again. Entries with Lamport 0 (a leader's no-op) carry
+// no time and are skipped.
+func (a *analysis) checkLamport(en state.Entry) {
+	if en.Event.Lamport == 0 {
+		return
 	}
+	if en.Event.Lamport <= a.lampLast {
+		a.report(en.Seq, fmt.Sprintf("Lamport time %d at cluster index %d does not grow past %d at index %d (I6)",
+			en.Event.Lamport, en.Event.Index, a.lampLast, a.lampIndex))
+	}
+	a.lampLast, a.lampIndex = en.Event.Lamport, en.Event.Index
 }
 
 // firstProblem turns the first problem into the exit error that replay,
 // export, stats and diff give: their output would be built on a log that
 // breaks its own rules.
 func (a *analysis) firstProblem() error {
-	if len(a.problems) == 0 {
+	if a.problems.n == 0 {
 		return nil
 	}
 	return exitf(ExitProblem, "%s\n(the log breaks its invariants; 'syncnet wal verify --all %s' lists every problem)",
-		a.problems[0], a.src.arg)
+		a.problems.found, a.src.arg)
 }
 
-// load opens and analyzes DIR for the subcommands that need a sound log,
-// feeding f (if not nil) on the way.
-func load(e *env, arg, what string, f *folder) (*analysis, error) {
+// load opens and analyzes DIR for the subcommands that need a sound log.
+func load(e *env, arg, what string, opts foldOpts) (*analysis, error) {
 	src, err := openSource(e, arg)
 	if err != nil {
 		return nil, err
 	}
-	a, err := analyze(e, src, what, false, f)
+	return loadSource(e, src, what, opts)
+}
+
+// loadSource is load of an opened source.
+func loadSource(e *env, src *source, what string, opts foldOpts) (*analysis, error) {
+	a, err := analyze(e, src, what, opts)
 	if err != nil {
 		return nil, readError(src, err)
 	}

@@ -7,8 +7,11 @@
 //
 // What it does not own: the record format and its checks (eventlog), the
 // rebuilding of the replicated log and the plugins' state (node/state). It
-// calls both and never re-implements them, so an audit sees exactly what a
-// node would compute.
+// calls both, so an audit sees exactly what a node would compute, with one
+// exception: node/state.ReplicatedLog keeps every entry of the log, so the
+// tools fold with logFold, which applies ReplicatedLog's rules (and words
+// its errors) the same way while holding only the entries that may still
+// change; a test feeds both the same records and compares them after each.
 //
 // Invariants:
 //   - Read-only. Every subcommand reads through eventlog.Scan, which takes no
@@ -26,12 +29,16 @@
 //     controls, line separators); jsonl and csv keep the exact text.
 //
 // How a log is read: one eventlog.Scan (CRC, kind, hash chain; decode),
-// each record folded into node/state.ReplicatedLog plus the audit's own
-// checks (analysis). Replay, export and stats apply committed entries to
-// node/state's plugins on a second goroutine as soon as the CommittedUpTo
-// record covering them is read (folder); entries at or below a recorded
-// commit index never change again, so this is safe and hides the fold
-// behind the scan.
+// each record folded into the effective cluster log (logFold) plus the
+// audit's own checks (analysis), in constant memory: logFold holds only the
+// entries above the last recorded commit index, and hands every entry on,
+// once, in index order, when it can no longer change (its doc comment has
+// the argument). Replay, export and stats apply the committed ones to
+// node/state's plugins on a second goroutine (folder), which hides the fold
+// behind the scan; diff reads its logs side by side, one goroutine each.
+// What still grows with the log is node/state's own state in replay, export
+// and stats: the chat plugin keeps every message and the exactly-once table
+// every request id.
 //
 // Exit codes (the same for every subcommand):
 //

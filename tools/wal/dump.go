@@ -45,7 +45,7 @@ func runDump(e *env, args []string) error {
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
-	rep, err := src.scan(e, "dump", func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
+	rep, err := src.scan(e, "dump", nil, func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
 		if *to != 0 && seq > *to {
 			return errStop
 		}

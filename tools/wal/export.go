@@ -46,30 +46,36 @@ func runExport(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until)
-	a, err := load(e, pos[0], "export", f)
+	defer f.wait()
+	a, err := load(e, pos[0], "export", foldOpts{fold: f, tail: *uncommitted})
 	if err != nil {
 		return err
 	}
-	r := f.finish(a, *uncommitted)
-	msgs, err := r.roomMessages(*room)
-	if err != nil {
+	r := f.result(a)
+	if err := r.checkRoom(*room); err != nil {
 		return err
 	}
-	if err := write(e, msgs); err != nil {
+	n, err := write(e, func(fn func(api.Message) error) error { return r.eachMessage(*room, fn) })
+	if err != nil {
 		return exitf(ExitInput, "export: write: %v", err)
 	}
 	if *uncommitted {
 		e.note("exported %d message(s) of room %s, up to cluster index %d including uncommitted entries (the WAL records commit up to index %d)",
-			len(msgs), clean(*room), r.lastIndex(), a.log.Commit)
+			n, clean(*room), r.last, a.log.Commit)
 		return nil
 	}
-	e.note("exported %d message(s) of room %s, committed up to cluster index %d", len(msgs), clean(*room), r.lastIndex())
+	e.note("exported %d message(s) of room %s, committed up to cluster index %d", n, clean(*room), r.last)
 	return nil
 }
 
 const exportSynopsis = "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
 
-var exporters = map[string]func(e *env, msgs []api.Message) error{
+// messages calls fn with each message to export, in order, until fn
+// returns an error, which it returns.
+type messages func(fn func(api.Message) error) error
+
+// exporters write messages and return how many they wrote.
+var exporters = map[string]func(e *env, msgs messages) (int, error){
 	"jsonl": exportJSONL,
 	"csv":   exportCSV,
 	"txt":   exportTXT,
@@ -88,35 +94,39 @@ type exportRow struct {
 	Action  bool   `json:"action,omitempty"`
 }
 
-func exportJSONL(e *env, msgs []api.Message) error {
+func exportJSONL(e *env, msgs messages) (int, error) {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
-	for _, m := range msgs {
+	n := 0
+	err := msgs(func(m api.Message) error {
+		n++
 		row := exportRow{Index: m.Index, Time: m.Time.UTC().Format(time.RFC3339Nano), Room: m.Room, From: m.From,
 			To: m.To, Text: m.Text, Lamport: m.Lamport, ID: m.ID, Action: m.Action}
-		if err := enc.Encode(row); err != nil {
-			return err
-		}
-	}
-	return nil
+		return enc.Encode(row)
+	})
+	return n, err
 }
 
-func exportCSV(e *env, msgs []api.Message) error {
+func exportCSV(e *env, msgs messages) (int, error) {
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"index", "time", "room", "from", "to", "text", "lamport", "id", "action"})
-	for _, m := range msgs {
+	n := 0
+	_ = msgs(func(m api.Message) error {
+		n++
 		_ = w.Write([]string{strconv.FormatUint(m.Index, 10), m.Time.UTC().Format(time.RFC3339Nano), m.Room, m.From,
 			m.To, m.Text, strconv.FormatUint(m.Lamport, 10), m.ID, strconv.FormatBool(m.Action)})
-	}
+		return nil
+	})
 	w.Flush()
-	return w.Error()
+	return n, w.Error()
 }
 
-func exportTXT(e *env, msgs []api.Message) error {
-	for _, m := range msgs {
-		if _, err := fmt.Fprintln(e.stdout, txtLine(m, fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID)))); err != nil {
-			return err
-		}
-	}
-	return nil
+func exportTXT(e *env, msgs messages) (int, error) {
+	n := 0
+	err := msgs(func(m api.Message) error {
+		n++
+		_, err := fmt.Fprintln(e.stdout, txtLine(m, fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID))))
+		return err
+	})
+	return n, err
 }

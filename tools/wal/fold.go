@@ -3,39 +3,84 @@ package walcmd
 import (
 	"time"
 
+	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/state"
 )
 
-// folder applies committed entries to node/state's plugins while the scan
-// is still reading the log, on a second goroutine: an entry at or below a
-// recorded commit index never changes again (a discard below it is refused
-// by ReplicatedLog.Add), so it can be applied as soon as the CommittedUpTo
-// record covering it is read. On two cores this hides most of the fold
-// behind the scan.
+// folder applies the effective log's committed entries to node/state's
+// plugins while the scan is still reading the log, on a second goroutine:
+// logFold hands over each entry once the CommittedUpTo record covering it
+// is read, when it can no longer change (see logFold), in index order. On
+// two cores this hides most of the fold behind the scan. Entries travel in
+// batches of foldBatch, at most foldInFlight batches at a time, recycled:
+// the folder holds no more of the log than that.
+//
+// What it keeps besides node/state's plugins is the summary of what it
+// applied: the last index and time, messages per room, and the user names
+// mentioned.
 type folder struct {
 	until until
 	st    *state.State
-	at    int64 // wall time of the last applied entry with one
-	n     int   // entries applied: a prefix of the effective log
-	stop  bool  // the until point was passed
+	at    int64  // wall time of the last applied entry with one
+	index uint64 // cluster index of the last applied entry
+	stop  bool   // the until point was passed
 	// counts is messages per room (and direct conversation), from what the
 	// chat plugin reports; a retried post it drops is not counted (I5).
 	counts map[string]int
-	feed   chan []state.Entry
+	// users is every user name the applied entries mention: registered,
+	// authors, recipients, room members.
+	users map[string]bool
+
+	batch  []state.Entry      // filling, on the scan's goroutine
+	feed   chan []state.Entry // to the folder's goroutine
+	free   chan []state.Entry // and back, cleared
 	done   chan struct{}
+	closed bool
 }
 
+const (
+	foldBatch    = 256
+	foldInFlight = 16
+)
+
 func startFolder(u until) *folder {
-	f := &folder{until: u, feed: make(chan []state.Entry, 64), done: make(chan struct{}), counts: map[string]int{}}
+	f := &folder{until: u, done: make(chan struct{}), counts: map[string]int{}, users: map[string]bool{},
+		feed: make(chan []state.Entry, foldInFlight), free: make(chan []state.Entry, foldInFlight+1),
+		batch: make([]state.Entry, 0, foldBatch)}
 	f.st = state.New(func() time.Time { return time.Unix(0, f.at).UTC() })
 	go func() {
 		defer close(f.done)
 		for batch := range f.feed {
 			f.apply(batch)
+			clear(batch)
+			select {
+			case f.free <- batch[:0]:
+			default:
+			}
 		}
 	}()
 	return f
+}
+
+// add queues one entry; entries come in index order, each once.
+func (f *folder) add(en state.Entry) {
+	f.batch = append(f.batch, en)
+	if len(f.batch) == foldBatch {
+		f.flush()
+	}
+}
+
+func (f *folder) flush() {
+	if len(f.batch) == 0 {
+		return
+	}
+	f.feed <- f.batch
+	select {
+	case f.batch = <-f.free:
+	default:
+		f.batch = make([]state.Entry, 0, foldBatch)
+	}
 }
 
 // apply folds entries that follow the ones applied so far, up to the until
@@ -52,24 +97,50 @@ func (f *folder) apply(entries []state.Entry) {
 				f.counts[out.Message.Room]++
 			}
 		}
+		f.mentions(ev)
 		if ev.Time != 0 {
 			f.at = ev.Time
 		}
-		f.n++
+		f.index = ev.Index
 	}
 }
 
-// wait closes the feed and waits for the goroutine. Call it once, after the
-// scan.
+// mentions adds the user names an entry mentions, applied or not.
+func (f *folder) mentions(ev eventlog.Event) {
+	switch b := ev.Body.(type) {
+	case *eventlog.UserRegistered:
+		f.mention(b.Name)
+	case *eventlog.MessagePosted:
+		f.mention(b.From)
+	case *eventlog.DirectMessage:
+		f.mention(b.From)
+		f.mention(b.To)
+	case *eventlog.MemberJoinedRoom:
+		f.mention(b.User)
+	}
+}
+
+func (f *folder) mention(name string) {
+	if name != "" && !f.users[name] {
+		f.users[name] = true
+	}
+}
+
+// wait sends what is queued, closes the feed and waits for the goroutine;
+// after the first call it does nothing. Call it when the scan is over (or
+// will not happen).
 func (f *folder) wait() {
+	if f.closed {
+		return
+	}
+	f.closed = true
+	f.flush()
 	close(f.feed)
 	<-f.done
 }
 
-// finish applies the uncommitted tail if asked to and returns the state.
-func (f *folder) finish(a *analysis, uncommitted bool) *rebuilt {
-	if uncommitted {
-		f.apply(a.log.Entries[a.log.Commit:])
-	}
-	return &rebuilt{a: a, st: f.st, applied: a.log.Entries[:f.n], uncommitted: uncommitted, until: f.until, counts: f.counts}
+// result returns the state as folded.
+func (f *folder) result(a *analysis) *rebuilt {
+	return &rebuilt{a: a, st: f.st, uncommitted: a.opts.tail, until: f.until, counts: f.counts,
+		users: sortedKeys(f.users), last: f.index, lastTime: f.at}
 }

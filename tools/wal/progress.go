@@ -1,8 +1,10 @@
 package walcmd
 
 import (
+	"bufio"
 	"encoding/binary"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -12,26 +14,28 @@ import (
 // before anyone could look at it.
 var progressMin int64 = 50_000
 
-// progress is a bar on stderr while a scan runs, shown only when stderr is a
-// terminal; otherwise every method does nothing.
+// progress is a bar on stderr while scans run, shown only when stderr is a
+// terminal; otherwise every method does nothing. Several scans may advance
+// one bar (diff).
 type progress struct {
-	bar   *progressbar.ProgressBar
-	first uint64
+	bar  *progressbar.ProgressBar
+	read atomic.Int64 // records read so far
 }
 
-// newProgress sizes the bar in records: segment names give every segment's
-// count but the last, whose entries are counted by their length prefixes.
-func newProgress(e *env, s *source, what string) *progress {
-	if !e.tty || len(s.segments) == 0 {
+// newProgress sizes the bar in records (total is called only on a
+// terminal: segment names give every segment's count but the last, whose
+// entries are counted by their length prefixes).
+func newProgress(e *env, total func() int64, description string) *progress {
+	if !e.tty {
 		return &progress{}
 	}
-	total := s.estimateRecords()
-	if total < progressMin {
+	n := total()
+	if n < progressMin {
 		return &progress{} // over before anyone could read it
 	}
-	bar := progressbar.NewOptions64(total,
+	bar := progressbar.NewOptions64(n,
 		progressbar.OptionSetWriter(e.stderr),
-		progressbar.OptionSetDescription(what+" "+s.dir),
+		progressbar.OptionSetDescription(description),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetItsString("records"),
 		progressbar.OptionShowIts(),
@@ -40,12 +44,13 @@ func newProgress(e *env, s *source, what string) *progress {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionSetRenderBlankState(true),
 	)
-	return &progress{bar: bar, first: s.segments[0].first}
+	return &progress{bar: bar}
 }
 
-func (p *progress) set(seq uint64) {
+// add counts n more records read.
+func (p *progress) add(n int64) {
 	if p.bar != nil {
-		_ = p.bar.Set64(int64(seq - p.first))
+		_ = p.bar.Set64(p.read.Add(n))
 	}
 }
 
@@ -66,19 +71,38 @@ func (s *source) estimateRecords() int64 {
 }
 
 // countEntries counts the uvarint-prefixed entries of a segment file without
-// checking them (the scan does that); 0 if it cannot be read.
+// checking them (the scan does that), skipping over their bytes; 0 if it
+// cannot be read.
 func countEntries(path string) int64 {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	r := bufio.NewReader(f)
 	var n int64
-	for off := 0; off < len(data); n++ {
-		l, k := binary.Uvarint(data[off:])
-		if k <= 0 || l == 0 || l > uint64(len(data)-off-k) {
+	for left := fi.Size(); left > 0; n++ {
+		l, err := binary.ReadUvarint(r)
+		k := int64(uvarintLen(l))
+		if err != nil || l == 0 || k > left || l > uint64(left-k) {
 			break
 		}
-		off += k + int(l)
+		if _, err := r.Discard(int(l)); err != nil {
+			break
+		}
+		left -= k + int64(l)
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
 	}
 	return n
 }

@@ -2,13 +2,11 @@ package walcmd
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/state"
 )
@@ -38,23 +36,24 @@ func runReplay(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until)
-	a, err := load(e, pos[0], "replay", f)
+	defer f.wait()
+	a, err := load(e, pos[0], "replay", foldOpts{fold: f, tail: *uncommitted})
 	if err != nil {
 		return err
 	}
-	r := f.finish(a, *uncommitted)
+	r := f.result(a)
 	r.printSummary(e)
 	if *room == "" {
 		return nil
 	}
-	msgs, err := r.roomMessages(*room)
-	if err != nil {
+	if err := r.checkRoom(*room); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nroom %s: %d message(s)\n", clean(*room), len(msgs))
-	for _, m := range msgs {
-		fmt.Fprintln(e.stdout, txtLine(m, ""))
-	}
+	fmt.Fprintf(e.stdout, "\nroom %s: %d message(s)\n", clean(*room), r.roomCount(*room))
+	r.eachMessage(*room, func(m api.Message) error {
+		_, err := fmt.Fprintln(e.stdout, txtLine(m, ""))
+		return err
+	})
 	return nil
 }
 
@@ -89,19 +88,12 @@ func parseUntil(s string) (until, error) {
 type rebuilt struct {
 	a           *analysis
 	st          *state.State
-	applied     []state.Entry
 	uncommitted bool
 	until       until
 	counts      map[string]int // messages per room (folder.counts)
-}
-
-func lastTime(entries []state.Entry) int64 {
-	for i := len(entries) - 1; i >= 0; i-- {
-		if t := entries[i].Event.Time; t != 0 {
-			return t
-		}
-	}
-	return 0
+	users       []string       // folder.users, sorted
+	last        uint64         // cluster index of the last applied entry (0: none)
+	lastTime    int64          // the last wall time among the applied entries
 }
 
 func (r *rebuilt) printSummary(e *env) {
@@ -115,14 +107,9 @@ func (r *rebuilt) printSummary(e *env) {
 	if r.until.arg != "" {
 		fmt.Fprintf(w, "until %s\n", r.until.arg)
 	}
-	last := uint64(0)
-	if n := len(r.applied); n > 0 {
-		last = r.applied[n-1].Event.Index
-	}
-	fmt.Fprintf(w, "state at cluster index %d, time %s\n", last, fmtTime(lastTime(r.applied)))
+	fmt.Fprintf(w, "state at cluster index %d, time %s\n", r.last, fmtTime(r.lastTime))
 	rooms := r.st.Chat.Rooms()
-	users := r.users()
-	fmt.Fprintf(w, "rooms %d, users %d, messages %d (%d direct)\n", len(rooms), len(users), r.st.Chat.Count(), r.directCount(rooms))
+	fmt.Fprintf(w, "rooms %d, users %d, messages %d (%d direct)\n", len(rooms), len(r.users), r.st.Chat.Count(), r.directCount(rooms))
 	fmt.Fprintf(w, "\n%-20s %8s %8s %10s  %s\n", "ROOM", "MEMBERS", "MESSAGES", "LAST INDEX", "TOPIC")
 	for _, ri := range rooms {
 		fmt.Fprintf(w, "%-20s %8d %8d %10d  %s\n", clean(ri.Name), ri.Members, r.roomCount(ri.Name), ri.LastIndex, clean(ri.Topic))
@@ -130,14 +117,11 @@ func (r *rebuilt) printSummary(e *env) {
 			fmt.Fprintf(w, "  members: %s\n", cleanJoin(m))
 		}
 	}
-	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(capList(users, maxNames)))
+	fmt.Fprintf(w, "\nusers: %s\n", cleanJoin(capList(r.users, maxNames)))
 }
 
-func (r *rebuilt) history(room string) []api.Message {
-	return r.st.Chat.History(room, 0, math.MaxInt)
-}
-
-// roomCount returns how many messages a room holds.
+// roomCount returns how many messages a room (or direct conversation)
+// holds: the chat plugin reports each message it keeps once.
 func (r *rebuilt) roomCount(room string) int { return r.counts[room] }
 
 func (r *rebuilt) directCount(rooms []api.RoomInfo) uint64 {
@@ -148,49 +132,44 @@ func (r *rebuilt) directCount(rooms []api.RoomInfo) uint64 {
 	return r.st.Chat.Count() - n
 }
 
-// users returns every user name the applied entries mention: registered,
-// authors, recipients, room members.
-func (r *rebuilt) users() []string {
-	set := map[string]bool{}
-	for _, en := range r.applied {
-		switch b := en.Event.Body.(type) {
-		case *eventlog.UserRegistered:
-			set[b.Name] = true
-		case *eventlog.MessagePosted:
-			set[b.From] = true
-		case *eventlog.DirectMessage:
-			set[b.From], set[b.To] = true, true
-		case *eventlog.MemberJoinedRoom:
-			set[b.User] = true
-		}
-	}
-	delete(set, "")
-	return sortedKeys(set)
-}
-
-// roomMessages returns a room's messages, or an error naming the rooms that
-// exist.
-func (r *rebuilt) roomMessages(room string) ([]api.Message, error) {
+// checkRoom returns nil if room is a room or a direct conversation with
+// messages, else an error naming the rooms that exist.
+func (r *rebuilt) checkRoom(room string) error {
 	for _, ri := range r.st.Chat.Rooms() {
 		if ri.Name == room {
-			return r.history(room), nil
+			return nil
 		}
 	}
-	if msgs := r.history(room); len(msgs) > 0 {
-		return msgs, nil // a direct conversation
+	if len(r.st.Chat.HistoryAfter(room, 0, 1)) > 0 {
+		return nil // a direct conversation
 	}
 	var names []string
 	for _, ri := range r.st.Chat.Rooms() {
 		names = append(names, ri.Name)
 	}
-	return nil, exitf(ExitProblem, "no room %q at cluster index %d; rooms: %s", clean(room), r.lastIndex(), cleanJoin(names))
+	return exitf(ExitProblem, "no room %q at cluster index %d; rooms: %s", clean(room), r.last, cleanJoin(names))
 }
 
-func (r *rebuilt) lastIndex() uint64 {
-	if n := len(r.applied); n > 0 {
-		return r.applied[n-1].Event.Index
+// historyChunk is how many messages eachMessage copies out of the chat
+// plugin at a time.
+const historyChunk = 1024
+
+// eachMessage calls fn with the room's messages in index order, a chunk at a
+// time, until fn returns an error, which it returns.
+func (r *rebuilt) eachMessage(room string, fn func(api.Message) error) error {
+	var after uint64
+	for {
+		msgs := r.st.Chat.HistoryAfter(room, after, historyChunk)
+		for _, m := range msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < historyChunk {
+			return nil
+		}
+		after = msgs[len(msgs)-1].Index
 	}
-	return 0
 }
 
 // txtLine renders a message for people: index, time, meta (if any), author,

@@ -155,24 +155,42 @@ func (s *source) label() string {
 // errStop ends a scan early without an error.
 var errStop = errors.New("stop")
 
-// scan runs eventlog.Scan over the source, with a progress bar on a
-// terminal, checking ctx now and then. fn may return errStop.
-func (s *source) scan(e *env, what string, fn func(seq uint64, ev eventlog.Event, h eventlog.Hash) error) (eventlog.ScanReport, error) {
-	bar := newProgress(e, s, what)
+// scan runs eventlog.Scan over the source, checking ctx now and then, with a
+// progress bar on a terminal: bar if not nil (shared by several scans),
+// else one of its own. fn may return errStop.
+func (s *source) scan(e *env, what string, bar *progress, fn func(seq uint64, ev eventlog.Event, h eventlog.Hash) error) (eventlog.ScanReport, error) {
+	own := bar == nil
+	if own {
+		bar = newProgress(e, s.estimateRecords, what+" "+s.dir)
+	}
+	var n uint64
 	rep, err := eventlog.Scan(s.dir, func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
-		if seq&4095 == 0 {
+		if n++; n&4095 == 0 {
 			if err := e.ctx.Err(); err != nil {
 				return err
 			}
-			bar.set(seq)
+			bar.add(4096)
+			probeMemory()
 		}
 		return fn(seq, ev, h)
 	})
-	bar.done()
+	if own {
+		bar.done()
+	}
 	if errors.Is(err, errStop) {
 		err = nil
 	}
 	return rep, err
+}
+
+// memProbe, if set (by a test), is called every 4096 records and when a
+// fold is over, to measure the memory held.
+var memProbe func()
+
+func probeMemory() {
+	if memProbe != nil {
+		memProbe()
+	}
 }
 
 // readError classifies an error of scan: damage and unreadable records are

@@ -23,14 +23,15 @@ func runStats(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until{})
-	a, err := load(e, pos[0], "stats", f)
+	defer f.wait()
+	a, err := load(e, pos[0], "stats", foldOpts{fold: f})
 	if err != nil {
 		return err
 	}
 	printOverview(e, a)
 	printKinds(e, a)
 	printTerms(e, a)
-	r := f.finish(a, false)
+	r := f.result(a)
 	fmt.Fprintf(e.stdout, "\nchat (committed entries, folded with node/state):\n")
 	r.printRooms(e)
 	return nil
@@ -102,13 +103,9 @@ func termRows(a *analysis) []termRow {
 	for t := range a.terms {
 		row(t)
 	}
-	for _, en := range a.log.Entries {
-		r := row(en.Event.Term)
-		if r.entries == 0 {
-			r.first = en.Event.Index
-		}
-		r.entries++
-		r.last = en.Event.Index
+	for t, sp := range a.spans.byTerm {
+		r := row(t)
+		r.entries, r.first, r.last = sp.entries, sp.first, sp.last
 	}
 	out := make([]termRow, 0, len(byTerm))
 	for _, r := range byTerm {
@@ -133,7 +130,6 @@ func (r *rebuilt) printRooms(e *env) {
 	for _, ri := range rooms {
 		fmt.Fprintf(w, "%-20s %8d %8d  %s\n", clean(ri.Name), r.roomCount(ri.Name), ri.Members, clean(ri.Topic))
 	}
-	users := r.users()
 	fmt.Fprintf(w, "rooms %d, messages %d (%d direct), users %d: %s\n",
-		len(rooms), r.st.Chat.Count(), r.directCount(rooms), len(users), cleanJoin(capList(users, maxNames)))
+		len(rooms), r.st.Chat.Count(), r.directCount(rooms), len(r.users), cleanJoin(capList(r.users, maxNames)))
 }

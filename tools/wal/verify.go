@@ -1,9 +1,6 @@
 package walcmd
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
 const verifyHelp = `Check a WAL the way a node checks it when it starts, without repairing
 anything: every record's framing, CRC and hash-chain link, across segment
@@ -34,20 +31,18 @@ func runVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, scanErr := analyze(e, src, "verify", *all, nil)
+	a, scanErr := analyze(e, src, "verify", foldOpts{all: *all})
 	if scanErr != nil {
 		if _, ok := logProblem(scanErr); !ok {
 			return readError(src, scanErr)
 		}
 	}
-	// In WAL order: the Lamport check runs after the scan.
-	sort.SliceStable(a.problems, func(i, j int) bool { return a.problems[i].seq < a.problems[j].seq })
-	for i, p := range a.problems {
-		if i == maxListed {
-			fmt.Fprintf(e.stdout, "... and %d more problems\n", len(a.problems)-maxListed)
-			break
-		}
+	// In WAL order (a Lamport problem is found when its entry is committed).
+	for _, p := range a.problems.list {
 		fmt.Fprintf(e.stdout, "FAIL %s\n", p)
+	}
+	if a.problems.n > maxListed {
+		fmt.Fprintf(e.stdout, "... and %d more problems\n", a.problems.n-maxListed)
 	}
 	if scanErr != nil {
 		fmt.Fprintf(e.stdout, "FAIL %s\n", describeErr(src, scanErr))
@@ -55,7 +50,7 @@ func runVerify(e *env, args []string) error {
 	if a.rep.Torn != nil {
 		fmt.Fprintf(e.stdout, "%s\n", tornLine(a.rep.Torn))
 	}
-	switch n := len(a.problems); {
+	switch n := a.problems.n; {
 	case scanErr != nil || n > 0:
 		if scanErr != nil {
 			n++
