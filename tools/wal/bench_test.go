@@ -6,12 +6,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 )
 
-// benchEvents is the size of the benchmark log.
-const benchEvents = 1_000_000
+// benchEvents is the size of the benchmark log: 1,000,000 records, or
+// WALBENCH_RECORDS (e.g. 10000000 to write the 10M log of BENCHMARKS.txt).
+var benchEvents = func() int {
+	if n, err := strconv.Atoi(os.Getenv("WALBENCH_RECORDS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
 
 var (
 	benchOnce sync.Once

@@ -74,13 +74,17 @@ func runDiff(e *env, args []string) error {
 			opened = append(opened, n)
 		}
 	}
+	var dirs []string
+	for _, n := range opened {
+		dirs = append(dirs, n.src.dir)
+	}
 	bar := newProgress(e, func() int64 {
 		var total int64
 		for _, n := range opened {
 			total += n.src.estimateRecords()
 		}
 		return total
-	}, "diff")
+	}, "diff "+strings.Join(dirs, " "))
 	for i, n := range opened {
 		n.ch, n.free = make(chan []state.Entry, 4), make(chan []state.Entry, 5)
 		go func() {
