@@ -57,6 +57,10 @@ func (e *env) note(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "syncnet wal: "+format+"\n", args...)
 }
 
+// gcPercentState is the GC percentage of the subcommands that fold the log
+// into node/state (replay, export, stats); see BENCHMARKS.txt.
+const gcPercentState = 400
+
 type subcommand struct {
 	name, args, summary string
 	run                 func(e *env, args []string) error
@@ -97,13 +101,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outT
 		if c.name != args[0] {
 			continue
 		}
-		if c.growsState {
+		if c.growsState && os.Getenv("GOGC") == "" {
 			// node/state's plugins keep what they fold (every message,
 			// every request id), live until the end: collecting less often
-			// roughly halves the CPU of a large replay. The other
-			// subcommands hold no more than a window of the log and keep
-			// the default.
-			defer debug.SetGCPercent(debug.SetGCPercent(400))
+			// saves CPU for more peak memory. The other subcommands hold
+			// no more than a window of the log and keep the default; GOGC
+			// in the environment overrides both.
+			defer debug.SetGCPercent(debug.SetGCPercent(gcPercentState))
 		}
 		w := bufio.NewWriterSize(stdout, 64<<10)
 		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty, outTTY: outTTY}

@@ -165,3 +165,44 @@ func TestDiffTwoLeaders(t *testing.T) {
 	}
 	mustContain(t, "diff", r.stdout, `TWO LEADERS in term 1 (I1): node1 says "node1", node2 says "node2"`)
 }
+
+// diff reads its logs side by side but reports as if it read them one after
+// another: notes in argument order, and the first log (in argument order)
+// that cannot be read or breaks its rules decides the outcome; the logs
+// after it are not reported on.
+func TestDiffReportsInArgumentOrder(t *testing.T) {
+	a := replicated(t, "node1", 5, 0, 6)
+	b := replicated(t, "node2", 5, 0, 6)
+	bad := chatLog(t)
+	seg := segments(t, bad)[1]
+	data := readFile(t, seg)
+	recs, _ := entrySpans(data)
+	data[recs[2][0]+45] ^= 0x10
+	writeFile(t, seg, data)
+	missing := filepath.Join(t.TempDir(), "missing")
+
+	r := wal(t, "diff", filepath.Dir(a), filepath.Dir(b))
+	if r.code != 0 {
+		t.Fatalf("diff: %+v", r)
+	}
+	want := fmt.Sprintf("syncnet wal: %s is a node directory; reading its wal directory %s\nsyncnet wal: %s is a node directory; reading its wal directory %s\n",
+		filepath.Dir(a), a, filepath.Dir(b), b)
+	if r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
+	}
+
+	r = wal(t, "diff", filepath.Dir(a), missing, bad)
+	if r.code != ExitInput || !strings.Contains(r.msg, missing+": no such directory") || r.stdout != "" {
+		t.Errorf("diff with a missing second directory: %+v", r)
+	}
+	mustContain(t, "stderr", r.stderr, "is a node directory; reading its wal directory "+a)
+
+	r = wal(t, "diff", a, bad, missing)
+	if r.code != ExitProblem || !strings.Contains(r.msg, "corrupt: "+seg) || r.stdout != "" {
+		t.Errorf("diff with a corrupt second log: %+v", r)
+	}
+	r = wal(t, "diff", bad, filepath.Dir(a))
+	if r.code != ExitProblem || !strings.Contains(r.msg, "corrupt: "+seg) || r.stderr != "" {
+		t.Errorf("diff with a corrupt first log: %+v (a later log's notes must not show)", r)
+	}
+}
