@@ -39,9 +39,13 @@ import (
 // one (terms never decrease along the log) and the length (the last index):
 // a discard starts above Commit >= base, so the entry before it is either in
 // the window or entry base, whose term is kept as baseTerm. Memory is the
-// window, which in a node's WAL is the traffic between two commit records
-// (a node records its commit index at least every 100 ms while busy); a log
-// whose commit index lags far behind its end keeps that lag in memory.
+// window: in a node's WAL, the entries written since the commit index last
+// moved in a record (a busy node records it about every 100 ms, an idle one
+// when it goes idle), plus the uncommitted tail at the end. A log whose
+// recorded commit index lags far behind its entries (or that holds no
+// commit record at all) keeps that lag in memory: until the end of the WAL
+// any of those entries may still be discarded, and the fold hands on only
+// entries that can no longer change.
 type logFold struct {
 	win       window
 	base      uint64 // entries 1..base are final and have left the window
