@@ -106,6 +106,10 @@ type Node struct {
 	// fatal, once set, stops the driver after the current batch: this node
 	// can never make progress (it cannot apply a committed entry).
 	fatal error
+	// received holds the entries checkEntries decoded in this batch, so the
+	// Ready that persists them does not decode them again; cleared after
+	// every batch.
+	received map[uint64]receivedEntry
 }
 
 // view is what readers see of the driver's state.
@@ -334,7 +338,9 @@ func (n *Node) process(batch []input) error {
 	for i := range batch {
 		n.step(&batch[i])
 	}
-	if err := n.handleReady(); err != nil {
+	err := n.handleReady()
+	n.received = nil // a fresh map next time: clear would cost its largest size every batch
+	if err != nil {
 		return err
 	}
 	return n.fatal
@@ -426,6 +432,12 @@ func (n *Node) checkEntries(m replica.Message) error {
 			continue
 		}
 		ev, err := entryEvent(e)
+		if err == nil {
+			if n.received == nil {
+				n.received = make(map[uint64]receivedEntry, len(m.Entries))
+			}
+			n.received[e.Index] = receivedEntry{ev: ev, data: e.Data}
+		}
 		var uk *eventlog.UnknownKindError
 		switch {
 		case errors.As(err, &uk):

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -187,7 +188,7 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 		out = append(out, eventlog.Event{Header: h, Body: &eventlog.SuffixDiscarded{FromIndex: d.FromIndex, Term: d.Term}})
 	}
 	for _, e := range rd.Entries {
-		ev, err := entryEvent(e)
+		ev, err := n.decodeEntry(e)
 		if err != nil {
 			// Our own proposals are encoded here, and a peer's entries were
 			// decoded by checkEntries before the replica saw them: an
@@ -219,6 +220,22 @@ func splitMessages(msgs []replica.Message, termDurable bool) (early, late []repl
 		}
 	}
 	return early, late
+}
+
+// receivedEntry is an entry a peer sent, decoded on arrival.
+type receivedEntry struct {
+	ev   eventlog.Event
+	data []byte
+}
+
+// decodeEntry decodes an entry the replica is about to persist, reusing the
+// decoding done on arrival when it is of these very bytes (a refused message
+// in the same batch may have carried other bytes at the same index).
+func (n *Node) decodeEntry(e replica.Entry) (eventlog.Event, error) {
+	if r, ok := n.received[e.Index]; ok && r.ev.Term == e.Term && bytes.Equal(r.data, e.Data) {
+		return r.ev, nil
+	}
+	return entryEvent(e)
 }
 
 // entryEvent decodes a replicated entry into the event stored in the WAL,
