@@ -23,11 +23,6 @@ func requestEvent(b eventlog.Body, author, id string) eventlog.Event {
 	return eventlog.Event{Header: eventlog.Header{Author: author, RequestID: id}, Body: b}
 }
 
-// ev is an event with no request fields.
-//
-// Deprecated: use requestEvent, so the entry carries its request.
-func (n *Node) ev(b eventlog.Body) eventlog.Event { return eventlog.Event{Body: b} }
-
 // newRequestID draws a request id: 16 random bytes, in hex.
 func newRequestID() string {
 	var b [16]byte

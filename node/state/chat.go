@@ -17,7 +17,6 @@ const GeneralRoom = "general"
 type Chat struct {
 	mu       sync.RWMutex
 	rooms    map[string]*room
-	once     *once // the State's table, for Lookup only
 	members  map[string]map[string]bool
 	userRoom map[string]map[string]bool
 	messages uint64
@@ -114,19 +113,6 @@ func (c *Chat) post(index uint64, ev eventlog.Event, roomName, from, to, text, i
 func isAction(ev eventlog.Event) bool {
 	b, ok := ev.Body.(*eventlog.MessagePosted)
 	return ok && b.Action != 0
-}
-
-// Lookup returns the index of the first entry with this (author, request
-// id), of any kind.
-//
-// Deprecated: use State.Lookup, which also says whether that entry was
-// refused and whether a retry matches it.
-func (c *Chat) Lookup(user, id string) (uint64, bool) {
-	if c.once == nil {
-		return 0, false
-	}
-	o, ok := c.once.lookup(user, id)
-	return o.Index, ok
 }
 
 func (c *Chat) History(roomName string, before uint64, limit int) []api.Message {

@@ -46,7 +46,6 @@ type State struct {
 func New(now func() time.Time) *State {
 	s := &State{Chat: NewChat(), Identity: NewIdentity(), Moderation: NewModeration(now), Presence: NewPresence(),
 		once: newOnce()}
-	s.Chat.once = s.once
 	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence)
 	s.Plugins.admit = s.admit
 	return s

@@ -25,8 +25,8 @@ func TestChatDedupKeepsFirstEntry(t *testing.T) {
 	if len(h) != 2 || h[0].Index != 1 || h[1].Index != 3 {
 		t.Fatalf("history %+v", h)
 	}
-	if i, ok := s.Chat.Lookup("a", "m1"); !ok || i != 1 {
-		t.Fatalf("lookup = %d %v", i, ok)
+	if o, ok := s.Lookup("a", "m1"); !ok || o.Index != 1 {
+		t.Fatalf("lookup = %d %v", o.Index, ok)
 	}
 	if s.Chat.Count() != 2 {
 		t.Fatalf("count %d", s.Chat.Count())
