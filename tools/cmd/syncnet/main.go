@@ -24,6 +24,7 @@ func commands() []command {
 		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
 		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
 		{"bench", "bench ...", "load generator for a running cluster", runBench},
+		{"fill", "fill --config FILE --messages N [--rooms R] [--size B] ...", "write N committed messages into new data directories (tests, benchmarks)", runFill},
 	}
 }
 
