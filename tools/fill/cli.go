@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	if tty {
 		bar = progressbar.NewOptions64(int64(o.Messages+1)*int64(len(cfg.Nodes)),
 			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription(fmt.Sprintf("filling %d nodes", len(cfg.Nodes))),
+			progressbar.OptionSetDescription("filling "+plural(len(cfg.Nodes), "node")),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetItsString("entries"),
 			progressbar.OptionShowIts(),
@@ -101,11 +101,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "filled %d nodes in %s: %d messages (cluster index 2..%d, committed), %d rooms, %d users, leader %s in term %d\n",
-		len(res.Nodes), res.DataDir, o.Messages, res.LastIndex, o.Rooms, o.Users, res.Leader, filledTerm)
+	fmt.Fprintf(stdout, "filled %s in %s: %d messages (cluster index 2..%d, committed), %d rooms, %d users, leader %s in term %d\n",
+		plural(len(res.Nodes), "node"), res.DataDir, o.Messages, res.LastIndex, o.Rooms, o.Users, res.Leader, filledTerm)
 	fmt.Fprintf(stdout, "messages from %s to %s; %d WAL records and %.1f MiB per node; took %s (%.0f messages/s)\n",
 		res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339), res.Records,
 		float64(res.Bytes)/float64(len(res.Nodes))/(1<<20), res.Elapsed.Round(time.Millisecond),
 		float64(o.Messages)/res.Elapsed.Seconds())
 	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
