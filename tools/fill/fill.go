@@ -437,7 +437,10 @@ func (w *writer) skew() int64 {
 }
 
 func (w *writer) run(ctx context.Context) error {
-	l, err := eventlog.Open(w.dir, eventlog.Options{NoSync: true, SnapshotEvery: -1,
+	// NoSync: one fsync at the end (Close), besides the one tidwall/wal
+	// does of every segment it fills. Older segments are never read here,
+	// so none is cached. Neither changes what is on disk.
+	l, err := eventlog.Open(w.dir, eventlog.Options{NoSync: true, SnapshotEvery: -1, SegmentCacheSize: 1,
 		Logf: func(string, ...any) {}})
 	if err != nil {
 		return err
