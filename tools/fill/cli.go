@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	fs.IntVar(&o.Rooms, "rooms", DefaultRooms, "how many rooms, \"general\" first")
 	fs.IntVar(&o.Size, "size", 0, fmt.Sprintf("every message's text in bytes, at most %d; 0 draws each from %d-%d", MaxText, MinSize, MaxSize))
 	fs.IntVar(&o.Users, "users", DefaultUsers, "how many users post")
-	fs.Uint64Var(&o.Seed, "seed", 1, "seed of every draw: the same flags give the same entries")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of every draw: the same flags give the same messages (only their times move, ending now)")
 	fs.DurationVar(&o.Period, "period", 0, fmt.Sprintf("wall time the messages span, ending now (default: %d messages a second)", DefaultRate))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: syncnet %s\n\n", Synopsis)
