@@ -838,8 +838,11 @@ func (w *simWorld) freeNodes() []*simNode {
 	return out
 }
 
-func (w *simWorld) clientStep() {
-	c := w.clients[w.rnd.Intn(len(w.clients))]
+func (w *simWorld) clientStep() { w.clientStepFor(w.clients[w.rnd.Intn(len(w.clients))]) }
+
+// clientStepFor lets client c act: compose its next request, retry one that
+// has no attempt in flight, or, when impatient, send it again elsewhere.
+func (w *simWorld) clientStepFor(c *simClient) {
 	free := w.freeNodes()
 	if len(free) == 0 {
 		return
