@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"golang.org/x/term"
@@ -57,24 +56,19 @@ func (e *env) note(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "syncnet wal: "+format+"\n", args...)
 }
 
-// gcPercentState is the GC percentage of the subcommands that fold the log
-// into node/state (replay, export, stats); see BENCHMARKS.txt.
-const gcPercentState = 400
-
 type subcommand struct {
 	name, args, summary string
 	run                 func(e *env, args []string) error
-	growsState          bool // folds the log into node/state
 }
 
 func subcommands() []subcommand {
 	return []subcommand{
-		{"dump", "[--json] [--from SEQ] [--to SEQ] [--kind K] DIR", "print every record", runDump, false},
-		{"verify", "[--all] DIR", "check checksums, hash chain and the log's invariants", runVerify, false},
-		{"stats", "DIR", "counts, rooms, users, size, terms and leaders", runStats, true},
-		{"replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", "rebuild state as it stood at a point", runReplay, true},
-		{"diff", "DIR1 DIR2 [DIR...]", "compare the committed logs of several nodes", runDiff, false},
-		{"export", exportSynopsis, "transcript of a room for archiving", runExport, true},
+		{"dump", "[--json] [--from SEQ] [--to SEQ] [--kind K] DIR", "print every record", runDump},
+		{"verify", "[--all] DIR", "check checksums, hash chain and the log's invariants", runVerify},
+		{"stats", "DIR", "counts, rooms, users, size, terms and leaders", runStats},
+		{"replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", "rebuild state as it stood at a point", runReplay},
+		{"diff", "DIR1 DIR2 [DIR...]", "compare the committed logs of several nodes", runDiff},
+		{"export", exportSynopsis, "transcript of a room for archiving", runExport},
 	}
 }
 
@@ -101,14 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outT
 		if c.name != args[0] {
 			continue
 		}
-		if c.growsState && os.Getenv("GOGC") == "" {
-			// node/state's plugins keep what they fold (every message,
-			// every request id), live until the end: collecting less often
-			// saves CPU for more peak memory. The other subcommands hold
-			// no more than a window of the log and keep the default; GOGC
-			// in the environment overrides both.
-			defer debug.SetGCPercent(debug.SetGCPercent(gcPercentState))
-		}
+		// The GC keeps Go's default (or GOGC): the tools hold a window of
+		// the log, and replay, export and stats node/state's plugins; a
+		// higher GOGC trades their memory for a little CPU (BENCHMARKS.txt).
 		w := bufio.NewWriterSize(stdout, 64<<10)
 		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty, outTTY: outTTY}
 		err := c.run(e, args[1:])
