@@ -29,6 +29,7 @@ type Config struct {
 	Timing  Timing  `toml:"timing"`
 	Auth    Auth    `toml:"auth"`
 	SSH     SSH     `toml:"ssh"`
+	Storage Storage `toml:"storage"`
 	Nodes   []Node  `toml:"node"`
 
 	// path is the file the config was loaded from; relative paths in it
@@ -67,6 +68,24 @@ type SSH struct {
 	KeepaliveInterval Duration `toml:"keepalive_interval"`
 	MaxSessions       int      `toml:"max_sessions"`
 	MaxSessionsPerKey int      `toml:"max_sessions_per_key"`
+}
+
+// Storage holds what a node keeps beside its WAL and for how long: the WAL
+// itself is kept whole, always; these settings bound restart time and memory.
+type Storage struct {
+	// SnapshotEvery: a node snapshots its applied state after this many
+	// applied entries (and when it stops), so a restart replays at most
+	// this many entries of the WAL.
+	SnapshotEvery int `toml:"snapshot_every"`
+	// SnapshotKeep: snapshot files kept; older ones are the fallback when
+	// the newest is damaged.
+	SnapshotKeep int `toml:"snapshot_keep"`
+	// DedupeWindow: how long a retried request is recognised as the same
+	// request (the exactly-once window, measured in entry times).
+	DedupeWindow Duration `toml:"dedupe_window"`
+	// BackgroundVerify: after start, re-verify the whole WAL hash chain at
+	// low priority (start-up verifies only what follows the snapshot).
+	BackgroundVerify bool `toml:"background_verify"`
 }
 
 // Node is one member of the cluster.
@@ -129,6 +148,16 @@ func Default() Config {
 			KeepaliveInterval: Duration{45 * time.Second},
 			MaxSessions:       4000, // per node; well above the 2,000-session target
 			MaxSessionsPerKey: 20,   // one person, many terminals; not a botnet
+		},
+		Storage: Storage{
+			// A restart replays at most this tail: ~0.1 s of work here.
+			SnapshotEvery: 100_000,
+			// The newest and one fallback.
+			SnapshotKeep: 2,
+			// A client retrying across a night's outage is still recognised.
+			DedupeWindow: Duration{24 * time.Hour},
+			// Start-up trusts the snapshot's hash; this proves the rest.
+			BackgroundVerify: true,
 		},
 	}
 }
@@ -222,6 +251,10 @@ func (c *Config) Validate() error {
 	c.validateTiming(bad)
 	if c.SSH.MaxSessions < 1 || c.SSH.MaxSessionsPerKey < 1 {
 		bad("ssh.max_sessions and ssh.max_sessions_per_key must be at least 1")
+	}
+	if st := c.Storage; st.SnapshotEvery < 1 || st.SnapshotKeep < 1 || st.DedupeWindow.Duration < time.Minute {
+		bad("storage: snapshot_every must be at least 1 (got %d), snapshot_keep at least 1 (got %d), dedupe_window at least 1m (got %s)",
+			st.SnapshotEvery, st.SnapshotKeep, st.DedupeWindow)
 	}
 	c.validateNodes(bad)
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,26 @@ func TestSecretAndAdminFiles(t *testing.T) {
 	keys, err := c.AdminKeyLines()
 	if err != nil || len(keys) != 1 || keys[0] != "ssh-ed25519 AAAA x" {
 		t.Fatalf("keys %q %v", keys, err)
+	}
+}
+
+func TestStorage(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "cluster.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage != Default().Storage {
+		t.Errorf("cluster.toml says [storage] %+v, the defaults are %+v: the shipped file documents the defaults", c.Storage, Default().Storage)
+	}
+	for _, tc := range []struct{ edit, want string }{
+		{"snapshot_every = 0", "snapshot_every must be at least 1 (got 0)"},
+		{"snapshot_keep = 0", "snapshot_keep at least 1 (got 0)"},
+		{`dedupe_window = "10s"`, "dedupe_window at least 1m (got 10s)"},
+		{`dedupe_window = 3600`, fmt.Sprintf("line %d: durations are strings with a unit", strings.Count(good, "\n")+3)},
+	} {
+		_, err := Parse("c.toml", good+"\n[storage]\n"+tc.edit+"\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.edit, err, tc.want)
+		}
 	}
 }
