@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,18 +147,6 @@ func BenchmarkRawWAL(b *testing.B) {
 	}
 }
 
-// countFolder counts messages per room: a cheap, realistic fold.
-type countFolder struct{ Rooms map[string]int }
-
-func (*countFolder) Name() string  { return "count" }
-func (*countFolder) Kinds() []Kind { return []Kind{KindMessagePosted} }
-func (c *countFolder) Fold(_ uint64, ev Event) error {
-	c.Rooms[ev.Body.(*MessagePosted).Room]++
-	return nil
-}
-func (c *countFolder) Snapshot() ([]byte, error) { return json.Marshal(c.Rooms) }
-func (c *countFolder) Restore(b []byte) error    { return json.Unmarshal(b, &c.Rooms) }
-
 var (
 	bigLogOnce sync.Once
 	bigLogDir  string
@@ -199,31 +186,37 @@ func bigLog(b *testing.B) string {
 	return bigLogDir
 }
 
-func openAndFold(b *testing.B, dir string) (ReplayStats, *countFolder) {
+// openAndFold opens dir (verifying every record) and folds every record
+// into a per-room message count, as a node rebuilding its state would.
+func openAndFold(b *testing.B, dir string) (folded int, rooms map[string]int) {
 	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	c := &countFolder{Rooms: map[string]int{}}
-	r, _ := NewRegistry(c)
-	st, err := Replay(l, r)
+	rooms = map[string]int{}
+	err = l.Iter(1, func(_ uint64, ev Event) error {
+		folded++
+		if m, ok := ev.Body.(*MessagePosted); ok {
+			rooms[m.Room]++
+		}
+		return nil
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return st, c
+	return folded, rooms
 }
 
 // BenchmarkOpenFold1M: Open (verifying every record) and fold a 1M-event log
 // from the start. One op is one whole open+fold.
 func BenchmarkOpenFold1M(b *testing.B) {
 	dir := bigLog(b)
-	os.RemoveAll(snapDir(dir))
 	cpu := cpuTime()
 	b.ResetTimer()
 	for range b.N {
-		if st, _ := openAndFold(b, dir); st.Folded != bigLogEvents {
-			b.Fatalf("folded %d", st.Folded)
+		if n, _ := openAndFold(b, dir); n != bigLogEvents {
+			b.Fatalf("folded %d", n)
 		}
 	}
 	b.ReportMetric(float64(bigLogEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -236,34 +229,6 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkRestartWithSnapshot1M: Open the same log with a snapshot 1,000
-// records before its end: verify, restore, fold the tail.
-func BenchmarkRestartWithSnapshot1M(b *testing.B) {
-	dir := bigLog(b)
-	os.RemoveAll(snapDir(dir))
-	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := &countFolder{Rooms: map[string]int{}}
-	r, _ := NewRegistry(c)
-	l.iter(1, bigLogEvents-1000, func(seq uint64, ev Event) error { return r.Apply(seq, ev) })
-	if _, err := l.Snapshot(r); err != nil {
-		b.Fatal(err)
-	}
-	l.Close()
-	cpu := cpuTime()
-	b.ResetTimer()
-	for range b.N {
-		if st, _ := openAndFold(b, dir); st.SnapshotSeq != bigLogEvents-1000 || st.Folded != 1000 {
-			b.Fatalf("stats %+v", st)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/op")
-	os.RemoveAll(snapDir(dir))
 }
 
 // BenchmarkDecodeRecord: check and decode one ~200-byte chat record.

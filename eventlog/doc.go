@@ -1,7 +1,7 @@
 // Package eventlog is SyncNet's append-only event log: typed events, their
 // versioned, checksummed binary records, the write-ahead log on
 // github.com/tidwall/wal with group commit, torn-tail repair, the hash chain,
-// snapshots, and folding events into state.
+// and snapshot files.
 //
 // # What it owns and what it does not
 //
@@ -9,9 +9,8 @@
 // rebuilding of state from those bytes. It does not own sockets, sessions,
 // elections, replication or the meaning of events: it never decides what is
 // committed, and it never rewrites history. Where the replication layer must
-// discard an uncommitted suffix it appends a SuffixDiscarded record and its
-// own Folder honours it; eventlog stores and replays that record like any
-// other. It imports nothing from the rest of SyncNet.
+// discard an uncommitted suffix it appends a SuffixDiscarded record, which
+// eventlog stores and returns like any other. It imports nothing from the rest of SyncNet.
 //
 // # Records and sequence numbers
 //
@@ -79,12 +78,11 @@
 //     operator decides; see `wal verify`); on ErrLocked another node is
 //     running on the same data_dir; on *UnknownKindError / *VersionError
 //     run a newer build.
-//  2. Rebuild state by folding the records (Iter). The node folds them into
-//     its replicated log and applied state itself (node/state); it does not
-//     use Registry, Replay or the snapshots of this package today, and sets
-//     SnapshotEvery to -1. Those remain for whoever needs a fold with
-//     snapshots keyed by WAL sequence (the scale work on history decides
-//     whether the node's own snapshots build on them or they go).
+//  2. Rebuild state: from the newest snapshot that ReadSnapshot accepts
+//     and whose hash matches the log, then the records after it (Iter), or
+//     by folding every record. The meaning of a snapshot's sections is the
+//     caller's; WriteSnapshot stores them with the chain hash of the record
+//     they cover.
 //  3. Append events (stamped with origin, term, index, Lamport and wall time
 //     by the caller) and acknowledge them to anyone only after Append
 //     returns. Append may be called from many goroutines; they share fsyncs.
@@ -100,8 +98,8 @@
 // one fsync). tidwall Read calls are serialised by Log.rmu because
 // concurrent reads of older segments race inside tidwall/wal v1.2.1. Log.mu
 // guards the head and is a leaf lock. A long Iter reads and hashes in a
-// helper goroutine of its own that ends before Iter returns. Registry and
-// Folders are single-goroutine.
+// helper goroutine of its own that ends before Iter returns. WriteSnapshot
+// may run in a goroutine of its own while others Append.
 //
 // # Payload codec
 //

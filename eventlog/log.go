@@ -29,13 +29,16 @@ type Options struct {
 	// NoSync skips fsync. Default false. For tests and benchmarks only: with
 	// it, Append no longer means durable and I4 does not hold.
 	NoSync bool
-	// SnapshotEvery is how many records are folded between snapshots taken by
-	// MaybeSnapshot. Default 100,000; negative disables snapshots.
+	// SnapshotEvery is ignored. It configured the removed Registry/Replay
+	// snapshots; it stays only so that callers setting it still compile.
+	//
+	// Deprecated: the caller decides when to call WriteSnapshot.
 	SnapshotEvery int
-	// SnapshotKeep is how many snapshot files are kept. Default 2.
+	// SnapshotKeep is how many snapshot files WriteSnapshot keeps (the
+	// newest). Default 2.
 	SnapshotKeep int
-	// Logf receives the few lines the log writes (torn-tail repair, skipped
-	// snapshots). Default log.Printf.
+	// Logf receives the few lines the log writes (torn-tail repair).
+	// Default log.Printf.
 	Logf func(format string, args ...any)
 
 	// InjectFault is for fault-injection tests only; production code leaves
@@ -61,9 +64,6 @@ func (o Options) withDefaults() Options {
 		o.MaxBatchBytes = 4 << 20
 	}
 	o.MaxBatchBytes = min(o.MaxBatchBytes, 32<<20)
-	if o.SnapshotEvery == 0 {
-		o.SnapshotEvery = 100_000
-	}
 	if o.SnapshotKeep <= 0 {
 		o.SnapshotKeep = 2
 	}
@@ -105,9 +105,11 @@ type Log struct {
 	head      Hash       // hash of record last
 	poison    error      // sticky write error
 	closed    bool
-	snapSeq   uint64 // sequence number of the newest snapshot
 	closeOnce sync.Once
 	closeErr  error
+
+	snapMu   sync.Mutex     // serialises WriteSnapshot
+	snapHook func(snapStep) // crash tests only: called after each step of a snapshot write
 
 	batches atomic.Uint64 // group commits written
 	records atomic.Uint64 // records written by them
@@ -174,7 +176,6 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 			l.tailBytes = int(fi.Size())
 		}
 	}
-	l.snapSeq = latestSnapshotSeq(dir)
 	go l.run()
 	return l, nil
 }
