@@ -37,7 +37,41 @@ type Config struct {
 	MaxUncommittedEntries int
 	// MaxApplyEntries caps CommittedEntries in one Ready. Default 4096.
 	MaxApplyEntries int
+
+	// Storage, when set, is the node's durable log below the in-memory
+	// window (see Storage): entries at or below the compaction point are
+	// read from it, and a follower that needs them gets them in MsgApp —
+	// never MsgSnapshotNeeded/MsgSnap. nil keeps the snapshot path.
+	Storage Storage
+
+	// Bulk catch-up: a follower that is catching up — its next index is at
+	// or below the compaction point, or it is more than
+	// MaxBatchEntries*MaxInflight entries behind the leader's last index —
+	// gets batches of up to CatchUpBatchEntries entries and CatchUpBatchBytes
+	// bytes, at most CatchUpInflight of them unacknowledged. Setting them to
+	// MaxBatchEntries, MaxBatchBytes and MaxInflight turns bulk catch-up off.
+	//
+	// CatchUpBatchEntries: default max(16384, MaxBatchEntries); at most
+	// MaxCatchUpBatchEntries (the node's wire decoder refuses more).
+	CatchUpBatchEntries int
+	// CatchUpBatchBytes: default max(4 MiB, MaxBatchBytes); at most
+	// MaxCatchUpBatchBytes (well under the peer frame limit).
+	CatchUpBatchBytes int
+	// CatchUpInflight: default 4. CatchUpInflight*CatchUpBatchBytes must not
+	// exceed MaxCatchUpInflightBytes (the peer's per-peer queue).
+	CatchUpInflight int
 }
+
+// Limits that keep one catch-up batch, and a catching-up follower's whole
+// window, within what the node's peer transport carries: node/peer's
+// DefaultMaxFrame is 8 MiB per frame and DefaultQueueBytes 64 MiB queued per
+// peer; node/wire.go decodes at most 65536 entries per message. A batch's
+// byte count (Data plus 24 bytes per entry) bounds its encoding.
+const (
+	MaxCatchUpBatchBytes    = 6 << 20
+	MaxCatchUpBatchEntries  = 1 << 16
+	MaxCatchUpInflightBytes = 64 << 20
+)
 
 // Default returns cfg with zero limits replaced by their defaults.
 func (cfg Config) Default() Config {
@@ -49,12 +83,15 @@ func (cfg Config) Default() Config {
 	def(&cfg.HeartbeatTicks, 1)                     // one tick is the node's heartbeat interval
 	def(&cfg.RetransmitTicks, 4*cfg.HeartbeatTicks) // a few heartbeats: loss, not slowness
 	def(&cfg.SnapshotRetryTicks, 10*cfg.HeartbeatTicks)
-	def(&cfg.MaxBatchEntries, 256)         // amortises framing and fsync
-	def(&cfg.MaxBatchBytes, 1<<20)         // keeps a frame well under peer limits
-	def(&cfg.MaxInflight, 64)              // bounds per-follower send queue
-	def(&cfg.MaxEntryBytes, 64<<10)        // chat events are small
-	def(&cfg.MaxUncommittedEntries, 1<<16) // bounds leader memory without quorum
-	def(&cfg.MaxApplyEntries, 4096)        // bounds one apply pass
+	def(&cfg.MaxBatchEntries, 256)                                 // amortises framing and fsync
+	def(&cfg.MaxBatchBytes, 1<<20)                                 // keeps a frame well under peer limits
+	def(&cfg.MaxInflight, 64)                                      // bounds per-follower send queue
+	def(&cfg.MaxEntryBytes, 64<<10)                                // chat events are small
+	def(&cfg.MaxUncommittedEntries, 1<<16)                         // bounds leader memory without quorum
+	def(&cfg.MaxApplyEntries, 4096)                                // bounds one apply pass
+	def(&cfg.CatchUpBatchEntries, max(16384, cfg.MaxBatchEntries)) // a few large sequential reads
+	def(&cfg.CatchUpBatchBytes, max(4<<20, cfg.MaxBatchBytes))     // well under the peer frame limit
+	def(&cfg.CatchUpInflight, 4)                                   // 16 MiB per catching-up follower
 	return cfg
 }
 
@@ -84,11 +121,20 @@ func (cfg Config) Validate() error {
 		{"SnapshotRetryTicks", cfg.SnapshotRetryTicks}, {"MaxBatchEntries", cfg.MaxBatchEntries},
 		{"MaxBatchBytes", cfg.MaxBatchBytes}, {"MaxInflight", cfg.MaxInflight},
 		{"MaxEntryBytes", cfg.MaxEntryBytes}, {"MaxUncommittedEntries", cfg.MaxUncommittedEntries},
-		{"MaxApplyEntries", cfg.MaxApplyEntries},
+		{"MaxApplyEntries", cfg.MaxApplyEntries}, {"CatchUpBatchEntries", cfg.CatchUpBatchEntries},
+		{"CatchUpBatchBytes", cfg.CatchUpBatchBytes}, {"CatchUpInflight", cfg.CatchUpInflight},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("replica config: %s must be > 0, got %d", f.name, f.v)
 		}
+	}
+	switch {
+	case cfg.CatchUpBatchEntries < cfg.MaxBatchEntries || cfg.CatchUpBatchEntries > MaxCatchUpBatchEntries:
+		return fmt.Errorf("replica config: CatchUpBatchEntries %d must be in [MaxBatchEntries %d, %d]", cfg.CatchUpBatchEntries, cfg.MaxBatchEntries, MaxCatchUpBatchEntries)
+	case cfg.CatchUpBatchBytes < cfg.MaxBatchBytes || cfg.CatchUpBatchBytes > MaxCatchUpBatchBytes:
+		return fmt.Errorf("replica config: CatchUpBatchBytes %d must be in [MaxBatchBytes %d, %d] (peer frame limit)", cfg.CatchUpBatchBytes, cfg.MaxBatchBytes, MaxCatchUpBatchBytes)
+	case cfg.CatchUpInflight > MaxCatchUpInflightBytes/cfg.CatchUpBatchBytes:
+		return fmt.Errorf("replica config: CatchUpInflight %d * CatchUpBatchBytes %d exceeds %d (peer queue)", cfg.CatchUpInflight, cfg.CatchUpBatchBytes, MaxCatchUpInflightBytes)
 	}
 	return nil
 }
@@ -98,7 +144,10 @@ type State struct {
 	// HardState as last persisted (Term, Commit).
 	HardState HardState
 	// Snapshot is the base the log starts after (zero Index: log from 1).
-	// Only Index and Term are used here; Data stays with the node.
+	// Only Index and Term are used here; Data stays with the node. With
+	// Config.Storage it is the compaction point the node restarts from
+	// (typically its applied index and that entry's term): entries at or
+	// below it are read from Storage.
 	Snapshot Snapshot
 	// Entries is the effective log after folding Discard records: contiguous,
 	// starting at Snapshot.Index+1. New keeps the slice (no copy).

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -144,8 +145,21 @@ func TestProposeErrors(t *testing.T) {
 
 // TestCatchUp: far-behind and divergent followers are brought up to date
 // in bounded batches with a bounded pipeline, and fast back-off needs few
-// rejections even across a long conflicting suffix.
+// rejections even across a long conflicting suffix. Each case runs with
+// bulk catch-up off (the catch-up limits set to the ordinary ones: batches
+// of at most 16 entries, 4 in flight) and on (at most 64 entries, 2 in
+// flight, for a follower more than 16*4 entries behind).
 func TestCatchUp(t *testing.T) {
+	for _, bulk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bulk=%v", bulk), func(t *testing.T) { testCatchUp(t, bulk) })
+	}
+}
+
+func testCatchUp(t *testing.T, bulk bool) {
+	maxEnts, maxInflight := 16, 4
+	if bulk {
+		maxEnts, maxInflight = 64, 4
+	}
 	leaderLog := append(ents(1, repeat(1, 500)...), ents(501, repeat(2, 500)...)...)
 	tests := []struct {
 		name        string
@@ -159,13 +173,19 @@ func TestCatchUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mod := func(c *Config) { c.MaxBatchEntries, c.MaxInflight = 16, 4 }
+			mod := func(c *Config) {
+				c.MaxBatchEntries, c.MaxInflight = 16, 4
+				c.CatchUpBatchEntries, c.CatchUpInflight = 16, 4
+				if bulk {
+					c.CatchUpBatchEntries, c.CatchUpInflight = 64, 2
+				}
+			}
 			c := newMemCluster(t, 3, mod)
 			c.rs["n1"] = newR(t, "n1", c.ids, State{HardState: HardState{Term: 2, Commit: 500}, Entries: leaderLog}, mod)
 			c.rs["n2"] = newR(t, "n2", c.ids, State{HardState: HardState{Term: 2}, Entries: tt.follower}, mod)
 			c.rs["n3"] = newR(t, "n3", c.ids, State{HardState: HardState{Term: 2}, Entries: leaderLog}, mod)
 			must(t, c.rs["n1"].BecomeLeader(3))
-			rejects, discards := 0, 0
+			rejects, discards, biggest := 0, 0, 0
 			for round := 0; ; round++ {
 				if round > 1000 {
 					t.Fatal("no convergence")
@@ -183,7 +203,8 @@ func TestCatchUp(t *testing.T) {
 					for _, m := range rd.Messages {
 						if m.Type == MsgApp && len(m.Entries) > 0 {
 							perFollower[m.To]++
-							if len(m.Entries) > 16 {
+							biggest = max(biggest, len(m.Entries))
+							if len(m.Entries) > maxEnts {
 								t.Fatalf("batch of %d entries", len(m.Entries))
 							}
 						}
@@ -193,8 +214,8 @@ func TestCatchUp(t *testing.T) {
 						c.queue = append(c.queue, m)
 					}
 					for to, n := range perFollower {
-						if n > 4 {
-							t.Fatalf("%d batches to %s in one Ready, MaxInflight 4", n, to)
+						if n > maxInflight {
+							t.Fatalf("%d batches to %s in one Ready, MaxInflight %d", n, to, maxInflight)
 						}
 					}
 					r.Advance(rd)
@@ -212,6 +233,9 @@ func TestCatchUp(t *testing.T) {
 			}
 			if (discards > 0) != tt.wantDiscard {
 				t.Errorf("discards = %d", discards)
+			}
+			if bulk && biggest <= 16 {
+				t.Errorf("bulk catch-up never sent a batch above 16 entries")
 			}
 		})
 	}

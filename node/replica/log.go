@@ -2,14 +2,18 @@ package replica
 
 import "fmt"
 
-// memLog is the replica's view of its log: entries after a snapshot base,
-// the prefix known durable (stable), commit and apply positions, and the
-// pending disk work (a discard record, an installed snapshot) for the next
-// Ready. Invariant: snapIndex <= applied <= committed <= lastIndex() and
-// committed <= stable once handed out (see Ready).
+// memLog is the replica's view of its log: entries after a snapshot base
+// (the compaction point), the prefix known durable (stable), commit and
+// apply positions, and the pending disk work (a discard record, an
+// installed snapshot) for the next Ready. Invariant: snapIndex <= applied
+// <= committed <= lastIndex() and committed <= stable once handed out (see
+// Ready). With storage, indexes 1..snapIndex are read from it (they are
+// committed and durable); err is its first failure.
 type memLog struct {
 	snapIndex, snapTerm uint64
 	ents                []Entry // ents[i].Index == snapIndex+1+i
+	storage             Storage // nil: indexes below snapIndex are gone
+	err                 error   // first storage failure (sticky)
 	stable              uint64  // highest index durable on disk
 	committed           uint64
 	applied             uint64
@@ -19,8 +23,8 @@ type memLog struct {
 	truncatedAt    uint64    // last truncation point, reset by the caller
 }
 
-func newMemLog(st State) (*memLog, error) {
-	l := &memLog{snapIndex: st.Snapshot.Index, snapTerm: st.Snapshot.Term, ents: st.Entries}
+func newMemLog(st State, storage Storage) (*memLog, error) {
+	l := &memLog{snapIndex: st.Snapshot.Index, snapTerm: st.Snapshot.Term, ents: st.Entries, storage: storage}
 	for i, e := range st.Entries {
 		if e.Index != l.snapIndex+1+uint64(i) {
 			return nil, fmt.Errorf("replica: recovered log not contiguous at position %d (index %d after snapshot %d)", i, e.Index, l.snapIndex)
@@ -49,16 +53,23 @@ func (l *memLog) lastTerm() uint64 {
 	return t
 }
 
-// term returns the term of the entry at i; ok is false when i is compacted
-// (below the snapshot) or beyond the last index.
+// term returns the term of the entry at i; ok is false when i is beyond the
+// last index, compacted without storage, or storage failed (then l.err is
+// set: callers that build a message check it).
 func (l *memLog) term(i uint64) (t uint64, ok bool) {
 	switch {
 	case i == l.snapIndex:
 		return l.snapTerm, true
-	case i < l.snapIndex || i > l.lastIndex():
+	case i > l.lastIndex():
 		return 0, false
+	case i > l.snapIndex:
+		return l.ents[i-l.snapIndex-1].Term, true
+	case l.storage == nil:
+		return 0, false
+	case i == 0:
+		return 0, true // the empty prefix
 	}
-	return l.ents[i-l.snapIndex-1].Term, true
+	return l.storedTerm(i)
 }
 
 func (l *memLog) matchTerm(i, t uint64) bool {
@@ -76,16 +87,17 @@ func (l *memLog) slice(lo, hi uint64, maxCount, maxBytes int) []Entry {
 		panic(fmt.Sprintf("replica: slice [%d,%d) outside log [%d,%d]", lo, hi, l.firstIndex(), l.lastIndex()))
 	}
 	hi = min(hi, l.lastIndex()+1, lo+uint64(maxCount))
-	ents := l.ents[lo-l.snapIndex-1 : hi-l.snapIndex-1]
-	size := 0
-	for i, e := range ents {
-		size += e.size()
-		if i > 0 && size > maxBytes {
-			ents = ents[:i]
-			break
-		}
+	return capBytes(l.ents[lo-l.snapIndex-1:hi-l.snapIndex-1], maxBytes)
+}
+
+// entries is slice for a leader's append: below the compaction point it
+// reads from storage (prevTerm is the term at lo-1), and one batch never
+// crosses the compaction point. ok is false on a storage failure (recorded).
+func (l *memLog) entries(lo, hi, prevTerm uint64, maxCount, maxBytes int) ([]Entry, bool) {
+	if lo >= l.firstIndex() || l.storage == nil {
+		return l.slice(lo, hi, maxCount, maxBytes), true
 	}
-	return ents[:len(ents):len(ents)]
+	return l.storedEntries(lo, hi, prevTerm, maxCount, maxBytes)
 }
 
 // truncateFrom drops entries >= i (i > committed is the caller's duty). If
@@ -126,11 +138,17 @@ func (l *memLog) findConflict(ents []Entry) uint64 {
 }
 
 // findConflictByTerm returns the largest index <= i whose term is <= t, or
-// the first compacted index below it with term 0 when it runs out.
-// Used for fast back-off on both sides (as in etcd raft).
+// the first compacted index below it with term 0 when it runs out (no
+// storage). Used for fast back-off on both sides (as in etcd raft). Below
+// the compaction point it binary-searches storage (terms never decrease
+// along a log): O(log n) reads however long a term ran. On a storage
+// failure (l.err set) the answer is meaningless.
 func (l *memLog) findConflictByTerm(i, t uint64) (uint64, uint64) {
 	i = min(i, l.lastIndex())
 	for {
+		if i < l.snapIndex && l.storage != nil {
+			return l.searchStored(i, t)
+		}
 		lt, ok := l.term(i)
 		if !ok {
 			return i, 0 // compacted: the caller falls back to a snapshot
@@ -142,19 +160,55 @@ func (l *memLog) findConflictByTerm(i, t uint64) (uint64, uint64) {
 	}
 }
 
+// searchStored is findConflictByTerm for 1 <= i < snapIndex with storage.
+func (l *memLog) searchStored(i, t uint64) (uint64, uint64) {
+	lo, hi := uint64(0), i // term(lo) <= t is known (index 0 has term 0); find the largest such <= hi
+	lt, ok := l.term(hi)
+	if !ok {
+		return 0, 0
+	}
+	if lt <= t {
+		return hi, lt
+	}
+	for hi-lo > 1 { // invariant: term(lo) <= t < term(hi)
+		mid := lo + (hi-lo)/2
+		mt, ok := l.term(mid)
+		if !ok {
+			return 0, 0
+		}
+		if mt <= t {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	lt, ok = l.term(lo)
+	if !ok {
+		return 0, 0
+	}
+	return lo, lt
+}
+
 // checkAppend reports whether an append's claims contradict committed
 // history: every legitimate leader holds our committed entries unchanged
 // (I3), so an (index, term) it asserts at or below our commit index — the
 // prev entry or a carried one — must match ours wherever we still hold it.
 // Step refuses such an append before anything changes; maybeAppend relies
-// on it.
+// on it. Below the compaction point (with storage) it checks the prev entry
+// and the last carried entry there — two reads, not one per entry; the
+// carried ones at or below our commit are skipped by maybeAppend anyway,
+// and the one it relies on (at our commit index) is in memory. A storage
+// failure leaves l.err set (Step then refuses nothing and returns it).
 func (l *memLog) checkAppend(prevIndex, prevTerm uint64, ents []Entry) error {
 	if err := l.checkCommitted("prev entry", prevIndex, prevTerm); err != nil {
 		return err
 	}
-	for _, e := range ents {
+	for k, e := range ents {
 		if e.Index > l.committed {
 			break
+		}
+		if e.Index < l.snapIndex && k+1 < len(ents) && ents[k+1].Index < l.snapIndex {
+			continue // not the last one below the compaction point
 		}
 		if err := l.checkCommitted("entry", e.Index, e.Term); err != nil {
 			return err
@@ -252,7 +306,8 @@ func (l *memLog) restore(s Snapshot) {
 	l.pendingSnap = &snap
 }
 
-// compact forgets entries <= i (already in a node snapshot).
+// compact forgets entries <= i (already in a node snapshot, or with storage
+// on the node's disk).
 func (l *memLog) compact(i uint64) error {
 	if i <= l.snapIndex {
 		return nil

@@ -133,9 +133,18 @@ func (r *Replica) Advance(rd Ready) {
 	}
 }
 
-// Compact forgets log entries up to and including index, which the node has
-// captured in a durable snapshot of its applied state. Followers that need
-// them later get MsgSnapshotNeeded.
+// Compact forgets log entries up to and including index, which must be
+// applied and durable (index <= Status().Applied and <= Status().Stable;
+// ErrCompact otherwise; an index at or below FirstIndex()-1 is a no-op).
+//
+// Without Config.Storage the node must have captured them in a durable
+// snapshot of its applied state; followers that need them later get
+// MsgSnapshotNeeded. With Storage, Storage must serve every index up to
+// index from now on (the node's WAL does); followers that need them get
+// them in MsgApp read from Storage. A leader may then compact everything
+// applied and durable: nothing it must send depends on memory. Keeping a
+// slack of recent entries (those a follower's Match in Status().Progress
+// has not reached) only saves disk reads.
 func (r *Replica) Compact(index uint64) error {
 	r.assertIdle("Compact")
 	return r.log.compact(index)
@@ -148,6 +157,9 @@ func (r *Replica) SendSnapshot(to string, s Snapshot) error {
 	r.assertIdle("SendSnapshot")
 	if r.role != Leader {
 		return ErrNotLeader
+	}
+	if r.log.storage != nil {
+		return fmt.Errorf("%w: this replica has Storage: followers catch up from the log", ErrBadSnapshot)
 	}
 	pr, ok := r.prs[to]
 	if !ok {
@@ -171,15 +183,37 @@ type Status struct {
 	Commit                          uint64
 	FirstIndex, LastIndex, LastTerm uint64
 	Stable, Applied                 uint64
+	// Progress (leader only, else nil): each follower's replication state.
+	Progress map[string]ProgressStatus
 }
 
-// Status returns the replica's current summary.
+// ProgressStatus is the leader's view of one follower.
+type ProgressStatus struct {
+	// Match is the highest index known durable on the follower and equal
+	// to the leader's entry there.
+	Match uint64
+	// Next is the next index the leader will send it.
+	Next uint64
+	// CatchingUp: the follower is far behind and gets bulk batches (with
+	// Storage, possibly read from disk).
+	CatchingUp bool
+}
+
+// Status returns the replica's current summary. On a leader it allocates
+// Progress; callers on a hot path that need only the scalars may ignore it.
 func (r *Replica) Status() Status {
-	return Status{
+	st := Status{
 		ID: r.cfg.ID, Term: r.term, Lead: r.lead, Role: r.role, Commit: r.log.committed,
 		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
 		Stable: r.log.stable, Applied: r.log.applied,
 	}
+	if r.role == Leader {
+		st.Progress = make(map[string]ProgressStatus, len(r.prs))
+		for id, pr := range r.prs {
+			st.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, CatchingUp: r.catchingUp(pr)}
+		}
+	}
+	return st
 }
 
 // LastIndexTerm returns the log's last term and index, which the election
@@ -189,5 +223,6 @@ func (r *Replica) LastIndexTerm() (lastTerm, lastIndex uint64) {
 }
 
 // Term returns the term of the entry at index i, if the log holds it (or i
-// is the snapshot base).
+// is the snapshot base). With Config.Storage, indexes below the compaction
+// point are read from Storage (false on a failure, recorded in Err).
 func (r *Replica) Term(i uint64) (uint64, bool) { return r.log.term(i) }

@@ -36,7 +36,7 @@ func New(cfg Config, st State) (*Replica, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l, err := newMemLog(st)
+	l, err := newMemLog(st, cfg.Storage)
 	if err != nil {
 		return nil, fmt.Errorf("replica %s: %w", cfg.ID, err)
 	}
@@ -49,6 +49,17 @@ func New(cfg Config, st State) (*Replica, error) {
 	r.prevSoft = r.softState()
 	return r, nil
 }
+
+// Err returns the first failure of Config.Storage (wrapping ErrStorage), or
+// nil. It is sticky: the replica sent nothing built from the failed read,
+// and from then on Step and Propose return it and Tick does nothing; Ready
+// and Advance still work, so the node can persist what is pending, and must
+// then stop.
+func (r *Replica) Err() error { return r.log.err }
+
+// FirstIndex returns the first index held in memory (the compaction point
+// plus one). With Config.Storage, entries below it are read from Storage.
+func (r *Replica) FirstIndex() uint64 { return r.log.firstIndex() }
 
 func (r *Replica) softState() SoftState { return SoftState{Term: r.term, Lead: r.lead, Role: r.role} }
 
@@ -119,7 +130,7 @@ func (r *Replica) becomeFollower(term uint64, lead string) {
 // retransmits to followers whose acks stalled.
 func (r *Replica) Tick() {
 	r.assertIdle("Tick")
-	if r.role != Leader {
+	if r.role != Leader || r.log.err != nil {
 		return
 	}
 	for _, to := range r.followers() {
@@ -173,6 +184,9 @@ func (r *Replica) followers() []string {
 // is committed (see doc.go).
 func (r *Replica) Propose(data []byte) (index, term uint64, err error) {
 	r.assertIdle("Propose")
+	if r.log.err != nil {
+		return 0, 0, r.log.err
+	}
 	if r.role != Leader {
 		return 0, 0, ErrNotLeader
 	}

@@ -9,9 +9,20 @@ import (
 // it refuses changes nothing: Step returns a *RejectError (wrapping
 // ErrBadMessage or ErrRejected) and counts it in Rejected. What a peer can
 // never do is make it panic (see doc.go, "Refusing what a peer sends").
+//
+// With Config.Storage, a failed read returns an error wrapping ErrStorage
+// (also in Err) instead of a refusal; once Err is set, Step returns it and
+// does nothing.
 func (r *Replica) Step(m Message) error {
 	r.assertIdle("Step")
-	if e := r.check(m); e != nil {
+	if r.log.err != nil {
+		return r.log.err
+	}
+	e := r.check(m)
+	if r.log.err != nil {
+		return r.log.err // check read storage and failed: nothing changed
+	}
+	if e != nil {
 		if r.rejected == nil {
 			r.rejected = make(map[string]int)
 		}
@@ -103,6 +114,10 @@ func (r *Replica) check(m Message) *RejectError {
 			err = r.log.checkAppend(m.PrevIndex, m.PrevTerm, m.Entries)
 		} else {
 			err = r.log.checkSnapshot(*m.Snapshot)
+		}
+		if err == nil && m.Type == MsgSnap && r.log.storage != nil && m.Snapshot.Index > r.log.committed && !r.log.matchTerm(m.Snapshot.Index, m.Snapshot.Term) {
+			// Installing it would leave a gap Storage cannot fill.
+			return rej(ErrRejected, RejectSnapshotUnsupported, "this replica has Storage and catches up from the log only")
 		}
 		if err != nil {
 			return rej(ErrRejected, RejectCommitConflict, err.Error())
@@ -196,6 +211,9 @@ func (r *Replica) rejectAppend(m Message) {
 		prevIndex, prevTerm = m.Snapshot.Index, m.Snapshot.Term
 	}
 	hi, ht := r.log.findConflictByTerm(min(prevIndex, r.log.lastIndex()), prevTerm)
+	if r.log.err != nil {
+		return // the hint came from a failed read: send nothing
+	}
 	r.send(Message{Type: MsgAppResp, To: m.From, Reject: true, Index: prevIndex, HintIndex: hi, HintTerm: ht})
 }
 
@@ -223,6 +241,9 @@ func (r *Replica) handleAppResp(m Message) {
 		hint := min(m.HintIndex, r.log.lastIndex())
 		if m.HintTerm > 0 {
 			hint, _ = r.log.findConflictByTerm(hint, m.HintTerm)
+			if r.log.err != nil {
+				return
+			}
 		}
 		if pr.maybeDecrTo(m.Index, hint) {
 			r.maybeSendAppend(m.From, false)
@@ -297,13 +318,15 @@ func (r *Replica) sendAppends(to string) {
 // maybeSendAppend sends one MsgApp to a follower if its progress allows;
 // force sends an empty one (heartbeat, commit update) when nothing else can
 // go. It reports whether entries were sent (callers loop to fill the pipe).
+// A follower that is catching up (see catchingUp) gets bulk batches.
 func (r *Replica) maybeSendAppend(to string, force bool) bool {
 	pr := r.prs[to]
-	if pr.state == stateSnapshot {
+	if pr.state == stateSnapshot || r.log.err != nil {
 		return false
 	}
 	last := r.log.lastIndex()
-	if pr.paused(r.cfg.MaxInflight) || (pr.state == stateReplicate && pr.next > last) {
+	bulk := r.catchingUp(pr)
+	if pr.paused(r.inflightCap(bulk)) || (pr.state == stateReplicate && pr.next > last) {
 		if force && pr.state == stateReplicate {
 			r.sendCommitOnly(to, pr)
 		}
@@ -311,13 +334,22 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 	}
 	prev := pr.next - 1
 	prevTerm, ok := r.log.term(prev)
+	if r.log.err != nil {
+		return false // storage failed: nothing built from it leaves
+	}
 	if !ok {
 		r.requestSnapshot(to, pr)
 		return false
 	}
 	var ents []Entry
 	if pr.next <= last {
-		ents = r.log.slice(pr.next, last+1, r.cfg.MaxBatchEntries, r.cfg.MaxBatchBytes)
+		maxN, maxB := r.cfg.MaxBatchEntries, r.cfg.MaxBatchBytes
+		if bulk {
+			maxN, maxB = r.cfg.CatchUpBatchEntries, r.cfg.CatchUpBatchBytes
+		}
+		if ents, ok = r.log.entries(pr.next, last+1, prevTerm, maxN, maxB); !ok {
+			return false
+		}
 	}
 	r.send(Message{Type: MsgApp, To: to, PrevIndex: prev, PrevTerm: prevTerm, Entries: ents, Commit: r.log.committed})
 	pr.sentCommit = max(pr.sentCommit, min(r.log.committed, prev+uint64(len(ents))))
@@ -331,12 +363,33 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 	return true
 }
 
+// catchingUp reports whether a follower is far behind: its next entry is at
+// or below the compaction point (with Storage: read from disk), or it is
+// more than a full window of ordinary batches behind the leader's last
+// index. Such a follower gets bulk batches (CatchUpBatchEntries,
+// CatchUpBatchBytes, at most CatchUpInflight in flight): a few large
+// sequential reads instead of one MsgApp per MaxBatchEntries entries. Once
+// within a window of the end it gets ordinary batches again, so the bytes
+// in flight to it stay below CatchUpInflight*CatchUpBatchBytes plus one
+// ordinary window.
+func (r *Replica) catchingUp(pr *progress) bool {
+	return pr.next <= r.log.snapIndex ||
+		r.log.lastIndex() >= pr.next+uint64(r.cfg.MaxBatchEntries)*uint64(r.cfg.MaxInflight)
+}
+
+func (r *Replica) inflightCap(bulk bool) int {
+	if bulk {
+		return r.cfg.CatchUpInflight
+	}
+	return r.cfg.MaxInflight
+}
+
 // sendCommitOnly sends an empty append anchored at the follower's match, so
 // in-flight batches can never make it fail; the follower commits up to
 // min(commit, match).
 func (r *Replica) sendCommitOnly(to string, pr *progress) {
 	t, ok := r.log.term(pr.match)
-	if !ok {
+	if !ok || r.log.err != nil {
 		return
 	}
 	r.send(Message{Type: MsgApp, To: to, PrevIndex: pr.match, PrevTerm: t, Commit: r.log.committed})

@@ -162,6 +162,10 @@ const (
 	// RejectAckBeyondLog (ErrRejected): a follower of our term acknowledges
 	// entries beyond the leader's last index, which it was never sent.
 	RejectAckBeyondLog = "ack-beyond-log"
+	// RejectSnapshotUnsupported (ErrRejected): a snapshot this replica
+	// would have to install, but it has Config.Storage, which must hold
+	// every index up to the compaction point: it catches up from the log.
+	RejectSnapshotUnsupported = "snapshot-unsupported"
 )
 
 // RejectError is the error Step returns for a message it refused: nothing
