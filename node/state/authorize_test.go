@@ -48,7 +48,7 @@ func TestBanRefusesTheNextEntryOnEveryNode(t *testing.T) {
 				t.Fatalf("node %d: refused entry %d produced %+v", i, j+1, out)
 			}
 		}
-		h := s.Chat.History("general", 0, 10)
+		h := msgs(s.Chat.History("general", 0, 10))
 		if len(h) != 1 || h[0].Text != "after the ban" || h[0].Index != 7 {
 			t.Fatalf("node %d: history %+v", i, h)
 		}
@@ -57,7 +57,7 @@ func TestBanRefusesTheNextEntryOnEveryNode(t *testing.T) {
 		} else if h[0] != first[0] {
 			t.Fatalf("node %d disagrees: %+v vs %+v", i, h, first)
 		}
-		if s.Refused() != 3 || len(s.Chat.History(api.DMRoom("ann", "bob"), 0, 10)) != 0 || len(s.Chat.RoomsOf("bob")) != 0 {
+		if s.Refused() != 3 || len(msgs(s.Chat.History(api.DMRoom("ann", "bob"), 0, 10))) != 0 || len(s.Chat.RoomsOf("bob")) != 0 {
 			t.Fatalf("node %d: refused %d", i, s.Refused())
 		}
 		o, ok := s.Lookup("bob", "p1")
@@ -125,7 +125,7 @@ func TestMuteExpires(t *testing.T) {
 		if !apply(11, at(31*time.Minute, "cat", "h", post("ops", "cat", "free"))) {
 			t.Fatalf("node %d: a post after the mute of every room was refused", i)
 		}
-		if h := s.Chat.History("general", 0, 10); len(h) != 1 || h[0].Index != 6 {
+		if h := msgs(s.Chat.History("general", 0, 10)); len(h) != 1 || h[0].Index != 6 {
 			t.Fatalf("node %d: history %+v", i, h)
 		}
 	}

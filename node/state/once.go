@@ -1,7 +1,9 @@
 package state
 
 import (
+	"math"
 	"sync"
+	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
@@ -35,6 +37,7 @@ type requestKey struct{ author, id string }
 type firstEntry struct {
 	index  uint64
 	digest uint64
+	time   int64 // Header.Time of the entry: the window counts from it
 }
 
 // Outcome is what became of a request: the first entry that carried its
@@ -94,22 +97,90 @@ func RequestKey(ev eventlog.Event) (author, id string) {
 
 // once is the exactly-once table. The apply goroutine is its only writer;
 // Lookup may come from any goroutine.
+//
+// It is a window (see the package doc): a request is remembered until the
+// newest entry time applied (maxTime, a fold of the log: the same on every
+// node) is more than window past the time of the entry that first carried
+// it. Every remembered request and every refusal has an item in fifo, in
+// apply order; advance drops items from the front while they are expired.
+// Entry times are not monotonic across leaders, so an expired item may
+// wait behind a younger one; every read therefore checks expiry itself
+// (expired), and the fifo only bounds memory: O(1) amortized per entry.
 type once struct {
 	mu       sync.RWMutex
 	first    map[requestKey]firstEntry
-	refusals map[uint64]*api.Refusal // refused entries by index, keyed or not
-	refused  uint64
+	refusals map[uint64]refusalEntry // refused entries by index, keyed or not
+	refused  uint64                  // every refusal ever, also those forgotten
+
+	window  int64 // nanoseconds, > 0
+	maxTime int64 // newest entry time applied; math.MinInt64 before any
+	fifo    []onceItem
+	head    int // fifo[head:] are live
 }
 
-func newOnce() *once {
-	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]*api.Refusal{}}
+// onceItem is one request or refusal the table remembers, in apply order.
+type onceItem struct {
+	key   requestKey
+	keyed bool   // key names a request (else only a refusal is kept)
+	index uint64 // of the first entry: tells a stale item from a renewed request
+	time  int64  // Header.Time of that entry
 }
 
-func (t *once) seen(k requestKey) bool {
-	t.mu.RLock()
-	_, ok := t.first[k]
-	t.mu.RUnlock()
-	return ok
+type refusalEntry struct {
+	r    *api.Refusal
+	time int64
+}
+
+func newOnce(window time.Duration) *once {
+	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]refusalEntry{},
+		window: int64(window), maxTime: math.MinInt64}
+}
+
+// expired reports whether an entry at time at is forgotten: the newest
+// entry time is more than the window past it. Holds mu.
+func (t *once) expired(at int64) bool {
+	limit := t.maxTime - t.window
+	if limit > t.maxTime {
+		return false // maxTime - window underflows: nothing is that old
+	}
+	return at < limit
+}
+
+// admit moves the window to an entry at time at, then reports whether the
+// request k (when keyed) was already seen within it.
+func (t *once) admit(k requestKey, keyed bool, at int64) (seen bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at > t.maxTime {
+		t.maxTime = at
+		t.prune()
+	}
+	if !keyed {
+		return false
+	}
+	e, ok := t.first[k]
+	return ok && !t.expired(e.time)
+}
+
+// prune drops expired items from the front of the fifo, with what they
+// remember. Holds mu.
+func (t *once) prune() {
+	for t.head < len(t.fifo) && t.expired(t.fifo[t.head].time) {
+		it := &t.fifo[t.head]
+		if e, ok := t.first[it.key]; it.keyed && ok && e.index == it.index {
+			delete(t.first, it.key)
+		}
+		if r, ok := t.refusals[it.index]; ok && r.time == it.time {
+			delete(t.refusals, it.index)
+		}
+		*it = onceItem{}
+		t.head++
+	}
+	if t.head > 64 && t.head > len(t.fifo)/2 {
+		n := copy(t.fifo, t.fifo[t.head:])
+		clear(t.fifo[n:])
+		t.fifo, t.head = t.fifo[:n], 0
+	}
 }
 
 // record enters a first entry (if keyed) and its refusal (if refused).
@@ -119,9 +190,10 @@ func (t *once) record(k requestKey, keyed bool, e firstEntry, r *api.Refusal) {
 		t.first[k] = e
 	}
 	if r != nil {
-		t.refusals[e.index] = r
+		t.refusals[e.index] = refusalEntry{r, e.time}
 		t.refused++
 	}
+	t.fifo = append(t.fifo, onceItem{key: k, keyed: keyed, index: e.index, time: e.time})
 	t.mu.Unlock()
 }
 
@@ -129,10 +201,20 @@ func (t *once) lookup(author, id string) (Outcome, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e, ok := t.first[requestKey{author, id}]
-	if !ok {
+	if !ok || t.expired(e.time) {
 		return Outcome{}, false
 	}
-	return Outcome{Index: e.index, Refusal: t.refusals[e.index], digest: e.digest}, true
+	return Outcome{Index: e.index, Refusal: t.refusals[e.index].r, digest: e.digest}, true
+}
+
+func (t *once) refusalAt(index uint64) (*api.Refusal, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r, ok := t.refusals[index]
+	if !ok || t.expired(r.time) {
+		return nil, false
+	}
+	return r.r, true
 }
 
 // digester implements eventlog.Wire as a 64-bit FNV-1a hash of an entry's

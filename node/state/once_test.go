@@ -147,12 +147,12 @@ func applyAll(log []eventlog.Event, keep []bool, now time.Time) applied {
 	a.OnNode, a.Owners = map[string][]string{}, map[string]string{}
 	a.Banned, a.Muted = map[string]bool{}, map[string]bool{}
 	for _, r := range simRooms {
-		a.History[r] = s.Chat.History(r, 0, 1<<30)
+		a.History[r] = msgs(s.Chat.History(r, 0, 1<<30))
 		a.Members[r] = s.Chat.Members(r)
 	}
 	for _, u := range simUsers {
 		for _, v := range simUsers {
-			a.History[api.DMRoom(u, v)] = s.Chat.History(api.DMRoom(u, v), 0, 1<<30)
+			a.History[api.DMRoom(u, v)] = msgs(s.Chat.History(api.DMRoom(u, v), 0, 1<<30))
 		}
 		a.RoomsOf[u] = s.Chat.RoomsOf(u)
 		a.Owners[u], _ = s.Identity.Lookup(u)
@@ -236,7 +236,7 @@ func TestRetryOutcome(t *testing.T) {
 	if o.Matches(other) || o.Matches(join) {
 		t.Error("another request with the same id matches")
 	}
-	if h := s.Chat.History("general", 0, 10); len(h) != 1 || h[0].Text != "hi" || h[0].ID != "r1" {
+	if h := msgs(s.Chat.History("general", 0, 10)); len(h) != 1 || h[0].Text != "hi" || h[0].ID != "r1" {
 		t.Fatalf("history %+v", h)
 	}
 	if got := s.Chat.RoomsOf("ann"); len(got) != 0 {
@@ -250,14 +250,15 @@ func TestRetryOutcome(t *testing.T) {
 // A post written before the header had request fields is deduplicated on
 // (From, ClientMsgID), and the same request in the new form is the same
 // request.
+// (The entries are stamped at t0, inside one once window of the renewed one.)
 func TestOldPostsKeepTheirID(t *testing.T) {
 	s := New(time.Now)
-	old := eventlog.Event{Header: eventlog.Header{Time: 1}, Body: &eventlog.MessagePosted{Room: "general", From: "ann", Text: "x", ClientMsgID: "m1"}}
+	old := eventlog.Event{Header: eventlog.Header{Time: t0.UnixNano()}, Body: &eventlog.MessagePosted{Room: "general", From: "ann", Text: "x", ClientMsgID: "m1"}}
 	if a, id := RequestKey(old); a != "ann" || id != "m1" {
 		t.Fatalf("key of an old post: %q %q", a, id)
 	}
 	s.Apply(1, old)
-	dm := eventlog.Event{Header: eventlog.Header{Time: 1}, Body: &eventlog.DirectMessage{From: "ann", To: "bob", Text: "y", ClientMsgID: "m1"}}
+	dm := eventlog.Event{Header: eventlog.Header{Time: t0.UnixNano()}, Body: &eventlog.DirectMessage{From: "ann", To: "bob", Text: "y", ClientMsgID: "m1"}}
 	s.Apply(2, dm) // an old DM with an id ann already used for a post
 	renewed := at(0, "ann", "m1", &eventlog.MessagePosted{Room: "general", From: "ann", Text: "x", ClientMsgID: "m1"})
 	s.Apply(3, renewed)
@@ -268,7 +269,7 @@ func TestOldPostsKeepTheirID(t *testing.T) {
 		t.Fatalf("outcome %+v", o)
 	}
 	// Entries that name no request are applied every time.
-	noID := eventlog.Event{Header: eventlog.Header{Time: 1}, Body: &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "dev", User: "cat"}}}
+	noID := eventlog.Event{Header: eventlog.Header{Time: t0.UnixNano()}, Body: &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "dev", User: "cat"}}}
 	if a, id := RequestKey(noID); a != "" || id != "" {
 		t.Fatalf("key of an entry without request: %q %q", a, id)
 	}

@@ -39,13 +39,85 @@ type State struct {
 
 	once *once
 	dig  digester // Apply's, reused: only the apply goroutine uses it
+	opts Options  // normalized
 }
 
-// New returns empty state; now is the clock the local reads (Banned, Muted)
+// DefaultOnceWindow is how long (in entry time) a request id is
+// remembered when Options.OnceWindow is zero.
+const DefaultOnceWindow = 24 * time.Hour
+
+// Options configure a State. The zero value is valid: every message kept
+// in memory, the default once window, the local clock for local reads.
+type Options struct {
+	// Now is the clock of the local reads (Moderation.Banned, Muted).
+	// Applying never reads it. nil: time.Now.
+	Now func() time.Time
+	// Messages reads committed messages back from the log (the node's WAL).
+	// With one, the chat keeps in memory only where each room's messages
+	// are and a bounded cache of recent ones (see Chat). nil: every
+	// message applied stays in memory (small uses: tests, offline tools).
+	Messages MessageSource
+	// OnceWindow is how long, in entry time, a request id is remembered
+	// (see the package doc). 0: DefaultOnceWindow; it must not be
+	// negative. It is part of the replicated semantics: every node of a
+	// cluster must use the same, and a snapshot taken with another window
+	// is refused by Restore.
+	OnceWindow time.Duration
+	// RecentPerRoom and RecentTotal size the cache of recent messages when
+	// there is a Messages source: at most RecentPerRoom messages of one room
+	// (0: DefaultRecentPerRoom; negative: no cache) and RecentTotal across
+	// all rooms (0: DefaultRecentTotal; raised to RecentPerRoom if below).
+	RecentPerRoom, RecentTotal int
+}
+
+func (o Options) normalized() (Options, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.OnceWindow < 0:
+		return o, fmt.Errorf("state: once window %v is negative", o.OnceWindow)
+	case o.OnceWindow == 0:
+		o.OnceWindow = DefaultOnceWindow
+	}
+	switch {
+	case o.RecentPerRoom < 0:
+		o.RecentPerRoom = 0
+	case o.RecentPerRoom == 0:
+		o.RecentPerRoom = DefaultRecentPerRoom
+	}
+	if o.RecentTotal <= 0 {
+		o.RecentTotal = DefaultRecentTotal
+	}
+	o.RecentTotal = max(o.RecentTotal, o.RecentPerRoom)
+	return o, nil
+}
+
+// New returns empty state that keeps every message in memory, with the
+// default once window; now is the clock the local reads (Banned, Muted)
 // use. Applying never reads it: entries are judged at their own time.
-func New(now func() time.Time) *State {
-	s := &State{Chat: NewChat(), Identity: NewIdentity(), Moderation: NewModeration(now), Presence: NewPresence(),
-		once: newOnce()}
+func New(now func() time.Time) *State { return NewWith(Options{Now: now}) }
+
+// NewWith returns empty state configured by opts. Options that Validate
+// refuses are a programming error (the node's configuration is validated
+// before): NewWith panics on them.
+func NewWith(opts Options) *State {
+	o, err := opts.normalized()
+	if err != nil {
+		panic(err)
+	}
+	return newState(o, newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), newOnce(o.OnceWindow))
+}
+
+// Validate reports whether NewWith and Restore accept opts.
+func (o Options) Validate() error {
+	_, err := o.normalized()
+	return err
+}
+
+func newState(o Options, c *Chat, t *once) *State {
+	s := &State{Chat: c, Identity: NewIdentity(), Moderation: NewModeration(o.Now), Presence: NewPresence(),
+		once: t, opts: o}
 	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence)
 	s.Plugins.admit = s.admit
 	return s
@@ -65,13 +137,12 @@ func (s *State) admit(index uint64, ev eventlog.Event) bool {
 	author, id := RequestKey(ev)
 	k := requestKey{author, id}
 	keyed := id != ""
-	if keyed && s.once.seen(k) {
+	if s.once.admit(k, keyed, ev.Time) {
 		return false // a request already applied or refused: nothing changes
 	}
 	r := s.Authorize(ev)
 	if keyed || r != nil {
-		var e firstEntry
-		e.index = index
+		e := firstEntry{index: index, time: ev.Time}
 		if keyed {
 			e.digest = s.dig.sum(ev)
 		}
@@ -90,15 +161,14 @@ func (s *State) Lookup(author, requestID string) (o Outcome, ok bool) {
 }
 
 // RefusalAt reports whether the applied entry at index was refused, and
-// why; for audits.
+// why; for audits. Like request ids, refusals are remembered for the once
+// window only: an entry refused longer ago than that reports false.
 func (s *State) RefusalAt(index uint64) (*api.Refusal, bool) {
-	s.once.mu.RLock()
-	defer s.once.mu.RUnlock()
-	r, ok := s.once.refusals[index]
-	return r, ok
+	return s.once.refusalAt(index)
 }
 
-// Refused counts the entries refused so far.
+// Refused counts the entries refused so far, also those older than the
+// once window.
 func (s *State) Refused() uint64 {
 	s.once.mu.RLock()
 	defer s.once.mu.RUnlock()

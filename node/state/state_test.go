@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 func ev(b eventlog.Body, lamport uint64) eventlog.Event {
@@ -21,7 +22,7 @@ func TestChatDedupKeepsFirstEntry(t *testing.T) {
 	}
 	// Another author may reuse the id.
 	s.Plugins.Apply(3, ev(&eventlog.MessagePosted{Room: "general", From: "b", Text: "y", ClientMsgID: "m1"}, 3))
-	h := s.Chat.History("general", 0, 10)
+	h := msgs(s.Chat.History("general", 0, 10))
 	if len(h) != 2 || h[0].Index != 1 || h[1].Index != 3 {
 		t.Fatalf("history %+v", h)
 	}
@@ -38,19 +39,19 @@ func TestHistoryWindows(t *testing.T) {
 	for i := uint64(1); i <= 10; i++ {
 		s.Plugins.Apply(i*2, ev(&eventlog.MessagePosted{Room: "r", From: "a", Text: fmt.Sprint(i), ClientMsgID: fmt.Sprint(i)}, i))
 	}
-	last := s.Chat.History("r", 0, 3)
+	last := msgs(s.Chat.History("r", 0, 3))
 	if len(last) != 3 || last[2].Index != 20 || last[0].Index != 16 {
 		t.Fatalf("newest 3: %+v", last)
 	}
-	before := s.Chat.History("r", 16, 2)
+	before := msgs(s.Chat.History("r", 16, 2))
 	if len(before) != 2 || before[1].Index != 14 {
 		t.Fatalf("before 16: %+v", before)
 	}
-	after := s.Chat.HistoryAfter("r", 15, 100)
+	after := msgs(s.Chat.HistoryAfter("r", 15, 100))
 	if len(after) != 3 || after[0].Index != 16 {
 		t.Fatalf("after 15: %+v", after)
 	}
-	if got := s.Chat.History("nope", 0, 5); got != nil {
+	if got := msgs(s.Chat.History("nope", 0, 5)); got != nil {
 		t.Fatalf("unknown room: %+v", got)
 	}
 }
@@ -137,4 +138,12 @@ func TestReplicatedLogHonoursDiscards(t *testing.T) {
 	if err := add(10, 3, 1, "older term"); err == nil {
 		t.Fatal("falling term accepted")
 	}
+}
+
+// msgs is History's messages; a read error fails the test by panicking.
+func msgs(m []api.Message, err error) []api.Message {
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
