@@ -14,8 +14,8 @@ type memStorage struct {
 	t            testing.TB
 	ents         []Entry
 	limit        func() uint64 // nil: no check
-	fail         bool // every call fails
-	failEntries  bool // Entries fails
+	fail         bool          // every call fails
+	failEntries  bool          // Entries fails
 	terms, reads int
 }
 
@@ -187,7 +187,9 @@ func TestStorageFollowerAcrossBoundary(t *testing.T) {
 func TestStorageLeaderConflictSearch(t *testing.T) {
 	leaderLog := append(ents(1, repeat(1, 200)...), ents(201, repeat(3, 800)...)...) // 1..1000
 	followerLog := append(ents(1, repeat(1, 200)...), ents(201, repeat(2, 150)...)...)
-	mod := func(c *Config) { c.MaxBatchEntries, c.MaxInflight, c.CatchUpBatchEntries, c.CatchUpInflight = 8, 4, 128, 2 }
+	mod := func(c *Config) {
+		c.MaxBatchEntries, c.MaxInflight, c.CatchUpBatchEntries, c.CatchUpInflight = 8, 4, 128, 2
+	}
 	c := newMemCluster(t, 3, mod)
 	l, ls := storedReplica(t, "n1", leaderLog, 800, HardState{Term: 3, Commit: 1000}, mod)
 	c.rs["n1"] = l
@@ -251,7 +253,9 @@ func TestStorageLeaderConflictSearch(t *testing.T) {
 func TestStorageEmptyFollowerBulk(t *testing.T) {
 	const n = 20000
 	log := ents(1, repeat(1, n)...)
-	mod := func(c *Config) { c.MaxBatchEntries, c.MaxInflight, c.CatchUpBatchEntries, c.CatchUpInflight = 16, 4, 1024, 3 }
+	mod := func(c *Config) {
+		c.MaxBatchEntries, c.MaxInflight, c.CatchUpBatchEntries, c.CatchUpInflight = 16, 4, 1024, 3
+	}
 	c := newMemCluster(t, 3, mod)
 	l, ls := storedReplica(t, "n1", log, n-10, HardState{Term: 1, Commit: n}, mod)
 	c.rs["n1"] = l
