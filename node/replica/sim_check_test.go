@@ -105,6 +105,10 @@ func (s *sim) checkMatches(l *simNode) {
 func (s *sim) checkHas(l *simNode, i uint64) {
 	c := s.committed[i]
 	if i < l.r.log.firstIndex() {
+		// Compacted: with Storage the entry is on this member's disk.
+		if s.o.storage && (i > uint64(len(l.disk.ents)) || l.disk.ents[i-1].Term != c.term) {
+			s.fail("I3: leader %s (term %d) lacks committed entry %d/%d on its disk", l.id, l.r.term, i, c.term)
+		}
 		return
 	}
 	if t, ok := l.r.log.term(i); !ok || t != c.term {

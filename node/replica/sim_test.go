@@ -17,8 +17,10 @@ var (
 
 // TestSimulation runs many seeded whole-cluster simulations (3 and 5
 // replicas) with drops, duplicates, reordering, partitions, crashes that
-// lose unpersisted state, restarts, snapshots and retrying clients; see
-// sim_world_test.go. A failure prints the seed; -seed=N replays it.
+// lose unpersisted state, restarts, snapshots and retrying clients — and,
+// in half the seeds, Storage: random compaction, restarts from a
+// compaction point, failing reads, and an empty member joining late that
+// catches up by bulk appends; see sim_world_test.go. A failure prints the seed; -seed=N replays it.
 func TestSimulation(t *testing.T) {
 	soak := os.Getenv("SYNCNET_SOAK") == "1"
 	if *flagSeed >= 0 {
@@ -69,4 +71,8 @@ func TestSimulation(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d seeds: %+v", n, total)
+	// The Storage paths must be exercised, or the run proves little there.
+	if n >= 100 && (total.storageReads == 0 || total.storageFails == 0 || total.bulkApps == 0 || total.joined == 0) {
+		t.Errorf("Storage mode not exercised: %+v", total)
+	}
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,6 +13,8 @@ import (
 // disks that keep only what a Ready asked to persist, the node layer's
 // state machine (dedup by client id), snapshots, and an election oracle
 // that elects the way the ring will. Checks live in sim_check_test.go.
+// In Storage mode (half the seeds) there are no snapshot transfers: each
+// member reads its compacted prefix from its own disk (simStorage).
 
 // simOpts are the per-seed knobs, drawn from the seed.
 type simOpts struct {
@@ -24,6 +27,16 @@ type simOpts struct {
 	compact                      bool
 	clients                      int
 	cfg                          Config
+
+	// Storage mode (issue 12): every member has a Storage over its
+	// simulated disk, compacts at random applied and durable points,
+	// restarts from a snapshot of its applied state with only the entries
+	// after it; reads fail now and then (the member stops on Err). With
+	// lateJoin the last member starts with an empty disk at tick joinAt.
+	storage     bool
+	storageFail float64
+	lateJoin    bool
+	joinAt      int
 }
 
 func drawOpts(seed int64, soak bool) simOpts {
@@ -55,6 +68,22 @@ func drawOpts(seed int64, soak bool) simOpts {
 	// Stall detection must exceed a round trip (2*maxDelay ticks here), as
 	// Config.RetransmitTicks says; otherwise every slow ack re-probes.
 	o.cfg.RetransmitTicks = max(4*o.cfg.HeartbeatTicks, 2*o.maxDelay+3)
+	// Draws added later come from their own stream, so that the options
+	// above stay what they were for every seed.
+	rng2 := rand.New(rand.NewPCG(uint64(seed), 0xb01c))
+	// Bulk catch-up off (the ordinary limits) or on; on, a round trip
+	// carries at least as much as the ordinary window.
+	o.cfg.CatchUpBatchEntries, o.cfg.CatchUpBatchBytes, o.cfg.CatchUpInflight = o.cfg.MaxBatchEntries, o.cfg.MaxBatchBytes, o.cfg.MaxInflight
+	if rng2.IntN(3) != 0 {
+		o.cfg.CatchUpBatchEntries = o.cfg.MaxBatchEntries * []int{2, 4, 8}[rng2.IntN(3)]
+		o.cfg.CatchUpBatchBytes = o.cfg.MaxBatchBytes * 4
+		o.cfg.CatchUpInflight = max(1, o.cfg.MaxInflight/[]int{1, 2}[rng2.IntN(2)])
+	}
+	if o.storage = rng2.IntN(2) == 0; o.storage {
+		o.storageFail = []float64{0, 0, 0.002, 0.01}[rng2.IntN(4)]
+		o.lateJoin = rng2.IntN(2) == 0
+		o.joinAt = o.faultTicks/4 + rng2.IntN(o.faultTicks/2)
+	}
 	if soak {
 		o.faultTicks *= 4
 	}
@@ -86,20 +115,24 @@ type simDisk struct {
 	snap         Snapshot // latest durable snapshot (local or installed)
 
 	// base/terms: the folded log's terms, kept incrementally so checks can
-	// ask "is (index, term) durable here?" cheaply.
+	// ask "is (index, term) durable here?" cheaply; ents holds the entries
+	// themselves (what a Storage over this disk serves).
 	base  uint64
 	terms []uint64
+	ents  []Entry
 }
 
 func (d *simDisk) write(rec diskRec) {
 	d.recs = append(d.recs, rec)
 	switch rec.kind {
 	case recInstall:
-		d.base, d.terms = rec.snap.Index, nil
+		d.base, d.terms, d.ents = rec.snap.Index, nil, nil
 	case recDiscard:
 		d.terms = d.terms[:min(len(d.terms), int(rec.from-d.base-1))]
+		d.ents = d.ents[:len(d.terms)]
 	case recEntry:
 		d.terms = append(d.terms, rec.e.Term)
+		d.ents = append(d.ents, rec.e)
 	}
 }
 
@@ -177,6 +210,8 @@ type simNode struct {
 	sm       simSM
 	snap     Snapshot // latest snapshot held (== disk.snap)
 	recorded uint64   // commit index recorded from this node as leader
+	late     bool     // not started yet (storage mode's late joiner)
+	joinedAt uint64   // leader's last index when the late joiner started
 }
 
 // simClient posts one client id at a time and retries it (same id) until
@@ -245,6 +280,9 @@ type sim struct {
 // (discards, installs, crashes mid-Ready) can be seen with -v.
 type simStats struct {
 	ticks, acked, elections, crashes, crashMid, discards, installs, snapReqs, lost, retries int
+	// Storage mode: reads served, reads failed (member stopped), appends
+	// bigger than an ordinary batch, late joiners caught up.
+	storageReads, storageFails, bulkApps, joined int
 }
 
 func (a *simStats) add(b simStats) {
@@ -258,6 +296,10 @@ func (a *simStats) add(b simStats) {
 	a.snapReqs += b.snapReqs
 	a.lost += b.lost
 	a.retries += b.retries
+	a.storageReads += b.storageReads
+	a.storageFails += b.storageFails
+	a.bulkApps += b.bulkApps
+	a.joined += b.joined
 }
 
 type commitRec struct {
@@ -305,10 +347,14 @@ func newSim(seed int64, o simOpts) *sim {
 	for i := range o.nodes {
 		s.peers = append(s.peers, fmt.Sprintf("n%d", i+1))
 	}
-	for _, id := range s.peers {
+	for i, id := range s.peers {
 		n := &simNode{id: id}
 		s.nodes = append(s.nodes, n)
 		s.byID[id] = n
+		if o.lateJoin && i == len(s.peers)-1 {
+			n.late = true // joins at o.joinAt with an empty disk
+			continue
+		}
 		s.start(n)
 	}
 	for i := range o.clients {
@@ -327,12 +373,15 @@ func (s *sim) start(n *simNode) {
 	}
 	cfg := s.o.cfg
 	cfg.ID, cfg.Peers = n.id, s.peers
+	if s.o.storage {
+		cfg.Storage = &simStorage{s: s, n: n}
+	}
 	st := State{HardState: HardState{Term: n.disk.term, Commit: max(n.disk.commit, base.Index)}, Snapshot: base, Entries: ents}
 	r, err := New(cfg, st)
 	if err != nil {
 		s.fail("%s restart: %v", n.id, err)
 	}
-	n.r, n.up, n.snap, n.recorded = r, true, base, 0
+	n.r, n.up, n.snap, n.recorded, n.late = r, true, base, 0, false
 	n.sm = decodeSM(base.Data)
 	n.sm.applied = base.Index
 	s.checkSM(n)
@@ -388,6 +437,10 @@ func (s *sim) deliver() {
 		}
 		s.logf("deliver %v", lazyMsg{m})
 		if err := n.r.Step(*m); err != nil {
+			if errors.Is(err, ErrStorage) && n.r.Err() != nil {
+				s.stopOnErr(n)
+				continue
+			}
 			s.fail("%s Step(%s): %v", n.id, m.Describe(), err)
 		}
 	}
@@ -440,6 +493,12 @@ func (s *sim) handleReady(n *simNode) {
 	}
 	var snapReqs []string
 	for _, m := range rd.Messages {
+		if s.o.storage && (m.Type == MsgSnapshotNeeded || m.Type == MsgSnap || rd.Snapshot != nil) {
+			s.fail("%s: snapshot path with Storage: %s", n.id, m.Describe())
+		}
+		if m.Type == MsgApp && len(m.Entries) > s.o.cfg.MaxBatchEntries {
+			s.stats.bulkApps++
+		}
 		if m.Type == MsgSnapshotNeeded {
 			s.stats.snapReqs++
 			snapReqs = append(snapReqs, m.To)
@@ -639,6 +698,10 @@ func (s *sim) elect() {
 // maybeCompact plays the node's snapshotting: capture the applied state,
 // make it durable, then let the replica forget the prefix.
 func (s *sim) maybeCompact(n *simNode) {
+	if s.o.storage {
+		s.maybeCompactStored(n)
+		return
+	}
 	if !s.o.compact || n.sm.applied < n.snap.Index+8 || s.rng.IntN(10) != 0 {
 		return
 	}
@@ -654,13 +717,99 @@ func (s *sim) maybeCompact(n *simNode) {
 	s.logf("%s compact to %d", n.id, snap.Index)
 }
 
+// maybeCompactStored is the node with Storage: now and then it snapshots
+// its applied state (its restart point), and it compacts the replica at a
+// random point that is applied and durable; the replica reads below it
+// from a Storage over this member's disk.
+func (s *sim) maybeCompactStored(n *simNode) {
+	if s.rng.IntN(5) != 0 {
+		return
+	}
+	if s.rng.IntN(3) == 0 && n.sm.applied > n.snap.Index {
+		t, ok := n.r.Term(n.sm.applied)
+		if !ok {
+			s.fail("%s: no term for applied %d", n.id, n.sm.applied)
+		}
+		snap := Snapshot{Index: n.sm.applied, Term: t, Data: n.sm.encode()}
+		n.disk.snap, n.snap = snap, snap
+		s.logf("%s snapshot at %d", n.id, snap.Index)
+	}
+	st := n.r.Status()
+	from, hi := st.FirstIndex-1, min(st.Applied, st.Stable)
+	if hi <= from {
+		return
+	}
+	i := from + 1 + uint64(s.rng.IntN(int(hi-from)))
+	if err := n.r.Compact(i); err != nil {
+		s.fail("%s Compact(%d): %v", n.id, i, err)
+	}
+	s.logf("%s compact to %d (applied %d)", n.id, i, st.Applied)
+}
+
+// simStorage is a member's Storage: its simulated disk's folded log. It
+// fails the run if the replica asks for an index above its compaction
+// point or the disk serves an entry that is not the committed one, and
+// fails reads now and then (storageFail) while faults are on.
+type simStorage struct {
+	s *sim
+	n *simNode
+}
+
+func (st *simStorage) read(lo, hi uint64) error {
+	s, n := st.s, st.n
+	s.stats.storageReads++
+	if n.r == nil || !n.up || n.disk.base != 0 || lo == 0 || lo >= hi || hi-1 > n.r.log.snapIndex || hi-1 > uint64(len(n.disk.ents)) {
+		s.fail("%s: storage asked for [%d,%d), compaction point %d, disk base %d holds %d", n.id, lo, hi, n.r.log.snapIndex, n.disk.base, len(n.disk.ents))
+	}
+	if s.faults && s.rng.Float64() < s.o.storageFail {
+		s.logf("%s storage read [%d,%d) FAILS", n.id, lo, hi)
+		return fmt.Errorf("simulated read error at %d", lo)
+	}
+	for i := lo; i < hi; i++ {
+		s.checkCommitted(n.id, n.disk.ents[i-1], 0)
+	}
+	return nil
+}
+
+func (st *simStorage) Term(i uint64) (uint64, error) {
+	if err := st.read(i, i+1); err != nil {
+		return 0, err
+	}
+	return st.n.disk.ents[i-1].Term, nil
+}
+
+func (st *simStorage) Entries(lo, hi uint64, maxBytes int) ([]Entry, error) {
+	if err := st.read(lo, hi); err != nil {
+		return nil, err
+	}
+	out := st.n.disk.ents[lo-1 : hi-1]
+	size := 0
+	for k, e := range out {
+		if size += len(e.Data); k > 0 && size > maxBytes {
+			out = out[:k]
+			break
+		}
+	}
+	return out[:len(out):len(out)], nil
+}
+
+// stopOnErr stops a member whose replica reported a Storage failure, as
+// the node does (what was not persisted is lost, like a crash).
+func (s *sim) stopOnErr(n *simNode) {
+	if n.up && n.r.Err() != nil {
+		s.stats.storageFails++
+		s.logf("%s STOPS: %v", n.id, n.r.Err())
+		s.crash(n)
+	}
+}
+
 // chaos injects crashes, restarts, partitions and spontaneous elections.
 func (s *sim) chaos() {
 	for _, n := range s.nodes {
 		switch {
 		case n.up && s.rng.Float64() < s.o.crash:
 			s.crash(n)
-		case !n.up && s.rng.Float64() < s.o.restart:
+		case !n.up && !n.late && s.rng.Float64() < s.o.restart:
 			s.start(n)
 		}
 	}
@@ -689,6 +838,18 @@ func (s *sim) chaos() {
 // step runs one tick of the world.
 func (s *sim) step() {
 	s.tick++
+	for _, n := range s.nodes {
+		if n.late && s.tick >= s.o.joinAt {
+			s.start(n) // an empty log, far behind
+			s.stats.joined++
+			for _, l := range s.nodes {
+				if l.up && l.r.role == Leader {
+					n.joinedAt = max(n.joinedAt, l.r.log.lastIndex())
+				}
+			}
+			s.logf("%s JOINS empty, leader at %d", n.id, n.joinedAt)
+		}
+	}
 	if s.faults {
 		s.chaos()
 	}
@@ -707,15 +868,21 @@ func (s *sim) step() {
 	for _, n := range s.nodes {
 		if n.up {
 			n.r.Tick()
+			s.stopOnErr(n)
 		}
 	}
 	for range 3 {
 		for _, n := range s.nodes {
 			if n.up && n.r.HasReady() {
 				s.handleReady(n)
+				if n.up {
+					s.stopOnErr(n)
+				}
 			}
 		}
 	}
+	// Record what leaders committed before anyone compacts it away.
+	s.recordLeaderCommits()
 	for _, n := range s.nodes {
 		if n.up {
 			s.maybeCompact(n)
