@@ -95,9 +95,11 @@
 // All Log methods are safe for concurrent use. One writer goroutine per Log
 // does every write (group commit: it drains all waiting Appends up to
 // MaxBatchCount records and MaxBatchBytes into one tidwall WriteBatch with
-// one fsync). tidwall Read calls are serialised by Log.rmu because
-// concurrent reads of older segments race inside tidwall/wal v1.2.1. Log.mu
-// guards the head and is a leaf lock. A long Iter reads and hashes in a
+// one fsync). Readers never call tidwall/wal: ReadRange, Read and HashAt
+// pread the segment files through a sparse offset index that the writer
+// extends after each fsync and before it publishes the new records, so any
+// number of readers run concurrently with it and never see a record that is
+// not durable. Log.mu guards the head and is a leaf lock. A long Iter reads and hashes in a
 // helper goroutine of its own that ends before Iter returns. WriteSnapshot
 // may run in a goroutine of its own while others Append.
 //

@@ -15,10 +15,15 @@ import (
 // field documents its default.
 type Options struct {
 	// SegmentSize is the target size of a WAL segment file in bytes.
-	// Default 20 MiB (tidwall/wal's default).
+	// Default 20 MiB (tidwall/wal's default); at most 1 GiB.
 	SegmentSize int
-	// SegmentCacheSize is how many older segments tidwall/wal keeps in memory
-	// for reads. Default 4.
+	// SegmentCacheSize is ignored: reads never go through tidwall/wal (they
+	// pread the segment files through the Log's own sparse index), so its
+	// segment cache is set to 1, the least it accepts. It then holds only
+	// the segment tidwall/wal sealed last (wal.Log.cycle caches it), on top
+	// of the tail segment it always keeps in memory: about 2×SegmentSize.
+	//
+	// Deprecated: has no effect.
 	SegmentCacheSize int
 	// MaxBatchCount bounds how many records one group commit writes with one
 	// fsync. Default 1024. One Append with more events is still written whole.
@@ -54,9 +59,7 @@ func (o Options) withDefaults() Options {
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = 20 << 20
 	}
-	if o.SegmentCacheSize <= 0 {
-		o.SegmentCacheSize = 4
-	}
+	o.SegmentSize = min(o.SegmentSize, 1<<30) // the sparse index holds 32-bit offsets
 	if o.MaxBatchCount <= 0 {
 		o.MaxBatchCount = 1024
 	}
@@ -95,9 +98,7 @@ type Log struct {
 	closing chan struct{}
 	stopped chan struct{}
 
-	// rmu serialises tidwall Read calls: concurrent reads of older segments
-	// race inside tidwall/wal v1.2.1 (upstream issue tidwall/wal#34).
-	rmu sync.Mutex
+	ix *segIndex // sparse offset index of the segment files; readers pread through it
 
 	mu        sync.Mutex // guards the fields below
 	first     uint64     // first sequence number (0 while empty)
@@ -116,7 +117,9 @@ type Log struct {
 
 	// Owned by the writer goroutine.
 	batch     wal.Batch
-	tailBytes int // mirror of tidwall's tail segment size, to see segment rolls
+	tailBytes int    // mirror of tidwall's tail segment size, to see segment rolls
+	tailFirst uint64 // first sequence number of the tail segment
+	ixEvents  []ixEvent
 }
 
 // Open opens (creating if needed) the log in dir. Before handing the
@@ -158,7 +161,7 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		// NoSync says (wal.Log.cycle), and Close fsyncs too.
 		NoSync:           true,
 		SegmentSize:      opts.SegmentSize,
-		SegmentCacheSize: opts.SegmentCacheSize,
+		SegmentCacheSize: 1, // see Options.SegmentCacheSize
 		LogFormat:        wal.Binary,
 	})
 	if err != nil {
@@ -171,11 +174,9 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		w.Close()
 		return nil, err
 	}
-	if len(st.segs) > 0 {
-		if fi, err := os.Stat(st.segs[len(st.segs)-1].path); err == nil {
-			l.tailBytes = int(fi.Size())
-		}
-	}
+	l.ix = newIndex(dir, st)
+	tail := l.ix.segs[len(l.ix.segs)-1]
+	l.tailFirst, l.tailBytes = tail.first, int(tail.end)
 	go l.run()
 	return l, nil
 }
@@ -274,10 +275,11 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		close(l.closing)
 		<-l.stopped
-		l.rmu.Lock()
 		err := l.w.Close()
-		l.rmu.Unlock()
 		if err != nil && l.Err() == nil {
+			l.closeErr = fmt.Errorf("eventlog: close %s: %w", l.dir, err)
+		}
+		if err := l.ix.closeFiles(); err != nil && l.closeErr == nil {
 			l.closeErr = fmt.Errorf("eventlog: close %s: %w", l.dir, err)
 		}
 		if err := unlockDir(l.lock); err != nil && l.closeErr == nil {

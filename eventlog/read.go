@@ -5,82 +5,122 @@ import (
 	"fmt"
 )
 
-// readRaw returns the stored record at seq. tidwall reads are serialised
-// (see Log.rmu); the returned slice is a private copy.
-func (l *Log) readRaw(seq uint64) ([]byte, error) {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	rec, err := l.w.Read(seq)
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: read %s index %d: %w", l.dir, seq, err)
-	}
-	return rec, nil
-}
-
 func (l *Log) corrupt(seq uint64, reason string) error {
 	return &CorruptError{File: l.dir, Index: seq, Reason: reason}
 }
 
-// Read returns the event at sequence number seq. The record's CRC is checked,
-// and its hash against the prev field of the record after it (or the head),
-// so a record changed on disk since Open is reported as a *CorruptError (I8).
-func (l *Log) Read(seq uint64) (Event, error) {
-	first, last, head, err := l.bounds()
-	if err != nil {
-		return Event{}, err
-	}
-	if seq == 0 || seq < first || seq > last {
-		return Event{}, fmt.Errorf("%w: %d (log holds %d..%d)", ErrNotFound, seq, first, last)
-	}
-	rec, err := l.readRaw(seq)
-	if err != nil {
-		return Event{}, err
-	}
-	want := head
-	if seq < last {
-		next, err := l.readRaw(seq + 1)
-		if err != nil {
-			return Event{}, err
-		}
-		if len(next) < recordHeaderSize {
-			return Event{}, l.corrupt(seq+1, "record too short")
-		}
-		want = Hash(next[offPrev : offPrev+32])
-	}
+// ReadRange calls fn with every record from..to in order (both inclusive,
+// FirstSeq ≤ from ≤ to ≤ LastSeq, durable records only; otherwise an error
+// wrapping ErrNotFound). It reads only the bytes it needs with pread from the
+// segment files, through the sparse offset index. Every record's frame, CRC
+// and kind are checked and every record is checked against the next one's
+// prev field, including record to against record to+1 (or the head when to
+// is the last record), before fn sees it: a record changed on disk since
+// Open is a *CorruptError (I8). An error from fn stops the read and is
+// returned. Many goroutines may call ReadRange while others Append.
+func (l *Log) ReadRange(from, to uint64, fn func(seq uint64, ev Event) error) error {
 	d := decoderPool.Get().(*decoder)
 	defer decoderPool.Put(d)
-	r, err := d.decodeRecord(rec)
-	if err != nil {
-		return Event{}, l.corrupt(seq, err.Error())
-	}
-	if HashRecord(rec) != want {
-		return Event{}, l.corrupt(seq, "record hash does not match the chain")
-	}
-	return r.Event, nil
+	return l.readRange(from, to, func(seq uint64, rec []byte, _ Hash) error {
+		return l.deliver(d, seq, rec, fn)
+	})
 }
 
-// HashAt returns the chain hash of the record at seq (the zero hash for 0).
-func (l *Log) HashAt(seq uint64) (Hash, error) {
+// readRange is ReadRange of the stored records with their chain hashes.
+func (l *Log) readRange(from, to uint64, fn func(seq uint64, rec []byte, h Hash) error) error {
 	first, last, head, err := l.bounds()
-	switch {
-	case err != nil:
-		return Hash{}, err
-	case seq == 0:
-		return Hash{}, nil
-	case seq == last:
-		return head, nil
-	case seq < first || seq > last:
-		return Hash{}, fmt.Errorf("%w: %d (log holds %d..%d)", ErrNotFound, seq, first, last)
-	}
-	next, err := l.readRaw(seq + 1)
 	if err != nil {
-		return Hash{}, err
+		return err
 	}
-	if _, prev, _, err := checkFrame(next); err != nil {
-		return Hash{}, l.corrupt(seq+1, err.Error())
-	} else {
-		return prev, nil
+	if from == 0 || from < first || to > last || from > to {
+		return fmt.Errorf("%w: %d..%d (log holds %d..%d)", ErrNotFound, from, to, first, last)
 	}
+	c := l.newCursor()
+	defer c.release()
+	var (
+		pend    []byte // record seq-1, delivered once seq's prev field vouches for it
+		pendBuf []byte
+		prev    Hash
+	)
+	end := to
+	if to < last {
+		end = to + 1
+	}
+	for seq := from; seq <= end; seq++ {
+		rec, err := c.record(seq)
+		if err != nil {
+			return err
+		}
+		k, p, _, err := checkFrame(rec)
+		if err != nil {
+			return c.corrupt(seq, err.Error())
+		}
+		if seq > from && p != prev {
+			return c.corrupt(seq, errChainBreak.Error())
+		}
+		if seq > to {
+			break
+		}
+		if !k.Known() {
+			return fmt.Errorf("eventlog: %s index %d: %w", l.dir, seq, &UnknownKindError{Kind: k, Version: rec[0]})
+		}
+		if pend != nil {
+			if err := fn(seq-1, pend, prev); err != nil {
+				return err
+			}
+		}
+		prev = HashRecord(rec)
+		pendBuf = append(pendBuf[:0], rec...)
+		pend = pendBuf
+	}
+	if to == last && prev != head {
+		return c.corrupt(to, "record hash does not match the head of the chain")
+	}
+	return fn(to, pend, prev)
+}
+
+// corrupt reports damage at seq in the cursor's current segment file.
+func (c *cursor) corrupt(seq uint64, reason string) error {
+	file := c.l.dir
+	if c.v.s != nil {
+		file = c.v.s.path
+	}
+	return &CorruptError{File: file, Index: seq, Reason: reason}
+}
+
+// Read returns the event at sequence number seq: ReadRange(seq, seq). The
+// record's CRC is checked, and its hash against the prev field of the record
+// after it (or the head), so a record changed on disk since Open is reported
+// as a *CorruptError (I8).
+func (l *Log) Read(seq uint64) (Event, error) {
+	var ev Event
+	err := l.ReadRange(seq, seq, func(_ uint64, e Event) error {
+		ev = e
+		return nil
+	})
+	return ev, err
+}
+
+// HashAt returns the chain hash of the record at seq (the zero hash for 0):
+// the SHA-256 of the record itself, read and checked as ReadRange does (its
+// CRC, and its hash against the next record's prev field); for the last
+// record, the head.
+func (l *Log) HashAt(seq uint64) (Hash, error) {
+	if seq == 0 {
+		return Hash{}, nil
+	}
+	if last, head := l.Head(); seq == last {
+		if _, _, _, err := l.bounds(); err != nil {
+			return Hash{}, err
+		}
+		return head, nil
+	}
+	var h Hash
+	err := l.readRange(seq, seq, func(_ uint64, _ []byte, hh Hash) error {
+		h = hh
+		return nil
+	})
+	return h, err
 }
 
 // Iter calls fn for every record from sequence number from (clamped to the
@@ -119,14 +159,17 @@ func (l *Log) iter(from, to uint64, fn func(seq uint64, ev Event) error) error {
 	c := chainCheck{l: l, prev: prev, havePrev: from > first}
 	d := new(decoder)
 	if last-from < pipelineMin {
-		for seq := from; seq <= last; seq++ {
-			rec, err := c.next(seq)
-			if err != nil {
-				return err
+		// readRange checks CRC, kind and the links inside from..last;
+		// this adds the link to the record before from.
+		err := l.readRange(from, last, func(seq uint64, rec []byte, h Hash) error {
+			if seq == from && c.havePrev && Hash(rec[offPrev:offPrev+32]) != c.prev {
+				return l.corrupt(seq, errChainBreak.Error())
 			}
-			if err := l.deliver(d, seq, rec, fn); err != nil {
-				return err
-			}
+			c.prev = h
+			return l.deliver(d, seq, rec, fn)
+		})
+		if err != nil {
+			return err
 		}
 	} else if err := l.iterPipelined(&c, d, from, last, fn); err != nil {
 		return err
@@ -146,14 +189,6 @@ type chainCheck struct {
 	l        *Log
 	prev     Hash
 	havePrev bool
-}
-
-func (c *chainCheck) next(seq uint64) ([]byte, error) {
-	rec, err := c.l.readRaw(seq)
-	if err != nil {
-		return nil, err
-	}
-	return rec, c.check(seq, rec)
 }
 
 func (c *chainCheck) check(seq uint64, rec []byte) error {

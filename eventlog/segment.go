@@ -75,17 +75,22 @@ type segResult struct {
 	lastHash  Hash   // hash of the last good record
 	goodEnd   int    // byte offset just after the last good record
 	size      int
-	bad       error  // why the record at goodEnd is bad, or nil
-	badSeq    uint64 // its sequence number
-	fatal     error  // a well-formed record this build cannot read (not damage)
+	bad       error    // why the record at goodEnd is bad, or nil
+	badSeq    uint64   // its sequence number
+	fatal     error    // a well-formed record this build cannot read (not damage)
+	offs      []uint32 // byte offset of every indexStride-th good record (the sparse index)
+	wantHash  Hash     // hash of record want (walkSegment's argument), if found
+	foundWant bool
 }
 
 // visitFunc receives each good record; it may stop the walk with an error.
 type visitFunc func(seq uint64, rec []byte, h Hash) error
 
 // walkSegment checks every entry of data, the contents of a segment whose
-// first entry has sequence number first, and the hash chain inside it.
-func walkSegment(data []byte, first uint64, visit visitFunc) (segResult, error) {
+// first entry has sequence number first, and the hash chain inside it. It
+// notes the offset of every indexStride-th record, and the hash of record
+// want if the segment holds it.
+func walkSegment(data []byte, first, want uint64, visit visitFunc) (segResult, error) {
 	r := segResult{size: len(data)}
 	off := 0
 	for off < len(data) {
@@ -117,6 +122,12 @@ func walkSegment(data []byte, first uint64, visit visitFunc) (segResult, error) 
 			return r, nil
 		}
 		h := HashRecord(rec)
+		if r.count%indexStride == 0 {
+			r.offs = append(r.offs, uint32(off))
+		}
+		if seq == want {
+			r.wantHash, r.foundWant = h, true
+		}
 		if visit != nil {
 			if err := visit(seq, rec, h); err != nil {
 				return r, err

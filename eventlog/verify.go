@@ -26,9 +26,13 @@ func (t *TornTail) String() string {
 // dirState is the verified state of a wal directory.
 type dirState struct {
 	segs        []segFile
-	first, last uint64 // sequence numbers of the good records; 0, 0 if none
-	head        Hash   // hash of record last
+	results     []segResult // per segment; zero for those before start
+	start       int         // index of the first segment verified
+	first, last uint64      // sequence numbers of the good records; 0, 0 if none
+	head        Hash        // hash of record last
 	torn        *TornTail
+	want        Hash // hash of record want (verifyDir's argument), if found
+	foundWant   bool
 }
 
 // verifyDir checks every record of the wal directory dir: framing, CRC, known
@@ -40,20 +44,30 @@ func verifyDir(dir string, visit visitFunc) (dirState, error) {
 	if err != nil || len(segs) == 0 {
 		return dirState{segs: segs}, err
 	}
+	return verifySegs(segs, 0, 0, visit)
+}
+
+// verifySegs verifies segs[start:] as verifyDir does; the first record of
+// segs[start] is not linked to the segment before it, which is not read. It
+// notes the hash of record want.
+func verifySegs(segs []segFile, start int, want uint64, visit visitFunc) (dirState, error) {
 	results := make([]segResult, len(segs))
-	var tailData []byte
+	var (
+		tailData []byte
+		err      error
+	)
 	if visit == nil {
-		tailData, err = walkParallel(segs, results)
+		tailData, err = walkParallel(segs[start:], results[start:], want)
 	} else {
 		tailData, err = walkSequential(segs, results, visit)
 	}
 	if err != nil {
 		return dirState{}, err
 	}
-	return combine(segs, results, tailData)
+	return combine(segs, results, start, tailData)
 }
 
-func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
+func walkParallel(segs []segFile, results []segResult, want uint64) ([]byte, error) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -70,10 +84,10 @@ func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
 				if tail {
 					buf = nil // kept for tornTail
 				}
-				data, err := readFileInto(buf, segs[i].path)
+				data, err := readSegment(buf, segs[i].path)
 				if err == nil {
 					buf = data
-					results[i], err = walkSegment(data, segs[i].first, nil)
+					results[i], err = walkSegment(data, segs[i].first, want, nil)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
@@ -92,6 +106,15 @@ func walkParallel(segs []segFile, results []segResult) ([]byte, error) {
 	close(next)
 	wg.Wait()
 	return tailData, firstErr
+}
+
+// readSegment reads a segment file for verification: readFileInto, refusing
+// files too big to be ours (the sparse index holds 32-bit offsets).
+func readSegment(buf []byte, path string) ([]byte, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxSegmentBytes {
+		return nil, &CorruptError{File: path, Reason: fmt.Sprintf("segment file of %d bytes, more than the %d a segment can hold", fi.Size(), int64(maxSegmentBytes))}
+	}
+	return readFileInto(buf, path)
 }
 
 // readFileInto reads the whole file at path into buf (grown if needed).
@@ -121,7 +144,7 @@ func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byt
 	var data []byte
 	for i, s := range segs {
 		var err error
-		if data, err = os.ReadFile(s.path); err != nil {
+		if data, err = readSegment(nil, s.path); err != nil {
 			return nil, err
 		}
 		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
@@ -137,7 +160,7 @@ func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byt
 			}
 			return visit(seq, rec, h)
 		}
-		if results[i], err = walkSegment(data, s.first, wrapped); err != nil {
+		if results[i], err = walkSegment(data, s.first, 0, wrapped); err != nil {
 			return nil, err
 		}
 		if results[i].bad != nil && i < len(segs)-1 {
@@ -153,25 +176,28 @@ func segmentGap(segs []segFile, results []segResult, i int) error {
 		segs[i].first, segs[i-1].path, segs[i-1].first+results[i-1].count-1)}
 }
 
-// combine checks the segments against each other and classifies any bad
+// combine checks segs[start:] against each other and classifies any bad
 // record: in the tail segment with nothing valid after it, a torn tail;
 // anywhere else, corruption.
-func combine(segs []segFile, results []segResult, tailData []byte) (dirState, error) {
-	st := dirState{segs: segs, first: segs[0].first}
+func combine(segs []segFile, results []segResult, start int, tailData []byte) (dirState, error) {
+	st := dirState{segs: segs, results: results, start: start, first: segs[0].first}
 	last := len(segs) - 1
-	for i, s := range segs {
-		r := results[i]
-		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
+	for i := start; i < len(segs); i++ {
+		s, r := segs[i], results[i]
+		if i > start && s.first != segs[i-1].first+results[i-1].count {
 			return dirState{}, segmentGap(segs, results, i)
 		}
 		if r.fatal != nil {
 			return dirState{}, fmt.Errorf("eventlog: wal file %s index %d: %w", s.path, r.badSeq, r.fatal)
 		}
-		if r.count > 0 && (i > 0 || s.first == 1) && r.firstPrev != st.head {
+		if r.count > 0 && (i > start || s.first == 1) && r.firstPrev != st.head {
 			return dirState{}, &CorruptError{File: s.path, Index: s.first, Reason: errChainBreak.Error() + " (first record of segment)"}
 		}
 		if r.count > 0 {
 			st.head = r.lastHash
+		}
+		if r.foundWant {
+			st.want, st.foundWant = r.wantHash, true
 		}
 		if r.bad != nil {
 			if i < last {

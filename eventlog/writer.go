@@ -190,9 +190,14 @@ func (l *Log) write(batch []*request) error {
 		return err
 	}
 	l.batch.Clear()
+	l.ixEvents = l.ixEvents[:0]
 	rolled := false
+	roll := func(next uint64) { // tidwall starts a new segment for record next
+		l.ixEvents = append(l.ixEvents, ixEvent{seq: next, off: int64(l.tailBytes), roll: true})
+		rolled, l.tailBytes, l.tailFirst = true, 0, next
+	}
 	if l.tailBytes > l.opts.SegmentSize { // mirrors tidwall's check before a batch
-		rolled, l.tailBytes = true, 0
+		roll(seq)
 	}
 	for _, r := range batch {
 		r.first = seq
@@ -202,9 +207,12 @@ func (l *Log) write(batch []*request) error {
 			seal(rec, r.kinds[i], prev)
 			prev = HashRecord(rec)
 			l.batch.Write(seq, rec)
+			if (seq-l.tailFirst)%indexStride == 0 {
+				l.ixEvents = append(l.ixEvents, ixEvent{seq: seq, off: int64(l.tailBytes)})
+			}
 			l.tailBytes += uvarintLen(len(rec)) + len(rec)
 			if l.tailBytes >= l.opts.SegmentSize { // tidwall starts a new segment here
-				rolled, l.tailBytes = true, 0
+				roll(seq + 1)
 			}
 			seq++
 			start = end
@@ -229,6 +237,11 @@ func (l *Log) write(batch []*request) error {
 			// and with it acknowledged records.
 			err = syncDir(l.dir)
 		}
+	}
+	if err == nil {
+		// Durable: index the new records before publishing them, so that a
+		// reader that sees them in LastSeq finds them in the index.
+		l.ix.apply(l.dir, l.ixEvents, seq-1, int64(l.tailBytes))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
