@@ -149,10 +149,10 @@ func (ix *msgIndex) bytes() int {
 	return n
 }
 
-// checkChunk verifies a chunk read from a snapshot: n messages, gaps of at
-// least one that use up its bytes exactly. It returns its last index.
-func checkChunk(c chunk) (uint64, error) {
-	if c.n < 1 || c.n > chunkLen {
+// checkChunk verifies a chunk read from a snapshot: 1..most messages, gaps
+// of at least one that use up its bytes exactly. It returns its last index.
+func checkChunk(c chunk, most int) (uint64, error) {
+	if c.n < 1 || c.n > most {
 		return 0, fmt.Errorf("chunk of %d messages", c.n)
 	}
 	v, data := c.first, c.data

@@ -106,7 +106,8 @@ func NewWith(opts Options) *State {
 	if err != nil {
 		panic(err)
 	}
-	return newState(o, newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), newOnce(o.OnceWindow))
+	return newState(o, newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), newOnce(o.OnceWindow),
+		NewIdentity(), NewModeration(o.Now), NewPresence())
 }
 
 // Validate reports whether NewWith and Restore accept opts.
@@ -115,9 +116,8 @@ func (o Options) Validate() error {
 	return err
 }
 
-func newState(o Options, c *Chat, t *once) *State {
-	s := &State{Chat: c, Identity: NewIdentity(), Moderation: NewModeration(o.Now), Presence: NewPresence(),
-		once: t, opts: o}
+func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence) *State {
+	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, once: t, opts: o}
 	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence)
 	s.Plugins.admit = s.admit
 	return s

@@ -1,0 +1,707 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
+)
+
+// Snapshots of the whole State.
+//
+// Capture, on the apply goroutine, takes an Image: a copy of everything
+// applied so far that later Applies do not change. It copies the small
+// parts (identity, moderation, presence, rooms and members, counters, the
+// exactly-once window) and shares the message indexes, whose full chunks
+// are immutable and whose open chunks are only appended to: O(rooms + users
+// + memberships + once window), not O(messages). Encode then runs on any
+// goroutine while Apply goes on. Restore rebuilds a State that answers
+// every read as the captured one did and decides every later entry alike;
+// the cache of recent messages starts empty and fills as rooms are posted
+// to and read.
+//
+// Format (version 1):
+//
+//	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
+//
+// The body is a sequence of protobuf wire-format fields (protowire; v:
+// varint, f: fixed64, m: a length-delimited message of such fields, s/b:
+// string/bytes). Each top-level field number has one meaning; a reader of
+// version 1 refuses any field it does not know (a newer format changes the
+// version byte).
+//
+//	1 v once window (ns)            7 m identity {1 s name, 2 s key fingerprint}
+//	2 f newest entry time (int64)    8 m ban      (moderation)
+//	3 v refused count                9 m mute     (moderation; a user's in order)
+//	4 v message count                10 m presence {1 s user, 2 s node, 3 s status}
+//	5 v last Lamport time            11 m room    {1 s name, 2 s topic, 3 v messages, 4 v last index,
+//	6 v messages per full chunk                     5 m chunk {1 v first index, 2 v messages, 3 b gaps} ...}
+//	12 m member  {1 s room, 2 s user}
+//	13 m request {1 s author, 2 s id, 3 v keyed, 4 v index, 5 f time, 6 f digest,
+//	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
+//	moderation = {1 s target, 2 s by, 3 s room, 4 s reason, 5 f until}
+//
+// Fields 1 to 6 appear once each, first; maps are written in key order, so
+// equal States encode to equal bytes. Requests (13) are the exactly-once
+// window in apply order: the requests still remembered and the refusals,
+// each with the time it ages out from.
+
+const (
+	imageMagic   = "SYNCSTAT"
+	imageVersion = 1
+)
+
+// ErrImage is wrapped by every error Restore returns for data that is not
+// a whole snapshot of this format.
+var ErrImage = errors.New("state: bad snapshot")
+
+// Image is a snapshot of a State, taken by Capture. It does not change
+// after Capture returns; Encode may run on any goroutine, several times.
+type Image struct {
+	window, maxTime int64
+	refused         uint64
+	requests        []imageRequest
+
+	owners   map[string]string
+	bans     map[string]eventlog.Moderation
+	mutes    map[string][]eventlog.Moderation
+	presence map[string]map[string]string
+
+	rooms              map[string]roomImage
+	members            map[string][]string
+	messages, lastLamp uint64
+}
+
+type roomImage struct {
+	topic string
+	idx   msgIndex // frozen: shares the live index's bytes
+}
+
+type imageRequest struct {
+	key     requestKey
+	keyed   bool
+	index   uint64
+	time    int64
+	digest  uint64
+	refusal *api.Refusal
+}
+
+// Capture takes a snapshot of everything applied so far. Call it on the
+// apply goroutine, between Applies.
+func (s *State) Capture() *Image {
+	im := &Image{}
+
+	t := s.once
+	t.mu.RLock()
+	im.window, im.maxTime, im.refused = t.window, t.maxTime, t.refused
+	for _, it := range t.fifo[t.head:] {
+		if t.expired(it.time) {
+			continue
+		}
+		r := imageRequest{key: it.key, index: it.index, time: it.time}
+		if e, ok := t.first[it.key]; it.keyed && ok && e.index == it.index {
+			r.keyed, r.digest = true, e.digest
+		}
+		if ref, ok := t.refusals[it.index]; ok && ref.time == it.time {
+			r.refusal = ref.r
+		}
+		if r.keyed || r.refusal != nil {
+			im.requests = append(im.requests, r)
+		}
+	}
+	t.mu.RUnlock()
+
+	s.Identity.mu.RLock()
+	im.owners = maps.Clone(s.Identity.owner)
+	s.Identity.mu.RUnlock()
+
+	m := s.Moderation
+	m.mu.RLock()
+	im.bans = maps.Clone(m.bans)
+	im.mutes = make(map[string][]eventlog.Moderation, len(m.mutes))
+	for u, l := range m.mutes {
+		im.mutes[u] = slices.Clone(l)
+	}
+	m.mu.RUnlock()
+
+	p := s.Presence
+	p.mu.RLock()
+	im.presence = make(map[string]map[string]string, len(p.state))
+	for u, per := range p.state {
+		if len(per) > 0 {
+			im.presence[u] = maps.Clone(per)
+		}
+	}
+	p.mu.RUnlock()
+
+	c := s.Chat
+	c.mu.RLock()
+	im.messages, im.lastLamp = c.messages, c.lastLamp
+	im.rooms = make(map[string]roomImage, len(c.rooms))
+	for name, r := range c.rooms {
+		im.rooms[name] = roomImage{topic: r.topic, idx: r.idx.frozen()}
+	}
+	im.members = make(map[string][]string, len(c.members))
+	for room, set := range c.members {
+		if len(set) > 0 {
+			im.members[room] = slices.Collect(maps.Keys(set))
+		}
+	}
+	c.mu.RUnlock()
+	return im
+}
+
+// Encode writes the image in the format above. It never fails today; the
+// error is for what a later format may refuse.
+func (im *Image) Encode() ([]byte, error) {
+	b := make([]byte, 0, 4096)
+	b = append(b, imageMagic...)
+	b = append(b, imageVersion)
+	b = protowire.AppendTag(b, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(im.window))
+	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, uint64(im.maxTime))
+	b = protowire.AppendTag(b, 3, protowire.VarintType)
+	b = protowire.AppendVarint(b, im.refused)
+	b = protowire.AppendTag(b, 4, protowire.VarintType)
+	b = protowire.AppendVarint(b, im.messages)
+	b = protowire.AppendTag(b, 5, protowire.VarintType)
+	b = protowire.AppendVarint(b, im.lastLamp)
+	b = protowire.AppendTag(b, 6, protowire.VarintType)
+	b = protowire.AppendVarint(b, chunkLen)
+
+	var e encoder
+	for _, name := range slices.Sorted(maps.Keys(im.owners)) {
+		b = e.msg(b, 7, func(m []byte) []byte {
+			return appendStrings(m, name, im.owners[name])
+		})
+	}
+	for _, u := range slices.Sorted(maps.Keys(im.bans)) {
+		b = e.msg(b, 8, func(m []byte) []byte { return appendModeration(m, im.bans[u]) })
+	}
+	for _, u := range slices.Sorted(maps.Keys(im.mutes)) {
+		for _, mu := range im.mutes[u] {
+			b = e.msg(b, 9, func(m []byte) []byte { return appendModeration(m, mu) })
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(im.presence)) {
+		per := im.presence[u]
+		for _, n := range slices.Sorted(maps.Keys(per)) {
+			b = e.msg(b, 10, func(m []byte) []byte { return appendStrings(m, u, n, per[n]) })
+		}
+	}
+	var ce encoder
+	for _, name := range slices.Sorted(maps.Keys(im.rooms)) {
+		r := im.rooms[name]
+		b = e.msg(b, 11, func(m []byte) []byte {
+			m = appendStrings(m, name, r.topic)
+			m = appendVarint(m, 3, uint64(r.idx.count()))
+			m = appendVarint(m, 4, r.idx.last)
+			for i := range r.idx.chunks() {
+				c := r.idx.chunk(i)
+				m = ce.msg(m, 5, func(cm []byte) []byte {
+					cm = appendVarint(cm, 1, c.first)
+					cm = appendVarint(cm, 2, uint64(c.n))
+					if len(c.data) > 0 {
+						cm = protowire.AppendTag(cm, 3, protowire.BytesType)
+						cm = protowire.AppendBytes(cm, c.data)
+					}
+					return cm
+				})
+			}
+			return m
+		})
+	}
+	for _, room := range slices.Sorted(maps.Keys(im.members)) {
+		for _, u := range slices.Sorted(slices.Values(im.members[room])) {
+			b = e.msg(b, 12, func(m []byte) []byte { return appendStrings(m, room, u) })
+		}
+	}
+	var re encoder
+	for _, r := range im.requests {
+		b = e.msg(b, 13, func(m []byte) []byte {
+			m = appendStrings(m, r.key.author, r.key.id)
+			if r.keyed {
+				m = appendVarint(m, 3, 1)
+			}
+			m = appendVarint(m, 4, r.index)
+			m = appendFixed(m, 5, uint64(r.time))
+			m = appendFixed(m, 6, r.digest)
+			if f := r.refusal; f != nil {
+				m = re.msg(m, 7, func(rm []byte) []byte {
+					rm = appendStrings(rm, f.Action, f.User, f.Room, f.By, f.Reason)
+					if !f.Until.IsZero() {
+						rm = appendFixed(rm, 6, uint64(f.Until.UnixNano()))
+					}
+					return appendFixed(rm, 7, uint64(f.At.UnixNano()))
+				})
+			}
+			return m
+		})
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encoder builds nested messages in a buffer of its own, reused.
+type encoder struct{ buf []byte }
+
+// msg appends field num holding the message fill writes.
+func (e *encoder) msg(b []byte, num protowire.Number, fill func([]byte) []byte) []byte {
+	e.buf = fill(e.buf[:0])
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, e.buf)
+}
+
+// appendStrings appends the non-empty ones of ss as fields 1, 2, ...
+func appendStrings(b []byte, ss ...string) []byte {
+	for i, s := range ss {
+		if s != "" {
+			b = protowire.AppendTag(b, protowire.Number(i+1), protowire.BytesType)
+			b = protowire.AppendString(b, s)
+		}
+	}
+	return b
+}
+
+func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+func appendFixed(b []byte, num protowire.Number, v uint64) []byte {
+	b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+	return protowire.AppendFixed64(b, v)
+}
+
+func appendModeration(b []byte, m eventlog.Moderation) []byte {
+	b = appendStrings(b, m.Target, m.By, m.Room, m.Reason)
+	if m.Until != 0 {
+		b = appendFixed(b, 5, uint64(m.Until))
+	}
+	return b
+}
+
+// Restore rebuilds the State an Image was captured from, from Encode's
+// bytes, configured by opts (its clock, its message source, its cache).
+// The snapshot's once window must be opts' (the default when zero): it is
+// part of what every node decides. data is not kept.
+func Restore(data []byte, opts Options) (*State, error) {
+	o, err := opts.normalized()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < len(imageMagic)+1+4 || string(data[:len(imageMagic)]) != imageMagic {
+		return nil, fmt.Errorf("%w: not a state snapshot (%d bytes)", ErrImage, len(data))
+	}
+	if v := data[len(imageMagic)]; v != imageVersion {
+		return nil, fmt.Errorf("%w: format version %d; this build reads version %d", ErrImage, v, imageVersion)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch (truncated or damaged)", ErrImage)
+	}
+	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow),
+		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), rooms: map[string]bool{}}
+	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImage, err)
+	}
+	if err := d.finish(o); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImage, err)
+	}
+	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres), nil
+}
+
+// restorer folds a snapshot's fields into fresh plugins.
+type restorer struct {
+	chat  *Chat
+	once  *once
+	ident *Identity
+	mod   *Moderation
+	pres  *Presence
+
+	header   int // how many of fields 1..6 were read
+	window   int64
+	chunkLen uint64
+	rooms    map[string]bool
+}
+
+// field is one decoded protowire field: v for varint and fixed64 fields,
+// b for length-delimited ones.
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	v   uint64
+	b   []byte
+}
+
+// fields calls fn for each field of a message.
+func fields(b []byte, fn func(f field) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("bad field tag: %v", protowire.ParseError(n))
+		}
+		b = b[n:]
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.v, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed64Type:
+			f.v, n = protowire.ConsumeFixed64(b)
+		case protowire.BytesType:
+			f.b, n = protowire.ConsumeBytes(b)
+		default:
+			return fmt.Errorf("field %d has wire type %d, which this format never uses", num, typ)
+		}
+		if n < 0 {
+			return fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f field) want(t protowire.Type) error {
+	if f.typ != t {
+		return fmt.Errorf("field %d has wire type %d, want %d", f.num, f.typ, t)
+	}
+	return nil
+}
+
+// strs reads a message of string fields 1..len(out) into out; fixed and
+// varint fields go to extra, which may refuse them.
+func strs(b []byte, out []*string, extra func(f field) error) error {
+	return fields(b, func(f field) error {
+		if int(f.num) >= 1 && int(f.num) <= len(out) {
+			if err := f.want(protowire.BytesType); err != nil {
+				return err
+			}
+			*out[f.num-1] = string(f.b)
+			return nil
+		}
+		if extra == nil {
+			return fmt.Errorf("unknown field %d", f.num)
+		}
+		return extra(f)
+	})
+}
+
+func (d *restorer) top(f field) error {
+	if f.num >= 1 && f.num <= 6 {
+		if d.header != int(f.num)-1 {
+			return fmt.Errorf("header field %d out of place", f.num)
+		}
+		d.header++
+		want := protowire.VarintType
+		if f.num == 2 {
+			want = protowire.Fixed64Type
+		}
+		if err := f.want(want); err != nil {
+			return err
+		}
+		switch f.num {
+		case 1:
+			d.window = int64(f.v)
+		case 2:
+			d.once.maxTime = int64(f.v)
+		case 3:
+			d.once.refused = f.v
+		case 4:
+			d.chat.messages = f.v
+		case 5:
+			d.chat.lastLamp = f.v
+		case 6:
+			if f.v < 1 || f.v > 1<<20 {
+				return fmt.Errorf("%d messages per chunk", f.v)
+			}
+			d.chunkLen = f.v
+		}
+		return nil
+	}
+	if d.header != 6 {
+		return fmt.Errorf("field %d before the header is complete", f.num)
+	}
+	if err := f.want(protowire.BytesType); err != nil {
+		return err
+	}
+	switch f.num {
+	case 7:
+		var name, fp string
+		if err := strs(f.b, []*string{&name, &fp}, nil); err != nil {
+			return fmt.Errorf("identity: %v", err)
+		}
+		if _, dup := d.ident.owner[name]; dup {
+			return fmt.Errorf("identity: name %q twice", name)
+		}
+		d.ident.owner[name] = fp
+	case 8, 9:
+		m, err := readModeration(f.b)
+		if err != nil {
+			return fmt.Errorf("moderation: %v", err)
+		}
+		if f.num == 8 {
+			if _, dup := d.mod.bans[m.Target]; dup {
+				return fmt.Errorf("two bans on %q", m.Target)
+			}
+			d.mod.bans[m.Target] = m
+		} else {
+			d.mod.mutes[m.Target] = append(d.mod.mutes[m.Target], m)
+		}
+	case 10:
+		var u, n, st string
+		if err := strs(f.b, []*string{&u, &n, &st}, nil); err != nil {
+			return fmt.Errorf("presence: %v", err)
+		}
+		if d.pres.state[u] == nil {
+			d.pres.state[u] = map[string]string{}
+		}
+		if _, dup := d.pres.state[u][n]; dup {
+			return fmt.Errorf("presence of %q on %q twice", u, n)
+		}
+		d.pres.state[u][n] = st
+	case 11:
+		return d.room(f.b)
+	case 12:
+		var room, u string
+		if err := strs(f.b, []*string{&room, &u}, nil); err != nil {
+			return fmt.Errorf("member: %v", err)
+		}
+		if d.chat.members[room][u] {
+			return fmt.Errorf("member %q of %q twice", u, room)
+		}
+		setAdd(d.chat.members, room, u)
+		setAdd(d.chat.userRoom, u, room)
+	case 13:
+		return d.request(f.b)
+	default:
+		return fmt.Errorf("unknown field %d", f.num)
+	}
+	return nil
+}
+
+func readModeration(b []byte) (eventlog.Moderation, error) {
+	var m eventlog.Moderation
+	err := strs(b, []*string{&m.Target, &m.By, &m.Room, &m.Reason}, func(f field) error {
+		if f.num != 5 {
+			return fmt.Errorf("unknown field %d", f.num)
+		}
+		if err := f.want(protowire.Fixed64Type); err != nil {
+			return err
+		}
+		m.Until = int64(f.v)
+		return nil
+	})
+	return m, err
+}
+
+func (d *restorer) room(b []byte) error {
+	var name, topic string
+	var count, last uint64
+	var chunks []chunk
+	err := strs(b, []*string{&name, &topic}, func(f field) error {
+		switch f.num {
+		case 3, 4:
+			if err := f.want(protowire.VarintType); err != nil {
+				return err
+			}
+			if f.num == 3 {
+				count = f.v
+			} else {
+				last = f.v
+			}
+		case 5:
+			if err := f.want(protowire.BytesType); err != nil {
+				return err
+			}
+			var c chunk
+			var n uint64
+			err := fields(f.b, func(g field) error {
+				switch g.num {
+				case 1, 2:
+					if err := g.want(protowire.VarintType); err != nil {
+						return err
+					}
+					if g.num == 1 {
+						c.first = g.v
+					} else {
+						n = g.v
+					}
+				case 3:
+					if err := g.want(protowire.BytesType); err != nil {
+						return err
+					}
+					c.data = append([]byte(nil), g.b...)
+				default:
+					return fmt.Errorf("unknown field %d", g.num)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("chunk: %v", err)
+			}
+			if n < 1 || n > d.chunkLen {
+				return fmt.Errorf("chunk of %d messages; at most %d", n, d.chunkLen)
+			}
+			c.n = int(n)
+			chunks = append(chunks, c)
+		default:
+			return fmt.Errorf("unknown field %d", f.num)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("room %q: %v", name, err)
+	}
+	if d.rooms[name] {
+		return fmt.Errorf("room %q twice", name)
+	}
+	d.rooms[name] = true
+	r := d.chat.room(name)
+	r.topic = topic
+	// Check the chunks: each full but the last, each ascending, each above
+	// the one before, adding up to count and ending at last.
+	var total, prev uint64
+	for i, c := range chunks {
+		if i < len(chunks)-1 && uint64(c.n) != d.chunkLen {
+			return fmt.Errorf("room %q: chunk %d holds %d messages, not %d", name, i, c.n, d.chunkLen)
+		}
+		if i > 0 && c.first <= prev {
+			return fmt.Errorf("room %q: chunk %d starts at index %d, not above %d", name, i, c.first, prev)
+		}
+		l, err := checkChunk(c, int(d.chunkLen))
+		if err != nil {
+			return fmt.Errorf("room %q: %v", name, err)
+		}
+		prev = l
+		total += uint64(c.n)
+	}
+	if total != count || prev != last {
+		return fmt.Errorf("room %q: chunks hold %d messages up to index %d; the room says %d up to %d", name, total, prev, count, last)
+	}
+	if d.chunkLen == chunkLen {
+		for _, c := range chunks {
+			if c.n == chunkLen {
+				r.idx.full = append(r.idx.full, c)
+			} else {
+				r.idx.open = c
+			}
+		}
+		r.idx.last = last
+	} else {
+		// Written by a build with other chunks: index the messages again.
+		for _, c := range chunks {
+			var tmp msgIndex
+			tmp.open = c
+			for _, x := range tmp.indexes(nil, 0, c.n) {
+				r.idx.add(x)
+			}
+		}
+	}
+	r.recentFrom = r.idx.count()
+	return nil
+}
+
+func (d *restorer) request(b []byte) error {
+	var r imageRequest
+	var keyed uint64
+	err := strs(b, []*string{&r.key.author, &r.key.id}, func(f field) error {
+		switch f.num {
+		case 3, 4:
+			if err := f.want(protowire.VarintType); err != nil {
+				return err
+			}
+			if f.num == 3 {
+				keyed = f.v
+			} else {
+				r.index = f.v
+			}
+		case 5, 6:
+			if err := f.want(protowire.Fixed64Type); err != nil {
+				return err
+			}
+			if f.num == 5 {
+				r.time = int64(f.v)
+			} else {
+				r.digest = f.v
+			}
+		case 7:
+			if err := f.want(protowire.BytesType); err != nil {
+				return err
+			}
+			ref := &api.Refusal{}
+			err := strs(f.b, []*string{&ref.Action, &ref.User, &ref.Room, &ref.By, &ref.Reason}, func(g field) error {
+				if g.num != 6 && g.num != 7 {
+					return fmt.Errorf("unknown field %d", g.num)
+				}
+				if err := g.want(protowire.Fixed64Type); err != nil {
+					return err
+				}
+				if g.num == 6 {
+					ref.Until = time.Unix(0, int64(g.v)).UTC()
+				} else {
+					ref.At = time.Unix(0, int64(g.v)).UTC()
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("refusal: %v", err)
+			}
+			r.refusal = ref
+		default:
+			return fmt.Errorf("unknown field %d", f.num)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("request: %v", err)
+	}
+	if keyed > 1 || (keyed == 0 && r.refusal == nil) {
+		return fmt.Errorf("request at index %d: keyed=%d without a refusal", r.index, keyed)
+	}
+	t := d.once
+	if keyed == 1 {
+		if _, dup := t.first[r.key]; dup {
+			return fmt.Errorf("request (%q, %q) twice", r.key.author, r.key.id)
+		}
+		t.first[r.key] = firstEntry{index: r.index, digest: r.digest, time: r.time}
+	}
+	if r.refusal != nil {
+		if _, dup := t.refusals[r.index]; dup {
+			return fmt.Errorf("two refusals at index %d", r.index)
+		}
+		t.refusals[r.index] = refusalEntry{r: r.refusal, time: r.time}
+	}
+	t.fifo = append(t.fifo, onceItem{key: r.key, keyed: keyed == 1, index: r.index, time: r.time})
+	return nil
+}
+
+func (d *restorer) finish(o Options) error {
+	if d.header != 6 {
+		return fmt.Errorf("header incomplete: %d of 6 fields", d.header)
+	}
+	if d.window != int64(o.OnceWindow) {
+		return fmt.Errorf("taken with a once window of %v; this node's is %v (every node must use the same)",
+			time.Duration(d.window), o.OnceWindow)
+	}
+	var total uint64
+	for _, r := range d.chat.rooms {
+		total += uint64(r.idx.count())
+	}
+	if total != d.chat.messages {
+		return fmt.Errorf("rooms hold %d messages; the count says %d", total, d.chat.messages)
+	}
+	return nil
+}

@@ -1,0 +1,436 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
+)
+
+// propWindow is the once window of the property tests: short against the
+// generated logs (an hour or so), so requests age out within them.
+const propWindow = 5 * time.Minute
+
+// propLog draws a log of every kind this package folds (randomLog's, plus
+// room creation), with retries inside and outside the once window, and
+// entry times that now and then go back (a leader with a slower clock).
+func propLog(rng *rand.Rand, n int) []eventlog.Event {
+	log, _ := randomLog(rng, n)
+	for i := range log {
+		switch rng.IntN(12) {
+		case 0:
+			room := fmt.Sprint("new", rng.IntN(4))
+			log[i] = eventlog.Event{Header: log[i].Header, Body: &eventlog.RoomCreated{Room: room, By: "ann"}}
+		case 1:
+			log[i].Time -= int64(time.Duration(rng.IntN(90)) * time.Second)
+		case 2: // an entry that names no request (applied every time)
+			log[i].Author, log[i].RequestID = "", ""
+			switch b := log[i].Body.(type) {
+			case *eventlog.MessagePosted:
+				c := *b
+				c.ClientMsgID = ""
+				log[i].Body = &c
+			case *eventlog.DirectMessage:
+				c := *b
+				c.ClientMsgID = ""
+				log[i].Body = &c
+			}
+		}
+	}
+	return log
+}
+
+// stateDump is every observable read of a State, for comparisons.
+type stateDump struct {
+	History  map[string][]api.Message
+	Rooms    []api.RoomInfo
+	Members  map[string][]string
+	RoomsOf  map[string][]string
+	Owners   map[string]string
+	Local    map[string]bool // Banned and Muted at the State's clock
+	Presence []api.Presence
+	OnNode   map[string][]string
+	Outcomes map[string]any
+	Refusals map[uint64]api.Refusal
+	Refused  uint64
+	Count    uint64
+}
+
+// dump reads everything a State answers about the rooms, users and
+// requests of log. local says whether to include the reads at the State's
+// own clock.
+func dump(t testing.TB, s *State, log []eventlog.Event, local bool) stateDump {
+	t.Helper()
+	d := stateDump{History: map[string][]api.Message{}, Members: map[string][]string{}, RoomsOf: map[string][]string{},
+		Owners: map[string]string{}, Local: map[string]bool{}, OnNode: map[string][]string{},
+		Outcomes: map[string]any{}, Refusals: map[uint64]api.Refusal{}}
+	rooms := map[string]bool{"nope": true}
+	users := map[string]bool{}
+	for _, r := range s.Chat.Rooms() {
+		rooms[r.Name] = true
+	}
+	for _, u := range simUsers {
+		users[u] = true
+		for _, v := range simUsers {
+			rooms[api.DMRoom(u, v)] = true
+		}
+	}
+	n := uint64(len(log))
+	for r := range rooms {
+		for _, cur := range []uint64{0, 1, n / 3, n / 2, n - 1, n, n + 5} {
+			for _, lim := range []int{0, 1, 3, 1 << 30} {
+				h, err := s.Chat.History(r, cur, lim)
+				if err != nil {
+					t.Fatalf("History(%q, %d, %d): %v", r, cur, lim, err)
+				}
+				d.History[fmt.Sprint(r, " <", cur, " ", lim)] = h
+				h, err = s.Chat.HistoryAfter(r, cur, lim)
+				if err != nil {
+					t.Fatalf("HistoryAfter(%q, %d, %d): %v", r, cur, lim, err)
+				}
+				d.History[fmt.Sprint(r, " >", cur, " ", lim)] = h
+			}
+		}
+		d.Members[r] = s.Chat.Members(r)
+	}
+	d.Rooms = s.Chat.Rooms()
+	for u := range users {
+		d.RoomsOf[u] = s.Chat.RoomsOf(u)
+		d.Owners[u], _ = s.Identity.Lookup(u)
+		if local {
+			d.Local[u] = s.Moderation.Banned(u)
+			for r := range rooms {
+				d.Local[u+"/"+r] = s.Moderation.Muted(u, r)
+			}
+		}
+	}
+	d.Presence = s.Presence.Of(simUsers)
+	for _, node := range simNodes {
+		d.OnNode[node] = s.Presence.OnNode(node)
+	}
+	for i, ev := range log {
+		if r, ok := s.RefusalAt(uint64(i + 1)); ok {
+			d.Refusals[uint64(i+1)] = *r
+		}
+		a, id := RequestKey(ev)
+		o, ok := s.Lookup(a, id)
+		var ref *api.Refusal
+		if o.Refusal != nil {
+			ref = o.Refusal
+			o.Refusal = nil
+		}
+		d.Outcomes[a+"\x00"+id] = []any{o, ok, ref != nil && reflect.DeepEqual(*ref, d.Refusals[o.Index])}
+	}
+	d.Refused, d.Count = s.Refused(), s.Chat.Count()
+	return d
+}
+
+func diffDumps(a, b stateDump) string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var out []string
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			f := va.Type().Field(i).Name
+			if m, ok := va.Field(i).Interface().(map[string][]api.Message); ok {
+				m2 := vb.Field(i).Interface().(map[string][]api.Message)
+				keys := make([]string, 0, len(m))
+				for k := range m {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					if !reflect.DeepEqual(m[k], m2[k]) {
+						out = append(out, fmt.Sprintf("%s[%s]:\n  %+v\n  %+v", f, k, m[k], m2[k]))
+						break
+					}
+				}
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s:\n  %+v\n  %+v", f, va.Field(i).Interface(), vb.Field(i).Interface()))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// The property: a State restored from a snapshot taken after any k entries
+// and then given entries k+1..n answers every read exactly as one that
+// applied all n, and so does the State the snapshot was taken from, which
+// went on applying while the snapshot was encoded on another goroutine.
+// A restored State encodes to the very bytes it was restored from.
+func TestRestoreThenApplyIsApply(t *testing.T) {
+	seeds := uint64(150)
+	if testing.Short() {
+		seeds = 30
+	}
+	now := t0.Add(30 * time.Minute)
+	clock := func() time.Time { return now }
+	expired, restored := 0, 0
+	for seed := uint64(1); seed <= seeds; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 12))
+		log := propLog(rng, 100+rng.IntN(300))
+		src := &logSource{log: log}
+		ref := NewWith(Options{Now: clock, OnceWindow: propWindow})
+		for i, ev := range log {
+			ref.Apply(uint64(i+1), ev)
+		}
+		want := dump(t, ref, log, true)
+		opts := Options{Now: clock, OnceWindow: propWindow, Messages: src, RecentPerRoom: rng.IntN(6), RecentTotal: rng.IntN(20)}
+		for range 3 {
+			k := rng.IntN(len(log) + 1)
+			live := NewWith(opts)
+			for i, ev := range log[:k] {
+				live.Apply(uint64(i+1), ev)
+			}
+			img := live.Capture()
+			encoded := make(chan []byte)
+			go func() {
+				b, err := img.Encode()
+				if err != nil {
+					panic(err)
+				}
+				encoded <- b
+			}()
+			for i := k; i < len(log); i++ {
+				live.Apply(uint64(i+1), log[i])
+			}
+			data := <-encoded
+			if got := dump(t, live, log, true); !reflect.DeepEqual(got, want) {
+				t.Fatalf("seed %d: the captured State (k=%d) differs from the reference:\n%s", seed, k, diffDumps(got, want))
+			}
+			back, err := Restore(data, opts)
+			if err != nil {
+				t.Fatalf("seed %d k=%d: %v", seed, k, err)
+			}
+			again, _ := back.Capture().Encode()
+			if !bytes.Equal(again, data) {
+				t.Fatalf("seed %d k=%d: a restored State encodes differently", seed, k)
+			}
+			for i := k; i < len(log); i++ {
+				back.Apply(uint64(i+1), log[i])
+			}
+			if got := dump(t, back, log, true); !reflect.DeepEqual(got, want) {
+				for i, ev := range log {
+					t.Logf("%3d %s", i+1, ev.Describe())
+				}
+				t.Fatalf("seed %d: restored after %d of %d entries, then applied the rest; differs from applying all:\n%s",
+					seed, k, len(log), diffDumps(got, want))
+			}
+			restored++
+		}
+		// Did the window forget requests in this log (some retry applied
+		// again)?
+		long := NewWith(Options{OnceWindow: 1000 * time.Hour})
+		for i, ev := range log {
+			long.Apply(uint64(i+1), ev)
+		}
+		if ref.Chat.Count() > long.Chat.Count() {
+			expired++
+		}
+	}
+	if restored == 0 || expired == 0 {
+		t.Fatalf("restored %d, expired %d", restored, expired)
+	}
+}
+
+// The window forgets: a retry of a request inside the window changes
+// nothing; one after it is a new request (a second message in history).
+// Entry times decide, never a node's clock, and a time going back does not
+// move the window.
+func TestOnceWindow(t *testing.T) {
+	w := 10 * time.Minute
+	first := at(0, "ann", "r1", post("general", "ann", "hello"))
+	log := []eventlog.Event{
+		first,
+		at(w, "ann", "r1", post("general", "ann", "hello")),               // exactly w later: inside
+		at(w+time.Second, "bob", "x", post("general", "bob", "tick")),     // moves the window past r1
+		at(time.Minute, "ann", "r1", post("general", "ann", "hello")),     // an old clock: r1 is gone all the same
+		at(w+2*time.Second, "ann", "r1", post("general", "ann", "hello")), // a retry, inside the new r1's window
+		at(30*time.Minute, "cat", "y", &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "dev", User: "cat"}}),
+	}
+	var dumps []stateDump
+	for _, clock := range nodeClocks {
+		s := NewWith(Options{Now: func() time.Time { return clock }, OnceWindow: w})
+		var applied []int
+		for i, ev := range log {
+			if len(s.Apply(uint64(i+1), ev)) > 0 {
+				applied = append(applied, i+1)
+			}
+			if i == 1 {
+				if o, ok := s.Lookup("ann", "r1"); !ok || o.Index != 1 {
+					t.Fatalf("inside the window: %+v %v", o, ok)
+				}
+			}
+		}
+		if !reflect.DeepEqual(applied, []int{1, 3, 4, 6}) {
+			t.Fatalf("clock %v: applied %v", clock, applied)
+		}
+		if _, ok := s.Lookup("ann", "r1"); ok {
+			t.Fatal("r1 remembered 30 minutes on")
+		}
+		if h := msgs(s.Chat.History("general", 0, 10)); len(h) != 3 || h[0].ID != "r1" || h[2].ID != "r1" {
+			t.Fatalf("history %+v", h)
+		}
+		dumps = append(dumps, dump(t, s, log, false))
+	}
+	for i := range dumps {
+		if !reflect.DeepEqual(dumps[i], dumps[0]) {
+			t.Fatalf("node %d decided otherwise:\n%s", i, diffDumps(dumps[i], dumps[0]))
+		}
+	}
+}
+
+// A restored State forgets and remembers exactly as the original: the
+// window and the newest entry time travel in the snapshot.
+func TestRestoredWindowDecidesAlike(t *testing.T) {
+	w := 10 * time.Minute
+	log := []eventlog.Event{
+		at(0, "ann", "r1", post("general", "ann", "a")),
+		ban(time.Minute, "bob", "spam", 0),
+		at(2*time.Minute, "bob", "b1", post("general", "bob", "refused")),
+		at(9*time.Minute, "ann", "r2", post("general", "ann", "b")),
+	}
+	tail := []eventlog.Event{
+		at(10*time.Minute, "ann", "r1", post("general", "ann", "a")), // inside: nothing
+		at(11*time.Minute, "ann", "r1", post("general", "ann", "a")), // after: again
+		at(11*time.Minute, "ann", "r2", post("general", "ann", "b")), // inside: nothing
+		at(13*time.Minute, "cat", "j", &eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "dev", User: "cat"}}),
+	}
+	opts := Options{OnceWindow: w, Messages: &logSource{log: append(log, tail...)}}
+	s := NewWith(opts)
+	for i, ev := range log {
+		s.Apply(uint64(i+1), ev)
+	}
+	data, _ := s.Capture().Encode()
+	back, err := Restore(data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := back.RefusalAt(3); !ok || r.Action != "ban" || back.Refused() != 1 {
+		t.Fatalf("refusal %+v %v", r, ok)
+	}
+	for _, st := range []*State{s, back} {
+		for i, ev := range tail {
+			st.Apply(uint64(5+i), ev)
+		}
+	}
+	a, b := dump(t, s, append(log, tail...), false), dump(t, back, append(log, tail...), false)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("restored differs:\n%s", diffDumps(a, b))
+	}
+	if s.Chat.Count() != 3 {
+		t.Fatalf("count %d", s.Chat.Count())
+	}
+	if _, ok := back.RefusalAt(3); ok {
+		t.Fatal("the refusal outlived the window")
+	}
+	if o, ok := back.Lookup("ann", "r2"); !ok || o.Index != 4 {
+		t.Fatalf("r2: %+v %v", o, ok)
+	}
+	if _, err := Restore(data, Options{Messages: opts.Messages}); err == nil || !strings.Contains(err.Error(), "once window") {
+		t.Fatalf("restore with another window: %v", err)
+	}
+	if err := (Options{OnceWindow: -1}).Validate(); err == nil {
+		t.Fatal("a negative window accepted")
+	}
+}
+
+// sampleImage encodes the state after a random log, for the failure tests
+// and the fuzz corpus.
+func sampleImage(seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	log := propLog(rng, 200)
+	s := NewWith(Options{OnceWindow: propWindow})
+	for i, ev := range log {
+		s.Apply(uint64(i+1), ev)
+	}
+	b, _ := s.Capture().Encode()
+	return b
+}
+
+// Every truncation, every flipped byte, another version and another
+// magic fail with ErrImage, never a panic.
+func TestRestoreRefusesDamage(t *testing.T) {
+	data := sampleImage(1)
+	opts := Options{OnceWindow: propWindow}
+	if _, err := Restore(data, opts); err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(data) {
+		if _, err := Restore(data[:n], opts); !errors.Is(err, ErrImage) {
+			t.Fatalf("truncated to %d bytes: %v", n, err)
+		}
+	}
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x40
+		if _, err := Restore(bad, opts); !errors.Is(err, ErrImage) {
+			t.Fatalf("byte %d flipped: %v", i, err)
+		}
+	}
+	v2 := bytes.Clone(data)
+	v2[len(imageMagic)] = 2
+	if _, err := Restore(v2, opts); !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("version 2: %v", err)
+	}
+}
+
+// FuzzRestore: no input makes Restore panic; whatever it accepts encodes
+// and restores again to the same bytes, and answers reads without panic.
+//
+//	go test -run '^$' -fuzz FuzzRestore ./node/state/
+func FuzzRestore(f *testing.F) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		f.Add(sampleImage(seed))
+	}
+	f.Add([]byte(imageMagic + "\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Fuzzed bodies rarely carry a right checksum: fix it up so the
+		// parser behind it is explored too.
+		if len(data) > 4 && bytes.HasPrefix(data, []byte(imageMagic)) {
+			data = bytes.Clone(data)
+			body := data[:len(data)-4]
+			sum := crc32Castagnoli(body)
+			copy(data[len(data)-4:], sum)
+		}
+		opts := Options{OnceWindow: propWindow, Messages: &logSource{fail: errors.New("no log")}}
+		s, err := Restore(data, opts)
+		if err != nil {
+			if !errors.Is(err, ErrImage) {
+				t.Fatalf("error without ErrImage: %v", err)
+			}
+			return
+		}
+		again, err := s.Capture().Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := Restore(again, opts)
+		if err != nil {
+			t.Fatalf("re-encoded snapshot refused: %v", err)
+		}
+		if again2, _ := s2.Capture().Encode(); !bytes.Equal(again, again2) {
+			t.Fatal("encoding is not stable")
+		}
+		for _, r := range s.Chat.Rooms() {
+			s.Chat.History(r.Name, 0, 5)
+			s.Chat.HistoryAfter(r.Name, 3, 5)
+			s.Chat.History(r.Name, r.LastIndex, 5)
+		}
+		s.Lookup("ann", "q1")
+		s.RefusalAt(1)
+	})
+}
+
+func crc32Castagnoli(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(nil, crc32.Checksum(b, castagnoli))
+}
