@@ -14,6 +14,7 @@ type memLog struct {
 	ents                []Entry // ents[i].Index == snapIndex+1+i
 	storage             Storage // nil: indexes below snapIndex are gone
 	err                 error   // first storage failure (sticky)
+	dead                int     // compacted slots before ents[0] in its backing array (see compact)
 	stable              uint64  // highest index durable on disk
 	committed           uint64
 	applied             uint64
@@ -114,7 +115,7 @@ func (l *memLog) truncateFrom(i uint64) {
 		l.stable = i - 1
 	}
 	// Copy so that slices handed out earlier (messages, Ready) stay intact.
-	l.ents = append([]Entry(nil), l.ents[:i-l.snapIndex-1]...)
+	l.ents, l.dead = append([]Entry(nil), l.ents[:i-l.snapIndex-1]...), 0
 }
 
 func (l *memLog) append(ents ...Entry) {
@@ -122,6 +123,9 @@ func (l *memLog) append(ents ...Entry) {
 		if e.Index != l.lastIndex()+1+uint64(i) {
 			panic(fmt.Sprintf("replica: append %d after %d", e.Index, l.lastIndex()+uint64(i)))
 		}
+	}
+	if cap(l.ents)-len(l.ents) < len(ents) {
+		l.dead = 0 // append moves the live entries to a new array
 	}
 	l.ents = append(l.ents, ents...)
 }
@@ -299,7 +303,7 @@ func (l *memLog) nextCommitted(maxCount int) []Entry {
 // restore replaces the log by a snapshot base (follower install).
 func (l *memLog) restore(s Snapshot) {
 	l.snapIndex, l.snapTerm = s.Index, s.Term
-	l.ents = nil
+	l.ents, l.dead = nil, 0
 	l.stable, l.committed, l.applied = s.Index, s.Index, s.Index
 	l.pendingDiscard = 0 // the snapshot record supersedes the whole disk log
 	snap := s
@@ -316,7 +320,18 @@ func (l *memLog) compact(i uint64) error {
 		return fmt.Errorf("%w: index %d beyond applied %d or durable %d", ErrCompact, i, l.applied, l.stable)
 	}
 	t, _ := l.term(i)
-	l.ents = append([]Entry(nil), l.ents[i-l.snapIndex:]...)
+	// Copy the live entries to a fresh array only once the compacted slots
+	// still pinned in the old one are at least as many as the live ones:
+	// memory stays within twice the window, and each compacted entry costs
+	// O(1) amortised — the node compacts often, the window may be large.
+	// Until then the slice starts later in the same array (the log never
+	// writes an element in place, so slices handed out stay valid).
+	k := int(i - l.snapIndex)
+	if l.dead+k >= len(l.ents)-k {
+		l.ents, l.dead = append([]Entry(nil), l.ents[k:]...), 0
+	} else {
+		l.ents, l.dead = l.ents[k:], l.dead+k
+	}
 	l.snapIndex, l.snapTerm = i, t
 	return nil
 }
