@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -46,6 +47,16 @@ type Options struct {
 	// Default log.Printf.
 	Logf func(format string, args ...any)
 
+	// Trust, if set, is a checkpoint the caller trusts, typically taken from
+	// its newest snapshot (SnapshotInfo.Seq and .Hash): Open then verifies
+	// only the segment file holding record Trust.Seq and every later one
+	// (never reading the earlier files), and requires the chain hash of
+	// record Trust.Seq to be Trust.Hash. If Trust.Seq is not in the log or
+	// its hash differs, Open fails with an error wrapping ErrCheckpoint and
+	// changes nothing; the caller then opens without Trust (full
+	// verification). Default nil: verify every record.
+	Trust *Checkpoint
+
 	// InjectFault is for fault-injection tests only; production code leaves
 	// it nil. If set, the Log's writer goroutine calls it at each FaultStage
 	// of every group commit, one call at a time, and a non-nil error stands
@@ -76,10 +87,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Checkpoint names a record and its chain hash (as HashAt returns it).
+type Checkpoint struct {
+	Seq  uint64
+	Hash Hash
+}
+
 // Errors of a Log.
 var (
-	ErrClosed   = errors.New("eventlog: log closed")
-	ErrNotFound = errors.New("eventlog: no record at that sequence number")
+	// ErrCheckpoint is wrapped by Open's error when Options.Trust does not
+	// match the log: its record is not there or has another chain hash.
+	ErrCheckpoint = errors.New("eventlog: checkpoint does not match the log")
+	ErrClosed     = errors.New("eventlog: log closed")
+	ErrNotFound   = errors.New("eventlog: no record at that sequence number")
 	// ErrPoisoned is wrapped by every Append after a write or fsync error.
 	// Nothing more is written until the Log is closed and reopened (which
 	// repairs any torn tail the failed write left).
@@ -101,6 +121,7 @@ type Log struct {
 	ix *segIndex // sparse offset index of the segment files; readers pread through it
 
 	mu        sync.Mutex // guards the fields below
+	verified  uint64     // first sequence number a trusted Open verified; 0: first
 	first     uint64     // first sequence number (0 while empty)
 	last      uint64     // last acknowledged (durable) sequence number
 	head      Hash       // hash of record last
@@ -124,8 +145,11 @@ type Log struct {
 
 // Open opens (creating if needed) the log in dir. Before handing the
 // directory to tidwall/wal it takes dir/LOCK, verifies every record (CRC,
-// kind, hash chain; I8) and cuts a torn tail back to the last good record,
-// logging one line. Damage anywhere else is a *CorruptError and Open fails.
+// kind, hash chain; I8) — with Options.Trust, every record from the segment
+// file holding the checkpoint on — and cuts a torn tail back to the last
+// good record, logging one line. Damage anywhere it looked is a
+// *CorruptError and Open fails; a checkpoint that does not match is
+// ErrCheckpoint.
 func Open(dir string, opts Options) (*Log, error) {
 	opts = opts.withDefaults()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -144,7 +168,15 @@ func Open(dir string, opts Options) (*Log, error) {
 }
 
 func open(dir string, opts Options, lock *os.File) (*Log, error) {
-	st, err := verifyDir(dir, nil)
+	var (
+		st  dirState
+		err error
+	)
+	if opts.Trust != nil {
+		st, err = verifyTrusted(dir, *opts.Trust)
+	} else {
+		st, err = verifyDir(dir, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +202,9 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 	l := &Log{dir: dir, opts: opts, lock: lock, w: w,
 		reqs: make(chan *request), closing: make(chan struct{}), stopped: make(chan struct{}),
 		first: st.first, last: st.last, head: st.head}
+	if opts.Trust != nil {
+		l.verified = st.segs[st.start].first
+	}
 	if err := l.checkBounds(); err != nil {
 		w.Close()
 		return nil, err
@@ -179,6 +214,34 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 	l.tailFirst, l.tailBytes = tail.first, int(tail.end)
 	go l.run()
 	return l, nil
+}
+
+// verifyTrusted verifies the segment file holding record t.Seq and every
+// later one, and checks t against the chain.
+func verifyTrusted(dir string, t Checkpoint) (dirState, error) {
+	segs, err := listSegments(dir)
+	if err != nil {
+		return dirState{}, err
+	}
+	start := sort.Search(len(segs), func(i int) bool { return segs[i].first > t.Seq }) - 1
+	if t.Seq == 0 || start < 0 {
+		first := uint64(0)
+		if len(segs) > 0 {
+			first = segs[0].first
+		}
+		return dirState{}, fmt.Errorf("%w: %s: record %d is not in the log (its first segment starts at %d)", ErrCheckpoint, dir, t.Seq, first)
+	}
+	st, err := verifySegs(segs, start, t.Seq, nil)
+	if err != nil {
+		return dirState{}, err
+	}
+	if t.Seq > st.last || !st.foundWant {
+		return dirState{}, fmt.Errorf("%w: %s: record %d is not in the log (it holds %d..%d)", ErrCheckpoint, dir, t.Seq, st.first, st.last)
+	}
+	if st.want != t.Hash {
+		return dirState{}, fmt.Errorf("%w: %s: record %d has chain hash %s, the checkpoint says %s", ErrCheckpoint, dir, t.Seq, st.want.Short(), t.Hash.Short())
+	}
+	return st, nil
 }
 
 // checkBounds asserts that tidwall/wal sees the records our scan saw.
@@ -222,6 +285,21 @@ func (l *Log) FirstSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.first
+}
+
+// VerifiedFrom returns the first sequence number whose record Open verified:
+// FirstSeq after a full verification, the first record of the segment file
+// holding the checkpoint after a trusted Open (Options.Trust). Records
+// before it were checked only by the checkpoint's hash,
+// which vouches for them through the chain; ReadRange still checks each
+// record it reads, and VerifyChain checks them all.
+func (l *Log) VerifiedFrom() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.verified == 0 {
+		return l.first
+	}
+	return l.verified
 }
 
 // LastSeq returns the sequence number of the last durable record, 0 if empty.
