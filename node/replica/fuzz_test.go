@@ -285,15 +285,44 @@ func captureState(r *Replica) coreState {
 }
 
 // fuzzScenarios is the number of starting situations (see fuzzWorld.setup).
-const fuzzScenarios = 6
+const fuzzScenarios = 7
+
+// fuzzDisk is a member's durable log as its Readys wrote it, and its
+// Storage (scenario 6). Asked for anything it does not hold, it fails,
+// which the replica turns into Err and the test into a failure.
+type fuzzDisk struct{ ents []Entry }
+
+func (d *fuzzDisk) write(rd Ready) {
+	if rd.Discard != nil {
+		d.ents = d.ents[:min(len(d.ents), int(rd.Discard.FromIndex-1))]
+	}
+	for _, e := range rd.Entries {
+		d.ents = append(d.ents[:e.Index-1], e)
+	}
+}
+
+func (d *fuzzDisk) Term(i uint64) (uint64, error) {
+	if i == 0 || i > uint64(len(d.ents)) {
+		return 0, fmt.Errorf("no entry %d on disk (%d)", i, len(d.ents))
+	}
+	return d.ents[i-1].Term, nil
+}
+
+func (d *fuzzDisk) Entries(lo, hi uint64, maxBytes int) ([]Entry, error) {
+	if lo == 0 || lo >= hi || hi-1 > uint64(len(d.ents)) {
+		return nil, fmt.Errorf("no entries [%d,%d) on disk (%d)", lo, hi, len(d.ents))
+	}
+	return capBytes(slices.Clone(d.ents[lo-1:hi-1]), maxBytes), nil
+}
 
 type fuzzWorld struct {
 	t       *testing.T
 	c       *memCluster
 	target  string
-	drop    map[string]bool // partitioned nodes: their traffic is lost
-	tainted bool            // a fuzzed message was accepted somewhere
-	term    uint64          // the newest term the simulated election used
+	drop    map[string]bool      // partitioned nodes: their traffic is lost
+	tainted bool                 // a fuzzed message was accepted somewhere
+	disks   map[string]*fuzzDisk // scenario 6: each member's Storage
+	term    uint64               // the newest term the simulated election used
 	steps   int
 }
 
@@ -339,6 +368,14 @@ func (w *fuzzWorld) setup(sc int) {
 		c.MaxEntryBytes, c.RetransmitTicks, c.SnapshotRetryTicks = 32, 3, 5
 	}
 	w.c = newMemCluster(w.t, 3, mod)
+	if sc == 6 {
+		w.disks = map[string]*fuzzDisk{}
+		for _, id := range w.c.ids {
+			d := &fuzzDisk{}
+			w.disks[id] = d
+			w.c.rs[id] = newR(w.t, id, w.c.ids, State{}, mod, func(c *Config) { c.Storage, c.CatchUpBatchEntries, c.CatchUpInflight = d, 5, 1 })
+		}
+	}
 	w.elect("n1")
 	w.settle()
 	w.propose(8)
@@ -379,6 +416,21 @@ func (w *fuzzWorld) setup(sc int) {
 		w.target = "n2"
 		w.propose(3)
 		w.elect("n2")
+		w.round()
+	case 6: // with Storage: n1 and n2 compacted everything applied while
+		// n3 was away; n3 catches up from n1's Storage; n2 is the target
+		// (compacted follower: appends and hints below its compaction point)
+		w.target = "n2"
+		w.drop["n3"] = true
+		w.propose(6)
+		w.settle()
+		for _, id := range []string{"n1", "n2"} {
+			r := w.c.rs[id]
+			must(w.t, r.Compact(r.log.applied))
+		}
+		delete(w.drop, "n3")
+		w.round()
+		w.propose(2)
 		w.round()
 	}
 	if w.tainted || w.t.Failed() {
@@ -435,6 +487,9 @@ func (w *fuzzWorld) round() {
 			continue
 		}
 		rd := r.Ready()
+		if d := w.disks[id]; d != nil {
+			d.write(rd)
+		}
 		var need []string
 		for _, m := range rd.Messages {
 			switch {
