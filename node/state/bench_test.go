@@ -1,7 +1,9 @@
 package state
 
 import (
+	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +15,12 @@ import (
 //
 //	go test -run '^$' -bench ChatApply -benchmem ./node/state/
 func BenchmarkChatApply(b *testing.B) {
-	s := New(time.Now)
+	b.Run("memory", func(b *testing.B) { benchChatApply(b, New(time.Now)) })
+	// With a message source (the node's setting): a bounded cache.
+	b.Run("source", func(b *testing.B) { benchChatApply(b, NewWith(Options{Messages: &logSource{}})) })
+}
+
+func benchChatApply(b *testing.B, s *State) {
 	evs := make([]eventlog.Event, 1000)
 	for i := range evs {
 		evs[i] = ev(&eventlog.MessagePosted{Room: "room" + strconv.Itoa(i%3), From: "user" + strconv.Itoa(i%50),
@@ -27,4 +34,146 @@ func BenchmarkChatApply(b *testing.B) {
 		e.Body = &body
 		s.Plugins.Apply(uint64(i+1), e)
 	}
+}
+
+// benchLog makes entry i (from 1) of a log of messages spread uniformly
+// over rooms rooms, one second apart, each with a request id when keyed.
+type benchLog struct {
+	rooms []string
+	keyed bool
+	seed  uint64
+}
+
+func newBenchLog(rooms int, keyed bool) *benchLog {
+	l := &benchLog{keyed: keyed, seed: 1}
+	for i := range rooms {
+		l.rooms = append(l.rooms, "room"+strconv.Itoa(i))
+	}
+	return l
+}
+
+// room is the room of entry i: a fixed pseudo-random draw.
+func (l *benchLog) room(i uint64) string {
+	x := (i + l.seed) * 0x9E3779B97F4A7C15
+	x ^= x >> 29
+	return l.rooms[x%uint64(len(l.rooms))]
+}
+
+func (l *benchLog) event(i uint64) eventlog.Event {
+	ev := eventlog.Event{Header: eventlog.Header{Origin: "n1", Index: i, Lamport: i, Time: t0.Add(time.Duration(i) * time.Second).UnixNano()},
+		Body: &eventlog.MessagePosted{Room: l.room(i), From: "user" + strconv.Itoa(int(i%50)), Text: "a chat message of a typical length, about one line of text"}}
+	if l.keyed {
+		ev.Author, ev.RequestID = "user"+strconv.Itoa(int(i%50)), strconv.FormatUint(i*7919, 16)+"0123456789abcdef0123456789"
+	}
+	return ev
+}
+
+func (l *benchLog) Messages(indexes []uint64) ([]eventlog.Event, error) {
+	out := make([]eventlog.Event, len(indexes))
+	for i, x := range indexes {
+		out[i] = l.event(x)
+	}
+	return out, nil
+}
+
+func heapAfterGC() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkMemory applies 1M messages over 1,000 rooms and reports the
+// heap they leave: the message index alone (no cache, no request ids), the
+// State with the default cache of recent messages, and the exactly-once
+// window holding every one of 1M requests. See BENCHMARKS.txt.
+//
+//	go test -run '^$' -bench Memory -benchtime 1x ./node/state/
+func BenchmarkMemory(b *testing.B) {
+	const n = 1_000_000
+	for _, c := range []struct {
+		name   string
+		keyed  bool
+		window time.Duration
+		cache  int
+	}{
+		{"index", false, 0, -1},
+		{"index+cache", false, 0, 0},
+		{"index+window", true, 1000 * time.Hour, -1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				l := newBenchLog(1000, c.keyed)
+				before := heapAfterGC()
+				s := NewWith(Options{Messages: l, RecentPerRoom: c.cache, OnceWindow: c.window})
+				for i := uint64(1); i <= n; i++ {
+					s.Apply(i, l.event(i))
+				}
+				heap := heapAfterGC() - before
+				b.ReportMetric(float64(heap)/n, "heap-B/msg")
+				b.ReportMetric(float64(s.Chat.IndexBytes())/n, "index-B/msg")
+				b.ReportMetric(float64(s.Chat.Cached()), "cached-msgs")
+				runtime.KeepAlive(s)
+			}
+		})
+	}
+}
+
+var (
+	snapOnce  sync.Once
+	snapState *State
+	snapData  []byte
+	snapLog   = newBenchLog(1000, true)
+)
+
+// snapFixture is a State of 1M messages in 1,000 rooms, one a second (11.6
+// days), each its own request, with the default once window (24h: the
+// newest 86,400 requests are remembered), and its encoding.
+func snapFixture(b *testing.B) (*State, []byte) {
+	snapOnce.Do(func() {
+		snapState = NewWith(Options{Messages: snapLog})
+		for i := uint64(1); i <= 1_000_000; i++ {
+			snapState.Apply(i, snapLog.event(i))
+		}
+		snapData, _ = snapState.Capture().Encode()
+	})
+	return snapState, snapData
+}
+
+// BenchmarkSnapshot times Capture (on the apply goroutine), Encode and
+// Restore of the 1M-message State, and reports the snapshot's size.
+//
+//	go test -run '^$' -bench Snapshot ./node/state/
+func BenchmarkSnapshot(b *testing.B) {
+	s, data := snapFixture(b)
+	b.Run("Capture", func(b *testing.B) {
+		for range b.N {
+			s.Capture()
+		}
+	})
+	b.Run("Encode", func(b *testing.B) {
+		im := s.Capture()
+		b.ReportMetric(float64(len(data)), "bytes")
+		for range b.N {
+			im.Encode()
+		}
+	})
+	b.Run("Restore", func(b *testing.B) {
+		for range b.N {
+			if _, err := Restore(data, Options{Messages: snapLog}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("RestoredHistory", func(b *testing.B) {
+		// A page of 50 from a restored State: from the source at first,
+		// then from the cache.
+		r, _ := Restore(data, Options{Messages: snapLog})
+		for i := range b.N {
+			if _, err := r.Chat.History(snapLog.rooms[i%1000], 0, 50); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"sync"
 	"time"
@@ -30,10 +32,23 @@ import (
 // else (another text, another room) can be told apart: it changes nothing,
 // and Outcome.Matches says the id was taken.
 
-// requestKey names a request: (author, request id).
-type requestKey struct{ author, id string }
+// requestKey names a request: the first 128 bits of SHA-256 over (author,
+// request id). The table keeps no strings: a remembered request costs
+// about half as much, and the snapshot is smaller. Ids are chosen by
+// clients (post --id), so the hash must resist collisions: two requests
+// with one key would make the second a "retry" of the first. With SHA-256
+// finding any pair takes about 2^64 work, matching a given request 2^128.
+type requestKey [16]byte
 
-// firstEntry is what the table keeps of the first entry of a request.
+func keyOf(author, id string) requestKey {
+	var buf [128]byte
+	b := binary.AppendUvarint(buf[:0], uint64(len(author)))
+	b = append(append(b, author...), id...)
+	sum := sha256.Sum256(b)
+	return requestKey(sum[:16])
+}
+
+// firstEntry is what the table is told of an entry it records.
 type firstEntry struct {
 	index  uint64
 	digest uint64
@@ -101,29 +116,34 @@ func RequestKey(ev eventlog.Event) (author, id string) {
 // It is a window (see the package doc): a request is remembered until the
 // newest entry time applied (maxTime, a fold of the log: the same on every
 // node) is more than window past the time of the entry that first carried
-// it. Every remembered request and every refusal has an item in fifo, in
-// apply order; advance drops items from the front while they are expired.
-// Entry times are not monotonic across leaders, so an expired item may
-// wait behind a younger one; every read therefore checks expiry itself
-// (expired), and the fifo only bounds memory: O(1) amortized per entry.
+// it. Every remembered request and every refusal is an item of fifo, in
+// apply order; first maps a request's key to its item, by sequence number
+// (fifo[0] is number base). Each new entry time drops items from the front
+// while they are expired: O(1) amortized per entry. Entry times are not
+// monotonic across leaders, so an expired item may wait behind a younger
+// one; every read therefore checks expiry itself (expired), and the fifo
+// only bounds memory.
 type once struct {
 	mu       sync.RWMutex
-	first    map[requestKey]firstEntry
+	first    map[requestKey]uint64   // request -> sequence number of its item
 	refusals map[uint64]refusalEntry // refused entries by index, keyed or not
 	refused  uint64                  // every refusal ever, also those forgotten
 
 	window  int64 // nanoseconds, > 0
 	maxTime int64 // newest entry time applied; math.MinInt64 before any
 	fifo    []onceItem
-	head    int // fifo[head:] are live
+	head    int    // fifo[head:] are live
+	base    uint64 // sequence number of fifo[0]
 }
 
 // onceItem is one request or refusal the table remembers, in apply order.
 type onceItem struct {
-	key   requestKey
-	keyed bool   // key names a request (else only a refusal is kept)
-	index uint64 // of the first entry: tells a stale item from a renewed request
-	time  int64  // Header.Time of that entry
+	key     requestKey
+	index   uint64 // of the entry
+	time    int64  // its Header.Time
+	digest  uint64 // of what it asked for (keyed)
+	keyed   bool   // first[key] is this item (a renewed request clears it)
+	refused bool   // the entry was refused: refusals holds it
 }
 
 type refusalEntry struct {
@@ -132,7 +152,7 @@ type refusalEntry struct {
 }
 
 func newOnce(window time.Duration) *once {
-	return &once{first: map[requestKey]firstEntry{}, refusals: map[uint64]refusalEntry{},
+	return &once{first: map[requestKey]uint64{}, refusals: map[uint64]refusalEntry{},
 		window: int64(window), maxTime: math.MinInt64}
 }
 
@@ -144,6 +164,15 @@ func (t *once) expired(at int64) bool {
 		return false // maxTime - window underflows: nothing is that old
 	}
 	return at < limit
+}
+
+// item returns the item of a request, or nil. Holds mu.
+func (t *once) item(k requestKey) *onceItem {
+	seq, ok := t.first[k]
+	if !ok {
+		return nil
+	}
+	return &t.fifo[seq-t.base]
 }
 
 // admit moves the window to an entry at time at, then reports whether the
@@ -158,8 +187,8 @@ func (t *once) admit(k requestKey, keyed bool, at int64) (seen bool) {
 	if !keyed {
 		return false
 	}
-	e, ok := t.first[k]
-	return ok && !t.expired(e.time)
+	it := t.item(k)
+	return it != nil && !t.expired(it.time)
 }
 
 // prune drops expired items from the front of the fifo, with what they
@@ -167,10 +196,10 @@ func (t *once) admit(k requestKey, keyed bool, at int64) (seen bool) {
 func (t *once) prune() {
 	for t.head < len(t.fifo) && t.expired(t.fifo[t.head].time) {
 		it := &t.fifo[t.head]
-		if e, ok := t.first[it.key]; it.keyed && ok && e.index == it.index {
+		if it.keyed {
 			delete(t.first, it.key)
 		}
-		if r, ok := t.refusals[it.index]; ok && r.time == it.time {
+		if it.refused {
 			delete(t.refusals, it.index)
 		}
 		*it = onceItem{}
@@ -179,32 +208,40 @@ func (t *once) prune() {
 	if t.head > 64 && t.head > len(t.fifo)/2 {
 		n := copy(t.fifo, t.fifo[t.head:])
 		clear(t.fifo[n:])
-		t.fifo, t.head = t.fifo[:n], 0
+		t.fifo, t.base, t.head = t.fifo[:n], t.base+uint64(t.head), 0
 	}
 }
 
-// record enters a first entry (if keyed) and its refusal (if refused).
+// record enters an entry: as the first of request k (if keyed; an expired
+// item of k is no longer k's) and as refused (if r is not nil).
 func (t *once) record(k requestKey, keyed bool, e firstEntry, r *api.Refusal) {
 	t.mu.Lock()
 	if keyed {
-		t.first[k] = e
+		if old := t.item(k); old != nil {
+			old.keyed = false
+		}
+		t.first[k] = t.base + uint64(len(t.fifo))
 	}
 	if r != nil {
 		t.refusals[e.index] = refusalEntry{r, e.time}
 		t.refused++
 	}
-	t.fifo = append(t.fifo, onceItem{key: k, keyed: keyed, index: e.index, time: e.time})
+	t.fifo = append(t.fifo, onceItem{key: k, index: e.index, time: e.time, digest: e.digest, keyed: keyed, refused: r != nil})
 	t.mu.Unlock()
 }
 
 func (t *once) lookup(author, id string) (Outcome, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e, ok := t.first[requestKey{author, id}]
-	if !ok || t.expired(e.time) {
+	it := t.item(keyOf(author, id))
+	if it == nil || t.expired(it.time) {
 		return Outcome{}, false
 	}
-	return Outcome{Index: e.index, Refusal: t.refusals[e.index].r, digest: e.digest}, true
+	o := Outcome{Index: it.index, digest: it.digest}
+	if it.refused {
+		o.Refusal = t.refusals[it.index].r
+	}
+	return o, true
 }
 
 func (t *once) refusalAt(index uint64) (*api.Refusal, bool) {

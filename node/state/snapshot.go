@@ -45,14 +45,16 @@ import (
 //	5 v last Lamport time            11 m room    {1 s name, 2 s topic, 3 v messages, 4 v last index,
 //	6 v messages per full chunk                     5 m chunk {1 v first index, 2 v messages, 3 b gaps} ...}
 //	12 m member  {1 s room, 2 s user}
-//	13 m request {1 s author, 2 s id, 3 v keyed, 4 v index, 5 f time, 6 f digest,
+//	13 m request {1 b key (16), 4 v index, 5 f time, 6 f digest,
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
 //	moderation = {1 s target, 2 s by, 3 s room, 4 s reason, 5 f until}
 //
 // Fields 1 to 6 appear once each, first; maps are written in key order, so
 // equal States encode to equal bytes. Requests (13) are the exactly-once
-// window in apply order: the requests still remembered and the refusals,
-// each with the time it ages out from.
+// window in apply order: the requests still remembered (by key: the first
+// 128 bits of SHA-256 over author and id, see requestKey) and the
+// refusals, each with the time it ages out from; a refused entry that
+// named no request has no key.
 
 const (
 	imageMagic   = "SYNCSTAT"
@@ -102,16 +104,17 @@ func (s *State) Capture() *Image {
 	t := s.once
 	t.mu.RLock()
 	im.window, im.maxTime, im.refused = t.window, t.maxTime, t.refused
+	im.requests = make([]imageRequest, 0, len(t.fifo)-t.head)
 	for _, it := range t.fifo[t.head:] {
 		if t.expired(it.time) {
 			continue
 		}
-		r := imageRequest{key: it.key, index: it.index, time: it.time}
-		if e, ok := t.first[it.key]; it.keyed && ok && e.index == it.index {
-			r.keyed, r.digest = true, e.digest
+		r := imageRequest{index: it.index, time: it.time}
+		if it.keyed {
+			r.keyed, r.key, r.digest = true, it.key, it.digest
 		}
-		if ref, ok := t.refusals[it.index]; ok && ref.time == it.time {
-			r.refusal = ref.r
+		if it.refused {
+			r.refusal = t.refusals[it.index].r
 		}
 		if r.keyed || r.refusal != nil {
 			im.requests = append(im.requests, r)
@@ -162,7 +165,11 @@ func (s *State) Capture() *Image {
 // Encode writes the image in the format above. It never fails today; the
 // error is for what a later format may refuse.
 func (im *Image) Encode() ([]byte, error) {
-	b := make([]byte, 0, 4096)
+	size := 4096 + 64*len(im.requests) + 48*(len(im.owners)+len(im.bans)+len(im.presence)+len(im.members))
+	for _, r := range im.rooms {
+		size += 64 + len(r.topic) + 24*r.idx.chunks() + r.idx.count()*2
+	}
+	b := make([]byte, 0, size)
 	b = append(b, imageMagic...)
 	b = append(b, imageVersion)
 	b = protowire.AppendTag(b, 1, protowire.VarintType)
@@ -228,9 +235,9 @@ func (im *Image) Encode() ([]byte, error) {
 	var re encoder
 	for _, r := range im.requests {
 		b = e.msg(b, 13, func(m []byte) []byte {
-			m = appendStrings(m, r.key.author, r.key.id)
 			if r.keyed {
-				m = appendVarint(m, 3, 1)
+				m = protowire.AppendTag(m, 1, protowire.BytesType)
+				m = protowire.AppendBytes(m, r.key[:])
 			}
 			m = appendVarint(m, 4, r.index)
 			m = appendFixed(m, 5, uint64(r.time))
@@ -616,18 +623,22 @@ func (d *restorer) room(b []byte) error {
 
 func (d *restorer) request(b []byte) error {
 	var r imageRequest
-	var keyed uint64
-	err := strs(b, []*string{&r.key.author, &r.key.id}, func(f field) error {
+	err := fields(b, func(f field) error {
 		switch f.num {
-		case 3, 4:
+		case 1:
+			if err := f.want(protowire.BytesType); err != nil {
+				return err
+			}
+			if len(f.b) != len(r.key) {
+				return fmt.Errorf("request key of %d bytes", len(f.b))
+			}
+			r.keyed = true
+			copy(r.key[:], f.b)
+		case 4:
 			if err := f.want(protowire.VarintType); err != nil {
 				return err
 			}
-			if f.num == 3 {
-				keyed = f.v
-			} else {
-				r.index = f.v
-			}
+			r.index = f.v
 		case 5, 6:
 			if err := f.want(protowire.Fixed64Type); err != nil {
 				return err
@@ -668,15 +679,15 @@ func (d *restorer) request(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("request: %v", err)
 	}
-	if keyed > 1 || (keyed == 0 && r.refusal == nil) {
-		return fmt.Errorf("request at index %d: keyed=%d without a refusal", r.index, keyed)
+	if !r.keyed && r.refusal == nil {
+		return fmt.Errorf("request at index %d: neither key nor refusal", r.index)
 	}
 	t := d.once
-	if keyed == 1 {
+	if r.keyed {
 		if _, dup := t.first[r.key]; dup {
-			return fmt.Errorf("request (%q, %q) twice", r.key.author, r.key.id)
+			return fmt.Errorf("request key %x twice", r.key)
 		}
-		t.first[r.key] = firstEntry{index: r.index, digest: r.digest, time: r.time}
+		t.first[r.key] = t.base + uint64(len(t.fifo))
 	}
 	if r.refusal != nil {
 		if _, dup := t.refusals[r.index]; dup {
@@ -684,7 +695,7 @@ func (d *restorer) request(b []byte) error {
 		}
 		t.refusals[r.index] = refusalEntry{r: r.refusal, time: r.time}
 	}
-	t.fifo = append(t.fifo, onceItem{key: r.key, keyed: keyed == 1, index: r.index, time: r.time})
+	t.fifo = append(t.fifo, onceItem{key: r.key, index: r.index, time: r.time, digest: r.digest, keyed: r.keyed, refused: r.refusal != nil})
 	return nil
 }
 

@@ -135,8 +135,11 @@ func (s *State) Apply(index uint64, ev eventlog.Event) []api.Event {
 // authorization. It reports whether the entry may change state.
 func (s *State) admit(index uint64, ev eventlog.Event) bool {
 	author, id := RequestKey(ev)
-	k := requestKey{author, id}
 	keyed := id != ""
+	var k requestKey
+	if keyed {
+		k = keyOf(author, id)
+	}
 	if s.once.admit(k, keyed, ev.Time) {
 		return false // a request already applied or refused: nothing changes
 	}
