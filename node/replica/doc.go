@@ -2,15 +2,18 @@
 // machine in the style of etcd's raft package. It sequences entries on the
 // leader, streams them to followers (pipelined and batched), counts durable
 // acknowledgements, advances and propagates the commit index, catches up
-// lagging or restarted followers (from a snapshot when the log start moved),
-// and tells its caller, through Ready, exactly what to persist, send and
-// apply, in which order.
+// lagging, restarted or new followers (in bulk from the node's durable log
+// through Storage, or from a snapshot when the log start moved and there is
+// no Storage), and tells its caller, through Ready, exactly what to persist,
+// send and apply, in which order.
 //
 // # What it owns and what it does not
 //
-// It owns: the in-memory log view (entries after a snapshot base, the durable
-// prefix, commit and apply positions), per-follower replication progress,
-// the append/ack protocol, commit counting, and discard records.
+// It owns: the in-memory log view (entries after a compaction point, the
+// durable prefix, commit and apply positions), per-follower replication
+// progress, the append/ack protocol, commit counting, and discard records.
+// It reads, but does not own, the node's durable log below the compaction
+// point (Config.Storage).
 //
 // It does not own: elections and terms (the ring decides; the core is told
 // BecomeLeader(term) / BecomeFollower(term, leader) and reports
@@ -32,8 +35,10 @@
 //		3. if rd.Snapshot != nil, load it into the state machine; then apply
 //		   rd.CommittedEntries in index order (skip EntryNoop's Data).
 //		4. r.Advance(rd).
-//		5. for each MsgSnapshotNeeded m: r.SendSnapshot(m.To, latest snapshot).
+//		5. for each MsgSnapshotNeeded m: r.SendSnapshot(m.To, latest snapshot)
+//		   (never with Config.Storage).
 //	}
+//	if r.Err() != nil { stop }   // with Config.Storage: a failed disk read
 //
 // A driver that overlaps its fsync with sending may send the early half of
 // rd.SplitMessages() before step 1 completes (leaders' appends; Raft
@@ -50,9 +55,60 @@
 // index; the replica starts as a follower of the persisted term with no
 // known leader until the ring says otherwise or a MsgApp of that term arrives.
 //
+// # The log on disk and in memory (Config.Storage)
+//
+// SyncNet keeps its whole log on disk (the WAL is the product) and never
+// transfers snapshots; it does not keep the whole log in memory. With
+// Config.Storage set:
+//
+//   - Restart: the node restores its applied state from its own snapshot at
+//     index A and calls New with State{Snapshot: {Index: A, Term: term of A},
+//     Entries: the folded entries after A, HardState, Applied: A}. A is the
+//     compaction point: Storage serves 1..A, memory holds A+1.. .
+//   - Compact(i) (i applied and durable on this node) drops entries <= i
+//     from memory; Storage must serve them from then on. Any member may
+//     compact everything it applied, the leader included: a follower that
+//     needs older entries gets them in MsgApp read from Storage, never
+//     through MsgSnapshotNeeded/MsgSnap (a MsgSnap that would need
+//     installing is refused, RejectSnapshotUnsupported). Keeping a small
+//     slack in memory (entries above the lowest follower Match in
+//     Status().Progress) spares disk reads for followers just behind.
+//     FirstIndex() is the first index still in memory. Compact is O(1)
+//     amortised per dropped entry: call it as often as convenient.
+//   - Terms below the compaction point come from Storage.Term: the checks
+//     of an append against committed history (prev entry, and the last
+//     carried entry below the point), the follower's reject hint and the
+//     leader's back-off, which binary-search Storage (terms never decrease
+//     along a log) so a conflict deep in the past costs O(log n) reads.
+//   - A Storage failure is never a panic: the replica records it (Err,
+//     wrapping ErrStorage), sends nothing built from the failed read, and
+//     from then on Step and Propose return it and Tick does nothing. The
+//     node persists what the pending Ready holds and stops.
+//
+// Without Storage nothing changes: compacted entries are gone, and a
+// follower that needs them gets a snapshot (next section).
+//
+// # Bulk catch-up
+//
+// A follower is catching up when its next index is at or below the
+// leader's compaction point, or it is at least MaxBatchEntries*MaxInflight
+// entries behind the leader's last index (a new empty member, one back from
+// a long outage, one that fell behind a burst). It then gets batches of up
+// to CatchUpBatchEntries entries / CatchUpBatchBytes bytes, at most
+// CatchUpInflight unacknowledged (defaults 16384, 4 MiB, 4: about 65k
+// entries of 200 bytes per round trip instead of 16k, in 4 messages and 4
+// large sequential Storage reads instead of 64 each); within a window of
+// the end it gets ordinary batches again. Validate keeps a batch under the
+// peer frame limit (MaxCatchUpBatchBytes, MaxCatchUpBatchEntries) and the
+// window under the peer queue (MaxCatchUpInflightBytes). The follower side
+// is unchanged. Progress is per follower: each Ready still carries the
+// appends to up-to-date followers, so commits keep flowing while one
+// follower catches up; the leader's extra cost is at most CatchUpInflight
+// Storage reads per catching-up follower per round trip.
+//
 // # Snapshots
 //
-// The node takes snapshots of its applied state when it likes, makes them
+// (Without Config.Storage only.) The node takes snapshots of its applied state when it likes, makes them
 // durable, then calls Compact(index) to let the replica forget the prefix.
 // When a follower needs entries below the leader's first index, the leader's
 // Ready carries a local MsgSnapshotNeeded (To = follower); the node answers
@@ -151,8 +207,10 @@
 // # Limits
 //
 // One MsgApp carries at most MaxBatchEntries entries and MaxBatchBytes of
-// entries (MaxEntryBytes <= MaxBatchBytes, so one entry always fits); at
-// most MaxInflight unacked batches per follower; Propose refuses entries
+// entries (MaxEntryBytes <= MaxBatchBytes, so one entry always fits), or
+// CatchUpBatchEntries and CatchUpBatchBytes to a follower catching up; at
+// most MaxInflight unacked batches per follower (CatchUpInflight while it
+// catches up); Propose refuses entries
 // over MaxEntryBytes and more than MaxUncommittedEntries uncommitted;
 // CommittedEntries holds at most MaxApplyEntries. Messages per Ready are at
 // most one response per Step plus, per follower, MaxInflight appends and

@@ -91,7 +91,8 @@ func (m Message) Describe() string {
 }
 
 // Size is the approximate encoded size of the message in bytes; the node
-// layer's frame limit must be at least MaxBatchBytes plus some slack.
+// layer's frame limit must be at least CatchUpBatchBytes (>= MaxBatchBytes)
+// plus some slack: Validate keeps it at most MaxCatchUpBatchBytes.
 func (m Message) Size() int {
 	n := 64 + len(m.From) + len(m.To)
 	for _, e := range m.Entries {
