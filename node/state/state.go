@@ -8,11 +8,37 @@
 // any plugin sees it (State.Apply):
 //
 //   - Exactly once (once.go): an entry whose (author, request id) an earlier
-//     entry already carried changes nothing. Lookup tells a proposer what
-//     became of its request.
+//     entry already carried, within the once window, changes nothing.
+//     Lookup tells a proposer what became of its request.
 //   - Authorization (authorize.go): bans and mutes are decided at apply
 //     time, against the entry's own time, so every node refuses the same
 //     entries. A refused entry stays in the log and changes nothing.
+//
+// The once window. The table of requests does not grow with history: a
+// request id is forgotten once the newest entry time applied so far (the
+// largest Header.Time of any entry, this one included: a fold of the log,
+// the same on every node, never a node's clock) is more than
+// Options.OnceWindow (default 24h) past the time of the entry that first
+// carried it. A retry inside the window is deduplicated; a retry after it
+// is a new request: it is applied again, and if it is a post, history holds
+// the message twice. Lookup no longer knows a forgotten request, so a
+// proposer retrying that late proposes anew. Refusals age out alike:
+// RefusalAt answers for entries within the window; Refused counts all.
+// The window is replicated semantics: every node of a cluster must use the
+// same, and it travels in snapshots (Restore refuses another).
+//
+// History from disk. Given a MessageSource (Options.Messages: the node's
+// WAL), the chat keeps per room only where its messages are in the log (a
+// few bytes a message, index.go), their count and newest index, and a
+// bounded cache of recent messages; History and HistoryAfter read older
+// ones through the source and return its errors. Without a source every
+// message applied stays in memory (tests, offline tools). See Chat.
+//
+// Snapshots (snapshot.go). Capture takes an Image of the whole State on
+// the apply goroutine, cheaply (the message indexes are shared, not
+// copied); Image.Encode runs on any goroutine while Apply goes on; Restore
+// rebuilds an equal State, which then decides every later entry as the
+// original would. BENCHMARKS.txt has the figures.
 //
 // docs/ARCHITECTURE.md ("Exactly once", "Authorization") tells the whole
 // path from the session to the apply.
