@@ -3,9 +3,12 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -255,4 +258,176 @@ func BenchmarkHashRecord(b *testing.B) {
 		HashRecord(rec)
 	}
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// bigLogCheckpoint returns the checkpoint of record bigLogEvents-1000 of
+// the big log, as a node's newest snapshot would hold it.
+func bigLogCheckpoint(b *testing.B, dir string) Checkpoint {
+	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	seq := uint64(bigLogEvents - 1000)
+	h, err := l.HashAt(seq)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return Checkpoint{Seq: seq, Hash: h}
+}
+
+// BenchmarkOpen1M: Open of the 1M-record log (214 MB, 11 segments), full
+// verification against a trusted Open with a checkpoint 1,000 records
+// before the end. One op is Open+Close; page cache warm.
+func BenchmarkOpen1M(b *testing.B) {
+	dir := bigLog(b)
+	cp := bigLogCheckpoint(b, dir)
+	for _, trusted := range []bool{false, true} {
+		name := "full"
+		opts := Options{NoSync: true, Logf: b.Logf}
+		if trusted {
+			name, opts.Trust = "trusted", &cp
+		}
+		b.Run(name, func(b *testing.B) {
+			cpu := cpuTime()
+			var ixBytes int
+			for b.Loop() {
+				l, err := Open(dir, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ixBytes = l.indexBytes()
+				l.Close()
+			}
+			b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(ixBytes), "index-bytes")
+		})
+	}
+}
+
+// indexBytes is the memory of the sparse index's offsets.
+func (l *Log) indexBytes() int {
+	l.ix.mu.RLock()
+	defer l.ix.mu.RUnlock()
+	n := 0
+	for _, s := range l.ix.segs {
+		n += 4 * cap(s.offs)
+	}
+	return n
+}
+
+// BenchmarkReadRange1M: reads of old records of the 1M-record log (opened
+// with full verification, so every segment is indexed): one random record
+// (Read = ReadRange(seq, seq)), and a page of 50 consecutive records from a
+// random position (a history page). Each op is one call; p50/p99 of the
+// calls' latency are reported too.
+func BenchmarkReadRange1M(b *testing.B) {
+	dir := bigLog(b)
+	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for _, n := range []uint64{1, 50} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, n))
+			lat := make([]time.Duration, 0, 1<<16)
+			got := 0
+			fn := func(uint64, Event) error { got++; return nil }
+			for b.Loop() {
+				from := 1 + rng.Uint64N(bigLogEvents-1000-n)
+				t0 := time.Now()
+				if err := l.ReadRange(from, from+n-1, fn); err != nil {
+					b.Fatal(err)
+				}
+				if len(lat) < cap(lat) {
+					lat = append(lat, time.Since(t0))
+				}
+			}
+			if got != b.N*int(n) {
+				b.Fatalf("read %d records", got)
+			}
+			reportPercentiles(b, lat)
+		})
+	}
+}
+
+// BenchmarkReadRangeParallel1M: 8 goroutines reading random old records
+// at once (SSH sessions paging history). One op is one Read.
+func BenchmarkReadRangeParallel1M(b *testing.B) {
+	dir := bigLog(b)
+	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.SetParallelism(4) // 4×GOMAXPROCS goroutines
+	var seed atomic.Uint64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 3))
+		for pb.Next() {
+			if _, err := l.Read(1 + rng.Uint64N(bigLogEvents)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkScan1M: reading every record of the 1M-record log in order, with
+// Iter (a reader goroutine reads whole segment files and hashes, pipelined
+// with decoding) and with one ReadRange(1, LastSeq) (pread in 16 KiB
+// windows, all in the caller's goroutine). One op is the whole scan.
+func BenchmarkScan1M(b *testing.B) {
+	dir := bigLog(b)
+	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for _, name := range []string{"iter", "readrange"} {
+		b.Run(name, func(b *testing.B) {
+			cpu := cpuTime()
+			for b.Loop() {
+				n := 0
+				fn := func(uint64, Event) error { n++; return nil }
+				if name == "iter" {
+					err = l.Iter(1, fn)
+				} else {
+					err = l.ReadRange(1, l.LastSeq(), fn)
+				}
+				if err != nil || n != bigLogEvents {
+					b.Fatalf("%d records, %v", n, err)
+				}
+			}
+			b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// BenchmarkVerifyChain1M: VerifyChain of the 1M-record log with no pause.
+func BenchmarkVerifyChain1M(b *testing.B) {
+	dir := bigLog(b)
+	l, err := Open(dir, Options{NoSync: true, Logf: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	cpu := cpuTime()
+	for b.Loop() {
+		if res, err := l.VerifyChain(context.Background(), 0); err != nil || res.Records != bigLogEvents {
+			b.Fatalf("%+v %v", res, err)
+		}
+	}
+	b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/op")
 }

@@ -266,6 +266,7 @@ type cursor struct {
 	buf    []byte
 	bufOff int64
 	bufN   int
+	run    int // consecutive window reads that continued the previous one
 }
 
 var cursorPool = sync.Pool{New: func() any { return &cursor{buf: make([]byte, readWindow)} }}
@@ -277,7 +278,7 @@ func (l *Log) newCursor() *cursor {
 }
 
 func (c *cursor) release() {
-	if cap(c.buf) > 4*readWindow {
+	if cap(c.buf) > readWindow {
 		c.buf = make([]byte, readWindow) // do not pin a big record's buffer
 	}
 	*c = cursor{buf: c.buf}
@@ -335,7 +336,14 @@ func (c *cursor) bytes(off int64, n int) ([]byte, error) {
 		p := off - c.bufOff
 		return c.buf[p : p+int64(n)], nil
 	}
-	size := int(min(int64(max(n, readWindow)), c.v.end-off))
+	// A read that continues the last window is a sequential scan: widen
+	// the window, up to 1 MiB, to make fewer system calls.
+	if c.bufN > 0 && off >= c.bufOff && off <= c.bufOff+int64(c.bufN) {
+		c.run = min(c.run+1, 6)
+	} else {
+		c.run = 0
+	}
+	size := int(min(int64(max(n, readWindow<<c.run)), c.v.end-off))
 	if cap(c.buf) < size {
 		c.buf = make([]byte, size)
 	}
