@@ -40,6 +40,13 @@ func New(cfg Config, st State) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica %s: %w", cfg.ID, err)
 	}
+	if cfg.Storage != nil && l.snapIndex > 0 {
+		// The compaction point must be where Storage ends: one read
+		// catches a restart from the wrong (index, term).
+		if t, err := cfg.Storage.Term(l.snapIndex); err != nil || t != l.snapTerm {
+			return nil, fmt.Errorf("replica %s: restart point %d/%d, Storage has term %d there (%v)", cfg.ID, l.snapIndex, l.snapTerm, t, err)
+		}
+	}
 	if lt := l.lastTerm(); lt > st.HardState.Term {
 		return nil, fmt.Errorf("replica %s: recovered term %d below last log term %d", cfg.ID, st.HardState.Term, lt)
 	}

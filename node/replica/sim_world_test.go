@@ -758,10 +758,14 @@ type simStorage struct {
 func (st *simStorage) read(lo, hi uint64) error {
 	s, n := st.s, st.n
 	s.stats.storageReads++
-	if n.r == nil || !n.up || n.disk.base != 0 || lo == 0 || lo >= hi || hi-1 > n.r.log.snapIndex || hi-1 > uint64(len(n.disk.ents)) {
-		s.fail("%s: storage asked for [%d,%d), compaction point %d, disk base %d holds %d", n.id, lo, hi, n.r.log.snapIndex, n.disk.base, len(n.disk.ents))
+	limit := n.disk.snap.Index // New reads the restart point
+	if n.r != nil {
+		limit = n.r.log.snapIndex
 	}
-	if s.faults && s.rng.Float64() < s.o.storageFail {
+	if n.disk.base != 0 || lo == 0 || lo >= hi || hi-1 > limit || hi-1 > uint64(len(n.disk.ents)) {
+		s.fail("%s: storage asked for [%d,%d), compaction point %d, disk base %d holds %d", n.id, lo, hi, limit, n.disk.base, len(n.disk.ents))
+	}
+	if s.faults && n.r != nil && s.rng.Float64() < s.o.storageFail {
 		s.logf("%s storage read [%d,%d) FAILS", n.id, lo, hi)
 		return fmt.Errorf("simulated read error at %d", lo)
 	}

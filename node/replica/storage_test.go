@@ -58,7 +58,12 @@ func storedReplica(t testing.TB, id string, log []Entry, snap uint64, hs HardSta
 	t.Helper()
 	s := &memStorage{t: t, ents: log}
 	var r *Replica
-	s.limit = func() uint64 { return r.log.snapIndex }
+	s.limit = func() uint64 {
+		if r == nil {
+			return snap // New reads the restart point
+		}
+		return r.log.snapIndex
+	}
 	var st State
 	st.HardState = hs
 	if snap > 0 {
@@ -76,6 +81,10 @@ func storedReplica(t testing.TB, id string, log []Entry, snap uint64, hs HardSta
 func TestStorageRestartFromCompactionPoint(t *testing.T) {
 	log := append(ents(1, repeat(1, 60)...), ents(61, repeat(2, 40)...)...)
 	r, s := storedReplica(t, "n1", log, 70, HardState{Term: 2, Commit: 90})
+	if s.terms != 1 {
+		t.Errorf("New read %d terms, want 1 (the restart point)", s.terms)
+	}
+	s.terms = 0
 	if r.FirstIndex() != 71 || r.Status().FirstIndex != 71 {
 		t.Errorf("FirstIndex = %d", r.FirstIndex())
 	}
@@ -431,5 +440,20 @@ func TestCatchUpConfig(t *testing.T) {
 	old.CatchUpBatchEntries, old.CatchUpBatchBytes, old.CatchUpInflight = 256, 1<<20, 64
 	if err := old.Default().Validate(); err != nil {
 		t.Errorf("bulk off (the ordinary limits): %v", err)
+	}
+}
+
+// TestStorageRestartPointChecked: New reads the restart point's term from
+// Storage and refuses a restart from an (index, term) Storage contradicts.
+func TestStorageRestartPointChecked(t *testing.T) {
+	log := ents(1, repeat(1, 10)...)
+	s := &memStorage{t: t, ents: log}
+	_, err := New(Config{ID: "n1", Peers: peers3, Storage: s}, State{HardState: HardState{Term: 2}, Snapshot: Snapshot{Index: 5, Term: 2}})
+	if err == nil {
+		t.Error("restart from 5/2 accepted; Storage holds 5/1")
+	}
+	s.fail = true
+	if _, err := New(Config{ID: "n1", Peers: peers3, Storage: s}, State{HardState: HardState{Term: 2}, Snapshot: Snapshot{Index: 5, Term: 1}}); err == nil {
+		t.Error("restart with a failing Storage accepted")
 	}
 }
