@@ -20,8 +20,10 @@ import (
 // of (author, request id) → the first entry that carried it. Applying an
 // entry whose pair is in the table changes nothing and says nothing, so a
 // request is one fact in history on every node alike; the table is itself
-// replicated state (a fold of the log), so it survives restarts and leader
-// changes. Entries without a request id (no-ops, records older than the
+// replicated state (a fold of the log, carried in snapshots), so it
+// survives restarts and leader changes. It remembers a request for the
+// once window only, counted in entry time (see the package doc): a retry
+// later than that is applied as a new request. Entries without a request id (no-ops, records older than the
 // header fields) are applied as they come, except the older posts and
 // direct messages, whose ClientMsgID (with From as author) was their
 // request id and still counts as one.
