@@ -96,13 +96,22 @@ func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID st
 }
 
 // History returns committed messages of room before an index, ascending.
-func (n *Node) History(room string, before uint64, limit int) []api.Message {
-	return n.state.Chat.History(room, before, limit)
+// Pages older than the chat's cache are read from this node's WAL.
+func (n *Node) History(room string, before uint64, limit int) ([]api.Message, error) {
+	msgs, err := n.state.Chat.History(room, before, limit)
+	if err != nil {
+		n.log.Error("read history from the WAL", "room", room, "before", before, "err", err)
+	}
+	return msgs, err
 }
 
 // HistoryAfter returns committed messages of room after an index, ascending.
-func (n *Node) HistoryAfter(room string, after uint64, limit int) []api.Message {
-	return n.state.Chat.HistoryAfter(room, after, limit)
+func (n *Node) HistoryAfter(room string, after uint64, limit int) ([]api.Message, error) {
+	msgs, err := n.state.Chat.HistoryAfter(room, after, limit)
+	if err != nil {
+		n.log.Error("read history from the WAL", "room", room, "after", after, "err", err)
+	}
+	return msgs, err
 }
 
 // Subscribe streams committed events through a bounded queue.

@@ -204,7 +204,10 @@ func (c *testCluster) waitHistory(id string, want int) []string {
 	c.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		msgs := c.nodes[id].n.History("general", 0, 100000)
+		msgs, err := c.nodes[id].n.History("general", 0, 100000)
+		if err != nil {
+			c.t.Fatalf("history on %s: %v", id, err)
+		}
 		if len(msgs) >= want || time.Now().After(deadline) {
 			var out []string
 			for _, m := range msgs {

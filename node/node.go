@@ -35,6 +35,12 @@ type Options struct {
 	NoSync bool
 	// walFault injects disk faults into the WAL (the cluster simulation).
 	walFault func(eventlog.FaultStage) error
+	// inlineSnapshots writes snapshots on the driver goroutine instead of
+	// a background one (the cluster simulation, to stay deterministic).
+	inlineSnapshots bool
+	// memoryEntries overrides how many applied entries the replica keeps
+	// in memory (the cluster simulation uses a handful).
+	memoryEntries int
 }
 
 // Listeners are pre-bound sockets for a node. The SSH front end's listener
@@ -66,6 +72,11 @@ type Node struct {
 
 	state       *state.State
 	subscribers *subscribers
+	index       *entryIndex  // where each entry is in the WAL
+	reader      *entryReader // old entries and messages, read from the WAL
+	snaps       *snapshotter // writes snapshots of the applied state
+	appliedTerm uint64       // term of the last applied entry (driver)
+	verify      verifyState  // the background verification of the WAL
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 
@@ -90,8 +101,7 @@ type Node struct {
 	// caughtUp is closed once the node has applied every entry its WAL
 	// recorded as committed: before that its state is older than what it
 	// already acknowledged, so it serves no reads and takes no posts.
-	caughtUp        chan struct{}
-	recoveredCommit uint64
+	caughtUp chan struct{}
 
 	// driver-only bookkeeping
 	electionOnDisk    ring.HardState            // last persisted election state
@@ -163,7 +173,8 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
-	n.state = state.New(now)
+	n.index = newEntryIndex()
+	n.reader = &entryReader{idx: n.index}
 	if err := n.openLog(); err != nil {
 		return nil, err
 	}
@@ -221,9 +232,18 @@ func (n *Node) Serve(ctx context.Context) error {
 	st := n.replication.Status()
 	n.log.Info("node started", "term", n.ring.Term(), "last_index", st.LastIndex,
 		"commit", st.Commit, "peer", n.self.PeerPort, "ssh", n.self.SSHPort)
+	vctx, stopVerify := context.WithCancel(ctx)
+	verified := make(chan struct{})
+	go func() {
+		defer close(verified)
+		n.verifyInBackground(vctx)
+	}()
 	err := n.loop(ctx)
+	stopVerify()
+	<-verified // before the WAL closes under it
 	n.peers.Close()
 	n.ringNet.Close()
+	n.finalSnapshot()
 	if cerr := n.wal.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -232,6 +252,18 @@ func (n *Node) Serve(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// finalSnapshot writes a snapshot of everything applied, so the next start
+// replays next to nothing, unless the log is poisoned.
+func (n *Node) finalSnapshot() {
+	if n.wal.Err() != nil {
+		return
+	}
+	if j, ok := n.captureSnapshot(true); ok {
+		n.snaps.write(j, n.now())
+	}
+	n.snaps.wait()
 }
 
 // CaughtUp is closed once the node has applied every entry its WAL recorded
@@ -343,7 +375,43 @@ func (n *Node) process(batch []input) error {
 	if err != nil {
 		return err
 	}
+	if err := n.replication.Err(); err != nil {
+		// A committed entry could not be read back from this node's WAL.
+		return fmt.Errorf("replication: %w", err)
+	}
+	n.compactMemory()
+	if j, ok := n.captureSnapshot(false); ok {
+		if n.opts.inlineSnapshots {
+			n.snaps.write(j, n.now())
+		} else {
+			go n.snaps.write(j, n.now())
+		}
+	}
 	return n.fatal
+}
+
+// Entries the replica keeps in memory below the applied one, and how far
+// past that it may run before it drops the older ones: lagging followers
+// read older entries from the WAL (entryReader), a follower a few batches
+// behind from memory.
+const memoryEntries = 4096
+
+// compactMemory lets the replica forget entries that are applied and
+// durable here, keeping memoryEntries of them; it compacts once that many
+// more have accumulated, so each compaction's copy is amortised.
+func (n *Node) compactMemory() {
+	keep := memoryEntries
+	if n.opts.memoryEntries > 0 {
+		keep = n.opts.memoryEntries
+	}
+	durable, _ := n.index.durable()
+	upTo := min(n.applied.Load(), durable)
+	if upTo < n.replication.FirstIndex()+2*uint64(keep) {
+		return
+	}
+	if err := n.replication.Compact(upTo - uint64(keep)); err != nil {
+		n.log.Warn("compact the in-memory log", "err", err)
+	}
 }
 
 // step feeds one input to the cores. After anything that may move the ring's

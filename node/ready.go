@@ -48,10 +48,12 @@ func (n *Node) handleReady() error {
 		n.sendReplica(early)
 		n.applyCommitted(replReady.CommittedEntries)
 		if len(recs) > 0 {
-			if _, _, err := n.wal.Append(context.Background(), recs...); err != nil {
+			first, _, err := n.wal.Append(context.Background(), recs...)
+			if err != nil {
 				// The log is poisoned: nothing more can be acknowledged (I4).
 				return fmt.Errorf("persist to WAL: %w", err)
 			}
+			n.indexRecords(first, recs)
 		}
 		n.sendRing(ringReady.Messages)
 		n.sendReplica(late)
@@ -69,6 +71,21 @@ func (n *Node) handleReady() error {
 		n.publishView()
 	}
 	return n.recordCommitIfIdle()
+}
+
+// indexRecords tells the entry index where the records just appended at
+// WAL positions first... put each entry, and which entries a discard voided.
+func (n *Node) indexRecords(first uint64, recs []eventlog.Event) {
+	for i, ev := range recs {
+		switch b := ev.Body.(type) {
+		case *eventlog.SuffixDiscarded:
+			n.index.discard(b.FromIndex)
+		default:
+			if ev.Index != 0 {
+				n.index.wrote(ev.Index, first+uint64(i))
+			}
+		}
+	}
 }
 
 // recordCommitIfIdle writes the commit index when it moved since the last
@@ -305,10 +322,8 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 		n.hash.add(e)
 		n.subscribers.publish(n.state.Apply(e.Index, ev))
 		n.applied.Store(e.Index)
+		n.appliedTerm = e.Term
 		n.onApplied(e.Index, e.Term)
-		if e.Index == n.recoveredCommit {
-			close(n.caughtUp)
-		}
 	}
 }
 

@@ -575,7 +575,10 @@ func (c *simChecker) checkApplied(sn *simNode) {
 	if applied <= sn.appliedChecked {
 		return
 	}
-	hist := n.state.Chat.HistoryAfter(state.GeneralRoom, sn.histAfter, 1<<30)
+	hist, err := n.state.Chat.HistoryAfter(state.GeneralRoom, sn.histAfter, 1<<30)
+	if err != nil {
+		c.fail("%s: history after %d (applied %d): %v", sn.id, sn.histAfter, applied, err)
+	}
 	bound := n.replication.Status().Term
 	for i := sn.appliedChecked + 1; i <= applied; i++ {
 		t, ok := n.replication.Term(i)

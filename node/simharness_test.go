@@ -40,6 +40,12 @@ type simOpts struct {
 	maxBatch     int  // a node steps 1..maxBatch queued inputs before one Ready
 	deafPhase    bool // three quarters in: heal, then one node deaf; the others must elect and commit
 	mixed        bool // clients also join rooms, change presence, and u0 bans others
+	// snapshotEvery is [storage] snapshot_every (0: the default, which a
+	// run never reaches); memoryEntries is how many applied entries the
+	// replica keeps in memory (0: the default): small values make nodes
+	// snapshot, compact and read old entries from their WAL all the time.
+	snapshotEvery, memoryEntries int
+	badSnapshots                 bool // damage or remove a node's newest snapshot now and then before it starts
 	// ring is each node's ring position (a permutation): successors on the
 	// ring and the id tie-break of candidacies then relate in every way a
 	// configuration allows. nil: ring position i for node i.
@@ -76,13 +82,16 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.deafPhase = r.Float64() < 0.3
 	o.mixed = r.Float64() < 0.5
 	o.ring = r.Perm(o.nodes)
+	o.snapshotEvery = []int{0, 1, 7, 30, 100}[r.Intn(5)]
+	o.memoryEntries = []int{0, 1, 4, 16}[r.Intn(4)]
+	o.badSnapshots = o.snapshotEvery != 0 && r.Float64() < 0.3
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots)
 }
 
 // simStats counts what the simulations did.
@@ -276,6 +285,9 @@ func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
 	fmt.Fprintf(&b, "[cluster]\nname = \"sim\"\ndata_dir = %q\nsecret = \"sim-secret-0123456789\"\n", dir)
 	// cluster.toml's timing: 20ms ticks, failure 20 ticks, election 15 ticks.
 	b.WriteString("[timing]\nheartbeat_interval = \"100ms\"\nfailure_timeout = \"400ms\"\nelection_timeout = \"300ms\"\npost_timeout = \"2s\"\n")
+	if o.snapshotEvery > 0 {
+		fmt.Fprintf(&b, "[storage]\nsnapshot_every = %d\n", o.snapshotEvery)
+	}
 	for i := 0; i < o.nodes; i++ {
 		fmt.Fprintf(&b, "[[node]]\nid = \"n%d\"\nhost = \"127.0.0.1\"\nssh_port = %d\npeer_port = %d\nheartbeat_port = %d\nelection_port = %d\nring = %d\n",
 			i+1, 22000+i, 23000+i, 24000+i, 25000+i, o.ringOrder(i))
@@ -311,7 +323,10 @@ func (w *simWorld) now() time.Time { return w.clock }
 func (w *simWorld) start(sn *simNode) error {
 	sn.boot++
 	bootID := uint64(w.seed)<<24 | uint64(sn.idx)<<16 | sn.boot
-	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync}
+	if w.opts.badSnapshots && w.rnd.Intn(3) == 0 {
+		w.damageSnapshot(sn)
+	}
+	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries}
 	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
 	n, err := newNode(o, w.now, bootID)
 	if err != nil {
@@ -326,6 +341,33 @@ func (w *simWorld) start(sn *simNode) error {
 	lt, li := n.replication.LastIndexTerm()
 	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.replication.Status().Commit)
 	return nil
+}
+
+// damageSnapshot flips a byte of, or removes, a node's newest snapshot:
+// the node must start from an older one or from the whole WAL.
+func (w *simWorld) damageSnapshot(sn *simNode) {
+	snaps, err := eventlog.Snapshots(w.cfg.WALDir(sn.id))
+	if err != nil || len(snaps) == 0 {
+		return
+	}
+	p := snaps[0].Path
+	if w.rnd.Intn(2) == 0 {
+		w.logf("remove %s's snapshot %s", sn.id, filepath.Base(p))
+		if err := os.Remove(p); err != nil {
+			w.chk.fail("remove snapshot: %v", err)
+		}
+		return
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		w.chk.fail("read snapshot: %v", err)
+	}
+	at := w.rnd.Intn(len(b))
+	b[at] ^= 0x40
+	w.logf("damage %s's snapshot %s at byte %d", sn.id, filepath.Base(p), at)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		w.chk.fail("write snapshot: %v", err)
+	}
 }
 
 // crash ends a node's process: everything in memory is gone (its inbox
@@ -868,7 +910,11 @@ func (w *simWorld) clientStepFor(c *simClient) {
 			}
 		}
 		c.seen = 0
-		if h := sn.n.state.Chat.History(state.GeneralRoom, 0, 1); len(h) > 0 {
+		h, err := sn.n.state.Chat.History(state.GeneralRoom, 0, 1)
+		if err != nil {
+			w.chk.fail("%s: history: %v", sn.id, err)
+		}
+		if len(h) > 0 {
 			c.seen = h[0].Lamport // the author read the room on this node
 		}
 		c.since = w.ticks
