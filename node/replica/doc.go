@@ -64,7 +64,8 @@
 //   - Restart: the node restores its applied state from its own snapshot at
 //     index A and calls New with State{Snapshot: {Index: A, Term: term of A},
 //     Entries: the folded entries after A, HardState, Applied: A}. A is the
-//     compaction point: Storage serves 1..A, memory holds A+1.. .
+//     compaction point: Storage serves 1..A, memory holds A+1.. . New
+//     reads Storage.Term(A) and refuses a restart point Storage contradicts.
 //   - Compact(i) (i applied and durable on this node) drops entries <= i
 //     from memory; Storage must serve them from then on. Any member may
 //     compact everything it applied, the leader included: a follower that
@@ -72,7 +73,7 @@
 //     through MsgSnapshotNeeded/MsgSnap (a MsgSnap that would need
 //     installing is refused, RejectSnapshotUnsupported). Keeping a small
 //     slack in memory (entries above the lowest follower Match in
-//     Status().Progress) spares disk reads for followers just behind.
+//     Progress()) spares disk reads for followers just behind.
 //     FirstIndex() is the first index still in memory. Compact is O(1)
 //     amortised per dropped entry: call it as often as convenient.
 //   - Terms below the compaction point come from Storage.Term: the checks

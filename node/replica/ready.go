@@ -143,8 +143,8 @@ func (r *Replica) Advance(rd Ready) {
 // index from now on (the node's WAL does); followers that need them get
 // them in MsgApp read from Storage. A leader may then compact everything
 // applied and durable: nothing it must send depends on memory. Keeping a
-// slack of recent entries (those a follower's Match in Status().Progress
-// has not reached) only saves disk reads.
+// slack of recent entries (those a follower's Match in Progress() has not
+// reached) only saves disk reads.
 func (r *Replica) Compact(index uint64) error {
 	r.assertIdle("Compact")
 	return r.log.compact(index)
@@ -183,8 +183,16 @@ type Status struct {
 	Commit                          uint64
 	FirstIndex, LastIndex, LastTerm uint64
 	Stable, Applied                 uint64
-	// Progress (leader only, else nil): each follower's replication state.
-	Progress map[string]ProgressStatus
+}
+
+// Status returns the replica's current summary. It allocates nothing; the
+// per-follower view is Progress.
+func (r *Replica) Status() Status {
+	return Status{
+		ID: r.cfg.ID, Term: r.term, Lead: r.lead, Role: r.role, Commit: r.log.committed,
+		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
+		Stable: r.log.stable, Applied: r.log.applied,
+	}
 }
 
 // ProgressStatus is the leader's view of one follower.
@@ -195,25 +203,23 @@ type ProgressStatus struct {
 	// Next is the next index the leader will send it.
 	Next uint64
 	// CatchingUp: the follower is far behind and gets bulk batches (with
-	// Storage, possibly read from disk).
+	// Storage, read from disk when Next is below FirstIndex).
 	CatchingUp bool
 }
 
-// Status returns the replica's current summary. On a leader it allocates
-// Progress; callers on a hot path that need only the scalars may ignore it.
-func (r *Replica) Status() Status {
-	st := Status{
-		ID: r.cfg.ID, Term: r.term, Lead: r.lead, Role: r.role, Commit: r.log.committed,
-		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
-		Stable: r.log.stable, Applied: r.log.applied,
+// Progress returns, on a leader, each follower's replication state (a map
+// the caller owns); nil on a follower. Like Status it may be called while a
+// Ready is outstanding. The node may use the lowest Match to keep entries
+// followers are about to need in memory; with Storage it need not.
+func (r *Replica) Progress() map[string]ProgressStatus {
+	if r.role != Leader {
+		return nil
 	}
-	if r.role == Leader {
-		st.Progress = make(map[string]ProgressStatus, len(r.prs))
-		for id, pr := range r.prs {
-			st.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, CatchingUp: r.catchingUp(pr)}
-		}
+	out := make(map[string]ProgressStatus, len(r.prs))
+	for id, pr := range r.prs {
+		out[id] = ProgressStatus{Match: pr.match, Next: pr.next, CatchingUp: r.catchingUp(pr)}
 	}
-	return st
+	return out
 }
 
 // LastIndexTerm returns the log's last term and index, which the election

@@ -250,8 +250,8 @@ func TestStorageLeaderConflictSearch(t *testing.T) {
 	if ls.terms > 20 {
 		t.Errorf("%d storage term reads for the back-off, want O(log n)", ls.terms)
 	}
-	if st := l.Status(); st.Progress["n2"].Match != 1001 || st.Progress["n3"].Match != 1001 || st.Progress["n2"].CatchingUp {
-		t.Errorf("progress %+v", st.Progress)
+	if pr := l.Progress(); pr["n2"].Match != 1001 || pr["n3"].Match != 1001 || pr["n2"].CatchingUp {
+		t.Errorf("progress %+v", pr)
 	}
 }
 
@@ -275,6 +275,7 @@ func TestStorageEmptyFollowerBulk(t *testing.T) {
 		c.deliver()
 	}
 	var stalled, maxBatch, appsToN2 int
+	sawCatchingUp := false
 	for round := 0; c.rs["n2"].log.committed < l.log.lastIndex(); round++ {
 		if round > 200 {
 			t.Fatalf("no convergence: n2 at %d of %d", c.rs["n2"].log.lastIndex(), l.log.lastIndex())
@@ -308,9 +309,15 @@ func TestStorageEmptyFollowerBulk(t *testing.T) {
 		if l.log.committed < idx || l.log.committed <= before {
 			stalled++
 		}
+		if pr := l.Progress()["n2"]; pr.CatchingUp {
+			sawCatchingUp = true
+		}
 	}
 	if stalled > 0 {
 		t.Errorf("commit stalled in %d rounds while n2 caught up", stalled)
+	}
+	if !sawCatchingUp || c.rs["n2"].Progress() != nil {
+		t.Errorf("Progress never showed n2 catching up, or a follower has a Progress")
 	}
 	if maxBatch != 1024 || appsToN2 > n/1024+20 || ls.reads < n/1024 {
 		t.Errorf("max batch %d, %d appends to n2, %d storage reads", maxBatch, appsToN2, ls.reads)
