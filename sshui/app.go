@@ -68,6 +68,10 @@ type App struct {
 	lamport  uint64
 	away     bool
 	exitMsg  string
+
+	// A resync could not read History: stale buffers wait for resyncRetry.
+	resyncFailing bool // the user was told; cleared once a retry works
+	resyncTicking bool // a resyncRetry is scheduled
 }
 
 // convBuf is the loaded part of one conversation.
@@ -78,6 +82,15 @@ type convBuf struct {
 	full   bool   // nothing older to load
 	topic  string
 	scroll int // lines scrolled back from the bottom
+
+	// Older pages load off the event loop (loadOlder), one at a time.
+	loading bool   // an older page is being read
+	loadErr string // why the last older page failed (shown until retried)
+	trims   int    // counts trims: a page read before one would leave a gap
+	// stale: a resync could not read what follows last; live messages
+	// (which come after the gap) are left to the retry, which reads from
+	// last again, so none is lost or shown out of order.
+	stale bool
 }
 
 type chatLine struct {
@@ -115,6 +128,17 @@ type (
 		then func(*App) tea.Cmd
 	}
 	retryTick struct{}
+	// olderPage is an older page of conv read by loadOlder for buf, whose
+	// first and trims were before and trims when it was asked for.
+	olderPage struct {
+		conv   string
+		buf    *convBuf
+		before uint64
+		trims  int
+		msgs   []api.Message
+		err    error
+	}
+	resyncRetry struct{}
 )
 
 const (
@@ -215,21 +239,17 @@ func (a *App) switchTo(c string) {
 	a.refreshMembers()
 }
 
-// load fills c's buffer from History the first time it is shown.
+// load fills c's buffer from History the first time it is shown. This
+// first page is small (HistoryOnJoin) and read in place; older pages load
+// off the event loop (loadOlder). If it cannot be read the conversation
+// opens empty with a notice: live messages still show, and PgUp reads the
+// page again (buf.full stays false).
 func (a *App) load(c string) {
 	if a.bufs[c] != nil {
 		return
 	}
 	buf := &convBuf{}
 	a.bufs[c] = buf
-	msgs := a.d.b.History(a.historyKey(c), 0, a.d.cfg.HistoryOnJoin)
-	buf.full = len(msgs) < a.d.cfg.HistoryOnJoin
-	for _, m := range msgs {
-		a.appendMsg(buf, m)
-	}
-	if len(msgs) > 0 {
-		buf.first = msgs[0].Index
-	}
 	if !isDMConv(c) {
 		for _, r := range a.d.b.Rooms() {
 			if r.Name == c {
@@ -237,6 +257,21 @@ func (a *App) load(c string) {
 			}
 		}
 	}
+	msgs, err := a.d.b.History(a.historyKey(c), 0, a.d.cfg.HistoryOnJoin)
+	if err != nil {
+		a.systemLine(buf, historyUnavailable(err)+" (PgUp to retry)")
+		return
+	}
+	buf.full = len(msgs) < a.d.cfg.HistoryOnJoin
+	for _, m := range msgs {
+		a.appendMsg(buf, m)
+	}
+}
+
+// historyUnavailable is the one line shown when History fails: the node
+// could not read its own log (nothing is lost).
+func historyUnavailable(err error) string {
+	return "history unavailable: " + Clean(err.Error(), 200)
 }
 
 func (a *App) refreshMembers() {
@@ -266,6 +301,9 @@ func (a *App) appendMsg(buf *convBuf, m api.Message) bool {
 		return false
 	}
 	buf.last = m.Index
+	if buf.first == 0 {
+		buf.first = m.Index
+	}
 	if m.Lamport > a.lamport {
 		a.lamport = m.Lamport
 	}
@@ -291,6 +329,7 @@ func (b *convBuf) trim() {
 	}
 	b.lines = append([]chatLine(nil), b.lines[trimLines:]...)
 	b.full = false
+	b.trims++
 	for _, l := range b.lines {
 		if l.idx > 0 {
 			b.first = l.idx
@@ -374,11 +413,16 @@ func (a *App) notice(text string) {
 		buf = a.bufs[a.cur]
 	}
 	for _, l := range strings.Split(text, "\n") {
-		buf.lines = append(buf.lines, chatLine{system: true, text: Clean(l, 0)})
-		a.fresh++
+		a.systemLine(buf, l)
 	}
 	buf.scroll = 0
 	buf.trim()
+}
+
+// systemLine adds one system line to buf.
+func (a *App) systemLine(buf *convBuf, text string) {
+	buf.lines = append(buf.lines, chatLine{system: true, text: Clean(text, 0)})
+	a.fresh++
 }
 
 // Update is the program's event handler.
@@ -398,7 +442,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.onMembers(msg)
 		return a, nil
 	case ResyncMsg:
-		a.resync()
+		return a, a.resync()
+	case resyncRetry:
+		return a, a.retryResync()
+	case olderPage:
+		a.onOlderPage(msg)
 		return a, nil
 	case StatusMsg:
 		a.status = msg.Status

@@ -5,6 +5,7 @@ package sshui
 import (
 	"slices"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/syncnet/syncnet/node/api"
@@ -12,22 +13,76 @@ import (
 
 // resync reloads everything after the last seen index of loaded buffers
 // (the hub dropped events for this session, or its subscription was cut).
-func (a *App) resync() {
+// A buffer it cannot read keeps its position and is marked stale; a
+// resyncRetry reads it again later (see catchUp).
+func (a *App) resync() tea.Cmd {
+	var failed error
 	for c, buf := range a.bufs {
-		for {
-			page := a.d.b.HistoryAfter(a.historyKey(c), buf.last, 1000)
-			for _, m := range page {
-				if a.appendMsg(buf, m) && c != a.cur {
-					a.unread[c]++
-					a.roomsPane = nil
-				}
-			}
-			if len(page) < 1000 {
-				break
-			}
+		if err := a.catchUp(c, buf); err != nil {
+			failed = err
 		}
 	}
 	a.refreshMembers()
+	return a.afterResync(failed)
+}
+
+// resyncEvery is how long a failed resync waits before reading again.
+const resyncEvery = 2 * time.Second
+
+// retryResync reads the stale buffers again.
+func (a *App) retryResync() tea.Cmd {
+	a.resyncTicking = false
+	var failed error
+	for c, buf := range a.bufs {
+		if buf.stale {
+			if err := a.catchUp(c, buf); err != nil {
+				failed = err
+			}
+		}
+	}
+	return a.afterResync(failed)
+}
+
+// catchUp appends everything of c after buf.last. If History fails, what
+// was read stays, buf.last is where it stopped, and buf is stale until a
+// later catchUp reads on from there: live messages for a stale buffer are
+// not appended meanwhile (onMessage), or buf.last would skip the gap.
+func (a *App) catchUp(c string, buf *convBuf) error {
+	for {
+		page, err := a.d.b.HistoryAfter(a.historyKey(c), buf.last, 1000)
+		if err != nil {
+			buf.stale = true
+			return err
+		}
+		for _, m := range page {
+			if a.appendMsg(buf, m) && c != a.cur {
+				a.unread[c]++
+				a.roomsPane = nil
+			}
+		}
+		if len(page) < 1000 {
+			buf.stale = false
+			return nil
+		}
+	}
+}
+
+// afterResync tells the user once that history could not be read, and
+// schedules one retry.
+func (a *App) afterResync(err error) tea.Cmd {
+	if err == nil {
+		a.resyncFailing = false
+		return nil
+	}
+	if !a.resyncFailing {
+		a.resyncFailing = true
+		a.notice(historyUnavailable(err) + "; new messages will show once it can be read (retrying)")
+	}
+	if a.resyncTicking {
+		return nil
+	}
+	a.resyncTicking = true
+	return tea.Tick(resyncEvery, func(time.Time) tea.Msg { return resyncRetry{} })
 }
 
 // onEvent applies one committed event.
@@ -72,6 +127,9 @@ func (a *App) onMessage(m api.Message) tea.Cmd {
 			a.unread[conv]++
 			a.roomsPane = nil
 		}
+		return nil
+	}
+	if buf.stale { // after a gap: the resync retry reads it from History
 		return nil
 	}
 	if !a.appendMsg(buf, m) {

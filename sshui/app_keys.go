@@ -41,14 +41,12 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 		a.complete()
 		return nil
 	case tea.KeyPgUp:
-		a.scroll(1)
-		return nil
+		return a.scroll(1)
 	case tea.KeyPgDown:
-		a.scroll(-1)
-		return nil
+		return a.scroll(-1)
 	case tea.KeyEsc:
 		if buf := a.bufs[a.cur]; buf != nil {
-			buf.scroll = 0
+			buf.scroll, buf.loadErr = 0, ""
 		}
 		return nil
 	case tea.KeyCtrlN, tea.KeyCtrlRight:
@@ -103,27 +101,69 @@ func (a *App) historyMove(d int) {
 	a.input.CursorEnd()
 }
 
-// scroll moves the message pane by a page (+1 = back in time), loading
-// older history when it reaches the top of what is loaded.
-func (a *App) scroll(pages int) {
+// scroll moves the message pane by a page (+1 = back in time). When it
+// reaches the top of what is loaded it asks for the older page (loadOlder)
+// and stays at the top until the page arrives.
+func (a *App) scroll(pages int) tea.Cmd {
 	buf := a.bufs[a.cur]
 	if buf == nil {
-		return
+		return nil
 	}
 	page := max(a.bodyHeight()-1, 1)
 	buf.scroll = max(buf.scroll+pages*page, 0)
 	total := len(a.renderLines(a.cur, a.msgWidth()))
-	if buf.scroll > total-a.bodyHeight() && !buf.full && buf.first > 1 {
-		a.loadOlder(buf)
-		total = len(a.renderLines(a.cur, a.msgWidth()))
+	var cmd tea.Cmd
+	if buf.scroll > total-a.bodyHeight() {
+		cmd = a.loadOlder(a.cur, buf)
 	}
 	buf.scroll = min(buf.scroll, max(total-a.bodyHeight(), 0))
+	return cmd
 }
 
-func (a *App) loadOlder(buf *convBuf) {
-	older := a.d.b.History(a.historyKey(a.cur), buf.first, historyPage)
-	if len(older) < historyPage {
+// loadOlder returns a command that reads the page before buf's first
+// loaded message (History may read the disk: never on the event loop), or
+// nil if there is none or one is already being read for buf. The result,
+// an olderPage, is merged by onOlderPage.
+func (a *App) loadOlder(conv string, buf *convBuf) tea.Cmd {
+	if buf.full || buf.loading || buf.first == 1 {
+		return nil
+	}
+	buf.loading, buf.loadErr = true, ""
+	b, key, before, trims := a.d.b, a.historyKey(conv), buf.first, buf.trims
+	return func() tea.Msg {
+		msgs, err := b.History(key, before, historyPage)
+		return olderPage{conv: conv, buf: buf, before: before, trims: trims, msgs: msgs, err: err}
+	}
+}
+
+// onOlderPage puts an older page above the loaded lines of its own
+// conversation (whichever is current now), keeping the view where it is.
+// It drops the page if the conversation was closed meanwhile (its buffer
+// is gone or new) or trimmed (the page would leave a gap); the next PgUp
+// asks again. Messages already loaded are not added twice.
+func (a *App) onOlderPage(r olderPage) {
+	buf := r.buf
+	if a.bufs[r.conv] != buf {
+		a.quiet = true
+		return
+	}
+	buf.loading = false
+	if r.conv != a.cur {
+		a.quiet = true // nothing on screen changes
+	}
+	if r.err != nil {
+		buf.loadErr = historyUnavailable(r.err) + " (PgUp to retry)"
+		return
+	}
+	if buf.trims != r.trims {
+		return
+	}
+	if len(r.msgs) < historyPage {
 		buf.full = true
+	}
+	older := r.msgs
+	if buf.first > 0 { // before == first, or 0 with live messages since
+		older = older[:sort.Search(len(older), func(i int) bool { return older[i].Index >= buf.first })]
 	}
 	if len(older) == 0 {
 		return
@@ -131,9 +171,11 @@ func (a *App) loadOlder(buf *convBuf) {
 	lines := make([]chatLine, 0, len(older)+len(buf.lines))
 	for _, m := range older {
 		lines = append(lines, a.lineOf(m))
+		a.lamport = max(a.lamport, m.Lamport)
 	}
 	buf.lines = append(lines, buf.lines...)
 	buf.first = older[0].Index
+	buf.last = max(buf.last, older[len(older)-1].Index)
 }
 
 // cycle switches to the next (+1) or previous conversation.

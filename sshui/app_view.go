@@ -319,6 +319,13 @@ func (a *App) messagePane(w, h int) []string {
 	if scroll > 0 {
 		out[h-1] = a.st.system.R(Pad(fmt.Sprintf("-- scrolled back %d lines: PgDn or Esc --", scroll), w))
 	}
+	if buf := a.bufs[a.cur]; buf != nil && (buf.loading || buf.loadErr != "") {
+		hint := "-- loading older messages… --"
+		if !buf.loading {
+			hint = "-- " + buf.loadErr + " --"
+		}
+		out[0] = a.st.system.R(Pad(Fit(hint, w), w))
+	}
 	a.paneBuf = out
 	return out
 }

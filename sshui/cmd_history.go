@@ -33,12 +33,23 @@ func runHistory(e *execEnv, c command) int {
 	if err != nil {
 		return usageErr(e, fs, "%v", err)
 	}
-	for _, m := range e.b.History(room, 0, *limit) {
+	msgs, err := e.b.History(room, 0, *limit)
+	if err != nil {
+		return e.errorf("history: %s", historyErr(err))
+	}
+	for _, m := range msgs {
 		if err := printMessage(e.out, m, *asJSON); err != nil {
 			return exitOK
 		}
 	}
 	return exitOK
+}
+
+// historyErr explains a failed History read in one line. The node could
+// not read its own log; nothing is lost, so a retry (here or on another
+// node) may work.
+func historyErr(err error) string {
+	return "history unavailable: this node could not read its log (" + Clean(err.Error(), 300) + "); nothing is lost, retry or use another node"
 }
 
 // messageDoc is the JSON line shape of history and tail (a contract).

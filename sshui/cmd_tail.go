@@ -67,11 +67,15 @@ func (t *tailer) run(limit int) int {
 	sub := t.subscribe()
 	defer func() { sub.Close() }()
 	if t.resume {
-		if !t.catchUp() {
-			return exitOK
+		if code, ok := t.catchUp(); !ok {
+			return code
 		}
 	} else if limit > 0 {
-		for _, m := range t.e.b.History(t.room, 0, limit) {
+		msgs, err := t.e.b.History(t.room, 0, limit)
+		if err != nil {
+			return t.e.errorf("tail: %s", historyErr(err))
+		}
+		for _, m := range msgs {
 			if !t.print(m) {
 				return exitOK
 			}
@@ -92,24 +96,30 @@ func (t *tailer) run(limit int) int {
 				return t.e.errorf("tail: the node closed the stream")
 			}
 			sub = t.subscribe() // resubscribe first, then fill the gap
-			if !t.catchUp() {
-				return exitOK
+			if code, ok := t.catchUp(); !ok {
+				return code
 			}
 		}
 	}
 }
 
-// catchUp prints everything after t.last from History.
-func (t *tailer) catchUp() bool {
+// catchUp prints everything after t.last from History. When it cannot go
+// on it reports false and the exit code: exitOK when the client left,
+// exitError (with the index to resume from on stderr) when the node could
+// not read its log.
+func (t *tailer) catchUp() (int, bool) {
 	for {
-		page := t.e.b.HistoryAfter(t.room, t.last, tailPage)
+		page, err := t.e.b.HistoryAfter(t.room, t.last, tailPage)
+		if err != nil {
+			return t.e.errorf("tail: %s; resume with --from %d", historyErr(err), t.last), false
+		}
 		for _, m := range page {
 			if !t.print(m) {
-				return false
+				return exitOK, false
 			}
 		}
 		if len(page) < tailPage {
-			return true
+			return exitOK, true
 		}
 	}
 }

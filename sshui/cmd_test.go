@@ -77,7 +77,7 @@ func TestExecPostIdempotentAndFlagsAfterArgs(t *testing.T) {
 	if f.Posts() != 1 {
 		t.Fatalf("posts = %d, want 1 (same --id)", f.Posts())
 	}
-	h := f.History("general", 0, 10)
+	h := hist(t, f, "general", 0, 10)
 	if len(h) != 1 || h[0].Text != "hi there" || h[0].ID != "m1" || h[0].From != "alice" {
 		t.Fatalf("history = %+v", h)
 	}
@@ -85,7 +85,7 @@ func TestExecPostIdempotentAndFlagsAfterArgs(t *testing.T) {
 	if r := run(t, ts.addr, "alice", k, "post general -- -5 degrees"); r.code != 0 {
 		t.Fatalf("post with --: %+v", r)
 	}
-	if h := f.History("general", 0, 1); h[0].Text != "-5 degrees" {
+	if h := hist(t, f, "general", 0, 1); h[0].Text != "-5 degrees" {
 		t.Fatalf("text = %q", h[0].Text)
 	}
 }

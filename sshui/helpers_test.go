@@ -244,3 +244,13 @@ func waitUntil(t testing.TB, d time.Duration, cond func() bool, msg func() strin
 func asciiRenderer() *lipgloss.Renderer {
 	return lipgloss.NewRenderer(io.Discard, termenv.WithProfile(termenv.Ascii))
 }
+
+// hist reads History and fails the test if it cannot.
+func hist(t testing.TB, b api.Backend, room string, before uint64, limit int) []api.Message {
+	t.Helper()
+	msgs, err := b.History(room, before, limit)
+	if err != nil {
+		t.Fatalf("History(%s, %d, %d): %v", room, before, limit, err)
+	}
+	return msgs
+}

@@ -94,7 +94,7 @@ func newChat(t testing.TB, w, h int, admin bool) chatFixture {
 	app := NewTestApp(f, Identity{Name: "alice", Admin: admin}, Config{NodeID: "node1"}, asciiRenderer())
 	drive(t, app, app.Init())
 	app.Update(tea.WindowSizeMsg{Width: w, Height: h})
-	app.Update(EventMsg{Event: api.Event{Kind: api.EventMessage, Message: f.History("dev", 0, 1)[0]}})
+	app.Update(EventMsg{Event: api.Event{Kind: api.EventMessage, Message: hist(t, f, "dev", 0, 1)[0]}})
 	return chatFixture{f: f, app: app}
 }
 
@@ -165,7 +165,7 @@ func TestViewNoQuorumQueues(t *testing.T) {
 	if c.f.Posts() != 1 {
 		t.Fatalf("queued line not sent after quorum returned: posts=%d", c.f.Posts())
 	}
-	h := c.f.History("general", 0, 1)
+	h := hist(t, c.f, "general", 0, 1)
 	if h[0].Text != "are we there yet" || h[0].From != "alice" {
 		t.Fatalf("last = %+v", h[0])
 	}
@@ -194,11 +194,11 @@ func TestChatCommands(t *testing.T) {
 		t.Fatalf("topic = %q", r.Topic)
 	}
 	typeLine(t, a, "/me ships it")
-	if m := f.History("ops", 0, 1); len(m) != 1 || !m[0].Action || m[0].Text != "ships it" {
+	if m := hist(t, f, "ops", 0, 1); len(m) != 1 || !m[0].Action || m[0].Text != "ships it" {
 		t.Fatalf("me = %+v", m)
 	}
 	typeLine(t, a, "/msg bob psst")
-	if m := f.History(api.DMRoom("alice", "bob"), 0, 1); len(m) != 1 || m[0].To != "bob" {
+	if m := hist(t, f, api.DMRoom("alice", "bob"), 0, 1); len(m) != 1 || m[0].To != "bob" {
 		t.Fatalf("dm = %+v", m)
 	}
 	if !strings.Contains(a.View(), "@bob (direct)") {
@@ -222,14 +222,14 @@ func TestChatCommands(t *testing.T) {
 		t.Fatalf("non-admin kick:\n%s", a.View())
 	}
 	typeLine(t, a, "//not a command")
-	if m := f.History("general", 0, 1); m[0].Text != "/not a command" {
+	if m := hist(t, f, "general", 0, 1); m[0].Text != "/not a command" {
 		t.Fatalf("// = %+v", m)
 	}
 	// Input history and tab completion.
 	a.Update(key("up"))
 	_, cmd := a.Update(key("enter"))
 	drive(t, a, cmd)
-	if m := f.History("general", 0, 1); m[0].Text != "/not a command" || f.Posts() != 4 {
+	if m := hist(t, f, "general", 0, 1); m[0].Text != "/not a command" || f.Posts() != 4 {
 		t.Fatalf("history recall: posts %d", f.Posts())
 	}
 	a.Update(key("/jo"))

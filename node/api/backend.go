@@ -28,6 +28,12 @@ import "context"
 //     blocking on the network.
 //   - History and HistoryAfter return committed messages in cluster (index)
 //     order, ascending. Direct messages are stored under DMRoom(a, b).
+//     Older pages are read from this node's WAL on disk, so they may take a
+//     few milliseconds (a front end calls them off its event loop) and may
+//     fail: an error means this node could not read its own log. Nothing is
+//     lost (the log is replicated and the entries stay committed); the
+//     caller shows the error and may retry, and ignores any messages
+//     returned with it.
 //   - Subscribe delivers committed events in index order. The channel is
 //     bounded (buf); a subscriber that falls behind is dropped: C is closed and
 //     Dropped reports true. The subscriber resyncs from HistoryAfter.
@@ -44,10 +50,10 @@ type Backend interface {
 
 	// History returns up to limit messages of room with Index < before
 	// (before == 0: the newest), ascending.
-	History(room string, before uint64, limit int) []Message
+	History(room string, before uint64, limit int) ([]Message, error)
 	// HistoryAfter returns up to limit messages of room with Index > after,
 	// ascending. Used by tail --from and to resync a dropped subscription.
-	HistoryAfter(room string, after uint64, limit int) []Message
+	HistoryAfter(room string, after uint64, limit int) ([]Message, error)
 	// Subscribe returns committed events matching f through a queue of buf.
 	Subscribe(f Filter, buf int) Subscription
 

@@ -32,6 +32,8 @@ type Fake struct {
 	quorum   bool
 	status   *api.ClusterStatus
 	posts    int
+	histErr  error
+	histHook func(room string, before uint64, limit int)
 }
 
 type room struct {
@@ -159,25 +161,54 @@ func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string) (ui
 	return m.Index, nil
 }
 
-func (f *Fake) History(roomName string, before uint64, limit int) []api.Message {
+// SetHistoryErr makes History and HistoryAfter fail with err, as a node
+// that cannot read its own log does (nil: they work again).
+func (f *Fake) SetHistoryErr(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.histErr = err
+}
+
+// SetHistoryHook makes History (not HistoryAfter) call h first, without the
+// fake's lock held, so a test can block it (a slow disk read) or count
+// calls. nil removes the hook.
+func (f *Fake) SetHistoryHook(h func(room string, before uint64, limit int)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.histHook = h
+}
+
+func (f *Fake) History(roomName string, before uint64, limit int) ([]api.Message, error) {
+	f.mu.Lock()
+	hook := f.histHook
+	f.mu.Unlock()
+	if hook != nil {
+		hook(roomName, before, limit)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.histErr != nil {
+		return nil, fmt.Errorf("fake: read history of %s: %w", roomName, f.histErr)
+	}
 	all := f.msgs[roomName]
 	end := len(all)
 	if before > 0 {
 		end = sort.Search(len(all), func(i int) bool { return all[i].Index >= before })
 	}
 	start := max(end-limit, 0)
-	return slices.Clone(all[start:end])
+	return slices.Clone(all[start:end]), nil
 }
 
-func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) []api.Message {
+func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) ([]api.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.histErr != nil {
+		return nil, fmt.Errorf("fake: read history of %s: %w", roomName, f.histErr)
+	}
 	all := f.msgs[roomName]
 	start := sort.Search(len(all), func(i int) bool { return all[i].Index > after })
 	end := min(start+limit, len(all))
-	return slices.Clone(all[start:end])
+	return slices.Clone(all[start:end]), nil
 }
 
 // Append adds a message as if another node had committed it (no quorum
