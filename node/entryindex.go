@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
@@ -125,8 +126,9 @@ func (x *entryIndex) restore(samples []uint64, index, seq uint64) {
 // the replica's Storage and the chat history's MessageSource. Its wal is set
 // once, during recovery, before anything reads.
 type entryReader struct {
-	wal *eventlog.Log
-	idx *entryIndex
+	wal   *eventlog.Log
+	idx   *entryIndex
+	reads atomic.Uint64 // entries read back, for the simulation's stats
 }
 
 // events calls fn with the effective record of every entry first..last, in
@@ -155,6 +157,7 @@ func (r *entryReader) events(first, last uint64, fn func(ev eventlog.Event) erro
 			return err
 		}
 	}
+	r.reads.Add(uint64(len(found)))
 	return nil
 }
 

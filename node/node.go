@@ -77,6 +77,9 @@ type Node struct {
 	snaps       *snapshotter // writes snapshots of the applied state
 	appliedTerm uint64       // term of the last applied entry (driver)
 	verify      verifyState  // the background verification of the WAL
+	// recoveredFromSnapshot is the applied index of the snapshot this
+	// process started from (0: it replayed the whole WAL).
+	recoveredFromSnapshot uint64
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 
@@ -467,6 +470,11 @@ func (n *Node) handleFrame(f peer.Frame) {
 		}
 		n.syncTerm()
 		if err := n.replication.Step(m); err != nil {
+			if errors.Is(err, replica.ErrStorage) {
+				// Our own WAL failed a read, not the peer: process stops
+				// on replication.Err after this batch.
+				return
+			}
 			n.refuse(f.From, "replica step", err)
 		}
 	case frameForward:

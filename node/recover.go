@@ -147,6 +147,7 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.electionOnDisk, n.replicaTermOnDisk = rc.electionOnDisk, rc.replicaTermOnDisk
 	n.lamport.Store(rc.lamport)
 	n.commitRecorded = max(rc.commit, img.commit)
+	n.recoveredFromSnapshot = img.applied
 	// Every entry this WAL recorded as committed is applied already.
 	close(n.caughtUp)
 	return n.newCores(rc)

@@ -112,6 +112,10 @@ func TestClusterSim(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d seeds x %d steps: %+v", n, steps, total)
+	if n >= 200 && (total.Snapshots == 0 || total.SnapshotStarts == 0 || total.WALReads == 0) {
+		t.Errorf("the seeds never exercised snapshots (%d written, %d starts from one) or reads of old entries from a WAL (%d): the simulation no longer tests them",
+			total.Snapshots, total.SnapshotStarts, total.WALReads)
+	}
 }
 
 // TestClusterSimDeterministic runs a few seeds twice and compares their

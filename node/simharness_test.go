@@ -101,6 +101,9 @@ type simStats struct {
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
 	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
 	MaxDeafTicks, Refused                                 int
+	// Snapshots written, starts from a snapshot, entries read back from a
+	// WAL (by a leader for a follower, or for history).
+	Snapshots, SnapshotStarts, WALReads int
 }
 
 func (s *simStats) add(o simStats) {
@@ -124,6 +127,9 @@ func (s *simStats) add(o simStats) {
 	s.Cuts += o.Cuts
 	s.DiskFaults += o.DiskFaults
 	s.MaxDeafTicks = max(s.MaxDeafTicks, o.MaxDeafTicks)
+	s.Snapshots += o.Snapshots
+	s.SnapshotStarts += o.SnapshotStarts
+	s.WALReads += o.WALReads
 	s.Refused += o.Refused
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
@@ -334,6 +340,9 @@ func (w *simWorld) start(sn *simNode) error {
 	}
 	n.ringNet = &simRingT{w: w, id: sn.id}
 	n.peers = &simPeerT{w: w, id: sn.id}
+	if n.recoveredFromSnapshot > 0 {
+		w.stats.SnapshotStarts++
+	}
 	sn.n = n
 	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
 	sn.appliedChecked, sn.histAfter, sn.logChecked, sn.leadTerm, sn.leadChecked = 0, 0, 0, 0, 0
@@ -374,6 +383,7 @@ func (w *simWorld) damageSnapshot(sn *simNode) {
 // too), its WAL stays.
 func (w *simWorld) crash(sn *simNode) {
 	w.logf("crash %s (term=%d role=%s)", sn.id, sn.n.ring.Term(), sn.n.ring.Role())
+	w.harvest(sn)
 	if err := sn.n.wal.Close(); err != nil && !sn.diskArmed {
 		w.chk.fail("close wal of %s: %v", sn.id, err)
 	}
@@ -419,9 +429,17 @@ func (w *simWorld) live() []*simNode {
 	return out
 }
 
+// harvest adds a process's counters to the run's stats before it ends.
+func (w *simWorld) harvest(sn *simNode) {
+	_, _, _, written := sn.n.snaps.status()
+	w.stats.Snapshots += written
+	w.stats.WALReads += int(sn.n.reader.reads.Load())
+}
+
 func (w *simWorld) closeAll() {
 	for _, sn := range w.nodes {
 		if sn.n != nil {
+			w.harvest(sn)
 			sn.n.wal.Close()
 			sn.n = nil
 		}

@@ -163,6 +163,7 @@ type snapshotter struct {
 	last    uint64        // applied index of the newest snapshot on disk
 	lastAt  time.Time
 	lastErr error
+	written int
 }
 
 // due reports whether a snapshot of applied should be captured now.
@@ -192,6 +193,7 @@ func (s *snapshotter) write(j snapshotJob, now time.Time) {
 	close(s.done)
 	if err == nil {
 		s.last, s.lastAt, s.lastErr = j.applied, now, nil
+		s.written++
 	} else {
 		s.lastErr = err
 	}
@@ -215,12 +217,13 @@ func (s *snapshotter) wait() {
 	}
 }
 
-// status returns the applied index and time of the newest snapshot written
-// by this process (0 for none yet) and the last write error.
-func (s *snapshotter) status() (uint64, time.Time, error) {
+// status returns the applied index of the newest snapshot (0: none), when
+// this process wrote it (zero: it found it at start), the last write error,
+// and how many this process wrote.
+func (s *snapshotter) status() (uint64, time.Time, error, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.last, s.lastAt, s.lastErr
+	return s.last, s.lastAt, s.lastErr, s.written
 }
 
 // captureSnapshot captures the applied state if a snapshot is due and every
@@ -237,7 +240,7 @@ func (n *Node) captureSnapshot(force bool) (snapshotJob, bool) {
 	}
 	if force {
 		n.snaps.wait()
-		if last, _, _ := n.snaps.status(); last == applied {
+		if last, _, _, _ := n.snaps.status(); last == applied {
 			return snapshotJob{}, false
 		}
 	}
