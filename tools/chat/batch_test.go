@@ -95,7 +95,7 @@ func TestMainBatchFailover(t *testing.T) {
 		}
 		got = append(got, d)
 	}
-	room := f.HistoryAfter("general", 0, 100)
+	room := historyAfter(t, f, 100)
 	var msgs []Message
 	for _, d := range got {
 		msgs = append(msgs, d.Message)

@@ -95,7 +95,7 @@ func TestFailoverResumesAndDeliversQueuedLinesOnce(t *testing.T) {
 	postVia(t, nodes[1].inner, "bob", bob, "after", "bob-c")
 	waitUntil(t, 10*time.Second, "message after failover", func() bool { return rec.hasText("after") })
 
-	room := f.HistoryAfter("general", 0, 1000)
+	room := historyAfter(t, f, 1000)
 	checkExactly(t, rec.messages(), room)
 	for _, id := range append(queued, id0) {
 		if n := countID(room, id); n != 1 {
@@ -154,7 +154,7 @@ func TestFailoverUnderContinuousPosting(t *testing.T) {
 	close(stop)
 	n := <-posted
 	waitUntil(t, 10*time.Second, "all ticks", func() bool { return len(rec.messages()) >= n+3 })
-	checkExactly(t, rec.messages(), f.HistoryAfter("general", 0, 100000))
+	checkExactly(t, rec.messages(), historyAfter(t, f, 100000))
 }
 
 // A node that stops answering but keeps its TCP connections (SIGSTOP, a
@@ -173,7 +173,7 @@ func TestFrozenNodeIsLeftByKeepalive(t *testing.T) {
 	waitUntil(t, 10*time.Second, "moved to node2", func() bool { return rec.sawState(StateConnected, "node2") })
 	waitUntil(t, 10*time.Second, "queue drained", func() bool { return c.Queued() == 0 })
 	waitUntil(t, 10*time.Second, "own line", func() bool { return rec.hasText("while frozen") })
-	room := f.HistoryAfter("general", 0, 100)
+	room := historyAfter(t, f, 100)
 	checkExactly(t, rec.messages(), room)
 	if n := countID(room, id); n != 1 {
 		t.Fatalf("line stored %d times", n)
@@ -267,4 +267,16 @@ func TestNameTakenIsFatal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run kept retrying a name that belongs to another key")
 	}
+}
+
+// historyAfter is the fake's general room from the start, up to limit.
+func historyAfter(t *testing.T, f interface {
+	HistoryAfter(string, uint64, int) ([]api.Message, error)
+}, limit int) []api.Message {
+	t.Helper()
+	msgs, err := f.HistoryAfter("general", 0, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
 }

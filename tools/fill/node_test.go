@@ -139,7 +139,10 @@ func TestNodesStartFromFill(t *testing.T) {
 			t.Fatalf("room %s has no messages in the log", room)
 		}
 		for id, n := range nodes {
-			got := n.History(room, 0, 50)
+			got, err := n.History(room, 0, 50)
+			if err != nil {
+				t.Fatalf("%s: History(%s): %v", id, room, err)
+			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("%s: History(%s, 0, 50): %d messages, want the log's newest %d\n got first %+v\nwant first %+v",
 					id, room, len(got), len(want), got[0], want[0])
@@ -163,7 +166,10 @@ func TestNodesStartFromFill(t *testing.T) {
 	if err != nil || idx != res.LastIndex+2 {
 		t.Fatalf("post through %s: index %d, %v; want %d", follower, idx, err, res.LastIndex+2)
 	}
-	h := nodes[follower].History("general", 0, 2)
+	h, err := nodes[follower].History("general", 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(h) != 2 || h[1].Index != idx || h[1].Lamport <= h[0].Lamport || h[1].Lamport <= uint64(testMessages) {
 		t.Errorf("history after the post: %+v", h)
 	}

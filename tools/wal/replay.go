@@ -140,7 +140,7 @@ func (r *rebuilt) checkRoom(room string) error {
 			return nil
 		}
 	}
-	if len(r.st.Chat.HistoryAfter(room, 0, 1)) > 0 {
+	if msgs, err := r.st.Chat.HistoryAfter(room, 0, 1); err == nil && len(msgs) > 0 {
 		return nil // a direct conversation
 	}
 	var names []string
@@ -159,7 +159,10 @@ const historyChunk = 1024
 func (r *rebuilt) eachMessage(room string, fn func(api.Message) error) error {
 	var after uint64
 	for {
-		msgs := r.st.Chat.HistoryAfter(room, after, historyChunk)
+		msgs, err := r.st.Chat.HistoryAfter(room, after, historyChunk)
+		if err != nil {
+			return err
+		}
 		for _, m := range msgs {
 			if err := fn(m); err != nil {
 				return err
