@@ -3,6 +3,7 @@ package sshui
 import (
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/syncnet/syncnet/node/api"
 )
@@ -25,3 +26,24 @@ func NewTestLimiter(rate float64, burst int, now func() time.Time) func(string) 
 	l := newRateLimiter(rate, burst, now)
 	return func(u string) bool { ok, _ := l.Allow(u); return ok }
 }
+
+// LoadedIndexes lists the indexes of conv's loaded messages, in order.
+func LoadedIndexes(a *App, conv string) []uint64 {
+	buf := a.bufs[conv]
+	if buf == nil {
+		return nil
+	}
+	var out []uint64
+	for _, l := range buf.lines {
+		if l.idx > 0 {
+			out = append(out, l.idx)
+		}
+	}
+	return out
+}
+
+// HistoryFull reports whether conv has nothing older left to load.
+func HistoryFull(a *App, conv string) bool { return a.bufs[conv] != nil && a.bufs[conv].full }
+
+// ResyncRetryMsg is what the retry timer of a failed resync delivers.
+var ResyncRetryMsg tea.Msg = resyncRetry{}
