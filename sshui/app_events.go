@@ -48,6 +48,13 @@ func (a *App) retryResync() tea.Cmd {
 // later catchUp reads on from there: live messages for a stale buffer are
 // not appended meanwhile (onMessage), or buf.last would skip the gap.
 func (a *App) catchUp(c string, buf *convBuf) error {
+	if buf.last == 0 && !buf.full {
+		// Its first page could not be read and nothing came since: there is
+		// no position to go on from, and all of it is older history, which
+		// PgUp reads a page at a time (not the whole room from index 0).
+		buf.stale = false
+		return nil
+	}
 	for {
 		page, err := a.d.b.HistoryAfter(a.historyKey(c), buf.last, 1000)
 		if err != nil {

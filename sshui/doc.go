@@ -70,7 +70,11 @@
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
 //   - tea.Cmds: Backend writes (Post, JoinRoom, …) run off the event loop
-//     with PostTimeout.
+//     with PostTimeout; so do older-page History reads for PgUp (they may
+//     read the WAL on disk): at most one per conversation, merged by
+//     onOlderPage into the conversation it was read for. The first page of
+//     a conversation (HistoryOnJoin) and a resync's HistoryAfter are read
+//     in Update; a resync that fails retries every 2 s from where it was.
 //   - presence updates: short-lived, on a session's first open and last
 //     close on this node.
 //
@@ -85,7 +89,19 @@
 // by index, so a stalled terminal never slows anyone and loses nothing.
 // Message length (MaxMessageLen runes), rate (RateLimit/RateBurst per user),
 // sessions (MaxSessions, MaxSessionsPerKey), window size (1000×500), loaded
-// lines per conversation (1000; PgUp reloads), tail subscription (1024).
+// lines per conversation (1000; PgUp reloads, a page of 100 at a time),
+// tail subscription (1024).
+//
+// # History that cannot be read
+//
+// History and HistoryAfter fail when the node cannot read its own log;
+// nothing is lost. exec history and tail print the error and exit 1 (tail
+// names the --from index to resume at). The chat app shows it as one line
+// and keeps working: a first page that fails leaves the conversation empty
+// (PgUp reads it again), an older page that fails is shown at the top of
+// the pane (PgUp retries), and a failed resync keeps its position, holds
+// back that conversation's live lines (they come after the gap) and
+// retries, so lines are never skipped or shown out of order.
 //
 // # The caller's duties, in order
 //

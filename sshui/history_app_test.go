@@ -245,6 +245,12 @@ func TestChatHistoryUnreadable(t *testing.T) {
 		!strings.Contains(v, "#general") {
 		t.Fatalf("first load failed:\n%s", v)
 	}
+	f.SetHistoryErr(nil)
+	a.Update(ResyncMsg{}) // no position to resync from: PgUp reads it, a page at a time
+	if got := LoadedIndexes(a, "general"); len(got) != 0 {
+		t.Fatalf("resync after a failed first page loaded %d lines", len(got))
+	}
+	f.SetHistoryErr(errDisk)
 	typeLine(t, a, "posting still works")
 	if f.Posts() != 1 {
 		t.Fatalf("posts = %d", f.Posts())
