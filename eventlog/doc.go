@@ -63,29 +63,61 @@
 // like one of ours) — is a *CorruptError naming file, index and reason, and
 // Open fails: it is never repaired silently. A well-formed record of a newer
 // format or an unknown kind is neither: Open fails with *VersionError or
-// *UnknownKindError and cuts nothing. Iter re-checks the CRC and chain of
-// every record it reads (and the last one against the head); Read checks a
-// record's CRC and its hash against the next record's prev field. Scan does
-// the whole verification read-only, for offline tools.
+// *UnknownKindError and cuts nothing. Scan does the whole verification
+// read-only, for offline tools.
+//
+// A trusted Open (Options.Trust, a Checkpoint: a record's sequence number
+// and chain hash, from the caller's newest snapshot) verifies the same way
+// only the segment file holding the checkpoint's record and every later
+// one, and never reads the earlier files; it requires the checkpoint's
+// record to be there with that chain hash, else it fails with ErrCheckpoint
+// and changes nothing, and the caller opens without Trust. Torn-tail repair
+// is the same. The earlier records are then vouched for by the chain up to
+// the checkpoint (which a full verification established when the snapshot
+// was written), not re-read at start-up, so what a restart reads and hashes
+// is one segment plus the records after it, however long the history.
+// VerifiedFrom says where Open's verification began. VerifyChain re-verifies
+// everything, from the first record, in the background, at low priority.
+//
+// Every read checks what it returns: ReadRange, Read and HashAt check each
+// record's frame, CRC and kind and its hash against the next record's prev
+// field (the head for the last record) before handing it out; Iter checks
+// the CRC and chain of every record it reads, from the record before its
+// first, and the last against the head. So a record changed on disk since
+// Open, or in a segment a trusted Open did not read, is a *CorruptError when
+// it is read, never returned.
 //
 // A directory is owned by one Log at a time: Open takes a flock on dir/LOCK
 // (released by the kernel if the process dies), and a second Open, from this
 // process or another, fails with ErrLocked.
 //
+// # Snapshots
+//
+// The package stores the caller's snapshots but does not interpret them.
+// WriteSnapshot(seq, sections) writes <wal dir>/snapshots/snap-<seq> holding
+// the sections (named byte strings, in order), seq and the chain hash of
+// record seq, with a CRC, atomically (temporary file, fsync, rename,
+// directory fsync; a crash at any step leaves the old set or the new one,
+// tested with SIGKILL at each step), keeps the Options.SnapshotKeep newest
+// and removes temporary files of crashed writes. ReadSnapshot checks a file;
+// Snapshots lists them newest first.
+//
 // # The caller's duties, in order
 //
-//  1. Open the log. On *CorruptError stop the node and show the error (an
-//     operator decides; see `wal verify`); on ErrLocked another node is
-//     running on the same data_dir; on *UnknownKindError / *VersionError
-//     run a newer build.
-//  2. Rebuild state: from the newest snapshot that ReadSnapshot accepts
-//     and whose hash matches the log, then the records after it (Iter), or
-//     by folding every record. The meaning of a snapshot's sections is the
-//     caller's; WriteSnapshot stores them with the chain hash of the record
-//     they cover.
+//  1. Open the log: with Trust set to the Seq and Hash of the newest snapshot
+//     that ReadSnapshot accepts, if there is one. On ErrCheckpoint try the
+//     next snapshot, or open without Trust (full verification). On
+//     *CorruptError stop the node and show the error (an operator decides;
+//     see `wal verify`); on ErrLocked another node is running on the same
+//     data_dir; on *UnknownKindError / *VersionError run a newer build.
+//  2. Rebuild state from that snapshot's sections and the records after its
+//     Seq (Iter), or by folding every record. Start VerifyChain in the
+//     background after a trusted Open, and treat its *CorruptError like
+//     Open's.
 //  3. Append events (stamped with origin, term, index, Lamport and wall time
 //     by the caller) and acknowledge them to anyone only after Append
 //     returns. Append may be called from many goroutines; they share fsyncs.
+//     Write snapshots now and then (WriteSnapshot, from any goroutine).
 //  4. If Append fails, stop using the Log: Close it and reopen (or restart
 //     the process); reopening repairs whatever the failed write left.
 //  5. Close the Log on shutdown.
@@ -95,13 +127,32 @@
 // All Log methods are safe for concurrent use. One writer goroutine per Log
 // does every write (group commit: it drains all waiting Appends up to
 // MaxBatchCount records and MaxBatchBytes into one tidwall WriteBatch with
-// one fsync). Readers never call tidwall/wal: ReadRange, Read and HashAt
-// pread the segment files through a sparse offset index that the writer
-// extends after each fsync and before it publishes the new records, so any
-// number of readers run concurrently with it and never see a record that is
-// not durable. Log.mu guards the head and is a leaf lock. A long Iter reads and hashes in a
-// helper goroutine of its own that ends before Iter returns. WriteSnapshot
-// may run in a goroutine of its own while others Append.
+// one fsync). Readers never call tidwall/wal: ReadRange, Read, HashAt,
+// VerifyChain and short Iters pread the segment files, through a sparse
+// offset index that the writer extends after each fsync and before it
+// publishes the new records, so any number of readers run concurrently with
+// the writer and never see a record that is not durable. Log.mu guards the
+// head and is a leaf lock; the index has its own RWMutex, held only to copy
+// a few numbers. A long Iter (4096 records or more) reads whole segment
+// files and hashes in a helper goroutine of its own that ends before Iter
+// returns: on two cores that is faster for folding the whole log than
+// ReadRange, which does everything in the caller's goroutine.
+// WriteSnapshot may run in a goroutine of its own while others Append;
+// WriteSnapshot calls are serialised among themselves.
+//
+// # Memory
+//
+// Memory does not grow with the records held, beyond the sparse index: one
+// uint32 offset per 32 records (0.125 bytes per record, 1.25 MB for 10
+// million) and a few hundred bytes and one open file handle per segment
+// file read (about 100 files of 20 MiB for 10 million 214-byte records;
+// handles are closed by Close). The index of
+// a segment a trusted Open did not read is built on its first read, with one
+// sequential pass over the file. tidwall/wal keeps the tail segment in
+// memory and, with SegmentCacheSize forced to 1, the segment it sealed last:
+// about 2×SegmentSize (40 MiB by default). A read holds a 16 KiB window
+// (up to 1 MiB while it reads sequentially); a long Iter up to three
+// segment buffers; VerifyChain one 4 MiB chunk.
 //
 // # Payload codec
 //
