@@ -150,7 +150,11 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.recoveredFromSnapshot = img.applied
 	// Every entry this WAL recorded as committed is applied already.
 	close(n.caughtUp)
-	return n.newCores(rc)
+	if err := n.newCores(rc); err != nil {
+		return err
+	}
+	n.publishView() // status shows the recovered commit before the first Ready
+	return nil
 }
 
 // foldWAL folds the records after WAL position from: entries after the

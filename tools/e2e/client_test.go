@@ -152,6 +152,18 @@ func (c *cluster) history(id, room string) ([]message, error) {
 	if err != nil {
 		return nil, err
 	}
+	msgs, err := parseMessages(id, out)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) >= maxHistory {
+		return nil, fmt.Errorf("%s: room %s reached history's limit of %d lines; the check would be partial", id, room, maxHistory)
+	}
+	return msgs, nil
+}
+
+// parseMessages reads the JSON lines of history --json from node id.
+func parseMessages(id, out string) ([]message, error) {
 	var msgs []message
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -161,9 +173,6 @@ func (c *cluster) history(id, room string) ([]message, error) {
 			return nil, fmt.Errorf("%s: history line %q: %w", id, sc.Text(), err)
 		}
 		msgs = append(msgs, m)
-	}
-	if len(msgs) >= maxHistory {
-		return nil, fmt.Errorf("%s: room %s reached history's limit of %d lines; the check would be partial", id, room, maxHistory)
 	}
 	return msgs, nil
 }

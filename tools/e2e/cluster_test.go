@@ -40,6 +40,8 @@ type cluster struct {
 	admin   ssh.Signer
 	adminPK string // authorized_keys line
 
+	unlaunched map[string][]*os.File // bound sockets of nodes not yet started
+
 	keysMu sync.Mutex
 	keys   map[string]ssh.Signer // chat user -> key (the first key binds a name)
 }
@@ -68,6 +70,9 @@ type clusterOpts struct {
 	hosts []string             // per node; default 127.0.0.1 with harness-bound sockets
 	ports [][4]int             // fixed ports, with hosts
 	wrap  func(i int) []string // command prefix per node
+	// noLaunch leaves the nodes unstarted (launchAll starts them), so a
+	// test can prepare their data directories first.
+	noLaunch bool
 }
 
 // start launches an n-node cluster on loopback and waits for a leader.
@@ -109,10 +114,20 @@ func newCluster(t *testing.T, n int, o clusterOpts) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.cleanup)
-	for _, id := range c.ids {
-		c.launch(id, files[id])
+	c.unlaunched = files
+	if !o.noLaunch {
+		c.launchAll()
 	}
 	return c
+}
+
+// launchAll starts every node on the sockets bound for it.
+func (c *cluster) launchAll() {
+	c.t.Helper()
+	for _, id := range c.ids {
+		c.launch(id, c.unlaunched[id])
+	}
+	c.unlaunched = nil
 }
 
 // bindLoopback binds a node's four sockets on 127.0.0.1:0 and returns their
