@@ -20,7 +20,7 @@ import (
 //	elected:   term u64 | leader str | origin str | ackID u64
 //	ack:       ackID u64
 //	status:    bootID u64 | commit u64 | lastTerm u64 | lastIndex u64 | uptimeMs u64 | clients u32 | messages u64 | hash [32]
-//	ext:       proto u16 | maxKind u16 | n u8 | n × str (hears) [| fields of later revisions]
+//	ext:       proto u16 | maxKind u16 | n u8 | n × str (hears) | learner u8 (proto >= 3 only) [| fields of later revisions]
 //
 // # Compatibility (rolling upgrades)
 //
@@ -30,7 +30,10 @@ import (
 // (StatusInfo.Proto = ProtoVersion), and heartbeats grow only at their end:
 //
 //   - A heartbeat field is only ever appended to ext, never removed,
-//     reordered or resized, and each addition bumps ProtoVersion.
+//     reordered or resized, and each addition bumps ProtoVersion. A field
+//     added in revision k is present exactly when the ext's proto is >= k
+//     (learner: k = 3), so a decoder of revision >= k that reads proto >= k
+//     requires it and one that reads an older proto does not look for it.
 //   - A decoder reads the ext fields it knows and ignores every byte after
 //     them, so an older node accepts a newer node's heartbeat and reads the
 //     fields it knows. A heartbeat from an older node simply ends earlier:
@@ -56,11 +59,15 @@ const (
 // ProtoVersion is the revision of the wire format this build speaks, sent
 // in every heartbeat (StatusInfo.Proto). 1 was the format before
 // heartbeats carried ext (its heartbeats read as Proto 0); 2 added ext with
-// proto, maxKind and hears (the echo the ring view needs, see detector.go).
-const ProtoVersion uint16 = 2
+// proto, maxKind and hears (the echo the ring view needs, see detector.go);
+// 3 added learner (StatusInfo.Learner: the sender does not vote, issue 12).
+const ProtoVersion uint16 = 3
+
+// protoLearner is the first revision whose ext carries the learner flag.
+const protoLearner uint16 = 3
 
 // ErrNeedsProto: a heartbeat sets ext fields (MaxKind, Hears) with Proto 0,
-// which would drop them silently.
+// or Learner with a Proto below 3, which would drop them silently.
 var ErrNeedsProto = errors.New("ring: heartbeat extension fields need Status.Proto")
 
 // Decode errors; each is one metrics reason.
@@ -122,6 +129,9 @@ func encodeBody(w *writer, m Message) error {
 		w.str(m.Leader)
 		w.bool(m.Resigned)
 		w.status(m.Status)
+		if m.Status.Learner && m.Status.Proto < protoLearner {
+			return ErrNeedsProto
+		}
 		if m.Status.Proto == 0 {
 			if m.Status.MaxKind != 0 || m.Hears != nil {
 				return ErrNeedsProto
@@ -136,6 +146,9 @@ func encodeBody(w *writer, m Message) error {
 		w.u8(uint8(len(m.Hears)))
 		for _, id := range m.Hears {
 			w.str(id)
+		}
+		if m.Status.Proto >= protoLearner {
+			w.bool(m.Status.Learner)
 		}
 	case MsgToken:
 		if len(m.Passed) > MaxMembers {
@@ -255,6 +268,9 @@ func decodeHeartbeatExt(r *reader, m *Message) {
 	}
 	for i := 0; i < n && r.err == nil; i++ {
 		m.Hears = append(m.Hears, r.str())
+	}
+	if m.Status.Proto >= protoLearner {
+		m.Status.Learner = r.bool()
 	}
 	if r.err == nil {
 		r.buf = nil // fields of later revisions: not ours to read

@@ -28,6 +28,8 @@ func sampleMessages() []Message {
 	st.LogHash[0], st.LogHash[31] = 0xab, 0xcd
 	ext := st
 	ext.Proto, ext.MaxKind = ProtoVersion, 9
+	learner := ext
+	learner.Learner = true
 	return []Message{
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n1", Status: st, Incarnation: 9, Seq: 1},
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 4, Resigned: true, Incarnation: 9, Seq: 2},
@@ -38,6 +40,8 @@ func sampleMessages() []Message {
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n1", Status: ext, Hears: []string{"n2", "n3"},
 			Incarnation: 9, Seq: 6},
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Status: ext, Incarnation: 9, Seq: 7}, // hears nobody
+		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n2", Status: learner, Hears: []string{"n2"},
+			Incarnation: 9, Seq: 8},
 	}
 }
 
@@ -59,7 +63,7 @@ func TestHeartbeatCompatibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	full, _ := c.Encode(withExt)
-	extLen := 2 + 2 + 1 + (1 + 2) + (1 + 2)
+	extLen := 2 + 2 + 1 + (1 + 2) + (1 + 2) + 1 // proto, maxKind, hears (n2, n3), learner
 	if len(full)-len(old) != extLen || !bytes.Equal(full[:len(old)-macLen], old[:len(old)-macLen]) {
 		t.Fatalf("ext is not a pure suffix of the old layout (%d vs %d bytes)", len(full), len(old))
 	}
@@ -70,13 +74,13 @@ func TestHeartbeatCompatibility(t *testing.T) {
 
 	// A later revision appends a field: this build skips it.
 	body := append(bytes.Clone(full[:len(full)-macLen]), 0xde, 0xad, 0xbe, 0xef)
-	body[len(old)-macLen+1] = 0x03 // proto 3 (low byte of the u16)
+	body[len(old)-macLen+1] = byte(ProtoVersion + 1) // a later proto (low byte of the u16)
 	got, err = c.Decode(sign(c, body))
 	if err != nil {
 		t.Fatalf("newer heartbeat rejected: %v", err)
 	}
 	want := withExt
-	want.Status.Proto = 3
+	want.Status.Proto = ProtoVersion + 1
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("newer heartbeat read as\n %+v\nwant\n %+v", got, want)
 	}
@@ -94,6 +98,81 @@ func TestHeartbeatCompatibility(t *testing.T) {
 	bad.Hears = []string{"n2"}
 	if _, err := c.Encode(bad); !errors.Is(err, ErrNeedsProto) {
 		t.Fatalf("Hears without Proto: got %v, want ErrNeedsProto", err)
+	}
+}
+
+// TestLearnerFlagCompatibility: the learner flag (revision 3) is one byte
+// after hears, present exactly when proto >= 3. A revision-2 build reads a
+// revision-3 heartbeat up to hears and skips the flag (emulated here by
+// reading the same bytes with their proto field set to 2, which is all a
+// revision-2 decoder looks at: it reads proto, maxKind and hears and skips
+// the rest); this build reads a revision-2 heartbeat, which has no flag, as
+// not a learner.
+func TestLearnerFlagCompatibility(t *testing.T) {
+	c := testCodec(t)
+	m := sampleMessages()[7]
+	if !m.Status.Learner || m.Status.Proto != 3 {
+		t.Fatalf("sample: %+v", m.Status)
+	}
+	full, err := c.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := full[:len(full)-macLen]
+	if body[len(body)-1] != 1 {
+		t.Fatalf("the learner flag is not the last byte: %x", body)
+	}
+	protoAt := len(body) - 1 - (1 + 1 + 2) - 2 - 2 // learner, hears (n=1, "n2"), maxKind, proto
+	if got := uint16(body[protoAt])<<8 | uint16(body[protoAt+1]); got != 3 {
+		t.Fatalf("proto at %d reads %d", protoAt, got)
+	}
+
+	// A revision-2 reader: everything but the flag, which it skips.
+	rev2 := bytes.Clone(body)
+	rev2[protoAt+1] = 2
+	got, err := c.Decode(sign(c, rev2))
+	if err != nil {
+		t.Fatalf("a revision-2 reader rejects a learner's heartbeat: %v", err)
+	}
+	want := m
+	want.Status.Proto, want.Status.Learner = 2, false
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("revision-2 reading:\n %+v\nwant\n %+v", got, want)
+	}
+
+	// A revision-2 heartbeat (no flag) in this build: not a learner.
+	old := want
+	oldBytes, err := c.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oldBytes) != len(full)-1 {
+		t.Fatalf("a proto-2 heartbeat is %d bytes, want %d (no flag)", len(oldBytes), len(full)-1)
+	}
+	if got, err := c.Decode(oldBytes); err != nil || !reflect.DeepEqual(got, old) {
+		t.Fatalf("revision-2 heartbeat: %+v, %v", got, err)
+	}
+
+	// Proto 3 without the flag, or with a flag that is not 0 or 1: malformed.
+	if _, err := c.Decode(sign(c, body[:len(body)-1])); !errors.Is(err, ErrGarbage) {
+		t.Fatalf("proto 3 without the flag: got %v, want ErrGarbage", err)
+	}
+	two := bytes.Clone(body)
+	two[len(two)-1] = 2
+	if _, err := c.Decode(sign(c, two)); !errors.Is(err, ErrGarbage) {
+		t.Fatalf("flag 2: got %v, want ErrGarbage", err)
+	}
+
+	// The flag is never dropped silently: it needs proto >= 3.
+	for _, proto := range []uint16{0, 2} {
+		bad := m
+		bad.Status.Proto = proto
+		if proto == 0 {
+			bad.Status.MaxKind, bad.Hears = 0, nil
+		}
+		if _, err := c.Encode(bad); !errors.Is(err, ErrNeedsProto) {
+			t.Fatalf("Learner with proto %d: got %v, want ErrNeedsProto", proto, err)
+		}
 	}
 }
 

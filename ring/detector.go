@@ -64,7 +64,7 @@ func (n *Node) broadcastHeartbeat() {
 		hb := Message{Type: MsgHeartbeat, To: m.ID, Term: n.hs.Term, Leader: n.leader, Status: st, Hears: hears,
 			Resigned: n.ledTerm == n.hs.Term && n.role != RoleLeader}
 		if p.heard && p.status.Proto == 0 {
-			hb.Status.Proto, hb.Status.MaxKind, hb.Hears = 0, 0, nil
+			hb.Status.Proto, hb.Status.MaxKind, hb.Hears, hb.Status.Learner = 0, 0, nil, false
 		}
 		n.send(hb)
 	}

@@ -84,6 +84,12 @@ type StatusInfo struct {
 	// it does not say. The caller fills it (SetLocalStatus); the ring only
 	// carries it. See Status.Supports for the rolling-upgrade check.
 	MaxKind uint16
+	// Learner: the sender runs as a learner (Config.Learner, until Promote):
+	// it relays tokens but never votes, so no member counts it towards the
+	// majority that decides whether to start a round (election.go). Filled
+	// by the Node; on the wire from revision 3 (Proto >= 3), false from
+	// older builds, which know no learners.
+	Learner bool
 }
 
 // Message is one ring message. From/To are member ids. AckID, Incarnation and
@@ -135,6 +141,9 @@ func (m Message) Describe() string {
 		}
 		if m.Status.Proto != 0 {
 			r += fmt.Sprintf(" proto=%d maxkind=%d hears=[%s]", m.Status.Proto, m.Status.MaxKind, strings.Join(m.Hears, ","))
+		}
+		if m.Status.Learner {
+			r += " learner"
 		}
 		return fmt.Sprintf("%s->%s heartbeat term=%d leader=%s%s commit=%d log=%d/%d",
 			m.From, m.To, m.Term, orNone(m.Leader), r, m.Status.CommitIndex, m.Status.LastLogTerm, m.Status.LastLogIndex)
