@@ -56,6 +56,13 @@ type Config struct {
 	// same Ready (the I3 contract in doc.go). It must be cheap and must not
 	// call back into the Node.
 	LogPosition func() (lastTerm, lastIndex uint64)
+	// Learner starts the node as a learner (learner.go): it relays tokens
+	// and announcements and follows leaders, but never votes, never starts
+	// a round and never leads, until Promote or PromoteFresh. Optional. The
+	// caller sets it for a node whose data directory was lost (issue 12),
+	// and keeps setting it at every restart until the HardState of Promote
+	// is persisted (doc.go, Caller's duties).
+	Learner bool
 }
 
 // ErrConfig wraps every configuration error.

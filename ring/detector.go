@@ -169,6 +169,14 @@ func (n *Node) indexOf(id string) int {
 // a majority of the configured members. A node that cannot hear a majority
 // never starts a round (so an isolated node does not inflate its term) and a
 // leader that cannot hear one steps down.
+//
+// Learners count here, deliberately. Only a leader asks (tickLeader), and
+// whether it stays leader is liveness, not safety (I1 rests on the tokens).
+// A leader that hears a majority only with a learner in it stays, because
+// stepping down could not help: no round can win without the learner's
+// vote either, and a learner is promoted only once it knows a leader of a
+// term it did not vote in (learner.go), so stepping down would leave the
+// cluster with no leader and the learner with no way to become a member.
 func (n *Node) hearsMajority() bool {
 	return n.heardCount()+1 >= n.majority
 }
@@ -183,7 +191,10 @@ func (n *Node) heardCount() int {
 	return c
 }
 
-// maxPeerTerm is the highest term reported by a live peer.
+// maxPeerTerm is the highest term reported by a live peer. Learners count:
+// a learner's term is one that some round or leader really had, and a new
+// round above every term anyone holds is what keeps its token from being
+// dropped as stale.
 func (n *Node) maxPeerTerm() uint64 {
 	var t uint64
 	for _, p := range n.peers {
@@ -199,6 +210,8 @@ func (n *Node) maxPeerTerm() uint64 {
 // 0, anchor itself comes last), so that usually exactly one node starts a
 // round and rounds do not collide. After a leader is lost the anchor is the
 // old leader; after a failed round it is derived from the term (termAnchor).
+// Learners take no rank: they never start a round, so waiting for them
+// would only delay the member after them.
 func (n *Node) stagger(anchor string) int {
 	step := n.cfg.StaggerTicks
 	start := n.indexOf(anchor)
@@ -211,7 +224,7 @@ func (n *Node) stagger(anchor string) int {
 		if id == n.id {
 			break
 		}
-		if p := n.peers[id]; p != nil && n.alive(p) {
+		if p := n.peers[id]; p != nil && n.alive(p) && !p.status.Learner {
 			rank++
 		}
 	}

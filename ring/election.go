@@ -19,7 +19,9 @@ func (n *Node) tickLeader() {
 			// bring it back, and only the leader may start that one. Not
 			// while p cannot hear us (it is not linked): the round could not
 			// reach it, and stepping down for it would let a deaf member
-			// stop the majority; once it hears us again, this fires.
+			// stop the majority; once it hears us again, this fires. A
+			// learner counts like a member: it too drops tokens below its
+			// term, so it too would break every round through it.
 			n.stepDown(fmt.Sprintf("member %s stuck at term %d", p.id, p.term))
 			n.startRound()
 			return
@@ -32,8 +34,8 @@ func (n *Node) tickElection() {
 	if n.leader != "" && n.leaderElapsed >= n.cfg.FailureTicks {
 		n.loseLeader(fmt.Sprintf("leader %s silent for %d ticks", n.leader, n.leaderElapsed))
 	}
-	if n.leader != "" {
-		return
+	if n.leader != "" || n.learner {
+		return // a learner never starts a round (learner.go)
 	}
 	// The round timer runs only while the pre-vote gate is open, so the
 	// stagger order holds from the moment a majority is known leaderless.
@@ -58,10 +60,18 @@ func (n *Node) tickElection() {
 // two heartbeat intervals old): a node that has just become deaf keeps its
 // peers' last reports for a failure timeout, and those predate the leader
 // it can no longer hear; starting a round on them would disrupt it.
+//
+// Learners do not count (their heartbeats say so, StatusInfo.Learner): the
+// gate asks whether a majority would pass a token, and a learner only
+// relays one, it never adds its vote, so a round that needs it to reach a
+// majority cannot win and would only bump the term. (Safety does not rest
+// on this: completeRound counts Passed, which never holds a learner.) This
+// node itself counts as 1 only as a member; a learner never gets here.
 func (n *Node) majorityLeaderless() bool {
 	c := 1
 	for _, p := range n.peers {
-		if p.heard && n.now-p.lastHeard <= int64(2*n.cfg.HeartbeatTicks) && n.linked(p) && p.leader == "" {
+		if p.heard && n.now-p.lastHeard <= int64(2*n.cfg.HeartbeatTicks) && n.linked(p) && p.leader == "" &&
+			!p.status.Learner {
 			c++
 		}
 	}
@@ -109,6 +119,9 @@ func (n *Node) hearsLiveLeader() bool {
 // startRound begins an election: a higher term, persisted with a vote for
 // our own token, and the token sent to our successor.
 func (n *Node) startRound() {
+	if n.learner {
+		return // never reached (tickElection, collisionLoser and tickLeader exclude it); a learner never votes
+	}
 	term := max(n.hs.Term, n.maxPeerTerm()) + 1
 	n.hs = HardState{Term: term, Vote: n.id}
 	n.leader, n.role, n.reason = "", RoleCandidate, fmt.Sprintf("started round for term %d", term)
@@ -133,6 +146,10 @@ func (n *Node) stepToken(m Message) {
 			// once in the next term; the larger one simply waits for it.
 			n.startRound()
 		}
+		return
+	}
+	if n.learner {
+		n.relayToken(m) // learner.go: passed on, no vote
 		return
 	}
 	if m.Origin == n.id {
@@ -164,6 +181,8 @@ func (n *Node) rejectToken(m Message) string {
 		return "malformed"
 	case m.Term < n.hs.Term:
 		return "stale term"
+	case n.learner && m.Origin == n.id:
+		return "learner: own token from before" // it started no round since it restarted
 	case m.Origin == n.id:
 		if m.Term != n.hs.Term || n.hs.Vote != n.id || n.hs.Leader != "" {
 			return "own token from an old round"
@@ -175,6 +194,10 @@ func (n *Node) rejectToken(m Message) string {
 		return "already passed"
 	case m.Term == n.hs.Term && n.hs.Leader != "":
 		return "term has a leader"
+	case n.learner && m.Term == n.relayed.term && m.Origin == n.relayed.origin:
+		return "learner: already relayed"
+	case n.learner:
+		return "" // it does not vote, so a token of its term is no second vote
 	case m.Term == n.hs.Term && n.hs.Vote != "":
 		return "already forwarded a token this term"
 	}
@@ -250,6 +273,14 @@ func (n *Node) acceptLeader(term uint64, leader string, reason string) {
 	n.hs.Leader = leader
 	n.reason = reason
 	if leader == n.id {
+		if n.learner {
+			// Only a candidacy this node put on a token before it lost its
+			// data can name it (a learner's is never on a token), and it no
+			// longer has that log: it never leads this term (I3), not even
+			// once promoted. Its heartbeats say it resigned, so followers
+			// of the announcement move on at once.
+			n.ledTerm = term
+		}
 		if n.ledTerm == term {
 			n.leader, n.role = "", RoleFollower // led it before a crash or step-down
 			return

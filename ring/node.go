@@ -54,6 +54,15 @@ type Node struct {
 	ledTerm  uint64 // the term this node led (never lead a term twice)
 	lastLead string // last leader known, to rank who starts a round first
 
+	// learner: the node does not vote (learner.go). relayed: the (term,
+	// origin) of the last token it relayed as a learner, so that a copy of
+	// it is not relayed again.
+	learner bool
+	relayed struct {
+		term   uint64
+		origin string
+	}
+
 	now           int64
 	hbElapsed     int
 	leaderElapsed int
@@ -89,6 +98,7 @@ func New(cfg Config, persisted HardState) (*Node, error) {
 		hs:       persisted,
 		prevHS:   persisted,
 		drops:    map[string]int{},
+		learner:  cfg.Learner,
 	}
 	for _, m := range ms {
 		if m.ID != cfg.ID {
@@ -117,6 +127,10 @@ func (n *Node) Leader() string { return n.leader }
 
 // Role returns this node's role.
 func (n *Node) Role() Role { return n.role }
+
+// Learner reports whether this node is a learner: it started with
+// Config.Learner and was not promoted yet (learner.go).
+func (n *Node) Learner() bool { return n.learner }
 
 // HardState returns the current (possibly not yet persisted) hard state.
 func (n *Node) HardState() HardState { return n.hs }
@@ -251,5 +265,6 @@ func (n *Node) localStatus() StatusInfo {
 	s := n.local
 	s.LastLogTerm, s.LastLogIndex = n.cfg.LogPosition()
 	s.Proto = ProtoVersion
+	s.Learner = n.learner
 	return s
 }

@@ -16,12 +16,22 @@ type relay struct {
 	in    Message
 	to    string
 	since int64 // tick of the last send
+	// learner: sent by a learner, unchanged (learner.go); Promote drops it,
+	// so a resend can never put this node's vote on it.
+	learner bool
 }
 
 // sendToken puts this node's candidacy and itself on the token in and sends
 // it to member to, then watches it. The candidacy is read again at every
 // send (the I3 contract in doc.go).
 func (n *Node) sendToken(in Message, to string) {
+	if n.learner {
+		// A learner moves the token on as it came: no candidacy, no vote.
+		n.send(Message{Type: MsgToken, To: to, Term: in.Term, Origin: in.Origin, Best: in.Best,
+			Passed: slices.Clone(in.Passed)})
+		n.outTok = &relay{in: in, to: to, since: n.now, learner: true}
+		return
+	}
 	best := in.Best
 	if me := n.candidacy(); len(in.Passed) == 0 || me.Beats(best) {
 		best = me
@@ -71,6 +81,8 @@ func (n *Node) tickRelays() {
 			n.outTok = nil // a newer term, or this one has its leader
 		case p.term >= r.in.Term:
 			n.outTok = nil // it holds the term: it got this token, or a rival's
+		case r.learner != n.learner:
+			n.outTok = nil // promoted since: its vote must not go on a token it did not vote for
 		case n.now-r.since >= int64(n.cfg.AckTicks):
 			n.outTok = nil
 			if to := n.nextHop(r.to, r.in); to != "" {
