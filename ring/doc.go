@@ -17,6 +17,11 @@
 //     announcement whose receiver shows no sign of it within AckTicks (no
 //     transport ack, no heartbeat in its term) moves on to the next member
 //     (relay.go).
+//   - Learners (learner.go, issue 12): a node started with Config.Learner
+//     (its data directory was lost) relays tokens unchanged, never votes,
+//     starts no round and never leads, and says so in its heartbeats
+//     (StatusInfo.Learner), until Promote or PromoteFresh. No member counts
+//     a learner towards the pre-vote majority that lets it start a round.
 //   - Transport: UDPTransport (heartbeats on heartbeat_port; tokens and
 //     elected announcements on election_port with acks and retransmission;
 //     it acknowledges only what it queued for its core and tells its core
@@ -45,10 +50,24 @@
 //     skipped member is simply not counted. The origin completes a term
 //     once (its persisted Leader rejects any later copy), so at most one
 //     elected value exists per term.
+//     A node that lost its HardState forgot its votes; it must not vote in
+//     a term it may have voted in. It runs as a learner, which is never in
+//     Passed (it relays a token without signing it) and never originates
+//     one; Promote makes it a member with {T, L, L} for a term T whose
+//     leader L it learned as a learner, so its one vote in T is the winning
+//     one and it can vote only in terms above T. PromotionState offers T
+//     only once a majority of the others was heard, none above T: every
+//     term this node held before the loss that can still matter is held by
+//     someone in such a majority (see PromotionState). Known limit: a token
+//     it signed before the loss that is still travelling, and whose origin
+//     it does not hear, is not seen; and a majority that lost its data at
+//     once cannot be helped (PromoteFresh then starts a new cluster).
 //   - I3 (ring's part): the winner is the best (last log term, last log
 //     index, id) among a majority that persisted the term, so it holds every
 //     committed entry. See docs/ARCHITECTURE.md (Leader election) for the argument and what it needs
-//     from the caller.
+//     from the caller. A learner's candidacy is never on a token, and an
+//     announcement naming it (a token of before its loss) is not followed:
+//     it never leads that term, not even once promoted.
 //   - I7: while a majority is up and connected both ways a leader is
 //     elected within the failure timeout plus about one ring round, also
 //     when the others are cut off one way (deaf: hears nobody; mute: heard
@@ -93,11 +112,33 @@
 //     for entries of its own term.
 //   - Restart a Node with New(cfg, lastPersistedHardState); it always
 //     restarts as a follower.
+//   - Data loss (issue 12). When the data directory (HardState and log) is
+//     lost, start the Node with Config.Learner = true and an empty
+//     HardState, and record durably that it is a learner (a marker) before
+//     its first Ready: after any crash until the promotion is persisted,
+//     restart it with Config.Learner = true again, from the HardState it
+//     persisted meanwhile. While it is a learner (Node.Learner()), no
+//     acknowledgement of an append from it may count towards a commit (the
+//     safest: it acknowledges nothing as durable; the leader may not have
+//     its learner heartbeat yet): it may hold a term below one it voted in
+//     before the loss, and a leader elected with that old vote lacks what
+//     it acknowledges now (I3). Promote it when both hold:
+//     PromotionState() is ok, giving hs = {T, L, L}, and its log is caught
+//     up: it durably holds the log of T's leader L up to L's commit index
+//     as L reported it after this node restarted (that log holds every
+//     entry committed before, including those it acknowledged before the
+//     loss). Then call Promote(hs): hs comes out in the next
+//     Ready.HardState and is persisted by the usual rule (before the
+//     messages); remove the marker only after that. A brand-new cluster
+//     (every data directory empty, so every node starts as a learner)
+//     calls PromoteFresh once CanPromoteFresh() is true (everyone heard in
+//     term 0). Status().Members[i].Term and .Status.Learner show each
+//     member's last reported term and whether it is a learner.
 //   - Give the transport an Incarnation that grows across restarts.
 //   - Step every message the transport delivers, acks included (they tell
 //     the core that a token arrived; see Transport.Recv).
 //   - Fill StatusInfo.MaxKind (SetLocalStatus) with the highest event kind
 //     this build applies, and before a leader first proposes a new kind,
 //     check Status.Supports(kind): every member announces it. The ring
-//     fills StatusInfo.Proto itself.
+//     fills StatusInfo.Proto and StatusInfo.Learner itself.
 package ring

@@ -17,6 +17,11 @@ type simParams struct {
 	HeartbeatTicks, FailureTicks, ElectionTicks int
 	StaggerTicks                                int
 	AppendProb, ReplicateProb                   float64 // per tick, simulated log growth
+	// DataLoss: per tick, the chance that a node loses its data directory
+	// (datalossim_test.go). It then restarts as a learner, or, with
+	// UnsafeRejoin, as a member (the behaviour before issue 12).
+	DataLoss     float64
+	UnsafeRejoin bool
 }
 
 var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 3, AppendProb: 0.3, ReplicateProb: 0.5}
@@ -33,6 +38,11 @@ type simNode struct {
 	// (its socket buffers) and is stepped, in order, when it resumes.
 	pausedUntil int64
 	held        []Envelope
+	// learner: the node lost its data and was not promoted since; durable
+	// (the caller's marker): a restart is a learner again. caughtUp: the
+	// term of the leader whose whole log it last held (replicate).
+	learner  bool
+	caughtUp uint64
 }
 
 type traceEntry struct {
@@ -61,12 +71,15 @@ type cluster struct {
 	trace     []traceEntry
 	record    func(string) // scenario transcript, nil in random runs
 	failed    bool
+	replay    string // the test to name in the replay line
+
+	dataLosses, promotions, freshPromotions int
 }
 
 func newCluster(tb testing.TB, seed int64, p simParams) *cluster {
 	c := &cluster{tb: tb, seed: seed, p: p, rnd: rand.New(rand.NewSource(seed)),
 		nodes: map[string]*simNode{}, leaders: map[uint64]string{}, accepted: map[uint64]string{},
-		tokenPos: map[string]Candidate{}}
+		tokenPos: map[string]Candidate{}, replay: "TestSimulation"}
 	c.net = NewSimNetwork(rand.New(rand.NewSource(seed^0x5eed)), SimConfig{})
 	for i := 1; i <= p.Nodes; i++ {
 		id := fmt.Sprintf("n%d", i)
@@ -83,6 +96,7 @@ func newCluster(tb testing.TB, seed int64, p simParams) *cluster {
 func (c *cluster) config(id string) Config {
 	return Config{ID: id, Members: c.members, HeartbeatTicks: c.p.HeartbeatTicks,
 		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, StaggerTicks: c.p.StaggerTicks, Rand: c.nodes[id].rand,
+		Learner:     c.nodes[id].learner,
 		LogPosition: func() (uint64, uint64) { p := c.pos(c.nodes[id]); return p.LastTerm, p.LastIndex }}
 }
 
@@ -142,8 +156,8 @@ func (c *cluster) fail(format string, args ...any) {
 
 func (c *cluster) dump(what string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d (%d nodes), tick %d: %s\nreplay: go test ./ring -run TestSimulation -seed=%d -dump -v\nlast steps:\n",
-		c.seed, c.p.Nodes, c.now, what, c.seed)
+	fmt.Fprintf(&b, "seed %d (%d nodes), tick %d: %s\nreplay: go test ./ring -run '%s$' -seed=%d -dump -v\nlast steps:\n",
+		c.seed, c.p.Nodes, c.now, what, c.replay, c.seed)
 	tr := c.trace
 	if len(tr) > 120 {
 		tr = tr[len(tr)-120:]
@@ -194,6 +208,7 @@ func (c *cluster) tick() {
 	}
 	c.deliver()
 	c.replicate()
+	c.promoteLearners()
 	c.checkInvariants()
 }
 
@@ -257,6 +272,9 @@ func (c *cluster) handleReady(sn *simNode) {
 			if m.Type == MsgToken && m.Origin == sn.id {
 				sn.rounds++
 			}
+			if m.Type == MsgToken && sn.n.Learner() && (m.Origin == sn.id || slices.Contains(m.Passed, sn.id)) {
+				c.fail("learner %s sent a token with its own vote: %s", sn.id, m.Describe())
+			}
 			if m.Type == MsgToken {
 				c.tokenPos[fmt.Sprintf("%d/%s/%s", m.Term, m.Origin, sn.id)] = c.pos(sn)
 			}
@@ -280,6 +298,9 @@ func (c *cluster) handleReady(sn *simNode) {
 func (c *cluster) persist(sn *simNode, hs HardState) {
 	if hs.Term < sn.hs.Term {
 		c.fail("%s persisted term %d after %d: terms must never go back", sn.id, hs.Term, sn.hs.Term)
+	}
+	if sn.n.Learner() && hs.Vote != "" {
+		c.fail("learner %s persisted a vote: %s", sn.id, hs.Describe())
 	}
 	sn.hs = hs
 	if c.record != nil {
@@ -356,6 +377,9 @@ func (c *cluster) replicate() {
 			if c.rnd.Float64() < c.p.ReplicateProb && !slices.Equal(f.log, sn.log) {
 				f.log = slices.Clone(sn.log)
 			}
+			if f.learner && slices.Equal(f.log, sn.log) {
+				f.caughtUp = term
+			}
 		}
 		c.commit(sn, term)
 	}
@@ -368,6 +392,9 @@ func (c *cluster) commit(leader *simNode, term uint64) {
 		}
 		count := 0
 		for _, sn := range c.nodes {
+			if sn.learner {
+				continue // a learner's acknowledgements do not count (doc.go, Caller's duties)
+			}
 			if len(sn.log) > idx && slices.Equal(sn.log[:idx+1], leader.log[:idx+1]) {
 				count++
 			}
@@ -387,6 +414,9 @@ func (c *cluster) checkInvariants() {
 		sn := c.nodes[id]
 		if sn.n == nil {
 			continue
+		}
+		if sn.n.Learner() && sn.n.Role() != RoleFollower {
+			c.fail("learner %s is %s in term %d", id, sn.n.Role(), sn.n.Term())
 		}
 		if sn.n.Role() == RoleLeader {
 			if l, ok := c.leaders[sn.n.Term()]; !ok || l != id {

@@ -54,23 +54,41 @@ func (n *Node) relayToken(m Message) {
 // PromotionState returns the HardState to Promote this learner with, as far
 // as the ring can tell: {Term: T, Vote: L, Leader: L} where T is its current
 // term and L the leader of T it learned as a learner (from an announcement
-// or a leader's heartbeat), and ok only if every member it heard within the
-// failure timeout reports a term no higher than T. A member reporting a
-// higher term may hold a term in which this node voted before its data were
-// lost (the origin of that token persisted it), so promoting below it could
-// let this node vote twice there; the leader steps down for such a member
-// and a new round moves everyone above it, after which ok turns true.
+// or a leader's heartbeat). It is ok only if this node heard, within the
+// failure timeout, a majority of the configured members other than itself,
+// and every member it heard reports a term no higher than T.
 //
-// It is not ok either while this node is not a learner. The caller adds
-// what the ring cannot see: the log is caught up (doc.go, Caller's duties).
+// Why: before the loss this node may have held a term T' above T. If it
+// acknowledged an entry of T', that entry's commit majority holds T' (or
+// more) durably, and a majority of the others intersects it, so someone
+// heard reports a term above T; promoting into a term below T' would let
+// this node acknowledge and vote as if it had never been there (I3). If it
+// voted in T', the origin of that token holds T' while its round can still
+// win, and reports it when heard; promoting below it could let this node
+// vote twice in T' (I1). The leader steps down for a member stuck above its
+// term and a new round moves everyone above it, after which ok turns true.
+// What the ring cannot see is a term held only by members it does not hear:
+// a token of before the loss still travelling whose origin is cut off from
+// this node (doc.go, Invariants, names this limit).
+//
+// It is not ok while this node is not a learner. The caller adds what the
+// ring cannot see: the log is caught up (doc.go, Caller's duties).
 func (n *Node) PromotionState() (hs HardState, ok bool) {
 	if !n.learner || n.hs.Term == 0 || n.hs.Leader == "" {
 		return HardState{}, false
 	}
+	heard := 0
 	for _, p := range n.peers {
-		if p.heard && n.alive(p) && p.term > n.hs.Term {
+		if !p.heard || !n.alive(p) {
+			continue
+		}
+		if p.term > n.hs.Term {
 			return HardState{}, false
 		}
+		heard++
+	}
+	if heard < n.majority {
+		return HardState{}, false
 	}
 	return HardState{Term: n.hs.Term, Vote: n.hs.Leader, Leader: n.hs.Leader}, true
 }

@@ -233,8 +233,14 @@ func TestPromote(t *testing.T) {
 
 // TestPromotionStateWaitsForHigherTerms: a member heard reporting a term
 // above the learner's may hold a term the learner voted in before its loss;
-// no promotion until everyone heard is at most at the learner's term.
+// no promotion until everyone heard is at most at the learner's term, and
+// not before a majority of the members was heard.
 func TestPromotionStateWaitsForHigherTerms(t *testing.T) {
+	one := newLearnerNode(t, true, HardState{})
+	hbFrom(t, one, "n2", 5, "n2", false)
+	if hs, ok := one.PromotionState(); ok {
+		t.Fatalf("promotion to %s hearing 1 of the 2 others (not a majority of 3)", hs.Describe())
+	}
 	n := newLearnerNode(t, true, HardState{})
 	hbFrom(t, n, "n2", 5, "n2", false)
 	hbFrom(t, n, "n3", 7, "", false) // stuck in term 7, which n1 may have voted in

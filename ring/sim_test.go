@@ -26,6 +26,9 @@ type simResult struct {
 	healTicks   int
 	oneWayTicks int // from the one-way cut to a working leader
 	elections   int
+	// dataLosses, promotions, freshPromotions: learners made and promoted
+	// (datalossim_test.go).
+	dataLosses, promotions, freshPromotions int
 }
 
 // runSeed runs one seeded simulation: chaos (drops, duplicates, delays,
@@ -35,9 +38,15 @@ type simResult struct {
 // within oneWayBound and keep it (oneWayPhase). Invariants are checked
 // after every tick.
 func runSeed(tb testing.TB, seed int64) simResult {
-	p := defaultSim
+	return runSeedParams(tb, seed, defaultSim, "TestSimulation")
+}
+
+// runSeedParams is runSeed with other parameters (p.Nodes is chosen by the
+// seed) and the name of the test that replays it.
+func runSeedParams(tb testing.TB, seed int64, p simParams, test string) simResult {
 	p.Nodes = []int{3, 5, 7}[int(uint64(seed)%3)]
 	c := newCluster(tb, seed, p)
+	c.replay = test
 	for i := 0; i < chaosTicks && !c.failed; i++ {
 		c.chaos()
 		c.tick()
@@ -60,7 +69,8 @@ func runSeed(tb testing.TB, seed int64) simResult {
 		c.failed = true // reuse the failure printer as a trace dump
 		c.tb.Log(c.dump("trace after healing"))
 	}
-	return simResult{healTicks: took, oneWayTicks: oneWay, elections: c.elections}
+	return simResult{healTicks: took, oneWayTicks: oneWay, elections: c.elections,
+		dataLosses: c.dataLosses, promotions: c.promotions, freshPromotions: c.freshPromotions}
 }
 
 // oneWayPhase cuts one node one way on the healed cluster: deaf or mute,
@@ -114,6 +124,8 @@ func (c *cluster) chaos() {
 		if live := c.live(); len(live) > 0 {
 			c.pause(live[c.rnd.Intn(len(live))], 1+c.rnd.Intn(2*c.p.FailureTicks))
 		}
+	case r < 0.094+c.p.DataLoss:
+		c.loseData(c.ids[c.rnd.Intn(len(c.ids))])
 	}
 }
 
