@@ -140,6 +140,9 @@ func StatusTable(st api.ClusterStatus) string {
 		if m.Online {
 			status = "online"
 		}
+		if m.Online && m.Learner {
+			status = "learner"
+		}
 		if m.Leader {
 			leader = "*"
 		}
@@ -158,7 +161,35 @@ func StatusTable(st api.ClusterStatus) string {
 	}
 	fmt.Fprintf(&b, " (term %d, as seen by %s)\n", st.Term, Clean(st.Node, 32))
 	fmt.Fprintf(&b, "Cluster Status: %s\n", h)
+	if l := storageLine(st); l != "" {
+		b.WriteString(l)
+	}
 	return b.String()
+}
+
+// storageLine describes the reporting node's snapshot and WAL check.
+func storageLine(st api.ClusterStatus) string {
+	s := st.Storage
+	if s.WALVerify == "" && s.SnapshotIndex == 0 {
+		return ""
+	}
+	snap := "no snapshot yet"
+	if s.SnapshotIndex > 0 {
+		snap = fmt.Sprintf("snapshot at entry %d", s.SnapshotIndex)
+		if !s.SnapshotAt.IsZero() {
+			snap += fmt.Sprintf(" (%s ago)", time.Since(s.SnapshotAt).Round(time.Second))
+		}
+	}
+	verify := map[string]string{
+		"all":     "WAL verified whole at start",
+		"running": "WAL chain check running in the background",
+		"ok":      fmt.Sprintf("WAL chain proved whole (%d records)", s.WALRecords),
+		"off":     "WAL verified after the snapshot only (background_verify = false)",
+	}[s.WALVerify]
+	if verify == "" {
+		verify = "WAL check " + Clean(s.WALVerify, 200)
+	}
+	return fmt.Sprintf("Storage (%s): %s; %s\n", Clean(st.Node, 32), snap, verify)
 }
 
 // StatusSimple renders one line per node.

@@ -121,6 +121,25 @@ type ClusterStatus struct {
 	Term    uint64         `json:"term"`
 	Quorum  bool           `json:"quorum"` // a majority is reachable
 	Members []MemberStatus `json:"members"`
+	// Storage is the reporting node's own snapshot and WAL verification.
+	Storage StorageStatus `json:"storage"`
+}
+
+// StorageStatus is what a node did to bound its restart time and to prove
+// its WAL: its newest snapshot and the background check of the whole hash
+// chain.
+type StorageStatus struct {
+	// SnapshotIndex is the applied entry the newest snapshot holds (0: none).
+	SnapshotIndex uint64 `json:"snapshot_index"`
+	// SnapshotAt is when this process wrote it (zero: found at start).
+	SnapshotAt time.Time `json:"snapshot_at,omitzero"`
+	// WALVerify is "all" (start-up verified every record), "running",
+	// "ok" (the background check proved the whole chain), "failed: ..."
+	// or "off" (background_verify = false; start-up verified the records
+	// after the snapshot).
+	WALVerify string `json:"wal_verify"`
+	// WALRecords is how many records the background check proved.
+	WALRecords uint64 `json:"wal_records,omitempty"`
 }
 
 // MemberStatus is one node as seen by the reporting node.
@@ -129,6 +148,7 @@ type MemberStatus struct {
 	Online        bool          `json:"online"`
 	Leader        bool          `json:"leader"`
 	LeaderID      string        `json:"leader_id"` // whom this member names as leader (SPLIT detection)
+	Learner       bool          `json:"learner"`   // catching up after a lost data directory: no vote yet
 	Term          uint64        `json:"term"`
 	Uptime        time.Duration `json:"-"`
 	Clients       int           `json:"clients"`
