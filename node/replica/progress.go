@@ -82,6 +82,19 @@ func (p *progress) maybeDecrTo(rejected, hint uint64) bool {
 	return true
 }
 
+// regress handles a current-term rejection whose hint lies below match
+// (see handleAppResp): match drops to known, an index the follower is
+// proven to hold (0 if none), and the leader probes at next (> known). The
+// pipeline (inflight), a pending snapshot and bulk catch-up (derived from
+// next) restart from there, and sentCommit drops with match so commit
+// updates reach the follower again.
+func (p *progress) regress(known, next uint64) {
+	p.match = known
+	p.becomeProbe()
+	p.next = max(next, known+1)
+	p.sentCommit = min(p.sentCommit, known)
+}
+
 // paused reports whether nothing more may be sent now.
 func (p *progress) paused(maxInflight int) bool {
 	switch p.state {

@@ -239,11 +239,34 @@ func (r *Replica) handleAppResp(m Message) {
 		// an append this leader sent before a crash may still name an
 		// index beyond its (shorter) log: never probe past our end.
 		hint := min(m.HintIndex, r.log.lastIndex())
+		known := uint64(0) // an index the refusal proves the follower holds
 		if m.HintTerm > 0 {
-			hint, _ = r.log.findConflictByTerm(hint, m.HintTerm)
+			var ht uint64
+			hint, ht = r.log.findConflictByTerm(hint, m.HintTerm)
 			if r.log.err != nil {
 				return
 			}
+			if hint == m.HintIndex && ht == m.HintTerm {
+				known = hint
+			}
+		}
+		if hint < pr.match {
+			// The follower's log ends below what we think it matched: it
+			// lost entries it acknowledged (its data directory was
+			// replaced and it restarted empty), or this is an old refusal
+			// that overtook newer acks. A follower that still holds our
+			// entry at match always hints at or above it, so ignoring
+			// this as stale would stall it forever. Regress and probe
+			// from the hint; in the second case that is merely a resend.
+			// match drops to what the refusal proves the follower holds:
+			// the hint entry, if it is ours (same index and term: by log
+			// matching the whole prefix; the refusal left after the
+			// follower's fsync), else nothing. Lowering match never
+			// lowers the commit index, only makes counting more
+			// conservative.
+			pr.regress(known, hint+1)
+			r.maybeSendAppend(m.From, false)
+			return
 		}
 		if pr.maybeDecrTo(m.Index, hint) {
 			r.maybeSendAppend(m.From, false)
