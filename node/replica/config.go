@@ -12,6 +12,14 @@ type Config struct {
 	ID string
 	// Peers lists every member id, this one included. Majority = len/2+1.
 	Peers []string
+	// Learner: this replica is a learner. Its data directory was lost, so
+	// it may have acknowledged entries it no longer holds; until the node
+	// promotes it (SetLearner(false)) it follows as usual but every
+	// MsgAppResp it sends says Learner, and leaders do not count it
+	// towards a commit. A learner never leads (BecomeLeader fails). The
+	// node sets it on every start until the promotion is durable (the
+	// ring's learner marker).
+	Learner bool
 	// HeartbeatTicks: a leader sends an empty MsgApp (carrying its commit
 	// index) to each follower every HeartbeatTicks ticks. Default 1.
 	HeartbeatTicks int

@@ -228,6 +228,7 @@ func (in *fuzzIn) message(r *Replica, ids []string) Message {
 		m.Commit = in.index(r)
 	case MsgAppResp:
 		m.Reject = in.intn(3) == 0
+		m.Learner = in.intn(4) == 0
 		m.Index = in.index(r)
 		if m.Reject {
 			m.HintIndex = min(in.index(r), m.Index)

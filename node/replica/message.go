@@ -60,6 +60,11 @@ type Message struct {
 	Reject    bool   // MsgAppResp
 	HintIndex uint64 // MsgAppResp reject: follower's candidate match index
 	HintTerm  uint64 // MsgAppResp reject: follower's term at HintIndex (0: unknown)
+	// Learner (MsgAppResp, accept or reject): the sender is a learner
+	// (Config.Learner, SetLearner): it lost its data and is not promoted
+	// yet, so the leader tracks its progress but never counts it towards
+	// a commit. It is how the leader learns who is a learner.
+	Learner bool
 
 	Snapshot *Snapshot // MsgSnap
 }
@@ -79,6 +84,9 @@ func (m Message) Describe() string {
 			fmt.Fprintf(&b, " reject=%d hint=%d/%d", m.Index, m.HintIndex, m.HintTerm)
 		} else {
 			fmt.Fprintf(&b, " index=%d", m.Index)
+		}
+		if m.Learner {
+			b.WriteString(" learner")
 		}
 	case MsgSnap:
 		if m.Snapshot != nil {

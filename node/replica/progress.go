@@ -27,6 +27,7 @@ type progress struct {
 	pendingSnap uint64   // stateSnapshot: index of the snapshot sent (0: asked node, none yet)
 	idleTicks   int      // ticks without progress while something is outstanding
 	sentCommit  uint64   // highest commit the follower can have learnt from us (min(commit, last index sent))
+	learner     bool     // its last answer said it is a learner: maybeCommit does not count it
 }
 
 func (p *progress) becomeProbe() {
@@ -107,5 +108,9 @@ func (p *progress) paused(maxInflight int) bool {
 }
 
 func (p *progress) String() string {
-	return fmt.Sprintf("%s match=%d next=%d inflight=%d", p.state, p.match, p.next, len(p.inflight))
+	s := fmt.Sprintf("%s match=%d next=%d inflight=%d", p.state, p.match, p.next, len(p.inflight))
+	if p.learner {
+		s += " learner"
+	}
+	return s
 }

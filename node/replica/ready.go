@@ -183,6 +183,7 @@ type Status struct {
 	Commit                          uint64
 	FirstIndex, LastIndex, LastTerm uint64
 	Stable, Applied                 uint64
+	Learner                         bool // Config.Learner / SetLearner
 }
 
 // Status returns the replica's current summary. It allocates nothing; the
@@ -191,7 +192,7 @@ func (r *Replica) Status() Status {
 	return Status{
 		ID: r.cfg.ID, Term: r.term, Lead: r.lead, Role: r.role, Commit: r.log.committed,
 		FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm(),
-		Stable: r.log.stable, Applied: r.log.applied,
+		Stable: r.log.stable, Applied: r.log.applied, Learner: r.learner,
 	}
 }
 
@@ -205,6 +206,9 @@ type ProgressStatus struct {
 	// CatchingUp: the follower is far behind and gets bulk batches (with
 	// Storage, read from disk when Next is below FirstIndex).
 	CatchingUp bool
+	// Learner: its last answer said it is a learner; it is replicated to
+	// but not counted towards a commit.
+	Learner bool
 }
 
 // Progress returns, on a leader, each follower's replication state (a map
@@ -217,7 +221,7 @@ func (r *Replica) Progress() map[string]ProgressStatus {
 	}
 	out := make(map[string]ProgressStatus, len(r.prs))
 	for id, pr := range r.prs {
-		out[id] = ProgressStatus{Match: pr.match, Next: pr.next, CatchingUp: r.catchingUp(pr)}
+		out[id] = ProgressStatus{Match: pr.match, Next: pr.next, CatchingUp: r.catchingUp(pr), Learner: pr.learner}
 	}
 	return out
 }

@@ -16,6 +16,8 @@ type Replica struct {
 	role Role
 	log  *memLog
 
+	learner bool // Config.Learner until SetLearner: our answers say Learner
+
 	prs          map[string]*progress // leader only: one per follower
 	hbElapsed    int
 	pendingBcast bool     // leader: new entries to stream at the next Ready
@@ -50,7 +52,7 @@ func New(cfg Config, st State) (*Replica, error) {
 	if lt := l.lastTerm(); lt > st.HardState.Term {
 		return nil, fmt.Errorf("replica %s: recovered term %d below last log term %d", cfg.ID, st.HardState.Term, lt)
 	}
-	r := &Replica{cfg: cfg, quorum: len(cfg.Peers)/2 + 1, term: st.HardState.Term, log: l}
+	r := &Replica{cfg: cfg, quorum: len(cfg.Peers)/2 + 1, term: st.HardState.Term, log: l, learner: cfg.Learner}
 	r.cfg.Peers = slices.Clone(cfg.Peers)
 	r.prevHard = HardState{Term: r.term, Commit: l.committed}
 	r.prevSoft = r.softState()
@@ -82,6 +84,8 @@ func (r *Replica) assertIdle(op string) {
 func (r *Replica) BecomeLeader(term uint64) error {
 	r.assertIdle("BecomeLeader")
 	switch {
+	case r.learner:
+		return fmt.Errorf("%w: %s, BecomeLeader(%d)", ErrLearner, r.cfg.ID, term)
 	case term < r.term:
 		return fmt.Errorf("%w: BecomeLeader(%d) at term %d", ErrStaleTerm, term, r.term)
 	case term == r.term && r.role == Leader:
@@ -100,6 +104,29 @@ func (r *Replica) BecomeLeader(term uint64) error {
 	r.log.append(Entry{Index: r.log.lastIndex() + 1, Term: term, Type: EntryNoop})
 	r.pendingBcast = true
 	return nil
+}
+
+// SetLearner makes this replica a learner (true) or a voting member
+// (false, the promotion): every MsgAppResp it sends from now on says so in
+// Message.Learner, and leaders count its acks towards a commit only when
+// they say false. Answers still queued when it becomes a learner are marked
+// too; those queued when it is promoted still say learner (harmless: the
+// next ones count). The node promotes it once the ring's promotion is
+// durable. A leader cannot become a learner (it panics: only the node
+// decides this, at start).
+func (r *Replica) SetLearner(learner bool) {
+	r.assertIdle("SetLearner")
+	if learner && r.role == Leader {
+		panic(fmt.Sprintf("replica %s: SetLearner(true) while leading term %d", r.cfg.ID, r.term))
+	}
+	r.learner = learner
+	if learner {
+		for i := range r.msgs {
+			if r.msgs[i].Type == MsgAppResp {
+				r.msgs[i].Learner = true
+			}
+		}
+	}
 }
 
 // BecomeFollower makes this replica a follower in term; lead may be "" when
@@ -212,6 +239,9 @@ func (r *Replica) Propose(data []byte) (index, term uint64, err error) {
 // send queues m with our id and term filled in.
 func (r *Replica) send(m Message) {
 	m.From, m.Term = r.cfg.ID, r.term
+	if m.Type == MsgAppResp {
+		m.Learner = r.learner
+	}
 	r.msgs = append(r.msgs, m)
 }
 

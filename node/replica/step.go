@@ -232,49 +232,72 @@ func (r *Replica) handleSnapshot(m Message) {
 	}
 }
 
+// handleAppResp takes a follower's answer of the current term. Whether the
+// follower is a learner comes from the answer itself (Message.Learner),
+// never from elsewhere: the leader may not have heard of its data loss in
+// any other way. A learner's progress is tracked as any follower's, so it
+// keeps being replicated to, but maybeCommit does not count it; once its
+// answers say it was promoted, it counts again at once.
 func (r *Replica) handleAppResp(m Message) {
 	pr := r.prs[m.From]
+	promoted := pr.learner && !m.Learner
+	pr.learner = m.Learner
 	if m.Reject {
-		// The hint is at most the rejected index (validate); a refusal of
-		// an append this leader sent before a crash may still name an
-		// index beyond its (shorter) log: never probe past our end.
-		hint := min(m.HintIndex, r.log.lastIndex())
-		known := uint64(0) // an index the refusal proves the follower holds
-		if m.HintTerm > 0 {
-			var ht uint64
-			hint, ht = r.log.findConflictByTerm(hint, m.HintTerm)
-			if r.log.err != nil {
-				return
-			}
-			if hint == m.HintIndex && ht == m.HintTerm {
-				known = hint
-			}
-		}
-		if hint < pr.match {
-			// The follower's log ends below what we think it matched: it
-			// lost entries it acknowledged (its data directory was
-			// replaced and it restarted empty), or this is an old refusal
-			// that overtook newer acks. A follower that still holds our
-			// entry at match always hints at or above it, so ignoring
-			// this as stale would stall it forever. Regress and probe
-			// from the hint; in the second case that is merely a resend.
-			// match drops to what the refusal proves the follower holds:
-			// the hint entry, if it is ours (same index and term: by log
-			// matching the whole prefix; the refusal left after the
-			// follower's fsync), else nothing. Lowering match never
-			// lowers the commit index, only makes counting more
-			// conservative.
-			pr.regress(known, hint+1)
-			r.maybeSendAppend(m.From, false)
+		r.handleRefusal(m, pr)
+	} else if r.handleAck(m, pr) {
+		return // counted and broadcast already
+	}
+	if promoted && r.maybeCommit() {
+		r.bcastAppend()
+	}
+}
+
+// handleRefusal backs off after a rejected append (fast back-off by hint),
+// or regresses a follower whose log ends below its match.
+func (r *Replica) handleRefusal(m Message, pr *progress) {
+	// The hint is at most the rejected index (validate); a refusal of
+	// an append this leader sent before a crash may still name an
+	// index beyond its (shorter) log: never probe past our end.
+	hint := min(m.HintIndex, r.log.lastIndex())
+	known := uint64(0) // an index the refusal proves the follower holds
+	if m.HintTerm > 0 {
+		var ht uint64
+		hint, ht = r.log.findConflictByTerm(hint, m.HintTerm)
+		if r.log.err != nil {
 			return
 		}
-		if pr.maybeDecrTo(m.Index, hint) {
-			r.maybeSendAppend(m.From, false)
+		if hint == m.HintIndex && ht == m.HintTerm {
+			known = hint
 		}
+	}
+	if hint < pr.match {
+		// The follower's log ends below what we think it matched: it
+		// lost entries it acknowledged (its data directory was
+		// replaced and it restarted empty), or this is an old refusal
+		// that overtook newer acks. A follower that still holds our
+		// entry at match always hints at or above it, so ignoring
+		// this as stale would stall it forever. Regress and probe
+		// from the hint; in the second case that is merely a resend.
+		// match drops to what the refusal proves the follower holds:
+		// the hint entry, if it is ours (same index and term: by log
+		// matching the whole prefix; the refusal left after the
+		// follower's fsync), else nothing. Lowering match never
+		// lowers the commit index, only makes counting more
+		// conservative.
+		pr.regress(known, hint+1)
+		r.maybeSendAppend(m.From, false)
 		return
 	}
+	if pr.maybeDecrTo(m.Index, hint) {
+		r.maybeSendAppend(m.From, false)
+	}
+}
+
+// handleAck records an accepted append; it reports whether it ran
+// maybeCommit (on progress).
+func (r *Replica) handleAck(m Message, pr *progress) bool {
 	if !pr.maybeUpdate(m.Index) && !(pr.state == stateProbe && pr.match == m.Index) {
-		return
+		return false
 	}
 	switch pr.state {
 	case stateProbe:
@@ -286,9 +309,10 @@ func (r *Replica) handleAppResp(m Message) {
 	}
 	if r.maybeCommit() {
 		r.bcastAppend()
-		return
+		return true
 	}
 	r.sendAppends(m.From)
+	return true
 }
 
 // maybeCommit advances the commit index to the highest index durable on a
@@ -296,11 +320,18 @@ func (r *Replica) handleAppResp(m Message) {
 // I3): counting replicas of older-term entries could commit an entry a
 // later leader overwrites. The leader counts itself only up to its own
 // durable (stable) index, so a commit never outruns the leader's fsync.
+// A learner (as its last answer said) counts as holding nothing: it may
+// have acknowledged, before it lost its data, entries it no longer holds,
+// and the quorum stays a majority of all members.
 func (r *Replica) maybeCommit() bool {
 	ms := append(r.matchBuf[:0], r.log.stable)
 	for _, p := range r.cfg.Peers {
 		if pr, ok := r.prs[p]; ok {
-			ms = append(ms, pr.match)
+			if pr.learner {
+				ms = append(ms, 0)
+			} else {
+				ms = append(ms, pr.match)
+			}
 		}
 	}
 	r.matchBuf = ms

@@ -136,6 +136,8 @@ var (
 	ErrBadSnapshot = errors.New("replica: unusable snapshot")
 	// ErrCompact: Compact beyond the applied index or before the log start.
 	ErrCompact = errors.New("replica: cannot compact")
+	// ErrLearner: BecomeLeader on a learner (Config.Learner, SetLearner).
+	ErrLearner = errors.New("replica: a learner cannot lead")
 )
 
 // Reasons a message is refused, the keys of Replica.Rejected. Values are
