@@ -253,9 +253,9 @@ func TestDataLossDangerousSchedule(t *testing.T) {
 
 	c, a := dangerousSchedule(t, false)
 	l := c.agreedLeader()
-	if c.leaders[1] == "" || c.nodes[l].n.Term() < 2 || c.nodes[a].n.Learner() || c.nodes[a].learner || c.promotions != 1 {
-		t.Fatalf("as a learner: term 1 led by %q, now %s leads term %d; %s learner %v, %d promotions",
-			c.leaders[1], l, c.nodes[l].n.Term(), a, c.nodes[a].n.Learner(), c.promotions)
+	if c.leaders[1] == "" || c.nodes[l].n.Term() < 2 || c.nodes[a].n.Learner() || c.nodes[a].learner || c.promotions+c.freshPromotions != 1 {
+		t.Fatalf("as a learner: term 1 led by %q, now %s leads term %d; %s learner %v, %d promotions, %d fresh",
+			c.leaders[1], l, c.nodes[l].n.Term(), a, c.nodes[a].n.Learner(), c.promotions, c.freshPromotions)
 	}
 	if hs := c.nodes[a].hs; hs.Term < 2 || hs.Vote == "" {
 		t.Fatalf("as a learner: %s persisted %s after its promotion", a, hs.Describe())

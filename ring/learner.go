@@ -140,33 +140,52 @@ func (n *Node) Promote(hs HardState) error {
 	return nil
 }
 
-// CanPromoteFresh reports whether PromoteFresh would succeed: this node is a
-// learner still in term 0, and it heard every other member within the
-// failure timeout, each reporting term 0 in its latest heartbeat. Nobody
-// holds a term, so nobody ever voted — or whoever did lost it too, and then
-// no old round can complete (its origin must still hold the term with its
-// own vote): a brand-new cluster.
+// CanPromoteFresh reports whether PromoteFresh would succeed: this node is
+// a learner with an empty log, it heard every other member within the
+// failure timeout, and each reports an empty log (no entry, commit 0) and
+// no leader. Then no entry was ever acknowledged by anyone that another
+// member still holds — this node's lost acknowledgements, if any, were of
+// entries nobody has, so nothing committed can be lost by its vote — and
+// every term any round ever used is at most the highest term reported,
+// since a round's origin persists its term and reports it.
+//
+// In a brand-new cluster every member reports term 0. It also ends the
+// deadlock of a young cluster in which learners outnumber the voters
+// before anything was written: no leader can be elected without them,
+// and without a leader they could never be promoted.
 func (n *Node) CanPromoteFresh() bool {
-	if !n.learner || n.hs.Term != 0 {
+	if !n.learner {
+		return false
+	}
+	if lt, li := n.cfg.LogPosition(); lt != 0 || li != 0 {
 		return false
 	}
 	for _, p := range n.peers {
-		if !p.heard || !n.alive(p) || p.term != 0 {
+		if !p.heard || !n.alive(p) || p.leader != "" ||
+			p.status.LastLogIndex != 0 || p.status.CommitIndex != 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// PromoteFresh ends the learner phase of a node of a brand-new cluster
-// (CanPromoteFresh; ErrPromote otherwise): it simply stops being a learner.
-// Its HardState stays zero.
+// PromoteFresh ends the learner phase of a node of a cluster that never
+// wrote anything (CanPromoteFresh; ErrPromote otherwise). In term 0 it
+// simply stops being a learner. Above it, it takes the highest term any
+// member reports, T, with a vote for itself: it forwards no token in T
+// (it may have voted in T before it lost its data) and votes from T+1 on.
+// A token of its own from before the loss may still complete T with it as
+// leader, but every log is empty, so nothing can be lost; and since such a
+// round holds its own pre-loss vote, no other round of T can also win.
 func (n *Node) PromoteFresh() error {
 	if !n.CanPromoteFresh() {
-		return fmt.Errorf("%w: not a learner in term 0 that hears every member in term 0", ErrPromote)
+		return fmt.Errorf("%w: not a learner with an empty log that hears every member with an empty log and no leader", ErrPromote)
+	}
+	if t := max(n.hs.Term, n.maxPeerTerm()); t > 0 {
+		n.hs = HardState{Term: t, Vote: n.id}
 	}
 	n.endLearner()
-	n.reason = "promoted in a new cluster"
+	n.reason = "promoted in a cluster that never wrote anything"
 	return nil
 }
 

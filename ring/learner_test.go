@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/rand"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -254,8 +253,9 @@ func TestPromotionStateWaitsForHigherTerms(t *testing.T) {
 	}
 }
 
-// TestPromoteFresh: only in term 0, and only once every other member was
-// heard reporting term 0.
+// TestPromoteFresh: only once every other member was heard reporting an
+// empty log and no leader; in term 0 nothing is persisted, above it the
+// node takes the highest term with a vote for itself.
 func TestPromoteFresh(t *testing.T) {
 	n := newLearnerNode(t, true, HardState{})
 	if n.CanPromoteFresh() || !errors.Is(n.PromoteFresh(), ErrPromote) {
@@ -265,25 +265,35 @@ func TestPromoteFresh(t *testing.T) {
 	if n.CanPromoteFresh() {
 		t.Fatal("fresh promotion without hearing n3")
 	}
-	hbFrom(t, n, "n3", 1, "", false)
+	hbFrom(t, n, "n3", 1, "n3", false)
 	if n.CanPromoteFresh() {
-		t.Fatal("fresh promotion while n3 reports term 1")
+		t.Fatal("fresh promotion while n3 reports a leader")
+	}
+	step(t, n, Message{Type: MsgHeartbeat, From: "n3", Term: 1, Hears: []string{"n1"},
+		Status: StatusInfo{Proto: ProtoVersion, CommitIndex: 3, LastLogTerm: 1, LastLogIndex: 3}})
+	if n.CanPromoteFresh() {
+		t.Fatal("fresh promotion while n3 reports entries")
 	}
 	hbFrom(t, n, "n3", 0, "", false) // (a reordered heartbeat, say)
 	if err := n.PromoteFresh(); err != nil {
 		t.Fatal(err)
 	}
-	if n.Learner() || n.HasReady() && n.Ready().HardState != nil {
-		t.Fatalf("learner %v after a fresh promotion, or a HardState to persist", n.Learner())
+	// It heard term 1 (and took it, as learners do): it holds that term
+	// with a vote for itself now, so it forwards no token in it.
+	if n.Learner() || n.hs != (HardState{Term: 1, Vote: "n1"}) {
+		t.Fatalf("learner %v after a fresh promotion, hard state %s", n.Learner(), n.hs.Describe())
 	}
 	st := n.Status()
 	if st.Members[0].Status.Learner || !st.Members[1].Status.Learner || st.Members[2].Status.Learner {
 		t.Fatalf("status shows learners %v %v %v", st.Members[0].Status.Learner, st.Members[1].Status.Learner, st.Members[2].Status.Learner)
 	}
-	m := newLearnerNode(t, true, HardState{Term: 2, Leader: "n2"})
-	hbFrom(t, m, "n2", 0, "", false)
-	hbFrom(t, m, "n3", 0, "", false)
-	if err := m.PromoteFresh(); !errors.Is(err, ErrPromote) || !strings.Contains(err.Error(), "term 0") {
-		t.Fatalf("fresh promotion in term 2: %v", err)
+	m := newLearnerNode(t, true, HardState{Term: 2})
+	hbFrom(t, m, "n2", 3, "", true)
+	hbFrom(t, m, "n3", 1, "", false)
+	if err := m.PromoteFresh(); err != nil {
+		t.Fatal(err)
+	}
+	if !m.HasReady() || m.Ready().HardState == nil || m.hs != (HardState{Term: 3, Vote: "n1"}) {
+		t.Fatalf("fresh promotion above term 0 persists %+v, want term 3 with a vote for itself", m.hs)
 	}
 }
