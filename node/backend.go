@@ -251,7 +251,31 @@ func (n *Node) Status() api.ClusterStatus {
 			ms.CommitIndex = v.commit
 			ms.Uptime = n.now().Sub(n.start)
 		}
+		ms.Learner = m.Status.Learner
+		if m.Self {
+			ms.Learner = n.learnerNow.Load()
+		}
 		cs.Members = append(cs.Members, ms)
 	}
+	cs.Storage = n.storageStatus()
 	return cs
+}
+
+// storageStatus reports the newest snapshot and the WAL verification.
+func (n *Node) storageStatus() api.StorageStatus {
+	var s api.StorageStatus
+	s.SnapshotIndex, s.SnapshotAt, _, _ = n.snaps.status()
+	state, records, err := n.verify.get()
+	switch {
+	case state == "failed":
+		s.WALVerify = "failed: " + err.Error()
+	case state != "":
+		s.WALVerify = state
+	case n.wal.VerifiedFrom() <= max(n.wal.FirstSeq(), 1):
+		s.WALVerify = "all"
+	default:
+		s.WALVerify = "off"
+	}
+	s.WALRecords = records
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -344,5 +345,40 @@ func TestPostWithoutQuorumFails(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "quorum") {
 		t.Fatalf("unclear error: %v", err)
+	}
+}
+
+// A node whose data directory is lost comes back empty and catches up the
+// whole log from the others (read from their WALs: the leader keeps only
+// recent entries in memory), in large batches.
+func TestRejoinWithEmptyDataDir(t *testing.T) {
+	c := newTestCluster(t, 3)
+	lead := c.leader()
+	const posts = 6000
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < posts; i += 32 {
+				c.post(lead, fmt.Sprintf("u%d", w), fmt.Sprintf("m%d", i), fmt.Sprintf("id%d", i))
+			}
+		}()
+	}
+	wg.Wait()
+	var f string
+	for id := range c.nodes {
+		if id != lead {
+			f = id
+		}
+	}
+	want := c.waitHistory(f, posts)
+	c.stop(f)
+	if err := os.RemoveAll(c.cfg.NodeDir(f)); err != nil {
+		t.Fatal(err)
+	}
+	c.start(f)
+	if got := c.waitHistory(f, posts); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("rejoined %s's history differs", f)
 	}
 }

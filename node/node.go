@@ -80,6 +80,12 @@ type Node struct {
 	// recoveredFromSnapshot is the applied index of the snapshot this
 	// process started from (0: it replayed the whole WAL).
 	recoveredFromSnapshot uint64
+	// learner bookkeeping (learner.go), driver-only
+	learnerTarget  learnerTarget
+	promoted       string      // why, between a promotion and its marker's removal
+	promotions     int         // for the simulation's stats
+	freshPromotion bool        // the promotion was PromoteFresh: record it
+	learnerNow     atomic.Bool // for Status, from any goroutine
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 
@@ -373,9 +379,13 @@ func (n *Node) process(batch []input) error {
 	for i := range batch {
 		n.step(&batch[i])
 	}
+	n.maybePromote()
 	err := n.handleReady()
 	n.received = nil // a fresh map next time: clear would cost its largest size every batch
 	if err != nil {
+		return err
+	}
+	if err := n.afterPromotion(); err != nil {
 		return err
 	}
 	if err := n.replication.Err(); err != nil {
@@ -469,7 +479,11 @@ func (n *Node) handleFrame(f peer.Frame) {
 			return
 		}
 		n.syncTerm()
-		if err := n.replication.Step(m); err != nil {
+		err = n.replication.Step(m)
+		if err == nil && m.Type == replica.MsgApp {
+			n.noteLeaderCommit(m.From, m.Term, m.Commit)
+		}
+		if err != nil {
 			if errors.Is(err, replica.ErrStorage) {
 				// Our own WAL failed a read, not the peer: process stops
 				// on replication.Err after this batch.

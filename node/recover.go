@@ -150,7 +150,12 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.recoveredFromSnapshot = img.applied
 	// Every entry this WAL recorded as committed is applied already.
 	close(n.caughtUp)
-	if err := n.newCores(rc); err != nil {
+	learner, err := n.decideLearner()
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if err := n.newCores(rc, learner); err != nil {
 		return err
 	}
 	n.publishView() // status shows the recovered commit before the first Ready
@@ -292,13 +297,13 @@ func replicaEntry(ev eventlog.Event) (replica.Entry, error) {
 // newCores builds the ring and replica state machines from recovered state.
 // The replica holds in memory only the entries after the applied one; it
 // reads older ones from the WAL when a follower needs them.
-func (n *Node) newCores(rc recovery) error {
+func (n *Node) newCores(rc recovery, learner bool) error {
 	var members []ring.Member
 	for _, m := range n.cfg.Nodes {
 		members = append(members, ring.Member{ID: m.ID, Ring: m.Ring})
 	}
 	rn, err := ring.New(ring.Config{
-		ID: n.id, Members: members,
+		ID: n.id, Members: members, Learner: learner,
 		HeartbeatTicks: ticksPerHeartbeat,
 		FailureTicks:   n.ticks(n.cfg.Timing.FailureTimeout),
 		ElectionTicks:  n.ticks(n.cfg.Timing.ElectionTimeout),
@@ -319,7 +324,7 @@ func (n *Node) newCores(rc recovery) error {
 		ents = append(ents, re)
 	}
 	applied := n.applied.Load()
-	rep, err := replica.New(replica.Config{ID: n.id, Peers: n.memberIDs(), HeartbeatTicks: 2, Storage: n.reader}.Default(),
+	rep, err := replica.New(replica.Config{ID: n.id, Peers: n.memberIDs(), HeartbeatTicks: 2, Storage: n.reader, Learner: learner}.Default(),
 		replica.State{
 			HardState: replica.HardState{Term: rc.replicaTermOnDisk, Commit: applied},
 			Snapshot:  replica.Snapshot{Index: applied, Term: n.appliedTerm},

@@ -46,6 +46,10 @@ type simOpts struct {
 	// snapshot, compact and read old entries from their WAL all the time.
 	snapshotEvery, memoryEntries int
 	badSnapshots                 bool // damage or remove a node's newest snapshot now and then before it starts
+	// dataLoss: a crashed node now and then comes back with its data
+	// directory wiped (one at a time: until it is promoted from learner,
+	// no other node loses its data).
+	dataLoss bool
 	// ring is each node's ring position (a permutation): successors on the
 	// ring and the id tie-break of candidacies then relate in every way a
 	// configuration allows. nil: ring position i for node i.
@@ -85,13 +89,14 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.snapshotEvery = []int{0, 1, 7, 30, 100}[r.Intn(5)]
 	o.memoryEntries = []int{0, 1, 4, 16}[r.Intn(4)]
 	o.badSnapshots = o.snapshotEvery != 0 && r.Float64() < 0.3
+	o.dataLoss = o.crashes && r.Float64() < 0.3
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v dataLoss=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots, o.dataLoss)
 }
 
 // simStats counts what the simulations did.
@@ -104,6 +109,7 @@ type simStats struct {
 	// Snapshots written, starts from a snapshot, entries read back from a
 	// WAL (by a leader for a follower, or for history).
 	Snapshots, SnapshotStarts, WALReads int
+	DataLosses, Promotions              int
 }
 
 func (s *simStats) add(o simStats) {
@@ -130,6 +136,8 @@ func (s *simStats) add(o simStats) {
 	s.Snapshots += o.Snapshots
 	s.SnapshotStarts += o.SnapshotStarts
 	s.WALReads += o.WALReads
+	s.DataLosses += o.DataLosses
+	s.Promotions += o.Promotions
 	s.Refused += o.Refused
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
@@ -166,6 +174,7 @@ type simNode struct {
 	n    *Node
 	boot uint64 // incarnation: grows on every restart
 	busy *simAttempt
+
 	// inbox is what the process has received and not yet stepped (socket
 	// buffers and channels); the driver steps a prefix of it, then one Ready.
 	inbox       []input
@@ -332,6 +341,17 @@ func (w *simWorld) start(sn *simNode) error {
 	if w.opts.badSnapshots && w.rnd.Intn(3) == 0 {
 		w.damageSnapshot(sn)
 	}
+	if w.opts.dataLoss && sn.boot > 1 && !w.someoneWiped() && w.rnd.Intn(4) == 0 {
+		w.logf("%s loses its data directory", sn.id)
+		if err := os.RemoveAll(w.cfg.NodeDir(sn.id)); err != nil {
+			return err
+		}
+		w.stats.DataLosses++
+		// What it persisted is gone, and that is the point: I1 is checked
+		// across the loss by checkLeaders (one leader per term, ever).
+		delete(w.chk.vote, sn.id)
+		delete(w.chk.repTerm, sn.id)
+	}
 	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries}
 	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
 	n, err := newNode(o, w.now, bootID)
@@ -350,6 +370,23 @@ func (w *simWorld) start(sn *simNode) error {
 	lt, li := n.replication.LastIndexTerm()
 	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.replication.Status().Commit)
 	return nil
+}
+
+// someoneWiped reports whether some node is a learner or may come back as
+// one (it lost its data, or never got promoted in the new cluster): a
+// second loss then could leave fewer voters than a majority with nothing
+// committed to catch up from, which no rule can resolve safely (two nodes
+// of three losing their data is data loss).
+func (w *simWorld) someoneWiped() bool {
+	for _, sn := range w.nodes {
+		if sn.n != nil && sn.n.ring.Learner() {
+			return true
+		}
+		if _, err := os.Stat(filepath.Join(w.cfg.NodeDir(sn.id), learnerMarker)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // damageSnapshot flips a byte of, or removes, a node's newest snapshot:
@@ -434,6 +471,7 @@ func (w *simWorld) harvest(sn *simNode) {
 	_, _, _, written := sn.n.snaps.status()
 	w.stats.Snapshots += written
 	w.stats.WALReads += int(sn.n.reader.reads.Load())
+	w.stats.Promotions += sn.n.promotions
 }
 
 func (w *simWorld) closeAll() {

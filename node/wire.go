@@ -122,6 +122,13 @@ func encodeReplica(m replica.Message) []byte {
 		e.u(m.Snapshot.Term)
 		e.bs(m.Snapshot.Data)
 	}
+	// Learner, only when set, after everything else: every other message
+	// reads as before, and a build that predates learners refuses a
+	// learner's answers (trailing bytes), which is the safe way round: it
+	// cannot count them towards a commit.
+	if m.Learner {
+		e.bool(true)
+	}
 	return e.bytes()
 }
 
@@ -148,6 +155,9 @@ func decodeReplica(b []byte) (replica.Message, error) {
 	}
 	if d.bool() {
 		m.Snapshot = &replica.Snapshot{Index: d.u(), Term: d.u(), Data: d.bs()}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		m.Learner = d.bool()
 	}
 	return m, d.done("replica message")
 }

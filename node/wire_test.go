@@ -13,6 +13,18 @@ func sampleMessages() []replica.Message {
 			Entries: []replica.Entry{{Index: 10, Term: 3, Type: replica.EntryNoop}, {Index: 11, Term: 3, Data: []byte("hello")}}},
 		{Type: replica.MsgAppResp, From: "node2", To: "node1", Term: 3, Index: 9, Reject: true, HintIndex: 5, HintTerm: 1},
 		{Type: replica.MsgSnap, From: "node1", To: "node3", Term: 4, Snapshot: &replica.Snapshot{Index: 100, Term: 3, Data: []byte{1, 2}}},
+		{Type: replica.MsgAppResp, From: "node2", To: "node1", Term: 3, Index: 9, Learner: true},
+	}
+}
+
+// A learner's answer carries one more byte; every other message is encoded
+// exactly as before learners existed.
+func TestReplicaWireLearnerOnlyWhenSet(t *testing.T) {
+	m := replica.Message{Type: replica.MsgAppResp, From: "node2", To: "node1", Term: 3, Index: 9}
+	plain := encodeReplica(m)
+	m.Learner = true
+	if got := encodeReplica(m); len(got) != len(plain)+1 || string(got[:len(plain)]) != string(plain) {
+		t.Fatalf("learner flag changes more than one trailing byte: %x vs %x", got, plain)
 	}
 }
 

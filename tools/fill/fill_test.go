@@ -388,7 +388,7 @@ type sockets struct {
 	hb, el    *net.UDPConn
 }
 
-func bindNode(t *testing.T) (*sockets, [4]int) {
+func bindNode(t testing.TB) (*sockets, [4]int) {
 	t.Helper()
 	lo := net.IPv4(127, 0, 0, 1)
 	var s sockets
