@@ -72,11 +72,16 @@ func (s *sim) recordLeaderCommits() {
 }
 
 // checkDurableMajority: a committed entry is on the disk of a majority at
-// the moment its leader commits it (I4).
+// the moment its leader commits it (I4). A member that lost its data and is
+// not promoted yet counts by the disk it lost: a leader that has not heard
+// from it since may count the acks that disk backed (it cannot know of the
+// loss), and that is safe because a learner neither votes nor is counted
+// again before it holds every committed entry (maybePromote). Its acks as
+// a learner back nothing: an entry only it holds since its loss fails here.
 func (s *sim) checkDurableMajority(e Entry) {
 	n := 0
 	for _, m := range s.nodes {
-		if m.disk.durable(e.Index, e.Term) {
+		if m.disk.durable(e.Index, e.Term) || m.lostHeld(e.Index, e.Term, true) {
 			n++
 		}
 	}
@@ -87,7 +92,10 @@ func (s *sim) checkDurableMajority(e Entry) {
 
 // checkMatches: a leader's match for a follower still in its term is true
 // of the follower's durable log (an ack never outruns the follower's disk
-// nor claims entries it does not have).
+// nor claims entries it does not have). For a follower that lost its data
+// and is not promoted yet, it may instead be true of the disk it lost: the
+// leader learns of the loss only from the follower's first refusal (a disk
+// it lost as a learner backed acks that are tracked, never counted).
 func (s *sim) checkMatches(l *simNode) {
 	for id, pr := range l.r.prs {
 		f := s.byID[id]
@@ -95,7 +103,7 @@ func (s *sim) checkMatches(l *simNode) {
 			continue
 		}
 		t, _ := l.r.log.term(pr.match)
-		if !f.disk.durable(pr.match, t) {
+		if !f.disk.durable(pr.match, t) && !f.lostHeld(pr.match, t, false) {
 			s.fail("leader %s believes %s matches %d/%d, its disk does not", l.id, id, pr.match, t)
 		}
 	}
@@ -178,7 +186,13 @@ func (s *sim) checkStep() {
 		if s.tick%8 == 0 {
 			s.checkDiskMatchesMemory(n)
 		}
+		if n.r.Status().Learner != n.learner {
+			s.fail("%s: replica learner=%v, node's marker %v", n.id, n.r.Status().Learner, n.learner)
+		}
 		if n.r.role == Leader {
+			if n.learner {
+				s.fail("learner %s leads term %d", n.id, n.r.term)
+			}
 			if s.leaderOf[n.r.term] != n.id {
 				s.fail("I1: %s leads term %d, oracle elected %q", n.id, n.r.term, s.leaderOf[n.r.term])
 			}

@@ -20,7 +20,9 @@ var (
 // lose unpersisted state, restarts, snapshots and retrying clients — and,
 // in half the seeds, Storage: random compaction, restarts from a
 // compaction point, failing reads, and an empty member joining late that
-// catches up by bulk appends; see sim_world_test.go. A failure prints the seed; -seed=N replays it.
+// catches up by bulk appends; and, in about half the seeds, members that
+// lose their data directory, restart empty as learners (their acks never
+// count), catch up and are promoted; see sim_world_test.go. A failure prints the seed; -seed=N replays it.
 func TestSimulation(t *testing.T) {
 	soak := os.Getenv("SYNCNET_SOAK") == "1"
 	if *flagSeed >= 0 {
@@ -74,5 +76,10 @@ func TestSimulation(t *testing.T) {
 	// The Storage paths must be exercised, or the run proves little there.
 	if n >= 100 && (total.storageReads == 0 || total.storageFails == 0 || total.bulkApps == 0 || total.joined == 0) {
 		t.Errorf("Storage mode not exercised: %+v", total)
+	}
+	// Nor data loss: members restarted empty as learners, leaders that
+	// regressed a follower's match, learners caught up and promoted.
+	if n >= 100 && (total.losses == 0 || total.promotions == 0 || total.regressions == 0 || total.learnerAcks == 0) {
+		t.Errorf("data loss not exercised: %+v", total)
 	}
 }

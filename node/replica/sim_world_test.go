@@ -37,6 +37,13 @@ type simOpts struct {
 	storageFail float64
 	lateJoin    bool
 	joinAt      int
+
+	// Data loss (issue 12): the chance per fault tick that a member loses
+	// its data directory (disk replaced) and restarts empty, as a learner
+	// (Config.Learner), until the harness promotes it: promote is the
+	// chance per tick once it may be promoted (long learner periods test
+	// that its acks never count).
+	loss, promote float64
 }
 
 func drawOpts(seed int64, soak bool) simOpts {
@@ -84,6 +91,10 @@ func drawOpts(seed int64, soak bool) simOpts {
 		o.lateJoin = rng2.IntN(2) == 0
 		o.joinAt = o.faultTicks/4 + rng2.IntN(o.faultTicks/2)
 	}
+	// Data loss in about half the seeds, from a stream of its own.
+	rng3 := rand.New(rand.NewPCG(uint64(seed), 0x1055))
+	o.loss = []float64{0, 0, 0.004, 0.015}[rng3.IntN(4)]
+	o.promote = []float64{0.3, 0.05, 0.01}[rng3.IntN(3)]
 	if soak {
 		o.faultTicks *= 4
 	}
@@ -212,6 +223,29 @@ type simNode struct {
 	recorded uint64   // commit index recorded from this node as leader
 	late     bool     // not started yet (storage mode's late joiner)
 	joinedAt uint64   // leader's last index when the late joiner started
+
+	// Data loss: learner is the node's durable learner marker (it starts
+	// with Config.Learner until promoted); lost are the disks it lost since
+	// it last voted, kept until its promotion: lost[0] is the one it had
+	// as a voter, whose acks a leader that has not heard from it since may
+	// still count; later ones backed only acks it sent as a learner, which
+	// a leader tracks (match) but never counts.
+	learner bool
+	lost    []*simDisk
+}
+
+// lostHeld reports whether a disk n lost since it last voted held (i, t):
+// only the voter's disk (lost[0]) when counted is set.
+func (n *simNode) lostHeld(i, t uint64, counted bool) bool {
+	for k, d := range n.lost {
+		if k > 0 && counted {
+			break
+		}
+		if d.durable(i, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // simClient posts one client id at a time and retries it (same id) until
@@ -283,6 +317,10 @@ type simStats struct {
 	// Storage mode: reads served, reads failed (member stopped), appends
 	// bigger than an ordinary batch, late joiners caught up.
 	storageReads, storageFails, bulkApps, joined int
+	// Data loss: members that lost their data, learners promoted,
+	// refusals that made a leader regress a follower's match, and
+	// learners' answers stepped into a leader.
+	losses, promotions, regressions, learnerAcks int
 }
 
 func (a *simStats) add(b simStats) {
@@ -300,6 +338,10 @@ func (a *simStats) add(b simStats) {
 	a.storageFails += b.storageFails
 	a.bulkApps += b.bulkApps
 	a.joined += b.joined
+	a.losses += b.losses
+	a.promotions += b.promotions
+	a.regressions += b.regressions
+	a.learnerAcks += b.learnerAcks
 }
 
 type commitRec struct {
@@ -372,7 +414,7 @@ func (s *sim) start(n *simNode) {
 		s.fail("%s restart: %v", n.id, err)
 	}
 	cfg := s.o.cfg
-	cfg.ID, cfg.Peers = n.id, s.peers
+	cfg.ID, cfg.Peers, cfg.Learner = n.id, s.peers, n.learner
 	if s.o.storage {
 		cfg.Storage = &simStorage{s: s, n: n}
 	}
@@ -385,7 +427,7 @@ func (s *sim) start(n *simNode) {
 	n.sm = decodeSM(base.Data)
 	n.sm.applied = base.Index
 	s.checkSM(n)
-	s.logf("%s start term=%d snap=%d ents=%d commit=%d", n.id, n.disk.term, base.Index, len(ents), st.HardState.Commit)
+	s.logf("%s start term=%d snap=%d ents=%d commit=%d learner=%v", n.id, n.disk.term, base.Index, len(ents), st.HardState.Commit, n.learner)
 }
 
 func (s *sim) crash(n *simNode) {
@@ -436,12 +478,24 @@ func (s *sim) deliver() {
 			continue
 		}
 		s.logf("deliver %v", lazyMsg{m})
+		var before uint64
+		if pr := n.r.prs[m.From]; pr != nil {
+			before = pr.match
+		}
 		if err := n.r.Step(*m); err != nil {
 			if errors.Is(err, ErrStorage) && n.r.Err() != nil {
 				s.stopOnErr(n)
 				continue
 			}
 			s.fail("%s Step(%s): %v", n.id, m.Describe(), err)
+		}
+		if pr := n.r.prs[m.From]; pr != nil && m.Type == MsgAppResp && m.Term == n.r.term {
+			if m.Reject && pr.match < before {
+				s.stats.regressions++
+			}
+			if m.Learner {
+				s.stats.learnerAcks++
+			}
 		}
 	}
 }
@@ -629,8 +683,8 @@ func (s *sim) effectiveLeader() bool {
 		}
 		reach := 0
 		for _, m := range s.nodes {
-			if m.up && s.connected(n.id, m.id) {
-				reach++
+			if m.up && !m.learner && s.connected(n.id, m.id) {
+				reach++ // a learner's acks do not count
 			}
 		}
 		return reach >= s.quorum()
@@ -642,17 +696,22 @@ func (s *sim) effectiveLeader() bool {
 // term; each reachable live node adopts it (at most one candidate per term)
 // only if the candidate's (lastTerm, lastIndex) is at least its own; the
 // term is durable before the vote counts; a majority of adopters wins.
+// Learners neither stand nor vote; a reachable one may move to the term
+// (the ring relays the token through it).
 func (s *sim) elect() {
-	var ups []*simNode
+	var ups, voters []*simNode
 	for _, n := range s.nodes {
 		if n.up {
 			ups = append(ups, n)
+			if !n.learner {
+				voters = append(voters, n)
+			}
 		}
 	}
-	if len(ups) == 0 {
+	if len(voters) == 0 {
 		return
 	}
-	cand := ups[s.rng.IntN(len(ups))]
+	cand := voters[s.rng.IntN(len(voters))]
 	s.maxTerm++
 	s.stats.elections++
 	T := s.maxTerm
@@ -660,6 +719,14 @@ func (s *sim) elect() {
 	adopters := 0
 	for _, n := range ups {
 		if !s.connected(n.id, cand.id) || (n != cand && s.faults && s.rng.Float64() < 0.1) {
+			continue
+		}
+		if n.learner {
+			if s.rng.IntN(2) == 0 {
+				if err := n.r.BecomeFollower(T, ""); err != nil {
+					s.fail("learner %s BecomeFollower(%d): %v", n.id, T, err)
+				}
+			}
 			continue
 		}
 		nt, ni := n.r.LastIndexTerm()
@@ -807,6 +874,85 @@ func (s *sim) stopOnErr(n *simNode) {
 	}
 }
 
+// loseData replaces n's disk by an empty one: it crashes (if up) and, when
+// it restarts, it is a learner with an empty log and term 0, until
+// maybePromote promotes it. At most nodes-quorum members are learners at
+// once: with more, no majority could vote or count. Messages in flight to
+// or from it are lost (it was down while its disk was replaced; its
+// connections broke), so no ack of the lost disk arrives after the loss.
+func (s *sim) loseData(n *simNode) {
+	learners := 0
+	for _, m := range s.nodes {
+		if m.learner || m == n {
+			learners++
+		}
+	}
+	if n.late || learners > len(s.nodes)-s.quorum() {
+		return
+	}
+	if n.up {
+		s.crash(n)
+	}
+	s.stats.losses++
+	lost := n.disk
+	n.lost = append(n.lost, &lost)
+	n.disk, n.snap, n.learner = simDisk{}, Snapshot{}, true
+	keep := s.net[:0]
+	for _, e := range s.net {
+		if e.m.From != n.id && e.m.To != n.id {
+			keep = append(keep, e)
+		}
+	}
+	s.net = keep
+	s.logf("%s LOSES its data directory: restarts empty, as a learner", n.id)
+	if s.rng.IntN(2) == 0 {
+		s.start(n) // at once: its leader is likely still in office and remembers its match
+	}
+}
+
+// maybePromote plays the node layer's promotion of a learner (ring doc,
+// "Data loss"): once a live leader L of the newest term has committed an
+// entry of its own term and the learner durably holds L's entry at L's
+// commit index (so, by log matching, L's whole log up to it), the harness
+// promotes it, at a random later tick. L's log holds every committed entry
+// (I3) below its commit index, so the promoted member holds every one:
+// checked here.
+func (s *sim) maybePromote() {
+	var l *simNode
+	for _, n := range s.nodes {
+		if n.up && n.r.role == Leader && n.r.term == s.maxTerm {
+			l = n
+		}
+	}
+	if l == nil {
+		return
+	}
+	c := l.r.log.committed
+	ct, ok := l.r.log.term(c)
+	if !ok || ct != l.r.term {
+		return
+	}
+	for _, n := range s.nodes {
+		if !n.up || !n.learner || !n.disk.durable(c, ct) || s.rng.Float64() >= s.o.promote {
+			continue
+		}
+		for i := 1; i < len(s.committed); i++ {
+			if e := s.committed[i]; e.ok && !n.disk.durable(uint64(i), e.term) {
+				s.fail("learner %s promoted (holds %s's %d/%d) lacks committed entry %d/%d", n.id, l.id, c, ct, i, e.term)
+			}
+		}
+		if n.r.term < l.r.term {
+			if err := n.r.BecomeFollower(l.r.term, l.id); err != nil {
+				s.fail("%s BecomeFollower(%d): %v", n.id, l.r.term, err)
+			}
+		}
+		n.r.SetLearner(false)
+		n.learner, n.lost = false, nil
+		s.stats.promotions++
+		s.logf("%s PROMOTED: holds %s's log to its commit %d/%d", n.id, l.id, c, ct)
+	}
+}
+
 // chaos injects crashes, restarts, partitions and spontaneous elections.
 func (s *sim) chaos() {
 	for _, n := range s.nodes {
@@ -825,6 +971,9 @@ func (s *sim) chaos() {
 	} else if len(s.group) > 0 && s.rng.Float64() < s.o.heal {
 		clear(s.group)
 		s.logf("heal")
+	}
+	if s.o.loss > 0 && s.rng.Float64() < s.o.loss {
+		s.loseData(s.nodes[s.rng.IntN(len(s.nodes))])
 	}
 	if s.rng.Float64() < s.o.elect {
 		s.elect()
@@ -887,6 +1036,7 @@ func (s *sim) step() {
 	}
 	// Record what leaders committed before anyone compacts it away.
 	s.recordLeaderCommits()
+	s.maybePromote()
 	for _, n := range s.nodes {
 		if n.up {
 			s.maybeCompact(n)
