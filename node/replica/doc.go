@@ -11,13 +11,16 @@
 //
 // It owns: the in-memory log view (entries after a compaction point, the
 // durable prefix, commit and apply positions), per-follower replication
-// progress, the append/ack protocol, commit counting, and discard records.
+// progress, the append/ack protocol, commit counting (learners excluded),
+// and discard records.
 // It reads, but does not own, the node's durable log below the compaction
 // point (Config.Storage).
 //
 // It does not own: elections and terms (the ring decides; the core is told
 // BecomeLeader(term) / BecomeFollower(term, leader) and reports
-// LastIndexTerm for the ring's comparison), failure detection, clocks (time
+// LastIndexTerm for the ring's comparison), deciding who is a learner and
+// when one is promoted (the node and the ring: Config.Learner,
+// SetLearner), failure detection, clocks (time
 // is Tick), sockets and framing, the WAL and its encoding, snapshots' content
 // (opaque Data), the state machine and client dedup, and forwarding posts
 // from followers to the leader. No goroutines, no IO, no randomness.
@@ -54,6 +57,8 @@
 // the snapshot base), the persisted HardState and optionally the applied
 // index; the replica starts as a follower of the persisted term with no
 // known leader until the ring says otherwise or a MsgApp of that term arrives.
+// A node whose data directory was lost starts it with Config.Learner (see
+// "Data loss and learners").
 //
 // # The log on disk and in memory (Config.Storage)
 //
@@ -118,6 +123,65 @@
 // follower's Ready then carries Snapshot: persist it, load it, continue.
 // A lost snapshot is re-requested after SnapshotRetryTicks.
 //
+// # Data loss and learners
+//
+// A member whose data directory was lost (disk replaced) restarts with an
+// empty log and term 0 while the others remember it. Two things follow.
+//
+// Catching up. Its leader may still hold match = m for it from before the
+// loss. The member refuses every append at prev >= m with a hint at or
+// below its (short) log's end. A follower that still holds the leader's
+// entry at match always hints at or above match, so a current-term refusal
+// whose hint (after the leader's own back-off search) is below match means
+// the follower lost entries, or is an old refusal that overtook newer acks.
+// Either way the leader regresses: match drops to what the refusal proves
+// the follower holds — the hint entry, if it is the leader's (same index
+// and term; by log matching its whole prefix; the refusal left after the
+// follower's fsync) — else 0; next becomes hint+1; the pipeline, a pending
+// snapshot and bulk catch-up restart from there (with Storage, entries
+// below the in-memory window are read from it). For a stale refusal this is
+// merely a resend. Lowering match never lowers the commit index; it only
+// makes counting more conservative. (Before this, such refusals were taken
+// as stale and the member never caught up.)
+//
+// Learners. Before the loss the member may have acknowledged entries it no
+// longer holds, and voted with a log it no longer has; the ring therefore
+// runs it as a learner (no vote) until the node promotes it, and its
+// acknowledgements must not count towards a commit either: counting a
+// learner's acks of an older term's entries can commit an entry that a
+// leader elected with the learner's lost pre-loss vote does not hold.
+// A replica with Config.Learner (or after SetLearner(true)) follows as
+// usual but marks every MsgAppResp it sends, accept or refusal, with
+// Message.Learner; it never leads (BecomeLeader returns ErrLearner). A
+// leader learns who is a learner only from the answers themselves — it may
+// not have seen the learner's heartbeat yet: it records the flag of each
+// current-term answer, keeps tracking the learner's progress (so it keeps
+// replicating to it) and counts it in maybeCommit as holding nothing; the
+// quorum stays a majority of all members, so with one voter of three down
+// nothing commits. Once answers arrive with Learner false (after
+// SetLearner(false)) the member counts again, immediately, even on an
+// answer that acknowledges nothing new. Status().Learner and
+// Progress()[id].Learner show it.
+//
+// What remains, and why it is safe: until the leader hears the learner's
+// first answer it still counts the match its pre-loss acks established (it
+// cannot know of the loss). A learner neither votes nor counts again
+// before it durably holds the log of the leader that promotes it up to
+// that leader's commit index (the ring's promotion rule), which holds
+// every entry committed so far; so a majority that such a count relied on
+// still intersects every later election. Known limit (shared with the
+// ring): an ack the lost disk sent that is still in flight when the member
+// restarts arrives without the Learner flag and counts; the node's peer
+// connections break when it goes down, which makes that practically
+// impossible.
+//
+// The node's duties: start the replica with Config.Learner whenever it
+// starts the ring as a learner (the ring's learner marker is set); call
+// SetLearner(false) once the ring's promotion (Promote's HardState) is
+// durable, before the marker is removed; carry Message.Learner on the wire
+// for MsgAppResp; Propose and BecomeLeader are never called on a learner
+// (the ring never elects one).
+//
 // # Proposals that lost their index
 //
 // Propose (leader only) returns (index, term). The proposal committed iff a
@@ -149,7 +213,8 @@
 // compared, since they are identical by I3.
 //
 // I3 (leader completeness): the leader commits index i only if (a) a
-// majority holds entries through i durably — followers ack only lastNew,
+// majority holds entries through i durably — learners' acks never count
+// (see "Data loss and learners"), followers ack only lastNew,
 // the highest index the message proved to match, in a message sent after
 // their fsync, queued acks for entries a later discard voided are dropped,
 // and the leader counts itself only up to what Advance confirmed durable —
@@ -160,7 +225,9 @@
 // intersects the one holding i, so the winner's log contains i.
 //
 // I4 (durability) follows from (a): a committed entry is on the disk of a
-// majority; commit indexes handed out never exceed durable entries.
+// majority (a member that lost its data counts by the disk it lost until
+// its promotion, see "Data loss and learners"); commit indexes handed out
+// never exceed durable entries.
 //
 // I6 (order): CommittedEntries come in index order, once each per process
 // lifetime (from Applied or the snapshot on restart), and every node
@@ -171,8 +238,10 @@
 // pipeline whose acks stall for RetransmitTicks (lost messages, restarted
 // follower) is probed again at the leader's last index; rejections carry
 // (HintIndex, HintTerm) so back-off jumps to the follower's real end and
-// skips whole terms; after commit advances, followers get an empty append
-// carrying it without waiting for the heartbeat.
+// skips whole terms, and a hint below match (a follower that lost its data)
+// regresses match instead of being ignored; after commit advances,
+// followers get an empty append carrying it without waiting for the
+// heartbeat.
 //
 // # Refusing what a peer sends
 //
