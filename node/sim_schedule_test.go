@@ -46,8 +46,16 @@ func TestScheduleAckAcrossTermChange(t *testing.T) {
 	}()
 	L, X, Y := w.byID["n2"], w.byID["n1"], w.byID["n3"]
 
-	// n2 wins the first election: with n3 stopped, n1 and n2 have equal
-	// logs and the larger id wins the tie.
+	// A new cluster's nodes start as learners and are promoted once each
+	// hears all the others (node/learner.go); no round starts before a
+	// failure timeout after that. Then n2 wins the first election: with
+	// n3 stopped, n1 and n2 have equal logs and the larger id wins the tie.
+	w.until(t, 50, "all promoted", func() bool {
+		return !L.n.ring.Learner() && !X.n.ring.Learner() && !Y.n.ring.Learner()
+	}, nil)
+	if w.leader() != nil {
+		t.Fatal("a leader before the schedule began")
+	}
 	Y.pausedUntil = 1 << 30
 	w.settle()
 	w.until(t, 200, "n2 leads", func() bool {
