@@ -128,8 +128,13 @@ func TestNodesStartFromFill(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := nodes[lead].Status(); st.Term != 2 {
-		t.Errorf("leader %s in term %d, want 2 (the fill wrote term 1)", lead, st.Term)
+	// The fill wrote term 1. The first leader is of term 2 unless a round
+	// failed first: node.New replays the whole log before it returns, so
+	// the nodes start serving one after the other, and an early round may
+	// find no majority yet. Either way exactly one no-op follows the fill
+	// (commit N+2 above).
+	if st := nodes[lead].Status(); st.Term < 2 {
+		t.Errorf("leader %s in term %d, want a term above the fill's 1", lead, st.Term)
 	}
 
 	for _, room := range []string{"general", "random", "dev-1"} {
