@@ -81,7 +81,10 @@ func analyze(e *env, src *source, what string, opts foldOpts) (*analysis, error)
 	a := &analysis{src: src, opts: opts, kinds: make([]uint64, 1<<16), local: make([]uint64, 1<<16),
 		terms: map[uint64]*termInfo{}}
 	a.log.release = a.final
-	rep, err := src.scan(e, what, opts.bar, a.add)
+	rep, r, err := src.scanReader(e, what, opts.bar, opts.fold != nil, a.add)
+	if r != nil {
+		opts.fold.msgs.setReader(r) // closed by folder.close
+	}
 	a.rep = rep
 	a.log.finish()
 	if f := opts.fold; f != nil {

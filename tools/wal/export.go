@@ -46,7 +46,7 @@ func runExport(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until)
-	defer f.wait()
+	defer f.close()
 	a, err := load(e, pos[0], "export", foldOpts{fold: f, tail: *uncommitted})
 	if err != nil {
 		return err

@@ -17,8 +17,9 @@ import (
 // the folder holds no more of the log than that.
 //
 // What it keeps besides node/state's plugins is the summary of what it
-// applied: the last index and time, messages per room, and the user names
-// mentioned.
+// applied: the last index and time, messages per room, the user names
+// mentioned, and the sparse index of where the applied entries are in the
+// WAL (walMessages, 0.5 bytes an entry).
 type folder struct {
 	until until
 	st    *state.State
@@ -31,6 +32,10 @@ type folder struct {
 	// users is every user name the applied entries mention: registered,
 	// authors, recipients, room members.
 	users map[string]bool
+
+	// msgs finds the applied entries in the WAL for the chat (the
+	// state's MessageSource); its Reader comes from the scan.
+	msgs walMessages
 
 	batch  []state.Entry      // filling, on the scan's goroutine
 	feed   chan []state.Entry // to the folder's goroutine
@@ -48,7 +53,13 @@ func startFolder(u until) *folder {
 	f := &folder{until: u, done: make(chan struct{}), counts: map[string]int{}, users: map[string]bool{},
 		feed: make(chan []state.Entry, foldInFlight), free: make(chan []state.Entry, foldInFlight+1),
 		batch: make([]state.Entry, 0, foldBatch)}
-	f.st = state.New(func() time.Time { return time.Unix(0, f.at).UTC() })
+	// With a MessageSource the chat keeps of each message only where it is
+	// (a few bytes) and a bounded cache of recent ones, and reads the rest
+	// back from the WAL (walMessages): memory does not grow with the log.
+	// The once window is the default (24h): the WAL does not record the
+	// cluster's (Storage.DedupeWindow in its config); a cluster configured
+	// otherwise may deduplicate a late retry differently.
+	f.st = state.NewWith(state.Options{Now: func() time.Time { return time.Unix(0, f.at).UTC() }, Messages: &f.msgs})
 	go func() {
 		defer close(f.done)
 		for batch := range f.feed {
@@ -92,6 +103,7 @@ func (f *folder) apply(entries []state.Entry) {
 			f.stop = true
 			return
 		}
+		f.msgs.add(ev.Index, en.Seq)
 		for _, out := range f.st.Plugins.Apply(ev.Index, ev) {
 			if out.Kind == api.EventMessage {
 				f.counts[out.Message.Room]++
@@ -137,6 +149,13 @@ func (f *folder) wait() {
 	f.flush()
 	close(f.feed)
 	<-f.done
+}
+
+// close waits for the folder (wait) and closes the WAL reader its state
+// reads messages through: call it when done with the result.
+func (f *folder) close() {
+	f.wait()
+	f.msgs.close()
 }
 
 // result returns the state as folded.

@@ -36,7 +36,7 @@ func runReplay(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until)
-	defer f.wait()
+	defer f.close()
 	a, err := load(e, pos[0], "replay", foldOpts{fold: f, tail: *uncommitted})
 	if err != nil {
 		return err

@@ -159,12 +159,20 @@ var errStop = errors.New("stop")
 // progress bar on a terminal: bar if not nil (shared by several scans),
 // else one of its own. fn may return errStop.
 func (s *source) scan(e *env, what string, bar *progress, fn func(seq uint64, ev eventlog.Event, h eventlog.Hash) error) (eventlog.ScanReport, error) {
+	rep, _, err := s.scanReader(e, what, bar, false, fn)
+	return rep, err
+}
+
+// scanReader is scan; with keep, it runs eventlog.ScanReader and also
+// returns, if the scan got to the end, a Reader over the records it
+// verified (read-only too), which the caller closes.
+func (s *source) scanReader(e *env, what string, bar *progress, keep bool, fn func(seq uint64, ev eventlog.Event, h eventlog.Hash) error) (eventlog.ScanReport, *eventlog.Reader, error) {
 	own := bar == nil
 	if own {
 		bar = newProgress(e, s.estimateRecords, what+" "+s.dir)
 	}
 	var n uint64
-	rep, err := eventlog.Scan(s.dir, func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
+	visit := func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
 		if n++; n&4095 == 0 {
 			if err := e.ctx.Err(); err != nil {
 				return err
@@ -173,14 +181,24 @@ func (s *source) scan(e *env, what string, bar *progress, fn func(seq uint64, ev
 			probeMemory()
 		}
 		return fn(seq, ev, h)
-	})
+	}
+	var (
+		rep eventlog.ScanReport
+		r   *eventlog.Reader
+		err error
+	)
+	if keep {
+		rep, r, err = eventlog.ScanReader(s.dir, visit)
+	} else {
+		rep, err = eventlog.Scan(s.dir, visit)
+	}
 	if own {
 		bar.done()
 	}
 	if errors.Is(err, errStop) {
 		err = nil
 	}
-	return rep, err
+	return rep, r, err
 }
 
 // memProbe, if set (by a test), is called every 4096 records and when a

@@ -23,7 +23,7 @@ func runStats(e *env, args []string) error {
 		return err
 	}
 	f := startFolder(until{})
-	defer f.wait()
+	defer f.close()
 	a, err := load(e, pos[0], "stats", foldOpts{fold: f})
 	if err != nil {
 		return err
