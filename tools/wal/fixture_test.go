@@ -29,7 +29,9 @@ type builder struct {
 	next    uint64 // next cluster index
 	lamport uint64
 	tick    int64
-	batch   []eventlog.Event
+	// step is how many seconds apart entries are (0: one).
+	step  int64
+	batch []eventlog.Event
 	// batchMax is how many records one Append writes.
 	batchMax int
 }
@@ -48,7 +50,7 @@ func (b *builder) now() int64 { return base + b.tick*int64(time.Second) }
 // entry appends a replicated entry stamped by the current leader.
 func (b *builder) entry(body eventlog.Body) *builder {
 	b.lamport++
-	b.tick++
+	b.tick += max(b.step, 1)
 	return b.raw(eventlog.Header{Origin: b.origin, Term: b.term, Index: b.next, Lamport: b.lamport, Time: b.now()}, body)
 }
 

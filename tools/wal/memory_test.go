@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/state"
@@ -31,7 +30,15 @@ import (
 // stays the same size however long the log, so whatever grows is the
 // tool's own.
 func trafficLog(t testing.TB, dir string, n int, unique bool) {
+	trafficLogStep(t, dir, n, unique, 1)
+}
+
+// trafficLogStep is trafficLog with entries step seconds apart: with step
+// 10, a log of more than 8,640 entries spans more than node/state's once
+// window (24h), which then bounds the exactly-once table.
+func trafficLogStep(t testing.TB, dir string, n int, unique bool, step int64) {
 	b := newBuilder(t, dir, 256<<10)
+	b.step = step
 	b.batchMax = 256
 	rooms := []string{"general", "ops", "random"}
 	users := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
@@ -146,28 +153,32 @@ func heapUse(t testing.TB, args ...string) (peak, last uint64) {
 // replay, export, stats and diff stream the log. A log whose entries do not
 // grow node/state shows the tool's own memory (about 4 MiB: the per-kind
 // counters, a segment buffer, the batches in flight). A log of unique posts
-// shows it for verify and diff, which keep no state; replay, export and
-// stats then hold node/state's chat history and exactly-once table, which
-// grow with every post by design: TestMemoryOnTopOfState checks that the
-// tool adds nothing per record on top.
+// shows it for verify and diff, which keep no state. Replay, export and
+// stats fold node/state with the WAL as its MessageSource: the chat keeps
+// only where each message is (a few bytes) and a bounded cache, so on a log
+// of unique posts that spans more than the once window (which bounds the
+// exactly-once table) their memory does not grow with the log either
+// (beyond those few bytes a message: 3 bytes x 60,000 more entries here).
+// Within one window the table grows with every request by design:
+// TestMemoryOnTopOfState checks that the tool adds nothing on top.
 func TestConstantMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 200k records")
 	}
 	const n = 20_000
 	type logs struct{ small, large, small2, large2 string }
-	write := func(unique bool) logs {
+	write := func(unique bool, step int64) logs {
 		tmp := t.TempDir()
 		var l logs
 		l.small, l.large = filepath.Join(tmp, "n1", "wal"), filepath.Join(tmp, "n4", "wal")
-		trafficLog(t, l.small, n, unique)
-		trafficLog(t, l.large, 4*n, unique)
+		trafficLogStep(t, l.small, n, unique, step)
+		trafficLogStep(t, l.large, 4*n, unique, step)
 		l.small2, l.large2 = filepath.Join(tmp, "n1b", "wal"), filepath.Join(tmp, "n4b", "wal")
 		copyDir(t, l.small, l.small2)
 		copyDir(t, l.large, l.large2)
 		return l
 	}
-	neutral, unique := write(false), write(true)
+	neutral, unique, spread := write(false, 1), write(true, 1), write(true, 10)
 	type check struct {
 		name string
 		logs logs
@@ -177,11 +188,13 @@ func TestConstantMemory(t *testing.T) {
 	for _, c := range []struct {
 		kind string
 		logs logs
-	}{{"neutral", neutral}, {"unique", unique}} {
-		checks = append(checks,
-			check{c.kind + " verify", c.logs, func(d, _ string) []string { return []string{"verify", d} }},
-			check{c.kind + " diff", c.logs, func(d, d2 string) []string { return []string{"diff", d, d2} }})
-		if c.kind == "neutral" {
+	}{{"neutral", neutral}, {"unique", unique}, {"spread unique", spread}} {
+		if c.kind != "spread unique" {
+			checks = append(checks,
+				check{c.kind + " verify", c.logs, func(d, _ string) []string { return []string{"verify", d} }},
+				check{c.kind + " diff", c.logs, func(d, d2 string) []string { return []string{"diff", d, d2} }})
+		}
+		if c.kind != "unique" {
 			checks = append(checks,
 				check{c.kind + " replay", c.logs, func(d, _ string) []string { return []string{"replay", "--room", "general", d} }},
 				check{c.kind + " replay uncommitted", c.logs, func(d, _ string) []string { return []string{"replay", "--include-uncommitted", d} }},
@@ -199,9 +212,16 @@ func TestConstantMemory(t *testing.T) {
 	}
 }
 
+// noSource is a MessageSource that never finds anything: with it the chat
+// keeps what it keeps with the WAL as its source.
+type noSource struct{}
+
+func (noSource) Messages([]uint64) ([]eventlog.Event, error) { return nil, io.EOF }
+
 // stateHeap returns the heap node/state's plugins hold once they have
-// applied the committed entries of the log in dir: what replay, export and
-// stats must hold whatever they do.
+// applied the committed entries of the log in dir, with a MessageSource as
+// the tools give them: what replay, export and stats must hold whatever
+// they do (the message index, the exactly-once table, the recent cache).
 func stateHeap(t testing.TB, dir string) uint64 {
 	heap := func() uint64 {
 		runtime.GC()
@@ -210,7 +230,7 @@ func stateHeap(t testing.TB, dir string) uint64 {
 		return ms.HeapAlloc
 	}
 	before := heap()
-	st := state.New(time.Now)
+	st := state.NewWith(state.Options{Messages: noSource{}})
 	var rl state.ReplicatedLog
 	if _, err := eventlog.Scan(dir, func(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 		return rl.Add(seq, ev)
@@ -229,11 +249,12 @@ func stateHeap(t testing.TB, dir string) uint64 {
 	return after - before
 }
 
-// On a log of unique posts, replay, export and stats hold node/state's
-// plugins, which grow with every post; what they hold beyond that must not
-// grow with the log. Measured when the fold is over: while it runs, a probe
-// also catches node/state's slices and maps mid-growth (old and new arrays
-// both live), which is node/state's and grows with it.
+// On a log of unique posts within one once window, replay, export and
+// stats hold node/state's plugins, whose exactly-once table grows with every
+// post (and the message index by a few bytes a post); what they hold beyond
+// that must not grow with the log. Measured when the fold is over: while it
+// runs, a probe also catches node/state's maps mid-growth (old and new
+// arrays both live), which is node/state's and grows with it.
 func TestMemoryOnTopOfState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 100k records")
