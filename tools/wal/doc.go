@@ -36,9 +36,17 @@
 // the argument). Replay, export and stats apply the committed ones to
 // node/state's plugins on a second goroutine (folder), which hides the fold
 // behind the scan; diff reads its logs side by side, one goroutine each.
-// What still grows with the log is node/state's own state in replay, export
-// and stats: the chat plugin keeps every message and the exactly-once table
-// every request id.
+// Replay, export and stats build node/state with the WAL itself as its
+// MessageSource (walMessages): the chat keeps of each message only where it
+// is (about 2.5 bytes) and a bounded cache of recent ones, the tool a
+// sparse index of WAL positions (0.5 bytes an entry), and messages older
+// than the cache (replay --room, export) are read back from the segment
+// files through an eventlog.Reader that the scan hands over (read-only,
+// each record's CRC and chain links checked again). The exactly-once table
+// is bounded by the once window, which is node/state's default (24h): the
+// WAL does not record the cluster's (Storage.DedupeWindow in its config),
+// so on a cluster configured with another window a retry near its edge may
+// be deduplicated differently than the nodes did.
 //
 // Exit codes (the same for every subcommand):
 //
