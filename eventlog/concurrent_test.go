@@ -12,7 +12,7 @@ import (
 // sequence numbers whose records hold what they appended, while readers read
 // and iterate concurrently (tidwall reads are serialised inside Log).
 func TestConcurrentAppendersAndReaders(t *testing.T) {
-	l := openT(t, t.TempDir(), Options{SegmentSize: 32 << 10, MaxBatchCount: 16, SegmentCacheSize: 1})
+	l := openT(t, t.TempDir(), Options{SegmentSize: 32 << 10, MaxBatchCount: 16})
 	const appenders, perAppender = 16, 60
 	var (
 		mu   sync.Mutex

@@ -149,7 +149,7 @@
 // handles are closed by Close). The index of
 // a segment a trusted Open did not read is built on its first read, with one
 // sequential pass over the file. tidwall/wal keeps the tail segment in
-// memory and, with SegmentCacheSize forced to 1, the segment it sealed last:
+// memory and, with tidwall/wal's segment cache at its least (1), the segment it sealed last:
 // about 2×SegmentSize (40 MiB by default). A read holds a 16 KiB window
 // (up to 1 MiB while it reads sequentially); a long Iter up to three
 // segment buffers; VerifyChain one 4 MiB chunk.

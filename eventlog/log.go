@@ -18,14 +18,6 @@ type Options struct {
 	// SegmentSize is the target size of a WAL segment file in bytes.
 	// Default 20 MiB (tidwall/wal's default); at most 1 GiB.
 	SegmentSize int
-	// SegmentCacheSize is ignored: reads never go through tidwall/wal (they
-	// pread the segment files through the Log's own sparse index), so its
-	// segment cache is set to 1, the least it accepts. It then holds only
-	// the segment tidwall/wal sealed last (wal.Log.cycle caches it), on top
-	// of the tail segment it always keeps in memory: about 2×SegmentSize.
-	//
-	// Deprecated: has no effect.
-	SegmentCacheSize int
 	// MaxBatchCount bounds how many records one group commit writes with one
 	// fsync. Default 1024. One Append with more events is still written whole.
 	MaxBatchCount int
@@ -35,11 +27,6 @@ type Options struct {
 	// NoSync skips fsync. Default false. For tests and benchmarks only: with
 	// it, Append no longer means durable and I4 does not hold.
 	NoSync bool
-	// SnapshotEvery is ignored. It configured the removed Registry/Replay
-	// snapshots; it stays only so that callers setting it still compile.
-	//
-	// Deprecated: the caller decides when to call WriteSnapshot.
-	SnapshotEvery int
 	// SnapshotKeep is how many snapshot files WriteSnapshot keeps (the
 	// newest). Default 2.
 	SnapshotKeep int
@@ -193,7 +180,12 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		// NoSync says (wal.Log.cycle), and Close fsyncs too.
 		NoSync:           true,
 		SegmentSize:      opts.SegmentSize,
-		SegmentCacheSize: 1, // see Options.SegmentCacheSize
+		// Reads never go through tidwall/wal (they pread the segment files
+		// through the Log's own sparse index), so its segment cache gets
+		// the least it accepts. It then holds only the segment it sealed
+		// last (wal.Log.cycle caches it), on top of the tail segment it
+		// always keeps in memory: about 2×SegmentSize.
+		SegmentCacheSize: 1,
 		LogFormat:        wal.Binary,
 	})
 	if err != nil {

@@ -438,9 +438,8 @@ func (w *writer) skew() int64 {
 
 func (w *writer) run(ctx context.Context) error {
 	// NoSync: one fsync at the end (Close), besides the one tidwall/wal
-	// does of every segment it fills. Older segments are never read here,
-	// so none is cached. Neither changes what is on disk.
-	l, err := eventlog.Open(w.dir, eventlog.Options{NoSync: true, SnapshotEvery: -1, SegmentCacheSize: 1,
+	// does of every segment it fills. It does not change what is on disk.
+	l, err := eventlog.Open(w.dir, eventlog.Options{NoSync: true,
 		Logf: func(string, ...any) {}})
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func testOptions() Options {
 // (every record verified, I8), then the fold into the replicated log.
 func walLog(t *testing.T, dir string) (state.ReplicatedLog, []eventlog.Event) {
 	t.Helper()
-	l, err := eventlog.Open(dir, eventlog.Options{NoSync: true, SnapshotEvery: -1, Logf: t.Logf})
+	l, err := eventlog.Open(dir, eventlog.Options{NoSync: true, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("eventlog.Open %s: %v", dir, err)
 	}

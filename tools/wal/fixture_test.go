@@ -38,7 +38,7 @@ type builder struct {
 
 func newBuilder(t testing.TB, dir string, segmentSize int) *builder {
 	t.Helper()
-	l, err := eventlog.Open(dir, eventlog.Options{NoSync: true, SegmentSize: segmentSize, SnapshotEvery: -1, Logf: t.Logf})
+	l, err := eventlog.Open(dir, eventlog.Options{NoSync: true, SegmentSize: segmentSize, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
