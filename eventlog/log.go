@@ -178,8 +178,8 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		// fault can be injected between write and fsync. tidwall/wal still
 		// fsyncs a full segment before starting the next one whatever
 		// NoSync says (wal.Log.cycle), and Close fsyncs too.
-		NoSync:           true,
-		SegmentSize:      opts.SegmentSize,
+		NoSync:      true,
+		SegmentSize: opts.SegmentSize,
 		// Reads never go through tidwall/wal (they pread the segment files
 		// through the Log's own sparse index), so its segment cache gets
 		// the least it accepts. It then holds only the segment it sealed
