@@ -1,7 +1,5 @@
 package eventlog
 
-import "fmt"
-
 // Reader reads the records of a wal directory by sequence number, read-only:
 // it takes no lock, repairs nothing and writes nothing, so (like Scan) it is
 // for offline tools and may be used on a live node's directory. It is made
@@ -24,22 +22,10 @@ type Reader struct {
 // extra read: the scan notes the offsets as it goes. Close the Reader when
 // done with it.
 func ScanReader(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanReport, *Reader, error) {
-	var visit visitFunc
-	if fn != nil {
-		d := new(decoder)
-		visit = func(seq uint64, rec []byte, h Hash) error {
-			r, err := d.decodeRecord(rec)
-			if err != nil {
-				return fmt.Errorf("eventlog: %s index %d: %w", dir, seq, err)
-			}
-			return fn(seq, r.Event, h)
-		}
-	}
-	st, err := verifyDir(dir, visit)
+	st, rep, err := scanDir(dir, fn)
 	if err != nil {
 		return ScanReport{}, nil, err
 	}
-	rep := ScanReport{Segments: len(st.segs), FirstSeq: st.first, LastSeq: st.last, Head: st.head, Torn: st.torn}
 	l := &Log{dir: dir, first: st.first, last: st.last, head: st.head}
 	l.ix = newIndex(dir, st)
 	return rep, &Reader{l: l}, nil

@@ -236,6 +236,12 @@ type ScanReport struct {
 // order and calls fn with its sequence number and chain hash; an error from
 // fn stops the scan and is returned. Corruption is a *CorruptError.
 func Scan(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanReport, error) {
+	_, rep, err := scanDir(dir, fn)
+	return rep, err
+}
+
+// scanDir is Scan, also returning what it verified (for ScanReader).
+func scanDir(dir string, fn func(seq uint64, ev Event, h Hash) error) (dirState, ScanReport, error) {
 	var visit visitFunc
 	if fn != nil {
 		d := new(decoder)
@@ -249,7 +255,7 @@ func Scan(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanReport, 
 	}
 	st, err := verifyDir(dir, visit)
 	if err != nil {
-		return ScanReport{}, err
+		return st, ScanReport{}, err
 	}
-	return ScanReport{Segments: len(st.segs), FirstSeq: st.first, LastSeq: st.last, Head: st.head, Torn: st.torn}, nil
+	return st, ScanReport{Segments: len(st.segs), FirstSeq: st.first, LastSeq: st.last, Head: st.head, Torn: st.torn}, nil
 }
