@@ -264,7 +264,8 @@ func (n *Node) Status() api.ClusterStatus {
 // storageStatus reports the newest snapshot and the WAL verification.
 func (n *Node) storageStatus() api.StorageStatus {
 	var s api.StorageStatus
-	s.SnapshotIndex, s.SnapshotAt, _, _ = n.snaps.status()
+	ss := n.snaps.status()
+	s.SnapshotIndex, s.SnapshotAt = ss.applied, ss.at
 	state, records, err := n.verify.get()
 	switch {
 	case state == "failed":

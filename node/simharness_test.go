@@ -468,8 +468,7 @@ func (w *simWorld) live() []*simNode {
 
 // harvest adds a process's counters to the run's stats before it ends.
 func (w *simWorld) harvest(sn *simNode) {
-	_, _, _, written := sn.n.snaps.status()
-	w.stats.Snapshots += written
+	w.stats.Snapshots += sn.n.snaps.status().written
 	w.stats.WALReads += int(sn.n.reader.reads.Load())
 	w.stats.Promotions += sn.n.promotions
 }

@@ -217,13 +217,18 @@ func (s *snapshotter) wait() {
 	}
 }
 
-// status returns the applied index of the newest snapshot (0: none), when
-// this process wrote it (zero: it found it at start), the last write error,
-// and how many this process wrote.
-func (s *snapshotter) status() (uint64, time.Time, error, int) {
+// snapshotStatus is what the snapshotter reports.
+type snapshotStatus struct {
+	applied uint64    // applied index of the newest snapshot (0: none)
+	at      time.Time // when this process wrote it (zero: found at start)
+	err     error     // the last write error
+	written int       // snapshots this process wrote
+}
+
+func (s *snapshotter) status() snapshotStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.last, s.lastAt, s.lastErr, s.written
+	return snapshotStatus{applied: s.last, at: s.lastAt, err: s.lastErr, written: s.written}
 }
 
 // captureSnapshot captures the applied state if a snapshot is due and every
@@ -240,7 +245,7 @@ func (n *Node) captureSnapshot(force bool) (snapshotJob, bool) {
 	}
 	if force {
 		n.snaps.wait()
-		if last, _, _, _ := n.snaps.status(); last == applied {
+		if n.snaps.status().applied == applied {
 			return snapshotJob{}, false
 		}
 	}

@@ -2,7 +2,6 @@ package fill
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -67,7 +66,7 @@ func BenchmarkHistoryDepth(b *testing.B) {
 			b.Fatal(err)
 		}
 		if len(msgs) > 0 && msgs[len(msgs)-1].Index >= before {
-			b.Fatal(fmt.Sprintf("History(%s, %d) returned index %d", r.Name, before, msgs[len(msgs)-1].Index))
+			b.Fatalf("History(%s, %d) returned index %d", r.Name, before, msgs[len(msgs)-1].Index)
 		}
 	}
 	b.StopTimer()
