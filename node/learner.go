@@ -19,8 +19,9 @@ import (
 // through it without its vote, and its acknowledgements count towards no
 // commit. It stops being one
 //
-//   - in a brand-new cluster: every other member is heard reporting term 0
-//     (nobody ever voted; ring.CanPromoteFresh), or
+//   - in a cluster that never wrote anything: every other member is heard
+//     reporting an empty log and no leader (ring.CanPromoteFresh; a
+//     brand-new cluster is the case where every term is still 0), or
 //   - once it durably holds the log of a leader L of term T up to the
 //     commit index L reported after this start, and the ring says T is
 //     safe to join (ring.PromotionState): it then records a vote for L in
@@ -96,7 +97,7 @@ func (n *Node) maybePromote() {
 			return
 		}
 		n.replication.SetLearner(false)
-		n.promoted = "every member reports term 0: a new cluster"
+		n.promoted = "every member reports an empty log: a new cluster"
 		n.freshPromotion = true
 		return
 	}

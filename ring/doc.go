@@ -129,10 +129,12 @@
 //     entry committed before, including those it acknowledged before the
 //     loss). Then call Promote(hs): hs comes out in the next
 //     Ready.HardState and is persisted by the usual rule (before the
-//     messages); remove the marker only after that. A brand-new cluster
-//     (every data directory empty, so every node starts as a learner)
-//     calls PromoteFresh once CanPromoteFresh() is true (everyone heard in
-//     term 0). Status().Members[i].Term and .Status.Learner show each
+//     messages); remove the marker only after that. In a cluster that
+//     never wrote anything (a brand-new one: every data directory empty,
+//     every node a learner) call PromoteFresh once CanPromoteFresh() is
+//     true: every other member heard with an empty log and no leader; the
+//     node then holds the highest reported term with a vote for itself
+//     (term 0 in a new cluster: nothing to persist). Status().Members[i].Term and .Status.Learner show each
 //     member's last reported term and whether it is a learner.
 //   - Give the transport an Incarnation that grows across restarts.
 //   - Step every message the transport delivers, acks included (they tell
