@@ -40,8 +40,6 @@ func (x *entryIndex) wrote(index, seq uint64) {
 	x.mu.Unlock()
 }
 
-func (x *entryIndex) discard(from uint64) { x.Discard(from) }
-
 // durable returns the highest entry durable here, and a channel closed when
 // an entry is written after this call.
 func (x *entryIndex) durable() (uint64, <-chan struct{}) {
@@ -50,10 +48,6 @@ func (x *entryIndex) durable() (uint64, <-chan struct{}) {
 	x.mu.Unlock()
 	return x.Last(), ch
 }
-
-func (x *entryIndex) samplesUpTo(index uint64) []uint64 { return x.SamplesUpTo(index) }
-
-func (x *entryIndex) restore(samples []uint64, index, seq uint64) { x.Restore(samples, index, seq) }
 
 // entryReader reads committed entries back from the WAL through the index:
 // the replica's Storage and the chat history's MessageSource. Its wal is set
@@ -67,30 +61,16 @@ type entryReader struct {
 // events calls fn with the effective record of every entry first..last, in
 // index order, with one range read (a catching-up follower's batch).
 func (r *entryReader) events(first, last uint64, fn func(ev eventlog.Event) error) error {
-	lo, hi, err := r.idx.Span(first, last)
+	evs, err := r.idx.ReadAll(first, last, r.wal.ReadRange)
 	if err != nil {
 		return err
 	}
-	found := make([]eventlog.Event, last-first+1)
-	seen := make([]bool, len(found))
-	err = r.wal.ReadRange(lo, hi, func(seq uint64, ev eventlog.Event) error {
-		if i := ev.Index; i >= first && i <= last {
-			found[i-first], seen[i-first] = ev, true // the last one wins
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, ev := range found {
-		if !seen[i] {
-			return fmt.Errorf("entry %d not found in WAL records %d..%d", first+uint64(i), lo, hi)
-		}
+	r.reads.Add(uint64(len(evs)))
+	for _, ev := range evs {
 		if err := fn(ev); err != nil {
 			return err
 		}
 	}
-	r.reads.Add(uint64(len(found)))
 	return nil
 }
 

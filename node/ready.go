@@ -79,7 +79,7 @@ func (n *Node) indexRecords(first uint64, recs []eventlog.Event) {
 	for i, ev := range recs {
 		switch b := ev.Body.(type) {
 		case *eventlog.SuffixDiscarded:
-			n.index.discard(b.FromIndex)
+			n.index.Discard(b.FromIndex)
 		default:
 			if ev.Index != 0 {
 				n.index.wrote(ev.Index, first+uint64(i))

@@ -130,7 +130,7 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.hash = img.hash
 	n.applied.Store(img.applied)
 	n.appliedTerm = img.appliedTerm
-	n.index.restore(img.samples, img.base, img.baseSeq)
+	n.index.Restore(img.samples, img.base, img.baseSeq)
 	// The commit fold restarts at the snapshot's base entry: a commit
 	// record is only ever written after the entries it covers, so entries
 	// the fold collects become final at the next commit record it meets.
@@ -198,7 +198,7 @@ func (n *Node) foldWAL(l *eventlog.Log, from uint64, rc *recovery) error {
 			// discarded): it voids the versions the fold skipped.
 			keep := int(max(b.FromIndex, n.applied.Load()+1) - n.applied.Load() - 1)
 			rc.pending = rc.pending[:keep]
-			n.index.discard(b.FromIndex)
+			n.index.Discard(b.FromIndex)
 		case *eventlog.CommittedUpTo:
 			rc.commit = max(rc.commit, b.Index)
 			return n.applyRecovered(rc)

@@ -162,7 +162,6 @@ type snapshotter struct {
 	done    chan struct{} // closed when the running write ends
 	last    uint64        // applied index of the newest snapshot on disk
 	lastAt  time.Time
-	lastErr error
 	written int
 }
 
@@ -192,10 +191,8 @@ func (s *snapshotter) write(j snapshotJob, now time.Time) {
 	s.busy = false
 	close(s.done)
 	if err == nil {
-		s.last, s.lastAt, s.lastErr = j.applied, now, nil
+		s.last, s.lastAt = j.applied, now
 		s.written++
-	} else {
-		s.lastErr = err
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -221,14 +218,13 @@ func (s *snapshotter) wait() {
 type snapshotStatus struct {
 	applied uint64    // applied index of the newest snapshot (0: none)
 	at      time.Time // when this process wrote it (zero: found at start)
-	err     error     // the last write error
 	written int       // snapshots this process wrote
 }
 
 func (s *snapshotter) status() snapshotStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return snapshotStatus{applied: s.last, at: s.lastAt, err: s.lastErr, written: s.written}
+	return snapshotStatus{applied: s.last, at: s.lastAt, written: s.written}
 }
 
 // captureSnapshot captures the applied state if a snapshot is due and every
@@ -250,7 +246,7 @@ func (n *Node) captureSnapshot(force bool) (snapshotJob, bool) {
 		}
 	}
 	base := applied / entrySample * entrySample
-	samples := n.index.samplesUpTo(base)
+	samples := n.index.SamplesUpTo(base)
 	img := nodeImage{
 		applied: applied, appliedTerm: n.appliedTerm, lamport: n.lamport.Load(),
 		election: n.electionOnDisk, replicaTerm: n.replicaTermOnDisk, commit: n.commitRecorded,
@@ -272,7 +268,6 @@ type verifyState struct {
 	state   string // "", "running", "ok", "failed"
 	records uint64
 	err     error
-	took    time.Duration
 }
 
 func (v *verifyState) get() (string, uint64, error) {
@@ -298,7 +293,7 @@ func (n *Node) verifyInBackground(ctx context.Context) {
 		return
 	}
 	n.verify.mu.Lock()
-	n.verify.records, n.verify.err, n.verify.took = res.Records, err, time.Since(began)
+	n.verify.records, n.verify.err = res.Records, err
 	if err != nil {
 		n.verify.state = "failed"
 	} else {

@@ -124,12 +124,37 @@ func (p *EntryPositions) Restore(samples []uint64, index, seq uint64) {
 type RangeReader func(lo, hi uint64, fn func(seq uint64, ev eventlog.Event) error) error
 
 // groupSpan bounds how far apart wanted entries may be to be read in one
-// range.
+// range by Read.
 const groupSpan = 4 * EntrySample
 
-// Read returns the effective records of the entries want (committed ones),
-// in the order given, reading each run of nearby entries with one call of
-// read.
+// ReadAll returns the effective records of the committed entries
+// first..last, in index order, with one call of read.
+func (p *EntryPositions) ReadAll(first, last uint64, read RangeReader) ([]eventlog.Event, error) {
+	lo, hi, err := p.Span(first, last)
+	if err != nil {
+		return nil, err
+	}
+	found := make([]eventlog.Event, last-first+1)
+	seen := make([]bool, len(found))
+	err = read(lo, hi, func(_ uint64, ev eventlog.Event) error {
+		if ev.Index >= first && ev.Index <= last {
+			found[ev.Index-first], seen[ev.Index-first] = ev, true // the last one wins
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range found {
+		if !seen[i] {
+			return nil, fmt.Errorf("entry %d not found in WAL records %d..%d", first+uint64(i), lo, hi)
+		}
+	}
+	return found, nil
+}
+
+// Read returns the effective records of the committed entries want, in the
+// order given, reading each run of nearby entries with one call of read.
 func (p *EntryPositions) Read(want []uint64, read RangeReader) ([]eventlog.Event, error) {
 	out := make([]eventlog.Event, 0, len(want))
 	for i := 0; i < len(want); {
@@ -137,37 +162,13 @@ func (p *EntryPositions) Read(want []uint64, read RangeReader) ([]eventlog.Event
 		for j < len(want) && want[j] > want[j-1] && want[j]-want[i] < groupSpan {
 			j++
 		}
-		group := want[i:j]
-		lo, hi, err := p.Span(group[0], group[len(group)-1])
+		evs, err := p.ReadAll(want[i], want[j-1], read)
 		if err != nil {
 			return nil, err
 		}
-		// group is ascending and spans fewer than groupSpan indexes:
-		// slot[ev.Index-group[0]] is ev's place in it, or -1.
-		var slot [groupSpan]int8
-		for k := range slot {
-			slot[k] = -1
+		for _, w := range want[i:j] {
+			out = append(out, evs[w-want[i]])
 		}
-		for k, w := range group {
-			slot[w-group[0]] = int8(k)
-		}
-		found := make([]eventlog.Event, len(group))
-		seen := make([]bool, len(group))
-		err = read(lo, hi, func(_ uint64, ev eventlog.Event) error {
-			if d := ev.Index - group[0]; ev.Index >= group[0] && d < groupSpan && slot[d] >= 0 {
-				found[slot[d]], seen[slot[d]] = ev, true // the last one wins
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		for k := range group {
-			if !seen[k] {
-				return nil, fmt.Errorf("entry %d not found in WAL records %d..%d", group[k], lo, hi)
-			}
-		}
-		out = append(out, found...)
 		i = j
 	}
 	return out, nil
