@@ -1,0 +1,18 @@
+#!/bin/bash
+# Post latency through the real SSH path, for docs/BENCHMARKS.md ("History at
+# scale"): N sequential `post`s to 127.0.0.1:PORT by 20 users in turn, over
+# persistent OpenSSH connections (ControlMaster), so the figure is the node's
+# work plus one exec session, not a TCP and key exchange per post. Prints
+# p50, p99 and max in ms. Run it idle, then while a node catches up
+# (scalebench.sh's last step), and compare.
+# usage: tools/fill/postlatency.sh PORT N TAG
+set -u
+P=$1; N=$2; TAG=$3
+CM=$(mktemp -d)
+S="ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath=$CM/%r-%p -o ControlPersist=120"
+for u in $(seq 1 20); do $S -p "$P" "lat$u@127.0.0.1" post general warmup >/dev/null; done
+for i in $(seq 1 "$N"); do
+  u=$(( i % 20 + 1 ))
+  t0=$(date +%s%N); $S -p "$P" "lat$u@127.0.0.1" post general "$TAG $i" >/dev/null || echo "post $i failed" >&2; t1=$(date +%s%N)
+  echo $(( (t1-t0)/1000 ))
+done | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}'
