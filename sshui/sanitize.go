@@ -50,6 +50,48 @@ func Clean(s string, maxRunes int) string {
 	return b.String()
 }
 
+// CleanText is Clean for the text of a message, which may span lines: it
+// keeps line breaks (CR LF, lone CR, U+2028 and U+2029 become LF), removes
+// everything Clean removes, turns TAB into a space, and trims blank lines
+// and spaces at both ends. Lines are rendered indented under their author;
+// a message never carries a control character to a terminal.
+func CleanText(s string, maxRunes int) string {
+	if isPlain(s, maxRunes) {
+		return strings.TrimSpace(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	n := 0
+	st := stNone
+	prevCR := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		var keep bool
+		st, keep = step(st, r)
+		if !keep {
+			continue
+		}
+		if r == '\n' && prevCR { // CR LF: the CR already wrote the break
+			prevCR = false
+			continue
+		}
+		prevCR = r == '\r'
+		if maxRunes > 0 && n >= maxRunes {
+			break
+		}
+		switch r {
+		case '\r', '\n', 0x2028, 0x2029:
+			r = '\n'
+		case '\t':
+			r = ' '
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // isPlain is the fast path: printable ASCII within the cap needs no work.
 func isPlain(s string, maxRunes int) bool {
 	if maxRunes > 0 && len(s) > maxRunes {

@@ -142,3 +142,22 @@ func TestMentionsFastPath(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanTextKeepsLines(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"one\ntwo", "one\ntwo"},
+		{"one\r\ntwo\rthree", "one\ntwo\nthree"},
+		{"  \n\nhi\tthere\n\n ", "hi there"},
+		{"a\x1b[31mred\x1b[0m\u2028b", "ared\nb"},
+		{"x\u202edon't", "xdon't"},
+		{"plain text", "plain text"},
+	}
+	for _, c := range cases {
+		if got := CleanText(c.in, 0); got != c.want {
+			t.Errorf("CleanText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := CleanText("abcdef", 3); got != "abc" {
+		t.Errorf("cap: got %q", got)
+	}
+}
