@@ -49,6 +49,8 @@ type Header struct {
 type Event struct {
 	Header
 	Body Body
+	// entry, when set, is this event's entry-form record (WithEntryRecord).
+	entry []byte
 }
 
 // Body is the kind-specific part of an event. Built-in bodies are the pointer

@@ -26,6 +26,13 @@ func (l *Log) ReadRange(from, to uint64, fn func(seq uint64, ev Event) error) er
 	})
 }
 
+// ReadRecords is ReadRange without the decoding: fn gets each record as
+// stored (checked like ReadRange checks it), valid only during the call.
+// ToEntryForm turns a replicated entry's record into what a leader sends.
+func (l *Log) ReadRecords(from, to uint64, fn func(seq uint64, rec []byte) error) error {
+	return l.readRange(from, to, func(seq uint64, rec []byte, _ Hash) error { return fn(seq, rec) })
+}
+
 // readRange is ReadRange of the stored records with their chain hashes.
 func (l *Log) readRange(from, to uint64, fn func(seq uint64, rec []byte, h Hash) error) error {
 	first, last, head, err := l.bounds()

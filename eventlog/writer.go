@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -75,6 +76,11 @@ func (r *request) release() {
 
 // encode lays out each event as [header space][payload][CRC space].
 func (r *request) encode(evs []Event) error {
+	need := 0
+	for i := range evs {
+		need += recordOverhead + 24 + len(evs[i].entry)
+	}
+	r.buf = slices.Grow(r.buf, need)
 	for i := range evs {
 		ev := &evs[i]
 		if ev.Body == nil {
@@ -86,7 +92,14 @@ func (r *request) encode(evs []Event) error {
 		}
 		start := len(r.buf)
 		r.buf = append(r.buf, make([]byte, recordHeaderSize)...)
-		r.buf = appendPayload(r.buf, ev)
+		if ev.entry != nil {
+			var err error
+			if r.buf, err = appendStamped(r.buf, ev.entry, k, ev.Index, ev.Term); err != nil {
+				r.buf = appendPayload(r.buf[:start+recordHeaderSize], ev)
+			}
+		} else {
+			r.buf = appendPayload(r.buf, ev)
+		}
 		r.buf = append(r.buf, 0, 0, 0, 0)
 		if size := len(r.buf) - start; size > MaxRecordSize {
 			return fmt.Errorf("eventlog: Append: %s event: %w (%d bytes, max %d)", k, ErrTooLarge, size, MaxRecordSize)

@@ -216,6 +216,11 @@ func (n *Node) replicaRecords(rd replica.Ready) []eventlog.Event {
 		// applied or acknowledged: the Lamport clock merges it (I6).
 		n.observeLamport(ev.Lamport)
 		n.decoded[e.Index] = ev
+		if e.Data != nil {
+			// Written as the bytes that arrived (or were proposed), spliced
+			// with the index and term, not encoded again.
+			ev = eventlog.WithEntryRecord(ev, e.Data)
+		}
 		out = append(out, ev)
 	}
 	if hs := rd.HardState; hs != nil && hs.Commit > n.commitRecorded && now.Sub(n.commitRecordAt) >= commitRecordEvery {
