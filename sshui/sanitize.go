@@ -21,6 +21,9 @@ import (
 //     nobody can reorder the rest of a line), U+200B, U+FEFF, tags…; ZWJ
 //     and ZWNJ stay;
 //   - invalid UTF-8 becomes U+FFFD;
+//   - a character keeps at most maxMarks combining marks ("zalgo" text
+//     stacks dozens, and terminals that give the extra ones cells of their
+//     own would push the rest of the row, pane borders included, right);
 //   - at most maxRunes runes are kept (maxRunes <= 0: no cap).
 //
 // Clean is applied to all text sshui shows: messages, names, topics, exec
@@ -31,14 +34,14 @@ func Clean(s string, maxRunes int) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	n := 0
+	n, marks := 0, 0
 	st := stNone
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		var keep bool
 		st, keep = step(st, r)
-		if !keep {
+		if !keep || tooManyMarks(r, &marks) {
 			continue
 		}
 		if maxRunes > 0 && n >= maxRunes {
@@ -50,6 +53,22 @@ func Clean(s string, maxRunes int) string {
 	return b.String()
 }
 
+// maxMarks is how many combining marks one character keeps: enough for
+// real text (Vietnamese, Thai, Hebrew points, Tibetan stacks use two to
+// four), far fewer than zalgo's dozens.
+const maxMarks = 4
+
+// tooManyMarks reports whether r is a combining mark beyond the maxMarks
+// that follow one character; *run counts the marks so far.
+func tooManyMarks(r rune, run *int) bool {
+	if r < 0x300 || !unicode.In(r, unicode.Mn, unicode.Me) {
+		*run = 0
+		return false
+	}
+	*run++
+	return *run > maxMarks
+}
+
 // CleanText is Clean for the text of a message, which may span lines: it
 // keeps line breaks (CR LF, lone CR, U+2028 and U+2029 become LF), removes
 // everything Clean removes, turns TAB into a space, and trims blank lines
@@ -59,9 +78,15 @@ func CleanText(s string, maxRunes int) string {
 	if isPlain(s, maxRunes) {
 		return strings.TrimSpace(s)
 	}
+	return strings.TrimSpace(cleanLines(s, maxRunes))
+}
+
+// cleanLines is CleanText without the trim: the input line cleans each
+// typed or pasted piece with it (a typed space must stay).
+func cleanLines(s string, maxRunes int) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	n := 0
+	n, marks := 0, 0
 	st := stNone
 	prevCR := false
 	for i := 0; i < len(s); {
@@ -69,7 +94,7 @@ func CleanText(s string, maxRunes int) string {
 		i += size
 		var keep bool
 		st, keep = step(st, r)
-		if !keep {
+		if !keep || tooManyMarks(r, &marks) {
 			continue
 		}
 		if r == '\n' && prevCR { // CR LF: the CR already wrote the break
@@ -89,7 +114,7 @@ func CleanText(s string, maxRunes int) string {
 		b.WriteRune(r)
 		n++
 	}
-	return strings.TrimSpace(b.String())
+	return b.String()
 }
 
 // isPlain is the fast path: printable ASCII within the cap needs no work.
@@ -338,11 +363,23 @@ func spaces(n int) string {
 	return strings.Repeat(" ", n)
 }
 
-// wrapPlain word-wraps plain (Clean, unstyled) text to width columns,
-// breaking words longer than a line.
+// wrapPlain word-wraps plain (Clean or CleanText, unstyled) text to width
+// columns, breaking words longer than a line; a line break in s always
+// starts a new line.
 func wrapPlain(s string, width int) []string {
-	width = max(width, 1)
+	if strings.IndexByte(s, '\n') < 0 {
+		return wrapLine(nil, s, width)
+	}
 	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		lines = wrapLine(lines, l, width)
+	}
+	return lines
+}
+
+// wrapLine appends the wrapped rows of s, which holds no line break.
+func wrapLine(lines []string, s string, width int) []string {
+	width = max(width, 1)
 	var line strings.Builder
 	lw := 0
 	for i, word := range strings.Split(s, " ") {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -159,5 +160,56 @@ func TestCleanTextKeepsLines(t *testing.T) {
 	}
 	if got := CleanText("abcdef", 3); got != "abc" {
 		t.Errorf("cap: got %q", got)
+	}
+}
+
+// Zalgo lines (dozens of combining marks on one character) keep at most
+// maxMarks marks per character in both cleaners, so no terminal gives the
+// extra marks cells of their own; text that needs a few marks is unchanged.
+func TestCleanCapsCombiningMarks(t *testing.T) {
+	longest := func(s string) int {
+		best, n := 0, 0
+		for _, r := range s {
+			if r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me) {
+				n++
+				best = max(best, n)
+			} else {
+				n = 0
+			}
+		}
+		return best
+	}
+	zalgo := 0
+	for _, s := range blns(t) {
+		if longest(s) <= maxMarks {
+			continue
+		}
+		zalgo++
+		for name, got := range map[string]string{"Clean": Clean(s, 0), "CleanText": CleanText(s, 0)} {
+			if n := longest(got); n > maxMarks {
+				t.Errorf("%s kept %d marks on one character of %q", name, n, s)
+			}
+		}
+	}
+	if zalgo == 0 {
+		t.Fatal("testdata has no zalgo line")
+	}
+	for _, s := range []string{"Tiếng Việt", "שָׁלוֹם", "བསྒྲུབས", "e\u0301\u0302\u0303\u0304", "1\ufe0f\u20e3"} {
+		if got := Clean(s, 0); got != s {
+			t.Errorf("Clean(%q) = %q, want it unchanged", s, got)
+		}
+	}
+	if got := Clean("x"+strings.Repeat("\u0301", 9)+"y", 0); got != "x"+strings.Repeat("\u0301", maxMarks)+"y" {
+		t.Errorf("cap: %q", got)
+	}
+}
+
+// A line break in a message starts a new row; wrapping inside each line
+// still works.
+func TestWrapPlainLineBreaks(t *testing.T) {
+	got := wrapPlain("one two three\n\nfour", 7)
+	want := []string{"one two", "three", "", "four"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("wrapPlain = %q, want %q", got, want)
 	}
 }
