@@ -29,11 +29,12 @@ type execEnv struct {
 	srv  *Server
 	b    api.Backend
 	id   Identity
+	in   io.Reader // the session's stdin (post reads its text there)
 	out  io.Writer
 	err  io.Writer
 	pty  bool
 	now  func() time.Time
-	args []string // after the command name
+	line cmdLine // the command line after the command name
 }
 
 func (e *execEnv) errorf(format string, a ...any) int {
@@ -45,7 +46,7 @@ func (e *execEnv) errorf(format string, a ...any) int {
 type command struct {
 	name    string
 	usage   string // after the name
-	summary string
+	summary string // the first line is help's listing
 	admin   bool
 	run     func(e *execEnv) int
 }
@@ -65,15 +66,17 @@ var commandTable map[string]command
 
 func init() { commandTable = commands() }
 
-// runCommand runs one exec command for sess and returns the exit code.
-func (s *Server) runCommand(sess ssh.Session, id Identity, args []string) int {
+// runCommand runs the exec command line raw (at most MaxCommandLine bytes,
+// checked by limitsMiddleware) for sess and returns the exit code.
+func (s *Server) runCommand(sess ssh.Session, id Identity, raw string) int {
 	_, _, pty := sess.Pty()
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
 	defer context.AfterFunc(s.stopCtx, cancel)()
-	e := &execEnv{ctx: ctx, srv: s, b: s.b, id: id, out: sess, err: sess.Stderr(),
-		pty: pty, now: time.Now, args: args[1:]}
-	return dispatch(e, args[0])
+	e := &execEnv{ctx: ctx, srv: s, b: s.b, id: id, in: sess, out: sess, err: sess.Stderr(),
+		pty: pty, now: time.Now, line: cmdLine{raw}}
+	name, _ := e.line.next()
+	return dispatch(e, name)
 }
 
 func dispatch(e *execEnv, name string) int {
@@ -89,38 +92,54 @@ func dispatch(e *execEnv, name string) int {
 	return c.run(e)
 }
 
-// newFlags makes a ContinueOnError flag set whose usage goes to e.out.
-func newFlags(e *execEnv, c command) *flag.FlagSet {
+// newFlags makes a flag set that prints nothing itself: parseFlags prints
+// help or an error with the usage, once (the flag package's own printing
+// showed the flags block twice).
+func newFlags(c command) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(e.err)
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(fs.Output(), "usage: %s %s\n\n%s\n", c.name, c.usage, c.summary)
-		var b strings.Builder
-		fs.SetOutput(&b)
-		fs.PrintDefaults()
-		fs.SetOutput(e.err)
-		if b.Len() > 0 {
-			_, _ = fmt.Fprintf(fs.Output(), "\nflags:\n%s", b.String())
-		}
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
-// parseArgs parses flags that may come before, between or after positional
-// arguments ("post general hi --id x"); "--" ends flag parsing. It returns
-// the positional arguments, or an exit code when parsing ended the command
-// (--help: 0 with usage on stdout; a bad flag: 2).
-func parseArgs(e *execEnv, fs *flag.FlagSet, args []string) ([]string, int, bool) {
-	var pos []string
+// usageText is a command's help: usage line, summary, flags.
+func usageText(c command, fs *flag.FlagSet) string {
+	var b, flags strings.Builder
+	fmt.Fprintf(&b, "usage: %s %s\n\n%s\n", c.name, c.usage, c.summary)
+	fs.SetOutput(&flags)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if flags.Len() > 0 {
+		b.WriteString("\nflags:\n" + flags.String())
+	}
+	return b.String()
+}
+
+// parseFlags parses words as flags only. --help prints the help on stdout
+// (exit 0); a bad flag prints the error and the usage on stderr (exit 2).
+// ok is false when the command ends there with code.
+func parseFlags(e *execEnv, c command, fs *flag.FlagSet, words []string) (code int, ok bool) {
+	err := fs.Parse(words)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = io.WriteString(e.out, usageText(c, fs))
+		return exitOK, false
+	case err != nil:
+		_, _ = fmt.Fprintf(e.err, "%s: %s\n%s", c.name, Clean(err.Error(), 200), usageText(c, fs))
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// parseArgs parses the rest of the line for commands without free text:
+// flags may come before, between or after the positional arguments
+// ("history general --limit 5"); "--" ends the flags. It returns the
+// positional arguments, or ok false and the exit code (see parseFlags).
+func parseArgs(e *execEnv, c command, fs *flag.FlagSet) (pos []string, code int, ok bool) {
+	args := e.line.words()
 	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.out)
-			fs.Usage()
-			return nil, exitOK, false
-		}
-		if err != nil {
-			return nil, exitUsage, false
+		if code, ok := parseFlags(e, c, fs, args); !ok {
+			return nil, code, false
 		}
 		rest := fs.Args()
 		used := len(args) - len(rest)
@@ -135,10 +154,9 @@ func parseArgs(e *execEnv, fs *flag.FlagSet, args []string) ([]string, int, bool
 	}
 }
 
-// usageErr prints a usage error and returns exitUsage.
-func usageErr(e *execEnv, fs *flag.FlagSet, format string, a ...any) int {
-	_, _ = fmt.Fprintf(e.err, "%s: %s\n", fs.Name(), fmt.Sprintf(format, a...))
-	fs.Usage()
+// usageErr prints a usage error and the usage, and returns exitUsage.
+func usageErr(e *execEnv, c command, fs *flag.FlagSet, format string, a ...any) int {
+	_, _ = fmt.Fprintf(e.err, "%s: %s\n%s", c.name, fmt.Sprintf(format, a...), usageText(c, fs))
 	return exitUsage
 }
 
@@ -155,16 +173,34 @@ func roomArg(e *execEnv, arg string) (string, error) {
 	if name, ok := strings.CutPrefix(arg, "@"); ok {
 		n, err := NormalizeName(name)
 		if err != nil {
-			return "", err
+			return "", quoteHint(arg, err)
 		}
 		return api.DMRoom(e.id.Name, n), nil
 	}
-	return NormalizeRoom(arg)
+	room, err := NormalizeRoom(arg)
+	return room, quoteHint(arg, err)
+}
+
+// quoteHint adds to err, for an argument with quotes in it, that the
+// command line has no shell quoting (cmdLine).
+func quoteHint(arg string, err error) error {
+	if err != nil && strings.ContainsAny(arg, `'"`) {
+		return fmt.Errorf("%w (quotes are not special here: words are separated by spaces)", err)
+	}
+	return err
 }
 
 func cmdHelp() command {
 	c := command{name: "help", usage: "", summary: "List the commands."}
 	c.run = func(e *execEnv) int {
+		fs := newFlags(c)
+		pos, code, ok := parseArgs(e, c, fs)
+		if !ok {
+			return code
+		}
+		if len(pos) > 0 {
+			return usageErr(e, c, fs, "no arguments expected; try: COMMAND --help")
+		}
 		names := make([]string, 0, len(commandTable))
 		for n, c := range commandTable {
 			if !c.admin || e.id.Admin {
@@ -174,8 +210,8 @@ func cmdHelp() command {
 		sort.Strings(names)
 		_, _ = fmt.Fprintln(e.out, "SyncNet commands (ssh HOST COMMAND --help for details):")
 		for _, n := range names {
-			c := commandTable[n]
-			_, _ = fmt.Fprintf(e.out, "  %-8s %s\n", n, c.summary)
+			first, _, _ := strings.Cut(commandTable[n].summary, "\n")
+			_, _ = fmt.Fprintf(e.out, "  %-8s %s\n", n, first)
 		}
 		_, _ = fmt.Fprintln(e.out, "Without a command, ssh with a terminal opens the chat.")
 		return exitOK

@@ -16,22 +16,22 @@ func cmdHistory() command {
 }
 
 func runHistory(e *execEnv, c command) int {
-	fs := newFlags(e, c)
+	fs := newFlags(c)
 	limit := fs.Int("limit", 50, "number of most recent messages (max 10000)")
 	asJSON := fs.Bool("json", false, "JSON lines: index, id, room, from, text, lamport, time")
-	pos, code, ok := parseArgs(e, fs, e.args)
+	pos, code, ok := parseArgs(e, c, fs)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageErr(e, fs, "need exactly one room")
+		return usageErr(e, c, fs, "need exactly one room")
 	}
 	if *limit < 1 || *limit > 10000 {
-		return usageErr(e, fs, "--limit must be 1..10000")
+		return usageErr(e, c, fs, "--limit must be 1..10000")
 	}
 	room, err := roomArg(e, pos[0])
 	if err != nil {
-		return usageErr(e, fs, "%v", err)
+		return usageErr(e, c, fs, "%v", err)
 	}
 	msgs, err := e.b.History(room, 0, *limit)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -11,54 +12,93 @@ import (
 )
 
 func cmdPost() command {
-	c := command{name: "post", usage: "ROOM TEXT… [--id CLIENT_MSG_ID]",
+	c := command{name: "post", usage: "[--id CLIENT_MSG_ID] [--] ROOM TEXT",
 		summary: "Post a message; prints its committed index. Exit 0 only once committed.\n" +
+			"Flags come before ROOM. TEXT is the rest of the line, exactly (line breaks kept, control\n" +
+			"characters removed); with no TEXT, or TEXT \"-\", it is read from stdin.\n" +
 			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message."}
 	c.run = func(e *execEnv) int { return runPost(e, c) }
 	return c
 }
 
 func runPost(e *execEnv, c command) int {
-	fs := newFlags(e, c)
+	fs := newFlags(c)
 	id := fs.String("id", "", "client message id (idempotency key); random if empty")
-	pos, code, ok := parseArgs(e, fs, e.args)
-	if !ok {
+	if code, ok := parseFlags(e, c, fs, e.line.leadingFlags(fs)); !ok {
 		return code
 	}
-	if len(pos) < 2 {
-		return usageErr(e, fs, "need a room and some text")
+	arg, ok := e.line.next()
+	if !ok {
+		return usageErr(e, c, fs, "need a room (and the text, or pipe it on stdin)")
 	}
-	to, dm, err := postTarget(pos[0])
+	to, dm, err := postTarget(arg)
 	if err != nil {
-		return usageErr(e, fs, "%v", err)
+		return usageErr(e, c, fs, "%v", quoteHint(arg, err))
 	}
-	text := strings.TrimSpace(Clean(strings.Join(pos[1:], " "), 0))
-	if text == "" {
-		return usageErr(e, fs, "empty message")
-	}
-	if n := utf8.RuneCountInString(text); n > e.srv.cfg.MaxMessageLen {
-		return e.errorf("post: message too long: %d runes (max %d)", n, e.srv.cfg.MaxMessageLen)
-	}
-	if *id == "" {
+	switch {
+	case len(*id) > 128:
+		return usageErr(e, c, fs, "--id longer than 128 bytes")
+	case Clean(*id, 0) != *id:
+		return usageErr(e, c, fs, "--id must be printable text")
+	case *id == "":
 		*id = newClientID()
 	}
-	if len(*id) > 128 {
-		return usageErr(e, fs, "--id longer than 128 bytes")
+	raw := e.line.text()
+	if t := strings.Trim(raw, " \t\r\n"); t == "" || t == "-" {
+		var code int
+		if raw, code, ok = readText(e); !ok {
+			return code
+		}
+	}
+	text := CleanText(raw, 0)
+	if text == "" {
+		return usageErr(e, c, fs, "empty message")
+	}
+	if n := utf8.RuneCountInString(text); n > e.srv.cfg.MaxMessageLen {
+		return e.errorf("post: message too long: %d runes (max %d); nothing was posted", n, e.srv.cfg.MaxMessageLen)
 	}
 	if ok, wait := e.srv.limit.Allow(e.id.Name); !ok {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
 	idx, err := postTo(e, to, dm, text, *id)
-	if errors.Is(err, api.ErrIDReused) {
+	switch {
+	case errors.Is(err, api.ErrIDReused):
 		// Nothing was posted: the id names an earlier, different message.
 		return e.errorf("post: --id %s was already used for a different message (index %d); nothing was posted; use a new id",
-			Clean(*id, 128), idx)
-	}
-	if err != nil {
+			*id, idx)
+	case err != nil:
 		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
 	_, _ = fmt.Fprintln(e.out, idx)
 	return exitOK
+}
+
+// readText reads a post's text from stdin, at most the bytes of a longest
+// message: more is refused, never cut. It gives up when the session ends.
+func readText(e *execEnv) (string, int, bool) {
+	limit := int64(e.srv.cfg.MaxMessageLen) * utf8.UTFMax
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { // ends when the session's channel closes, at the latest
+		b, err := io.ReadAll(io.LimitReader(e.in, limit+1))
+		done <- result{b, err}
+	}()
+	select {
+	case <-e.ctx.Done():
+		return "", e.errorf("post: ended before the text was read; nothing was posted"), false
+	case r := <-done:
+		switch {
+		case r.err != nil:
+			return "", e.errorf("post: reading the text from stdin: %s", Clean(r.err.Error(), 200)), false
+		case int64(len(r.b)) > limit:
+			return "", e.errorf("post: message too long: over %d bytes on stdin (max %d runes); nothing was posted",
+				limit, e.srv.cfg.MaxMessageLen), false
+		}
+		return string(r.b), exitOK, true
+	}
 }
 
 // postTarget resolves "general", "#general" or "@bob" (a direct message).

@@ -5,14 +5,14 @@ import "fmt"
 func cmdRooms() command {
 	c := command{name: "rooms", usage: "[--json]", summary: "List the rooms with member counts and topics."}
 	c.run = func(e *execEnv) int {
-		fs := newFlags(e, c)
+		fs := newFlags(c)
 		asJSON := fs.Bool("json", false, "one JSON object per room")
-		pos, code, ok := parseArgs(e, fs, e.args)
+		pos, code, ok := parseArgs(e, c, fs)
 		if !ok {
 			return code
 		}
 		if len(pos) != 0 {
-			return usageErr(e, fs, "no arguments expected")
+			return usageErr(e, c, fs, "no arguments expected")
 		}
 		rows := [][]string{{"ROOM", "MEMBERS", "TOPIC"}}
 		for _, r := range e.b.Rooms() {

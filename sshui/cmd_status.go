@@ -18,10 +18,10 @@ func cmdStatus() command {
 }
 
 func runStatus(e *execEnv, c command) int {
-	fs := newFlags(e, c)
+	fs := newFlags(c)
 	asJSON := fs.Bool("json", false, "print JSON")
 	interval := fs.Duration("interval", 5*time.Second, "refresh period for watch")
-	pos, code, ok := parseArgs(e, fs, e.args)
+	pos, code, ok := parseArgs(e, c, fs)
 	if !ok {
 		return code
 	}
@@ -30,10 +30,10 @@ func runStatus(e *execEnv, c command) int {
 		mode = pos[0]
 	}
 	if len(pos) > 1 || (mode != "" && mode != "watch" && mode != "simple") {
-		return usageErr(e, fs, "unknown argument %q", Clean(strings.Join(pos, " "), 80))
+		return usageErr(e, c, fs, "unknown argument %q", Clean(strings.Join(pos, " "), 80))
 	}
 	if *interval < 100*time.Millisecond {
-		return usageErr(e, fs, "--interval must be at least 100ms")
+		return usageErr(e, c, fs, "--interval must be at least 100ms")
 	}
 	render := func(w io.Writer) error {
 		st := e.b.Status()

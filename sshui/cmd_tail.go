@@ -15,31 +15,31 @@ func cmdTail() command {
 const tailPage = 1000
 
 func runTail(e *execEnv, c command) int {
-	fs := newFlags(e, c)
+	fs := newFlags(c)
 	asJSON := fs.Bool("json", false, "JSON lines, as history --json")
 	from := fs.String("from", "", "resume strictly after this index")
 	limit := fs.Int("limit", 20, "recent messages to print first (without --from)")
-	pos, code, ok := parseArgs(e, fs, e.args)
+	pos, code, ok := parseArgs(e, c, fs)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageErr(e, fs, "need exactly one room")
+		return usageErr(e, c, fs, "need exactly one room")
 	}
 	room, err := roomArg(e, pos[0])
 	if err != nil {
-		return usageErr(e, fs, "%v", err)
+		return usageErr(e, c, fs, "%v", err)
 	}
 	t := &tailer{e: e, room: room, json: *asJSON}
 	if *from != "" {
 		n, err := strconv.ParseUint(*from, 10, 64)
 		if err != nil {
-			return usageErr(e, fs, "--from: not an index: %q", Clean(*from, 40))
+			return usageErr(e, c, fs, "--from: not an index: %q", Clean(*from, 40))
 		}
 		t.last, t.resume = n, true
 	}
 	if *limit < 0 || *limit > 10000 {
-		return usageErr(e, fs, "--limit must be 0..10000")
+		return usageErr(e, c, fs, "--limit must be 0..10000")
 	}
 	return t.run(*limit)
 }

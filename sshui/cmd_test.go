@@ -40,10 +40,12 @@ func TestExecErrors(t *testing.T) {
 	}{
 		{"nope", 2, `unknown command "nope"`},
 		{"nope\x1b[31m", 2, `unknown command`},
-		{"post", 2, "need a room and some text"},
-		{"post general", 2, "need a room and some text"},
-		{"post 'bad room!' hi", 2, "only a-z"},
-		{"post general hi --bogus", 2, "flag provided but not defined"},
+		{"post", 2, "need a room"},
+		{"post general", 2, "empty message"}, // no text: read from stdin, which is empty
+		{"post 'bad room!' hi", 2, "quotes are not special"},
+		{"post --bogus general hi", 2, "flag provided but not defined"},
+		{"post --id general", 2, "need a room"},
+		{"post --id", 2, "flag needs an argument"},
 		{"history", 2, "need exactly one room"},
 		{"history general --limit 0", 2, "--limit must be"},
 		{"tail general --from x", 2, "not an index"},
@@ -65,12 +67,14 @@ func TestExecErrors(t *testing.T) {
 	}
 }
 
-func TestExecPostIdempotentAndFlagsAfterArgs(t *testing.T) {
+// Flags come before ROOM (they were once also taken from after it, out of
+// the text: TestExecPostTextIsVerbatim).
+func TestExecPostIdempotent(t *testing.T) {
 	f := sshuitest.New("node1", nil)
 	ts := startServer(t, f, nil)
 	k := newSigner(t)
-	r1 := run(t, ts.addr, "alice", k, "post general hi there --id m1")
-	r2 := run(t, ts.addr, "alice", k, "post --id m1 general hi there")
+	r1 := run(t, ts.addr, "alice", k, "post --id=m1 general hi there")
+	r2 := run(t, ts.addr, "alice", k, "post --id m1 -- general hi there")
 	if r1.code != 0 || r2.code != 0 || r1.out != r2.out || strings.TrimSpace(r1.out) == "" {
 		t.Fatalf("posts: %+v %+v", r1, r2)
 	}
@@ -81,12 +85,14 @@ func TestExecPostIdempotentAndFlagsAfterArgs(t *testing.T) {
 	if len(h) != 1 || h[0].Text != "hi there" || h[0].ID != "m1" || h[0].From != "alice" {
 		t.Fatalf("history = %+v", h)
 	}
-	// "--" lets text start with a dash.
-	if r := run(t, ts.addr, "alice", k, "post general -- -5 degrees"); r.code != 0 {
-		t.Fatalf("post with --: %+v", r)
-	}
-	if h := hist(t, f, "general", 0, 1); h[0].Text != "-5 degrees" {
-		t.Fatalf("text = %q", h[0].Text)
+	// Text may start with a dash: after ROOM nothing is a flag, "--" included.
+	for cmd, want := range map[string]string{"post general -5 degrees": "-5 degrees", "post general -- x": "-- x"} {
+		if r := run(t, ts.addr, "alice", k, cmd); r.code != 0 {
+			t.Fatalf("%s: %+v", cmd, r)
+		}
+		if h := hist(t, f, "general", 0, 1); h[0].Text != want {
+			t.Fatalf("%s: text = %q", cmd, h[0].Text)
+		}
 	}
 }
 

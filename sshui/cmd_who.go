@@ -11,20 +11,20 @@ import (
 func cmdWho() command {
 	c := command{name: "who", usage: "[ROOM] [--json]", summary: "List who is online (in ROOM, or anywhere)."}
 	c.run = func(e *execEnv) int {
-		fs := newFlags(e, c)
+		fs := newFlags(c)
 		asJSON := fs.Bool("json", false, "one JSON object per user")
-		pos, code, ok := parseArgs(e, fs, e.args)
+		pos, code, ok := parseArgs(e, c, fs)
 		if !ok {
 			return code
 		}
 		if len(pos) > 1 {
-			return usageErr(e, fs, "at most one room")
+			return usageErr(e, c, fs, "at most one room")
 		}
 		var people []api.Presence
 		if len(pos) == 1 {
 			room, err := NormalizeRoom(pos[0])
 			if err != nil {
-				return usageErr(e, fs, "%v", err)
+				return usageErr(e, c, fs, "%v", quoteHint(pos[0], err))
 			}
 			people = e.b.Members(room)
 		} else {

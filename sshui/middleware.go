@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,9 +31,11 @@ func identityOf(s ssh.Session) Identity {
 }
 
 // fail writes one line to stderr and exits with code 1.
-func fail(s ssh.Session, format string, args ...any) {
+func fail(s ssh.Session, format string, args ...any) { failCode(s, 1, format, args...) }
+
+func failCode(s ssh.Session, code int, format string, args ...any) {
 	_, _ = fmt.Fprintf(s.Stderr(), format+"\r\n", args...)
-	_ = s.Exit(1)
+	_ = s.Exit(code)
 }
 
 // loggingMiddleware logs connect and disconnect. Every logged string that
@@ -43,8 +46,9 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 		start := time.Now()
 		sess = cachePty(sess)
 		_, _, pty := sess.Pty()
+		raw := sess.RawCommand()
 		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
-			"pty", pty, "cmd", Clean(sess.RawCommand(), 200), "key", sess.PublicKey() != nil)
+			"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", sess.PublicKey() != nil)
 		next(sess)
 		s.log.Info("ssh disconnect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
 			"dur", time.Since(start).Round(time.Millisecond))
@@ -64,6 +68,12 @@ type ptySession struct {
 }
 
 func (p *ptySession) Pty() (ssh.Pty, <-chan ssh.Window, bool) { return p.pty, p.win, p.ok }
+
+// Command splits the command line into words in linear time. The
+// library's Command() splits it like a shell line at a cost that grows
+// with the square of a word's length (a 200 KB line was 20 s of CPU); no
+// middleware, ours or a library's, gets to call that.
+func (p *ptySession) Command() []string { return commandWords(p.RawCommand()) }
 
 func cachePty(sess ssh.Session) ssh.Session {
 	pty, win, ok := sess.Pty()
@@ -128,11 +138,17 @@ func (c crlfSession) Write(p []byte) (int, error) { return ssh.NewPtyWriter(c.Se
 
 func (c crlfSession) Stderr() io.ReadWriter { return ssh.NewPtyReadWriter(c.Session.Stderr()) }
 
-// limitsMiddleware caps sessions per node and per key, refuses new sessions
+// limitsMiddleware refuses command lines over MaxCommandLine before anything
+// reads them, caps sessions per node and per key, refuses new sessions
 // while shutting down, and starts one keepalive loop per connection.
 func (s *Server) limitsMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("limits")
+		if n := len(sess.RawCommand()); n > MaxCommandLine {
+			failCode(sess, exitUsage, "command line too long: %d bytes (max %d); long text goes on stdin: ssh HOST post ROOM < FILE",
+				n, MaxCommandLine)
+			return
+		}
 		key := sess.PublicKey()
 		if key == nil {
 			fail(sess, "a public key is required: %s", noKeyHint)
@@ -297,7 +313,8 @@ func (s *Server) bind(ctx context.Context, id Identity) string {
 }
 
 // routerMiddleware: a PTY with no command goes on to the chat app; anything
-// with a command runs that exec command; no PTY and no command gets a hint.
+// with a command runs that exec command (parsed by cmdLine, never split
+// like a shell line); no PTY and no command gets a hint.
 // Its own recover turns a panic into an error line and exit 1 (recover in
 // wish v1.4.7 logs but lets the client see exit 0).
 func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
@@ -310,8 +327,9 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 			}
 		}()
 		_, winCh, isPty := sess.Pty()
-		args := sess.Command()
-		if isPty && len(args) == 0 {
+		raw := sess.RawCommand()
+		noCmd := strings.Trim(raw, " \t\r\n") == ""
+		if isPty && noCmd {
 			next(sess)
 			return
 		}
@@ -322,11 +340,11 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 			}()
 			sess = crlfSession{sess}
 		}
-		if len(args) == 0 {
+		if noCmd {
 			fail(sess, "no terminal: use ssh -t, or give a command (try: help)")
 			return
 		}
-		code := s.runCommand(sess, identityOf(sess), args)
+		code := s.runCommand(sess, identityOf(sess), raw)
 		_ = sess.Exit(code)
 	}
 }

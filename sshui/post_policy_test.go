@@ -53,7 +53,7 @@ func TestExecPostIDReused(t *testing.T) {
 	b := &refusingBackend{Fake: sshuitest.New("node1", nil), idx: 42,
 		err: fmt.Errorf("%w: %q is entry 42", api.ErrIDReused, "m1")}
 	ts := startServer(t, b, nil)
-	r := run(t, ts.addr, "alice", newSigner(t), "post general other text --id m1")
+	r := run(t, ts.addr, "alice", newSigner(t), "post --id m1 general other text")
 	if r.code != 1 || r.out != "" || !strings.Contains(r.err, "--id m1 was already used for a different message (index 42)") ||
 		!strings.Contains(r.err, "nothing was posted") {
 		t.Fatalf("%+v", r)

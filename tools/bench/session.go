@@ -219,7 +219,7 @@ func (s *session) post(text, id string) error {
 	defer sess.Close()
 	var serr bytes.Buffer
 	sess.Stderr = &serr
-	err = sess.Run("post --id " + id + " -- " + s.b.cfg.Room + " '" + text + "'")
+	err = sess.Run("post --id " + id + " -- " + s.b.cfg.Room + " " + text) // the text is taken verbatim
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(serr.Bytes()))
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,13 +243,24 @@ func TestClientRefusesChangedHostKey(t *testing.T) {
 	}
 }
 
-func TestShellQuoteRoundTrips(t *testing.T) {
-	for _, s := range []string{"plain", "two  spaces", "it's", `"dq" \ back`, "--id x", "-x", "$(rm -rf /)", "ünï ✓", "a'b'c"} {
-		cmd := "post --id x -- general " + shellQuote(s)
-		got := splitLikeServer(t, cmd)
-		if len(got) != 6 || got[5] != s {
-			t.Errorf("%q -> %q -> %q", s, shellQuote(s), got)
-		}
+// TestSendKeepsTextExact: every line arrives as typed (it was shell-quoted
+// for a server that split the command line like a shell; the server now
+// takes the text verbatim and the client sends it on stdin).
+func TestSendKeepsTextExact(t *testing.T) {
+	f, nodes := startCluster(t, 1)
+	c, rec, _ := startClient(t, "alice", nodes, nil)
+	waitUntil(t, 10*time.Second, "connected", func() bool { return rec.sawState(StateConnected, "node1") })
+	texts := []string{"plain", "two  spaces", "it's", `"dq" \ back`, "--id x", "-x", "-", "--", "$(rm -rf /)", "ünï ✓", "a'b'c"}
+	for _, s := range texts {
+		c.Send(s)
+	}
+	waitUntil(t, 10*time.Second, "queue drained", func() bool { return c.Queued() == 0 })
+	var got []string
+	for _, m := range historyAfter(t, f, 1000) {
+		got = append(got, m.Text)
+	}
+	if !slices.Equal(got, texts) {
+		t.Errorf("stored %q, want %q", got, texts)
 	}
 }
 

@@ -225,10 +225,10 @@ func (c *Client) tailCommand() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.resume {
-		return fmt.Sprintf("tail --json --from %d -- %s", c.last, shellQuote(c.cfg.Room)), true
+		return fmt.Sprintf("tail --json --from %d -- %s", c.last, c.cfg.Room), true
 	}
 	limit := max(c.cfg.History, 0)
-	return fmt.Sprintf("tail --json --limit %d -- %s", limit, shellQuote(c.cfg.Room)), false
+	return fmt.Sprintf("tail --json --limit %d -- %s", limit, c.cfg.Room), false
 }
 
 func (c *Client) startTail(conn *ssh.Client) (*tailSession, error) {

@@ -283,7 +283,8 @@ func postVia(t testing.TB, addr, user string, key ssh.Signer, text, id string) {
 	defer s.Close()
 	var out, serr bytes.Buffer
 	s.Stdout, s.Stderr = &out, &serr
-	if err := s.Run("post --id " + shellQuote(id) + " -- general " + shellQuote(text)); err != nil {
+	s.Stdin = strings.NewReader(text)
+	if err := s.Run("post --id " + id + " -- general -"); err != nil {
 		var ee *ssh.ExitError
 		if errors.As(err, &ee) {
 			t.Fatalf("post %q: %v: %s", text, err, strings.TrimSpace(serr.String()))

@@ -73,7 +73,9 @@ type retryError struct {
 
 func (r retryError) Error() string { return r.msg }
 
-// post runs `post --id ID -- ROOM TEXT` in a new session on conn.
+// post runs `post --id ID -- ROOM -` in a new session on conn, with the
+// text on stdin: it arrives byte for byte, whatever it holds (the server
+// takes the command line word by word, with no shell quoting).
 func (c *Client) post(conn *ssh.Client, o outgoing) (uint64, error) {
 	sess, err := conn.NewSession()
 	if err != nil {
@@ -83,8 +85,8 @@ func (c *Client) post(conn *ssh.Client, o outgoing) (uint64, error) {
 	var out, serr bytes.Buffer
 	sess.Stdout = &limitedWriter{w: &out, n: 256}
 	sess.Stderr = &limitedWriter{w: &serr, n: 4096}
-	cmd := "post --id " + shellQuote(o.id) + " -- " + shellQuote(c.cfg.Room) + " " + shellQuote(o.text)
-	err = sess.Run(cmd)
+	sess.Stdin = strings.NewReader(o.text)
+	err = sess.Run("post --id " + o.id + " -- " + c.cfg.Room + " -")
 	if err == nil {
 		idx, perr := parseIndex(out.String())
 		if perr != nil {
@@ -125,15 +127,4 @@ func classifyPost(err error, stderr string) error {
 	// Unknown: pause and retry here; a node that is really failing also
 	// ends the tail or the keepalive, which moves the client on.
 	return retryError{msg: fmt.Sprintf("post exited with status %d: %s", ee.ExitStatus(), stderr), after: time.Second}
-}
-
-// shellQuote quotes s for the server's POSIX shell-word splitting of exec
-// commands (go-shlex), so it arrives as exactly one argument.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@#%+=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -120,7 +120,7 @@ const postTimeout = 8 * time.Second
 // post sends text to room through node id as user with a client message id
 // and returns the committed index.
 func (c *cluster) post(id, user, room, text, clientID string) (uint64, error) {
-	out, err := c.run(id, user, c.userKey(user), postTimeout, fmt.Sprintf("post %s %s --id %s", room, text, clientID))
+	out, err := c.run(id, user, c.userKey(user), postTimeout, fmt.Sprintf("post --id %s %s %s", clientID, room, text))
 	if err != nil {
 		return 0, err
 	}
