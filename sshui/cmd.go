@@ -190,6 +190,25 @@ func quoteHint(arg string, err error) error {
 	return err
 }
 
+// missingRoom says why room, which roomArg resolved from arg, names
+// nothing ("no room …", "no user …"), or "" when it exists: an empty
+// answer must mean an empty room, not a typo.
+func missingRoom(e *execEnv, arg, room string) string {
+	if name, ok := strings.CutPrefix(arg, "@"); ok {
+		n, _ := NormalizeName(name)
+		if _, bound := e.b.NameOwner(n); bound || n == e.id.Name {
+			return ""
+		}
+		return fmt.Sprintf("no user %q", n)
+	}
+	for _, r := range e.b.Rooms() {
+		if r.Name == room {
+			return ""
+		}
+	}
+	return fmt.Sprintf("no room %q; the rooms are listed by: rooms", room)
+}
+
 func cmdHelp() command {
 	c := command{name: "help", usage: "", summary: "List the commands."}
 	c.run = func(e *execEnv) int {

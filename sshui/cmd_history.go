@@ -33,6 +33,9 @@ func runHistory(e *execEnv, c command) int {
 	if err != nil {
 		return usageErr(e, c, fs, "%v", err)
 	}
+	if why := missingRoom(e, pos[0], room); why != "" {
+		return e.errorf("history: %s", why)
+	}
 	msgs, err := e.b.History(room, 0, *limit)
 	if err != nil {
 		return e.errorf("history: %s", historyErr(err))

@@ -66,6 +66,10 @@ func runPost(e *execEnv, c command) int {
 		// Nothing was posted: the id names an earlier, different message.
 		return e.errorf("post: --id %s was already used for a different message (index %d); nothing was posted; use a new id",
 			*id, idx)
+	case noQuorum(err):
+		// The id is the only way to retry without a second message.
+		return e.errorf("post: not committed: the cluster has no quorum (waited up to %s); retry with --id %s",
+			e.srv.cfg.PostTimeout, *id)
 	case err != nil:
 		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
@@ -123,11 +127,15 @@ func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
 	return e.b.Post(ctx, e.id.Name, to, text, id, 0, false)
 }
 
+func noQuorum(err error) bool {
+	return errors.Is(err, api.ErrNoQuorum) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // explain turns a Backend error into one clear line.
 func explain(err error, timeout string) string {
 	var refusal *api.Refusal
 	switch {
-	case errors.Is(err, api.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+	case noQuorum(err):
 		return "not committed: the cluster has no quorum (waited up to " + timeout + "); retry with the same --id"
 	case errors.As(err, &refusal):
 		return Clean(refusal.Error(), 300)

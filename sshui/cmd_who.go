@@ -26,6 +26,9 @@ func cmdWho() command {
 			if err != nil {
 				return usageErr(e, c, fs, "%v", quoteHint(pos[0], err))
 			}
+			if why := missingRoom(e, pos[0], room); why != "" {
+				return e.errorf("who: %s", why)
+			}
 			people = e.b.Members(room)
 		} else {
 			people = everyone(e.b)
