@@ -36,15 +36,19 @@ func runStatus(e *execEnv, c command) int {
 		return usageErr(e, c, fs, "--interval must be at least 100ms")
 	}
 	render := func(w io.Writer) error {
-		st := e.b.Status()
+		st := e.srv.status()
+		v := StatusView{Now: e.now(), LastSeen: e.srv.seen.get(), Faint: e.pty}
+		var err error
 		switch {
 		case *asJSON:
-			return writeJSON(w, statusJSON(st))
+			err = writeJSON(w, statusJSON(st, v))
 		case mode == "simple":
-			_, err := io.WriteString(w, StatusSimple(st))
-			return err
+			_, err = io.WriteString(w, StatusSimple(st, v))
+		case mode == "watch" && !e.pty:
+			_, err = io.WriteString(w, StatusLine(st, v))
+		default:
+			_, err = io.WriteString(w, StatusTable(st, v))
 		}
-		_, err := io.WriteString(w, StatusTable(st))
 		return err
 	}
 	if mode != "watch" {
@@ -56,7 +60,9 @@ func runStatus(e *execEnv, c command) int {
 	return watchStatus(e, *interval, *asJSON, render)
 }
 
-// watchStatus redraws until the session ends or a write fails.
+// watchStatus renders every interval until the session ends or a write
+// fails: on a PTY it redraws the table in place; otherwise each render is
+// one line (StatusLine, or JSON), so a log of it reads as a time series.
 func watchStatus(e *execEnv, every time.Duration, asJSON bool, render func(io.Writer) error) int {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -67,9 +73,6 @@ func watchStatus(e *execEnv, every time.Duration, asJSON bool, render func(io.Wr
 		}
 		if err := render(&b); err != nil {
 			return e.errorf("status: %v", err)
-		}
-		if !e.pty && !asJSON {
-			b.WriteString("\n")
 		}
 		if _, err := io.WriteString(e.out, b.String()); err != nil {
 			return exitOK // the client went away
@@ -89,13 +92,15 @@ const (
 	Healthy  Health = "HEALTHY"
 	Degraded Health = "DEGRADED"
 	NoLeader Health = "NO LEADER"
+	NoQuorum Health = "NO QUORUM"
 	Split    Health = "SPLIT"
 )
 
 // ClusterHealth classifies st: SPLIT when two online nodes name different
-// leaders for the same term (or two claim to lead it); NO LEADER when no
-// online node leads; DEGRADED when a node is offline or there is no quorum;
-// else HEALTHY.
+// leaders for the same term (or two claim to lead it); NO QUORUM when no
+// majority of the nodes is online (a survivor may still name a leader, but
+// nothing can commit); NO LEADER when no online node leads; DEGRADED when
+// a node is offline or there is no quorum; else HEALTHY.
 func ClusterHealth(st api.ClusterStatus) (h Health, online, leaders int) {
 	named := map[uint64]string{}
 	split := false
@@ -123,6 +128,8 @@ func ClusterHealth(st api.ClusterStatus) (h Health, online, leaders int) {
 	switch {
 	case split:
 		return Split, online, leaders
+	case 2*online <= len(st.Members):
+		return NoQuorum, online, leaders
 	case leaders == 0:
 		return NoLeader, online, leaders
 	case online < len(st.Members) || !st.Quorum:
@@ -131,14 +138,58 @@ func ClusterHealth(st api.ClusterStatus) (h Health, online, leaders int) {
 	return Healthy, online, leaders
 }
 
-// StatusTable renders the admin status table with its summary lines.
-func StatusTable(st api.ClusterStatus) string {
+// StatusView is what status shows beyond the Backend's answer: when this
+// node last saw each member online, so an offline member's values (those
+// of its last heartbeat) are shown as stale, with their age.
+type StatusView struct {
+	Now      time.Time
+	LastSeen map[string]time.Time // member id -> last seen online here
+	Faint    bool                 // a terminal: grey out stale rows
+}
+
+// staleNote says how old an offline member's values are.
+func (v StatusView) staleNote(id string) string {
+	at, ok := v.LastSeen[id]
+	if !ok {
+		return "not seen since this node started"
+	}
+	return "last seen " + fmtAge(v.now().Sub(at)) + " ago"
+}
+
+func (v StatusView) now() time.Time {
+	if v.Now.IsZero() {
+		return time.Now()
+	}
+	return v.Now
+}
+
+// fmtAge is a short age: 12s, 3m4s, 2h5m, 1d3h.
+func fmtAge(d time.Duration) string {
+	d = max(d, 0).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return d.String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// StatusTable renders the admin status table with its summary lines. An
+// offline member's row keeps the values of its last heartbeat, says how
+// old they are, and is greyed on a terminal.
+func StatusTable(st api.ClusterStatus, v StatusView) string {
 	cols := []string{"NODE", "STATUS", "LEADER", "TERM", "UPTIME", "CLIENTS", "MESSAGES", "COMMIT", "LOGHASH", "PORTS (ssh/peer/hb)"}
 	rows := [][]string{cols}
+	stale := 0
 	for _, m := range st.Members {
-		status, leader := "offline", ""
+		status, leader := "offline ("+v.staleNote(m.ID)+")", ""
 		if m.Online {
 			status = "online"
+		} else {
+			stale++
 		}
 		if m.Online && m.Learner {
 			status = "learner"
@@ -149,11 +200,22 @@ func StatusTable(st api.ClusterStatus) string {
 		rows = append(rows, []string{
 			Clean(m.ID, 32), status, leader, fmt.Sprint(m.Term), fmtUptime(m.Uptime, m.Online),
 			fmt.Sprint(m.Clients), fmt.Sprint(m.Messages), fmt.Sprint(m.CommitIndex),
-			shortHash(m.LogHash), fmt.Sprintf("%d/%d/%d", m.SSHPort, m.PeerPort, m.HeartbeatPort),
+			logHash(m.LogHash), fmt.Sprintf("%d/%d/%d", m.SSHPort, m.PeerPort, m.HeartbeatPort),
 		})
 	}
+	var t strings.Builder
+	writeTable(&t, rows)
+	lines := strings.SplitAfter(t.String(), "\n")
 	var b strings.Builder
-	writeTable(&b, rows)
+	for i, l := range lines {
+		if v.Faint && i > 0 && i <= len(st.Members) && !st.Members[i-1].Online {
+			l = "\x1b[2m" + strings.TrimSuffix(l, "\n") + "\x1b[0m\n"
+		}
+		b.WriteString(l)
+	}
+	if stale > 0 {
+		b.WriteString("Offline rows show the values of their last heartbeat.\n")
+	}
 	h, online, leaders := ClusterHealth(st)
 	fmt.Fprintf(&b, "\nSummary: %d/%d nodes online, %d leader", online, len(st.Members), leaders)
 	if leaders != 1 {
@@ -161,14 +223,39 @@ func StatusTable(st api.ClusterStatus) string {
 	}
 	fmt.Fprintf(&b, " (term %d, as seen by %s)\n", st.Term, Clean(st.Node, 32))
 	fmt.Fprintf(&b, "Cluster Status: %s\n", h)
-	if l := storageLine(st); l != "" {
+	if l := storageLine(st, v); l != "" {
 		b.WriteString(l)
 	}
 	return b.String()
 }
 
+// StatusLine is status in one line, for watch without a terminal:
+// "TIME HEALTH online=N/M leader=ID term=T commit=C [offline=ID,…]".
+func StatusLine(st api.ClusterStatus, v StatusView) string {
+	h, online, _ := ClusterHealth(st)
+	leader, commit := st.Leader, uint64(0)
+	if leader == "" {
+		leader = "-"
+	}
+	var off []string
+	for _, m := range st.Members {
+		if m.ID == st.Node {
+			commit = m.CommitIndex
+		}
+		if !m.Online {
+			off = append(off, Clean(m.ID, 32))
+		}
+	}
+	line := fmt.Sprintf("%s %s online=%d/%d leader=%s term=%d commit=%d", v.now().UTC().Format(time.RFC3339), h,
+		online, len(st.Members), Clean(leader, 32), st.Term, commit)
+	if len(off) > 0 {
+		line += " offline=" + strings.Join(off, ",")
+	}
+	return line + "\n"
+}
+
 // storageLine describes the reporting node's snapshot and WAL check.
-func storageLine(st api.ClusterStatus) string {
+func storageLine(st api.ClusterStatus, v StatusView) string {
 	s := st.Storage
 	if s.WALVerify == "" && s.SnapshotIndex == 0 {
 		return ""
@@ -177,7 +264,7 @@ func storageLine(st api.ClusterStatus) string {
 	if s.SnapshotIndex > 0 {
 		snap = fmt.Sprintf("snapshot at entry %d", s.SnapshotIndex)
 		if !s.SnapshotAt.IsZero() {
-			snap += fmt.Sprintf(" (%s ago)", time.Since(s.SnapshotAt).Round(time.Second))
+			snap += fmt.Sprintf(" (%s ago)", v.now().Sub(s.SnapshotAt).Round(time.Second))
 		}
 	}
 	verify := map[string]string{
@@ -192,8 +279,9 @@ func storageLine(st api.ClusterStatus) string {
 	return fmt.Sprintf("Storage (%s): %s; %s\n", Clean(st.Node, 32), snap, verify)
 }
 
-// StatusSimple renders one line per node.
-func StatusSimple(st api.ClusterStatus) string {
+// StatusSimple renders one line per node; an offline node's line ends
+// with how long ago this node last saw it (last_seen=12s, or unknown).
+func StatusSimple(st api.ClusterStatus, v StatusView) string {
 	var b strings.Builder
 	for _, m := range st.Members {
 		role := "follower"
@@ -203,7 +291,15 @@ func StatusSimple(st api.ClusterStatus) string {
 		case m.Leader:
 			role = "leader"
 		}
-		fmt.Fprintf(&b, "%s %s term=%d commit=%d clients=%d\n", Clean(m.ID, 32), role, m.Term, m.CommitIndex, m.Clients)
+		fmt.Fprintf(&b, "%s %s term=%d commit=%d clients=%d", Clean(m.ID, 32), role, m.Term, m.CommitIndex, m.Clients)
+		if !m.Online {
+			seen := "unknown"
+			if at, ok := v.LastSeen[m.ID]; ok {
+				seen = fmtAge(v.now().Sub(at))
+			}
+			b.WriteString(" last_seen=" + seen)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
@@ -240,39 +336,44 @@ func fmtUptime(d time.Duration, online bool) string {
 	return d.String()
 }
 
-func shortHash(h string) string {
-	h = Clean(h, 64)
-	if len(h) > 12 {
-		return h[:12]
-	}
+// logHash shows the member's "hash@index" whole: a hash means nothing
+// without the index it was taken at.
+func logHash(h string) string {
 	if h == "" {
 		return "-"
 	}
-	return h
+	return Clean(h, 64)
 }
 
 // statusDoc is the JSON shape of status --json (a contract, docs/CONTRACTS.md §3.5).
 type statusDoc struct {
-	Node    string      `json:"node"`
-	Term    uint64      `json:"term"`
-	Leader  string      `json:"leader"`
-	Healthy bool        `json:"healthy"`
-	Health  Health      `json:"status"`
-	Quorum  bool        `json:"quorum"`
-	Members []memberDoc `json:"members"`
+	Time    string            `json:"time"`
+	Node    string            `json:"node"`
+	Term    uint64            `json:"term"`
+	Leader  string            `json:"leader"`
+	Healthy bool              `json:"healthy"`
+	Health  Health            `json:"status"`
+	Quorum  bool              `json:"quorum"`
+	Members []memberDoc       `json:"members"`
+	Storage api.StorageStatus `json:"storage"` // documented in the contract, and was missing
 }
 
 type memberDoc struct {
 	api.MemberStatus
-	UptimeSec int64 `json:"uptime_sec"`
+	UptimeSec int64  `json:"uptime_sec"`
+	LastSeen  string `json:"last_seen,omitempty"` // offline members: when this node last saw it online
 }
 
-func statusJSON(st api.ClusterStatus) statusDoc {
+func statusJSON(st api.ClusterStatus, v StatusView) statusDoc {
 	h, _, _ := ClusterHealth(st)
-	d := statusDoc{Node: st.Node, Term: st.Term, Leader: st.Leader, Healthy: h == Healthy,
-		Health: h, Quorum: st.Quorum, Members: []memberDoc{}}
+	d := statusDoc{Time: v.now().UTC().Format(time.RFC3339Nano), Node: st.Node, Term: st.Term, Leader: st.Leader,
+		Healthy: h == Healthy, Health: h, Quorum: st.Quorum, Members: []memberDoc{}, Storage: st.Storage}
 	for _, m := range st.Members {
-		d.Members = append(d.Members, memberDoc{MemberStatus: m, UptimeSec: int64(m.Uptime / time.Second)})
+		md := memberDoc{MemberStatus: m, UptimeSec: int64(m.Uptime / time.Second)}
+		if at, ok := v.LastSeen[m.ID]; ok && !m.Online {
+			md.LastSeen = at.UTC().Format(time.RFC3339)
+		}
+		d.Members = append(d.Members, md)
 	}
 	return d
 }

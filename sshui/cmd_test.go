@@ -198,28 +198,11 @@ func TestExecStatusVariants(t *testing.T) {
 	if r.code != 2 {
 		t.Fatalf("bogus: %+v", r)
 	}
-	f.SetQuorum(false)
+	f.SetQuorum(false) // the fake then shows only itself online: 1 of 3 (was DEGRADED)
 	r = run(t, ts.addr, "admin", ts.admin, "status")
-	if !strings.Contains(r.out, "Summary: 1/3 nodes online, 1 leader") || !strings.Contains(r.out, "DEGRADED") {
-		t.Fatalf("degraded: %+v", r)
+	if !strings.Contains(r.out, "Summary: 1/3 nodes online, 1 leader") || !strings.Contains(r.out, "NO QUORUM") {
+		t.Fatalf("no quorum: %+v", r)
 	}
-}
-
-func TestExecStatusWatch(t *testing.T) {
-	ts := startServer(t, sshuitest.New("node1", nil), nil)
-	c := dial(t, ts.addr, "admin", ts.admin)
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &lockedBuffer{}
-	sess.Stdout = out
-	if err := sess.Start("status watch --interval 100ms"); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, func() bool { return strings.Count(out.String(), "Cluster Status") >= 2 },
-		func() string { return "watch did not redraw: " + out.String() })
-	_ = c.Close() // the session ends: watch must stop (checked by the leak test)
 }
 
 func TestExecTailFollowsAndResumes(t *testing.T) {

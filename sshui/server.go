@@ -26,6 +26,7 @@ type Server struct {
 	hub    *Hub
 	limit  *rateLimiter
 	admins map[string]bool // fingerprints
+	seen   *lastSeen       // when each member was last seen online (status)
 
 	// trace, if set (tests), is called with each middleware's name as the
 	// session enters it.
@@ -60,9 +61,11 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 		cfg: cfg, b: b, log: cfg.Logger, admins: admins,
 		perKey: map[string]int{},
 		limit:  newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now),
+		seen:   newLastSeen(time.Now),
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
-	s.hub = NewHub(b, HubConfig{Queue: cfg.SessionQueue, StatusPoll: cfg.StatusPoll, Logger: cfg.Logger})
+	// The hub's status poll also records when each member was last online.
+	s.hub = NewHub(seenBackend{b, s.seen}, HubConfig{Queue: cfg.SessionQueue, StatusPoll: cfg.StatusPoll, Logger: cfg.Logger})
 	s.srv, err = wish.NewServer(
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
