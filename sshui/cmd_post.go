@@ -45,6 +45,9 @@ func runPost(e *execEnv, c command) int {
 	}
 	raw := e.line.text()
 	if t := strings.Trim(raw, " \t\r\n"); t == "" || t == "-" {
+		if e.pty { // ssh -t: the terminal is raw, so Ctrl-D is a byte, never an end of input
+			return usageErr(e, c, fs, "no text: with ssh -t, give the text after ROOM (stdin is read only without -t)")
+		}
 		var code int
 		if raw, code, ok = readText(e); !ok {
 			return code

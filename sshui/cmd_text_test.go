@@ -34,6 +34,33 @@ func runIn(t testing.TB, addr, user string, key gossh.Signer, cmd, in string) ex
 	return r
 }
 
+// runPtyCode runs cmd with ssh -t and no input; out holds stdout and stderr.
+func runPtyCode(t testing.TB, addr, user string, key gossh.Signer, cmd string) execResult {
+	t.Helper()
+	c := dial(t, addr, user, key)
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.StdinPipe(); err != nil { // never closed, like a terminal
+		t.Fatal(err)
+	}
+	out, err := sess.CombinedOutput(cmd)
+	r := execResult{out: string(out)}
+	var ee *gossh.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitStatus()
+	} else if err != nil {
+		t.Fatalf("run %q: %v", cmd, err)
+	}
+	return r
+}
+
 // TestExecPostTextIsVerbatim: the exec line was split like a shell line, so
 // `ssh host post general "don't panic"` posted "dont panic", a flag was
 // taken out of the middle of the text, "-1 …" failed as an unknown flag and
@@ -111,6 +138,10 @@ func TestExecPostReadsStdin(t *testing.T) {
 	r = runIn(t, ts.addr, "alice", k, "post general", " \n")
 	if r.code != 2 || !strings.Contains(r.err, "empty message") || f.Posts() != before {
 		t.Errorf("blank stdin: %+v", r)
+	}
+	// With ssh -t the raw terminal never sends an end of input: no waiting.
+	if out := runPtyCode(t, ts.addr, "alice", k, "post general"); out.code != 2 || !strings.Contains(out.out, "no text") {
+		t.Errorf("post without text on a pty: %+v", out)
 	}
 	r = runIn(t, ts.addr, "alice", k, "post general "+strings.Repeat("ü", 2000), "")
 	if r.code != 0 || len([]rune(hist(t, f, "general", 0, 1)[0].Text)) != 2000 {
