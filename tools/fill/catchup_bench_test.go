@@ -2,10 +2,12 @@ package fill
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -76,6 +78,13 @@ func BenchmarkCatchUp(b *testing.B) {
 		start(1, "n2")
 		<-nodes["n1"].CaughtUp()
 		<-nodes["n2"].CaughtUp()
+		// Posts through n1 every 20 ms, idle (once a leader is elected)
+		// and then during the catch-up.
+		postEvery(b, nodes["n1"], time.Millisecond, 0, nil, 1)
+		idle := postEvery(b, nodes["n1"], 20*time.Millisecond, 2*time.Second, nil, 0)
+		during := make(chan []time.Duration, 1)
+		caughtUp := make(chan struct{})
+		go func() { during <- postEvery(b, nodes["n1"], 20*time.Millisecond, 0, caughtUp, 0) }()
 		stopProfile := startProfile(b, os.Getenv("FILLBENCH_CPUPROFILE"))
 		b.StartTimer()
 		t0 := time.Now()
@@ -86,10 +95,52 @@ func BenchmarkCatchUp(b *testing.B) {
 		el := time.Since(t0)
 		b.StopTimer()
 		stopProfile()
+		close(caughtUp)
+		busy := <-during
 		b.ReportMetric(float64(res.LastIndex)/el.Seconds(), "entries/s")
+		b.ReportMetric(quantile(idle, 0.99).Seconds()*1000, "idle-post-p99-ms")
+		b.ReportMetric(quantile(busy, 0.50).Seconds()*1000, "catchup-post-p50-ms")
+		b.ReportMetric(quantile(busy, 0.99).Seconds()*1000, "catchup-post-p99-ms")
 		cancel()
 		wg.Wait()
 	}
+}
+
+// postEvery posts through n every period, for d or until stop is closed,
+// or count posts, and returns each post's latency.
+func postEvery(b *testing.B, n *node.Node, period, d time.Duration, stop <-chan struct{}, count int) []time.Duration {
+	var lat []time.Duration
+	end := time.Now().Add(d)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return lat
+		case <-t.C:
+		}
+		if (d > 0 && time.Now().After(end)) || (count > 0 && i == count) {
+			return lat
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		t0 := time.Now()
+		_, err := n.Post(ctx, "benchuser", "general", fmt.Sprintf("during catch-up %d", i), "", 0, false)
+		cancel()
+		if err != nil {
+			b.Errorf("post: %v", err)
+			return lat
+		}
+		lat = append(lat, time.Since(t0))
+	}
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
 // startProfile writes a CPU profile of what runs until the returned stop
