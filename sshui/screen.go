@@ -23,9 +23,11 @@ import (
 
 // Terminal setup around the chat program (what tea.WithAltScreen and the
 // standard renderer did): alternate screen, hidden cursor, bracketed paste.
+// termLeave undoes all of it and resets colours, whatever a cut-off frame
+// left set; nothing is drawn after it (frameModel.close).
 const (
 	termEnter = "\x1b[?1049h\x1b[H\x1b[2J\x1b[?25l\x1b[?2004h"
-	termLeave = "\x1b[?2004l\x1b[?25h\x1b[?1049l"
+	termLeave = "\x1b[0m\x1b[?2004l\x1b[?25h\x1b[?1049l"
 )
 
 // frameBufs are shared frame buffers: an idle session holds none.
@@ -266,9 +268,15 @@ func (f *frameModel) deferred() {
 	f.schedule()
 }
 
-// close stops drawing: the program has ended (the terminal is restored
-// after it).
-func (f *frameModel) close() { f.closed.Store(true) }
+// close stops drawing: the program has ended, and the terminal is
+// restored after it. It waits for a frame being drawn (the hub's pump may
+// be in one), so no frame lands after the restore, back on the user's
+// own screen.
+func (f *frameModel) close() {
+	f.mu.Lock()
+	f.closed.Store(true)
+	f.mu.Unlock()
+}
 
 // draw writes the frame's difference. Call with mu held.
 func (f *frameModel) draw(now time.Time) {

@@ -3,6 +3,7 @@ package sshui
 import (
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 
@@ -54,17 +55,49 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
 			s.log.Debug("chat program ended", "user", id.Name, "err", err)
 		}
-		fm.close()
+		fm.close() // no frame after this: the terminal is restored next
 		p.Kill()
 		s.hub.Unregister(c)
 		_, _ = io.WriteString(out, termLeave)
 		if msg := app.ExitMessage(); msg != "" {
 			_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
 		} else if s.isClosing() {
-			_, _ = fmt.Fprint(sess.Stderr(), "this node is shutting down; reconnect to another node\r\n")
+			_, _ = io.WriteString(sess.Stderr(), s.reconnectText(sess, id.Name))
 		}
 		next(sess)
 	}
+}
+
+// reconnectText tells a user whose node is shutting down where else to
+// connect: the other nodes' SSH addresses, those the cluster sees up
+// first. A node listening on every address (0.0.0.0, ::) is named by the
+// address this session reached, which is the same machine's.
+func (s *Server) reconnectText(sess ssh.Session, user string) string {
+	st := s.hub.Status()
+	if len(st.Members) == 0 {
+		st = s.b.Status()
+	}
+	var up, down []string
+	for _, m := range st.Members {
+		if m.ID == s.cfg.NodeID || m.ID == st.Node || m.SSHPort <= 0 {
+			continue
+		}
+		host := m.Host
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host, _, _ = net.SplitHostPort(sess.LocalAddr().String())
+		}
+		line := fmt.Sprintf("  ssh -p %d %s@%s", m.SSHPort, user, Clean(host, 255))
+		if m.Online {
+			up = append(up, line+"\r\n")
+		} else {
+			down = append(down, line+"   (down now)\r\n")
+		}
+	}
+	if len(up)+len(down) == 0 {
+		return "this node is shutting down; reconnect to another node\r\n"
+	}
+	return "this node (" + Clean(s.cfg.NodeID, 32) + ") is shutting down; reconnect to another node:\r\n" +
+		strings.Join(up, "") + strings.Join(down, "")
 }
 
 func isCtxEnd(err error) bool {
