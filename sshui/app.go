@@ -21,6 +21,7 @@ type appDeps struct {
 	limit  *rateLimiter
 	bell   interface{ Bell() }
 	admins map[string]bool
+	env    []string // the session's environment (TZ)
 }
 
 // App is one session's chat program model. Only the program's goroutine
@@ -69,6 +70,10 @@ type App struct {
 	away     bool
 	exitMsg  string
 
+	loc     *time.Location // times are shown in this zone (TZ, /tz)
+	zoneGen int            // counts zone changes: rendered lines redraw
+	zoneMsg string         // why the session's TZ is not used, said on start
+
 	// A resync could not read History: stale buffers wait for resyncRetry.
 	resyncFailing bool // the user was told; cleared once a retry works
 	resyncTicking bool // a resyncRetry is scheduled
@@ -102,8 +107,12 @@ type chatLine struct {
 	system  bool
 	mention bool
 
-	cacheW int      // width the cache was rendered for
-	cache  []string // rendered, padded screen lines
+	cacheW   int      // width the cache was rendered for
+	cacheSep bool     // … with a day separator above
+	cacheGen int      // … in this zone (App.zoneGen)
+	cache    []string // rendered, padded screen lines
+	day      int32    // calendar day in the user's zone (App.dayOf)
+	dayGen   int      // App.zoneGen+1 when day was computed
 }
 
 // pending is a line waiting to be committed.
@@ -149,6 +158,7 @@ const (
 
 func newApp(d appDeps) *App {
 	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}}
+	a.loc, a.zoneMsg = zoneFromEnv(d.env)
 	in := newLineInput()
 	in.Prompt = "> "
 	in.PromptStyle = a.st.prompt
@@ -181,6 +191,9 @@ func (a *App) Init() tea.Cmd {
 	}
 	a.status = a.d.b.Status()
 	a.switchTo("general")
+	if a.zoneMsg != "" {
+		a.notice(a.zoneMsg)
+	}
 	return tea.Batch(cmds...)
 }
 

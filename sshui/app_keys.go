@@ -173,6 +173,13 @@ func (a *App) onOlderPage(r olderPage) {
 		lines = append(lines, a.lineOf(m))
 		a.lamport = max(a.lamport, m.Lamport)
 	}
+	// The day separator above the old first line goes when the page ends
+	// on the same day; take its row out of the offset, so PgUp pages on
+	// from the row that was at the top.
+	if len(buf.lines) > 0 && buf.scroll > 0 && buf.lines[0].cacheSep &&
+		a.dayOf(&buf.lines[0]) == a.dayOf(&lines[len(lines)-1]) {
+		buf.scroll--
+	}
 	buf.lines = append(lines, buf.lines...)
 	buf.first = older[0].Index
 	buf.last = max(buf.last, older[len(older)-1].Index)

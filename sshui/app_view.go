@@ -354,11 +354,30 @@ func (a *App) renderTail(c string, w, need int) []string {
 	buf := a.bufs[c]
 	if buf != nil {
 		first = len(buf.lines)
+		prev := -1 // the line with a time before first, once looked for
 		for first > 0 && (need < 0 || n < need) {
 			first--
 			l := &buf.lines[first]
-			if l.cacheW != w || l.cache == nil {
-				l.cache, l.cacheW = padAll(a.renderLine(*l, w), w), w
+			sep := false
+			if day := a.dayOf(l); day != 0 {
+				// A day's first line gets a separator: the first loaded line,
+				// or one whose day differs from the line with a time before
+				// it. Each line is looked at once for this (prev only moves
+				// down), so a run of system lines costs nothing extra.
+				if prev < 0 || prev >= first {
+					prev = first - 1
+					for prev >= 0 && a.dayOf(&buf.lines[prev]) == 0 {
+						prev--
+					}
+				}
+				sep = prev < 0 || a.dayOf(&buf.lines[prev]) != day
+			}
+			if l.cacheW != w || l.cache == nil || l.cacheSep != sep || l.cacheGen != a.zoneGen {
+				rows := a.renderLine(*l, w)
+				if sep {
+					rows = append([]string{a.daySeparator(l.t, w)}, rows...)
+				}
+				l.cache, l.cacheW, l.cacheSep, l.cacheGen = padAll(rows, w), w, sep, a.zoneGen
 			}
 			n += len(l.cache)
 		}
@@ -388,7 +407,7 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	case l.mention:
 		gutter = "!"
 	}
-	ts := hhmm(l.t)
+	ts := hhmm(l.t.In(a.loc))
 	header := ts + " " + l.from + ": "
 	if l.action {
 		header = ts + " * " + l.from + " "
@@ -419,10 +438,10 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	return out
 }
 
-// hhmm is t.UTC().Format("15:04") without the formatter (a line is
-// rendered once per session that shows it).
+// hhmm is t.Format("15:04") without the formatter (a line is rendered once
+// per session that shows it).
 func hhmm(t time.Time) string {
-	h, m, _ := t.UTC().Clock()
+	h, m, _ := t.Clock()
 	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
 }
 

@@ -38,6 +38,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		r := newRenderer(sess, pty.Term)
 		app := newApp(appDeps{
 			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.admins,
+			env: sess.Environ(),
 		})
 		fm := newFrameModel(app, out, s.cfg.FPS)
 		p := tea.NewProgram(fm,
