@@ -57,11 +57,12 @@ type App struct {
 	quiet bool
 	fresh int
 
-	input   lineInput
-	hist    []string
-	histPos int
-	draft   string
-	comp    completion
+	input      lineInput
+	submitting string // the input line being submitted (restoreInput)
+	hist       []string
+	histPos    int
+	draft      string
+	comp       completion
 
 	outbox   []pending
 	inflight bool
@@ -69,6 +70,10 @@ type App struct {
 	lamport  uint64
 	away     bool
 	exitMsg  string
+
+	// Rate limit: the head of the outbox waits for a token (rateTick).
+	rateTicking bool // a rateTick is scheduled
+	rateSaid    bool // the user was told lines wait; cleared once one goes
 
 	loc     *time.Location // times are shown in this zone (TZ, /tz)
 	zoneGen int            // counts zone changes: rendered lines redraw
@@ -102,7 +107,7 @@ type chatLine struct {
 	idx     uint64
 	t       time.Time
 	from    string
-	text    string // Clean
+	text    string // CleanText for messages (may hold line breaks), Clean for system lines
 	action  bool
 	system  bool
 	mention bool
@@ -117,11 +122,12 @@ type chatLine struct {
 
 // pending is a line waiting to be committed.
 type pending struct {
-	id     string
-	conv   string
-	text   string
-	action bool
-	queued bool // failed for lack of quorum; being retried
+	id      string
+	conv    string
+	text    string
+	action  bool
+	queued  bool // failed for lack of quorum; being retried
+	charged bool // took its rate-limit token (when first sent)
 }
 
 // Internal messages.
@@ -148,6 +154,7 @@ type (
 		err    error
 	}
 	resyncRetry struct{}
+	rateTick    struct{}
 )
 
 const (
@@ -165,10 +172,15 @@ func newApp(d appDeps) *App {
 	in.PlaceStyle = a.st.pending
 	in.CursorStyle = a.st.cursor
 	in.Placeholder = "type a message, /help for commands"
-	in.CharLimit = d.cfg.MaxMessageLen
+	in.CharLimit = inputCap(d.cfg.MaxMessageLen)
 	a.input = in
 	return a
 }
+
+// inputCap bounds the input line: well above a message (a paste that is
+// too long stays whole in the input, to be cut by the user, not by us),
+// yet bounded per session.
+func inputCap(maxMessage int) int { return max(4*maxMessage, 16384) }
 
 func (a *App) setClient(c *Client) { a.client = c }
 
@@ -352,7 +364,7 @@ func (b *convBuf) trim() {
 }
 
 func (a *App) lineOf(m api.Message) chatLine {
-	text := Clean(m.Text, a.d.cfg.MaxMessageLen)
+	text := CleanText(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
 	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
 		mention: from != a.d.id.Name && mentions(text, a.d.id.Name)}
@@ -479,6 +491,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.onOpResult(msg)
 	case retryTick:
 		a.retrying = false
+		return a, a.sendNext()
+	case rateTick:
+		a.rateTicking = false
 		return a, a.sendNext()
 	}
 	return a, nil

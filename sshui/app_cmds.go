@@ -33,7 +33,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "whois", args: "NAME", help: "show a user's key, presence and rooms", minArgs: 1, run: (*App).cmdWhois},
 		{name: "away", args: "[reason]", help: "mark yourself away (again: back)", run: (*App).cmdAway},
 		{name: "tz", args: "[ZONE]", help: "show or set the time zone of the times shown (like Europe/Berlin)", run: (*App).cmdTz},
-		{name: "help", help: "this list; keys: Tab complete, ↑/↓ history, PgUp/PgDn scroll, Ctrl-N/P switch", run: (*App).cmdHelp},
+		{name: "help", help: "this list; keys: Tab complete, ↑/↓ history, PgUp/PgDn scroll, Ctrl-N/P switch, Alt-Enter new line", run: (*App).cmdHelp},
 		{name: "quit", help: "leave the chat", run: func(*App, []string, string) tea.Cmd { return tea.Quit }},
 		{name: "kick", args: "NAME [reason]", help: "disconnect a user", minArgs: 1, admin: true, run: modCmd("kick")},
 		{name: "ban", args: "NAME [DURATION] [reason]", help: "ban a user (default: forever)", minArgs: 1, admin: true, run: modCmd("ban")},

@@ -3,6 +3,7 @@ package sshui
 import (
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/syncnet/syncnet/node/api"
 )
@@ -20,3 +21,9 @@ func NewTestAppAt(b api.Backend, id Identity, cfg Config, r *lipgloss.Renderer, 
 
 // InputValue is the text in the input line.
 func InputValue(a *App) string { return a.input.Value() }
+
+// RateTickMsg is what the rate limit's wait timer delivers.
+var RateTickMsg tea.Msg = rateTick{}
+
+// MaxMarks is how many combining marks one character keeps.
+const MaxMarks = maxMarks

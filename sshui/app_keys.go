@@ -30,6 +30,10 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 			return tea.Quit
 		}
 	case tea.KeyEnter:
+		if k.Alt { // Alt-Enter: a line break in the message
+			a.input.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{'\n'}})
+			return nil
+		}
 		return a.submit()
 	case tea.KeyUp:
 		a.historyMove(-1)
@@ -56,19 +60,27 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 		a.cycle(-1)
 		return nil
 	}
-	a.input.Update(k)
+	if n := a.input.Update(k); n > 0 && k.Paste {
+		a.notice("paste not inserted: it is " + itoa(n) + " characters and the input holds at most " +
+			itoa(a.input.CharLimit) + " (a message at most " + itoa(a.d.cfg.MaxMessageLen) + ")")
+	}
 	return nil
 }
 
 // submit sends the input line: a /command or a message to the current
-// conversation ("//text" sends "/text").
+// conversation ("//text" sends "/text"). A message that is not sent as it
+// is goes back into the input (restoreInput).
 func (a *App) submit() tea.Cmd {
 	line := strings.TrimSpace(a.input.Value())
 	a.input.SetValue("")
 	if line == "" {
 		return nil
 	}
-	if len(a.hist) == 0 || a.hist[len(a.hist)-1] != line {
+	a.submitting = line
+	defer func() { a.submitting = "" }()
+	// Lines far beyond a message's length (a refused paste, which stays in
+	// the input anyway) are not kept: the history is bounded in bytes too.
+	if len(line) <= 4*a.d.cfg.MaxMessageLen && (len(a.hist) == 0 || a.hist[len(a.hist)-1] != line) {
 		a.hist = append(a.hist, line)
 		if len(a.hist) > maxInputHistory {
 			a.hist = a.hist[1:]
@@ -205,7 +217,7 @@ func (a *App) complete() {
 		return
 	}
 	v := a.input.BeforeCursor()
-	cut := strings.LastIndexByte(v, ' ') + 1
+	cut := strings.LastIndexAny(v, " \n") + 1
 	base, word := v[:cut], v[cut:]
 	cands := a.candidates(word, cut == 0)
 	if len(cands) == 0 {

@@ -6,7 +6,6 @@ package sshui
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -14,20 +13,28 @@ import (
 	"github.com/syncnet/syncnet/node/api"
 )
 
-// enqueue queues a line for conv and starts sending if idle.
+// maxOutbox bounds the lines waiting to be sent (no quorum, rate limit).
+const maxOutbox = 100
+
+// enqueue queues a message for conv and starts sending if idle. A message
+// that cannot be sent as it is — too long, or too many already waiting —
+// is not sent at all: it goes back into the input (restoreInput), and the
+// notice says why. Lines beyond the rate limit wait in the outbox, each
+// its own message, and go out in order (sendNext).
 func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
-	text = strings.TrimSpace(Clean(text, 0))
+	text = CleanText(text, 0)
 	if text == "" {
 		return nil
 	}
 	if n := utf8.RuneCountInString(text); n > a.d.cfg.MaxMessageLen {
-		a.notice("message too long: " + itoa(n) + " runes (max " + itoa(a.d.cfg.MaxMessageLen) + ")")
+		a.notice("not sent: your message is " + itoa(n) + " characters and the limit is " + itoa(a.d.cfg.MaxMessageLen) +
+			"; it is still in the input: shorten it, or send it in parts")
+		a.restoreInput()
 		return nil
 	}
-	if ok, wait := a.d.limit.Allow(a.d.id.Name); !ok {
-		a.notice("rate limit: you are sending too fast; try again in " + wait.Round(100*time.Millisecond).String())
-		a.input.SetValue(text)
-		a.input.CursorEnd()
+	if len(a.outbox) >= maxOutbox {
+		a.notice("not sent: " + itoa(len(a.outbox)) + " lines are already waiting to be sent; it is still in the input")
+		a.restoreInput()
 		return nil
 	}
 	a.outbox = append(a.outbox, pending{id: newClientID(), conv: conv, text: text, action: action})
@@ -40,27 +47,67 @@ func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
 
 // sendNext posts the head of the outbox if nothing is in flight. Lines are
 // sent one at a time, in order, each with its own client message id, so a
-// retry after no quorum never duplicates (I5).
+// retry after no quorum never duplicates (I5). Each takes a rate-limit
+// token when it is first sent; without one it waits, and so does
+// everything behind it, until a rateTick.
 func (a *App) sendNext() tea.Cmd {
 	if a.inflight || len(a.outbox) == 0 {
 		return nil
 	}
+	p := &a.outbox[0]
+	if !p.charged {
+		if a.rateTicking {
+			return nil
+		}
+		ok, wait := a.d.limit.Allow(a.d.id.Name)
+		if !ok {
+			return a.rateWait(wait)
+		}
+		p.charged, a.rateSaid = true, false
+	}
 	a.inflight = true
-	p := a.outbox[0]
-	b, user, seen := a.d.b, a.d.id.Name, a.lamport
+	b, user, seen, msg := a.d.b, a.d.id.Name, a.lamport, *p
 	timeout := a.d.cfg.PostTimeout
-	room := p.conv
+	room := msg.conv
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		var idx uint64
 		var err error
 		if isDMConv(room) {
-			idx, err = b.DirectMessage(ctx, user, room[1:], p.text, p.id)
+			idx, err = b.DirectMessage(ctx, user, room[1:], msg.text, msg.id)
 		} else {
-			idx, err = b.Post(ctx, user, room, p.text, p.id, seen, p.action)
+			idx, err = b.Post(ctx, user, room, msg.text, msg.id, seen, msg.action)
 		}
-		return postResult{id: p.id, idx: idx, err: err}
+		return postResult{id: msg.id, idx: idx, err: err}
+	}
+}
+
+// rateWait says once that lines wait for the rate limit, and schedules
+// the next try. Until it comes, the uncharged lines show as waiting.
+func (a *App) rateWait(wait time.Duration) tea.Cmd {
+	if !a.rateSaid {
+		a.rateSaid = true
+		a.notice("rate limit: you are sending too fast; your lines wait and are sent in order, the next in " +
+			roundUp(wait).String())
+	}
+	a.rateTicking = true
+	return tea.Tick(max(wait, time.Millisecond), func(time.Time) tea.Msg { return rateTick{} })
+}
+
+// roundUp is d rounded up to a tenth of a second, at least that: a wait
+// shown must never read 0s.
+func roundUp(d time.Duration) time.Duration {
+	const step = 100 * time.Millisecond
+	return max((d+step-1)/step*step, step)
+}
+
+// restoreInput puts the line being submitted back into the input, when
+// it was not sent as it is.
+func (a *App) restoreInput() {
+	if a.submitting != "" {
+		a.input.SetValue(a.submitting)
+		a.input.CursorEnd()
 	}
 }
 

@@ -343,8 +343,11 @@ func (a *App) renderTail(c string, w, need int) []string {
 	for _, p := range a.outbox {
 		if p.conv == c {
 			state := "sending"
-			if p.queued {
+			switch {
+			case p.queued:
 				state = "queued"
+			case !p.charged && a.rateTicking:
+				state = "waiting"
 			}
 			tail = append(tail, a.wrap(a.st.pending, "("+state+") "+p.text, w)...)
 		}
@@ -394,7 +397,8 @@ func (a *App) renderTail(c string, w, need int) []string {
 }
 
 // renderLine formats one chat line: a gutter (">" own, "!" mention),
-// the time, the sender in its colour, the text, wrapped to w columns.
+// the time, the sender in its colour, the text, wrapped to w columns. The
+// message's further lines and wrapped rows hang under the sender.
 func (a *App) renderLine(l chatLine, w int) []string {
 	if l.system {
 		return a.wrap(a.st.system, "  "+l.text, w)
@@ -413,10 +417,11 @@ func (a *App) renderLine(l chatLine, w int) []string {
 		header = ts + " * " + l.from + " "
 	}
 	cw := w - 1
+	indent := len(ts) + 1
 	if cw < Width(header)+4 { // too narrow for styling: plain wrap
 		return a.wrap(a.st.plain, gutter+header+l.text, w)
 	}
-	wrapped := wrapPlain(header+l.text, cw)
+	wrapped := wrapHanging(header+l.text, cw, cw-indent)
 	body := a.st.plain
 	if l.mention {
 		body = a.st.mention
@@ -433,7 +438,11 @@ func (a *App) renderLine(l chatLine, w int) []string {
 				body.R(strings.TrimPrefix(s, header))
 			continue
 		}
-		out[i] = gutter + body.R(s)
+		if i == 0 {
+			out[i] = gutter + body.R(s)
+		} else {
+			out[i] = gutter + spaces(indent) + body.R(s)
+		}
 	}
 	return out
 }

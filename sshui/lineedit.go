@@ -1,6 +1,7 @@
 package sshui
 
 import (
+	"strings"
 	"unicode"
 
 	"github.com/charmbracelet/bubbles/runeutil"
@@ -12,10 +13,14 @@ import (
 // it imports github.com/atotto/clipboard, which go.mod does not carry.)
 // It keeps runes, a cursor, and scrolls horizontally by display columns, so
 // wide characters and combining marks keep the cursor in the right place.
+// The text may hold line breaks (a pasted paragraph, Alt-Enter): they are
+// shown as ↵ on the one line.
 type lineInput struct {
 	Prompt      string
 	Placeholder string
 	Width       int // columns for the text (without the prompt)
+	// CharLimit bounds the text in runes. An insert that does not fit is
+	// refused whole, never cut: what is sent is what the user saw.
 	CharLimit   int
 	PromptStyle paint
 	CursorStyle paint
@@ -27,7 +32,7 @@ type lineInput struct {
 }
 
 func newLineInput() lineInput {
-	return lineInput{san: runeutil.NewSanitizer(runeutil.ReplaceTabs(" "), runeutil.ReplaceNewlines(" "))}
+	return lineInput{san: runeutil.NewSanitizer(runeutil.ReplaceTabs(" "), runeutil.ReplaceNewlines("\n"))}
 }
 
 func (l *lineInput) Value() string { return string(l.value) }
@@ -36,17 +41,18 @@ func (l *lineInput) Value() string { return string(l.value) }
 func (l *lineInput) BeforeCursor() string { return string(l.value[:l.pos]) }
 
 func (l *lineInput) SetValue(s string) {
-	l.value = []rune(Clean(s, l.CharLimit))
+	l.value = []rune(cleanLines(s, l.CharLimit))
 	l.pos = len(l.value)
 }
 
 func (l *lineInput) CursorEnd() { l.pos = len(l.value) }
 
-// Update applies one key.
-func (l *lineInput) Update(k tea.KeyMsg) {
+// Update applies one key. It returns how many runes it refused to insert
+// (the text would exceed CharLimit).
+func (l *lineInput) Update(k tea.KeyMsg) (refused int) {
 	switch k.Type {
 	case tea.KeyRunes, tea.KeySpace:
-		l.insert(k.Runes)
+		return l.insert(k.Runes)
 	case tea.KeyBackspace, tea.KeyCtrlH:
 		if k.Alt {
 			l.deleteWord()
@@ -74,21 +80,26 @@ func (l *lineInput) Update(k tea.KeyMsg) {
 	case tea.KeyCtrlK:
 		l.value = l.value[:l.pos]
 	}
+	return 0
 }
 
-func (l *lineInput) insert(rs []rune) {
-	// Sanitize works in place, and bubbletea hands every program the same
-	// global slice for the space key: copy first, or sessions typing spaces
-	// at once race on it.
-	rs = []rune(Clean(string(l.san.Sanitize(append([]rune(nil), rs...))), 0))
-	if l.CharLimit > 0 {
-		rs = rs[:min(len(rs), max(l.CharLimit-len(l.value), 0))]
+// insert puts rs (typed, or a bracketed paste, whose lines the terminal
+// separates with CR) at the cursor, cleaned like message text; or nothing,
+// reporting the cleaned length, if it would not fit in CharLimit.
+func (l *lineInput) insert(rs []rune) (refused int) {
+	// cleanLines makes a new slice (Sanitize works in place, and bubbletea
+	// hands every program the same global slice for the space key); the
+	// sanitizer then drops U+FFFD left by broken UTF-8.
+	rs = l.san.Sanitize([]rune(cleanLines(string(rs), 0)))
+	if l.CharLimit > 0 && len(l.value)+len(rs) > l.CharLimit {
+		return len(rs)
 	}
 	v := make([]rune, 0, len(l.value)+len(rs))
 	v = append(v, l.value[:l.pos]...)
 	v = append(v, rs...)
 	l.value = append(v, l.value[l.pos:]...)
 	l.pos += len(rs)
+	return 0
 }
 
 func (l *lineInput) deleteWord() {
@@ -111,7 +122,7 @@ func (l *lineInput) View() string {
 	if len(l.value) == 0 {
 		return prompt + l.CursorStyle.R(" ") + l.PlaceStyle.R(Fit(l.Placeholder, avail))
 	}
-	before, after := string(l.value[:l.pos]), string(l.value[l.pos:])
+	before, after := oneLine(string(l.value[:l.pos])), oneLine(string(l.value[l.pos:]))
 	if w := Width(before); w > avail*3/4 && w > avail-Width(after) {
 		keep := min(avail*3/4, avail-min(Width(after), avail/4))
 		before = trimLeftWidth(before, w-keep)
@@ -126,3 +137,6 @@ func (l *lineInput) View() string {
 	rest := max(avail-Width(before)-Width(under)+1, 0)
 	return prompt + before + l.CursorStyle.R(under) + Fit(after, rest)
 }
+
+// oneLine shows line breaks as ↵, so the text stays on the input's row.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "↵") }

@@ -366,20 +366,32 @@ func spaces(n int) string {
 // wrapPlain word-wraps plain (Clean or CleanText, unstyled) text to width
 // columns, breaking words longer than a line; a line break in s always
 // starts a new line.
-func wrapPlain(s string, width int) []string {
+func wrapPlain(s string, width int) []string { return wrapHanging(s, width, width) }
+
+// wrapHanging is wrapPlain with a first row of first columns and every
+// other row of rest columns (a message's rows hang under its author).
+func wrapHanging(s string, first, rest int) []string {
 	if strings.IndexByte(s, '\n') < 0 {
-		return wrapLine(nil, s, width)
+		return wrapLine(nil, s, first, rest)
 	}
 	var lines []string
 	for _, l := range strings.Split(s, "\n") {
-		lines = wrapLine(lines, l, width)
+		lines = wrapLine(lines, l, first, rest)
 	}
 	return lines
 }
 
-// wrapLine appends the wrapped rows of s, which holds no line break.
-func wrapLine(lines []string, s string, width int) []string {
-	width = max(width, 1)
+// wrapLine appends the wrapped rows of s, which holds no line break; the
+// row it starts is lines' first if lines is empty.
+func wrapLine(lines []string, s string, first, rest int) []string {
+	width := max(rest, 1)
+	if len(lines) == 0 {
+		width = max(first, 1)
+	}
+	push := func(row string) {
+		lines = append(lines, row)
+		width = max(rest, 1)
+	}
 	var line strings.Builder
 	lw := 0
 	for i, word := range strings.Split(s, " ") {
@@ -397,18 +409,18 @@ func wrapLine(lines []string, s string, width int) []string {
 			continue
 		}
 		if lw > 0 {
-			lines = append(lines, line.String())
+			push(line.String())
 			line.Reset()
 		}
 		for ww > width {
-			head, rest := cutWidth(word, width)
+			head, tail := cutWidth(word, width)
 			if head == "" { // one cluster wider than the line: take it anyway
 				g := uniseg.NewGraphemes(word)
 				g.Next()
-				head, rest = g.Str(), word[len(g.Str()):]
+				head, tail = g.Str(), word[len(g.Str()):]
 			}
-			lines = append(lines, head)
-			word, ww = rest, Width(rest)
+			push(head)
+			word, ww = tail, Width(tail)
 		}
 		line.WriteString(word)
 		lw = ww

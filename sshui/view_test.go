@@ -255,16 +255,28 @@ func TestChatAdminModeration(t *testing.T) {
 	}
 }
 
+// Beyond the burst of 40 lines wait for the rate limit, which says so, and
+// then go out in order, each its own message (the burst's exact size is
+// TestChatRateLimitKeepsLinesApart's, on a clock of its own).
 func TestChatRateLimitNotice(t *testing.T) {
 	c := newChat(t, 100, 30, false)
+	var want []string
 	for i := range 45 {
 		typeLine(t, c.app, fmt.Sprint("burst ", i))
+		want = append(want, fmt.Sprint("burst ", i))
 	}
 	if !strings.Contains(c.app.View(), "rate limit") {
 		t.Fatalf("no rate limit notice:\n%s", c.app.View())
 	}
-	if n := c.f.Posts(); n < 40 || n >= 45 {
-		t.Fatalf("posts = %d, want the burst of 40 (+refill)", n)
+	waitUntil(t, 5*time.Second, func() bool { return c.f.Posts() == 45 }, func() string {
+		return fmt.Sprintf("posts = %d, want all 45", c.f.Posts())
+	})
+	var got []string
+	for _, m := range hist(t, c.f, "general", 0, 45) {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("posted %q", got)
 	}
 }
 
