@@ -196,7 +196,7 @@ func (a *App) Init() tea.Cmd {
 	var cmds []tea.Cmd
 	if !slices.Contains(rooms, "general") {
 		rooms = append([]string{"general"}, rooms...)
-		cmds = append(cmds, a.joinCmd("general", false))
+		cmds = append(cmds, a.joinCmd("general", false, ""))
 	}
 	for _, r := range rooms {
 		a.addConv(r)
@@ -303,6 +303,9 @@ func (a *App) refreshMembers() {
 	a.dirty()
 	if isDMConv(a.cur) {
 		a.members = []api.Presence{{User: a.d.id.Name, Status: "online", Node: a.d.cfg.NodeID}, {User: a.cur[1:]}}
+		if a.cur[1:] == a.d.id.Name { // notes to self (from before /msg refused it)
+			a.members = a.members[:1]
+		}
 		for _, p := range everyone(a.d.b) {
 			switch p.User {
 			case a.d.id.Name:
@@ -366,7 +369,16 @@ func (b *convBuf) trim() {
 func (a *App) lineOf(m api.Message) chatLine {
 	text := CleanText(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
-	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
+	action := m.Action
+	if m.IsDM() && !action {
+		// A direct message has no action flag in the log: /me sends
+		// "* name text" (readable as it is in every other tool), shown here
+		// as the action it is.
+		if rest, ok := strings.CutPrefix(text, "* "+from+" "); ok {
+			text, action = rest, true
+		}
+	}
+	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: action,
 		mention: from != a.d.id.Name && mentions(text, a.d.id.Name)}
 }
 

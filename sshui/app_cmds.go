@@ -74,9 +74,10 @@ func (a *App) op(ok string, f func(ctx context.Context) error, then func(*App) t
 	}
 }
 
-func (a *App) joinCmd(room string, switchAfter bool) tea.Cmd {
+// joinCmd joins room; ok is the notice once joined ("": none).
+func (a *App) joinCmd(room string, switchAfter bool, ok string) tea.Cmd {
 	b, user := a.d.b, a.d.id.Name
-	return a.op("", func(ctx context.Context) error { return b.JoinRoom(ctx, user, room) },
+	return a.op(ok, func(ctx context.Context) error { return b.JoinRoom(ctx, user, room) },
 		func(a *App) tea.Cmd {
 			a.addConv(room)
 			if switchAfter {
@@ -86,27 +87,52 @@ func (a *App) joinCmd(room string, switchAfter bool) tea.Cmd {
 		})
 }
 
-func (a *App) cmdJoin(args []string, _ string) tea.Cmd {
-	room, err := NormalizeRoom(args[0])
-	if err != nil {
-		a.notice(err.Error())
+func (a *App) cmdJoin(args []string, rest string) tea.Cmd {
+	room, ok := a.roomArg(args, rest)
+	if !ok {
 		return nil
+	}
+	folded := ""
+	if strings.TrimPrefix(args[0], "#") != room {
+		folded = "#" + room + ": room names are lower case"
 	}
 	if slices.Contains(a.convs, room) {
 		a.switchTo(room)
+		if folded != "" {
+			a.notice(folded)
+		}
 		return nil
 	}
-	return a.joinCmd(room, true)
+	return a.joinCmd(room, true, folded)
 }
 
-func (a *App) cmdLeave(args []string, _ string) tea.Cmd {
+// roomArg is the one room name a command takes. A name with spaces is
+// refused, not cut at the first word ("/join #Dev Ops" must not join
+// #dev); the notice says why and what would do.
+func (a *App) roomArg(args []string, rest string) (string, bool) {
+	if len(args) > 1 {
+		msg := "room names have no spaces: " + Clean(strings.Join(strings.Fields(rest), " "), 80)
+		if r, err := NormalizeRoom(strings.Join(args, "-")); err == nil {
+			msg += " (try #" + r + ")"
+		}
+		a.notice(msg)
+		return "", false
+	}
+	room, err := NormalizeRoom(args[0])
+	if err != nil {
+		a.notice(err.Error())
+		return "", false
+	}
+	return room, true
+}
+
+func (a *App) cmdLeave(args []string, rest string) tea.Cmd {
 	conv := a.cur
 	if len(args) > 0 {
 		conv = args[0]
 		if !strings.HasPrefix(conv, "@") {
-			r, err := NormalizeRoom(conv)
-			if err != nil {
-				a.notice(err.Error())
+			r, ok := a.roomArg(args, rest)
+			if !ok {
 				return nil
 			}
 			conv = r
@@ -165,6 +191,10 @@ func (a *App) cmdMsg(args []string, rest string) tea.Cmd {
 		a.notice(err.Error())
 		return nil
 	}
+	if to == a.d.id.Name {
+		a.notice("that is you: /msg sends a direct message to someone else")
+		return nil
+	}
 	if _, ok := a.d.b.NameOwner(to); !ok && to != AdminName {
 		a.notice("no such user: " + to)
 		return nil
@@ -176,9 +206,6 @@ func (a *App) cmdMsg(args []string, rest string) tea.Cmd {
 }
 
 func (a *App) cmdMe(_ []string, rest string) tea.Cmd {
-	if isDMConv(a.cur) {
-		return a.enqueue(a.cur, "* "+a.d.id.Name+" "+rest, false)
-	}
 	return a.enqueue(a.cur, rest, true)
 }
 

@@ -261,11 +261,14 @@ func (a *App) onOpResult(r opResult) tea.Cmd {
 		a.notice("error: " + explain(r.err, a.d.cfg.PostTimeout.String()))
 		return nil
 	}
+	// then first: it may switch panes (join, leave), and the notice belongs
+	// where the user is after it.
+	var cmd tea.Cmd
+	if r.then != nil {
+		cmd = r.then(a)
+	}
 	if r.ok != "" {
 		a.notice(r.ok)
 	}
-	if r.then != nil {
-		return r.then(a)
-	}
-	return nil
+	return cmd
 }

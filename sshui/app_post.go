@@ -75,7 +75,11 @@ func (a *App) sendNext() tea.Cmd {
 		var idx uint64
 		var err error
 		if isDMConv(room) {
-			idx, err = b.DirectMessage(ctx, user, room[1:], msg.text, msg.id)
+			text := msg.text
+			if msg.action { // the log has no action flag for DMs (see lineOf)
+				text = "* " + user + " " + text
+			}
+			idx, err = b.DirectMessage(ctx, user, room[1:], text, msg.id)
 		} else {
 			idx, err = b.Post(ctx, user, room, msg.text, msg.id, seen, msg.action)
 		}
