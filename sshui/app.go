@@ -73,7 +73,7 @@ type App struct {
 
 	// Rate limit: the head of the outbox waits for a token (rateTick).
 	rateTicking bool // a rateTick is scheduled
-	rateSaid    bool // the user was told lines wait; cleared once one goes
+	rateSaid    bool // the user was told lines wait; cleared when the outbox was empty
 
 	loc     *time.Location // times are shown in this zone (TZ, /tz)
 	zoneGen int            // counts zone changes: rendered lines redraw

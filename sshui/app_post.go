@@ -37,6 +37,9 @@ func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
 		a.restoreInput()
 		return nil
 	}
+	if len(a.outbox) == 0 {
+		a.rateSaid = false // a new run of lines: say the rate limit again
+	}
 	a.outbox = append(a.outbox, pending{id: newClientID(), conv: conv, text: text, action: action})
 	if !a.status.Quorum && a.status.Node != "" {
 		a.outbox[len(a.outbox)-1].queued = true
@@ -63,7 +66,7 @@ func (a *App) sendNext() tea.Cmd {
 		if !ok {
 			return a.rateWait(wait)
 		}
-		p.charged, a.rateSaid = true, false
+		p.charged = true
 	}
 	a.inflight = true
 	b, user, seen, msg := a.d.b, a.d.id.Name, a.lamport, *p

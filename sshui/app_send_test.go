@@ -156,8 +156,17 @@ func TestChatRateLimitKeepsLinesApart(t *testing.T) {
 	if strings.Contains(v, " 0s") {
 		t.Fatalf("a wait of 0s shown:\n%s", v)
 	}
-	clock.add(5 * time.Minute)
+	clock.add(100 * time.Second) // one token: line 3 goes, line 4 waits on
 	_, cmd := a.Update(RateTickMsg)
+	drive(t, a, cmd)
+	if n := f.Posts(); n != 3 {
+		t.Fatalf("posts = %d after one more token, want 3", n)
+	}
+	if v := a.View(); strings.Count(v, "rate limit") != 1 || !strings.Contains(v, "(waiting) line 4") {
+		t.Fatalf("the notice is not said once, or line 4 does not wait:\n%s", v)
+	}
+	clock.add(5 * time.Minute)
+	_, cmd = a.Update(RateTickMsg)
 	drive(t, a, cmd)
 	if got, want := roomTexts(t, f, "general", 10), []string{"line 1", "line 2", "line 3", "line 4"}; !slices.Equal(got, want) {
 		t.Fatalf("posted %q, want %q", got, want)
