@@ -361,12 +361,24 @@ func (r *Replica) bcastAppend() {
 func (r *Replica) sendAppends(to string) {
 	pr := r.prs[to]
 	sent := false
-	for r.maybeSendAppend(to, false) {
+	for n := 0; (n < catchUpBurst || !r.readsStorage(pr)) && r.maybeSendAppend(to, false); n++ {
 		sent = true
 	}
 	if !sent && pr.state == stateReplicate && pr.sentCommit < min(r.log.committed, pr.match) {
 		r.sendCommitOnly(to, pr)
 	}
+}
+
+// catchUpBurst bounds how many batches read from Storage one Step sends to
+// a follower: Storage reads run inside Step, and filling a whole window of
+// CatchUpInflight batches at once would hold up every other input (and the
+// leader's heartbeats) for all those reads. Each ack sends the next ones,
+// so the window still fills, a burst at a time.
+const catchUpBurst = 2
+
+// readsStorage reports whether a follower's next batch comes from Storage.
+func (r *Replica) readsStorage(pr *progress) bool {
+	return r.log.storage != nil && pr.next < r.log.firstIndex()
 }
 
 // maybeSendAppend sends one MsgApp to a follower if its progress allows;

@@ -464,3 +464,56 @@ func TestStorageRestartPointChecked(t *testing.T) {
 		t.Error("restart with a failing Storage accepted")
 	}
 }
+
+// TestStorageCatchUpBurst: one Step sends at most catchUpBurst batches read
+// from Storage to a far-behind follower, however wide its window (the reads
+// run inside Step and would hold up every other input), and the window
+// still fills, a burst per ack.
+func TestStorageCatchUpBurst(t *testing.T) {
+	const n = 200000
+	log := ents(1, repeat(1, n)...)
+	mod := func(c *Config) {
+		c.MaxBatchEntries, c.MaxInflight, c.CatchUpBatchEntries, c.CatchUpBatchBytes, c.CatchUpInflight = 16, 4, 1024, 1<<20, 16
+	}
+	c := newMemCluster(t, 3, mod)
+	l, _ := storedReplica(t, "n1", log, n-10, HardState{Term: 1, Commit: n}, mod)
+	c.rs["n1"] = l
+	c.rs["n3"], _ = storedReplica(t, "n3", log, n-10, HardState{Term: 1, Commit: n}, mod)
+	must(t, l.BecomeLeader(2))
+	widest := 0
+	for round := 0; round < 400 && c.rs["n2"].log.lastIndex() < n; round++ {
+		c.pump()
+		q := c.queue
+		c.queue = nil
+		for _, m := range q {
+			must(t, c.rs[m.To].Step(m))
+			if m.To != "n1" {
+				continue
+			}
+			if !l.HasReady() {
+				continue
+			}
+			rd := l.Ready()
+			apps := 0
+			for _, out := range rd.Messages {
+				if out.Type == MsgApp && out.To == "n2" && len(out.Entries) > 0 && out.Entries[0].Index < n-10 {
+					apps++
+				}
+				c.queue = append(c.queue, out)
+			}
+			if apps > catchUpBurst {
+				t.Fatalf("one Step sent %d batches from Storage to n2, want at most %d", apps, catchUpBurst)
+			}
+			l.Advance(rd)
+		}
+		if pr := l.prs["n2"]; len(pr.inflight) > widest {
+			widest = len(pr.inflight)
+		}
+	}
+	if c.rs["n2"].log.lastIndex() < n {
+		t.Fatalf("n2 at %d of %d", c.rs["n2"].log.lastIndex(), n)
+	}
+	if widest < 8 {
+		t.Errorf("the window to n2 never grew past %d batches (of 16)", widest)
+	}
+}
