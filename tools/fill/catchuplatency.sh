@@ -1,0 +1,36 @@
+#!/bin/bash
+# The catch-up figures of docs/BENCHMARKS.md ("History at scale"): fill N
+# messages (default 1,000,000) into a copy of cluster.toml, start the three
+# nodes, time `post` through node1 idle (postlatency.sh), then kill -9 node3,
+# wipe its data directory, restart it empty and time `post` again while it
+# catches up; print how long it took to be promoted from learner and how
+# many suspicions and leader-silent alarms the others logged meanwhile.
+# usage (from the repository root, after make build): tools/fill/catchuplatency.sh [BIN]
+set -u
+N=${N:-1000000}
+BIN=${1:-bin/syncnet}
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${SCALEBENCH_DIR:-/tmp/syncnet-catchup}/n$N
+rm -rf $B; mkdir -p $B
+sed -e "s|^data_dir = \"data\"|data_dir = \"$B/data\"|" cluster.toml > $B/cluster.toml
+$BIN fill --config $B/cluster.toml --messages $N --rooms 1000 --period 8760h > $B/fill.log 2>&1 || { cat $B/fill.log; exit 1; }
+start() { $BIN node --config $B/cluster.toml --id $1 --log-level info >> $B/$1.log 2>&1 & echo $! > $B/$1.pid; }
+waitlog() { # id pattern count
+  for i in $(seq 1 6000); do c=$(grep -c "$2" $B/$1.log 2>/dev/null); [ "${c:-0}" -ge "$3" ] && return 0; sleep 0.1; done
+  echo "timeout waiting for $2 on $1"; return 1
+}
+for id in node1 node2 node3; do start $id; done
+for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
+for id in node1 node2 node3; do waitlog $id "snapshot written" 1; done
+sleep 5
+echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
+kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
+s1=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
+t0=$(date +%s.%N); start node3
+sleep 1
+echo "during the catch-up: $(bash $HERE/postlatency.sh 2222 300 during)"
+waitlog node3 "promoted from learner to voting member" 1
+echo "node3 promoted $(echo "$(date +%s.%N) - $t0" | bc) s after its start"
+s2=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
+echo "suspicions logged by node1 and node2 since node3 was killed: $((s2 - s1)); leader-silent alarms in all: $(cat $B/node1.log $B/node2.log | grep -c 'silent for')"
+for id in node1 node2 node3; do kill -TERM $(cat $B/$id.pid); done; sleep 2
