@@ -5,9 +5,11 @@
 // # Owns / does not own
 //
 // Owns: SSH listening, authentication and identity decisions, session caps,
-// keepalives, the per-node session hub, terminal rendering, the sanitizer
-// (Clean) that every shown string passes through, per-user rate limits on
-// posting, exec command parsing and output formats (the JSON shapes of
+// keepalives, the per-node session hub, terminal rendering, the sanitizers
+// that every shown string passes through (Clean for one line, CleanText for
+// message text, which keeps its line breaks), per-user rate limits on
+// posting, exec command parsing (cmdline.go: the raw command line, split by
+// spaces in linear time, never by a shell-word parser) and output formats (the JSON shapes of
 // status --json and history/tail --json are contracts, docs/CONTRACTS.md §3).
 //
 // Does not own: protocol logic, nor the domain types. Of ours it imports only
@@ -30,12 +32,14 @@
 //	           everything is passed to it)
 //	logging   connect/disconnect lines; caches s.Pty() once (data race in
 //	          charmbracelet/ssh's Pty, docs/DEPENDENCIES.md §2.6)
-//	limits    key required; caps per node and per key; refuses while
-//	          shutting down; starts the connection's keepalive
+//	limits    key required; caps per node and per key; refuses a command
+//	          line over MaxCommandLine (64 KiB) before anything parses it;
+//	          refuses while shutting down; starts the connection's keepalive
 //	identity  name from s.User(), key from s.PublicKey() — never what the
 //	          auth handler saw (§2.2); "admin" only for admin keys; bans;
 //	          BindName on first use; another key for a bound name is refused
-//	router    PTY + no command → chat; otherwise one exec command; its own
+//	router    PTY + no command → chat; otherwise one exec command, read from
+//	          s.RawCommand() by cmdLine (s.Command() would shell-split); its own
 //	          recover prints "internal error" and exits 1
 //	chat      bubbletea program (tea.go) without bubbletea's renderer:
 //	          frameModel (screen.go) draws only what changed, only when
