@@ -145,9 +145,15 @@ func (n *Node) Rooms() []api.RoomInfo { return n.state.Chat.Rooms() }
 // RoomsOf lists the rooms user joined.
 func (n *Node) RoomsOf(user string) []string { return n.state.Chat.RoomsOf(user) }
 
-// Members lists a room's members with their presence.
+// Members lists a room's members with their presence. Presence reported
+// by a node this node does not hear as alive is left out: its sessions
+// died with it (or cannot reach us), so its users show offline here until
+// they connect to a live node (docs/ARCHITECTURE.md, "Presence").
 func (n *Node) Members(room string) []api.Presence {
-	return n.state.Presence.Of(n.state.Chat.Members(room))
+	n.mu.RLock()
+	down := n.view.down // replaced, never modified, by publishView
+	n.mu.RUnlock()
+	return n.state.Presence.OfExcept(n.state.Chat.Members(room), down)
 }
 
 // JoinRoom makes user a member of room (creating it).

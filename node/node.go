@@ -138,6 +138,9 @@ type view struct {
 	quorum  bool
 	commit  uint64
 	members []ring.MemberStatus
+	// down are the members this node does not hear as alive (the same
+	// rule as Status's Online): presence they report is not shown.
+	down map[string]bool
 }
 
 // New opens the node's WAL, rebuilds its state from it and binds its sockets.

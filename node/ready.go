@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/replica"
 	"github.com/syncnet/syncnet/ring"
 )
@@ -335,11 +337,18 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 func (n *Node) publishView() {
 	st := n.replication.Status()
 	rs := n.ring.Status()
+	down := downMembers(rs.Members)
 	n.mu.Lock()
+	downChanged := !maps.Equal(down, n.view.down)
 	n.view = view{
-		term: rs.Term, leader: rs.Leader, commit: st.Commit, members: rs.Members, quorum: n.quorum(rs),
+		term: rs.Term, leader: rs.Leader, commit: st.Commit, members: rs.Members, quorum: n.quorum(rs), down: down,
 	}
 	n.mu.Unlock()
+	if downChanged {
+		// Presence shown (Members) depends on who is down: tell the front
+		// ends to read it again. An observed event, not a committed one.
+		n.subscribers.publish([]api.Event{{Kind: api.EventPresence}})
+	}
 	n.ring.SetLocalStatus(ring.StatusInfo{
 		BootID: n.bootID, CommitIndex: st.Commit,
 		UptimeMillis: uint64(n.now().Sub(n.start).Milliseconds()),
@@ -347,6 +356,22 @@ func (n *Node) publishView() {
 		HashIndex: n.hash.checkpoint, LogHash: n.hash.atCheck,
 		MaxKind: uint16(maxKind),
 	})
+}
+
+// downMembers are the members not heard as alive: silent for
+// failure_timeout (suspected) or longer. Status shows them offline, and the
+// presence their sessions reported is not shown (Node.Members).
+func downMembers(ms []ring.MemberStatus) map[string]bool {
+	var down map[string]bool
+	for _, m := range ms {
+		if !m.Self && !(m.Heard && m.State == ring.MemberAlive) {
+			if down == nil {
+				down = map[string]bool{}
+			}
+			down[m.ID] = true
+		}
+	}
+	return down
 }
 
 // quorum reports whether this node believes a majority is alive.

@@ -127,8 +127,15 @@ func (p *Moderation) Muted(user, room string) bool {
 // Presence tracks who is online where. It is replicated so every node's
 // members pane agrees. Each node reports its own sessions ("online" on a
 // user's first session there, "offline" on the last), so a user is online
-// if any node says so; a node that dies leaves its users "online" there
-// until it restarts and reports them offline.
+// if any node says so.
+//
+// A node that dies cannot report its users offline: its entries stay in
+// the replicated state until it restarts and clears them. Readers that
+// know which nodes are down (the node's ring view) ask OfExcept, which
+// leaves out what those nodes report: presence is a derived view of the
+// replicated state and the reader's liveness, never a write decided from a
+// clock, so the applied state stays the same on every node (see
+// docs/ARCHITECTURE.md, "Presence").
 type Presence struct {
 	mu    sync.RWMutex
 	state map[string]map[string]string // user -> node -> status
@@ -150,37 +157,47 @@ func (p *Presence) Apply(index uint64, ev eventlog.Event) []api.Event {
 	} else {
 		p.state[b.User][b.Node] = b.Status
 	}
-	merged := p.mergedLocked(b.User)
+	merged := p.mergedLocked(b.User, nil)
 	p.mu.Unlock()
 	return []api.Event{{Kind: api.EventPresence, Index: index, User: b.User, Text: merged.Status, Node: merged.Node}}
 }
 
+// presenceRank orders statuses: online beats away beats offline.
+var presenceRank = map[string]int{"offline": 0, "away": 1, "online": 2}
+
 // mergedLocked combines a user's per-node presence: online beats away beats
 // offline; the node shown is the first (by name) with the winning status.
-func (p *Presence) mergedLocked(user string) api.Presence {
+// What a node in down reports is left out.
+func (p *Presence) mergedLocked(user string, down map[string]bool) api.Presence {
 	best := api.Presence{User: user, Status: "offline"}
-	rank := map[string]int{"offline": 0, "away": 1, "online": 2}
 	nodes := make([]string, 0, len(p.state[user]))
 	for n := range p.state[user] {
-		nodes = append(nodes, n)
+		if !down[n] {
+			nodes = append(nodes, n)
+		}
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
 		st := p.state[user][n]
-		if rank[st] > rank[best.Status] {
+		if presenceRank[st] > presenceRank[best.Status] {
 			best.Status, best.Node = st, n
 		}
 	}
 	return best
 }
 
-// Of returns the merged presence of users.
-func (p *Presence) Of(users []string) []api.Presence {
+// Of returns the merged presence of users, as replicated.
+func (p *Presence) Of(users []string) []api.Presence { return p.OfExcept(users, nil) }
+
+// OfExcept returns the merged presence of users, leaving out what the
+// nodes in down report: their sessions died with them (or are cut off
+// from the reader), so a user present only there is shown offline.
+func (p *Presence) OfExcept(users []string, down map[string]bool) []api.Presence {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make([]api.Presence, 0, len(users))
 	for _, u := range users {
-		out = append(out, p.mergedLocked(u))
+		out = append(out, p.mergedLocked(u, down))
 	}
 	return out
 }
