@@ -24,9 +24,11 @@
 //     killed node may lag what the cluster had committed, a cleanly stopped
 //     node's holds every entry it knew committed. replay, export and diff
 //     default to it and say so (replay and export: --include-uncommitted).
-//   - Text from the log is untrusted. Human-readable output (dump, replay,
-//     stats, txt export) escapes control characters (C0, C1, DEL, bidi
-//     controls, line separators); jsonl and csv keep the exact text.
+//   - Text from the log is untrusted, whatever field it is in (names, rooms,
+//     topics, reasons, ids, texts). No output carries a character a
+//     terminal acts on (C0, C1, DEL, bidi controls, line separators) raw:
+//     human-readable output and csv show escapes (clean, cleanCSV), JSON
+//     output \u escapes that decode to the exact text (jsonWriter).
 //
 // How a log is read: one eventlog.Scan (CRC, kind, hash chain; decode),
 // each record folded into the effective cluster log (logFold) plus the

@@ -1,7 +1,6 @@
 package walcmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -43,8 +42,7 @@ func runDump(e *env, args []string) error {
 	if e.outTTY {
 		e.tty = false // records stream to the same terminal: a bar would garble them
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
+	enc := newJSONWriter(e.stdout)
 	rep, err := src.scan(e, "dump", nil, func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
 		if *to != 0 && seq > *to {
 			return errStop
@@ -53,7 +51,7 @@ func runDump(e *env, args []string) error {
 			return nil
 		}
 		if *asJSON {
-			return enc.Encode(dumpRecord(seq, ev, h))
+			return enc.encode(dumpRecord(seq, ev, h))
 		}
 		_, err := fmt.Fprintf(e.stdout, "%d %s\n", seq, ev.Describe())
 		return err

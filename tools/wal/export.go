@@ -2,7 +2,6 @@ package walcmd
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,9 +16,11 @@ time (RFC 3339, UTC), author, text, Lamport time and client message id.
 Only committed entries are applied (those at or below the WAL's last
 CommittedUpTo record, which may lag the cluster by up to 100ms of traffic);
 --include-uncommitted applies the uncommitted tail too, as 'wal replay' does.
---format jsonl (default) and csv keep the text exactly as posted (csv via
-encoding/csv, with a header row); txt is for reading and escapes control
-characters. --until exports the room as it stood at a cluster index or time
+--format jsonl (default) keeps the text exactly as posted, with the
+characters a terminal would act on (control characters, escape sequences,
+bidi overrides) written as JSON \u escapes; csv has the same columns and a
+header row, and shows those characters as escapes such as \x1b (a
+message's line breaks are kept); txt is for reading and escapes them too. --until exports the room as it stood at a cluster index or time
 (see 'wal replay --help'). A direct conversation can be exported by its
 history key (@alice,bob: the two names sorted).`
 
@@ -95,14 +96,13 @@ type exportRow struct {
 }
 
 func exportJSONL(e *env, msgs messages) (int, error) {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
+	enc := newJSONWriter(e.stdout)
 	n := 0
 	err := msgs(func(m api.Message) error {
 		n++
 		row := exportRow{Index: m.Index, Time: m.Time.UTC().Format(time.RFC3339Nano), Room: m.Room, From: m.From,
 			To: m.To, Text: m.Text, Lamport: m.Lamport, ID: m.ID, Action: m.Action}
-		return enc.Encode(row)
+		return enc.encode(row)
 	})
 	return n, err
 }
@@ -113,8 +113,8 @@ func exportCSV(e *env, msgs messages) (int, error) {
 	n := 0
 	_ = msgs(func(m api.Message) error {
 		n++
-		_ = w.Write([]string{strconv.FormatUint(m.Index, 10), m.Time.UTC().Format(time.RFC3339Nano), m.Room, m.From,
-			m.To, m.Text, strconv.FormatUint(m.Lamport, 10), m.ID, strconv.FormatBool(m.Action)})
+		_ = w.Write([]string{strconv.FormatUint(m.Index, 10), m.Time.UTC().Format(time.RFC3339Nano), cleanCSV(m.Room), cleanCSV(m.From),
+			cleanCSV(m.To), cleanCSV(m.Text), strconv.FormatUint(m.Lamport, 10), cleanCSV(m.ID), strconv.FormatBool(m.Action)})
 		return nil
 	})
 	w.Flush()
