@@ -1,12 +1,20 @@
 package sshui
 
-import "github.com/syncnet/syncnet/node/api"
-import "strconv"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/syncnet/syncnet/node/api"
+)
 
 func cmdTail() command {
-	c := command{name: "tail", usage: "ROOM [--json] [--from INDEX] [--limit N]",
+	c := command{name: "tail", usage: "ROOM [--json] [--from INDEX] [--limit N] [--join]",
 		summary: "Print recent messages, then follow new ones until the session closes.\n" +
-			"With --from, print exactly the messages after INDEX (no gaps, no duplicates): resume after a failover."}
+			"With --from, print exactly the messages after INDEX (no gaps, no duplicates): resume after a failover.\n" +
+			"With --join, follow as a member (syncnet chat does): join ROOM and be shown online while it runs."}
 	c.run = func(e *execEnv) int { return runTail(e, c) }
 	return c
 }
@@ -19,6 +27,7 @@ func runTail(e *execEnv, c command) int {
 	asJSON := fs.Bool("json", false, "JSON lines, as history --json")
 	from := fs.String("from", "", "resume strictly after this index")
 	limit := fs.Int("limit", 20, "recent messages to print first (without --from)")
+	join := fs.Bool("join", false, "follow as a member: join ROOM, shown online while tail runs")
 	pos, code, ok := parseArgs(e, c, fs)
 	if !ok {
 		return code
@@ -41,7 +50,41 @@ func runTail(e *execEnv, c command) int {
 	if *limit < 0 || *limit > 10000 {
 		return usageErr(e, c, fs, "--limit must be 0..10000")
 	}
+	if *join {
+		if room[0] == '@' {
+			return usageErr(e, c, fs, "--join is for rooms, not direct conversations")
+		}
+		if code, ok := t.attend(); !ok {
+			return code
+		}
+		defer e.srv.hub.Attend(e.id.Name)()
+	}
 	return t.run(*limit)
+}
+
+// attend makes the user a member of t.room unless they are one: a
+// failover-client user is a user, in who and in the room's members. A
+// refusal (a ban) ends the tail; without a quorum it follows the room
+// anyway and says so (the next tail joins).
+func (t *tailer) attend() (int, bool) {
+	e := t.e
+	if slices.Contains(e.b.RoomsOf(e.id.Name), t.room) {
+		return exitOK, true
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
+	defer cancel()
+	err := e.b.JoinRoom(ctx, e.id.Name, t.room)
+	var refusal *api.Refusal
+	switch {
+	case err == nil:
+	case errors.As(err, &refusal):
+		return e.errorf("tail: %s", Clean(refusal.Error(), 300)), false
+	case noQuorum(err):
+		_, _ = fmt.Fprintf(e.err, "tail: not joined #%s yet: the cluster has no quorum; following it anyway\n", t.room)
+	default:
+		return e.errorf("tail: join #%s: %s", t.room, explain(err, e.srv.cfg.PostTimeout.String())), false
+	}
+	return exitOK, true
 }
 
 // tailer follows one room. It subscribes BEFORE reading history so nothing

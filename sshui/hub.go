@@ -275,6 +275,35 @@ func (h *Hub) Unregister(c *Client) {
 	}
 }
 
+// Attend counts an exec session of user that follows a room as a member
+// (tail --join: syncnet chat) like a chat session, for presence: user is
+// online from their first session on this node to their last. The
+// returned func ends it; calling it again does nothing.
+func (h *Hub) Attend(user string) (leave func()) {
+	h.mu.Lock()
+	h.users[user]++
+	first := h.users[user] == 1
+	h.mu.Unlock()
+	if first {
+		h.presence(user, "online")
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.users[user]--
+			last := h.users[user] <= 0
+			if last {
+				delete(h.users, user)
+			}
+			h.mu.Unlock()
+			if last {
+				h.presence(user, "offline")
+			}
+		})
+	}
+}
+
 // presence records a user's status without blocking the caller.
 func (h *Hub) presence(user, status string) {
 	go func() {

@@ -224,11 +224,13 @@ type tailSession struct {
 func (c *Client) tailCommand() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// --join: the user follows the room as a member, shown online while
+	// connected (a failover-client user is a user).
 	if c.resume {
-		return fmt.Sprintf("tail --json --from %d -- %s", c.last, c.cfg.Room), true
+		return fmt.Sprintf("tail --join --json --from %d -- %s", c.last, c.cfg.Room), true
 	}
 	limit := max(c.cfg.History, 0)
-	return fmt.Sprintf("tail --json --limit %d -- %s", limit, c.cfg.Room), false
+	return fmt.Sprintf("tail --join --json --limit %d -- %s", limit, c.cfg.Room), false
 }
 
 func (c *Client) startTail(conn *ssh.Client) (*tailSession, error) {

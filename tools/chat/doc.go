@@ -3,8 +3,9 @@
 //
 // What it owns: choosing a node, the SSH connection to it (auth like
 // OpenSSH, trust-on-first-use host keys in its own known_hosts file),
-// receiving a room through one long-lived `tail ROOM --json --from LAST`
-// exec session, sending through `post --id ID -- ROOM TEXT` exec sessions on
+// receiving a room through one long-lived `tail --join --json --from LAST
+// ROOM` exec session (--join: the user is a member of the room and shown
+// online while connected, like a chat app user), sending through `post --id ID -- ROOM TEXT` exec sessions on
 // the same connection, the send queue, and the two front ends (the bubbletea
 // UI and the --batch mode for scripts).
 //
