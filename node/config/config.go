@@ -33,10 +33,13 @@ type Config struct {
 	Nodes   []Node  `toml:"node"`
 
 	// path is the file the config was loaded from; relative paths in it
-	// (data_dir, secret_file, admin_keys_file) are resolved against its
-	// directory so `syncnet node --config /etc/syncnet/cluster.toml` works from
-	// any working directory.
+	// (data_dir, secret_file, admin_keys_file, ssh.host_key) are resolved
+	// against its directory so `syncnet node --config
+	// /etc/syncnet/cluster.toml` works from any working directory.
 	path string
+	// lines maps each key set in the file ("ssh.host_key") to the line it
+	// is written on, so errors found later can name it (see Where).
+	lines map[string]int
 }
 
 // Cluster holds cluster-wide identity and storage.
@@ -62,8 +65,12 @@ type Auth struct {
 	AdminKeysFile string   `toml:"admin_keys_file"`
 }
 
-// SSH holds limits of the SSH front end.
+// SSH holds the SSH front end's host identity and limits.
 type SSH struct {
+	// HostKey is the cluster's SSH host key: one private key file that every
+	// node serves, so clients see one host identity whichever node they
+	// reach. Empty means <data_dir>/ssh_host_ed25519_key (see HostKeyPath).
+	HostKey           string   `toml:"host_key"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
 	KeepaliveInterval Duration `toml:"keepalive_interval"`
 	MaxSessions       int      `toml:"max_sessions"`
@@ -184,6 +191,12 @@ func Parse(name, text string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, describeTOMLError(err))
 	}
+	cfg.lines = map[string]int{}
+	for _, k := range md.Keys() {
+		if _, seen := cfg.lines[k.String()]; !seen {
+			cfg.lines[k.String()] = keyLine(text, k)
+		}
+	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var msgs []string
 		for _, k := range und {
@@ -256,8 +269,23 @@ func (c *Config) Validate() error {
 		bad("storage: snapshot_every must be at least 1 (got %d), snapshot_keep at least 1 (got %d), dedupe_window at least 1m (got %s)",
 			st.SnapshotEvery, st.SnapshotKeep, st.DedupeWindow)
 	}
+	c.validateHostKey(bad)
 	c.validateNodes(bad)
 	return errors.Join(errs...)
+}
+
+// validateHostKey catches the host_key mistakes visible without the file:
+// an explicitly empty path, and the public half given instead of the
+// private key. The file itself (present, private, a key) is checked when
+// the node starts (tools/serve).
+func (c *Config) validateHostKey(bad func(string, ...any)) {
+	at := c.linePrefix("ssh.host_key")
+	if _, set := c.lines["ssh.host_key"]; set && strings.TrimSpace(c.SSH.HostKey) == "" {
+		bad("%sssh.host_key is empty: leave it out for the default <data_dir>/ssh_host_ed25519_key", at)
+	}
+	if strings.HasSuffix(c.SSH.HostKey, ".pub") {
+		bad("%sssh.host_key %q is a public key: give the private key file (the same name without .pub)", at, c.SSH.HostKey)
+	}
 }
 
 func (c *Config) validateTiming(bad func(string, ...any)) {
@@ -343,6 +371,36 @@ func (c *Config) Node(id string) (Node, error) {
 // Path is the file this config was loaded from.
 func (c *Config) Path() string { return c.path }
 
+// Line is the line of the file on which key (dotted, "ssh.host_key") is
+// set, or 0 if the file does not set it.
+func (c *Config) Line(key string) int { return c.lines[key] }
+
+// Where names key's place for an error found after loading:
+// "cluster.toml: line 42" when the file sets it, else "cluster.toml".
+func (c *Config) Where(key string) string {
+	if l := c.Line(key); l > 0 {
+		return fmt.Sprintf("%s: line %d", c.path, l)
+	}
+	return c.path
+}
+
+// linePrefix is "line N: " when the file sets key, else "".
+func (c *Config) linePrefix(key string) string {
+	if l := c.Line(key); l > 0 {
+		return fmt.Sprintf("line %d: ", l)
+	}
+	return ""
+}
+
+// HostKeyPath is the cluster SSH host key file: ssh.host_key resolved
+// against the config file, or <data_dir>/ssh_host_ed25519_key by default.
+func (c *Config) HostKeyPath() string {
+	if c.SSH.HostKey != "" {
+		return c.resolve(c.SSH.HostKey)
+	}
+	return filepath.Join(c.DataDir(), "ssh_host_ed25519_key")
+}
+
 // resolve makes p relative to the config file's directory.
 func (c *Config) resolve(p string) string {
 	if p == "" || filepath.IsAbs(p) || c.path == "" {
@@ -400,11 +458,28 @@ func (c *Config) AdminKeyLines() ([]string, error) {
 // when `syncnet up` may adopt the local user's keys as admin keys.
 func (c *Config) Loopback() bool {
 	for _, n := range c.Nodes {
-		if n.Host == "localhost" {
-			continue
+		if !isLoopback(n.Host) {
+			return false
 		}
-		ip := net.ParseIP(n.Host)
-		if ip == nil || !ip.IsLoopback() {
+	}
+	return true
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// OneMachine reports whether every node runs on one machine: all on
+// loopback, or all on the same host. Only then may a node create the
+// cluster host key when it is missing, since every node reads the same
+// file; nodes on several hosts would each create a different one.
+func (c *Config) OneMachine() bool {
+	if c.Loopback() {
+		return true
+	}
+	for _, n := range c.Nodes {
+		if n.Host != c.Nodes[0].Host {
 			return false
 		}
 	}
