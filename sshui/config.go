@@ -19,8 +19,12 @@ type Config struct {
 	Addr string
 	// Listener, if set, is served instead of Addr (tests pass 127.0.0.1:0).
 	Listener net.Listener
-	// HostKeyPath is the node's ed25519 host key, generated once if missing.
-	// Required: without it wish would write id_ed25519 into the cwd.
+	// HostKey is the host key to serve: the cluster's, the same on every
+	// node, so clients see one host identity (tools/serve loads it).
+	HostKey gossh.Signer
+	// HostKeyPath, used when HostKey is nil (tests, demos), is an ed25519
+	// host key file, generated once if missing. One of the two is required:
+	// without either, wish would write id_ed25519 into the cwd.
 	HostKeyPath string
 	// AdminKeys are authorized_keys lines ("ssh-ed25519 AAAA… comment").
 	AdminKeys []string

@@ -46,13 +46,11 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 	if b == nil {
 		return nil, errors.New("sshui: nil Backend")
 	}
-	if cfg.HostKeyPath == "" {
-		return nil, errors.New("sshui: HostKeyPath is required")
+	hostKey, err := cfg.hostKeyOption()
+	if err != nil {
+		return nil, err
 	}
 	cfg.setDefaults()
-	if err := os.MkdirAll(filepath.Dir(cfg.HostKeyPath), 0o700); err != nil {
-		return nil, fmt.Errorf("sshui: host key dir: %w", err)
-	}
 	admins, err := cfg.adminSet()
 	if err != nil {
 		return nil, fmt.Errorf("sshui: %w", err)
@@ -68,7 +66,7 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 	s.hub = NewHub(seenBackend{b, s.seen}, HubConfig{Queue: cfg.SessionQueue, StatusPoll: cfg.StatusPoll, Logger: cfg.Logger})
 	s.srv, err = wish.NewServer(
 		wish.WithAddress(cfg.Addr),
-		wish.WithHostKeyPath(cfg.HostKeyPath),
+		hostKey,
 		wish.WithIdleTimeout(cfg.IdleTimeout),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.keyboardInteractiveAuth),
@@ -82,6 +80,21 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 		return &gossh.ServerConfig{MaxAuthTries: 6}
 	}
 	return s, nil
+}
+
+// hostKeyOption serves cfg.HostKey, or else the key file at HostKeyPath
+// (created if missing).
+func (cfg *Config) hostKeyOption() (ssh.Option, error) {
+	if cfg.HostKey != nil {
+		return func(srv *ssh.Server) error { srv.AddHostKey(cfg.HostKey); return nil }, nil
+	}
+	if cfg.HostKeyPath == "" {
+		return nil, errors.New("sshui: HostKey or HostKeyPath is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.HostKeyPath), 0o700); err != nil {
+		return nil, fmt.Errorf("sshui: host key dir: %w", err)
+	}
+	return wish.WithHostKeyPath(cfg.HostKeyPath), nil
 }
 
 // middleware is the wish middleware list. wish runs the LAST entry first, and
