@@ -208,7 +208,7 @@ func describeDivergence(index uint64, have []*node, at []state.Entry) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "DIVERGE at cluster index %d (committed on every node listed):\n", index)
 	for k, n := range have {
-		fmt.Fprintf(&b, "  %-10s WAL index %d: %s\n", n.name, at[k].Seq, at[k].Event.Describe())
+		fmt.Fprintf(&b, "  %-10s WAL index %d: %s\n", n.name, at[k].Seq, describe(at[k].Event))
 	}
 	return b.String()
 }

@@ -8,9 +8,10 @@ import (
 )
 
 const dumpHelp = `Print every record of the WAL in sequence order, one per line: its WAL
-sequence number, then the record as eventlog's Describe renders it (kind,
-origin, term, cluster index for replicated entries, Lamport time, wall time,
-body; user text quoted with control characters escaped). --json prints one
+sequence number, then the record: kind, origin, term, cluster index for
+replicated entries, Lamport time, wall time ("-" for none: a new leader's
+no-op has none), then the record's own fields (user text quoted, with
+control characters escaped). --json prints one
 JSON object per line instead (seq, kind, origin, term, index, lamport, time
 in RFC 3339, hash = the record's chain hash, body = the kind's fields, text
 exact). --from/--to select WAL sequence numbers, --kind one kind. The whole
@@ -53,7 +54,7 @@ func runDump(e *env, args []string) error {
 		if *asJSON {
 			return enc.encode(dumpRecord(seq, ev, h))
 		}
-		_, err := fmt.Fprintf(e.stdout, "%d %s\n", seq, ev.Describe())
+		_, err := fmt.Fprintf(e.stdout, "%d %s\n", seq, describe(ev))
 		return err
 	})
 	if err != nil {
@@ -85,6 +86,41 @@ func dumpRecord(seq uint64, ev eventlog.Event, h eventlog.Hash) dumpJSON {
 		d.Time = fmtTime(ev.Time)
 	}
 	return d
+}
+
+// describe renders a record for dump and diff: eventlog's Describe, with
+// the term once and a missing time as "-". An election record (and a
+// discard; local records all) names its term in its body, which the node
+// writes with the same term in the header; a header term that differs from the body's is
+// shown apart, as header_term.
+func describe(ev eventlog.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s origin=%q", ev.Kind(), ev.Origin)
+	var bodyTerm uint64
+	hasTerm := false
+	if ev.Index == 0 { // only local records name a term in their body
+		bodyTerm, hasTerm = ev.Fields()["term"].(uint64)
+	}
+	switch {
+	case !hasTerm:
+		fmt.Fprintf(&b, " term=%d", ev.Term)
+	case bodyTerm != ev.Term:
+		fmt.Fprintf(&b, " header_term=%d", ev.Term)
+	}
+	if ev.Index != 0 {
+		fmt.Fprintf(&b, " index=%d", ev.Index)
+	}
+	fmt.Fprintf(&b, " lamport=%d time=%s", ev.Lamport, fmtTime(ev.Time))
+	if ev.Author != "" || ev.RequestID != "" {
+		fmt.Fprintf(&b, " author=%q request=%q", ev.Author, ev.RequestID)
+	}
+	if ev.Body != nil {
+		if d := ev.Body.Describe(); d != "" {
+			b.WriteByte(' ')
+			b.WriteString(d)
+		}
+	}
+	return b.String()
 }
 
 func kindNames() string {
