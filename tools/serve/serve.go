@@ -6,6 +6,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,11 +43,17 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The host key first: a refused key file stops the node before it
+	// opens its WAL or sockets.
+	hostKey, err := loadHostKey(o, log)
+	if err != nil {
+		return err
+	}
 	n, err := node.New(o.Node)
 	if err != nil {
 		return err
 	}
-	srv, err := newSSH(o, n, log)
+	srv, err := newSSH(o, n, hostKey, log)
 	if err != nil {
 		n.Close()
 		return err
@@ -96,10 +103,39 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
+// loadHostKey loads the cluster host key that this node serves, creating
+// it when every node runs on this machine (LoadHostKey), and logs what it
+// did. A host key this node kept in its own directory before the cluster had
+// one is no longer served: that is logged, with what users will see.
+func loadHostKey(o Options, log *slog.Logger) (*HostKey, error) {
+	c := o.Node.Config
+	k, err := LoadHostKey(c, c.OneMachine())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.Created && k.AdoptedFrom != "":
+		log.Info("created the cluster SSH host key from a node's former host key: clients that trusted that node see no change",
+			"path", k.Path, "from", k.AdoptedFrom, "fingerprint", k.Fingerprint(), "known_hosts", KnownHostsLine(c, k.Signer.PublicKey()))
+	case k.Created:
+		log.Info("created the cluster SSH host key; every node serves it (syncnet hostkey prints the known_hosts line)",
+			"path", k.Path, "fingerprint", k.Fingerprint(), "known_hosts", KnownHostsLine(c, k.Signer.PublicKey()))
+	default:
+		log.Info("cluster SSH host key", "path", k.Path, "fingerprint", k.Fingerprint())
+	}
+	own := filepath.Join(c.NodeDir(o.Node.ID), nodeHostKeyName)
+	if old, err := readHostKey(own, own); err == nil && !bytes.Equal(old.Signer.PublicKey().Marshal(), k.Signer.PublicKey().Marshal()) {
+		log.Warn("this node's own former host key is no longer served: clients that trusted it see a changed host key once; "+
+			"they should trust the cluster key instead (syncnet hostkey), and the file can be deleted",
+			"unused", own, "served", k.Path)
+	}
+	return k, nil
+}
+
 // newSSH builds the SSH server in front of n from the cluster config: its
 // address, host key, admin keys, limits and timeouts. It binds ssh_port
 // unless a listener was passed in.
-func newSSH(o Options, n *node.Node, log *slog.Logger) (*sshui.Server, error) {
+func newSSH(o Options, n *node.Node, hostKey *HostKey, log *slog.Logger) (*sshui.Server, error) {
 	c, id := o.Node.Config, o.Node.ID
 	self, err := c.Node(id)
 	if err != nil {
@@ -122,7 +158,7 @@ func newSSH(o Options, n *node.Node, log *slog.Logger) (*sshui.Server, error) {
 	}
 	cfg := sshui.Config{
 		Addr:              net.JoinHostPort(self.Host, strconv.Itoa(self.SSHPort)),
-		HostKeyPath:       filepath.Join(c.NodeDir(id), "ssh_host_ed25519_key"),
+		HostKey:           hostKey.Signer,
 		AdminKeys:         admin,
 		NodeID:            id,
 		IdleTimeout:       c.SSH.IdleTimeout.Duration,

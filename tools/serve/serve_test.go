@@ -44,7 +44,8 @@ func runSSH(addr, user string, key gossh.Signer, cmd string) (string, error) {
 // TestRunServesAndStops runs a one-node cluster with its SSH server the way
 // `syncnet node` does: SSH answers once the node has caught up, the node
 // counts the SSH sessions as its clients, the extra admin keys file is read,
-// the host key lives in the node's directory, and a cancelled context stops
+// the cluster host key is created in the data directory (the node keeps no
+// host key of its own: one identity for the cluster), and a cancelled context stops
 // everything with no error and closes the SSH listener.
 func TestRunServesAndStops(t *testing.T) {
 	lo := net.IPv4(127, 0, 0, 1)
@@ -151,7 +152,10 @@ ring = 0
 		c.Close()
 		t.Error("the SSH listener still accepts after Run returned")
 	}
-	if _, err := os.Stat(filepath.Join(cfg.NodeDir("n1"), "ssh_host_ed25519_key")); err != nil {
-		t.Errorf("host key not in the node's directory: %v", err)
+	if fi, err := os.Stat(filepath.Join(dir, "ssh_host_ed25519_key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("cluster host key not created in the data directory with mode 0600: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.NodeDir("n1"), "ssh_host_ed25519_key")); err == nil {
+		t.Error("the node made a host key of its own besides the cluster's")
 	}
 }
