@@ -19,7 +19,8 @@ import (
 func BenchmarkClusterPost(b *testing.B) {
 	for _, posters := range []int{1, 64, 1024} {
 		b.Run(fmt.Sprintf("posters=%d", posters), func(b *testing.B) {
-			c := newTestClusterB(b, 3)
+			// One user posts as fast as the cluster commits: no allowance.
+			c := newTestClusterWith(b, 3, func(o *Options) { o.PostRate = -1 })
 			c.leader()
 			msg := fmt.Sprintf("%0200d", 0)
 			ids := []string{"n1", "n2", "n3"}

@@ -20,6 +20,7 @@ import (
 // before the config is written (no find-then-bind race).
 type testCluster struct {
 	t     testing.TB
+	tweak func(*Options) // applied to every node's options, if set
 	cfg   *config.Config
 	nodes map[string]*runningNode
 	ports map[string][4]int   // ssh, peer, heartbeat, election
@@ -53,9 +54,12 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 
 func newTestCluster(t *testing.T, size int) *testCluster { return newTestClusterB(t, size) }
 
-func newTestClusterB(t testing.TB, size int) *testCluster {
+func newTestClusterB(t testing.TB, size int) *testCluster { return newTestClusterWith(t, size, nil) }
+
+// newTestClusterWith starts a cluster whose nodes' options tweak changes.
+func newTestClusterWith(t testing.TB, size int, tweak func(*Options)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*sockets{}}
+	c := &testCluster{t: t, tweak: tweak, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*sockets{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"test\"\ndata_dir = %q\nsecret = \"test-secret-0123456789\"\n", t.TempDir())
 	b.WriteString("[timing]\nheartbeat_interval = \"50ms\"\nfailure_timeout = \"250ms\"\nelection_timeout = \"150ms\"\npost_timeout = \"10s\"\n")
@@ -138,7 +142,11 @@ func (c *testCluster) start(id string) {
 		ls = bindAll(c.t, c.ports[id])
 	}
 	ls.SSH.Close() // these tests drive the node API; sshui has its own
-	n, err := New(Options{Config: c.cfg, ID: id, Logger: logger, Listeners: &ls.Listeners})
+	o := Options{Config: c.cfg, ID: id, Logger: logger, Listeners: &ls.Listeners}
+	if c.tweak != nil {
+		c.tweak(&o)
+	}
+	n, err := New(o)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", id, err)
 	}

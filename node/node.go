@@ -41,6 +41,12 @@ type Options struct {
 	// memoryEntries overrides how many applied entries the replica keeps
 	// in memory (the cluster simulation uses a handful).
 	memoryEntries int
+	// PostRate is each user's allowance of posts and direct messages per
+	// second for the whole cluster, enforced by the leader (0:
+	// DefaultPostRate; negative: no limit). PostBurst is how many may go
+	// at once (0: DefaultPostBurst).
+	PostRate  float64
+	PostBurst int
 }
 
 // Listeners are pre-bound sockets for a node. The SSH front end's listener
@@ -97,6 +103,7 @@ type Node struct {
 	waiters   map[uint64][]*proposal // by proposed index
 	fwdWait   map[uint64]*proposal   // forwarded, by request id
 	inflight  map[dedupKey]*proposal // leader: placed and not yet applied
+	posts     *postLimiter           // leader: each user's allowance of posts
 	nextReqID uint64
 	nextSeq   uint64
 
@@ -182,6 +189,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
+		posts:       newPostLimiter(o.PostRate, o.PostBurst),
 		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}

@@ -132,6 +132,14 @@ func (n *Node) placeAsLeader(p *proposal) {
 		n.finish(p, result{err: err})
 		return
 	}
+	// The author's allowance for the whole cluster: every post is placed
+	// here. A retry joined above or answered from state is not charged.
+	if limited(p.ev.Body) {
+		if rl := n.posts.take(p.user, n.now()); rl != nil {
+			n.finish(p, result{err: rl}) // final; a forward reply carries it as text
+			return
+		}
+	}
 	ev := p.ev
 	ev.Index, ev.Term = 0, 0
 	ev.Lamport = n.nextLamport(max(p.seen, ev.Lamport))
@@ -218,6 +226,9 @@ func (n *Node) handleForwardReply(r forwardReply) {
 		err := errors.New(r.Err)
 		if r.Err == errMessageTooLarge.Error() {
 			err = errMessageTooLarge
+		}
+		if rl, ok := api.ParseRateLimited(r.Err); ok {
+			err = rl // the leader's refusal, with its wait
 		}
 		n.finish(p, result{err: err})
 		return

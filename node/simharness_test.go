@@ -352,7 +352,11 @@ func (w *simWorld) start(sn *simNode) error {
 		delete(w.chk.vote, sn.id)
 		delete(w.chk.repTerm, sn.id)
 	}
-	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries}
+	// PostRate -1: the simulated clients post as fast as the schedule lets
+	// them; the leader's allowance has its own directed test
+	// (TestRateLimitIsPerUserForTheCluster).
+	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries,
+		PostRate: -1}
 	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
 	n, err := newNode(o, w.now, bootID)
 	if err != nil {

@@ -123,10 +123,17 @@ func (a *App) onPostResult(r postResult) tea.Cmd {
 	if len(a.outbox) == 0 || a.outbox[0].id != r.id {
 		return a.sendNext()
 	}
+	var limited *api.RateLimited
 	switch {
 	case r.err == nil:
 		a.outbox = a.outbox[1:]
 		return a.sendNext()
+	case errors.As(r.err, &limited):
+		// The cluster's allowance, kept by the leader (posting through
+		// other nodes spends it too): the line waits its turn again and
+		// takes a token here again when it goes.
+		a.outbox[0].charged = false
+		return a.rateWait(limited.Wait)
 	case errors.Is(r.err, api.ErrNoQuorum), errors.Is(r.err, context.DeadlineExceeded):
 		if !a.outbox[0].queued {
 			a.notice("no quorum: your message is queued and will be sent when the cluster recovers")

@@ -6,7 +6,10 @@ import (
 )
 
 // rateLimiter is a token bucket per user, shared by all of the user's
-// sessions on this node. Buckets idle long enough to be full are forgotten.
+// sessions on this node: it protects this node. The allowance for the whole
+// cluster is the leader's (the node refuses with *api.RateLimited), so a
+// user posting through several nodes gets no more. Buckets idle long
+// enough to be full are forgotten.
 type rateLimiter struct {
 	rate  float64 // tokens per second
 	burst float64

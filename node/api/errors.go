@@ -17,7 +17,43 @@ var (
 	// the same author; nothing was changed, and the index returned with
 	// the error is the entry that owns the id.
 	ErrIDReused = errors.New("request id already used for a different request")
+	// ErrRateLimited: the author posted more than the cluster's allowance;
+	// the error is a *RateLimited that says how long to wait.
+	ErrRateLimited = errors.New("rate limited")
 )
+
+// RateLimited is the error of a post refused because its author used up
+// their allowance for the whole cluster (the leader keeps one per user, so
+// posting through several nodes gives no more). Nothing was posted; the
+// same request may be sent again after Wait.
+type RateLimited struct {
+	Wait time.Duration // until the next post is allowed; at least 1ms
+}
+
+// rateLimitedPrefix starts RateLimited's message; ParseRateLimited reads it
+// back (a follower gets the leader's refusal as text).
+const rateLimitedPrefix = "rate limited: try again in "
+
+// Error says how long to wait: "rate limited: try again in 1.25s".
+func (r *RateLimited) Error() string {
+	return rateLimitedPrefix + max(r.Wait, time.Millisecond).Round(time.Millisecond).String()
+}
+
+// Is makes a RateLimited match ErrRateLimited.
+func (r *RateLimited) Is(target error) bool { return target == ErrRateLimited }
+
+// ParseRateLimited reads back what RateLimited.Error wrote.
+func ParseRateLimited(s string) (*RateLimited, bool) {
+	rest, ok := strings.CutPrefix(s, rateLimitedPrefix)
+	if !ok {
+		return nil, false
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d <= 0 {
+		return nil, false
+	}
+	return &RateLimited{Wait: d}, true
+}
 
 // Refusal is the error of a mutation refused by a ban or a mute. The
 // decision is taken when the entry is applied, against the entry's own time

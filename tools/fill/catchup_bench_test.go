@@ -60,7 +60,9 @@ func BenchmarkCatchUp(b *testing.B) {
 			s := socks[j]
 			s.ssh.Close()
 			logger := slog.New(slog.NewTextHandler(&testLogWriter{t: b}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", id)
-			nd, err := node.New(node.Options{Config: cfg, ID: id, Logger: logger,
+			// PostRate -1: one user posts 50 times a second here, above
+			// the cluster's allowance per user; this measures latency.
+			nd, err := node.New(node.Options{Config: cfg, ID: id, Logger: logger, PostRate: -1,
 				Listeners: &node.Listeners{Peer: s.peer, Heartbeat: s.hb, Election: s.el}})
 			if err != nil {
 				b.Fatalf("start %s: %v", id, err)

@@ -1,0 +1,95 @@
+package node
+
+import (
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
+)
+
+// Defaults of the cluster-wide allowance per user, the same as the SSH
+// front end's per-node limit: a pasted paragraph fits the burst.
+const (
+	DefaultPostRate  = 10 // posts per second per user, sustained
+	DefaultPostBurst = 40 // posts at once per user
+)
+
+// postLimiter is the leader's token bucket per user for posts and direct
+// messages. Every post is placed by the leader, so one bucket there is the
+// allowance for the whole cluster: posting through every node gives no
+// more (each front end also keeps its own per-node limit, which protects
+// that node). It is a proposal-time decision, like the leader's kind
+// check: a refused post never reaches the log, so it need not be
+// deterministic, and a new leader starts with full buckets.
+// Driver-only.
+type postLimiter struct {
+	rate, burst float64 // rate <= 0: no limit
+	buckets     map[string]*tokenBucket
+	sweep       time.Time
+}
+
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newPostLimiter(rate float64, burst int) *postLimiter {
+	switch {
+	case rate == 0:
+		rate = DefaultPostRate
+	case rate < 0:
+		rate = 0
+	}
+	if burst <= 0 {
+		burst = DefaultPostBurst
+	}
+	return &postLimiter{rate: rate, burst: float64(burst), buckets: map[string]*tokenBucket{}}
+}
+
+// limited reports whether an event of this body counts against its
+// author's allowance: messages people write.
+func limited(b eventlog.Body) bool {
+	switch b.(type) {
+	case *eventlog.MessagePosted, *eventlog.DirectMessage:
+		return true
+	}
+	return false
+}
+
+// take takes one token of user's at now, or returns the refusal with the
+// wait until the next one.
+func (l *postLimiter) take(user string, now time.Time) *api.RateLimited {
+	if l.rate <= 0 {
+		return nil
+	}
+	l.gc(now)
+	b := l.buckets[user]
+	if b == nil {
+		b = &tokenBucket{tokens: l.burst, last: now}
+		l.buckets[user] = b
+	}
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = min(l.burst, b.tokens+el.Seconds()*l.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return nil
+	}
+	return &api.RateLimited{Wait: time.Duration((1 - b.tokens) / l.rate * float64(time.Second))}
+}
+
+// gc forgets buckets idle long enough to be full, once a minute, so memory
+// follows the users posting now.
+func (l *postLimiter) gc(now time.Time) {
+	if now.Sub(l.sweep) < time.Minute {
+		return
+	}
+	l.sweep = now
+	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	for u, b := range l.buckets {
+		if now.Sub(b.last) > full {
+			delete(l.buckets, u)
+		}
+	}
+}
