@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/tools/serve"
 )
 
 // Options say what to run and where to log.
@@ -48,6 +49,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The cluster host key, made here once if missing (every child runs on
+	// this machine and reads the same file), or refused if not private.
+	hostKey, err := ensureHostKey(cfg, o.Out)
+	if err != nil {
+		return err
+	}
 	var out sync.Mutex // serialises whole lines from all children on the terminal
 	died := make(chan string, len(cfg.Nodes))
 	var children []*child
@@ -64,6 +71,9 @@ func Run(ctx context.Context, o Options) error {
 	for _, n := range cfg.Nodes {
 		fmt.Fprintf(o.Out, "  ssh -p %d <you>@%s        (chat on %s)\n", n.SSHPort, n.Host, n.ID)
 	}
+	fmt.Fprintf(o.Out, "syncnet up: every node has the same SSH host key (%s); to trust the cluster once, "+
+		"add this line to ~/.ssh/known_hosts (syncnet hostkey prints it):\n  %s\n",
+		hostKey.Fingerprint(), serve.KnownHostsLine(cfg, hostKey.Signer.PublicKey()))
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(o.Out, "syncnet up: stopping all nodes")
@@ -214,4 +224,22 @@ func adoptAdminKeys(cfg *config.Config, out io.Writer) (string, error) {
 	fmt.Fprintf(out, "syncnet up: no admin keys in %s and all nodes on loopback: adopting %d key(s) from %s/.ssh/*.pub as admin keys\n",
 		cfg.Path(), len(keys), home)
 	return abs, nil
+}
+
+// ensureHostKey loads the cluster host key, creating it if missing, and
+// says so when it did.
+func ensureHostKey(cfg *config.Config, out io.Writer) (*serve.HostKey, error) {
+	k, err := serve.LoadHostKey(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.Created && k.AdoptedFrom != "":
+		fmt.Fprintf(out, "syncnet up: created the cluster SSH host key %s from %s, which a node served before: "+
+			"clients that trusted that node see no change; those that trusted another node's own key see a changed key for it once\n",
+			k.Path, k.AdoptedFrom)
+	case k.Created:
+		fmt.Fprintf(out, "syncnet up: created the cluster SSH host key %s; every node serves it\n", k.Path)
+	}
+	return k, nil
 }
