@@ -21,6 +21,7 @@ func commands() []command {
 	return []command{
 		{"node", "node --config FILE --id ID [--log-level LEVEL]", "run one node of the cluster", runNode},
 		{"up", "up [--config FILE] [--logs DIR] [--log-level LEVEL]", "run every node of a config as child processes (make run)", runUp},
+		{"hostkey", "hostkey [--config FILE] [--create]", "print the known_hosts line that trusts every node (one host key)", runHostkey},
 		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
 		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
 		{"bench", "bench ...", "load generator for a running cluster", runBench},
