@@ -68,7 +68,7 @@ func subcommands() []subcommand {
 		{"stats", "DIR", "counts, rooms, users, size, terms and leaders", runStats},
 		{"replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", "rebuild state as it stood at a point", runReplay},
 		{"diff", "DIR1 DIR2 [DIR...]", "compare the committed logs of several nodes", runDiff},
-		{"export", exportSynopsis, "transcript of a room for archiving", runExport},
+		{"export", exportSynopsis, "transcript of a room, or of them all, for archiving", runExport},
 	}
 }
 

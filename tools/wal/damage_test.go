@@ -205,7 +205,8 @@ func TestUsage(t *testing.T) {
 		{"verify", dir, dir},
 		{"verify", "--bogus", dir},
 		{"diff", dir},
-		{"export", dir},
+		{"export"}, // without --room it exports every room, so a missing DIR is the usage error
+		{"export", "--format", "pdf", dir},
 		{"export", "--room", "general", "--format", "pdf", dir},
 		{"dump", "--kind", "nope", dir},
 		{"replay", "--until", "yesterday", dir},

@@ -13,12 +13,12 @@ import (
 )
 
 const diffHelp = `Compare the replicated logs of several nodes (give each node's wal or node
-directory). Committed entries must be identical on every node (I2, I3):
-for every cluster index up to each pair's smaller recorded commit index, the
-entries must match in term, kind, origin, Lamport time, wall time and every
-body field. The first divergence is printed with each node's version of the
-entry (and its WAL index), exit 1. Elections are compared too: two nodes
-naming different leaders for one term break I1, exit 1. Local-only records
+directory). Committed entries must be identical on every node: for every
+cluster index up to each pair's smaller recorded commit index, the entries
+must match in term, kind, origin, Lamport time, wall time and every field.
+The first divergence is printed with each node's version of the entry (and
+its WAL index), exit 1. Elections are compared too: two nodes naming
+different leaders for one term is a problem, exit 1. Local-only records
 (votes, term records, suspicions, commit and discard records) are a node's
 own observations: they are listed as counts per node, never as divergence,
 and uncommitted tails are shown but not compared. Agreement: exit 0.`

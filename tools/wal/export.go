@@ -9,34 +9,32 @@ import (
 	"github.com/syncnet/syncnet/node/api"
 )
 
-const exportHelp = `Write the transcript of one room for archiving: its committed messages in
-cluster order, as the node's chat plugin holds them (a retried post appears
-once, I5), rebuilt from the WAL alone. Each message has its cluster index,
-time (RFC 3339, UTC), author, text, Lamport time and client message id.
-Only committed entries are applied (those at or below the WAL's last
-CommittedUpTo record, which may lag the cluster by up to 100ms of traffic);
---include-uncommitted applies the uncommitted tail too, as 'wal replay' does.
---format jsonl (default) keeps the text exactly as posted, with the
-characters a terminal would act on (control characters, escape sequences,
-bidi overrides) written as JSON \u escapes; csv has the same columns and a
-header row, and shows those characters as escapes such as \x1b (a
-message's line breaks are kept); txt is for reading and escapes them too. --until exports the room as it stood at a cluster index or time
-(see 'wal replay --help'). A direct conversation can be exported by its
-history key (@alice,bob: the two names sorted).`
+const exportHelp = `Write a transcript for archiving, rebuilt from the WAL alone: the committed
+messages of one room (--room general or #general), or without --room of
+every room and direct conversation, in cluster order, as the node's chat
+holds them (a post retried by its client appears once, as users saw it).
+Each message has its cluster index, time (RFC 3339, UTC), room, author,
+text, Lamport time and client message id. A direct conversation is named by
+its two names, sorted: --room @alice,bob. Only committed entries are applied
+(those the WAL records as committed, which may lag the cluster by up to
+100ms of traffic); --include-uncommitted applies the uncommitted tail too,
+as 'wal replay' does. --format jsonl (default) keeps the text exactly as
+posted, with the characters a terminal would act on (control characters,
+escape sequences, bidi overrides) written as JSON \u escapes; csv has the
+same columns and a header row, and shows those characters as escapes such
+as \x1b (a message's line breaks are kept); txt is for reading and escapes
+them too. --until exports the history as it stood at a cluster index or
+time (see 'wal replay --help').`
 
 func runExport(e *env, args []string) error {
 	fs := newFlags(e, "export", exportSynopsis, exportHelp)
-	room := fs.String("room", "", "room to export (required)")
+	room := fs.String("room", "", "room or direct conversation to export (default: every one)")
 	format := fs.String("format", "jsonl", "jsonl, csv or txt")
 	untilArg := fs.String("until", "", "export the room as it stood at this cluster index or time")
 	uncommitted := fs.Bool("include-uncommitted", false, "also apply entries above the recorded commit index")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if *room == "" {
-		fs.Usage()
-		return exitf(ExitUsage, "export: --room is required")
 	}
 	write, ok := exporters[*format]
 	if !ok {
@@ -53,30 +51,38 @@ func runExport(e *env, args []string) error {
 		return err
 	}
 	r := f.result(a)
-	if err := r.checkRoom(*room); err != nil {
-		return err
+	what, msgs := "every room and direct conversation", messages(r.eachMessageAll)
+	if *room != "" {
+		name, err := r.resolveRoom(*room)
+		if err != nil {
+			return err
+		}
+		what = "room " + clean(name)
+		msgs = func(fn func(api.Message) error) error { return r.eachMessage(name, fn) }
 	}
-	n, err := write(e, func(fn func(api.Message) error) error { return r.eachMessage(*room, fn) })
+	n, err := write(e, msgs, *room == "")
 	if err != nil {
 		return exitf(ExitInput, "export: write: %v", err)
 	}
 	if *uncommitted {
-		e.note("exported %d message(s) of room %s, up to cluster index %d including uncommitted entries (the WAL records commit up to index %d)",
-			n, clean(*room), r.last, a.log.Commit)
+		e.note("exported %d message(s) of %s, up to cluster index %d including uncommitted entries (the WAL records commit up to index %d)",
+			n, what, r.last, a.log.Commit)
 		return nil
 	}
-	e.note("exported %d message(s) of room %s, committed up to cluster index %d", n, clean(*room), r.last)
+	e.note("exported %d message(s) of %s, committed up to cluster index %d", n, what, r.last)
 	return nil
 }
 
-const exportSynopsis = "--room R [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
+const exportSynopsis = "[--room R] [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
 
 // messages calls fn with each message to export, in order, until fn
 // returns an error, which it returns.
 type messages func(fn func(api.Message) error) error
 
-// exporters write messages and return how many they wrote.
-var exporters = map[string]func(e *env, msgs messages) (int, error){
+// exporters write messages and return how many they wrote; allRooms says
+// the messages come from every room (txt then names each one's room: jsonl
+// and csv always do).
+var exporters = map[string]func(e *env, msgs messages, allRooms bool) (int, error){
 	"jsonl": exportJSONL,
 	"csv":   exportCSV,
 	"txt":   exportTXT,
@@ -95,7 +101,7 @@ type exportRow struct {
 	Action  bool   `json:"action,omitempty"`
 }
 
-func exportJSONL(e *env, msgs messages) (int, error) {
+func exportJSONL(e *env, msgs messages, _ bool) (int, error) {
 	enc := newJSONWriter(e.stdout)
 	n := 0
 	err := msgs(func(m api.Message) error {
@@ -107,7 +113,7 @@ func exportJSONL(e *env, msgs messages) (int, error) {
 	return n, err
 }
 
-func exportCSV(e *env, msgs messages) (int, error) {
+func exportCSV(e *env, msgs messages, _ bool) (int, error) {
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"index", "time", "room", "from", "to", "text", "lamport", "id", "action"})
 	n := 0
@@ -121,11 +127,15 @@ func exportCSV(e *env, msgs messages) (int, error) {
 	return n, w.Error()
 }
 
-func exportTXT(e *env, msgs messages) (int, error) {
+func exportTXT(e *env, msgs messages, allRooms bool) (int, error) {
 	n := 0
 	err := msgs(func(m api.Message) error {
 		n++
-		_, err := fmt.Fprintln(e.stdout, txtLine(m, fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID))))
+		meta := fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID))
+		if allRooms {
+			meta = "room=" + strconv.Quote(m.Room) + " " + meta
+		}
+		_, err := fmt.Fprintln(e.stdout, txtLine(m, meta))
 		return err
 	})
 	return n, err

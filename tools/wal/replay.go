@@ -11,16 +11,18 @@ import (
 	"github.com/syncnet/syncnet/node/state"
 )
 
-const replayHelp = `Rebuild the cluster state from a WAL with the node's own plugins
-(node/state: chat, identity, moderation, presence) and print a summary: rooms
-with their topic, members and message counts, users, totals. Only committed
-entries are applied (those at or below the WAL's last CommittedUpTo record,
-which may lag the cluster by up to 100ms of traffic); --include-uncommitted
+const replayHelp = `Rebuild the cluster state from a WAL with the node's own code (chat,
+identity, moderation, presence) and print a summary: rooms with their topic,
+members and message counts, users, totals. Only committed entries are
+applied (those the WAL records as committed, which may lag the cluster by up
+to 100ms of traffic); --include-uncommitted
 applies the uncommitted tail too. --until stops at a cluster index (a number)
 or at a time (RFC 3339, e.g. 2026-11-26T14:05:00Z, or "2026-11-26 14:05" in
 UTC): the state is that of the longest prefix of the log whose entries are
-not later than it. With --room R, also print that room's messages as they
-stood then (index, time, author, text with control characters escaped).`
+not later than it. With --room R (general or #general), also print that
+room's messages as they stood then (index, time, author, text with control
+characters escaped); a direct conversation is named by its two names,
+sorted: @alice,bob.`
 
 func runReplay(e *env, args []string) error {
 	fs := newFlags(e, "replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", replayHelp)
@@ -46,11 +48,12 @@ func runReplay(e *env, args []string) error {
 	if *room == "" {
 		return nil
 	}
-	if err := r.checkRoom(*room); err != nil {
+	name, err := r.resolveRoom(*room)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nroom %s: %d message(s)\n", clean(*room), r.roomCount(*room))
-	r.eachMessage(*room, func(m api.Message) error {
+	fmt.Fprintf(e.stdout, "\nroom %s: %d message(s)\n", clean(name), r.roomCount(name))
+	r.eachMessage(name, func(m api.Message) error {
 		_, err := fmt.Fprintln(e.stdout, txtLine(m, ""))
 		return err
 	})
@@ -132,22 +135,34 @@ func (r *rebuilt) directCount(rooms []api.RoomInfo) uint64 {
 	return r.st.Chat.Count() - n
 }
 
-// checkRoom returns nil if room is a room or a direct conversation with
-// messages, else an error naming the rooms that exist.
-func (r *rebuilt) checkRoom(room string) error {
-	for _, ri := range r.st.Chat.Rooms() {
-		if ri.Name == room {
-			return nil
+// resolveRoom returns the room or direct conversation an argument names:
+// as given if it exists, else without a leading '#' ("#general", as the
+// chat's commands accept it), else folded to lower case (as the chat folds
+// names). Otherwise an error names the rooms that exist.
+func (r *rebuilt) resolveRoom(arg string) (string, error) {
+	bare := strings.TrimPrefix(arg, "#")
+	for _, name := range []string{arg, bare, strings.ToLower(bare)} {
+		if r.hasRoom(name) {
+			return name, nil
 		}
-	}
-	if msgs, err := r.st.Chat.HistoryAfter(room, 0, 1); err == nil && len(msgs) > 0 {
-		return nil // a direct conversation
 	}
 	var names []string
 	for _, ri := range r.st.Chat.Rooms() {
 		names = append(names, ri.Name)
 	}
-	return exitf(ExitProblem, "no room %q at cluster index %d; rooms: %s", clean(room), r.last, cleanJoin(names))
+	return "", exitf(ExitProblem, "no room %q at cluster index %d; rooms: %s", clean(bare), r.last, cleanJoin(names))
+}
+
+// hasRoom reports whether room is a room or a direct conversation with
+// messages.
+func (r *rebuilt) hasRoom(room string) bool {
+	for _, ri := range r.st.Chat.Rooms() {
+		if ri.Name == room {
+			return true
+		}
+	}
+	msgs, err := r.st.Chat.HistoryAfter(room, 0, 1)
+	return err == nil && len(msgs) > 0 // a direct conversation
 }
 
 // historyChunk is how many messages eachMessage copies out of the chat

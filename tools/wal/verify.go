@@ -4,15 +4,15 @@ import "fmt"
 
 const verifyHelp = `Check a WAL the way a node checks it when it starts, without repairing
 anything: every record's framing, CRC and hash-chain link, across segment
-files; that every payload decodes; and the log's own invariants, folded with
-the node's code (node/state.ReplicatedLog): cluster indexes contiguous with
-discards honoured, terms never decreasing along the effective log, every
-discarded suffix above the last recorded commit index, Lamport times strictly
-growing along committed entries (I6), at most one leader and one vote per
-term (I1). Clean: one OK line, exit 0. Otherwise the file, WAL index and
-reason of the first problem, exit 1 (--all: every problem; corruption still
-stops the scan, since nothing after it can be trusted). A torn tail (a write
-cut short; what the node would cut on its next start) is reported apart from
+files; that every payload decodes; and the log's own rules, checked with the
+node's own code: cluster indexes contiguous (a discarded, never committed
+suffix is allowed), terms never decreasing along the log, no discard
+reaching a committed entry, Lamport times strictly growing along committed
+entries, at most one leader and one vote per election term. Clean: an OK
+line, exit 0. Otherwise the file, WAL index and reason of the first
+problem, exit 1 (--all: every problem; corruption still stops the scan,
+since nothing after it can be trusted). A torn tail (a write cut short;
+what the node would cut on its next start) is reported apart from
 corruption: exit 3 if it is the only finding. On a live node's directory a
 torn tail may just be a write in flight.`
 
