@@ -32,6 +32,8 @@ type folder struct {
 	// users is every user name the applied entries mention: registered,
 	// authors, recipients, room members.
 	users map[string]bool
+	// mod is the bans and mutes applied.
+	mod moderation
 
 	// msgs finds the applied entries in the WAL for the chat (the
 	// state's MessageSource); its Reader comes from the scan.
@@ -105,8 +107,11 @@ func (f *folder) apply(entries []state.Entry) {
 		}
 		f.msgs.add(ev.Index, en.Seq)
 		for _, out := range f.st.Plugins.Apply(ev.Index, ev) {
-			if out.Kind == api.EventMessage {
+			switch out.Kind {
+			case api.EventMessage:
 				f.counts[out.Message.Room]++
+			case api.EventModeration:
+				f.mod.add(out)
 			}
 		}
 		f.mentions(ev)
@@ -161,5 +166,5 @@ func (f *folder) close() {
 // result returns the state as folded.
 func (f *folder) result(a *analysis) *rebuilt {
 	return &rebuilt{a: a, st: f.st, uncommitted: a.opts.tail, until: f.until, counts: f.counts,
-		users: sortedKeys(f.users), last: f.index, lastTime: f.at}
+		users: sortedKeys(f.users), last: f.index, lastTime: f.at, mod: &f.mod}
 }

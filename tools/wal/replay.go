@@ -13,7 +13,9 @@ import (
 
 const replayHelp = `Rebuild the cluster state from a WAL with the node's own code (chat,
 identity, moderation, presence) and print a summary: rooms with their topic,
-members and message counts, users, totals. Only committed entries are
+members and message counts, users, totals, and the bans and mutes in force
+(who, by whom, where, since which cluster index, until when, why) at the
+state's time. Only committed entries are
 applied (those the WAL records as committed, which may lag the cluster by up
 to 100ms of traffic); --include-uncommitted
 applies the uncommitted tail too. --until stops at a cluster index (a number)
@@ -45,6 +47,7 @@ func runReplay(e *env, args []string) error {
 	}
 	r := f.result(a)
 	r.printSummary(e)
+	r.printModeration(e)
 	if *room == "" {
 		return nil
 	}
@@ -97,6 +100,7 @@ type rebuilt struct {
 	users       []string       // folder.users, sorted
 	last        uint64         // cluster index of the last applied entry (0: none)
 	lastTime    int64          // the last wall time among the applied entries
+	mod         *moderation    // bans and mutes applied (folder.mod)
 }
 
 func (r *rebuilt) printSummary(e *env) {
