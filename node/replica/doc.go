@@ -107,10 +107,11 @@
 // the end it gets ordinary batches again. Validate keeps a batch under the
 // peer frame limit (MaxCatchUpBatchBytes, MaxCatchUpBatchEntries) and the
 // window under the peer queue (MaxCatchUpInflightBytes). Batches read from
-// Storage go out at most two per Step (catchUpBurst): the reads run inside
-// Step, and a whole window of them at once held up every other input and
-// the node's heartbeats; each ack sends the next ones, so the window still
-// fills. The follower side is unchanged. Progress is per follower: each Ready still carries the
+// Storage go out at most two between Advances (catchUpBurst: one pass of the
+// node's driver): the reads run inside Step, and a whole window of them at
+// once, or one per ack when many acks arrived together, held up every other
+// input and the node's heartbeats; acks and Ticks send the next ones, so
+// the window still fills. The follower side is unchanged. Progress is per follower: each Ready still carries the
 // appends to up-to-date followers, so commits keep flowing while one
 // follower catches up; the leader's extra cost is at most CatchUpInflight
 // Storage reads per catching-up follower per round trip.

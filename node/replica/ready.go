@@ -119,6 +119,7 @@ func (r *Replica) Advance(rd Ready) {
 		panic(fmt.Sprintf("replica %s: Advance without Ready", r.cfg.ID))
 	}
 	r.readyOut = false
+	r.storageBudget = catchUpBurst
 	if rd.HardState != nil {
 		r.prevHard = *rd.HardState
 	}

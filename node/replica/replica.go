@@ -27,6 +27,9 @@ type Replica struct {
 	prevHard HardState
 	prevSoft SoftState
 	readyOut bool // a Ready was returned and not yet Advanced
+	// storageBudget is how many more batches read from Storage may go out
+	// before the next Advance (catchUpBurst).
+	storageBudget int
 
 	rejected map[string]int // refused messages by reason (see Rejected)
 }
@@ -52,7 +55,8 @@ func New(cfg Config, st State) (*Replica, error) {
 	if lt := l.lastTerm(); lt > st.HardState.Term {
 		return nil, fmt.Errorf("replica %s: recovered term %d below last log term %d", cfg.ID, st.HardState.Term, lt)
 	}
-	r := &Replica{cfg: cfg, quorum: len(cfg.Peers)/2 + 1, term: st.HardState.Term, log: l, learner: cfg.Learner}
+	r := &Replica{cfg: cfg, quorum: len(cfg.Peers)/2 + 1, term: st.HardState.Term, log: l, learner: cfg.Learner,
+		storageBudget: catchUpBurst}
 	r.cfg.Peers = slices.Clone(cfg.Peers)
 	r.prevHard = HardState{Term: r.term, Commit: l.committed}
 	r.prevSoft = r.softState()
@@ -169,6 +173,11 @@ func (r *Replica) Tick() {
 	}
 	for _, to := range r.followers() {
 		r.tickProgress(to, r.prs[to])
+	}
+	for _, to := range r.followers() {
+		if pr := r.prs[to]; r.readsStorage(pr) && !pr.paused(r.inflightCap(true)) {
+			r.sendAppends(to) // a window that acks alone did not refill
+		}
 	}
 	r.hbElapsed++
 	if r.hbElapsed < r.cfg.HeartbeatTicks {

@@ -361,7 +361,7 @@ func (r *Replica) bcastAppend() {
 func (r *Replica) sendAppends(to string) {
 	pr := r.prs[to]
 	sent := false
-	for n := 0; (n < catchUpBurst || !r.readsStorage(pr)) && r.maybeSendAppend(to, false); n++ {
+	for r.maybeSendAppend(to, false) {
 		sent = true
 	}
 	if !sent && pr.state == stateReplicate && pr.sentCommit < min(r.log.committed, pr.match) {
@@ -369,11 +369,14 @@ func (r *Replica) sendAppends(to string) {
 	}
 }
 
-// catchUpBurst bounds how many batches read from Storage one Step sends to
-// a follower: Storage reads run inside Step, and filling a whole window of
-// CatchUpInflight batches at once would hold up every other input (and the
-// leader's heartbeats) for all those reads. Each ack sends the next ones,
-// so the window still fills, a burst at a time.
+// catchUpBurst bounds how many batches read from Storage go out between
+// two Advances (one pass of the node's driver: its Steps, then one Ready):
+// Storage reads run inside Step, and the driver reads nothing else, sends
+// no heartbeat and takes no proposal while they run. Filling a far-behind
+// follower's whole window of CatchUpInflight batches at once, or a batch
+// per ack when many acks arrive together, held everything up for all
+// those reads. Acks and ticks send the next ones, so the window still
+// fills, a burst per pass.
 const catchUpBurst = 2
 
 // readsStorage reports whether a follower's next batch comes from Storage.
@@ -392,7 +395,9 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 	}
 	last := r.log.lastIndex()
 	bulk := r.catchingUp(pr)
-	if pr.paused(r.inflightCap(bulk)) || (pr.state == stateReplicate && pr.next > last) {
+	fromStorage := r.readsStorage(pr)
+	if pr.paused(r.inflightCap(bulk)) || (pr.state == stateReplicate && pr.next > last) ||
+		(fromStorage && r.storageBudget <= 0) {
 		if force && pr.state == stateReplicate {
 			r.sendCommitOnly(to, pr)
 		}
@@ -415,6 +420,9 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 		}
 		if ents, ok = r.log.entries(pr.next, last+1, prevTerm, maxN, maxB); !ok {
 			return false
+		}
+		if fromStorage {
+			r.storageBudget--
 		}
 	}
 	r.send(Message{Type: MsgApp, To: to, PrevIndex: prev, PrevTerm: prevTerm, Entries: ents, Commit: r.log.committed})

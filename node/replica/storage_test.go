@@ -465,10 +465,11 @@ func TestStorageRestartPointChecked(t *testing.T) {
 	}
 }
 
-// TestStorageCatchUpBurst: one Step sends at most catchUpBurst batches read
-// from Storage to a far-behind follower, however wide its window (the reads
-// run inside Step and would hold up every other input), and the window
-// still fills, a burst per ack.
+// TestStorageCatchUpBurst: between two Advances the leader sends at most
+// catchUpBurst batches read from Storage to a far-behind follower, however
+// wide its window and however many acks arrive (the reads run inside Step
+// and would hold up every other input), and the window still fills, a
+// burst per pass, refilled by acks and ticks.
 func TestStorageCatchUpBurst(t *testing.T) {
 	const n = 200000
 	log := ents(1, repeat(1, n)...)
@@ -481,33 +482,38 @@ func TestStorageCatchUpBurst(t *testing.T) {
 	c.rs["n3"], _ = storedReplica(t, "n3", log, n-10, HardState{Term: 1, Commit: n}, mod)
 	must(t, l.BecomeLeader(2))
 	widest := 0
+	// pass is one pass of a node's driver: the inputs stepped, then one
+	// Ready, whose messages are queued for delivery.
+	pass := func(in func()) {
+		in()
+		if !l.HasReady() {
+			return
+		}
+		rd := l.Ready()
+		apps := 0
+		for _, out := range rd.Messages {
+			if out.Type == MsgApp && out.To == "n2" && len(out.Entries) > 0 && out.Entries[0].Index < n-10 {
+				apps++
+			}
+			c.queue = append(c.queue, out)
+		}
+		if apps > catchUpBurst {
+			t.Fatalf("one pass sent %d batches from Storage to n2, want at most %d", apps, catchUpBurst)
+		}
+		l.Advance(rd)
+		widest = max(widest, len(l.prs["n2"].inflight))
+	}
 	for round := 0; round < 400 && c.rs["n2"].log.lastIndex() < n; round++ {
 		c.pump()
 		q := c.queue
 		c.queue = nil
-		for _, m := range q {
-			must(t, c.rs[m.To].Step(m))
-			if m.To != "n1" {
-				continue
+		pass(func() { // every ack of the round at once
+			for _, m := range q {
+				must(t, c.rs[m.To].Step(m))
 			}
-			if !l.HasReady() {
-				continue
-			}
-			rd := l.Ready()
-			apps := 0
-			for _, out := range rd.Messages {
-				if out.Type == MsgApp && out.To == "n2" && len(out.Entries) > 0 && out.Entries[0].Index < n-10 {
-					apps++
-				}
-				c.queue = append(c.queue, out)
-			}
-			if apps > catchUpBurst {
-				t.Fatalf("one Step sent %d batches from Storage to n2, want at most %d", apps, catchUpBurst)
-			}
-			l.Advance(rd)
-		}
-		if pr := l.prs["n2"]; len(pr.inflight) > widest {
-			widest = len(pr.inflight)
+		})
+		for range 3 { // the follower is slower than the leader's ticks
+			pass(l.Tick)
 		}
 	}
 	if c.rs["n2"].log.lastIndex() < n {
