@@ -360,7 +360,8 @@ func TestPostWithoutQuorumFails(t *testing.T) {
 // whole log from the others (read from their WALs: the leader keeps only
 // recent entries in memory), in large batches.
 func TestRejoinWithEmptyDataDir(t *testing.T) {
-	c := newTestCluster(t, 3)
+	// 32 users post 6000 messages as fast as they commit: no allowance.
+	c := newTestClusterWith(t, 3, func(o *Options) { o.PostRate = -1 })
 	lead := c.leader()
 	const posts = 6000
 	var wg sync.WaitGroup
