@@ -163,6 +163,29 @@ type UserMuted struct{ Moderation }
 
 func (*UserMuted) Kind() Kind { return KindUserMuted }
 
+// NameReleased frees a user name an admin released: the next key that
+// claims it owns it.
+type NameReleased struct {
+	Name string `json:"name"`
+	By   string `json:"by"`
+}
+
+func (*NameReleased) Kind() Kind { return KindNameReleased }
+func (m *NameReleased) Describe() string {
+	return fmt.Sprintf("name=%q by=%q", m.Name, m.By)
+}
+func (m *NameReleased) Wire(w Wire) { w.String(1, &m.Name); w.String(2, &m.By) }
+
+// UserUnbanned lifts the ban on Target (Room and Until unused).
+type UserUnbanned struct{ Moderation }
+
+func (*UserUnbanned) Kind() Kind { return KindUserUnbanned }
+
+// UserUnmuted lifts Target's mutes: in Room, or every one when Room is "".
+type UserUnmuted struct{ Moderation }
+
+func (*UserUnmuted) Kind() Kind { return KindUserUnmuted }
+
 // PresenceChanged records a user's presence on a node ("online", "away",
 // "offline", ...).
 type PresenceChanged struct {

@@ -31,6 +31,9 @@ func sampleBodies() []Body {
 		&NodeRecovered{NodeEvent{Node: "node3"}},
 		&CommittedUpTo{Index: 99},
 		&SuffixDiscarded{FromIndex: 100, Term: 8},
+		&NameReleased{Name: "root", By: "admin"},
+		&UserUnbanned{Moderation{Target: "mallory", By: "admin", Reason: "served"}},
+		&UserUnmuted{Moderation{Target: "mallory", By: "admin"}},
 	}
 }
 

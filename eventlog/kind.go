@@ -34,6 +34,11 @@ const (
 	KindNodeRecovered    Kind = 19
 	KindCommittedUpTo    Kind = 20
 	KindSuffixDiscarded  Kind = 21
+	// Above the baseline: a leader proposes these only once every member
+	// announces it can apply them (the upgrade rule).
+	KindNameReleased Kind = 22
+	KindUserUnbanned Kind = 23
+	KindUserUnmuted  Kind = 24
 )
 
 // kindInfo is what the codec needs to know about a kind.
@@ -145,4 +150,7 @@ func init() {
 	reg(KindNodeRecovered, "node_recovered", func() Body { return &NodeRecovered{} })
 	reg(KindCommittedUpTo, "committed_up_to", func() Body { return &CommittedUpTo{} })
 	reg(KindSuffixDiscarded, "suffix_discarded", func() Body { return &SuffixDiscarded{} })
+	reg(KindNameReleased, "name_released", func() Body { return &NameReleased{} })
+	reg(KindUserUnbanned, "user_unbanned", func() Body { return &UserUnbanned{} })
+	reg(KindUserUnmuted, "user_unmuted", func() Body { return &UserUnmuted{} })
 }

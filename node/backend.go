@@ -220,6 +220,10 @@ func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 		b = &eventlog.UserBanned{Moderation: body}
 	case "mute":
 		b = &eventlog.UserMuted{Moderation: body}
+	case "unban":
+		b = &eventlog.UserUnbanned{Moderation: body}
+	case "unmute":
+		b = &eventlog.UserUnmuted{Moderation: body}
 	default:
 		return fmt.Errorf("unknown moderation action %q", m.Action)
 	}
@@ -229,6 +233,19 @@ func (n *Node) Moderate(ctx context.Context, m api.Moderation) error {
 
 // IsBanned reports whether user is banned.
 func (n *Node) IsBanned(user string) bool { return n.state.Moderation.Banned(user) }
+
+// Sanctions lists the bans and mutes in force now, by this node's clock.
+func (n *Node) Sanctions() []api.Moderation { return n.state.Moderation.Active() }
+
+// ReleaseName frees name cluster-wide; the next key to claim it owns it.
+// A name nobody owns is not found (nothing is proposed).
+func (n *Node) ReleaseName(ctx context.Context, name, by string) error {
+	if _, ok := n.state.Identity.Lookup(name); !ok {
+		return fmt.Errorf("%w: nobody owns the name %q", api.ErrNotFound, name)
+	}
+	_, err := n.mutate(ctx, &eventlog.NameReleased{Name: name, By: by}, by, "", 0)
+	return err
+}
 
 // Status is this node's view of the cluster: its own state plus what every
 // member last said in its heartbeat.

@@ -38,6 +38,10 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "kick", args: "NAME [reason]", help: "disconnect a user", minArgs: 1, admin: true, run: modCmd("kick")},
 		{name: "ban", args: "NAME [DURATION] [reason]", help: "ban a user (default: forever)", minArgs: 1, admin: true, run: modCmd("ban")},
 		{name: "mute", args: "NAME [DURATION] [reason]", help: "mute a user everywhere", minArgs: 1, admin: true, run: modCmd("mute")},
+		{name: "unban", args: "NAME", help: "lift a user's ban", minArgs: 1, admin: true, run: modCmd("unban")},
+		{name: "unmute", args: "NAME", help: "lift a user's mutes", minArgs: 1, admin: true, run: modCmd("unmute")},
+		{name: "bans", help: "list the bans and mutes in force: who, by whom, why, until when", admin: true, run: (*App).cmdBans},
+		{name: "release", args: "NAME", help: "free a user name: the next key to use it owns it", minArgs: 1, admin: true, run: (*App).cmdRelease},
 	}
 	return slices.DeleteFunc(cs, func(c slashCmd) bool { return c.admin && !a.d.id.Admin })
 }
@@ -282,7 +286,9 @@ func (a *App) cmdHelp([]string, string) tea.Cmd {
 	return nil
 }
 
-// modCmd builds /kick, /ban and /mute: NAME [DURATION] [reason].
+// modCmd builds /kick, /ban, /mute (NAME [DURATION] [reason]) and
+// /unban, /unmute (NAME). The confirmation is the sentence everyone else
+// sees: who, what, until when and why.
 func modCmd(action string) func(a *App, args []string, rest string) tea.Cmd {
 	return func(a *App, args []string, _ string) tea.Cmd {
 		target, err := NormalizeName(strings.TrimPrefix(args[0], "@"))
@@ -292,7 +298,7 @@ func modCmd(action string) func(a *App, args []string, rest string) tea.Cmd {
 		}
 		m := api.Moderation{Action: action, Target: target, By: a.d.id.Name}
 		rest := args[1:]
-		if action != "kick" && len(rest) > 0 {
+		if (action == "ban" || action == "mute") && len(rest) > 0 {
 			if d, err := time.ParseDuration(rest[0]); err == nil && d > 0 {
 				m.Until = time.Now().Add(d)
 				rest = rest[1:]
@@ -300,6 +306,23 @@ func modCmd(action string) func(a *App, args []string, rest string) tea.Cmd {
 		}
 		m.Reason = Clean(strings.Join(rest, " "), 200)
 		b := a.d.b
-		return a.op(target+": "+action+" done", func(ctx context.Context) error { return b.Moderate(ctx, m) }, nil)
+		ok := modSentence(m, time.Now(), a.loc)
+		return a.op(ok, func(ctx context.Context) error { return b.Moderate(ctx, m) }, nil)
 	}
+}
+
+func (a *App) cmdBans([]string, string) tea.Cmd {
+	a.notice(sanctionsText(a.d.b.Sanctions(), time.Now(), a.loc))
+	return nil
+}
+
+func (a *App) cmdRelease(args []string, _ string) tea.Cmd {
+	name, err := NormalizeName(strings.TrimPrefix(args[0], "@"))
+	if err != nil {
+		a.notice(err.Error())
+		return nil
+	}
+	b, by := a.d.b, a.d.id.Name
+	ok := modSentence(api.Moderation{Action: "release", Target: name, By: by}, time.Now(), a.loc)
+	return a.op(ok, func(ctx context.Context) error { return b.ReleaseName(ctx, name, by) }, nil)
 }

@@ -223,14 +223,21 @@ func peopleCount(n int) string {
 	return itoa(n) + " people"
 }
 
+// onModeration says what happened, with where, until when and why. The
+// moderator's own session says it as the command's confirmation instead.
 func (a *App) onModeration(m api.Moderation) {
-	text := Clean(m.Target, MaxNameLen) + " was " + map[string]string{"kick": "kicked", "ban": "banned", "mute": "muted"}[m.Action] +
-		" by " + Clean(m.By, MaxNameLen)
-	if m.Reason != "" {
-		text += ": " + Clean(m.Reason, 200)
+	if m.By == a.d.id.Name {
+		return
 	}
-	if m.Target == a.d.id.Name && m.Action == "mute" {
-		text = "you were muted by " + Clean(m.By, MaxNameLen)
+	text := modSentence(m, time.Now(), a.loc)
+	if m.Target == a.d.id.Name {
+		switch m.Action {
+		case "mute":
+			text = "You were muted " + scopeText(m.Room) + " by " + Clean(m.By, MaxNameLen) + " " +
+				untilText(m.Until, time.Now(), a.loc) + reasonText(m.Reason)
+		case "unmute":
+			text = "You are no longer muted " + scopeText(m.Room) + "."
+		}
 	}
 	a.notice(text)
 }
@@ -244,16 +251,16 @@ func (a *App) hasMember(user string) bool {
 	return false
 }
 
+// kickText is printed when a kick, ban or name release ends the session.
 func kickText(m api.Moderation) string {
-	verb := "kicked"
-	if m.Action == "ban" {
-		verb = "banned"
+	by := Clean(m.By, MaxNameLen)
+	switch m.Action {
+	case "ban":
+		return "You were banned by " + by + " " + untilText(m.Until, time.Now(), time.UTC) + reasonText(m.Reason)
+	case "release":
+		return "Your name was released by " + by + ": connect again with another name, or claim it again if it is still free."
 	}
-	s := "you were " + verb + " by " + Clean(m.By, MaxNameLen)
-	if m.Reason != "" {
-		s += ": " + Clean(m.Reason, 200)
-	}
-	return s
+	return "You were kicked by " + by + reasonText(m.Reason)
 }
 
 func (a *App) onOpResult(r opResult) tea.Cmd {

@@ -42,6 +42,16 @@ func (e *execEnv) errorf(format string, a ...any) int {
 	return exitError
 }
 
+// claim binds the session's name to its key on a deliberate first use (a
+// post, tail --join); reading commands claim nothing. When it cannot, it
+// prints why and returns false with the exit code.
+func (e *execEnv) claim() (int, bool) {
+	if msg := e.srv.claim(e.ctx, e.id); msg != "" {
+		return e.errorf("%s", msg), false
+	}
+	return exitOK, true
+}
+
 // command is one exec command (one file each: cmd_*.go).
 type command struct {
 	name    string
@@ -53,7 +63,8 @@ type command struct {
 
 // commands is the exec command table, checked in one place (runCommand).
 func commands() map[string]command {
-	cs := []command{cmdStatus(), cmdPost(), cmdHistory(), cmdTail(), cmdRooms(), cmdWho(), cmdHelp()}
+	cs := []command{cmdStatus(), cmdPost(), cmdHistory(), cmdTail(), cmdRooms(), cmdWho(), cmdHelp(),
+		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease()}
 	m := make(map[string]command, len(cs))
 	for _, c := range cs {
 		m[c.name] = c

@@ -51,7 +51,7 @@ func TestExecHistoryUnknownRoom(t *testing.T) {
 	if r := run(t, ts.addr, "alice", k, "history general"); r.code != 0 || r.err != "" {
 		t.Errorf("empty general: %+v", r)
 	}
-	run(t, ts.addr, "bob", newSigner(t), "help") // bob exists
+	run(t, ts.addr, "bob", newSigner(t), "post #dev first") // bob exists: a first post claims the name
 	if r := run(t, ts.addr, "alice", k, "history @bob"); r.code != 0 || r.err != "" {
 		t.Errorf("no DMs with bob yet: %+v", r)
 	}
@@ -68,7 +68,7 @@ func TestExecPostNoQuorumPrintsID(t *testing.T) {
 	f := sshuitest.New("node1", nil)
 	ts := startServer(t, f, nil)
 	k := newSigner(t)
-	run(t, ts.addr, "alice", k, "help") // bind while healthy
+	run(t, ts.addr, "alice", k, "post general first") // bind while healthy: a first post claims the name
 	f.SetQuorum(false)
 	r := run(t, ts.addr, "alice", k, "post general hello")
 	m := regexp.MustCompile(`retry with --id ([0-9a-f]+)\b`).FindStringSubmatch(r.err)
@@ -81,8 +81,8 @@ func TestExecPostNoQuorumPrintsID(t *testing.T) {
 			t.Fatalf("retry: %+v", r)
 		}
 	}
-	if f.Posts() != 1 {
-		t.Fatalf("posts = %d, want 1", f.Posts())
+	if f.Posts() != 2 {
+		t.Fatalf("posts = %d, want 2 (the first, then hello once)", f.Posts())
 	}
 	f.SetQuorum(false)
 	if r := run(t, ts.addr, "alice", k, "post --id mine general hello"); !strings.Contains(r.err, "retry with --id mine") {

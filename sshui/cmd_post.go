@@ -63,6 +63,9 @@ func runPost(e *execEnv, c command) int {
 	if ok, wait := e.srv.limit.Allow(e.id.Name); !ok {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
+	if code, ok := e.claim(); !ok { // a first post claims the name
+		return code
+	}
 	idx, err := postTo(e, to, dm, text, *id)
 	switch {
 	case errors.Is(err, api.ErrIDReused):

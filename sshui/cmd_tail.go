@@ -54,6 +54,9 @@ func runTail(e *execEnv, c command) int {
 		if room[0] == '@' {
 			return usageErr(e, c, fs, "--join is for rooms, not direct conversations")
 		}
+		if code, ok := e.claim(); !ok { // following as a member claims the name
+			return code
+		}
 		if code, ok := t.attend(); !ok {
 			return code
 		}

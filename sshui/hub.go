@@ -375,7 +375,7 @@ func (h *Hub) Deliver(ev api.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.clients {
-		if ev.Kind == api.EventModeration && (ev.Mod.Action == "kick" || ev.Mod.Action == "ban") && ev.Mod.Target == c.user {
+		if ev.Kind == api.EventModeration && endsSession(ev.Mod.Action) && ev.Mod.Target == c.user {
 			c.control(KickedMsg{Mod: ev.Mod})
 			continue
 		}
@@ -383,6 +383,12 @@ func (h *Hub) Deliver(ev api.Event) {
 			c.offer(msg)
 		}
 	}
+}
+
+// endsSession reports whether a moderation action ends its target's
+// sessions: a kick, a ban, and a released name (another key may claim it).
+func endsSession(action string) bool {
+	return action == "kick" || action == "ban" || action == "release"
 }
 
 // deliverTo sends ev to user's sessions only.

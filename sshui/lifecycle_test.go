@@ -74,7 +74,7 @@ func TestKickEndsSession(t *testing.T) {
 	adm := openTerm(t, ts.addr, "admin", ts.admin, 80, 24)
 	adm.waitFor("#general")
 	adm.typ("/kick bob behave\r")
-	tm.waitFor("you were kicked by admin: behave")
+	tm.waitFor("You were kicked by admin: behave.") // a sentence now
 	done := make(chan error, 1)
 	go func() { done <- tm.sess.Wait() }()
 	select {

@@ -249,8 +249,11 @@ func keepalive(ctx context.Context, conn gossh.Conn, every time.Duration) {
 
 // identityMiddleware decides who the session is from s.PublicKey() and
 // s.User() — never from what the auth handler saw (docs/DEPENDENCIES.md §2.2):
-// validates the name, reserves "admin" for admin keys, binds the name to the
-// key on first use (replicated), refuses other keys and banned users.
+// validates the name, reserves "admin" for admin keys and refuses the other
+// reserved names, refuses a name bound to another key and banned users. It
+// binds nothing: a name is claimed on a deliberate first use (claim: the
+// chat app, post, tail --join), so that `who` run as "root" or "a" takes
+// no name.
 func (s *Server) identityMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("identity")
@@ -282,19 +285,34 @@ func (s *Server) identify(sess ssh.Session) (Identity, string) {
 		}
 		return id, ""
 	}
+	if Reserved(name) {
+		return Identity{}, fmt.Sprintf("the name %q is reserved; pick another: ssh OTHERNAME@host", name)
+	}
 	if s.b.IsBanned(name) {
 		return Identity{}, "you are banned from this chat"
 	}
-	return id, s.bind(sess.Context(), id)
+	if owner, ok := s.b.NameOwner(name); ok && owner != id.Fingerprint {
+		return Identity{}, takenMsg(name)
+	}
+	return id, ""
 }
 
-// bind binds id.Name to id.Fingerprint unless it already is.
-func (s *Server) bind(ctx context.Context, id Identity) string {
+func takenMsg(name string) string {
+	return fmt.Sprintf("the name %q belongs to another key; pick another: ssh OTHERNAME@host", name)
+}
+
+// claim binds id.Name to id.Fingerprint unless it already is (admin is
+// never bound): the first deliberate use of a name, which writes.
+// It returns "" or why the name cannot be had.
+func (s *Server) claim(ctx context.Context, id Identity) string {
+	if id.Name == AdminName {
+		return ""
+	}
 	owner, ok := s.b.NameOwner(id.Name)
 	if ok && owner == id.Fingerprint {
 		return ""
 	}
-	taken := fmt.Sprintf("the name %q belongs to another key; pick another: ssh OTHERNAME@host", id.Name)
+	taken := takenMsg(id.Name)
 	if ok {
 		return taken
 	}
@@ -330,6 +348,12 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 		raw := sess.RawCommand()
 		noCmd := strings.Trim(raw, " \t\r\n") == ""
 		if isPty && noCmd {
+			// Opening the chat app is a deliberate use: it claims the name.
+			if msg := s.claim(sess.Context(), identityOf(sess)); msg != "" {
+				s.log.Info("ssh refused", "user", identityOf(sess).Name, "reason", msg)
+				fail(sess, "%s", msg)
+				return
+			}
 			next(sess)
 			return
 		}

@@ -60,8 +60,10 @@ func TestWrongKeyNeverReachesCommandOrApp(t *testing.T) {
 	f := sshuitest.New("node1", nil)
 	ts := startServer(t, f, nil)
 	alice, mallory := newSigner(t), newSigner(t)
-	if r := run(t, ts.addr, "alice", alice, "help"); r.code != 0 {
-		t.Fatalf("alice binds her name: %+v", r)
+	tm0 := openTerm(t, ts.addr, "alice", alice, 80, 24) // the chat app claims her name
+	tm0.waitFor("#general")
+	if _, ok := f.NameOwner("alice"); !ok {
+		t.Fatal("alice's name is not bound after she opened the chat")
 	}
 	ts.resetStages()
 	r := run(t, ts.addr, "alice", mallory, "post general hi")
@@ -123,7 +125,7 @@ func TestNameBinding(t *testing.T) {
 	f := sshuitest.New("node1", nil)
 	ts := startServer(t, f, nil)
 	k1, k2 := newSigner(t), newSigner(t)
-	if r := run(t, ts.addr, "Dave", k1, "help"); r.code != 0 {
+	if r := run(t, ts.addr, "Dave", k1, "post general hi"); r.code != 0 {
 		t.Fatalf("first claim: %+v", r)
 	}
 	if fp, ok := f.NameOwner("dave"); !ok || fp != Fingerprint(k1.PublicKey()) {
@@ -140,7 +142,7 @@ func TestNameBinding(t *testing.T) {
 	}
 	// Binding needs quorum; a bound name does not.
 	f.SetQuorum(false)
-	if r := run(t, ts.addr, "erin", k2, "help"); r.code != 1 || !strings.Contains(r.err, "no quorum") {
+	if r := run(t, ts.addr, "erin", k2, "post general hi"); r.code != 1 || !strings.Contains(r.err, "no quorum") {
 		t.Fatalf("bind without quorum: %+v", r)
 	}
 	if r := run(t, ts.addr, "dave", k1, "help"); r.code != 0 {

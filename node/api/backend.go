@@ -78,11 +78,19 @@ type Backend interface {
 	// closes.
 	SetPresence(ctx context.Context, user, status string) error
 
-	// Moderate applies a kick, ban or mute (replicated, so it holds on every
-	// node and after restarts). Kicks are delivered as EventModeration and
-	// sshui closes the target's sessions on every node.
+	// Moderate applies a kick, ban, mute, unban or unmute (replicated, so
+	// it holds on every node and after restarts). Kicks and bans are
+	// delivered as EventModeration and sshui closes the target's sessions
+	// on every node. An unmute with Room "" lifts every mute of the target.
 	Moderate(ctx context.Context, m Moderation) error
 	IsBanned(user string) bool
+	// Sanctions lists the bans and mutes in force now (Action "ban" or
+	// "mute"), sorted by target.
+	Sanctions() []Moderation
+	// ReleaseName frees name (replicated; by is the admin who asked): the
+	// next key to claim it owns it, and the sessions using it end (an
+	// EventModeration with Action "release").
+	ReleaseName(ctx context.Context, name, by string) error
 
 	// Status is this node's view of the cluster.
 	Status() ClusterStatus

@@ -106,7 +106,7 @@ type Presence struct {
 
 // Moderation is a kick, ban or mute.
 type Moderation struct {
-	Action string    `json:"action"` // kick | ban | mute
+	Action string    `json:"action"` // kick | ban | mute | unban | unmute | release (a name)
 	Target string    `json:"target"`
 	By     string    `json:"by"`
 	Room   string    `json:"room,omitempty"` // mute scope; "" = everywhere

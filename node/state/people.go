@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -17,15 +18,25 @@ type Identity struct {
 
 func NewIdentity() *Identity { return &Identity{owner: map[string]string{}} }
 
-func (p *Identity) Name() string           { return "identity" }
-func (p *Identity) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindUserRegistered} }
+func (p *Identity) Name() string { return "identity" }
+func (p *Identity) Kinds() []eventlog.Kind {
+	return []eventlog.Kind{eventlog.KindUserRegistered, eventlog.KindNameReleased}
+}
 
 func (p *Identity) Apply(index uint64, ev eventlog.Event) []api.Event {
-	b := ev.Body.(*eventlog.UserRegistered)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, taken := p.owner[b.Name]; !taken { // first claim wins, on every node alike
-		p.owner[b.Name] = b.KeyFingerprint
+	switch b := ev.Body.(type) {
+	case *eventlog.UserRegistered:
+		if _, taken := p.owner[b.Name]; !taken { // first claim wins, on every node alike
+			p.owner[b.Name] = b.KeyFingerprint
+		}
+	case *eventlog.NameReleased:
+		// An admin freed the name: the next key to claim it owns it. The
+		// sessions using it end (sshui treats it like a kick).
+		delete(p.owner, b.Name)
+		mod := api.Moderation{Action: "release", Target: b.Name, By: b.By}
+		return []api.Event{{Kind: api.EventModeration, Index: index, User: b.Name, Mod: mod}}
 	}
 	return nil
 }
@@ -54,7 +65,8 @@ func NewModeration(now func() time.Time) *Moderation {
 
 func (p *Moderation) Name() string { return "moderation" }
 func (p *Moderation) Kinds() []eventlog.Kind {
-	return []eventlog.Kind{eventlog.KindUserKicked, eventlog.KindUserBanned, eventlog.KindUserMuted}
+	return []eventlog.Kind{eventlog.KindUserKicked, eventlog.KindUserBanned, eventlog.KindUserMuted,
+		eventlog.KindUserUnbanned, eventlog.KindUserUnmuted}
 }
 
 func (p *Moderation) Apply(index uint64, ev eventlog.Event) []api.Event {
@@ -71,12 +83,66 @@ func (p *Moderation) Apply(index uint64, ev eventlog.Event) []api.Event {
 	case *eventlog.UserMuted:
 		m, action = b.Moderation, "mute"
 		p.mutes[m.Target] = append(p.mutes[m.Target], m)
+	case *eventlog.UserUnbanned:
+		m, action = b.Moderation, "unban"
+		delete(p.bans, m.Target)
+	case *eventlog.UserUnmuted:
+		m, action = b.Moderation, "unmute"
+		p.unmuteLocked(m.Target, m.Room)
 	}
 	mod := api.Moderation{Action: action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
 	if m.Until != 0 {
 		mod.Until = time.Unix(0, m.Until).UTC()
 	}
 	return []api.Event{{Kind: api.EventModeration, Index: index, User: m.Target, Room: m.Room, Mod: mod}}
+}
+
+// unmuteLocked lifts user's mutes in room, or all of them when room is "".
+func (p *Moderation) unmuteLocked(user, room string) {
+	kept := slices.DeleteFunc(p.mutes[user], func(m eventlog.Moderation) bool { return room == "" || m.Room == room })
+	if len(kept) == 0 {
+		delete(p.mutes, user)
+		return
+	}
+	p.mutes[user] = kept
+}
+
+// Active lists the bans and mutes in force now, by this node's clock and
+// state, sorted by target (bans first, then mutes by end).
+func (p *Moderation) Active() []api.Moderation {
+	t := p.now().UnixNano()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []api.Moderation
+	add := func(action string, m eventlog.Moderation) {
+		if !activeAt(m, t) {
+			return
+		}
+		a := api.Moderation{Action: action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason}
+		if m.Until != 0 {
+			a.Until = time.Unix(0, m.Until).UTC()
+		}
+		out = append(out, a)
+	}
+	for _, m := range p.bans {
+		add("ban", m)
+	}
+	for _, ms := range p.mutes {
+		for _, m := range ms {
+			add("mute", m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Action != b.Action {
+			return a.Action < b.Action
+		}
+		return a.Until.Before(b.Until)
+	})
+	return out
 }
 
 // activeAt reports whether m holds at t (Unix ns): it has no end, or ends

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,12 +29,14 @@ type Fake struct {
 	presence map[string]string
 	bans     map[string]time.Time
 	mutes    map[string]time.Time
-	subs     map[*sub]struct{}
-	quorum   bool
-	status   *api.ClusterStatus
-	posts    int
-	histErr  error
-	histHook func(room string, before uint64, limit int)
+	// sanctions are the bans and mutes as given, for Sanctions
+	sanctions map[string]api.Moderation
+	subs      map[*sub]struct{}
+	quorum    bool
+	status    *api.ClusterStatus
+	posts     int
+	histErr   error
+	histHook  func(room string, before uint64, limit int)
 }
 
 type room struct {
@@ -57,7 +60,7 @@ func New(node string, now func() time.Time) *Fake {
 	}
 	f := &Fake{node: node, now: now, msgs: map[string][]api.Message{}, ids: map[string]uint64{},
 		names: map[string]string{}, rooms: map[string]*room{}, presence: map[string]string{},
-		bans: map[string]time.Time{}, mutes: map[string]time.Time{}, subs: map[*sub]struct{}{}, quorum: true}
+		bans: map[string]time.Time{}, mutes: map[string]time.Time{}, sanctions: map[string]api.Moderation{}, subs: map[*sub]struct{}{}, quorum: true}
 	f.rooms["general"] = &room{members: map[string]bool{}}
 	return f
 }
@@ -375,12 +378,60 @@ func (f *Fake) Moderate(ctx context.Context, m api.Moderation) error {
 	switch m.Action {
 	case "ban":
 		f.bans[m.Target] = until
+		f.sanctions[m.Target+"\x00ban"] = m
 	case "mute":
 		f.mutes[m.Target+"\x00"+m.Room] = until
+		f.sanctions[m.Target+"\x00mute\x00"+m.Room] = m
+	case "unban":
+		delete(f.bans, m.Target)
+		delete(f.sanctions, m.Target+"\x00ban")
+	case "unmute":
+		for k := range f.mutes {
+			if k == m.Target+"\x00"+m.Room || (m.Room == "" && strings.HasPrefix(k, m.Target+"\x00")) {
+				delete(f.mutes, k)
+				delete(f.sanctions, m.Target+"\x00mute\x00"+strings.TrimPrefix(k, m.Target+"\x00"))
+			}
+		}
 	}
 	idx := f.index
 	f.publishLocked(api.Event{Kind: api.EventModeration, Index: idx, Room: m.Room, User: m.Target, Mod: m})
 	f.mu.Unlock()
+	return nil
+}
+
+// Sanctions lists the bans and mutes in force, sorted by target.
+func (f *Fake) Sanctions() []api.Moderation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	var out []api.Moderation
+	for _, m := range f.sanctions {
+		if m.Until.IsZero() || now.Before(m.Until) {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Target != out[j].Target {
+			return out[i].Target < out[j].Target
+		}
+		return out[i].Action < out[j].Action
+	})
+	return out
+}
+
+// ReleaseName frees a bound name.
+func (f *Fake) ReleaseName(ctx context.Context, name, by string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.names[name]; !ok {
+		return fmt.Errorf("fake: %w: nobody owns the name %q", api.ErrNotFound, name)
+	}
+	if err := f.write(ctx); err != nil {
+		return err
+	}
+	delete(f.names, name)
+	mod := api.Moderation{Action: "release", Target: name, By: by}
+	f.publishLocked(api.Event{Kind: api.EventModeration, Index: f.index, User: name, Mod: mod})
 	return nil
 }
 
