@@ -16,6 +16,10 @@ const hashEvery = 64
 // logHash chains the committed entries in apply order: h(i) = SHA-256(h(i-1)
 // ‖ index ‖ term ‖ type ‖ data). Unlike the WAL's own chain, which also
 // covers each node's local records, it is the same on every node (I2, I6).
+// `syncnet wal verify` and `wal diff` recompute it from a WAL's committed
+// entries (tools/wal/loghash.go) so that auditors can compare it with
+// status: change both together (tools/wal's TestCommittedHashMatchesStatus
+// runs a cluster and compares them).
 type logHash struct {
 	h          [32]byte
 	index      uint64

@@ -54,6 +54,9 @@ type analysis struct {
 
 	lampLast  uint64 // the last Lamport time seen along committed entries
 	lampIndex uint64 // and its cluster index
+
+	// hash is the log hash over the committed entries (with opts.hash).
+	hash logHash
 }
 
 // foldOpts says what analyze does besides folding.
@@ -72,6 +75,8 @@ type foldOpts struct {
 	// bar, if not nil, is the progress bar the scan advances (diff's one
 	// bar for all its logs); otherwise the scan makes its own.
 	bar *progress
+	// hash computes the log hash of the committed entries (verify, diff).
+	hash bool
 }
 
 // analyze scans src once, folding every record. Without opts.all it stops at
@@ -124,6 +129,11 @@ func (a *analysis) final(en state.Entry, committed bool) {
 	a.spans.add(en.Event)
 	if committed {
 		a.checkLamport(en)
+		if a.opts.hash {
+			if err := a.hash.add(en.Event); err != nil {
+				a.report(en.Seq, err.Error())
+			}
+		}
 		if a.opts.emit != nil {
 			a.opts.emit(en)
 		}

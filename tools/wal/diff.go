@@ -21,7 +21,9 @@ its WAL index), exit 1. Elections are compared too: two nodes naming
 different leaders for one term is a problem, exit 1. Local-only records
 (votes, term records, suspicions, commit and discard records) are a node's
 own observations: they are listed as counts per node, never as divergence,
-and uncommitted tails are shown but not compared. Agreement: exit 0.`
+and uncommitted tails are shown but not compared. Agreement: exit 0, with
+the log hash (hash@index, as 'wal verify' and 'status' show it) of the
+history all the nodes committed.`
 
 // node is one log in a diff.
 type node struct {
@@ -89,7 +91,7 @@ func runDiff(e *env, args []string) error {
 		n.ch, n.free = make(chan []state.Entry, 4), make(chan []state.Entry, 5)
 		go func() {
 			defer close(n.ch)
-			n.a, n.err = loadSource(&n.env, n.src, "diff", foldOpts{emit: n.send, bar: bar})
+			n.a, n.err = loadSource(&n.env, n.src, "diff", foldOpts{emit: n.send, bar: bar, hash: true})
 			n.flush()
 			if n.err != nil {
 				for _, later := range opened[i+1:] {
@@ -122,8 +124,8 @@ func runDiff(e *env, args []string) error {
 		return exitf(ExitProblem, "diff: the logs disagree")
 	}
 	lo, hi := commitRange(nodes)
-	fmt.Fprintf(e.stdout, "\nAGREE: committed entries identical on %d nodes up to cluster index %d (each pair compared up to its smaller commit index; highest %d); no conflicting leaders\n",
-		len(nodes), lo, hi)
+	fmt.Fprintf(e.stdout, "\nAGREE: committed entries identical on %d nodes up to cluster index %d (each pair compared up to its smaller commit index; highest %d); no conflicting leaders; log hash %s\n",
+		len(nodes), lo, hi, commonHash(nodes))
 	return nil
 }
 
@@ -230,8 +232,21 @@ func nameNodes(nodes []*node) {
 
 func printNode(e *env, n *node) {
 	a := n.a
-	fmt.Fprintf(e.stdout, "%-10s %s: cluster log %s, committed %d; local-only records %s\n",
-		n.name, a.src.dir, span(1, a.log.LastIndex()), a.log.Commit, localCounts(a.local))
+	fmt.Fprintf(e.stdout, "%-10s %s: cluster log %s, committed %d; local-only records %s; log hash %s\n",
+		n.name, a.src.dir, span(1, a.log.LastIndex()), a.log.Commit, localCounts(a.local), a.hash.String())
+}
+
+// commonHash is the log hash at the smallest commit index: the logs agree
+// up to it, so it is every node's hash there, and the hash of the node that
+// committed least.
+func commonHash(nodes []*node) string {
+	least := nodes[0]
+	for _, n := range nodes {
+		if n.a.log.Commit < least.a.log.Commit {
+			least = n
+		}
+	}
+	return least.a.hash.String()
 }
 
 func localCounts(m []uint64) string {

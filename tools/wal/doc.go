@@ -50,6 +50,12 @@
 // so on a cluster configured with another window a retry near its edge may
 // be deduplicated differently than the nodes did.
 //
+// Which hash to compare: each WAL record is chained to the one before, but
+// a WAL also holds its node's local records, so that chain's head differs
+// between nodes. verify and diff also recompute the log hash each node
+// keeps over the entries it applies (logHash): the same on every node at a
+// given cluster index, and shown by status at its checkpoints.
+//
 // Exit codes (the same for every subcommand):
 //
 //	0  clean / agree

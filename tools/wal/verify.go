@@ -1,6 +1,9 @@
 package walcmd
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 const verifyHelp = `Check a WAL the way a node checks it when it starts, without repairing
 anything: every record's framing, CRC and hash-chain link, across segment
@@ -14,7 +17,11 @@ problem, exit 1 (--all: every problem; corruption still stops the scan,
 since nothing after it can be trusted). A torn tail (a write cut short;
 what the node would cut on its next start) is reported apart from
 corruption: exit 3 if it is the only finding. On a live node's directory a
-torn tail may just be a write in flight.`
+torn tail may just be a write in flight. A clean log also prints its log
+hash: a hash chained over the committed entries, hash@index of the last
+one, the same on every node of the cluster at that index; the checkpoint,
+which 'status' shows as LOGHASH; and this WAL file's own chain head, which
+also covers the node's local records and so differs between nodes.`
 
 // maxListed bounds how many problems --all prints: one missing entry makes
 // every later one fail to line up.
@@ -31,7 +38,7 @@ func runVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, scanErr := analyze(e, src, "verify", foldOpts{all: *all})
+	a, scanErr := analyze(e, src, "verify", foldOpts{all: *all, hash: true})
 	if scanErr != nil {
 		if _, ok := logProblem(scanErr); !ok {
 			return readError(src, scanErr)
@@ -64,12 +71,21 @@ func runVerify(e *env, args []string) error {
 	return nil
 }
 
+// okLine is verify's report of a clean log: the OK line, then the hashes
+// an auditor compares: the log hash of the committed history (the same on
+// every node that committed that index), the checkpoint `status` shows,
+// and this file's own chain head.
 func okLine(a *analysis) string {
 	head := "-"
 	if a.rep.LastSeq != 0 {
-		head = a.rep.Head.Short()
+		head = fmt.Sprintf("%s@%d", a.rep.Head.Short(), a.rep.LastSeq)
 	}
-	return fmt.Sprintf("OK %s: %d records in %d segment(s) (WAL index %s, head %s); cluster log %s, committed %d, discarded %d, last term %d",
-		a.src.dir, a.records, a.rep.Segments, span(a.rep.FirstSeq, a.rep.LastSeq), head,
+	var b strings.Builder
+	fmt.Fprintf(&b, "OK %s: %d records in %d segment(s) (WAL index %s); cluster log %s, committed %d, discarded %d, last term %d\n",
+		a.src.dir, a.records, a.rep.Segments, span(a.rep.FirstSeq, a.rep.LastSeq),
 		span(1, a.log.LastIndex()), a.log.Commit, a.log.Discarded, a.log.MaxTerm)
+	fmt.Fprintf(&b, "  log hash   %-18s the committed history up to that cluster index: equal on every node\n", a.hash.String())
+	fmt.Fprintf(&b, "  checkpoint %-18s what status shows as LOGHASH for that index (taken every %d entries)\n", a.hash.Checkpoint(), hashEvery)
+	fmt.Fprintf(&b, "  file chain %-18s this node's WAL file with its local records (differs between nodes)", head)
+	return b.String()
 }
