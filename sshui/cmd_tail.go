@@ -101,12 +101,25 @@ type tailer struct {
 	resume bool
 }
 
+// subscribe follows the room's messages and the moderation that may end
+// this session (a ban, kick or name release of the user, as in the chat
+// app: the filter lets through events of no room, among them bans).
 func (t *tailer) subscribe() api.Subscription {
-	f := api.Filter{Rooms: []string{t.room}, Messages: true}
+	f := api.Filter{Rooms: []string{t.room}}
 	if t.room[0] == '@' {
-		f = api.Filter{DMsFor: t.e.id.Name, Messages: true}
+		f = api.Filter{DMsFor: t.e.id.Name}
 	}
 	return t.e.b.Subscribe(f, 1024)
+}
+
+// ended reports whether ev ends this user's sessions, and says why on
+// stderr: a banned syncnet chat user must not keep reading the room.
+func (t *tailer) ended(ev api.Event) bool {
+	if ev.Kind != api.EventModeration || ev.Mod.Target != t.e.id.Name || !endsSession(ev.Mod.Action) {
+		return false
+	}
+	_, _ = fmt.Fprintf(t.e.err, "tail: %s\n", kickText(ev.Mod))
+	return true
 }
 
 func (t *tailer) run(limit int) int {
@@ -133,6 +146,9 @@ func (t *tailer) run(limit int) int {
 			return exitOK
 		case ev, ok := <-sub.C():
 			if ok {
+				if t.ended(ev) {
+					return exitError
+				}
 				if ev.Kind == api.EventMessage && ev.Message.Room == t.room && !t.print(ev.Message) {
 					return exitOK
 				}

@@ -38,6 +38,8 @@ type Message struct {
 	Lamport uint64 `json:"lamport"`
 	Time    string `json:"time"`
 	Action  bool   `json:"action,omitempty"`
+
+	note string // the UI's own line ("not sent: …"), not a message
 }
 
 // StateKind is what happened to the connection.

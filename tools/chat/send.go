@@ -105,9 +105,12 @@ func classifyPost(err error, stderr string) error {
 	if !errors.As(err, &ee) {
 		return err // the connection failed: another node gets the line
 	}
+	// The refusal as the user reads it: "you are muted everywhere …", not
+	// "refused: post: you are muted …".
+	why := strings.TrimPrefix(stderr, "post: ")
 	switch {
 	case ee.ExitStatus() == 2:
-		return refusal{"refused: " + stderr}
+		return refusal{why}
 	case strings.Contains(stderr, "rate limited"):
 		after := time.Second
 		if m := tryAgainIn.FindStringSubmatch(stderr); m != nil {
@@ -122,7 +125,7 @@ func classifyPost(err error, stderr string) error {
 		strings.Contains(stderr, "is full"):
 		return fmt.Errorf("%w: %s", errNodeUnfit, stderr)
 	case isFatal(stderr), strings.Contains(stderr, "too long"), strings.Contains(stderr, "muted"):
-		return refusal{"refused: " + stderr}
+		return refusal{why}
 	}
 	// Unknown: pause and retry here; a node that is really failing also
 	// ends the tail or the keepalive, which moves the client on.

@@ -148,8 +148,10 @@ func (m *uiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case ackMsg:
 		m.removePending(msg.id)
 	case dropMsg:
+		// Said once, in the flow, with the line and why; it scrolls away
+		// like any line instead of staying pinned under the input.
 		m.removePending(msg.id)
-		m.notice = "not sent: " + clean(msg.err.Error(), 200)
+		m.lines = append(m.lines, Message{note: "not sent: “" + clean(msg.text, 80) + "”: " + clean(msg.err.Error(), 200)})
 	case fatalMsg:
 		m.fatal = msg.err
 		return m, tea.Quit
@@ -320,6 +322,9 @@ func (m *uiModel) bodyLines(need int) []string {
 
 // renderMessage: gutter (">" for own lines), time, sender in its colour, text.
 func (m *uiModel) renderMessage(msg Message) string {
+	if msg.note != "" {
+		return m.st.system.Render("  " + msg.note)
+	}
 	ts := "--:--"
 	if t, err := time.Parse(time.RFC3339Nano, msg.Time); err == nil {
 		ts = t.Local().Format("15:04")
