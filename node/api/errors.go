@@ -71,7 +71,8 @@ type Refusal struct {
 }
 
 // Error says why, for the refused user: "you are banned until 15:04 UTC
-// (spam)", "you are muted in #general until 2025-06-01 15:04 UTC". The time
+// (spam)", "you are muted in #general until 2025-06-01 15:04 UTC", "you
+// are muted everywhere (shouting)". The time
 // of day alone is shown when Until is within a day of At. The reason is not
 // cleaned here: sshui cleans everything it shows.
 func (r *Refusal) Error() string {
@@ -81,6 +82,8 @@ func (r *Refusal) Error() string {
 		b.WriteString("muted")
 		if r.Room != "" {
 			b.WriteString(" in #" + r.Room)
+		} else {
+			b.WriteString(" everywhere") // not "in #general": it holds in every room
 		}
 	} else {
 		b.WriteString("banned")

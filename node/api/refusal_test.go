@@ -17,7 +17,8 @@ func TestRefusalMessages(t *testing.T) {
 		{Refusal{Action: "ban", Reason: "spam", Until: at.Add(30 * time.Minute), At: at}, "you are banned until 23:30 UTC (spam)"},
 		{Refusal{Action: "ban", Until: at.Add(25 * time.Hour), At: at}, "you are banned until 2025-06-03 00:00 UTC"},
 		{Refusal{Action: "mute", Room: "dev", Until: at.Add(time.Minute), At: at}, "you are muted in #dev until 23:01 UTC"},
-		{Refusal{Action: "mute", Reason: "calm down"}, "you are muted (calm down)"},
+		// A mute without a room holds everywhere, and says so.
+		{Refusal{Action: "mute", Reason: "calm down"}, "you are muted everywhere (calm down)"},
 	}
 	for _, c := range cases {
 		if got := c.r.Error(); got != c.want {
