@@ -1,6 +1,7 @@
 // Package sshui is SyncNet's SSH front end: the wish server on each node's
 // ssh_port, public-key identity, the bubbletea chat app for interactive
-// sessions, and the exec commands (status, post, history, tail, rooms, who).
+// sessions, and the exec commands (status, post, history, tail, rooms, who;
+// for admins bans, unban, unmute, release).
 //
 // # Owns / does not own
 //
@@ -36,8 +37,10 @@
 //	          line over MaxCommandLine (64 KiB) before anything parses it;
 //	          refuses while shutting down; starts the connection's keepalive
 //	identity  name from s.User(), key from s.PublicKey() — never what the
-//	          auth handler saw (§2.2); "admin" only for admin keys; bans;
-//	          BindName on first use; another key for a bound name is refused
+//	          auth handler saw (§2.2); "admin" only for admin keys; other
+//	          reserved names refused (reserved.go); bans; another key for a
+//	          bound name is refused; binds nothing: the chat app, post and
+//	          tail --join claim the name on first use (Server.claim)
 //	router    PTY + no command → chat; otherwise one exec command, read from
 //	          s.RawCommand() by cmdLine (s.Command() would shell-split); its own
 //	          recover prints "internal error" and exits 1
