@@ -2,19 +2,24 @@ package walcmd
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/syncnet/syncnet/node/api"
 )
 
 // moderation is the bans and mutes the applied entries made, as the
-// node's moderation plugin reported them (a refused entry reports nothing):
-// the latest ban on a user replaces the earlier ones, mutes add up (the
-// plugin's rules). Kicks leave no state.
+// node's moderation plugin reported them (a refused entry reports nothing),
+// folded by the plugin's rules: the latest ban on a user replaces the
+// earlier ones, mutes add up, an unban lifts the ban, an unmute lifts the
+// user's mutes in its room (every one when it names none). Kicks leave no
+// state. It also keeps the names an admin released.
 type moderation struct {
-	bans  map[string]modEntry
-	mutes map[string][]modEntry
+	bans     map[string]modEntry
+	mutes    map[string][]modEntry
+	released []modEntry
 }
 
 // modEntry is one ban or mute and the cluster index that made it.
@@ -35,6 +40,18 @@ func (m *moderation) add(ev api.Event) {
 			m.mutes = map[string][]modEntry{}
 		}
 		m.mutes[ev.Mod.Target] = append(m.mutes[ev.Mod.Target], modEntry{ev.Mod, ev.Index})
+	case "unban":
+		delete(m.bans, ev.Mod.Target)
+	case "unmute":
+		room := ev.Mod.Room
+		kept := slices.DeleteFunc(m.mutes[ev.Mod.Target], func(e modEntry) bool { return room == "" || e.Room == room })
+		if len(kept) == 0 {
+			delete(m.mutes, ev.Mod.Target)
+		} else {
+			m.mutes[ev.Mod.Target] = kept
+		}
+	case "release":
+		m.released = append(m.released, modEntry{ev.Mod, ev.Index})
 	}
 }
 
@@ -74,6 +91,7 @@ func (r *rebuilt) printModeration(e *env) {
 		at, why = r.until.time, "the --until time"
 	}
 	w := e.stdout
+	defer r.printReleased(e)
 	list := r.mod.inForce(time.Unix(0, at).UTC())
 	if len(list) == 0 {
 		fmt.Fprintf(w, "\nmoderation in force at %s: none\n", fmtTime(at))
@@ -93,4 +111,21 @@ func (r *rebuilt) printModeration(e *env) {
 		fmt.Fprintf(w, "%-6s %-16s %-16s %-16s %8d  %-20s  %s\n", m.Action, clean(m.Target), clean(m.By), where, m.index,
 			until, orDash(clean(m.Reason)))
 	}
+}
+
+// printReleased lists the names an admin released, in log order, each
+// with whether a key has claimed it since.
+func (r *rebuilt) printReleased(e *env) {
+	if len(r.mod.released) == 0 {
+		return
+	}
+	var parts []string
+	for _, m := range r.mod.released {
+		state := "free"
+		if _, taken := r.st.Identity.Lookup(m.Target); taken {
+			state = "claimed again"
+		}
+		parts = append(parts, fmt.Sprintf("%s (by %s at index %d; %s)", clean(m.Target), clean(m.By), m.index, state))
+	}
+	fmt.Fprintf(e.stdout, "released names: %s\n", strings.Join(parts, ", "))
 }
