@@ -113,6 +113,14 @@ func newCluster(t *testing.T, n int, o clusterOpts) *cluster {
 	if err := os.WriteFile(c.cfgPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if o.hosts != nil {
+		// Nodes on several hosts (network namespaces) create no host key:
+		// the operator makes the cluster's one and copies it to every host,
+		// as README says. Here every host reads the same file.
+		if out, err := exec.Command(binPath, "hostkey", "--config", c.cfgPath, "--create").CombinedOutput(); err != nil {
+			t.Fatalf("syncnet hostkey --create: %v\n%s", err, out)
+		}
+	}
 	t.Cleanup(c.cleanup)
 	c.unlaunched = files
 	if !o.noLaunch {
