@@ -186,6 +186,21 @@ type UserUnmuted struct{ Moderation }
 
 func (*UserUnmuted) Kind() Kind { return KindUserUnmuted }
 
+// ReadMarked records that User has seen the messages of Conv (a room, or a
+// direct conversation named as api.DMRoom names it) up to and including
+// Index. Marks only move forward: a lower one changes nothing.
+type ReadMarked struct {
+	User  string `json:"user"`
+	Conv  string `json:"conv"`
+	Index uint64 `json:"up_to"`
+}
+
+func (*ReadMarked) Kind() Kind { return KindReadMarked }
+func (m *ReadMarked) Describe() string {
+	return fmt.Sprintf("user=%q conv=%q up_to=%d", m.User, m.Conv, m.Index)
+}
+func (m *ReadMarked) Wire(w Wire) { w.String(1, &m.User); w.String(2, &m.Conv); w.Uint(3, &m.Index) }
+
 // PresenceChanged records a user's presence on a node ("online", "away",
 // "offline", ...).
 type PresenceChanged struct {

@@ -34,6 +34,7 @@ func sampleBodies() []Body {
 		&NameReleased{Name: "root", By: "admin"},
 		&UserUnbanned{Moderation{Target: "mallory", By: "admin", Reason: "served"}},
 		&UserUnmuted{Moderation{Target: "mallory", By: "admin"}},
+		&ReadMarked{User: "alice", Conv: "@alice,bob", Index: 42},
 	}
 }
 

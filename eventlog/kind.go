@@ -39,6 +39,7 @@ const (
 	KindNameReleased Kind = 22
 	KindUserUnbanned Kind = 23
 	KindUserUnmuted  Kind = 24
+	KindReadMarked   Kind = 25 // a user has read a conversation up to an index
 )
 
 // kindInfo is what the codec needs to know about a kind.
@@ -153,4 +154,5 @@ func init() {
 	reg(KindNameReleased, "name_released", func() Body { return &NameReleased{} })
 	reg(KindUserUnbanned, "user_unbanned", func() Body { return &UserUnbanned{} })
 	reg(KindUserUnmuted, "user_unmuted", func() Body { return &UserUnmuted{} })
+	reg(KindReadMarked, "read_marked", func() Body { return &ReadMarked{} })
 }

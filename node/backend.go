@@ -145,6 +145,16 @@ func (n *Node) Rooms() []api.RoomInfo { return n.state.Chat.Rooms() }
 // RoomsOf lists the rooms user joined.
 func (n *Node) RoomsOf(user string) []string { return n.state.Chat.RoomsOf(user) }
 
+// Conversations lists user's rooms and direct conversations with their
+// read marks.
+func (n *Node) Conversations(user string) []api.Conversation { return n.state.Conversations(user) }
+
+// MarkRead records user's read mark in conv (replicated).
+func (n *Node) MarkRead(ctx context.Context, user, conv string, index uint64) error {
+	_, err := n.mutate(ctx, &eventlog.ReadMarked{User: user, Conv: conv, Index: index}, user, "", 0)
+	return err
+}
+
 // Members lists a room's members with their presence. Presence reported
 // by a node this node does not hear as alive is left out: its sessions
 // died with it (or cannot reach us), so its users show offline here until

@@ -68,6 +68,14 @@ type Backend interface {
 	Rooms() []RoomInfo
 	// RoomsOf lists the rooms user has joined (replicated membership).
 	RoomsOf(user string) []string
+	// Conversations lists the rooms user has joined and the direct
+	// conversations they are in, with their read marks and unread counts
+	// (replicated: the same on every node).
+	Conversations(user string) []Conversation
+	// MarkRead records that user has seen conversation conv (a room, or
+	// DMRoom(user, other)) up to and including index. Marks only move
+	// forward; a lower one changes nothing.
+	MarkRead(ctx context.Context, user, conv string, index uint64) error
 	// Members lists the members of room with their presence.
 	Members(room string) []Presence
 	JoinRoom(ctx context.Context, user, room string) error

@@ -97,6 +97,16 @@ type RoomInfo struct {
 	LastIndex uint64 `json:"last_index"`
 }
 
+// Conversation is a room a user has joined, or a direct conversation they
+// are in, with how far they have read it.
+type Conversation struct {
+	Name   string `json:"name"`           // the room, or DMRoom(user, With)
+	With   string `json:"with,omitempty"` // the other user of a direct conversation
+	Last   uint64 `json:"last_index"`     // its newest message (0: none yet)
+	Read   uint64 `json:"read_index"`     // the user's read mark: every message at or below it was seen
+	Unread int    `json:"unread"`         // messages after Read
+}
+
 // Presence is a member of a room.
 type Presence struct {
 	User   string `json:"user"`

@@ -65,6 +65,7 @@ type Chat struct {
 	rooms    map[string]*room
 	members  map[string]map[string]bool
 	userRoom map[string]map[string]bool
+	dms      map[string]map[string]bool // user → the direct conversations they are in
 	messages uint64
 	lastLamp uint64
 	out      [1]api.Event // Apply's result buffer: valid until the next Apply
@@ -99,6 +100,7 @@ func newChat(src MessageSource, perRoom, total int) *Chat {
 	c := &Chat{
 		rooms:   map[string]*room{},
 		members: map[string]map[string]bool{}, userRoom: map[string]map[string]bool{},
+		dms: map[string]map[string]bool{},
 		src: src, perRoom: perRoom, total: total,
 	}
 	if src == nil {
@@ -188,6 +190,10 @@ func (c *Chat) post(m api.Message) []api.Event {
 	r := c.room(m.Room)
 	r.idx.add(m.Index)
 	c.messages++
+	if m.To != "" {
+		setAdd(c.dms, m.From, m.Room)
+		setAdd(c.dms, m.To, m.Room)
+	}
 	if c.perRoom > 0 {
 		c.cmu.Lock()
 		if r.recent.n == 0 {

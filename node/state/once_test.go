@@ -42,7 +42,15 @@ func randomBody(rng *rand.Rand, u string, t time.Time) eventlog.Body {
 		}
 		return m
 	}
-	switch rng.IntN(12) {
+	switch rng.IntN(16) {
+	case 12:
+		return &eventlog.ReadMarked{User: u, Conv: pick([]string{pick(simRooms), api.DMRoom(u, pick(simUsers))}), Index: uint64(rng.IntN(400))}
+	case 13:
+		return &eventlog.UserUnbanned{Moderation: eventlog.Moderation{Target: pick(simUsers), By: u}}
+	case 14:
+		return &eventlog.UserUnmuted{Moderation: eventlog.Moderation{Target: pick(simUsers), By: u, Room: pick(append([]string{""}, simRooms...))}}
+	case 15:
+		return &eventlog.NameReleased{Name: pick(simUsers), By: u}
 	case 0, 1, 2:
 		return &eventlog.MessagePosted{Room: pick(simRooms), From: u, Text: fmt.Sprint("t", rng.IntN(1000)),
 			ReplyLamport: uint64(rng.IntN(5)), Action: uint64(rng.IntN(2))}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -28,7 +29,8 @@ import (
 // the cache of recent messages starts empty and fills as rooms are posted
 // to and read.
 //
-// Format (version 1):
+// Format (version 2; version 1 is version 2 without field 14, and is read
+// too):
 //
 //	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
 //
@@ -47,6 +49,7 @@ import (
 //	12 m member  {1 s room, 2 s user}
 //	13 m request {1 b key (16), 4 v index, 5 f time, 6 f digest,
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
+//	14 m read    {1 s user, 2 s conversation, 3 v index}
 //	moderation = {1 s target, 2 s by, 3 s room, 4 s reason, 5 f until}
 //
 // Fields 1 to 6 appear once each, first; maps are written in key order, so
@@ -58,7 +61,7 @@ import (
 
 const (
 	imageMagic   = "SYNCSTAT"
-	imageVersion = 1
+	imageVersion = 2
 )
 
 // ErrImage is wrapped by every error Restore returns for data that is not
@@ -80,6 +83,7 @@ type Image struct {
 	rooms              map[string]roomImage
 	members            map[string][]string
 	messages, lastLamp uint64
+	reads              map[string]map[string]uint64
 }
 
 type roomImage struct {
@@ -159,6 +163,14 @@ func (s *State) Capture() *Image {
 		}
 	}
 	c.mu.RUnlock()
+
+	rd := s.Reads
+	rd.mu.RLock()
+	im.reads = make(map[string]map[string]uint64, len(rd.marks))
+	for u, m := range rd.marks {
+		im.reads[u] = maps.Clone(m)
+	}
+	rd.mu.RUnlock()
 	return im
 }
 
@@ -254,6 +266,14 @@ func (im *Image) Encode() ([]byte, error) {
 			return m
 		})
 	}
+	for _, u := range slices.Sorted(maps.Keys(im.reads)) {
+		marks := im.reads[u]
+		for _, conv := range slices.Sorted(maps.Keys(marks)) {
+			b = e.msg(b, 14, func(m []byte) []byte {
+				return appendVarint(appendStrings(m, u, conv), 3, marks[conv])
+			})
+		}
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
@@ -310,22 +330,22 @@ func Restore(data []byte, opts Options) (*State, error) {
 	if len(data) < len(imageMagic)+1+4 || string(data[:len(imageMagic)]) != imageMagic {
 		return nil, fmt.Errorf("%w: not a state snapshot (%d bytes)", ErrImage, len(data))
 	}
-	if v := data[len(imageMagic)]; v != imageVersion {
-		return nil, fmt.Errorf("%w: format version %d; this build reads version %d", ErrImage, v, imageVersion)
+	if v := data[len(imageMagic)]; v < 1 || v > imageVersion {
+		return nil, fmt.Errorf("%w: format version %d; this build reads versions 1 to %d", ErrImage, v, imageVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch (truncated or damaged)", ErrImage)
 	}
 	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow),
-		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), rooms: map[string]bool{}}
+		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{}}
 	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
 	if err := d.finish(o); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
-	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres), nil
+	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads), nil
 }
 
 // restorer folds a snapshot's fields into fresh plugins.
@@ -335,6 +355,7 @@ type restorer struct {
 	ident *Identity
 	mod   *Moderation
 	pres  *Presence
+	reads *Reads
 
 	header   int // how many of fields 1..6 were read
 	window   int64
@@ -493,6 +514,30 @@ func (d *restorer) top(f field) error {
 		setAdd(d.chat.userRoom, u, room)
 	case 13:
 		return d.request(f.b)
+	case 14:
+		var u, conv string
+		var index uint64
+		if err := strs(f.b, []*string{&u, &conv}, func(g field) error {
+			if g.num != 3 {
+				return fmt.Errorf("unknown field %d", g.num)
+			}
+			if err := g.want(protowire.VarintType); err != nil {
+				return err
+			}
+			index = g.v
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read mark: %v", err)
+		}
+		m := d.reads.marks[u]
+		if m == nil {
+			m = map[string]uint64{}
+			d.reads.marks[u] = m
+		}
+		if _, dup := m[conv]; dup || index == 0 {
+			return fmt.Errorf("read mark of %q in %q twice or zero", u, conv)
+		}
+		m[conv] = index
 	default:
 		return fmt.Errorf("unknown field %d", f.num)
 	}
@@ -708,8 +753,12 @@ func (d *restorer) finish(o Options) error {
 			time.Duration(d.window), o.OnceWindow)
 	}
 	var total uint64
-	for _, r := range d.chat.rooms {
+	for name, r := range d.chat.rooms {
 		total += uint64(r.idx.count())
+		if a, b, ok := strings.Cut(strings.TrimPrefix(name, "@"), ","); ok && strings.HasPrefix(name, "@") && r.idx.count() > 0 {
+			setAdd(d.chat.dms, a, name)
+			setAdd(d.chat.dms, b, name)
+		}
 	}
 	if total != d.chat.messages {
 		return fmt.Errorf("rooms hold %d messages; the count says %d", total, d.chat.messages)

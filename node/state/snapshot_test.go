@@ -56,6 +56,7 @@ type stateDump struct {
 	Rooms    []api.RoomInfo
 	Members  map[string][]string
 	RoomsOf  map[string][]string
+	Convs    map[string][]api.Conversation
 	Owners   map[string]string
 	Local    map[string]bool // Banned and Muted at the State's clock
 	Presence []api.Presence
@@ -72,6 +73,7 @@ type stateDump struct {
 func dump(t testing.TB, s *State, log []eventlog.Event, local bool) stateDump {
 	t.Helper()
 	d := stateDump{History: map[string][]api.Message{}, Members: map[string][]string{}, RoomsOf: map[string][]string{},
+		Convs:  map[string][]api.Conversation{},
 		Owners: map[string]string{}, Local: map[string]bool{}, OnNode: map[string][]string{},
 		Outcomes: map[string]any{}, Refusals: map[uint64]api.Refusal{}}
 	rooms := map[string]bool{"nope": true}
@@ -106,6 +108,7 @@ func dump(t testing.TB, s *State, log []eventlog.Event, local bool) stateDump {
 	d.Rooms = s.Chat.Rooms()
 	for u := range users {
 		d.RoomsOf[u] = s.Chat.RoomsOf(u)
+		d.Convs[u] = s.Conversations(u)
 		d.Owners[u], _ = s.Identity.Lookup(u)
 		if local {
 			d.Local[u] = s.Moderation.Banned(u)
@@ -377,10 +380,70 @@ func TestRestoreRefusesDamage(t *testing.T) {
 			t.Fatalf("byte %d flipped: %v", i, err)
 		}
 	}
-	v2 := bytes.Clone(data)
-	v2[len(imageMagic)] = 2
-	if _, err := Restore(v2, opts); !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("version 2: %v", err)
+	next := bytes.Clone(data)
+	next[len(imageMagic)] = imageVersion + 1
+	if _, err := Restore(next, opts); !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), fmt.Sprint("version ", imageVersion+1)) {
+		t.Fatalf("version %d: %v", imageVersion+1, err)
+	}
+}
+
+// TestReadMarks: a direct conversation shows up for both users with its
+// unread count, whether or not they were online; read marks only move
+// forward and survive a snapshot; a version-1 snapshot (before read marks)
+// still restores.
+func TestReadMarks(t *testing.T) {
+	s := NewWith(Options{OnceWindow: propWindow})
+	t0 := time.Unix(1_800_000_000, 0)
+	var log []eventlog.Event
+	add := func(b eventlog.Body) {
+		ev := at(time.Duration(len(log))*time.Second, "alice", fmt.Sprint("r", len(log)), b)
+		ev.Time = t0.Add(time.Duration(len(log)) * time.Second).UnixNano()
+		log = append(log, ev)
+		s.Apply(uint64(len(log)), ev)
+	}
+	add(&eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "general", User: "bob"}})
+	add(&eventlog.DirectMessage{From: "alice", To: "bob", Text: "are you there?"}) // 2
+	add(&eventlog.DirectMessage{From: "alice", To: "bob", Text: "ping"})           // 3
+	add(&eventlog.MessagePosted{Room: "general", From: "alice", Text: "hi all"})    // 4
+	dm := api.DMRoom("alice", "bob")
+	want := []api.Conversation{{Name: dm, With: "alice", Last: 3, Unread: 2}, {Name: "general", Last: 4, Unread: 1}}
+	if got := s.Conversations("bob"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("bob's conversations before reading:\n got %+v\nwant %+v", got, want)
+	}
+	v1 := s.Capture()
+	add(&eventlog.ReadMarked{User: "bob", Conv: dm, Index: 2})
+	add(&eventlog.ReadMarked{User: "bob", Conv: dm, Index: 1}) // backwards: ignored
+	want[0].Read, want[0].Unread = 2, 1
+	if got := s.Conversations("bob"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after reading up to 2:\n got %+v\nwant %+v", got, want)
+	}
+	if got := s.Conversations("alice"); len(got) != 1 || got[0].Name != dm || got[0].With != "bob" || got[0].Unread != 2 {
+		t.Fatalf("alice's conversations: %+v", got)
+	}
+	data, err := s.Capture().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(data, Options{OnceWindow: propWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Conversations("bob"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored:\n got %+v\nwant %+v", got, want)
+	}
+	old, err := v1.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old[len(imageMagic)] = 1
+	old = append(old[:len(old)-4], crc32Castagnoli(old[:len(old)-4])...)
+	r1, err := Restore(old, Options{OnceWindow: propWindow})
+	if err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	want[0].Read, want[0].Unread = 0, 2
+	if got := r1.Conversations("bob"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored from version 1:\n got %+v\nwant %+v", got, want)
 	}
 }
 

@@ -59,6 +59,7 @@ type State struct {
 	Identity   *Identity
 	Moderation *Moderation
 	Presence   *Presence
+	Reads      *Reads
 	// Plugins routes entries to their plugin. Its Apply is State.Apply: it
 	// admits entries through the exactly-once table and Authorize first.
 	Plugins *Plugins
@@ -133,7 +134,7 @@ func NewWith(opts Options) *State {
 		panic(err)
 	}
 	return newState(o, newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), newOnce(o.OnceWindow),
-		NewIdentity(), NewModeration(o.Now), NewPresence())
+		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads())
 }
 
 // Validate reports whether NewWith and Restore accept opts.
@@ -142,9 +143,9 @@ func (o Options) Validate() error {
 	return err
 }
 
-func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence) *State {
-	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, once: t, opts: o}
-	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence)
+func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads) *State {
+	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, once: t, opts: o}
+	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads)
 	s.Plugins.admit = s.admit
 	return s
 }

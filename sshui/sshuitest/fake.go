@@ -31,6 +31,7 @@ type Fake struct {
 	mutes    map[string]time.Time
 	// sanctions are the bans and mutes as given, for Sanctions
 	sanctions map[string]api.Moderation
+	reads     map[string]map[string]uint64 // user → conversation → read mark
 	subs      map[*sub]struct{}
 	quorum    bool
 	status    *api.ClusterStatus
@@ -286,6 +287,60 @@ func (f *Fake) RoomsOf(user string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Conversations lists user's rooms and direct conversations with their
+// read marks, as node/state does.
+func (f *Fake) Conversations(user string) []api.Conversation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []api.Conversation
+	add := func(name, with string) {
+		c := api.Conversation{Name: name, With: with, Read: f.reads[user][name]}
+		for _, m := range f.msgs[name] {
+			c.Last = m.Index
+			if m.Index > c.Read {
+				c.Unread++
+			}
+		}
+		out = append(out, c)
+	}
+	for name, r := range f.rooms {
+		if r.members[user] {
+			add(name, "")
+		}
+	}
+	for key, msgs := range f.msgs {
+		if len(msgs) == 0 || msgs[0].To == "" {
+			continue
+		}
+		if m := msgs[0]; m.From == user || m.To == user {
+			with := m.To
+			if with == user {
+				with = m.From
+			}
+			add(key, with)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// MarkRead records user's read mark in conv; marks only move forward.
+func (f *Fake) MarkRead(ctx context.Context, user, conv string, index uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(ctx); err != nil {
+		return err
+	}
+	if f.reads == nil {
+		f.reads = map[string]map[string]uint64{}
+	}
+	if f.reads[user] == nil {
+		f.reads[user] = map[string]uint64{}
+	}
+	f.reads[user][conv] = max(f.reads[user][conv], index)
+	return nil
 }
 
 func (f *Fake) Members(roomName string) []api.Presence {
