@@ -36,6 +36,10 @@ type App struct {
 	cur     string
 	bufs    map[string]*convBuf
 	unread  map[string]int
+	// readMark is how far the user had read each conversation (restored
+	// at login, raised as they leave one): the "new since" line goes
+	// above the first message after it.
+	readMark map[string]uint64
 	members []api.Presence
 	status  api.ClusterStatus
 
@@ -164,7 +168,7 @@ const (
 )
 
 func newApp(d appDeps) *App {
-	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}}
+	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}, readMark: map[string]uint64{}}
 	a.loc, a.zoneMsg = zoneFromEnv(d.env)
 	in := newLineInput()
 	in.Prompt = "> "
@@ -201,6 +205,7 @@ func (a *App) Init() tea.Cmd {
 	for _, r := range rooms {
 		a.addConv(r)
 	}
+	a.restoreConversations()
 	a.status = a.d.b.Status()
 	a.switchTo("general")
 	if a.zoneMsg != "" {
@@ -258,6 +263,9 @@ func (a *App) switchTo(c string) {
 	if !slices.Contains(a.convs, c) {
 		a.addConv(c)
 	}
+	if a.cur != "" && a.cur != c {
+		a.markRead(a.cur)
+	}
 	a.cur = c
 	a.unread[c] = 0
 	a.load(c)
@@ -288,7 +296,12 @@ func (a *App) load(c string) {
 		return
 	}
 	buf.full = len(msgs) < a.d.cfg.HistoryOnJoin
+	mark, said := a.readMark[c], false
 	for _, m := range msgs {
+		if mark > 0 && m.Index > mark && !said {
+			a.systemLine(buf, newSinceMark)
+			said = true
+		}
 		a.appendMsg(buf, m)
 	}
 }

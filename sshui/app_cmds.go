@@ -27,7 +27,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "leave", args: "[#room]", help: "leave a room, or close a direct conversation", run: (*App).cmdLeave},
 		{name: "rooms", help: "list rooms", run: (*App).cmdRooms},
 		{name: "topic", args: "[text]", help: "show or set the room's topic", run: (*App).cmdTopic},
-		{name: "msg", args: "NAME text", help: "send a direct message (opens its own pane)", minArgs: 2, run: (*App).cmdMsg},
+		{name: "msg", args: "NAME [text]", help: "open a direct conversation (and send text, if given)", minArgs: 1, run: (*App).cmdMsg},
 		{name: "me", args: "text", help: "send an action (* you text)", minArgs: 1, run: (*App).cmdMe},
 		{name: "who", help: "list the members of this room", run: (*App).cmdWho},
 		{name: "whois", args: "NAME", help: "show a user's key, presence and rooms", minArgs: 1, run: (*App).cmdWhois},
@@ -206,6 +206,9 @@ func (a *App) cmdMsg(args []string, rest string) tea.Cmd {
 	text := strings.TrimSpace(strings.TrimPrefix(rest, args[0]))
 	conv := "@" + to
 	a.switchTo(conv)
+	if text == "" {
+		return nil // the conversation is open: what is typed next goes there
+	}
 	return a.enqueue(conv, text, false)
 }
 

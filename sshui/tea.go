@@ -59,6 +59,9 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		fm.close() // no frame after this: the terminal is restored next
 		p.Kill()
 		s.hub.Unregister(c)
+		if !s.isClosing() {
+			app.MarkCurrentRead()
+		}
 		_, _ = io.WriteString(out, termLeave)
 		if msg := app.ExitMessage(); msg != "" {
 			_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
