@@ -31,17 +31,17 @@ type App struct {
 	st     styles
 	client *Client
 
-	w, h    int
-	convs   []string // joined rooms and open DMs ("@bob"), in display order
-	cur     string
-	bufs    map[string]*convBuf
-	unread  map[string]int
+	w, h   int
+	convs  []string // joined rooms and open DMs ("@bob"), in display order
+	cur    string
+	bufs   map[string]*convBuf
+	unread map[string]int
 	// readMark is how far the user had read each conversation (restored
 	// at login, raised as they leave one): the "new since" line goes
 	// above the first message after it.
 	readMark map[string]uint64
-	members []api.Presence
-	status  api.ClusterStatus
+	members  []api.Presence
+	status   api.ClusterStatus
 
 	// Rendered side panes, rebuilt when nil (see dirty), and cached bars.
 	roomsPane, membersPane []string

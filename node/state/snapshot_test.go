@@ -404,7 +404,7 @@ func TestReadMarks(t *testing.T) {
 	add(&eventlog.MemberJoinedRoom{RoomMember: eventlog.RoomMember{Room: "general", User: "bob"}})
 	add(&eventlog.DirectMessage{From: "alice", To: "bob", Text: "are you there?"}) // 2
 	add(&eventlog.DirectMessage{From: "alice", To: "bob", Text: "ping"})           // 3
-	add(&eventlog.MessagePosted{Room: "general", From: "alice", Text: "hi all"})    // 4
+	add(&eventlog.MessagePosted{Room: "general", From: "alice", Text: "hi all"})   // 4
 	dm := api.DMRoom("alice", "bob")
 	want := []api.Conversation{{Name: dm, With: "alice", Last: 3, Unread: 2}, {Name: "general", Last: 4, Unread: 1}}
 	if got := s.Conversations("bob"); !reflect.DeepEqual(got, want) {
