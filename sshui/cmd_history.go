@@ -3,6 +3,7 @@ package sshui
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/syncnet/syncnet/node/api"
@@ -73,7 +74,10 @@ func printMessage(w io.Writer, m api.Message, asJSON bool) error {
 		return writeJSON(w, messageDoc{Index: m.Index, ID: m.ID, Room: m.Room, From: m.From, To: m.To,
 			Text: m.Text, Lamport: m.Lamport, Time: m.Time.UTC().Format(time.RFC3339Nano), Action: m.Action})
 	}
-	from, text := Clean(m.From, MaxNameLen), Clean(m.Text, 0)
+	// A message of several lines keeps them, each after the first
+	// indented, so every line that starts at column 0 is a message.
+	from := Clean(m.From, MaxNameLen)
+	text := strings.ReplaceAll(CleanText(m.Text, 0), "\n", "\n    ")
 	line := fmt.Sprintf("%s %d <%s> %s\n", m.Time.UTC().Format(time.RFC3339), m.Index, from, text)
 	if m.Action {
 		line = fmt.Sprintf("%s %d * %s %s\n", m.Time.UTC().Format(time.RFC3339), m.Index, from, text)

@@ -126,6 +126,10 @@ func TestExecPostReadsStdin(t *testing.T) {
 			t.Fatalf("%q posted %q", cmd, h[0].Text)
 		}
 	}
+	// history shows the lines, the later ones indented under the message.
+	if r := runIn(t, ts.addr, "alice", k, "history general --limit 1", ""); !strings.HasSuffix(r.out, "<alice> first line\n      second: don't --id x\n") {
+		t.Fatalf("history of a message of two lines: %q", r.out)
+	}
 	before := f.Posts()
 	r := runIn(t, ts.addr, "alice", k, "post general", strings.Repeat("é", 2001))
 	if r.code != 1 || !strings.Contains(r.err, "too long") || f.Posts() != before {
