@@ -54,10 +54,15 @@ func runTail(e *execEnv, c command) int {
 		if room[0] == '@' {
 			return usageErr(e, c, fs, "--join is for rooms, not direct conversations")
 		}
+		// Follow from the start, before the join commits: what is posted
+		// while it does (syncnet chat posts at once) is shown too.
+		t.sub = t.subscribe()
 		if code, ok := e.claim(); !ok { // following as a member claims the name
+			t.sub.Close()
 			return code
 		}
 		if code, ok := t.attend(); !ok {
+			t.sub.Close()
 			return code
 		}
 		defer e.srv.hub.Attend(e.id.Name)()
@@ -99,6 +104,7 @@ type tailer struct {
 	json   bool
 	last   uint64
 	resume bool
+	sub    api.Subscription // taken before a join (run subscribes otherwise)
 }
 
 // subscribe follows the room's messages and the moderation that may end
@@ -123,7 +129,10 @@ func (t *tailer) ended(ev api.Event) bool {
 }
 
 func (t *tailer) run(limit int) int {
-	sub := t.subscribe()
+	sub := t.sub
+	if sub == nil {
+		sub = t.subscribe()
+	}
 	defer func() { sub.Close() }()
 	if t.resume {
 		if code, ok := t.catchUp(); !ok {

@@ -149,6 +149,9 @@ const maxHistory = 10000
 func (c *cluster) history(id, room string) ([]message, error) {
 	out, err := c.run(id, "reader", c.userKey("reader"), 10*time.Second,
 		fmt.Sprintf("history %s --json --limit %d", room, maxHistory))
+	if err != nil && strings.Contains(err.Error(), "exited 1: history: no room") {
+		return nil, nil // nothing was ever committed to it (an unknown room is an error)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -82,8 +82,16 @@ func TestScaleRestartAndRejoin(t *testing.T) {
 	took := time.Since(t0)
 	t.Logf("%s caught up %d entries from an empty data directory in %s (%.0f entries/s)",
 		f, leadCommit, took.Round(time.Millisecond), float64(leadCommit)/took.Seconds())
-	if got := c.newest(f, "general", 50); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("after catching up, %s's history differs:\n%v\n%v", f, got, want)
+	// Its commit index reached the leader's; what it applies follows a
+	// moment later (a Ready applies a bounded number of entries).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := c.newest(f, "general", 50)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after catching up, %s's history still differs:\n%v\n%v", f, got, want)
+		}
 	}
 	for _, id := range c.ids {
 		c.term(id)
