@@ -147,3 +147,25 @@ func TestUIModelShowsStateQueueAndCleanText(t *testing.T) {
 		}
 	}
 }
+
+// The chat app says NO QUORUM when nothing can commit; syncnet chat used
+// to say "connected … │ queued: 2" meanwhile. It says NO QUORUM too, from
+// the node that could not commit until a line is acknowledged again.
+func TestUIModelSaysNoQuorum(t *testing.T) {
+	m := newUIModel("alice", "general", asciiRenderer())
+	m.send = func(string) string { return "id1" }
+	m.Update(windowSize(80, 10))
+	n1 := Node{Name: "node1", Addr: "127.0.0.1:2222"}
+	m.Update(stateMsg{State{Kind: StateConnected, Node: n1}})
+	typeText(m, "hello")
+	m.Update(stateMsg{State{Kind: StateDisconnected, Node: n1,
+		Err: fmt.Errorf("%w: post: not committed: the cluster has no quorum (waited up to 5s); retry with --id x", errNodeUnfit)}})
+	m.Update(stateMsg{State{Kind: StateConnected, Node: Node{Name: "node2", Addr: "127.0.0.1:2223"}}})
+	if v := m.View(); !strings.Contains(v, "NO QUORUM") || !strings.Contains(v, "queued: 1") {
+		t.Fatalf("no quorum not said:\n%s", v)
+	}
+	m.Update(ackMsg{"id1"})
+	if v := m.View(); strings.Contains(v, "NO QUORUM") {
+		t.Fatalf("NO QUORUM still shown after an ack:\n%s", v)
+	}
+}

@@ -96,7 +96,11 @@ type uiModel struct {
 	scroll int // lines scrolled back
 	conn   string
 	up     bool
-	notice string
+	// noQuorum: the last node left because it could not commit for lack
+	// of a quorum; the status line says NO QUORUM, as the chat app does,
+	// until a line is acknowledged again.
+	noQuorum bool
+	notice   string
 	fatal  error
 }
 
@@ -147,6 +151,7 @@ func (m *uiModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.state(msg.s)
 	case ackMsg:
 		m.removePending(msg.id)
+		m.noQuorum = false
 	case dropMsg:
 		// Said once, in the flow, with the line and why; it scrolls away
 		// like any line instead of staying pinned under the input.
@@ -165,6 +170,10 @@ func (m *uiModel) state(s State) {
 		m.up, m.conn = true, "connected to "+clean(s.Node.String(), 80)
 	case StateDisconnected:
 		m.up, m.conn = false, "reconnecting… ("+clean(s.Node.Name, 32)+" lost)"
+		if s.Err != nil && strings.Contains(s.Err.Error(), "no quorum") {
+			m.noQuorum = true
+			m.conn = "no node can commit; trying " + clean(s.Node.Name, 32) + "'s peers"
+		}
 	case StateRefused:
 		m.notice = clean(s.Node.Name+": "+errText(s.Err), 300)
 	case StateConnecting:
@@ -390,6 +399,9 @@ func pad(s string, w int) string {
 // statusLine: connection state, queued lines, user.
 func (m *uiModel) statusLine() string {
 	left := " " + m.conn
+	if m.noQuorum {
+		left = " NO QUORUM │" + left
+	}
 	if n := len(m.outbox); n > 0 {
 		left += fmt.Sprintf(" │ queued: %d", n)
 	}
