@@ -101,7 +101,7 @@ type uiModel struct {
 	// until a line is acknowledged again.
 	noQuorum bool
 	notice   string
-	fatal  error
+	fatal    error
 }
 
 type pendingLine struct{ id, text string }
