@@ -79,6 +79,9 @@ type DirectMessage struct {
 	To          string `json:"to"`
 	Text        string `json:"text"`
 	ClientMsgID string `json:"client_msg_id"` // as in MessagePosted
+	// Action is 1 for an action (/me), as in MessagePosted. Added after
+	// the kind: older readers skip the field and show the text plain.
+	Action uint64 `json:"action,omitempty"`
 }
 
 func (*DirectMessage) Kind() Kind { return KindDirectMessage }
@@ -90,6 +93,7 @@ func (m *DirectMessage) Wire(w Wire) {
 	w.String(2, &m.To)
 	w.String(3, &m.Text)
 	w.String(4, &m.ClientMsgID)
+	w.Uint(5, &m.Action)
 }
 
 // RoomMember is the body shared by MemberJoinedRoom and MemberLeftRoom.

@@ -85,14 +85,18 @@ func (n *Node) Post(ctx context.Context, user, room, text, clientMsgID string, s
 }
 
 // DirectMessage appends a private message.
-func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (uint64, error) {
+func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID string, action bool) (uint64, error) {
 	if _, ok := n.state.Identity.Lookup(to); !ok {
 		return 0, fmt.Errorf("%w: no user %q", api.ErrNotFound, to)
 	}
 	if clientMsgID == "" {
 		clientMsgID = newRequestID()
 	}
-	return n.mutate(ctx, &eventlog.DirectMessage{From: from, To: to, Text: text, ClientMsgID: clientMsgID}, from, clientMsgID, 0)
+	dm := &eventlog.DirectMessage{From: from, To: to, Text: text, ClientMsgID: clientMsgID}
+	if action {
+		dm.Action = 1
+	}
+	return n.mutate(ctx, dm, from, clientMsgID, 0)
 }
 
 // History returns committed messages of room before an index, ascending.

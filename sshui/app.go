@@ -382,16 +382,7 @@ func (b *convBuf) trim() {
 func (a *App) lineOf(m api.Message) chatLine {
 	text := CleanText(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
-	action := m.Action
-	if m.IsDM() && !action {
-		// A direct message has no action flag in the log: /me sends
-		// "* name text" (readable as it is in every other tool), shown here
-		// as the action it is.
-		if rest, ok := strings.CutPrefix(text, "* "+from+" "); ok {
-			text, action = rest, true
-		}
-	}
-	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: action,
+	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
 		mention: from != a.d.id.Name && mentions(text, a.d.id.Name)}
 }
 

@@ -20,6 +20,10 @@ func TestChatMeInDirectMessage(t *testing.T) {
 	typeLine(t, a, "/msg bob hi")
 	typeLine(t, a, "/me waves")
 	committed(t, a, c.f, api.DMRoom("alice", "bob"))
+	// Stored as an action, so history, tail and the audit tools see one.
+	if m := hist(t, c.f, api.DMRoom("alice", "bob"), 0, 1)[0]; !m.Action || m.Text != "waves" {
+		t.Fatalf("the direct message stored: %+v", m)
+	}
 	v := a.View()
 	if !strings.Contains(v, "* alice waves") || strings.Contains(v, "alice: * alice") {
 		t.Fatalf("sender's pane:\n%s", v)

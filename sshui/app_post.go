@@ -78,11 +78,7 @@ func (a *App) sendNext() tea.Cmd {
 		var idx uint64
 		var err error
 		if isDMConv(room) {
-			text := msg.text
-			if msg.action { // the log has no action flag for DMs (see lineOf)
-				text = "* " + user + " " + text
-			}
-			idx, err = b.DirectMessage(ctx, user, room[1:], text, msg.id)
+			idx, err = b.DirectMessage(ctx, user, room[1:], msg.text, msg.id, msg.action)
 		} else {
 			idx, err = b.Post(ctx, user, room, msg.text, msg.id, seen, msg.action)
 		}

@@ -44,7 +44,7 @@ func TestChatDirectMessagesWhileAway(t *testing.T) {
 		_ = f.JoinRoom(ctx, u, "general")
 	}
 	for _, text := range []string{"are you there?", "the deploy is blocked"} {
-		if _, err := f.DirectMessage(ctx, "alice", "bob", text, ""); err != nil {
+		if _, err := f.DirectMessage(ctx, "alice", "bob", text, "", false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestChatDirectMessagesWhileAway(t *testing.T) {
 		return len(cs) == 2 && cs[0].Name == api.DMRoom("alice", "bob") && cs[0].Unread == 0
 	}, "bob's read mark in @alice")
 
-	if _, err := f.DirectMessage(ctx, "alice", "bob", "never mind, fixed", ""); err != nil {
+	if _, err := f.DirectMessage(ctx, "alice", "bob", "never mind, fixed", "", false); err != nil {
 		t.Fatal(err)
 	}
 	bob2 := login(t, f, "bob") // a new session, as after a reconnect

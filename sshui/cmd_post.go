@@ -128,7 +128,7 @@ func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
 	defer cancel()
 	if dm {
-		return e.b.DirectMessage(ctx, e.id.Name, to, text, id)
+		return e.b.DirectMessage(ctx, e.id.Name, to, text, id, false)
 	}
 	return e.b.Post(ctx, e.id.Name, to, text, id, 0, false)
 }

@@ -27,7 +27,7 @@ func (b *refusingBackend) Post(context.Context, string, string, string, string, 
 	return b.idx, b.err
 }
 
-func (b *refusingBackend) DirectMessage(context.Context, string, string, string, string) (uint64, error) {
+func (b *refusingBackend) DirectMessage(context.Context, string, string, string, string, bool) (uint64, error) {
 	return b.idx, b.err
 }
 

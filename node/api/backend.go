@@ -46,7 +46,8 @@ type Backend interface {
 	Post(ctx context.Context, user, room, text, clientMsgID string, seenLamport uint64, action bool) (index uint64, err error)
 	// DirectMessage appends a private message from -> to. A banned sender
 	// gets a *Refusal.
-	DirectMessage(ctx context.Context, from, to, text, clientMsgID string) (index uint64, err error)
+	// action marks it an action (/me).
+	DirectMessage(ctx context.Context, from, to, text, clientMsgID string, action bool) (index uint64, err error)
 
 	// History returns up to limit messages of room with Index < before
 	// (before == 0: the newest), ascending.

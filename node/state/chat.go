@@ -173,7 +173,7 @@ func messageOf(index uint64, ev eventlog.Event) (api.Message, bool) {
 		m = api.Message{Room: b.Room, From: b.From, Text: b.Text, Action: b.Action != 0}
 		id = b.ClientMsgID
 	case *eventlog.DirectMessage:
-		m = api.Message{Room: api.DMRoom(b.From, b.To), From: b.From, To: b.To, Text: b.Text}
+		m = api.Message{Room: api.DMRoom(b.From, b.To), From: b.From, To: b.To, Text: b.Text, Action: b.Action != 0}
 		id = b.ClientMsgID
 	default:
 		return api.Message{}, false

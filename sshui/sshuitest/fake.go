@@ -143,7 +143,7 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 	return m.Index, nil
 }
 
-func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string) (uint64, error) {
+func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string, action bool) (uint64, error) {
 	f.mu.Lock()
 	if idx, ok := f.ids[from+"\x00"+id]; ok && id != "" {
 		f.mu.Unlock()
@@ -156,7 +156,7 @@ func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string) (ui
 	key := api.DMRoom(from, to)
 	f.lamport++
 	m := api.Message{Index: f.index, ID: id, Room: key, From: from, To: to, Text: text,
-		Lamport: f.lamport, Time: f.now()}
+		Lamport: f.lamport, Time: f.now(), Action: action}
 	f.msgs[key] = append(f.msgs[key], m)
 	f.ids[from+"\x00"+id] = m.Index
 	f.posts++
