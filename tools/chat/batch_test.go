@@ -169,3 +169,26 @@ func TestUIModelSaysNoQuorum(t *testing.T) {
 		t.Fatalf("NO QUORUM still shown after an ack:\n%s", v)
 	}
 }
+
+// A message of several lines was shown on one line; its lines stay, the
+// later ones indented under the text.
+func TestUIModelKeepsLines(t *testing.T) {
+	m := newUIModel("alice", "general", asciiRenderer())
+	m.Update(windowSize(60, 10))
+	m.Update(recvMsg{Message{Index: 1, From: "bob", Text: "first line\nsecond line", Time: "2026-01-02T15:04:05Z"}})
+	v := m.View()
+	r1, i1 := rowOf(v, "bob: first line")
+	r2, i2 := rowOf(v, "second line")
+	if i1 < 0 || i2 != i1+1 || !strings.HasPrefix(r2, "       second") {
+		t.Fatalf("rows %d %q and %d %q in\n%s", i1, r1, i2, r2, v)
+	}
+}
+
+func rowOf(v, s string) (string, int) {
+	for i, r := range strings.Split(v, "\n") {
+		if strings.Contains(r, s) {
+			return r, i
+		}
+	}
+	return "", -1
+}

@@ -338,7 +338,10 @@ func (m *uiModel) renderMessage(msg Message) string {
 	if t, err := time.Parse(time.RFC3339Nano, msg.Time); err == nil {
 		ts = t.Local().Format("15:04")
 	}
-	from, text := clean(msg.From, maxName), clean(msg.Text, 0)
+	// A message of several lines keeps them, the later ones under the
+	// text (wrapIndented adds the gutter's column).
+	from := clean(msg.From, maxName)
+	text := strings.ReplaceAll(sshui.CleanText(msg.Text, 0), "\n", "\n      ")
 	gutter, name := " ", m.sender(from)
 	if from == m.user {
 		gutter, name = ">", name.Bold(true)
