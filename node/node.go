@@ -78,11 +78,12 @@ type Node struct {
 
 	state       *state.State
 	subscribers *subscribers
-	index       *entryIndex  // where each entry is in the WAL
-	reader      *entryReader // old entries and messages, read from the WAL
-	snaps       *snapshotter // writes snapshots of the applied state
-	appliedTerm uint64       // term of the last applied entry (driver)
-	verify      verifyState  // the background verification of the WAL
+	index       *entryIndex      // where each entry is in the WAL
+	reader      *entryReader     // old entries and messages, read from the WAL
+	chunks      *state.ChunkFile // the rooms' full index chunks (node dir index/chunks)
+	snaps       *snapshotter     // writes snapshots of the applied state
+	appliedTerm uint64           // term of the last applied entry (driver)
+	verify      verifyState      // the background verification of the WAL
 	// recoveredFromSnapshot is the applied index of the snapshot this
 	// process started from (0: it replayed the whole WAL).
 	recoveredFromSnapshot uint64
@@ -157,7 +158,7 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	if err := n.openNetwork(); err != nil {
-		n.wal.Close()
+		n.closeStorage()
 		return nil, err
 	}
 	return n, nil
@@ -196,6 +197,9 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 	n.index = newEntryIndex()
 	n.reader = &entryReader{idx: n.index}
 	if err := n.openLog(); err != nil {
+		if n.chunks != nil {
+			n.chunks.Close()
+		}
 		return nil, err
 	}
 	return n, nil
@@ -264,7 +268,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.peers.Close()
 	n.ringNet.Close()
 	n.finalSnapshot()
-	if cerr := n.wal.Close(); cerr != nil && err == nil {
+	if cerr := n.closeStorage(); cerr != nil && err == nil {
 		err = cerr
 	}
 	n.log.Info("node stopped")
@@ -598,5 +602,16 @@ func (n *Node) Close() {
 	if n.ringNet != nil {
 		n.ringNet.Close()
 	}
-	n.wal.Close()
+	n.closeStorage()
+}
+
+// closeStorage closes the WAL and the index chunk file.
+func (n *Node) closeStorage() error {
+	err := n.wal.Close()
+	if n.chunks != nil {
+		if cerr := n.chunks.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"math/rand"
 	"time"
 
@@ -32,6 +33,11 @@ type recovery struct {
 func (n *Node) openLog() error {
 	dir := n.cfg.WALDir(n.id)
 	began := n.now()
+	chunks, err := state.OpenChunkFile(filepath.Join(n.cfg.NodeDir(n.id), "index", "chunks"), n.opts.NoSync)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.id, err)
+	}
+	n.chunks = chunks
 	snaps, err := eventlog.Snapshots(dir)
 	if err != nil {
 		n.log.Warn("cannot list snapshots; replaying the whole WAL", "dir", dir, "err", err)
@@ -80,6 +86,7 @@ func (n *Node) stateOptions() state.Options {
 		Now:        n.now,
 		OnceWindow: n.cfg.Storage.DedupeWindow.Duration,
 		Messages:   n.reader,
+		Chunks:     n.chunks,
 	}
 }
 

@@ -425,7 +425,7 @@ func (w *simWorld) damageSnapshot(sn *simNode) {
 func (w *simWorld) crash(sn *simNode) {
 	w.logf("crash %s (term=%d role=%s)", sn.id, sn.n.ring.Term(), sn.n.ring.Role())
 	w.harvest(sn)
-	if err := sn.n.wal.Close(); err != nil && !sn.diskArmed {
+	if err := sn.n.closeStorage(); err != nil && !sn.diskArmed {
 		w.chk.fail("close wal of %s: %v", sn.id, err)
 	}
 	sn.n = nil
@@ -481,7 +481,7 @@ func (w *simWorld) closeAll() {
 	for _, sn := range w.nodes {
 		if sn.n != nil {
 			w.harvest(sn)
-			sn.n.wal.Close()
+			sn.n.closeStorage()
 			sn.n = nil
 		}
 	}

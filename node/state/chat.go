@@ -71,7 +71,8 @@ type Chat struct {
 	out      [1]api.Event // Apply's result buffer: valid until the next Apply
 
 	src     MessageSource
-	perRoom int // cached messages per room at most
+	chunks  *ChunkFile // where full index chunks go; nil: they stay in memory
+	perRoom int        // cached messages per room at most
 	total   int // cached messages across rooms at most
 
 	cmu    sync.Mutex
@@ -188,7 +189,7 @@ func messageOf(index uint64, ev eventlog.Event) (api.Message, bool) {
 // post records a message.
 func (c *Chat) post(m api.Message) []api.Event {
 	r := c.room(m.Room)
-	r.idx.add(m.Index)
+	r.idx.add(m.Index, c.chunks)
 	c.messages++
 	if m.To != "" {
 		setAdd(c.dms, m.From, m.Room)
@@ -255,7 +256,11 @@ func (c *Chat) History(roomName string, before uint64, limit int) ([]api.Message
 	}
 	end := r.idx.count()
 	if before != 0 {
-		end = r.idx.searchGE(before)
+		var err error
+		if end, err = r.idx.searchGE(before, c.chunks); err != nil {
+			c.mu.RUnlock()
+			return nil, fmt.Errorf("room %q: %w", r.name, err)
+		}
 	}
 	return c.read(r, max(0, end-limit), end)
 }
@@ -269,7 +274,11 @@ func (c *Chat) HistoryAfter(roomName string, after uint64, limit int) ([]api.Mes
 		c.mu.RUnlock()
 		return nil, nil
 	}
-	start := r.idx.searchGT(after)
+	start, err := r.idx.searchGT(after, c.chunks)
+	if err != nil {
+		c.mu.RUnlock()
+		return nil, fmt.Errorf("room %q: %w", r.name, err)
+	}
 	return c.read(r, start, start+min(r.idx.count()-start, limit))
 }
 
@@ -298,8 +307,11 @@ func (c *Chat) read(r *room, from, to int) ([]api.Message, error) {
 		c.mu.RUnlock()
 		return out, nil
 	}
-	idx := r.idx.indexes(make([]uint64, 0, miss), from, from+miss)
+	idx, err := r.idx.indexes(make([]uint64, 0, miss), from, from+miss, c.chunks)
 	c.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("room %q: %w", r.name, err)
+	}
 	if c.src == nil {
 		return nil, fmt.Errorf("room %q: message at index %d: %w", r.name, idx[0], ErrNoSource)
 	}

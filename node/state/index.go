@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"unsafe"
 )
 
 // The message index of a room: where its messages are in the log.
@@ -20,13 +21,32 @@ import (
 // chunk p/chunkLen; a search by index is a binary search over the chunks'
 // first indexes and a scan of at most one chunk.
 
-// chunkLen is how many messages a full chunk holds.
-const chunkLen = 128
+// chunkLen is how many messages a full chunk holds. It is a variable only
+// so that tests can fill chunks with short logs.
+var chunkLen = 128
 
 type chunk struct {
 	first uint64 // index of the first message
 	n     int    // messages in it: chunkLen for a full chunk, 1..chunkLen-1 (or 0 when empty) for the open one
-	data  []byte // uvarint gaps from each message to the next: n-1 of them
+	data  []byte // uvarint gaps from each message to the next: n-1 of them (nil when stored)
+	// A full chunk of a Chat with a ChunkFile is stored there: its gaps
+	// are size bytes at off, and last is its last index (for snapshots,
+	// without reading it back).
+	stored bool
+	size   uint32
+	off    int64
+	last   uint64
+}
+
+// gaps returns c's gaps, read from s when c is stored.
+func (c *chunk) gaps(s *ChunkFile) ([]byte, error) {
+	if !c.stored {
+		return c.data, nil
+	}
+	if s == nil {
+		return nil, fmt.Errorf("index chunk from index %d is on disk and no chunk file is open", c.first)
+	}
+	return s.get(c.off, int(c.size))
 }
 
 // msgIndex is a room's message positions. The apply goroutine writes it
@@ -40,7 +60,9 @@ type msgIndex struct {
 func (ix *msgIndex) count() int { return len(ix.full)*chunkLen + ix.open.n }
 
 // add appends a message's index, which must be above every earlier one.
-func (ix *msgIndex) add(index uint64) {
+// A chunk that fills up goes to s, if there is one (and stays in memory if
+// s cannot take it: it costs memory, never a message).
+func (ix *msgIndex) add(index uint64, s *ChunkFile) {
 	if ix.count() > 0 && index <= ix.last {
 		panic(fmt.Sprintf("state: message at index %d after one at index %d: entries must be applied in index order", index, ix.last))
 	}
@@ -55,7 +77,13 @@ func (ix *msgIndex) add(index uint64) {
 		// A snapshot may hold the open chunk's bytes: they are never
 		// written again, and the next chunk gets a buffer of its own. The
 		// full chunk gets a copy of exactly its size.
-		ix.full = append(ix.full, chunk{first: ix.open.first, n: chunkLen, data: append([]byte(nil), ix.open.data...)})
+		c := chunk{first: ix.open.first, n: chunkLen, last: index}
+		if off, err := s.putIfOpen(ix.open.data); err == nil && s != nil {
+			c.stored, c.off, c.size = true, off, uint32(len(ix.open.data))
+		} else {
+			c.data = append([]byte(nil), ix.open.data...)
+		}
+		ix.full = append(ix.full, c)
 		ix.open = chunk{}
 	}
 }
@@ -76,16 +104,23 @@ func (ix *msgIndex) chunk(i int) *chunk {
 }
 
 // searchGE returns the position of the first message whose index is at
-// least x, or count() if there is none.
-func (ix *msgIndex) searchGE(x uint64) int {
+// least x, or count() if there is none; s holds the stored chunks.
+func (ix *msgIndex) searchGE(x uint64, s *ChunkFile) (int, error) {
 	nc := ix.chunks()
 	j := sort.Search(nc, func(i int) bool { return ix.chunk(i).first >= x })
 	if j == 0 {
-		return 0
+		return 0, nil
 	}
 	c := ix.chunk(j - 1)
 	pos := (j - 1) * chunkLen
-	v, data := c.first, c.data
+	if c.stored && x > c.last {
+		return pos + c.n, nil // past this chunk: no need to read it
+	}
+	data, err := c.gaps(s)
+	if err != nil {
+		return 0, err
+	}
+	v := c.first
 	for k := 0; k < c.n; k++ {
 		if k > 0 {
 			d, w := binary.Uvarint(data)
@@ -93,28 +128,32 @@ func (ix *msgIndex) searchGE(x uint64) int {
 			v += d
 		}
 		if v >= x {
-			return pos + k
+			return pos + k, nil
 		}
 	}
-	return pos + c.n
+	return pos + c.n, nil
 }
 
 // searchGT returns the position of the first message whose index is above
 // x, or count() if there is none.
-func (ix *msgIndex) searchGT(x uint64) int {
+func (ix *msgIndex) searchGT(x uint64, s *ChunkFile) (int, error) {
 	if x == ^uint64(0) {
-		return ix.count()
+		return ix.count(), nil
 	}
-	return ix.searchGE(x + 1)
+	return ix.searchGE(x+1, s)
 }
 
 // indexes appends to dst the indexes of the messages at positions [from, to).
-func (ix *msgIndex) indexes(dst []uint64, from, to int) []uint64 {
+func (ix *msgIndex) indexes(dst []uint64, from, to int, s *ChunkFile) ([]uint64, error) {
 	for from < to {
 		ci := from / chunkLen
 		c := ix.chunk(ci)
 		skip := from - ci*chunkLen
-		v, data := c.first, c.data
+		data, err := c.gaps(s)
+		if err != nil {
+			return dst, err
+		}
+		v := c.first
 		for k := 0; k < c.n && from < to; k++ {
 			if k > 0 {
 				d, w := binary.Uvarint(data)
@@ -127,7 +166,7 @@ func (ix *msgIndex) indexes(dst []uint64, from, to int) []uint64 {
 			}
 		}
 	}
-	return dst
+	return dst, nil
 }
 
 // frozen returns a copy of ix that shares its bytes with ix and that no
@@ -141,8 +180,7 @@ func (ix *msgIndex) frozen() msgIndex {
 
 // bytes is the memory the index holds: chunk headers and their bytes.
 func (ix *msgIndex) bytes() int {
-	const hdr = 40 // sizeof(chunk) on 64-bit platforms
-	n := cap(ix.full)*hdr + cap(ix.open.data)
+	n := cap(ix.full)*int(unsafe.Sizeof(chunk{})) + cap(ix.open.data)
 	for i := range ix.full {
 		n += cap(ix.full[i].data)
 	}

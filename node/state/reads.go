@@ -77,7 +77,9 @@ func (s *State) Conversations(user string) []api.Conversation {
 		conv := api.Conversation{Name: name, With: with, Read: marks[name]}
 		if r := c.rooms[name]; r != nil && r.idx.count() > 0 {
 			conv.Last = r.idx.last
-			conv.Unread = r.idx.count() - r.idx.searchGT(conv.Read)
+			if pos, err := r.idx.searchGT(conv.Read, c.chunks); err == nil {
+				conv.Unread = r.idx.count() - pos
+			} // else unknown: the history read says why
 		}
 		out = append(out, conv)
 	}

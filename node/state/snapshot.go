@@ -29,8 +29,8 @@ import (
 // the cache of recent messages starts empty and fills as rooms are posted
 // to and read.
 //
-// Format (version 2; version 1 is version 2 without field 14, and is read
-// too):
+// Format (version 3; versions 1 and 2 are read too: 1 has no field 14,
+// neither has chunk fields 4 to 6):
 //
 //	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
 //
@@ -45,7 +45,8 @@ import (
 //	3 v refused count                9 m mute     (moderation; a user's in order)
 //	4 v message count                10 m presence {1 s user, 2 s node, 3 s status}
 //	5 v last Lamport time            11 m room    {1 s name, 2 s topic, 3 v messages, 4 v last index,
-//	6 v messages per full chunk                     5 m chunk {1 v first index, 2 v messages, 3 b gaps} ...}
+//	6 v messages per full chunk                     5 m chunk {1 v first index, 2 v messages, 3 b gaps |
+//	                                                          4 v offset, 5 v size, 6 v last index} ...}
 //	12 m member  {1 s room, 2 s user}
 //	13 m request {1 b key (16), 4 v index, 5 f time, 6 f digest,
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
@@ -61,7 +62,7 @@ import (
 
 const (
 	imageMagic   = "SYNCSTAT"
-	imageVersion = 2
+	imageVersion = 3
 )
 
 // ErrImage is wrapped by every error Restore returns for data that is not
@@ -84,6 +85,7 @@ type Image struct {
 	members            map[string][]string
 	messages, lastLamp uint64
 	reads              map[string]map[string]uint64
+	chunks             *ChunkFile // holds the stored chunks the rooms refer to
 }
 
 type roomImage struct {
@@ -151,7 +153,7 @@ func (s *State) Capture() *Image {
 
 	c := s.Chat
 	c.mu.RLock()
-	im.messages, im.lastLamp = c.messages, c.lastLamp
+	im.messages, im.lastLamp, im.chunks = c.messages, c.lastLamp, c.chunks
 	im.rooms = make(map[string]roomImage, len(c.rooms))
 	for name, r := range c.rooms {
 		im.rooms[name] = roomImage{topic: r.topic, idx: r.idx.frozen()}
@@ -177,6 +179,13 @@ func (s *State) Capture() *Image {
 // Encode writes the image in the format above. It never fails today; the
 // error is for what a later format may refuse.
 func (im *Image) Encode() ([]byte, error) {
+	if im.chunks != nil {
+		// The snapshot may refer to any chunk stored so far: they must be
+		// durable before it is.
+		if err := im.chunks.sync(); err != nil {
+			return nil, err
+		}
+	}
 	size := 4096 + 64*len(im.requests) + 48*(len(im.owners)+len(im.bans)+len(im.presence)+len(im.members))
 	for _, r := range im.rooms {
 		size += 64 + len(r.topic) + 24*r.idx.chunks() + r.idx.count()*2
@@ -195,7 +204,7 @@ func (im *Image) Encode() ([]byte, error) {
 	b = protowire.AppendTag(b, 5, protowire.VarintType)
 	b = protowire.AppendVarint(b, im.lastLamp)
 	b = protowire.AppendTag(b, 6, protowire.VarintType)
-	b = protowire.AppendVarint(b, chunkLen)
+	b = protowire.AppendVarint(b, uint64(chunkLen))
 
 	var e encoder
 	for _, name := range slices.Sorted(maps.Keys(im.owners)) {
@@ -229,6 +238,11 @@ func (im *Image) Encode() ([]byte, error) {
 				m = ce.msg(m, 5, func(cm []byte) []byte {
 					cm = appendVarint(cm, 1, c.first)
 					cm = appendVarint(cm, 2, uint64(c.n))
+					if c.stored {
+						cm = appendVarint(cm, 4, uint64(c.off))
+						cm = appendVarint(cm, 5, uint64(c.size))
+						return appendVarint(cm, 6, c.last)
+					}
 					if len(c.data) > 0 {
 						cm = protowire.AppendTag(cm, 3, protowire.BytesType)
 						cm = protowire.AppendBytes(cm, c.data)
@@ -337,13 +351,21 @@ func Restore(data []byte, opts Options) (*State, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch (truncated or damaged)", ErrImage)
 	}
-	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow),
+	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow), chunks: o.Chunks,
 		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{}}
 	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
 	if err := d.finish(o); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
+	}
+	if o.Chunks != nil {
+		// Chunks stored after the snapshot are not referred to by it; the
+		// tail of the WAL it is replayed with stores them again.
+		if err := o.Chunks.truncate(d.chunkEnd); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrImage, err)
+		}
+		d.chat.chunks = o.Chunks
 	}
 	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads), nil
 }
@@ -356,6 +378,9 @@ type restorer struct {
 	mod   *Moderation
 	pres  *Presence
 	reads *Reads
+
+	chunks   *ChunkFile // Options.Chunks: where stored chunks are
+	chunkEnd int64      // the end of the last stored chunk referred to
 
 	header   int // how many of fields 1..6 were read
 	window   int64
@@ -544,6 +569,23 @@ func (d *restorer) top(f field) error {
 	return nil
 }
 
+// storedChunk checks a chunk the snapshot says is in the chunk file: a
+// full one, within what the file holds.
+func (d *restorer) storedChunk(c chunk) error {
+	switch {
+	case d.chunks == nil:
+		return fmt.Errorf("chunk from index %d is in an index chunk file, and none is open", c.first)
+	case uint64(c.n) != d.chunkLen || c.size == 0 || c.last <= c.first || c.off < 0:
+		return fmt.Errorf("stored chunk from index %d: %d messages, %d bytes, last index %d", c.first, c.n, c.size, c.last)
+	}
+	end := c.off + int64(c.size) + 4
+	if size := d.chunks.Size(); end > size {
+		return fmt.Errorf("stored chunk from index %d ends at byte %d of the index chunk file, which holds %d", c.first, end, size)
+	}
+	d.chunkEnd = max(d.chunkEnd, end)
+	return nil
+}
+
 func readModeration(b []byte) (eventlog.Moderation, error) {
 	var m eventlog.Moderation
 	err := strs(b, []*string{&m.Target, &m.By, &m.Room, &m.Reason}, func(f field) error {
@@ -596,6 +638,19 @@ func (d *restorer) room(b []byte) error {
 						return err
 					}
 					c.data = append([]byte(nil), g.b...)
+				case 4, 5, 6:
+					if err := g.want(protowire.VarintType); err != nil {
+						return err
+					}
+					c.stored = true
+					switch g.num {
+					case 4:
+						c.off = int64(g.v)
+					case 5:
+						c.size = uint32(g.v)
+					case 6:
+						c.last = g.v
+					}
 				default:
 					return fmt.Errorf("unknown field %d", g.num)
 				}
@@ -608,6 +663,11 @@ func (d *restorer) room(b []byte) error {
 				return fmt.Errorf("chunk of %d messages; at most %d", n, d.chunkLen)
 			}
 			c.n = int(n)
+			if c.stored {
+				if err := d.storedChunk(c); err != nil {
+					return err
+				}
+			}
 			chunks = append(chunks, c)
 		default:
 			return fmt.Errorf("unknown field %d", f.num)
@@ -633,9 +693,12 @@ func (d *restorer) room(b []byte) error {
 		if i > 0 && c.first <= prev {
 			return fmt.Errorf("room %q: chunk %d starts at index %d, not above %d", name, i, c.first, prev)
 		}
-		l, err := checkChunk(c, int(d.chunkLen))
-		if err != nil {
-			return fmt.Errorf("room %q: %v", name, err)
+		l := c.last // a stored chunk is checked when it is read (CRC)
+		if !c.stored {
+			var err error
+			if l, err = checkChunk(c, int(d.chunkLen)); err != nil {
+				return fmt.Errorf("room %q: %v", name, err)
+			}
 		}
 		prev = l
 		total += uint64(c.n)
@@ -643,7 +706,7 @@ func (d *restorer) room(b []byte) error {
 	if total != count || prev != last {
 		return fmt.Errorf("room %q: chunks hold %d messages up to index %d; the room says %d up to %d", name, total, prev, count, last)
 	}
-	if d.chunkLen == chunkLen {
+	if d.chunkLen == uint64(chunkLen) {
 		for _, c := range chunks {
 			if c.n == chunkLen {
 				r.idx.full = append(r.idx.full, c)
@@ -657,8 +720,12 @@ func (d *restorer) room(b []byte) error {
 		for _, c := range chunks {
 			var tmp msgIndex
 			tmp.open = c
-			for _, x := range tmp.indexes(nil, 0, c.n) {
-				r.idx.add(x)
+			xs, err := tmp.indexes(nil, 0, c.n, d.chunks)
+			if err != nil {
+				return fmt.Errorf("room %q: %v", name, err)
+			}
+			for _, x := range xs {
+				r.idx.add(x, nil)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -171,6 +172,31 @@ func diffDumps(a, b stateDump) string {
 // went on applying while the snapshot was encoded on another goroutine.
 // A restored State encodes to the very bytes it was restored from.
 func TestRestoreThenApplyIsApply(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testRestoreThenApplyIsApply(t, false) })
+	t.Run("chunkfile", func(t *testing.T) { testRestoreThenApplyIsApply(t, true) })
+}
+
+// withSmallChunks makes full chunks of 4 messages for the rest of the test,
+// so that short logs fill many.
+func withSmallChunks(t *testing.T) {
+	old := chunkLen
+	chunkLen = 4
+	t.Cleanup(func() { chunkLen = old })
+}
+
+// testRestoreThenApplyIsApply is TestRestoreThenApplyIsApply with the
+// rooms' full index chunks in memory, or in a ChunkFile (then chunks of 4
+// messages, so that every log fills many).
+func testRestoreThenApplyIsApply(t *testing.T, chunkFile bool) {
+	var chunks *ChunkFile
+	if chunkFile {
+		withSmallChunks(t)
+		var err error
+		if chunks, err = OpenChunkFile(filepath.Join(t.TempDir(), "chunks"), true); err != nil {
+			t.Fatal(err)
+		}
+		defer chunks.Close()
+	}
 	seeds := uint64(150)
 	if testing.Short() {
 		seeds = 30
@@ -187,7 +213,7 @@ func TestRestoreThenApplyIsApply(t *testing.T) {
 			ref.Apply(uint64(i+1), ev)
 		}
 		want := dump(t, ref, log, true)
-		opts := Options{Now: clock, OnceWindow: propWindow, Messages: src, RecentPerRoom: rng.IntN(6), RecentTotal: rng.IntN(20)}
+		opts := Options{Now: clock, OnceWindow: propWindow, Messages: src, RecentPerRoom: rng.IntN(6), RecentTotal: rng.IntN(20), Chunks: chunks}
 		for range 3 {
 			k := rng.IntN(len(log) + 1)
 			live := NewWith(opts)
@@ -242,6 +268,9 @@ func TestRestoreThenApplyIsApply(t *testing.T) {
 	}
 	if restored == 0 || expired == 0 {
 		t.Fatalf("restored %d, expired %d", restored, expired)
+	}
+	if chunkFile && chunks.Size() == 0 {
+		t.Fatal("no chunk was ever stored in the chunk file")
 	}
 }
 

@@ -90,6 +90,11 @@ type Options struct {
 	// cluster must use the same, and a snapshot taken with another window
 	// is refused by Restore.
 	OnceWindow time.Duration
+	// Chunks, with Messages, keeps the full chunks of the rooms' message
+	// indexes on disk (ChunkFile), so memory does not grow with the number
+	// of messages. NewWith empties it; Restore cuts it back to what the
+	// snapshot refers to. nil: the chunks stay in memory.
+	Chunks *ChunkFile
 	// RecentPerRoom and RecentTotal size the cache of recent messages when
 	// there is a Messages source: at most RecentPerRoom messages of one room
 	// (0: DefaultRecentPerRoom; negative: no cache) and RecentTotal across
@@ -133,7 +138,15 @@ func NewWith(opts Options) *State {
 	if err != nil {
 		panic(err)
 	}
-	return newState(o, newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), newOnce(o.OnceWindow),
+	c := newChat(o.Messages, o.RecentPerRoom, o.RecentTotal)
+	if o.Chunks != nil {
+		if err := o.Chunks.truncate(0); err != nil {
+			// Nothing refers to the file yet: keep the chunks in memory.
+			o.Chunks = nil
+		}
+		c.chunks = o.Chunks
+	}
+	return newState(o, c, newOnce(o.OnceWindow),
 		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads())
 }
 

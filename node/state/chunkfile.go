@@ -1,0 +1,130 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// ChunkFile keeps the full chunks of the rooms' message indexes on disk,
+// so that what a node holds in memory per message does not grow with its
+// history: a full chunk (chunkLen positions, a few hundred bytes) is
+// appended here once and the room keeps only where it is. The file is
+// derived state, like the index: a State built empty (NewWith) empties it,
+// a State restored from a snapshot cuts it back to what the snapshot
+// refers to, and a snapshot is encoded only after the chunks it refers to
+// are durable (Image.Encode syncs the file). Each chunk is followed by its
+// CRC32C, checked on every read: a damaged chunk is an error of the read
+// (the history page), never a wrong message.
+type ChunkFile struct {
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	size   int64
+	noSync bool
+}
+
+// OpenChunkFile opens (creating) the chunk file at path. noSync skips
+// fsync (tests and benchmarks that do without durability).
+func OpenChunkFile(path string, noSync bool) (*ChunkFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("index chunk file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("index chunk file: %w", err)
+	}
+	// A second process of the same node must not cut the file under the
+	// first: it fails here, before it looks at anything else.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("index chunk file %s is locked by another process (is another node running with this data_dir?)", path)
+		}
+		return nil, fmt.Errorf("index chunk file %s: lock: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("index chunk file: %w", err)
+	}
+	return &ChunkFile{f: f, path: path, size: fi.Size(), noSync: noSync}, nil
+}
+
+// Close closes the file.
+func (s *ChunkFile) Close() error { return s.f.Close() }
+
+// put appends data and its checksum and returns where data starts.
+func (s *ChunkFile) put(data []byte) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	buf := binary.BigEndian.AppendUint32(append(make([]byte, 0, len(data)+4), data...), crc32.Checksum(data, castagnoli))
+	if _, err := s.f.WriteAt(buf, s.size); err != nil {
+		return 0, fmt.Errorf("index chunk file %s: %w", s.path, err)
+	}
+	off := s.size
+	s.size += int64(len(buf))
+	return off, nil
+}
+
+// putIfOpen is put on a file that may be nil (no file: nothing stored).
+func (s *ChunkFile) putIfOpen(data []byte) (int64, error) {
+	if s == nil {
+		return 0, nil
+	}
+	return s.put(data)
+}
+
+// get reads the n bytes of the chunk at off and checks them.
+func (s *ChunkFile) get(off int64, n int) ([]byte, error) {
+	buf := make([]byte, n+4)
+	if _, err := s.f.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("index chunk file %s at %d: %w", s.path, off, err)
+	}
+	if crc32.Checksum(buf[:n], castagnoli) != binary.BigEndian.Uint32(buf[n:]) {
+		return nil, fmt.Errorf("index chunk file %s at %d: checksum mismatch (damaged)", s.path, off)
+	}
+	return buf[:n], nil
+}
+
+// sync makes everything put so far durable.
+func (s *ChunkFile) sync() error {
+	if s.noSync {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("index chunk file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// truncate cuts the file to size bytes (what a State built on it refers
+// to); it refuses to grow it.
+func (s *ChunkFile) truncate(size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if size > s.size {
+		return fmt.Errorf("index chunk file %s holds %d bytes, fewer than the %d the snapshot refers to", s.path, s.size, size)
+	}
+	if err := s.f.Truncate(size); err != nil {
+		return fmt.Errorf("index chunk file %s: %w", s.path, err)
+	}
+	s.size = size
+	return nil
+}
+
+// Size is how many bytes the file holds.
+func (s *ChunkFile) Size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size
+}

@@ -1,0 +1,99 @@
+package state
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// TestChunkFile: with a chunk file, full index chunks leave memory and
+// history reads them back (the same pages as a State holding them all in
+// memory); a damaged chunk makes the read an error, never other messages;
+// a snapshot referring to chunks the file does not hold is refused.
+func TestChunkFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	log := chatLog(rng, 60000, 200, 10)
+	src := &logSource{log: log}
+	path := filepath.Join(t.TempDir(), "index", "chunks")
+	cf, err := OpenChunkFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	mem := NewWith(Options{Messages: src, RecentPerRoom: -1})
+	disk := NewWith(Options{Messages: src, RecentPerRoom: -1, Chunks: cf})
+	for i, ev := range log {
+		mem.Apply(uint64(i+1), ev)
+		disk.Apply(uint64(i+1), ev)
+	}
+	// What the file holds has left memory (less the chunks' references).
+	if m, d := mem.Chat.IndexBytes(), disk.Chat.IndexBytes(); cf.Size() == 0 || int64(m-d) < cf.Size()*3/4 {
+		t.Fatalf("index memory with the chunk file %d bytes, without %d: the file's %d bytes did not leave memory", d, m, cf.Size())
+	}
+	rooms := mem.Chat.Rooms()
+	for _, r := range rooms {
+		for _, before := range []uint64{0, 1, 5000, 32345, 60001} {
+			a, errA := mem.Chat.History(r.Name, before, 300)
+			b, errB := disk.Chat.History(r.Name, before, 300)
+			if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
+				t.Fatalf("History(%s, %d): %v %v; differs with the chunk file", r.Name, before, errA, errB)
+			}
+			a, _ = mem.Chat.HistoryAfter(r.Name, before, 300)
+			b, _ = disk.Chat.HistoryAfter(r.Name, before, 300)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("HistoryAfter(%s, %d) differs with the chunk file", r.Name, before)
+			}
+		}
+	}
+
+	// A snapshot, restored on the same file, reads the same.
+	data, err := disk.Capture().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Restore(data, Options{Messages: src, RecentPerRoom: -1, Chunks: cf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := rooms[0].Name
+	want, _ := mem.Chat.History(room, 100, 50)
+	if got, err := back.Chat.History(room, 100, 50); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored: %v", err)
+	}
+
+	// Damage one byte of the first chunk: reading it fails.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff}, 3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	failed := 0
+	for name := range mem.Chat.rooms { // direct conversations too
+		if got, err := back.Chat.History(name, 0, 1<<20); err != nil {
+			failed++
+		} else if want, _ := mem.Chat.History(name, 0, 1<<20); !reflect.DeepEqual(got, want) {
+			t.Fatalf("room %s: a damaged chunk file gave other messages", name)
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d rooms failed to read after one chunk was damaged, want 1", failed)
+	}
+
+	// A file shorter than the snapshot says: refused (the node falls back
+	// to an older snapshot or the whole WAL).
+	if err := cf.truncate(cf.Size() / 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(data, Options{Messages: src, Chunks: cf}); !errors.Is(err, ErrImage) {
+		t.Fatalf("restore on a cut chunk file: %v", err)
+	}
+	if _, err := Restore(data, Options{Messages: src}); !errors.Is(err, ErrImage) {
+		t.Fatalf("restore of stored chunks without a chunk file: %v", err)
+	}
+}
