@@ -3,6 +3,7 @@
 # messages into a copy of cluster.toml (three nodes on this machine), start the
 # nodes, restart one six times, wipe another and time its catch-up.
 # usage (from the repository root, after make build): tools/fill/scalebench.sh N
+# (SKIP_CATCHUP=1: stop after the restarts)
 set -u
 N=$1
 B=${SCALEBENCH_DIR:-/tmp/syncnet-scalebench}/n$N
@@ -37,6 +38,9 @@ for how in TERM KILL TERM KILL TERM KILL; do
 done
 sleep 10
 echo "idle RSS node2 after restart from snapshot: $(( $(ps -o rss= -p $(cat $B/node2.pid)) / 1024 )) MiB"
+if [ -n "${SKIP_CATCHUP:-}" ]; then
+  for id in node1 node2 node3; do kill -TERM $(cat $B/$id.pid); done; sleep 2; exit 0
+fi
 # catch-up of an empty node3
 kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
 t0=$(ts); start node3
