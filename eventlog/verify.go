@@ -141,12 +141,18 @@ func readFileInto(buf []byte, path string) ([]byte, error) {
 }
 
 func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byte, error) {
-	var data []byte
+	var data, buf []byte
 	for i, s := range segs {
 		var err error
-		if data, err = readSegment(nil, s.path); err != nil {
+		if i == len(segs)-1 {
+			buf = nil // the tail's contents are returned (for tornTail)
+		}
+		// One buffer for every segment but the tail: a scan holds one
+		// segment at a time, not a fresh allocation per segment.
+		if data, err = readSegment(buf, s.path); err != nil {
 			return nil, err
 		}
+		buf = data
 		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
 			return nil, segmentGap(segs, results, i)
 		}

@@ -1,6 +1,8 @@
 package walcmd
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
@@ -61,7 +63,11 @@ func startFolder(u until) *folder {
 	// The once window is the default (24h): the WAL does not record the
 	// cluster's (Storage.DedupeWindow in its config); a cluster configured
 	// otherwise may deduplicate a late retry differently.
-	f.st = state.NewWith(state.Options{Now: func() time.Time { return time.Unix(0, f.at).UTC() }, Messages: &f.msgs})
+	opts := state.Options{Now: func() time.Time { return time.Unix(0, f.at).UTC() }, Messages: &f.msgs}
+	if cf, err := tempChunkFile(); err == nil {
+		opts.Chunks = cf // and where each message is goes to disk as the rooms fill
+	}
+	f.st = state.NewWith(opts)
 	go func() {
 		defer close(f.done)
 		for batch := range f.feed {
@@ -74,6 +80,18 @@ func startFolder(u until) *folder {
 		}
 	}()
 	return f
+}
+
+// tempChunkFile is an index chunk file for this process only: its
+// directory is removed at once, and the open file goes when the process
+// ends.
+func tempChunkFile() (*state.ChunkFile, error) {
+	dir, err := os.MkdirTemp("", "syncnet-wal-index-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	return state.OpenChunkFile(filepath.Join(dir, "chunks"), true)
 }
 
 // add queues one entry; entries come in index order, each once.
