@@ -3,8 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"math/rand"
+	"path/filepath"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"

@@ -73,7 +73,7 @@ type Chat struct {
 	src     MessageSource
 	chunks  *ChunkFile // where full index chunks go; nil: they stay in memory
 	perRoom int        // cached messages per room at most
-	total   int // cached messages across rooms at most
+	total   int        // cached messages across rooms at most
 
 	cmu    sync.Mutex
 	cached int  // messages in every room's cache
