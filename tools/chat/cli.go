@@ -90,6 +90,11 @@ func Main(ctx context.Context, args []string, std Stdio) error {
 	if err != nil {
 		return err
 	}
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	kh.SetCluster(addrs) // a node seen for the first time must show the cluster's key
 	hist := *history
 	if hist == 0 {
 		hist = -1

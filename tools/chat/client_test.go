@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -291,4 +292,41 @@ func historyAfter(t *testing.T, f interface {
 		t.Fatal(err)
 	}
 	return msgs
+}
+
+// The nodes of a cluster share one host key: once one is recorded, a node
+// seen for the first time must offer it (failover is when an impostor on a
+// node never reached would answer); with none recorded, the first is
+// trusted. Hosts outside the cluster are trusted on first use as before.
+func TestKnownHostsClusterKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	kh, err := OpenKnownHosts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh.SetCluster([]string{"127.0.0.1:2222", "127.0.0.1:2223", "127.0.0.1:2224"})
+	cluster, impostor := newSigner(t).PublicKey(), newSigner(t).PublicKey()
+	check := kh.Callback()
+	cb := func(host string, k ssh.PublicKey) error {
+		addr, _ := net.ResolveTCPAddr("tcp", host)
+		return check(host, addr, k)
+	}
+	if err := cb("127.0.0.1:2222", cluster); err != nil {
+		t.Fatalf("first node, first use: %v", err)
+	}
+	err = cb("127.0.0.1:2223", impostor)
+	var ce *ClusterKeyError
+	if !errors.As(err, &ce) || ce.Other != "[127.0.0.1]:2222" || !strings.Contains(err.Error(), path) {
+		t.Fatalf("an unseen node of the cluster with another key: %v", err)
+	}
+	if err := cb("127.0.0.1:2223", cluster); err != nil {
+		t.Fatalf("an unseen node with the cluster's key: %v", err)
+	}
+	if err := cb("127.0.0.1:9999", impostor); err != nil {
+		t.Fatalf("a host outside the cluster, first use: %v", err)
+	}
+	raw, _ := os.ReadFile(path)
+	if n := strings.Count(string(raw), "\n"); n != 3 {
+		t.Fatalf("known_hosts has %d lines, want 3 (the refused key not recorded):\n%s", n, raw)
+	}
 }

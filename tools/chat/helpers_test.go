@@ -37,20 +37,21 @@ type testNode struct {
 func startCluster(t testing.TB, n int) (*sshuitest.Fake, []*testNode) {
 	t.Helper()
 	f := sshuitest.New("cluster", nil)
+	key := newSigner(t) // one host key for the cluster, as nodes serve
 	var nodes []*testNode
 	for i := range n {
-		nodes = append(nodes, startNode(t, f, "node"+string(rune('1'+i))))
+		nodes = append(nodes, startNode(t, f, "node"+string(rune('1'+i)), key))
 	}
 	return f, nodes
 }
 
-func startNode(t testing.TB, b api.Backend, name string) *testNode {
+func startNode(t testing.TB, b api.Backend, name string, hostKey ssh.Signer) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := sshui.New(sshui.Config{Listener: ln, NodeID: name,
+	srv, err := sshui.New(sshui.Config{Listener: ln, NodeID: name, HostKey: hostKey,
 		HostKeyPath: filepath.Join(t.TempDir(), "host_ed25519"), PostTimeout: 2 * time.Second}, b)
 	if err != nil {
 		t.Fatal(err)

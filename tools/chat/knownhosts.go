@@ -1,11 +1,13 @@
 package chat
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -17,8 +19,76 @@ import (
 // known host must present a recorded key, and a changed key is refused with
 // a HostKeyChangedError naming the file and line.
 type KnownHosts struct {
-	path string
-	mu   sync.Mutex
+	path    string
+	mu      sync.Mutex
+	cluster []string // the cluster's nodes, normalized (SetCluster)
+}
+
+// SetCluster names the nodes of one cluster ("host:port"). Every node of a
+// cluster serves the same host key, so a node seen for the first time must
+// present a key already recorded for another of them, if any is: a client
+// failing over to a node it never reached is exactly when an impostor
+// would answer there.
+func (k *KnownHosts) SetCluster(addrs []string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cluster = k.cluster[:0]
+	for _, a := range addrs {
+		k.cluster = append(k.cluster, knownhosts.Normalize(a))
+	}
+}
+
+// ClusterKeyError is a node seen for the first time whose key is not the
+// one recorded for the other nodes of its cluster.
+type ClusterKeyError struct {
+	Host, Other string // the new node; a node of the cluster already known
+	File        string
+	Got, Want   string // SHA256 fingerprints
+}
+
+func (e *ClusterKeyError) Error() string {
+	return fmt.Sprintf("REFUSED: %s offers host key %s, but the nodes of this cluster share one key and %s records %s for %s. "+
+		"Someone may be impersonating the node (or it belongs to another cluster).", e.Host, e.Got, e.File, e.Want, e.Other)
+}
+
+// clusterKey checks the key of a node seen for the first time against the
+// keys recorded for the other nodes of its cluster (none: trust on first
+// use).
+func (k *KnownHosts) clusterKey(hostname string, key ssh.PublicKey) error {
+	host := knownhosts.Normalize(hostname)
+	if !slices.Contains(k.cluster, host) {
+		return nil // not a node of the cluster: trust on first use
+	}
+	raw, err := os.ReadFile(k.path)
+	if err != nil {
+		return fmt.Errorf("known hosts: %w", err)
+	}
+	var other string
+	var want ssh.PublicKey
+	for rest := raw; len(rest) > 0; {
+		marker, hosts, pk, _, next, err := ssh.ParseKnownHosts(rest)
+		if err != nil {
+			break // io.EOF at the end; the file parsed when it was opened
+		}
+		rest = next
+		if marker != "" {
+			continue
+		}
+		for _, h := range hosts {
+			if h == host || !slices.Contains(k.cluster, h) {
+				continue
+			}
+			if bytes.Equal(pk.Marshal(), key.Marshal()) {
+				return nil
+			}
+			other, want = h, pk
+		}
+	}
+	if want == nil {
+		return nil
+	}
+	return &ClusterKeyError{Host: host, Other: other, File: k.path,
+		Got: ssh.FingerprintSHA256(key), Want: ssh.FingerprintSHA256(want)}
 }
 
 // DefaultKnownHostsPath is ~/.config/syncnet/known_hosts.
@@ -82,6 +152,9 @@ func (k *KnownHosts) check(hostname string, remote net.Addr, key ssh.PublicKey) 
 		w := ke.Want[0]
 		return &HostKeyChangedError{Host: knownhosts.Normalize(hostname), File: w.Filename, Line: w.Line,
 			Got: ssh.FingerprintSHA256(key), Want: ssh.FingerprintSHA256(w.Key)}
+	}
+	if err := k.clusterKey(hostname, key); err != nil {
+		return err
 	}
 	return k.add(hostname, key)
 }
