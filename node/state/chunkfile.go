@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,13 +23,26 @@ import (
 // are durable (Image.Encode syncs the file). Each chunk is followed by its
 // CRC32C, checked on every read: a damaged chunk is an error of the read
 // (the history page), never a wrong message.
+//
+// The file starts with a header: chunkMagic and a random epoch, drawn anew
+// each time the file is emptied. A snapshot records the epoch of the file
+// it refers to, and Restore refuses one of another epoch: after the node
+// rebuilt the file from its whole WAL, an older snapshot's offsets point
+// into chunks written since, which could hold other positions with a valid
+// checksum.
 type ChunkFile struct {
 	mu     sync.Mutex
 	f      *os.File
 	path   string
 	size   int64
+	epoch  uint64
 	noSync bool
 }
+
+const (
+	chunkMagic      = "SYNCIDX1"
+	chunkHeaderSize = len(chunkMagic) + 8
+)
 
 // OpenChunkFile opens (creating) the chunk file at path. noSync skips
 // fsync (tests and benchmarks that do without durability).
@@ -54,7 +68,40 @@ func OpenChunkFile(path string, noSync bool) (*ChunkFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("index chunk file: %w", err)
 	}
-	return &ChunkFile{f: f, path: path, size: fi.Size(), noSync: noSync}, nil
+	s := &ChunkFile{f: f, path: path, size: fi.Size(), noSync: noSync}
+	hdr := make([]byte, chunkHeaderSize)
+	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr[:len(chunkMagic)]) != chunkMagic {
+		// New, or not ours: start over (it is derived; a snapshot that
+		// referred to it is refused by its epoch).
+		if err := s.reset(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	s.epoch = binary.BigEndian.Uint64(hdr[len(chunkMagic):])
+	return s, nil
+}
+
+// reset empties the file under a new epoch. Holds mu or is not shared yet.
+func (s *ChunkFile) reset() error {
+	s.epoch = rand.Uint64() | 1
+	hdr := binary.BigEndian.AppendUint64([]byte(chunkMagic), s.epoch)
+	if err := s.f.Truncate(0); err != nil {
+		return fmt.Errorf("index chunk file %s: %w", s.path, err)
+	}
+	if _, err := s.f.WriteAt(hdr, 0); err != nil {
+		return fmt.Errorf("index chunk file %s: %w", s.path, err)
+	}
+	s.size = int64(len(hdr))
+	return nil
+}
+
+// Epoch identifies the file's contents since it was last emptied.
+func (s *ChunkFile) Epoch() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epoch
 }
 
 // Close closes the file.
@@ -108,10 +155,14 @@ func (s *ChunkFile) sync() error {
 }
 
 // truncate cuts the file to size bytes (what a State built on it refers
-// to); it refuses to grow it.
+// to); it refuses to grow it. A size within the header empties it, under
+// a new epoch.
 func (s *ChunkFile) truncate(size int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if size < int64(chunkHeaderSize) {
+		return s.reset()
+	}
 	if size > s.size {
 		return fmt.Errorf("index chunk file %s holds %d bytes, fewer than the %d the snapshot refers to", s.path, s.size, size)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -69,7 +70,7 @@ func TestChunkFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt([]byte{0xff}, 3); err != nil {
+	if _, err := f.WriteAt([]byte{0xff}, int64(chunkHeaderSize)+3); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -83,6 +84,21 @@ func TestChunkFile(t *testing.T) {
 	}
 	if failed != 1 {
 		t.Fatalf("%d rooms failed to read after one chunk was damaged, want 1", failed)
+	}
+
+	// A file emptied and filled again since (the node replayed its whole
+	// WAL): the same offsets hold other chunks, so the snapshot is refused
+	// by the file's epoch, even where the lengths would do.
+	rebuilt := NewWith(Options{Messages: src, RecentPerRoom: -1, Chunks: cf})
+	for i, ev := range log {
+		rebuilt.Apply(uint64(i+1), ev)
+	}
+	if _, err := Restore(data, Options{Messages: src, Chunks: cf}); !errors.Is(err, ErrImage) || !strings.Contains(err.Error(), "epoch") {
+		t.Fatalf("restore of a snapshot of the file before it was rebuilt: %v", err)
+	}
+	data, err = rebuilt.Capture().Encode()
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A file shorter than the snapshot says: refused (the node falls back

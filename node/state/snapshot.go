@@ -51,6 +51,7 @@ import (
 //	13 m request {1 b key (16), 4 v index, 5 f time, 6 f digest,
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
 //	14 m read    {1 s user, 2 s conversation, 3 v index}
+//	15 v epoch of the index chunk file the stored chunks are in (ChunkFile)
 //	moderation = {1 s target, 2 s by, 3 s room, 4 s reason, 5 f until}
 //
 // Fields 1 to 6 appear once each, first; maps are written in key order, so
@@ -86,6 +87,7 @@ type Image struct {
 	messages, lastLamp uint64
 	reads              map[string]map[string]uint64
 	chunks             *ChunkFile // holds the stored chunks the rooms refer to
+	epoch              uint64     // chunks' epoch at Capture
 }
 
 type roomImage struct {
@@ -154,6 +156,9 @@ func (s *State) Capture() *Image {
 	c := s.Chat
 	c.mu.RLock()
 	im.messages, im.lastLamp, im.chunks = c.messages, c.lastLamp, c.chunks
+	if c.chunks != nil {
+		im.epoch = c.chunks.Epoch()
+	}
 	im.rooms = make(map[string]roomImage, len(c.rooms))
 	for name, r := range c.rooms {
 		im.rooms[name] = roomImage{topic: r.topic, idx: r.idx.frozen()}
@@ -288,6 +293,10 @@ func (im *Image) Encode() ([]byte, error) {
 			})
 		}
 	}
+	if im.chunks != nil {
+		b = protowire.AppendTag(b, 15, protowire.VarintType)
+		b = protowire.AppendVarint(b, im.epoch)
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
@@ -359,10 +368,14 @@ func Restore(data []byte, opts Options) (*State, error) {
 	if err := d.finish(o); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
+	if d.chunkEnd > 0 && (!d.hasEpoch || d.epoch != o.Chunks.Epoch()) {
+		return nil, fmt.Errorf("%w: the snapshot refers to index chunk file epoch %x, and %s is of epoch %x (rebuilt since)",
+			ErrImage, d.epoch, o.Chunks.path, o.Chunks.Epoch())
+	}
 	if o.Chunks != nil {
 		// Chunks stored after the snapshot are not referred to by it; the
 		// tail of the WAL it is replayed with stores them again.
-		if err := o.Chunks.truncate(d.chunkEnd); err != nil {
+		if err := o.Chunks.truncate(max(d.chunkEnd, int64(chunkHeaderSize))); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrImage, err)
 		}
 		d.chat.chunks = o.Chunks
@@ -381,6 +394,8 @@ type restorer struct {
 
 	chunks   *ChunkFile // Options.Chunks: where stored chunks are
 	chunkEnd int64      // the end of the last stored chunk referred to
+	epoch    uint64     // of the chunk file the snapshot refers to
+	hasEpoch bool
 
 	header   int // how many of fields 1..6 were read
 	window   int64
@@ -486,6 +501,13 @@ func (d *restorer) top(f field) error {
 	}
 	if d.header != 6 {
 		return fmt.Errorf("field %d before the header is complete", f.num)
+	}
+	if f.num == 15 {
+		if err := f.want(protowire.VarintType); err != nil {
+			return err
+		}
+		d.epoch, d.hasEpoch = f.v, true
+		return nil
 	}
 	if err := f.want(protowire.BytesType); err != nil {
 		return err
