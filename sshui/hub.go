@@ -77,6 +77,11 @@ type Hub struct {
 	mmu     sync.Mutex
 	members map[string]*membersEntry
 
+	// Presence writes, one writer per user at a time (see presence).
+	pmu      sync.Mutex
+	pPending map[string]string // the status still to write, latest wins
+	pWriting map[string]bool
+
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
@@ -304,16 +309,45 @@ func (h *Hub) Attend(user string) (leave func()) {
 	}
 }
 
-// presence records a user's status without blocking the caller.
+// presence records a user's status without blocking the caller. Writes
+// of one user go one at a time, in order, the latest status replacing one
+// not yet written: a session that closes and opens again quickly must not
+// leave its "offline" landing after its "online" (each used to be written
+// by a goroutine of its own, in any order).
 func (h *Hub) presence(user, status string) {
-	go func() {
-		defer func() { _ = recover() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.b.SetPresence(ctx, user, status); err != nil {
-			h.log.Debug("set presence", "user", user, "status", status, "err", err)
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	if h.pPending == nil {
+		h.pPending, h.pWriting = map[string]string{}, map[string]bool{}
+	}
+	h.pPending[user] = status
+	if !h.pWriting[user] {
+		h.pWriting[user] = true
+		go h.writePresence(user)
+	}
+}
+
+// writePresence writes user's pending statuses until none is left.
+func (h *Hub) writePresence(user string) {
+	for {
+		h.pmu.Lock()
+		status, ok := h.pPending[user]
+		delete(h.pPending, user)
+		if !ok {
+			delete(h.pWriting, user)
+			h.pmu.Unlock()
+			return
 		}
-	}()
+		h.pmu.Unlock()
+		func() {
+			defer func() { _ = recover() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := h.b.SetPresence(ctx, user, status); err != nil {
+				h.log.Debug("set presence", "user", user, "status", status, "err", err)
+			}
+		}()
+	}
 }
 
 // Len is the number of registered sessions.

@@ -1,6 +1,7 @@
 package sshui_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -157,5 +158,62 @@ func TestConnectStormIsNotQuadratic(t *testing.T) {
 		if joins > 3+2 { // joins while the room was small, plus its own
 			t.Errorf("u%d got %d join events one by one in a large room", i, joins)
 		}
+	}
+}
+
+// slowOffline is a backend whose "offline" presence writes take a while
+// (a commit through a busy leader): it records the writes.
+type slowOffline struct {
+	*sshuitest.Fake
+	mu      sync.Mutex
+	writes  []string
+	started chan struct{} // closed when an offline write begins
+	once    sync.Once
+}
+
+func (b *slowOffline) SetPresence(ctx context.Context, user, status string) error {
+	if status == "offline" {
+		b.once.Do(func() { close(b.started) })
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes = append(b.writes, status)
+	return nil
+}
+
+func (b *slowOffline) written() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.writes...)
+}
+
+// A session that ends and another that starts at once leave the user
+// online: the "offline" of the first must not land after the "online" of
+// the second (each was written by a goroutine of its own, in any order).
+func TestHubPresenceWritesInOrder(t *testing.T) {
+	b := &slowOffline{Fake: sshuitest.New("node1", nil), started: make(chan struct{})}
+	h := NewHub(b, HubConfig{})
+	leave := h.Attend("carol")
+	for deadline := time.Now().Add(5 * time.Second); len(b.written()) < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first presence was never written")
+		}
+	}
+	leave() // offline: slow to write
+	select {
+	case <-b.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the offline presence was never written")
+	}
+	_ = h.Attend("carol") // online again while it is written
+	var w []string
+	for deadline := time.Now().Add(5 * time.Second); len(w) < 3; time.Sleep(time.Millisecond) {
+		if w = b.written(); time.Now().After(deadline) {
+			t.Fatalf("presence writes %q, want 3", w)
+		}
+	}
+	if w[len(w)-1] != "online" {
+		t.Fatalf("carol has a session, and her presence was written %q: the last is not online", w)
 	}
 }
