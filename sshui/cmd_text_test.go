@@ -1,7 +1,6 @@
 package sshui_test
 
 import (
-	"bytes"
 	"errors"
 	"reflect"
 	"strings"
@@ -10,29 +9,6 @@ import (
 	"github.com/syncnet/syncnet/sshui/sshuitest"
 	gossh "golang.org/x/crypto/ssh"
 )
-
-// runIn is run with stdin: the client sends in, then EOF.
-func runIn(t testing.TB, addr, user string, key gossh.Signer, cmd, in string) execResult {
-	t.Helper()
-	c := dial(t, addr, user, key)
-	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	var out, serr bytes.Buffer
-	sess.Stdout, sess.Stderr, sess.Stdin = &out, &serr, strings.NewReader(in)
-	err = sess.Run(cmd)
-	r := execResult{out: out.String(), err: serr.String()}
-	var ee *gossh.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitStatus()
-	} else if err != nil {
-		t.Fatalf("run %q: %v", cmd, err)
-	}
-	return r
-}
 
 // runPtyCode runs cmd with ssh -t and no input; out holds stdout and stderr.
 func runPtyCode(t testing.TB, addr, user string, key gossh.Signer, cmd string) execResult {

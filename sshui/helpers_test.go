@@ -137,6 +137,12 @@ type execResult struct {
 // run executes one exec command and returns stdout, stderr and exit code.
 func run(t testing.TB, addr, user string, key gossh.Signer, cmd string) execResult {
 	t.Helper()
+	return runIn(t, addr, user, key, cmd, "")
+}
+
+// runIn is run with stdin: the client sends in, then EOF.
+func runIn(t testing.TB, addr, user string, key gossh.Signer, cmd, in string) execResult {
+	t.Helper()
 	c := dial(t, addr, user, key)
 	defer c.Close()
 	sess, err := c.NewSession()
@@ -145,7 +151,7 @@ func run(t testing.TB, addr, user string, key gossh.Signer, cmd string) execResu
 	}
 	defer sess.Close()
 	var out, serr bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &serr
+	sess.Stdout, sess.Stderr, sess.Stdin = &out, &serr, strings.NewReader(in)
 	err = sess.Run(cmd)
 	r := execResult{out: out.String(), err: serr.String()}
 	var ee *gossh.ExitError

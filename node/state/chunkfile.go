@@ -107,8 +107,14 @@ func (s *ChunkFile) Epoch() uint64 {
 // Close closes the file.
 func (s *ChunkFile) Close() error { return s.f.Close() }
 
+// errNoChunkFile is put's answer on a nil file: the chunk stays in memory.
+var errNoChunkFile = errors.New("no index chunk file")
+
 // put appends data and its checksum and returns where data starts.
 func (s *ChunkFile) put(data []byte) (int64, error) {
+	if s == nil {
+		return 0, errNoChunkFile
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	buf := binary.BigEndian.AppendUint32(append(make([]byte, 0, len(data)+4), data...), crc32.Checksum(data, castagnoli))
@@ -118,14 +124,6 @@ func (s *ChunkFile) put(data []byte) (int64, error) {
 	off := s.size
 	s.size += int64(len(buf))
 	return off, nil
-}
-
-// putIfOpen is put on a file that may be nil (no file: nothing stored).
-func (s *ChunkFile) putIfOpen(data []byte) (int64, error) {
-	if s == nil {
-		return 0, nil
-	}
-	return s.put(data)
 }
 
 // get reads the n bytes of the chunk at off and checks them.

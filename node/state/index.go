@@ -78,7 +78,7 @@ func (ix *msgIndex) add(index uint64, s *ChunkFile) {
 		// written again, and the next chunk gets a buffer of its own. The
 		// full chunk gets a copy of exactly its size.
 		c := chunk{first: ix.open.first, n: chunkLen, last: index}
-		if off, err := s.putIfOpen(ix.open.data); err == nil && s != nil {
+		if off, err := s.put(ix.open.data); err == nil {
 			c.stored, c.off, c.size = true, off, uint32(len(ix.open.data))
 		} else {
 			c.data = append([]byte(nil), ix.open.data...)
