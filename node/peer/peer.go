@@ -79,6 +79,8 @@ type Config struct {
 	QueueBytes int
 	MaxFrame   int // default DefaultMaxFrame
 	Logger     *slog.Logger
+	// Streams serves stream requests (stream.go); nil refuses them.
+	Streams StreamHandler
 }
 
 // Stats counts what the transport did; rejected input never panics and is
