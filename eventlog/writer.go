@@ -95,6 +95,11 @@ func (r *request) encode(evs []Event) error {
 		if ev.entry != nil {
 			var err error
 			if r.buf, err = appendStamped(r.buf, ev.entry, k, ev.Index, ev.Term); err != nil {
+				if _, standIn := ev.Body.(kindOnly); standIn {
+					// EntryEvent checked this record: it cannot happen, and
+					// encoding the stand-in would write an empty body.
+					return fmt.Errorf("eventlog: Append: entry %d: %w", ev.Index, err)
+				}
 				r.buf = appendPayload(r.buf[:start+recordHeaderSize], ev)
 			}
 		} else {
@@ -243,7 +248,11 @@ func (l *Log) write(batch []*request) error {
 		// tidwall/wal runs with NoSync (see open): it has fsynced every
 		// segment it filled during the batch before starting the next, and
 		// this fsyncs the tail segment.
+		began := time.Now()
 		err = l.w.Sync()
+		if f := l.onSync.Load(); f != nil && err == nil {
+			(*f)(time.Since(began))
+		}
 		if err == nil && rolled {
 			// tidwall/wal never fsyncs the directory after creating a
 			// segment; without this a power loss could lose the new file
