@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tidwall/wal"
 )
@@ -120,8 +121,9 @@ type Log struct {
 	snapMu   sync.Mutex     // serialises WriteSnapshot
 	snapHook func(snapStep) // crash tests only: called after each step of a snapshot write
 
-	batches atomic.Uint64 // group commits written
-	records atomic.Uint64 // records written by them
+	batches atomic.Uint64                       // group commits written
+	records atomic.Uint64                       // records written by them
+	onSync  atomic.Pointer[func(time.Duration)] // ObserveSync: called with each fsync's duration
 
 	// Owned by the writer goroutine.
 	batch     wal.Batch
@@ -334,6 +336,17 @@ type Stats struct {
 // Stats returns the writer's counters since Open.
 func (l *Log) Stats() Stats {
 	return Stats{Batches: l.batches.Load(), Records: l.records.Load()}
+}
+
+// ObserveSync has f called, on the writer goroutine, with the duration of
+// every group commit's fsync (for a metrics histogram; f must be quick).
+// nil stops it.
+func (l *Log) ObserveSync(f func(time.Duration)) {
+	if f == nil {
+		l.onSync.Store(nil)
+		return
+	}
+	l.onSync.Store(&f)
 }
 
 // Close stops the writer (appends still queued get ErrClosed), closes the
