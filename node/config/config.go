@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +29,7 @@ type Config struct {
 	Auth    Auth    `toml:"auth"`
 	SSH     SSH     `toml:"ssh"`
 	Storage Storage `toml:"storage"`
+	Metrics Metrics `toml:"metrics"`
 	Nodes   []Node  `toml:"node"`
 
 	// path is the file the config was loaded from; relative paths in it
@@ -40,6 +40,9 @@ type Config struct {
 	// lines maps each key set in the file ("ssh.host_key") to the line it
 	// is written on, so errors found later can name it (see Where).
 	lines map[string]int
+	// text is the file's contents, to find the line of a key inside the
+	// i-th [[node]] table (lines holds only a key's first occurrence).
+	text string
 }
 
 // Cluster holds cluster-wide identity and storage.
@@ -95,6 +98,16 @@ type Storage struct {
 	BackgroundVerify bool `toml:"background_verify"`
 }
 
+// Metrics says where each node serves its Prometheus metrics and health
+// checks (/metrics, /healthz, /readyz). Each node's port is its
+// metrics_port; 0 (the default) serves nothing.
+type Metrics struct {
+	// Host is the address the metrics listener binds: loopback by default,
+	// so a node's internals are not published by accident; "0.0.0.0" (or
+	// the node's own address) lets a Prometheus on another machine scrape.
+	Host string `toml:"host"`
+}
+
 // Node is one member of the cluster.
 type Node struct {
 	ID            string `toml:"id"`
@@ -103,7 +116,10 @@ type Node struct {
 	PeerPort      int    `toml:"peer_port"`
 	HeartbeatPort int    `toml:"heartbeat_port"`
 	ElectionPort  int    `toml:"election_port"`
-	Ring          int    `toml:"ring"`
+	// MetricsPort serves /metrics, /healthz and /readyz on metrics.host
+	// (0: off).
+	MetricsPort int `toml:"metrics_port"`
+	Ring        int `toml:"ring"`
 }
 
 // Duration is a time.Duration that must be written as a string with a unit.
@@ -166,6 +182,9 @@ func Default() Config {
 			// Start-up trusts the snapshot's hash; this proves the rest.
 			BackgroundVerify: true,
 		},
+		// Metrics on loopback: scraped by a Prometheus on the same machine
+		// unless the operator decides otherwise.
+		Metrics: Metrics{Host: "127.0.0.1"},
 	}
 }
 
@@ -179,6 +198,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return cfg, nil
 }
 
@@ -187,6 +209,7 @@ func Load(path string) (*Config, error) {
 func Parse(name, text string) (*Config, error) {
 	cfg := Default()
 	cfg.path = name
+	cfg.text = text
 	md, err := toml.Decode(text, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, describeTOMLError(err))
@@ -247,109 +270,215 @@ func keyLine(text string, k toml.Key) int {
 
 var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$`)
 
-// Validate checks the cross-field rules that TOML cannot express.
+// Validate checks the cross-field rules that TOML cannot express, from the
+// text alone (no file, no DNS: see Check). Each error starts with the line
+// of the key it names when the file sets it.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, errors.New(c.linePrefix(key)+fmt.Sprintf(format, args...)))
+	}
 
 	if c.Cluster.DataDir == "" {
-		bad("cluster.data_dir is empty")
+		bad("cluster.data_dir", "cluster.data_dir is empty")
 	}
 	if c.Cluster.Secret == "" && c.Cluster.SecretFile == "" {
-		bad("cluster.secret or cluster.secret_file is required: peers authenticate every packet with it")
+		bad("cluster", "cluster.secret or cluster.secret_file is required: peers authenticate every packet with it")
 	}
 	if c.Cluster.Secret != "" && c.Cluster.SecretFile != "" {
-		bad("set only one of cluster.secret and cluster.secret_file")
+		bad("cluster.secret_file", "set only one of cluster.secret and cluster.secret_file")
+	}
+	if s := c.Cluster.Secret; s != "" && len(strings.TrimSpace(s)) < minSecret {
+		bad("cluster.secret", "cluster.secret is shorter than %d characters", minSecret)
 	}
 	c.validateTiming(bad)
-	if c.SSH.MaxSessions < 1 || c.SSH.MaxSessionsPerKey < 1 {
-		bad("ssh.max_sessions and ssh.max_sessions_per_key must be at least 1")
+	if c.SSH.MaxSessions < 1 {
+		bad("ssh.max_sessions", "ssh.max_sessions must be at least 1 (got %d)", c.SSH.MaxSessions)
 	}
-	if st := c.Storage; st.SnapshotEvery < 1 || st.SnapshotKeep < 1 || st.DedupeWindow.Duration < time.Minute {
-		bad("storage: snapshot_every must be at least 1 (got %d), snapshot_keep at least 1 (got %d), dedupe_window at least 1m (got %s)",
-			st.SnapshotEvery, st.SnapshotKeep, st.DedupeWindow)
+	if c.SSH.MaxSessionsPerKey < 1 {
+		bad("ssh.max_sessions_per_key", "ssh.max_sessions_per_key must be at least 1 (got %d)", c.SSH.MaxSessionsPerKey)
+	}
+	if st := c.Storage; st.SnapshotEvery < 1 {
+		bad("storage.snapshot_every", "storage: snapshot_every must be at least 1 (got %d)", st.SnapshotEvery)
+	}
+	if st := c.Storage; st.SnapshotKeep < 1 {
+		bad("storage.snapshot_keep", "storage: snapshot_keep at least 1 (got %d)", st.SnapshotKeep)
+	}
+	if st := c.Storage; st.DedupeWindow.Duration < time.Minute {
+		bad("storage.dedupe_window", "storage: dedupe_window at least 1m (got %s)", st.DedupeWindow)
+	}
+	if h := c.Metrics.Host; h == "" || strings.ContainsAny(h, " /") {
+		bad("metrics.host", "metrics.host %q is not a host name or address (\"127.0.0.1\" serves on loopback only)", h)
 	}
 	c.validateHostKey(bad)
-	c.validateNodes(bad)
+	c.validateNodes(bad, offlineResolver)
 	return errors.Join(errs...)
 }
+
+// minSecret is the shortest cluster secret accepted.
+const minSecret = 16
 
 // validateHostKey catches the host_key mistakes visible without the file:
 // an explicitly empty path, and the public half given instead of the
 // private key. The file itself (present, private, a key) is checked when
 // the node starts (tools/serve).
-func (c *Config) validateHostKey(bad func(string, ...any)) {
-	at := c.linePrefix("ssh.host_key")
+func (c *Config) validateHostKey(bad func(string, string, ...any)) {
 	if _, set := c.lines["ssh.host_key"]; set && strings.TrimSpace(c.SSH.HostKey) == "" {
-		bad("%sssh.host_key is empty: leave it out for the default <data_dir>/ssh_host_ed25519_key", at)
+		bad("ssh.host_key", "ssh.host_key is empty: leave it out for the default <data_dir>/ssh_host_ed25519_key")
 	}
 	if strings.HasSuffix(c.SSH.HostKey, ".pub") {
-		bad("%sssh.host_key %q is a public key: give the private key file (the same name without .pub)", at, c.SSH.HostKey)
+		bad("ssh.host_key", "ssh.host_key %q is a public key: give the private key file (the same name without .pub)", c.SSH.HostKey)
 	}
 }
 
-func (c *Config) validateTiming(bad func(string, ...any)) {
+func (c *Config) validateTiming(bad func(string, string, ...any)) {
 	t := c.Timing
-	for name, d := range map[string]Duration{
-		"heartbeat_interval": t.HeartbeatInterval, "failure_timeout": t.FailureTimeout,
-		"election_timeout": t.ElectionTimeout, "connect_timeout": t.ConnectTimeout,
-		"post_timeout": t.PostTimeout,
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{
+		{"heartbeat_interval", t.HeartbeatInterval}, {"failure_timeout", t.FailureTimeout},
+		{"election_timeout", t.ElectionTimeout}, {"connect_timeout", t.ConnectTimeout},
+		{"post_timeout", t.PostTimeout},
 	} {
-		if d.Duration <= 0 {
-			bad("timing.%s must be positive, got %s", name, d)
+		if d.d.Duration <= 0 {
+			bad("timing."+d.name, "timing.%s must be positive, got %s", d.name, d.d)
 		}
 	}
 	if t.HeartbeatInterval.Duration >= t.FailureTimeout.Duration {
-		bad("timing.heartbeat_interval (%s) must be shorter than timing.failure_timeout (%s): otherwise every node looks dead between two heartbeats",
+		key := "timing.failure_timeout"
+		if c.Line(key) == 0 {
+			key = "timing.heartbeat_interval"
+		}
+		bad(key, "timing.heartbeat_interval (%s) must be shorter than timing.failure_timeout (%s): otherwise every node looks dead between two heartbeats",
 			t.HeartbeatInterval, t.FailureTimeout)
 	}
 }
 
-func (c *Config) validateNodes(bad func(string, ...any)) {
+// resolver turns a node's host into the addresses it stands for; ok is
+// false when it cannot (then no clash is checked for it).
+type resolver func(host string) (ips []string, err error)
+
+// offlineResolver knows IP literals and "localhost" only: what Validate
+// can tell without asking DNS. localhost is 127.0.0.1 (and ::1), so
+// "localhost" and "127.0.0.1" on one port are seen to clash.
+func offlineResolver(host string) ([]string, error) {
+	if strings.EqualFold(host, "localhost") {
+		return []string{"127.0.0.1", "::1"}, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{ip.String()}, nil
+	}
+	return nil, nil
+}
+
+// bind is one socket a node will bind, for the clash check.
+type bind struct {
+	who   string // "node1 ssh_port"
+	host  string // as written
+	ips   []string
+	port  int
+	proto string
+}
+
+func (b bind) clashes(o bind) bool {
+	if b.port != o.port || b.proto != o.proto {
+		return false
+	}
+	for _, x := range b.ips {
+		for _, y := range o.ips {
+			if x == y || x == "0.0.0.0" || y == "0.0.0.0" || x == "::" || y == "::" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *Config) validateNodes(bad func(string, string, ...any), resolve resolver) {
 	if len(c.Nodes) == 0 {
-		bad("no [[node]] entries: a cluster needs at least one node")
+		bad("node", "no [[node]] entries: a cluster needs at least one node")
 		return
 	}
 	ids := map[string]bool{}
 	rings := map[int]string{}
-	ports := map[string]string{} // host:port/proto -> who uses it
+	var binds []bind
 	for i, n := range c.Nodes {
 		where := fmt.Sprintf("node %d (id %q)", i+1, n.ID)
+		nbad := func(key, format string, args ...any) {
+			errs := fmt.Sprintf(format, args...)
+			bad("", "%s%s: %s", c.nodeLinePrefix(i, key), where, errs)
+		}
 		if !idPattern.MatchString(n.ID) {
-			bad("%s: id must be 1-32 letters, digits, '-' or '_'", where)
+			nbad("id", "id must be 1-32 letters, digits, '-' or '_'")
 		}
 		if ids[n.ID] {
-			bad("%s: duplicate id", where)
+			nbad("id", "duplicate id")
 		}
 		ids[n.ID] = true
 		if n.Host == "" {
-			bad("%s: host is empty", where)
+			nbad("host", "host is empty")
+		}
+		if n.Ring < 0 || n.Ring >= len(c.Nodes) {
+			nbad("ring", "ring position %d is outside 0..%d (one position per node, each used once)", n.Ring, len(c.Nodes)-1)
 		}
 		if other, dup := rings[n.Ring]; dup {
-			bad("%s: ring position %d is also used by %s", where, n.Ring, other)
+			nbad("ring", "ring position %d is also used by %s", n.Ring, other)
 		}
 		rings[n.Ring] = n.ID
-		for _, p := range []struct {
+		ips, _ := resolve(n.Host)
+		if len(ips) == 0 {
+			ips = []string{strings.ToLower(n.Host)}
+		}
+		ports := []struct {
 			name, proto string
 			port        int
+			ips         []string
 		}{
-			{"ssh_port", "tcp", n.SSHPort}, {"peer_port", "tcp", n.PeerPort},
-			{"heartbeat_port", "udp", n.HeartbeatPort}, {"election_port", "udp", n.ElectionPort},
-		} {
+			{"ssh_port", "tcp", n.SSHPort, ips}, {"peer_port", "tcp", n.PeerPort, ips},
+			{"heartbeat_port", "udp", n.HeartbeatPort, ips}, {"election_port", "udp", n.ElectionPort, ips},
+		}
+		if n.MetricsPort != 0 {
+			// The metrics listener binds metrics.host on the node's machine.
+			mips, _ := resolve(c.Metrics.Host)
+			if len(mips) == 0 {
+				mips = []string{strings.ToLower(c.Metrics.Host)}
+			}
+			if isLoopback(c.Metrics.Host) && !isLoopback(n.Host) {
+				mips = nil // loopback of another machine: clashes with nothing listed
+			}
+			ports = append(ports, struct {
+				name, proto string
+				port        int
+				ips         []string
+			}{"metrics_port", "tcp", n.MetricsPort, mips})
+		}
+		for _, p := range ports {
 			if p.port < 1 || p.port > 65535 {
-				bad("%s: %s %d is not a port (1-65535)", where, p.name, p.port)
+				nbad(p.name, "%s %d is not a port (1-65535)", p.name, p.port)
 				continue
 			}
-			key := net.JoinHostPort(n.Host, strconv.Itoa(p.port)) + "/" + p.proto
-			if other, dup := ports[key]; dup {
-				bad("%s: %s %d clashes with %s", where, p.name, p.port, other)
+			host := n.Host
+			if p.name == "metrics_port" {
+				host = c.Metrics.Host
 			}
-			ports[key] = n.ID + " " + p.name
+			b := bind{who: n.ID + " " + p.name, host: host, ips: p.ips, port: p.port, proto: p.proto}
+			for _, o := range binds {
+				if b.clashes(o) {
+					same := ""
+					if !strings.EqualFold(b.host, o.host) {
+						same = fmt.Sprintf(" (%q and %q are one address)", b.host, o.host)
+					}
+					nbad(p.name, "%s %d clashes with %s%s", p.name, p.port, o.who, same)
+					break
+				}
+			}
+			binds = append(binds, b)
 		}
 	}
 	for r := range c.Nodes {
 		if _, ok := rings[r]; !ok {
-			bad("ring positions must be 0..%d, each used once; %d is missing", len(c.Nodes)-1, r)
+			bad("node", "ring positions must be 0..%d, each used once; %d is missing", len(c.Nodes)-1, r)
 		}
 	}
 }
@@ -392,6 +521,41 @@ func (c *Config) linePrefix(key string) string {
 	return ""
 }
 
+// NodeLine is the line on which key ("ssh_port") of the i-th [[node]]
+// table is written, the line of the table's header when the key is not
+// there, or 0 when the file has no such table.
+func (c *Config) NodeLine(i int, key string) int {
+	header := regexp.MustCompile(`^\s*\[`)
+	nodeHeader := regexp.MustCompile(`^\s*\[\[\s*node\s*\]\]`)
+	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*=`)
+	seen, at := -1, 0
+	for ln, line := range strings.Split(c.text, "\n") {
+		switch {
+		case nodeHeader.MatchString(line):
+			seen++
+			if seen == i {
+				at = ln + 1
+			} else if seen > i {
+				return at
+			}
+		case header.MatchString(line):
+			if seen == i {
+				return at
+			}
+		case seen == i && key != "" && assign.MatchString(line):
+			return ln + 1
+		}
+	}
+	return at
+}
+
+func (c *Config) nodeLinePrefix(i int, key string) string {
+	if l := c.NodeLine(i, key); l > 0 {
+		return fmt.Sprintf("line %d: ", l)
+	}
+	return ""
+}
+
 // HostKeyPath is the cluster SSH host key file: ssh.host_key resolved
 // against the config file, or <data_dir>/ssh_host_ed25519_key by default.
 func (c *Config) HostKeyPath() string {
@@ -428,8 +592,8 @@ func (c *Config) SecretBytes() ([]byte, error) {
 		return nil, fmt.Errorf("read cluster.secret_file: %w", err)
 	}
 	s := strings.TrimSpace(string(b))
-	if len(s) < 16 {
-		return nil, fmt.Errorf("cluster.secret_file %s: secret is shorter than 16 characters", c.Cluster.SecretFile)
+	if len(s) < minSecret {
+		return nil, fmt.Errorf("cluster.secret_file %s: secret is shorter than %d characters", c.Cluster.SecretFile, minSecret)
 	}
 	return []byte(s), nil
 }

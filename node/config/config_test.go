@@ -72,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		name, edit, want string
 	}{
 		{"unknown key names key and line", `name = "t"` + "\nnmae = 1", `line 4: unknown key "cluster.nmae"`},
-		{"unknown table", "[timing]", `line 7: unknown key "metrics"`},
+		{"unknown table", "[timing]", `line 7: unknown key "telemetry"`},
 		{"bare integer duration", `heartbeat_interval = "50ms"` + "\nconnect_timeout = 300", `line 9: durations are strings with a unit`},
 		{"no unit", `heartbeat_interval = "50ms"` + "\nconnect_timeout = \"300\"", `bad duration "300"`},
 		{"syntax error line", `name = "t"` + "\nsecret2 = \"unterminated", "line 4"},
@@ -93,7 +93,7 @@ func TestParseErrors(t *testing.T) {
 				text = strings.Replace(good, `failure_timeout = "200ms"`, `failure_timeout = "50ms"`, 1)
 				tc.want = "must be shorter than timing.failure_timeout"
 			case "unknown table":
-				text = strings.Replace(good, "[timing]", "[metrics]\nenabled = true\n[timing]", 1)
+				text = strings.Replace(good, "[timing]", "[telemetry]\nenabled = true\n[timing]", 1)
 			case "no secret":
 				text = strings.Replace(good, tc.edit, "", 1)
 			case "duplicate id", "clashing port":

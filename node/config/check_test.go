@@ -1,0 +1,130 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// write puts text in dir/cluster.toml (with the files named in extra).
+func write(t *testing.T, text string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGpGgwv1P2n8hWoqqJg8lwbqRjJ2hOXmJLmD5p6sC0X7 ops@example"
+
+// TestLoadChecksBeforeAnythingIsCreated: the mistakes the issue found only
+// after a node had made its data directory are errors of Load, each naming
+// its key and line, and nothing is created.
+func TestLoadChecksBeforeAnythingIsCreated(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		text  string
+		files map[string]string
+		want  []string
+	}{
+		{"unresolvable host", strings.Replace(good, `host = "127.0.0.1"`+"\nssh_port = 11", `host = "nosuch-host.invalid"`+"\nssh_port = 11", 1), nil,
+			[]string{`line 22: node 2 (id "b"): host "nosuch-host.invalid" does not resolve`}},
+		{"invalid admin key", strings.Replace(good, "[timing]", "[auth]\nadmin_keys = [\"ssh-ed25519 notakey\"]\n[timing]", 1), nil,
+			[]string{`line 8: auth.admin_keys entry 1`, "not a public key"}},
+		{"invalid admin key in file", strings.Replace(good, "[timing]", "[auth]\nadmin_keys_file = \"admins\"\n[timing]", 1),
+			map[string]string{"admins": "# ops\n" + goodKey + "\nssh-rsa garbage\n"},
+			[]string{`line 8: auth.admin_keys_file admins: line 3 is not a public key`}},
+		{"missing secret file", strings.Replace(good, `secret = "0123456789abcdef"`, `secret_file = "nosuch"`, 1), nil,
+			[]string{`line 5: read cluster.secret_file`, "no such file"}},
+		{"short secret file", strings.Replace(good, `secret = "0123456789abcdef"`, `secret_file = "s"`, 1),
+			map[string]string{"s": "short\n"},
+			[]string{`line 5: cluster.secret_file s: secret is shorter than 16 characters`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write(t, tc.text, tc.files)
+			before, _ := os.ReadDir(filepath.Dir(p))
+			_, err := Load(p)
+			if err == nil {
+				t.Fatalf("Load accepted:\n%s", tc.text)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			after, _ := os.ReadDir(filepath.Dir(p))
+			if len(after) != len(before) {
+				t.Errorf("Load created files: %v -> %v", before, after)
+			}
+		})
+	}
+	// The good admin key file passes.
+	p := write(t, strings.Replace(good, "[timing]", "[auth]\nadmin_keys_file = \"admins\"\n[timing]", 1),
+		map[string]string{"admins": goodKey + "\n"})
+	if _, err := Load(p); err != nil {
+		t.Fatalf("good admin key file: %v", err)
+	}
+}
+
+// TestLocalhostAnd127ClashOnOnePort: localhost is 127.0.0.1, so two nodes
+// on "localhost" and "127.0.0.1" with one port clash (a node used to dial
+// itself as its peer).
+func TestLocalhostAnd127ClashOnOnePort(t *testing.T) {
+	text := replaceLast(good, `host = "127.0.0.1"`+"\nssh_port = 11\npeer_port = 12", `host = "localhost"`+"\nssh_port = 11\npeer_port = 2")
+	_, err := Parse("c.toml", text)
+	if err == nil || !strings.Contains(err.Error(), `line 24: node 2 (id "b"): peer_port 2 clashes with a peer_port`) {
+		t.Fatalf("localhost/127.0.0.1 on one port: %v", err)
+	}
+	// Metrics ports are part of it.
+	text = strings.Replace(good, "ring = 0", "metrics_port = 12\nring = 0", 1)
+	_, err = Parse("c.toml", text)
+	if err == nil || !strings.Contains(err.Error(), `line 25: node 2 (id "b"): peer_port 12 clashes with a metrics_port`) {
+		t.Fatalf("metrics port on another's port: %v", err)
+	}
+	// tcp and udp on one number do not clash.
+	text = strings.Replace(good, "ssh_port = 1\n", "ssh_port = 3\n", 1)
+	if _, err := Parse("c.toml", text); err != nil {
+		t.Fatalf("tcp 3 and udp 3: %v", err)
+	}
+}
+
+// TestEveryValidateErrorNamesItsLine: each rule Validate checks, broken,
+// gives an error that names the key and the line it is on.
+func TestEveryValidateErrorNamesItsLine(t *testing.T) {
+	for _, tc := range []struct{ from, to, want string }{
+		{`data_dir = "d"`, `data_dir = ""`, `line 4: cluster.data_dir is empty`},
+		{`secret = "0123456789abcdef"`, `secret = "short"`, `line 5: cluster.secret is shorter`},
+		{`heartbeat_interval = "50ms"`, `heartbeat_interval = "0s"`, `line 8: timing.heartbeat_interval must be positive`},
+		{`failure_timeout = "200ms"`, `failure_timeout = "20ms"`, `line 9: timing.heartbeat_interval (50ms) must be shorter`},
+		{`id = "b"`, `id = "b c"`, `line 21: node 2 (id "b c"): id must be`},
+		{"ssh_port = 11", "ssh_port = 70000", `line 23: node 2 (id "b"): ssh_port 70000 is not a port`},
+		{"ring = 1", "ring = 5", `line 27: node 2 (id "b"): ring`},
+		{"[timing]", "[ssh]\nmax_sessions = 0\n[timing]", `line 8: ssh.max_sessions must be at least 1`},
+		{"[timing]", "[storage]\nsnapshot_keep = 0\n[timing]", `line 8: storage: snapshot_keep at least 1`},
+		{"[timing]", "[metrics]\nhost = \"\"\n[timing]", `line 8: metrics.host "" is not`},
+	} {
+		text := replaceLast(good, tc.from, tc.to)
+		_, err := Parse("c.toml", text)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.to)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q lacks %q", tc.to, err, tc.want)
+		}
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if !regexp.MustCompile(`line \d+: `).MatchString(l) && !strings.Contains(l, "ring positions must be") {
+				t.Errorf("%s: an error line without its line number: %q", tc.to, l)
+			}
+		}
+	}
+}
