@@ -10,6 +10,30 @@ func (n *Node) alive(p *peer) bool {
 	return n.now-p.lastHeard < int64(n.cfg.FailureTicks)
 }
 
+// Arrived tells the core that an authenticated heartbeat from member from
+// reached this node's socket since the last Tick, whether or not its
+// content has been stepped yet. The failure detector judges by arrival:
+// a heartbeat queued behind client work still proves its sender alive, so
+// load on this node cannot make it suspect a peer, nor a follower drop a
+// leader it hears. The content (term, leader, echo, status) takes effect
+// when the message itself is stepped. The caller collects arrivals where
+// datagrams are read and passes them before the next Tick (node's driver:
+// the tick input). Unknown ids are ignored.
+func (n *Node) Arrived(from string) {
+	p := n.peers[from]
+	if p == nil {
+		return
+	}
+	p.lastHeard = n.now
+	if from == n.leader && n.role != RoleLeader {
+		n.leaderElapsed = 0
+	}
+}
+
+// Suspicions is how many times this node has suspected a member since it
+// started (for status and benchmarks: a busy machine should raise none).
+func (n *Node) Suspicions() uint64 { return n.suspicions }
+
 func (n *Node) tickDetector() {
 	for _, m := range n.members {
 		p := n.peers[m.ID]
@@ -33,6 +57,9 @@ func (n *Node) transition(p *peer, to MemberState) {
 		return
 	}
 	n.events = append(n.events, MemberEvent{ID: p.id, From: p.state, To: to, Tick: n.now, Quiet: int(n.now - p.lastHeard)})
+	if to == MemberSuspected {
+		n.suspicions++
+	}
 	p.state = to
 }
 

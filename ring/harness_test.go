@@ -38,6 +38,13 @@ type simNode struct {
 	// (its socket buffers) and is stepped, in order, when it resumes.
 	pausedUntil int64
 	held        []Envelope
+	// busyUntil: the node's driver is behind its queue until this tick: it
+	// ticks and sends, but the heartbeats that reach it wait in backlog
+	// and are stepped when it catches up. With arrivals set, each is noted
+	// as it arrives (Node.Arrived), as the real transport and driver do.
+	busyUntil int64
+	backlog   []Envelope
+	arrivals  bool
 	// learner: the node lost its data and was not promoted since; durable
 	// (the caller's marker): a restart is a learner again. caughtUp: the
 	// term of the leader whose whole log it last held (replicate).
@@ -203,6 +210,13 @@ func (c *cluster) tick() {
 				c.step(sn, e)
 			}
 		}
+		if c.now >= sn.busyUntil && len(sn.backlog) > 0 {
+			backlog := sn.backlog
+			sn.backlog = nil
+			for _, e := range backlog {
+				c.step(sn, e)
+			}
+		}
 		sn.n.Tick()
 		c.handleReady(sn)
 	}
@@ -225,6 +239,13 @@ func (c *cluster) deliver() {
 			}
 			if c.paused(sn) {
 				sn.held = append(sn.held, e)
+				continue
+			}
+			if m := e.Payload.(Message); c.now < sn.busyUntil && m.Type == MsgHeartbeat {
+				sn.backlog = append(sn.backlog, e)
+				if sn.arrivals {
+					sn.n.Arrived(m.From)
+				}
 				continue
 			}
 			c.step(sn, e)

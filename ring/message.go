@@ -3,6 +3,7 @@ package ring
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Limits on everything that crosses the wire.
@@ -125,6 +126,11 @@ type Message struct {
 	// are copied from it. Not on the wire: the sending transport fills them
 	// in from its record of the message the AckID names.
 	Acked MsgType
+
+	// Received is when the transport read the datagram off its socket
+	// (local clock, not on the wire, never read by the core): the driver
+	// measures how long a message waited before it was stepped.
+	Received time.Time
 
 	AckID       uint64 // token/elected/ack: transport reliability
 	Incarnation uint64 // set by the codec from the envelope

@@ -75,9 +75,10 @@ type Node struct {
 	// there is evidence that their receivers got them (relay.go).
 	outTok, outEl *relay
 
-	msgs   []Message
-	events []MemberEvent
-	drops  map[string]int
+	msgs       []Message
+	events     []MemberEvent
+	suspicions uint64
+	drops      map[string]int
 }
 
 // New returns a Node restarted from its persisted HardState (zero value for

@@ -72,6 +72,9 @@ type UDPTransport struct {
 	seq     atomic.Uint64
 	ackIDs  atomic.Uint64
 	recv    chan Message
+	// heard counts, per member, the authenticated heartbeats queued for the
+	// core (HeartbeatsFrom). Fixed at construction: read without a lock.
+	heard map[string]*atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[uint64]*pendingSend
@@ -103,9 +106,10 @@ func NewUDPTransport(cfg UDPConfig) (*UDPTransport, error) {
 	}
 	t := &UDPTransport{cfg: cfg, codec: codec, metrics: cfg.Metrics, recv: make(chan Message, cfg.RecvBuffer),
 		pending: map[uint64]*pendingSend{}, done: make(chan struct{}),
-		hbAddr: map[string]*net.UDPAddr{}, elAddr: map[string]*net.UDPAddr{}}
+		hbAddr: map[string]*net.UDPAddr{}, elAddr: map[string]*net.UDPAddr{}, heard: map[string]*atomic.Uint64{}}
 	ids := []string{cfg.ID}
 	for id, a := range cfg.HeartbeatAddrs {
+		t.heard[id] = &atomic.Uint64{}
 		if t.hbAddr[id], err = net.ResolveUDPAddr("udp", a); err != nil {
 			return nil, fmt.Errorf("ring: heartbeat address of %s: %w", id, err)
 		}
@@ -130,6 +134,17 @@ func (t *UDPTransport) Metrics() *Metrics { return t.metrics }
 
 // Recv implements Transport.
 func (t *UDPTransport) Recv() <-chan Message { return t.recv }
+
+// HeartbeatsFrom is how many authenticated heartbeats from member id this
+// transport has queued for the core so far. The reading goroutine counts
+// them as they arrive, so a driver that is behind its queue can still tell
+// the core who was heard since its last tick (Node.Arrived).
+func (t *UDPTransport) HeartbeatsFrom(id string) uint64 {
+	if c := t.heard[id]; c != nil {
+		return c.Load()
+	}
+	return 0
+}
 
 // Send implements Transport.
 func (t *UDPTransport) Send(to string, m Message) error {
@@ -191,14 +206,18 @@ func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 			t.metrics.ReadErrors.Add(1)
 			continue
 		}
+		at := time.Now()
 		m, err := t.guard.Accept(buf[:n])
 		if err != nil {
 			continue
 		}
+		m.Received = at
 		if election {
 			t.handleElection(conn, from, m)
-		} else if m.Type == MsgHeartbeat {
-			t.deliver(m)
+		} else if m.Type == MsgHeartbeat && t.deliver(m) {
+			if c := t.heard[m.From]; c != nil {
+				c.Add(1)
+			}
 		}
 	}
 }
