@@ -86,6 +86,8 @@ type Hub struct {
 	stopOnce sync.Once
 	done     chan struct{}
 	started  atomic.Bool
+
+	delivered, dropped atomic.Uint64 // events offered to sessions, and missed by a full queue (metrics)
 }
 
 // NewHub makes a hub; call Run to start it.
@@ -534,8 +536,10 @@ func (c *Client) wants(ev api.Event) bool {
 func (c *Client) offer(m tea.Msg) {
 	select {
 	case c.q <- m:
+		c.hub.delivered.Add(1)
 		c.ensurePump()
 	default:
+		c.hub.dropped.Add(1)
 		c.markLagged()
 	}
 }

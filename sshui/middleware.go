@@ -47,8 +47,9 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 		sess = cachePty(sess)
 		_, _, pty := sess.Pty()
 		raw := sess.RawCommand()
+		s.front.connects.Add(1)
 		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
-			"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", sess.PublicKey() != nil)
+			"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", keyOf(sess))
 		next(sess)
 		s.log.Info("ssh disconnect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
 			"dur", time.Since(start).Round(time.Millisecond))
@@ -145,17 +146,20 @@ func (s *Server) limitsMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("limits")
 		if n := len(sess.RawCommand()); n > MaxCommandLine {
+			s.refusal(sess, "command_too_long", "command line too long")
 			failCode(sess, exitUsage, "command line too long: %d bytes (max %d); long text goes on stdin: ssh HOST post ROOM < FILE",
 				n, MaxCommandLine)
 			return
 		}
 		key := sess.PublicKey()
 		if key == nil {
+			s.refusal(sess, "no_key", "no public key")
 			fail(sess, "a public key is required: %s", noKeyHint)
 			return
 		}
 		fp := Fingerprint(key)
 		if msg := s.acquire(fp); msg != "" {
+			s.refusal(sess, capReason(msg), msg)
 			fail(sess, "%s", msg)
 			return
 		}
@@ -259,7 +263,7 @@ func (s *Server) identityMiddleware(next ssh.Handler) ssh.Handler {
 		s.enter("identity")
 		id, msg := s.identify(sess)
 		if msg != "" {
-			s.log.Info("ssh refused", "user", Clean(sess.User(), 64), "reason", msg)
+			s.refusal(sess, identityReason(msg), msg)
 			fail(sess, "%s", msg)
 			return
 		}
@@ -278,7 +282,7 @@ func (s *Server) identify(sess ssh.Session) (Identity, string) {
 		return Identity{}, "invalid user " + err.Error() + "; connect as ssh NAME@host"
 	}
 	id := Identity{Name: name, Fingerprint: Fingerprint(key)}
-	id.Admin = s.admins[id.Fingerprint]
+	id.Admin = s.isAdmin(id.Fingerprint)
 	if name == AdminName {
 		if !id.Admin {
 			return Identity{}, "permission denied: only admin keys may log in as admin"
@@ -350,7 +354,7 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 		if isPty && noCmd {
 			// Opening the chat app is a deliberate use: it claims the name.
 			if msg := s.claim(sess.Context(), identityOf(sess)); msg != "" {
-				s.log.Info("ssh refused", "user", identityOf(sess).Name, "reason", msg)
+				s.refusal(sess, identityReason(msg), msg)
 				fail(sess, "%s", msg)
 				return
 			}

@@ -25,7 +25,8 @@ type Server struct {
 	srv    *ssh.Server
 	hub    *Hub
 	limit  *rateLimiter
-	admins map[string]bool // fingerprints
+	admins map[string]bool // fingerprints; replaced (never modified) under mu by SetAdminKeys
+	front  frontCounters   // connects, refusals (live.go)
 	seen   *lastSeen       // when each member was last seen online (status)
 
 	// trace, if set (tests), is called with each middleware's name as the

@@ -37,7 +37,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 		out := &lockedWriter{w: sess}
 		r := newRenderer(sess, pty.Term)
 		app := newApp(appDeps{
-			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.admins,
+			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.adminSet(),
 			env: sess.Environ(),
 		})
 		fm := newFrameModel(app, out, s.cfg.FPS)
