@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/node"
+	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/metrics"
 	"github.com/syncnet/syncnet/sshui"
 )
 
@@ -32,6 +35,23 @@ type Options struct {
 	// ExtraAdminKeysFile names a file of admin keys (authorized_keys
 	// format) besides the config's; `syncnet up` passes the user's keys.
 	ExtraAdminKeysFile string
+	// NoAdopt turns off the loopback convenience (LocalAdminKeys) for a
+	// node given no ExtraAdminKeysFile.
+	NoAdopt bool
+	// ConfigPath is the file a reload (Reload, SIGHUP) reads again; ""
+	// turns reloads off.
+	ConfigPath string
+	// Level is the logger's level, which a reload may change (log.level),
+	// unless LevelFixed (the command line set it).
+	Level      *slog.LevelVar
+	LevelFixed bool
+	// Reload asks for a reload: cluster.toml is read again and what can
+	// change live is applied, all or nothing (Reloader).
+	Reload <-chan struct{}
+	// Metrics, when set, is served for /metrics, /healthz and /readyz
+	// instead of binding metrics.host:metrics_port (which is done only when
+	// the node's metrics_port is not 0).
+	Metrics net.Listener
 }
 
 // Run runs a node and its SSH server until ctx ends, then shuts down in
@@ -49,20 +69,57 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(o.Node)
+	ml, err := metricsListener(o)
 	if err != nil {
 		return err
 	}
-	srv, err := newSSH(o, n, hostKey, log)
+	n, err := node.New(o.Node)
 	if err != nil {
+		if ml != nil {
+			ml.Close()
+		}
+		return err
+	}
+	var srv *sshui.Server
+	var backend api.Backend = n
+	var met *metrics.Metrics
+	if ml != nil {
+		met = metrics.New(n, metrics.Options{
+			Sessions: func() int { return srv.Sessions() },
+			Front: func() metrics.FrontStats {
+				f := srv.Stats()
+				return metrics.FrontStats{Connects: f.Connects, Refusals: f.Refusals, Delivered: f.Delivered, Dropped: f.Dropped}
+			},
+		})
+		backend = met.Backend(n)
+		n.ObserveWALSync(met.ObserveFsync)
+	}
+	srv, err = newSSH(o, backend, hostKey, log)
+	if err != nil {
+		if ml != nil {
+			ml.Close()
+		}
 		n.Close()
 		return err
 	}
+	reloader := &Reloader{Path: o.ConfigPath, Current: o.Node.Config, Live: srv, Level: o.Level, LevelFixed: o.LevelFixed,
+		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }}
 	n.SetClientCount(srv.Sessions)
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	defer stopNode()
 	nodeErr := make(chan error, 1)
 	go func() { nodeErr <- n.Serve(nodeCtx) }()
+	if ml != nil {
+		metricsDone := make(chan struct{})
+		defer func() { stopNode(); <-metricsDone }()
+		go func() {
+			defer close(metricsDone)
+			if err := metrics.Serve(nodeCtx, ml, met.Handler()); err != nil {
+				log.Warn("metrics listener stopped", "err", err)
+			}
+		}()
+		log.Info("serving metrics", "addr", ml.Addr().String(), "paths", "/metrics /healthz /readyz /status")
+	}
 
 	// SSH serves only once the node has re-applied everything its WAL says
 	// is committed: before that, history would be stale and a ban not yet
@@ -83,13 +140,20 @@ func Run(ctx context.Context, o Options) error {
 	go func() { sshErr <- srv.Serve() }()
 	go n.ClearStalePresence(nodeCtx, srv.Sessions)
 
-	select {
-	case <-ctx.Done():
-	case err = <-sshErr:
-		err = fmt.Errorf("ssh server: %w", err)
-	case err = <-nodeErr:
-		srv.Shutdown(context.Background())
-		return err
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case err = <-sshErr:
+			err = fmt.Errorf("ssh server: %w", err)
+			break wait
+		case err = <-nodeErr:
+			srv.Shutdown(context.Background())
+			return err
+		case <-o.Reload:
+			reloader.Apply()
+		}
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -132,29 +196,52 @@ func loadHostKey(o Options, log *slog.Logger) (*HostKey, error) {
 	return k, nil
 }
 
-// newSSH builds the SSH server in front of n from the cluster config: its
-// address, host key, admin keys, limits and timeouts. It binds ssh_port
-// unless a listener was passed in.
-func newSSH(o Options, n *node.Node, hostKey *HostKey, log *slog.Logger) (*sshui.Server, error) {
+// metricsListener binds metrics.host:metrics_port, or returns the listener
+// passed in; nil when this node serves no metrics (metrics_port 0).
+func metricsListener(o Options) (net.Listener, error) {
+	if o.Metrics != nil {
+		return o.Metrics, nil
+	}
 	c, id := o.Node.Config, o.Node.ID
 	self, err := c.Node(id)
 	if err != nil {
 		return nil, err
 	}
-	admin, err := c.AdminKeyLines()
+	if self.MetricsPort == 0 {
+		return nil, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(c.Metrics.Host, strconv.Itoa(self.MetricsPort)))
+	if err != nil {
+		return nil, fmt.Errorf("bind metrics_port (%s: line %d): %w", c.Path(), c.NodeLine(nodeIndex(c.Nodes, id), "metrics_port"), err)
+	}
+	return l, nil
+}
+
+func nodeIndex(nodes []config.Node, id string) int {
+	for i, n := range nodes {
+		if n.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// newSSH builds the SSH server in front of n from the cluster config: its
+// address, host key, admin keys, limits and timeouts. It binds ssh_port
+// unless a listener was passed in.
+func newSSH(o Options, n api.Backend, hostKey *HostKey, log *slog.Logger) (*sshui.Server, error) {
+	c, id := o.Node.Config, o.Node.ID
+	self, err := c.Node(id)
 	if err != nil {
 		return nil, err
 	}
-	if f := o.ExtraAdminKeysFile; f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read extra admin keys: %w", err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				admin = append(admin, l)
-			}
-		}
+	admin, err := adminKeys(o, c)
+	if err != nil {
+		return nil, err
+	}
+	if a, _ := LocalAdminKeys(c); o.ExtraAdminKeysFile == "" && !o.NoAdopt && a.Count > 0 {
+		log.Info("no admin keys configured and every node on loopback: adopting the keys of the user running this node as admin keys",
+			"keys", a.Count, "from", strings.Join(a.From, ","))
 	}
 	cfg := sshui.Config{
 		Addr:              net.JoinHostPort(self.Host, strconv.Itoa(self.SSHPort)),
@@ -182,4 +269,34 @@ func newSSH(o Options, n *node.Node, hostKey *HostKey, log *slog.Logger) (*sshui
 		return nil, errors.Join(err, cfg.Listener.Close())
 	}
 	return srv, nil
+}
+
+// adminKeys are the admin keys a node serves for config c: the config's,
+// the ExtraAdminKeysFile's, and, with neither, the loopback adoption
+// (LocalAdminKeys) unless NoAdopt.
+func adminKeys(o Options, c *config.Config) ([]string, error) {
+	admin, err := c.AdminKeyLines()
+	if err != nil {
+		return nil, err
+	}
+	if f := o.ExtraAdminKeysFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read extra admin keys: %w", err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				admin = append(admin, l)
+			}
+		}
+		return admin, nil
+	}
+	if o.NoAdopt {
+		return admin, nil
+	}
+	a, err := LocalAdminKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	return append(admin, a.Keys...), nil
 }

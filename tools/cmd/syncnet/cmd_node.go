@@ -4,11 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/syncnet/syncnet/node"
 	"github.com/syncnet/syncnet/node/config"
@@ -19,10 +24,19 @@ func runNode(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	cfgPath := fs.String("config", "cluster.toml", "cluster config file")
 	id := fs.String("id", "", "this node's id in the config (required)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	extraAdmin := fs.String("extra-admin-keys", "", "file of extra admin keys (authorized_keys format); used by `syncnet up`")
+	level := fs.String("log-level", "", "log level: debug, info, warn, error (default: [log] level of the config, else info)")
+	logFile := fs.String("log-file", "", "also write the log to this file (appended); the node keeps writing it when its terminal is gone")
+	extraAdmin := fs.String("extra-admin-keys", "", "a `FILE` of further admin keys, authorized_keys format (syncnet up passes the keys it adopted)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncnet node --config FILE --id ID\n\nRuns one node until SIGTERM or SIGINT.")
+		fmt.Fprintln(fs.Output(), `Usage: syncnet node --config FILE --id ID [--log-file FILE]
+
+Runs one node until SIGTERM or SIGINT. SIGHUP re-reads the config and
+applies what can change live (admin keys, session caps, log level), all or
+nothing; ssh admin@node reload does the same.
+
+With no admin keys in the config and every node on loopback, the node
+adopts the public keys in ~/.ssh/*.pub of the user running it as admin
+keys and logs so, as syncnet up does.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -32,24 +46,93 @@ func runNode(ctx context.Context, args []string) error {
 		fs.Usage()
 		return exitError{2, "--id is required"}
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return exitError{2, fmt.Sprintf("bad --log-level %q: use debug, info, warn or error", *level)}
+	// A node must never die because whoever started it went away: a write
+	// to a closed stdout/stderr pipe returns EPIPE instead of killing the
+	// process with SIGPIPE, and the log goes on in --log-file.
+	signal.Ignore(syscall.SIGPIPE)
+	lvl := new(slog.LevelVar)
+	if *level != "" {
+		if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+			return exitError{2, fmt.Sprintf("bad --log-level %q: use debug, info, warn or error", *level)}
+		}
 	}
+	var out io.Writer = &bestEffort{w: os.Stderr}
+	if *logFile != "" {
+		if err := os.MkdirAll(filepath.Dir(*logFile), 0o755); err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		defer f.Close()
+		out = &logTee{file: f, term: &bestEffort{w: os.Stderr}}
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl})).With("node", *id)
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
+		logger.Error("config refused; nothing was started", "err", err)
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("node", *id)
 	ls, ssh, err := inheritedListeners(os.Getenv(listenFDsEnv))
 	if err != nil {
 		return err
 	}
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	defer signal.Stop(reload)
+	hup := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload:
+				select {
+				case hup <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
 	return serve.Run(ctx, serve.Options{
 		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls},
 		SSH:                ssh,
 		ExtraAdminKeysFile: *extraAdmin,
+		ConfigPath:         *cfgPath,
+		Level:              lvl,
+		LevelFixed:         *level != "",
+		Reload:             hup,
 	})
+}
+
+// bestEffort writes to a terminal that may go away: after the first error
+// (EPIPE once the reader is gone) it drops everything, and it never
+// reports an error, so the log file beside it keeps every line.
+type bestEffort struct {
+	w    io.Writer
+	dead atomic.Bool
+}
+
+func (b *bestEffort) Write(p []byte) (int, error) {
+	if !b.dead.Load() {
+		if _, err := b.w.Write(p); err != nil {
+			b.dead.Store(true)
+		}
+	}
+	return len(p), nil
+}
+
+// logTee writes each log line to the file, then to the terminal.
+type logTee struct {
+	file io.Writer
+	term io.Writer
+}
+
+func (t *logTee) Write(p []byte) (int, error) {
+	n, err := t.file.Write(p)
+	t.term.Write(p)
+	return n, err
 }
 
 // listenFDsEnv names sockets a parent bound for this node and passed as

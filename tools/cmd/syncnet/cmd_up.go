@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/syncnet/syncnet/tools/up"
 )
@@ -14,8 +16,15 @@ func runUp(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "cluster.toml", "cluster config file")
 	logs := fs.String("logs", "logs", "directory for <id>.log of every node")
 	level := fs.String("log-level", "info", "log level of the nodes: debug, info, warn, error")
+	noRestart := fs.Bool("no-restart", false, "a node that exits stops every node and up exits (non-zero unless it exited cleanly): for scripts and CI")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncnet up [flags]\n\nRuns every node of the config as a child process until Ctrl-C.")
+		fmt.Fprintln(fs.Output(), `Usage: syncnet up [flags]
+
+Runs every node of the config as a child process and supervises them: a
+node that exits is restarted with backoff (1s, doubling up to 30s), so
+killing a node shows failover and recovery. Ctrl-C, SIGTERM and SIGHUP
+(the terminal closing) stop every node cleanly; no node outlives up. Each
+node writes its log to <logs>/<id>.log itself, and up shows the lines here.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -25,5 +34,21 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
-	return up.Run(ctx, up.Options{ConfigPath: *cfgPath, Binary: self, LogsDir: *logs, LogLevel: *level, Out: os.Stdout})
+	// The terminal may go away (closed, or `make run | tee` interrupted):
+	// writing to it must not kill us before we stop the nodes.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		select {
+		case s := <-hup:
+			cancel(up.Cause{Signal: s})
+		case <-ctx.Done():
+		}
+	}()
+	return up.Run(ctx, up.Options{ConfigPath: *cfgPath, Binary: self, LogsDir: *logs, LogLevel: *level,
+		Out: os.Stdout, NoRestart: *noRestart})
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/syncnet/syncnet/tools/up"
 )
 
 type command struct {
@@ -19,8 +21,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"node", "node --config FILE --id ID [--log-level LEVEL]", "run one node of the cluster", runNode},
-		{"up", "up [--config FILE] [--logs DIR] [--log-level LEVEL]", "run every node of a config as child processes (make run)", runUp},
+		{"node", "node --config FILE --id ID [--log-level LEVEL] [--log-file FILE]", "run one node of the cluster", runNode},
+		{"up", "up [--config FILE] [--logs DIR] [--log-level LEVEL] [--no-restart]", "run and supervise every node of a config (make run)", runUp},
 		{"hostkey", "hostkey [--config FILE] [--create]", "print the known_hosts line that trusts every node (one host key)", runHostkey},
 		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
 		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
@@ -45,7 +47,7 @@ func main() {
 		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, c := range commands() {
 		if c.name == os.Args[1] {
@@ -79,3 +81,21 @@ type exitError struct {
 }
 
 func (e exitError) Error() string { return e.msg }
+
+// signalContext is canceled by the first of sigs, with up.Cause naming it
+// (context.Cause). After it, the signals have their default effect again,
+// so a second Ctrl-C ends a command that is slow to stop.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, sigs...)
+	go func() {
+		select {
+		case s := <-c:
+			signal.Reset(sigs...)
+			cancel(up.Cause{Signal: s})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(c); cancel(context.Canceled) }
+}

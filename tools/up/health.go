@@ -1,0 +1,177 @@
+package up
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/metrics"
+	"github.com/syncnet/syncnet/sshui"
+)
+
+// announceHealthy waits until the cluster is healthy, as one node's
+// /status says, then prints the status table and the ssh commands to try.
+// It needs a node with a metrics_port; without one it prints the commands
+// at once. Later, it says when the cluster becomes healthy again after a
+// node came back.
+func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *terminal, a adopted) {
+	var urls []string
+	for _, n := range cfg.Nodes {
+		if n.MetricsPort != 0 {
+			urls = append(urls, "http://"+net.JoinHostPort(dialHost(cfg.Metrics.Host), strconv.Itoa(n.MetricsPort))+"/status")
+		}
+	}
+	if len(urls) == 0 {
+		term.printf("%s", tryLines(cfg, o, a))
+		term.printf("syncnet up: no node has a metrics_port, so the cluster's health is not shown here; ssh -p %d admin@localhost status shows it\n",
+			cfg.Nodes[0].SSHPort)
+		return
+	}
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(o.HealthTimeout)
+	announced, wasHealthy := false, false
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, ok := fetchStatus(ctx, client, urls)
+		healthy := false
+		if ok {
+			h, _, _ := sshui.ClusterHealth(st)
+			healthy = h == sshui.Healthy
+		}
+		switch {
+		case !announced && (healthy || time.Now().After(deadline)):
+			announced = true
+			if healthy {
+				term.printf("syncnet up: the cluster is healthy\n%s", indent(sshui.StatusTable(st, sshui.StatusView{})))
+			} else if ok {
+				term.printf("syncnet up: the cluster is not healthy after %s; as it stands:\n%s", o.HealthTimeout, indent(sshui.StatusTable(st, sshui.StatusView{})))
+			} else {
+				term.printf("syncnet up: no node answered on its metrics port within %s\n", o.HealthTimeout)
+			}
+			term.printf("%s", tryLines(cfg, o, a))
+		case announced && healthy && !wasHealthy:
+			h, online, _ := sshui.ClusterHealth(st)
+			term.printf("syncnet up: the cluster is %s again: %d/%d online, leader %s, term %d\n", h, online, len(st.Members), st.Leader, st.Term)
+		case announced && !healthy && wasHealthy && ok:
+			h, online, _ := sshui.ClusterHealth(st)
+			term.printf("syncnet up: the cluster is %s: %d/%d online\n", h, online, len(st.Members))
+		}
+		if announced {
+			wasHealthy = healthy
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// fetchStatus asks each node in turn for /status and returns the first
+// answer.
+func fetchStatus(ctx context.Context, client *http.Client, urls []string) (api.ClusterStatus, bool) {
+	for _, u := range urls {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		var d metrics.Status
+		err = json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK {
+			return d.Cluster(), true
+		}
+	}
+	return api.ClusterStatus{}, false
+}
+
+// dialHost is where to reach a listener bound to host on this machine.
+func dialHost(host string) string {
+	switch host {
+	case "0.0.0.0", "":
+		return "127.0.0.1"
+	case "::":
+		return "::1"
+	}
+	return host
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
+}
+
+// tryLines are the exact commands to try, with the real ports (and the
+// adopted key, when one was).
+func tryLines(cfg *config.Config, o Options, a adopted) string {
+	host := func(n config.Node) string {
+		if n.Host == "127.0.0.1" || n.Host == "::1" {
+			return "localhost"
+		}
+		return n.Host
+	}
+	me := os.Getenv("USER")
+	if me == "" || me == "root" || me == "admin" {
+		me = "alice"
+	}
+	n1, n2 := cfg.Nodes[0], cfg.Nodes[len(cfg.Nodes)-1]
+	var b strings.Builder
+	b.WriteString("syncnet up: try, from another terminal:\n")
+	fmt.Fprintf(&b, "  ssh -p %d %s@%s                       # the chat app on %s\n", n1.SSHPort, me, host(n1), n1.ID)
+	fmt.Fprintf(&b, "  ssh -p %d %s@%s post general \"hello\"  # a post through %s\n", n2.SSHPort, me, host(n2), n2.ID)
+	fmt.Fprintf(&b, "  ssh -p %d %s@%s history general\n", n1.SSHPort, me, host(n1))
+	admin := fmt.Sprintf("  ssh -p %d admin@%s status", n2.SSHPort, host(n2))
+	switch {
+	case a.count > 0:
+		fmt.Fprintf(&b, "%s               # admin: your key from %s was adopted\n", admin, strings.Join(shortHome(a.from), ", "))
+	default:
+		fmt.Fprintf(&b, "%s               # admin: a key listed in [auth] admin_keys\n", admin)
+	}
+	fmt.Fprintf(&b, "  %s chat --config %s        # the failover chat client\n", shortBinary(o.Binary), o.ConfigPath)
+	for _, n := range cfg.Nodes {
+		if n.MetricsPort != 0 {
+			fmt.Fprintf(&b, "  curl -s %s:%d/readyz                # %s's health; /metrics for Prometheus\n", dialHost(cfg.Metrics.Host), n.MetricsPort, n.ID)
+			break
+		}
+	}
+	fmt.Fprintf(&b, "  kill -9 $(pgrep -f 'syncnet node .*--id %s')   # the others carry on; up restarts it\n", n1.ID)
+	return b.String()
+}
+
+func shortHome(paths []string) []string {
+	home, _ := os.UserHomeDir()
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if home != "" && strings.HasPrefix(p, home+string(filepath.Separator)) {
+			p = "~" + p[len(home):]
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func shortBinary(bin string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, bin); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return bin
+}
