@@ -59,10 +59,18 @@ func newTestClusterB(t testing.TB, size int) *testCluster { return newTestCluste
 // newTestClusterWith starts a cluster whose nodes' options tweak changes.
 func newTestClusterWith(t testing.TB, size int, tweak func(*Options)) *testCluster {
 	t.Helper()
+	return newTestClusterConf(t, size, "", tweak)
+}
+
+// newTestClusterConf starts a cluster whose config has extra TOML tables
+// (before the nodes) and whose nodes' options tweak changes.
+func newTestClusterConf(t testing.TB, size int, extra string, tweak func(*Options)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, tweak: tweak, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*sockets{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"test\"\ndata_dir = %q\nsecret = \"test-secret-0123456789\"\n", t.TempDir())
 	b.WriteString("[timing]\nheartbeat_interval = \"50ms\"\nfailure_timeout = \"250ms\"\nelection_timeout = \"150ms\"\npost_timeout = \"10s\"\n")
+	b.WriteString(extra)
 	for i := 0; i < size; i++ {
 		id := fmt.Sprintf("n%d", i+1)
 		ls := bindAll(t, [4]int{})
@@ -137,12 +145,16 @@ func (c *testCluster) start(id string) {
 	c.t.Helper()
 	logger := slog.New(slog.NewTextHandler(&testLogWriter{t: c.t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", id)
 	ls := c.bound[id]
+	first := ls != nil
 	delete(c.bound, id)
 	if ls == nil {
 		ls = bindAll(c.t, c.ports[id])
 	}
 	ls.SSH.Close() // these tests drive the node API; sshui has its own
-	o := Options{Config: c.cfg, ID: id, Logger: logger, Listeners: &ls.Listeners}
+	// At its first start every node is empty and its peers' sockets are
+	// bound but not yet served: asking them for a copy of their log would
+	// only wait out the connect timeout.
+	o := Options{Config: c.cfg, ID: id, Logger: logger, Listeners: &ls.Listeners, NoSeed: first}
 	if c.tweak != nil {
 		c.tweak(&o)
 	}

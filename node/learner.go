@@ -52,7 +52,11 @@ func (n *Node) decideLearner() (bool, error) {
 			return false, fmt.Errorf("write learner marker: %w", err)
 		}
 	}
-	n.log.Warn("starting as a learner: this node's WAL is empty (a new node, or its data directory was lost); it will not vote or count towards a commit until it has caught up",
+	why := "this node's WAL is empty (a new node, or its data directory was lost)"
+	if marked {
+		why = "its learner marker is present (it started empty, and has not caught up yet)"
+	}
+	n.log.Warn("starting as a learner: "+why+"; it will not vote or count towards a commit until it has caught up",
 		"marker", n.markerPath())
 	return true, nil
 }

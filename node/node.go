@@ -33,6 +33,10 @@ type Options struct {
 	Listeners *Listeners
 	// NoSync turns off fsync (benchmarks of the network path only).
 	NoSync bool
+	// NoSeed keeps a node whose WAL is empty from copying a peer's log
+	// before it starts (seed.go): it catches up entry by entry through the
+	// replica instead (tests of that path).
+	NoSeed bool
 	// walFault injects disk faults into the WAL (the cluster simulation).
 	walFault func(eventlog.FaultStage) error
 	// inlineSnapshots writes snapshots on the driver goroutine instead of
@@ -95,6 +99,7 @@ type Node struct {
 	learnerNow     atomic.Bool // for Status, from any goroutine
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
+	clock   ringClock     // ticks and the heartbeat path's stats (ringwire.go)
 
 	// inputs to the driver goroutine
 	proposeC chan *proposal
@@ -153,6 +158,14 @@ type view struct {
 
 // New opens the node's WAL, rebuilds its state from it and binds its sockets.
 func New(o Options) (*Node, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !o.NoSeed {
+		if err := seedIfEmpty(context.Background(), o); err != nil {
+			return nil, err
+		}
+	}
 	n, err := newNode(o, time.Now, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return nil, err
@@ -242,7 +255,7 @@ func (n *Node) openNetwork() error {
 		peers[m.ID] = addr(m.Host, m.PeerPort)
 	}
 	n.peers, err = peer.New(peer.Config{ID: n.id, Secret: secret, Peers: peers, Listener: ls.Peer,
-		ConnectTimeout: n.cfg.Timing.ConnectTimeout.Duration, Logger: n.log.With("part", "peer")})
+		ConnectTimeout: n.cfg.Timing.ConnectTimeout.Duration, Logger: n.log.With("part", "peer"), Streams: n.serveSeed})
 	if err != nil {
 		return err
 	}
@@ -314,10 +327,11 @@ func (n *Node) SetClientCount(sessions func() int) {
 // datagram, a peer frame or a proposal. It is held by value, so a batch
 // reuses one slice and stepping an input allocates nothing.
 type input struct {
-	kind  inputKind
-	ring  ring.Message
-	frame peer.Frame
-	prop  *proposal
+	kind    inputKind
+	ring    ring.Message
+	frame   peer.Frame
+	prop    *proposal
+	arrived []string // a tick: members heard since the last (ringwire.go)
 }
 
 type inputKind uint8
@@ -349,7 +363,7 @@ func (n *Node) loop(ctx context.Context) error {
 			n.shutdown()
 			return ctx.Err()
 		case <-t.C:
-			batch = append(batch, tickInput())
+			batch = n.appendTicks(batch)
 		case m := <-n.ringNet.Recv():
 			batch = append(batch, ringInput(m))
 		case f := <-n.peers.Recv():
@@ -447,11 +461,12 @@ func (n *Node) compactMemory() {
 func (n *Node) step(in *input) {
 	switch in.kind {
 	case inputTick:
-		n.ring.Tick()
+		n.stepTick(in)
 		n.syncTerm()
 		n.replication.Tick()
 		n.expireWaiters()
 	case inputRing:
+		n.noteRingDelay(&in.ring)
 		if err := n.ring.Step(in.ring); err != nil {
 			n.log.Debug("ring message dropped", "msg", in.ring.Describe(), "err", err)
 		}

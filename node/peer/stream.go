@@ -78,6 +78,9 @@ func (s *Stream) Recv() (uint8, []byte, error) {
 	return readFrame(s.r, s.in, s.maxFrame, s.peer)
 }
 
+// SetTimeout sets how long Recv waits for a frame (default 30s).
+func (s *Stream) SetTimeout(d time.Duration) { s.timeout = d }
+
 // Close closes the connection.
 func (s *Stream) Close() error { return s.conn.Close() }
 

@@ -177,3 +177,7 @@ func (s *ChunkFile) Size() int64 {
 	defer s.mu.Unlock()
 	return s.size
 }
+
+// ReadAt reads the file's raw bytes: a peer sends the file, as it is, to a
+// node that seeds its log from it (the state it sends refers to it).
+func (s *ChunkFile) ReadAt(p []byte, off int64) (int, error) { return s.f.ReadAt(p, off) }

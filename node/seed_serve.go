@@ -1,0 +1,179 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/peer"
+	"github.com/syncnet/syncnet/node/replica"
+)
+
+// serveSeed answers a peer's seed request (seed.go) on the peer
+// transport's goroutine for that connection, beside the driver: it reads
+// only what is durable and immutable (a snapshot file, the chunk file up to
+// its size at the start, committed entries through the entry index), so
+// the driver never waits for it.
+func (n *Node) serveSeed(from string, req []byte, s *peer.Stream) error {
+	req = req[min(len(req), peer.RequestNonceLen):]
+	if len(req) != 2 || req[0] != seedVersion || (req[1] != seedAskOffer && req[1] != seedAskTransfer) {
+		err := fmt.Errorf("seed request %x from %s: this build serves version %d", req, from, seedVersion)
+		s.Send(seedError, []byte(err.Error()))
+		return err
+	}
+	if req[1] == seedAskOffer {
+		o, _ := n.seedOfferNow()
+		return s.Send(seedManifest, o.encode())
+	}
+	began := time.Now()
+	n.log.Info("sending a copy of the log to a node that starts empty", "to", from)
+	o, state, err := n.seedSnapshot()
+	if err != nil {
+		n.log.Warn("seed: no usable snapshot; sending entries only (the node will replay them)", "to", from, "err", err)
+	}
+	if err := n.sendSeed(s, o, state); err != nil {
+		n.log.Warn("seed transfer ended early", "to", from, "err", err)
+		s.Send(seedError, []byte(err.Error()))
+		return err
+	}
+	n.log.Info("seed transfer done", "to", from, "entries", o.commit, "snapshot_applied", o.applied,
+		"took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// seedOfferNow says how many committed entries this node can send (the
+// ones it applied and holds durably), and the applied entry of its newest
+// snapshot.
+func (n *Node) seedOfferNow() (seedOffer, uint64) {
+	durable, _ := n.index.durable()
+	n.mu.RLock()
+	leader := n.view.leader == n.id
+	n.mu.RUnlock()
+	return seedOffer{leader: leader, commit: min(n.applied.Load(), durable)}, n.snaps.status().applied
+}
+
+// seedSnapshot finds the snapshot file of the state this process knows
+// consistent with its chunk file (the one it recovered from, or the newest
+// it wrote) and returns the offer it makes with it, and the state section.
+// Without one the offer carries entries only.
+func (n *Node) seedSnapshot() (seedOffer, []byte, error) {
+	o, want := n.seedOfferNow()
+	if want < entrySample || want > o.commit {
+		return o, nil, fmt.Errorf("no snapshot (applied %d)", want)
+	}
+	files, err := eventlog.Snapshots(n.cfg.WALDir(n.id))
+	if err != nil {
+		return o, nil, err
+	}
+	for _, f := range files {
+		_, sections, err := eventlog.ReadSnapshot(f.Path)
+		if err != nil {
+			continue // being pruned, or damaged: an older one may do
+		}
+		var img nodeImage
+		var state []byte
+		for _, sec := range sections {
+			switch sec.Name {
+			case sectionNode:
+				img, err = decodeNodeImage(sec.Data)
+			case sectionState:
+				state = sec.Data
+			}
+		}
+		if err != nil || state == nil || img.applied != want {
+			continue
+		}
+		o.applied, o.term, o.lamport, o.hash = img.applied, img.appliedTerm, img.lamport, img.hash
+		o.stateLen, o.chunksLen = uint64(len(state)), uint64(n.chunks.Size())
+		return o, state, nil
+	}
+	return o, nil, fmt.Errorf("the snapshot of applied entry %d is no longer on disk", want)
+}
+
+// sendSeed sends the manifest, the state and chunk file, and entries
+// 1..o.commit.
+func (n *Node) sendSeed(s *peer.Stream, o seedOffer, state []byte) error {
+	if err := s.Send(seedManifest, o.encode()); err != nil {
+		return err
+	}
+	for off := 0; off < len(state); off += seedPart {
+		if err := s.Send(seedState, state[off:min(len(state), off+seedPart)]); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, seedPart)
+	for off := int64(0); off < int64(o.chunksLen); {
+		k := min(int64(len(buf)), int64(o.chunksLen)-off)
+		if _, err := n.chunks.ReadAt(buf[:k], off); err != nil {
+			return fmt.Errorf("read index chunk file: %w", err)
+		}
+		if err := s.Send(seedChunks, buf[:k]); err != nil {
+			return err
+		}
+		off += k
+	}
+	var payload []byte
+	for next := uint64(1); next <= o.commit; {
+		ents, err := n.reader.Entries(next, o.commit+1, seedPart)
+		if err != nil {
+			return fmt.Errorf("read entries from %d: %w", next, err)
+		}
+		if len(ents) == 0 {
+			return fmt.Errorf("no entries read from %d", next)
+		}
+		payload = appendSeedEntries(payload[:0], ents)
+		if err := s.Send(seedEntries, payload); err != nil {
+			return err
+		}
+		next += uint64(len(ents))
+	}
+	if err := s.Send(seedEnd, binary.AppendUvarint(nil, o.commit)); err != nil {
+		return err
+	}
+	return s.Flush()
+}
+
+// appendSeedEntries encodes consecutive entries: the first index, then per
+// entry its term, type and entry form.
+func appendSeedEntries(b []byte, ents []replica.Entry) []byte {
+	b = binary.AppendUvarint(b, ents[0].Index)
+	for _, e := range ents {
+		b = binary.AppendUvarint(b, e.Term)
+		b = append(b, byte(e.Type))
+		b = binary.AppendUvarint(b, uint64(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	return b
+}
+
+// decodeSeedEntries calls fn for every entry of a seedEntries frame; the
+// entries' data alias b.
+func decodeSeedEntries(b []byte, fn func(e replica.Entry) error) error {
+	first, k := binary.Uvarint(b)
+	if k <= 0 || first == 0 {
+		return fmt.Errorf("%w: entries frame without a first index", errSeedFrame)
+	}
+	b = b[k:]
+	for i := first; len(b) > 0; i++ {
+		term, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+1 {
+			return fmt.Errorf("%w: entry %d truncated", errSeedFrame, i)
+		}
+		typ := replica.EntryType(b[k])
+		b = b[k+1:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > uint64(len(b)-k) {
+			return fmt.Errorf("%w: entry %d truncated", errSeedFrame, i)
+		}
+		data := b[k : k+int(size) : k+int(size)]
+		b = b[k+int(size):]
+		if err := fn(replica.Entry{Index: i, Term: term, Type: typ, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errSeedRefused = errors.New("the peer refused")

@@ -1,0 +1,219 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/replica"
+)
+
+// A wiped node copies a follower's log and snapshot before it starts:
+// it starts from that snapshot (which it could not have had otherwise),
+// holds the same history, is promoted, then carries commits with the
+// leader alone, and ends with the leader's applied-log hash.
+func TestSeedEmptyNodeFromSnapshot(t *testing.T) {
+	c := newTestClusterConf(t, 3, "[storage]\nsnapshot_every = 500\n", func(o *Options) { o.PostRate = -1 })
+	lead := c.leader()
+	const posts = 3000
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < posts; i += 16 {
+				c.post(lead, fmt.Sprintf("u%d", w), fmt.Sprintf("m%d", i), fmt.Sprintf("id%d", i))
+			}
+		}()
+	}
+	wg.Wait()
+	want := c.sameHistoryEverywhere(posts)
+	var f, other string
+	for id := range c.nodes {
+		switch {
+		case id == lead:
+		case f == "":
+			f = id
+		default:
+			other = id
+		}
+	}
+	c.stop(f)
+	if err := os.RemoveAll(c.cfg.NodeDir(f)); err != nil {
+		t.Fatal(err)
+	}
+	c.start(f)
+	n := c.nodes[f].n
+	if n.recoveredFromSnapshot < 500 {
+		t.Fatalf("the wiped node started from snapshot of entry %d: it did not seed", n.recoveredFromSnapshot)
+	}
+	if got := c.waitHistory(f, posts); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("seeded %s's history differs", f)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for n.learnerNow.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the seeded node was never promoted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.stop(other) // from now on every commit needs the seeded node
+	last := c.post(lead, "u0", "after", "after")
+	for n.Applied() < last || c.nodes[lead].n.Applied() < last {
+		if time.Now().After(deadline) {
+			t.Fatalf("entry %d not applied on %s and %s", last, f, lead)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ln := c.nodes[lead].n
+	c.stop(f)
+	c.stop(lead)
+	if n.hash.index != ln.hash.index || n.hash.h != ln.hash.h {
+		t.Fatalf("applied-log hash differs: %s at %d, leader %d", f, n.hash.index, ln.hash.index)
+	}
+}
+
+// seedFrames is a scripted transfer.
+type seedFrames struct {
+	frames []seedFrame
+}
+
+type seedFrame struct {
+	typ uint8
+	p   []byte
+}
+
+func (s *seedFrames) Recv() (uint8, []byte, error) {
+	if len(s.frames) == 0 {
+		return 0, nil, errors.New("connection closed")
+	}
+	f := s.frames[0]
+	s.frames = s.frames[1:]
+	return f.typ, f.p, nil
+}
+
+// seedScript makes a transfer of count entries without a snapshot, and
+// returns its frames and the entries.
+func seedScript(t *testing.T, count int) []seedFrame {
+	t.Helper()
+	var ents []replica.Entry
+	for i := 1; i <= count; i++ {
+		e := replica.Entry{Index: uint64(i), Term: 1}
+		if i == 1 {
+			e.Type = replica.EntryNoop
+		} else {
+			data, err := eventlog.AppendRecord(nil, eventlog.Hash{}, eventlog.Event{Header: eventlog.Header{Origin: "n1", Time: int64(i)},
+				Body: &eventlog.MessagePosted{Room: "general", From: "alice", Text: fmt.Sprintf("m%d", i)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Data = data
+		}
+		ents = append(ents, e)
+	}
+	o := seedOffer{commit: uint64(count)}
+	frames := []seedFrame{{seedManifest, o.encode()}}
+	for i := 0; i < count; i += 7 {
+		frames = append(frames, seedFrame{seedEntries, appendSeedEntries(nil, ents[i:min(count, i+7)])})
+	}
+	return append(frames, seedFrame{seedEnd, []byte{byte(count)}})
+}
+
+func seedTarget(t *testing.T) (Options, string) {
+	t.Helper()
+	cfg, err := config.Parse("test.toml", fmt.Sprintf("[cluster]\nname = \"t\"\ndata_dir = %q\nsecret = \"test-secret-0123456789\"\n"+
+		"[[node]]\nid = \"n1\"\nhost = \"127.0.0.1\"\nssh_port = 1\npeer_port = 2\nheartbeat_port = 3\nelection_port = 4\nring = 0\n"+
+		"[[node]]\nid = \"n2\"\nhost = \"127.0.0.1\"\nssh_port = 5\npeer_port = 6\nheartbeat_port = 7\nelection_port = 8\nring = 1\n", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Config: cfg, ID: "n2", NoSync: true}
+	o.Logger = slog.New(slog.NewTextHandler(&testLogWriter{t: t}, nil))
+	return o, cfg.WALDir("n2")
+}
+
+// receiveScript runs a scripted transfer into a fresh node directory, and
+// installs it if it was received whole.
+func receiveScript(t *testing.T, frames []seedFrame) (string, error) {
+	o, walDir := seedTarget(t)
+	staging := filepath.Join(o.Config.NodeDir(o.ID), "seed.tmp")
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	in := &seedInstall{o: o, staging: staging, from: "n1", log: o.Logger}
+	err := in.receive(&seedFrames{frames: frames})
+	if err == nil {
+		err = in.install(walDir)
+	}
+	return walDir, err
+}
+
+func TestSeedInstallsWholeTransfer(t *testing.T) {
+	walDir, err := receiveScript(t, seedScript(t, 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Open(walDir, eventlog.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LastSeq() != 41 { // 40 entries and the commit record
+		t.Fatalf("installed WAL holds %d records", l.LastSeq())
+	}
+	ev, err := l.Read(40)
+	if err != nil || ev.Index != 40 || ev.Body.(*eventlog.MessagePosted).Text != "m40" {
+		t.Fatalf("record 40: %+v %v", ev, err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(walDir), learnerMarker)); err != nil {
+		t.Fatalf("no learner marker after a seed: %v", err)
+	}
+}
+
+// Every way a transfer can be wrong is refused, and nothing is installed.
+func TestSeedRefusesBadTransfers(t *testing.T) {
+	damaged := seedScript(t, 40)
+	p := append([]byte(nil), damaged[2].p...)
+	p[len(p)-10] ^= 0x40 // inside an entry's record: its CRC fails
+	damaged[2].p = p
+
+	short := seedScript(t, 40)
+	short = append(short[:3], short[len(short)-1]) // entries missing before the end
+
+	gap := seedScript(t, 40)
+	gap = append(gap[:2], gap[3:]...)
+
+	wrongHash := seedScript(t, 40)
+	o := seedOffer{commit: 40, applied: 32, term: 1, stateLen: 3, hash: logHash{index: 32}}
+	o.hash.h[0] = 1
+	wrongHash[0].p = o.encode()
+	wrongHash = append(wrongHash[:1], append([]seedFrame{{seedState, []byte("abc")}}, wrongHash[1:]...)...)
+
+	refused := []seedFrame{{seedError, []byte("disk on fire")}}
+
+	for name, frames := range map[string][]seedFrame{
+		"damaged entry": damaged, "ends early": short, "gap": gap, "state not of the log": wrongHash, "peer refuses": refused,
+	} {
+		t.Run(name, func(t *testing.T) {
+			walDir, err := receiveScript(t, frames)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			t.Log(err)
+			if empty, _ := walIsEmpty(walDir); !empty {
+				t.Fatal("a refused transfer left records in the WAL")
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(walDir), learnerMarker)); err == nil {
+				t.Fatal("a refused transfer wrote the learner marker")
+			}
+		})
+	}
+}
