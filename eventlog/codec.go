@@ -121,6 +121,12 @@ type decoder struct {
 	fields []rawField
 	buf    [16]rawField
 	err    error
+	// check makes a decode only check the payload: every field is looked
+	// up and its wire type checked as a decode does, but no string is
+	// made (src stays empty) and the body is a scratch one of its kind,
+	// reused (scratch), so checking allocates nothing (checkPayload).
+	check   bool
+	scratch map[Kind]Body
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -181,7 +187,7 @@ func (d *decoder) find(num int, typ protowire.Type) (rawField, bool) {
 }
 
 func (d *decoder) String(num int, p *string) {
-	if f, ok := d.find(num, protowire.BytesType); ok {
+	if f, ok := d.find(num, protowire.BytesType); ok && !d.check {
 		*p = d.src[f.lo:f.hi]
 	}
 }
@@ -208,7 +214,9 @@ func (d *decoder) decodePayload(k Kind, payload []byte) (Event, error) {
 
 func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 	var ev Event
-	d.src = string(payload)
+	if !d.check {
+		d.src = string(payload)
+	}
 	d.err = nil
 	if err := d.parse(payload, 0); err != nil {
 		return ev, err
@@ -227,7 +235,11 @@ func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 	if d.err != nil {
 		return ev, d.err
 	}
-	ev.Body = k.info().newBody()
+	if d.check {
+		ev.Body = d.scratchBody(k)
+	} else {
+		ev.Body = k.info().newBody()
+	}
 	if hasBody {
 		if err := d.parse(payload[body.lo:body.hi], body.lo); err != nil {
 			return ev, fmt.Errorf("body: %w", err)
@@ -238,4 +250,33 @@ func (d *decoder) decodePayload1(k Kind, payload []byte) (Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// checkPayload checks that a payload of kind k decodes, with exactly the
+// checks and errors of decodePayload, and returns its header's numbers
+// (Origin, Author and RequestID stay empty), allocating nothing once the
+// decoder has seen the kind. The caller has checked that k is known.
+func (d *decoder) checkPayload(k Kind, payload []byte) (Header, error) {
+	if h, ok := d.checkFast(k, payload); ok {
+		d.fields = nil
+		return h, nil
+	}
+	d.check = true
+	ev, err := d.decodePayload1(k, payload)
+	d.check, d.fields = false, nil
+	return ev.Header, err
+}
+
+// scratchBody is the body checkPayload decodes a kind into: one per kind,
+// reused, whose contents mean nothing (its strings are never set).
+func (d *decoder) scratchBody(k Kind) Body {
+	b := d.scratch[k]
+	if b == nil {
+		if d.scratch == nil {
+			d.scratch = map[Kind]Body{}
+		}
+		b = k.info().newBody()
+		d.scratch[k] = b
+	}
+	return b
 }

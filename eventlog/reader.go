@@ -26,9 +26,14 @@ func ScanReader(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanRe
 	if err != nil {
 		return ScanReport{}, nil, err
 	}
+	return rep, newReader(dir, st), nil
+}
+
+// newReader is a Reader over the good records of a scan.
+func newReader(dir string, st dirState) *Reader {
 	l := &Log{dir: dir, first: st.first, last: st.last, head: st.head}
 	l.ix = newIndex(dir, st)
-	return rep, &Reader{l: l}, nil
+	return &Reader{l: l}
 }
 
 // FirstSeq and LastSeq are the sequence numbers of the first and last

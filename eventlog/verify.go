@@ -37,29 +37,30 @@ type dirState struct {
 
 // verifyDir checks every record of the wal directory dir: framing, CRC, known
 // kind and hash chain, within and across segments. It changes nothing. With
-// visit == nil segments are checked in parallel; otherwise sequentially,
-// calling visit for every good record in order.
-func verifyDir(dir string, visit visitFunc) (dirState, error) {
+// p == nil segments are checked in parallel; otherwise in order, on a
+// second goroutine (walkPipelined), handing every good record to p in
+// order.
+func verifyDir(dir string, p *scanPipe) (dirState, error) {
 	segs, err := listSegments(dir)
 	if err != nil || len(segs) == 0 {
 		return dirState{segs: segs}, err
 	}
-	return verifySegs(segs, 0, 0, visit)
+	return verifySegs(segs, 0, 0, p)
 }
 
 // verifySegs verifies segs[start:] as verifyDir does; the first record of
 // segs[start] is not linked to the segment before it, which is not read. It
 // notes the hash of record want.
-func verifySegs(segs []segFile, start int, want uint64, visit visitFunc) (dirState, error) {
+func verifySegs(segs []segFile, start int, want uint64, p *scanPipe) (dirState, error) {
 	results := make([]segResult, len(segs))
 	var (
 		tailData []byte
 		err      error
 	)
-	if visit == nil {
+	if p == nil {
 		tailData, err = walkParallel(segs[start:], results[start:], want)
 	} else {
-		tailData, err = walkSequential(segs, results, visit)
+		tailData, err = walkPipelined(segs, results, p)
 	}
 	if err != nil {
 		return dirState{}, err
@@ -140,19 +141,29 @@ func readFileInto(buf []byte, path string) ([]byte, error) {
 	return buf[:n], err
 }
 
-func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byte, error) {
-	var data, buf []byte
+// walkSequential walks segs in order, checking each as walkSegment does
+// and each segment's first record against the last of the one before, and
+// gives every good record to visit. It reads every segment but the last
+// into a buffer from newBuf (nil: allocate one) and calls segDone once it
+// has given visit every record of a segment (last: the segment whose
+// contents it returns, for tornTail; no other buffer is used after its
+// segDone). It stops at the first segment with a bad record.
+func walkSequential(segs []segFile, results []segResult, newBuf func() ([]byte, error),
+	segDone func(data []byte, last bool) error, visit visitFunc) ([]byte, error) {
+	var data []byte
 	for i, s := range segs {
-		var err error
-		if i == len(segs)-1 {
-			buf = nil // the tail's contents are returned (for tornTail)
+		last := i == len(segs)-1
+		var buf []byte // the tail's contents are returned (for tornTail)
+		if !last {
+			var err error
+			if buf, err = newBuf(); err != nil {
+				return nil, err
+			}
 		}
-		// One buffer for every segment but the tail: a scan holds one
-		// segment at a time, not a fresh allocation per segment.
+		var err error
 		if data, err = readSegment(buf, s.path); err != nil {
 			return nil, err
 		}
-		buf = data
 		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
 			return nil, segmentGap(segs, results, i)
 		}
@@ -169,8 +180,12 @@ func walkSequential(segs []segFile, results []segResult, visit visitFunc) ([]byt
 		if results[i], err = walkSegment(data, s.first, 0, wrapped); err != nil {
 			return nil, err
 		}
-		if results[i].bad != nil && i < len(segs)-1 {
-			break // combine reports it
+		stop := results[i].bad != nil && !last // combine reports it
+		if err := segDone(data, last || stop); err != nil {
+			return nil, err
+		}
+		if stop {
+			break
 		}
 	}
 	return data, nil
@@ -248,18 +263,16 @@ func Scan(dir string, fn func(seq uint64, ev Event, h Hash) error) (ScanReport, 
 
 // scanDir is Scan, also returning what it verified (for ScanReader).
 func scanDir(dir string, fn func(seq uint64, ev Event, h Hash) error) (dirState, ScanReport, error) {
-	var visit visitFunc
-	if fn != nil {
-		d := new(decoder)
-		visit = func(seq uint64, rec []byte, h Hash) error {
-			r, err := d.decodeRecord(rec)
-			if err != nil {
-				return fmt.Errorf("eventlog: %s index %d: %w", dir, seq, err)
-			}
-			return fn(seq, r.Event, h)
-		}
+	if fn == nil {
+		return scanVisit(dir, nil)
 	}
-	st, err := verifyDir(dir, visit)
+	return scanChecked(dir, true, func(r *CheckedRecord) error { return fn(r.Seq, r.ev, r.Hash) })
+}
+
+// scanVisit verifies dir as Scan does, handing every good record to p (if
+// not nil) in order.
+func scanVisit(dir string, p *scanPipe) (dirState, ScanReport, error) {
+	st, err := verifyDir(dir, p)
 	if err != nil {
 		return st, ScanReport{}, err
 	}

@@ -57,6 +57,7 @@ type analysis struct {
 
 	// hash is the log hash over the committed entries (with opts.hash).
 	hash logHash
+	data []byte // an entry's entry form, for the hash; reused
 }
 
 // foldOpts says what analyze does besides folding.
@@ -86,7 +87,11 @@ func analyze(e *env, src *source, what string, opts foldOpts) (*analysis, error)
 	a := &analysis{src: src, opts: opts, kinds: make([]uint64, 1<<16), local: make([]uint64, 1<<16),
 		terms: map[uint64]*termInfo{}}
 	a.log.release = a.final
-	rep, r, err := src.scanReader(e, what, opts.bar, opts.fold != nil, a.add)
+	// The fold and diff need every entry's event; verify needs the events
+	// of the local records only, and of the entries their headers and (for
+	// the log hash) their entry form, spliced from the record.
+	decode := opts.fold != nil || opts.emit != nil
+	rep, r, err := src.scanChecked(e, what, opts.bar, opts.fold != nil, decode, a.addChecked)
 	if r != nil {
 		opts.fold.msgs.setReader(r) // closed by folder.close
 	}
@@ -99,10 +104,38 @@ func analyze(e *env, src *source, what string, opts foldOpts) (*analysis, error)
 	return a, err
 }
 
-// add folds one record; it returns errStop at the first problem unless all.
-func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
+// addChecked folds one record, decoding its event only when something
+// reads more than its header: a local record (the fold and the election
+// checks read their bodies), or any record when the scan decodes them all.
+func (a *analysis) addChecked(r *eventlog.CheckedRecord) error {
+	var ev eventlog.Event
+	if r.Index == 0 || a.decodes() {
+		var err error
+		if ev, err = r.Event(); err != nil {
+			return err
+		}
+	} else {
+		ev.Header = eventlog.Header{Term: r.Term, Index: r.Index, Lamport: r.Lamport, Time: r.Time}
+	}
+	var data []byte
+	if a.opts.hash && r.Index != 0 && r.Kind != eventlog.KindNoOp {
+		var err error
+		if a.data, err = r.AppendEntryForm(a.data[:0]); err != nil {
+			return fmt.Errorf("eventlog: %s index %d: entry form: %w", a.src.dir, r.Seq, err)
+		}
+		data = a.data
+	}
+	return a.add(r.Seq, r.Kind, ev, data)
+}
+
+func (a *analysis) decodes() bool { return a.opts.fold != nil || a.opts.emit != nil }
+
+// add folds one record of kind k (ev's body may be left out for an entry
+// when nothing reads it), with data its entry form when the log hash is
+// computed; it returns errStop at the first problem unless all.
+func (a *analysis) add(seq uint64, k eventlog.Kind, ev eventlog.Event, data []byte) error {
 	a.records++
-	a.kinds[ev.Kind()]++
+	a.kinds[k]++
 	if ev.Time != 0 {
 		if a.first == 0 {
 			a.first = ev.Time
@@ -110,10 +143,10 @@ func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 		a.last = ev.Time
 	}
 	if ev.Index == 0 {
-		a.local[ev.Kind()]++
+		a.local[k]++
 		a.addLocal(seq, ev)
 	}
-	if err := a.log.add(seq, ev); err != nil {
+	if err := a.log.addData(seq, ev, data); err != nil {
 		a.report(seq, err.Error())
 	}
 	a.log.settle() // final releases what the commit index now covers
@@ -125,14 +158,12 @@ func (a *analysis) add(seq uint64, ev eventlog.Event, _ eventlog.Hash) error {
 
 // final receives the entries of the effective log from logFold, once each,
 // in index order, as they become final.
-func (a *analysis) final(en state.Entry, committed bool) {
+func (a *analysis) final(en state.Entry, data []byte, committed bool) {
 	a.spans.add(en.Event)
 	if committed {
 		a.checkLamport(en)
 		if a.opts.hash {
-			if err := a.hash.add(en.Event); err != nil {
-				a.report(en.Seq, err.Error())
-			}
+			a.hash.addData(en.Event.Index, en.Event.Term, data)
 		}
 		if a.opts.emit != nil {
 			a.opts.emit(en)

@@ -55,8 +55,9 @@ type logFold struct {
 	MaxTerm   uint64 // as ReplicatedLog.MaxTerm
 
 	// release receives every entry of the effective log once, in index
-	// order, when it becomes final.
-	release func(en state.Entry, committed bool)
+	// order, when it becomes final, with the data it was added with (valid
+	// only during the call).
+	release func(en state.Entry, data []byte, committed bool)
 }
 
 // LastIndex is the index of the last entry.
@@ -85,9 +86,14 @@ func (r *logFold) settle() {
 }
 
 // add is Add without settle.
-func (r *logFold) add(seq uint64, ev eventlog.Event) error {
+func (r *logFold) add(seq uint64, ev eventlog.Event) error { return r.addData(seq, ev, nil) }
+
+// addData is add, keeping data (a copy, in a buffer the window reuses) with
+// an entry until it is released: the audit's log hash takes the entry's
+// data (its entry form) from there.
+func (r *logFold) addData(seq uint64, ev eventlog.Event, data []byte) error {
 	if ev.Index != 0 {
-		return r.addEntry(seq, ev)
+		return r.addEntry(seq, ev, data)
 	}
 	last := r.LastIndex()
 	switch b := ev.Body.(type) {
@@ -108,7 +114,7 @@ func (r *logFold) add(seq uint64, ev eventlog.Event) error {
 	return nil
 }
 
-func (r *logFold) addEntry(seq uint64, ev eventlog.Event) error {
+func (r *logFold) addEntry(seq uint64, ev eventlog.Event, data []byte) error {
 	last := r.LastIndex()
 	want := last + 1
 	if ev.Index > want {
@@ -121,7 +127,7 @@ func (r *logFold) addEntry(seq uint64, ev eventlog.Event) error {
 		return fmt.Errorf("wal record %d: term %d at index %d is below term %d of the entry before it",
 			seq, ev.Term, ev.Index, t)
 	}
-	r.win.push(state.Entry{Seq: seq, Event: ev})
+	r.win.push(state.Entry{Seq: seq, Event: ev}, data)
 	r.MaxTerm = max(r.MaxTerm, ev.Term)
 	return nil
 }
@@ -134,51 +140,61 @@ func (r *logFold) finish() {
 }
 
 func (r *logFold) pop(committed bool) {
-	en := r.win.pop()
+	en, data := r.win.pop()
 	r.base++
 	r.baseTerm = en.Event.Term
 	if r.release != nil {
-		r.release(en, committed)
+		r.release(en, data, committed)
 	}
 }
 
 // window is a FIFO of entries in a ring buffer that grows to the largest
-// number held at once and is reused after.
+// number held at once and is reused after, each slot with its own data
+// buffer, reused too.
 type window struct {
-	buf  []state.Entry // len(buf) is 0 or a power of two
+	buf  []slot // len(buf) is 0 or a power of two
 	head int
 	n    int
 }
 
+type slot struct {
+	en   state.Entry
+	data []byte
+}
+
 func (w *window) len() int { return w.n }
 
-func (w *window) at(i int) *state.Entry { return &w.buf[(w.head+i)&(len(w.buf)-1)] }
+func (w *window) slot(i int) *slot { return &w.buf[(w.head+i)&(len(w.buf)-1)] }
 
-func (w *window) push(en state.Entry) {
+func (w *window) at(i int) *state.Entry { return &w.slot(i).en }
+
+func (w *window) push(en state.Entry, data []byte) {
 	if w.n == len(w.buf) {
-		grown := make([]state.Entry, max(64, 2*len(w.buf)))
-		for i := range w.n {
-			grown[i] = *w.at(i)
+		grown := make([]slot, max(64, 2*len(w.buf)))
+		for i := range len(w.buf) { // every slot, to keep its data buffer
+			grown[i] = *w.slot(i)
 		}
 		w.buf, w.head = grown, 0
 	}
-	*w.at(w.n) = en
+	s := w.slot(w.n)
+	s.en, s.data = en, append(s.data[:0], data...)
 	w.n++
 }
 
-func (w *window) pop() state.Entry {
-	p := w.at(0)
-	en := *p
-	*p = state.Entry{} // let the event go
+// pop removes the first entry; its data is valid until the next push.
+func (w *window) pop() (state.Entry, []byte) {
+	s := w.slot(0)
+	en := s.en
+	s.en = state.Entry{} // let the event go
 	w.head = (w.head + 1) & (len(w.buf) - 1)
 	w.n--
-	return en
+	return en, s.data
 }
 
 // truncate keeps the first n entries.
 func (w *window) truncate(n int) {
 	for i := n; i < w.n; i++ {
-		*w.at(i) = state.Entry{}
+		w.slot(i).en = state.Entry{}
 	}
 	w.n = n
 }

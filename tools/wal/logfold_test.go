@@ -84,7 +84,7 @@ func TestLogFoldMatchesReplicatedLog(t *testing.T) {
 		var released []state.Entry
 		var flags []bool
 		checked := 0
-		lf := logFold{release: func(en state.Entry, committed bool) {
+		lf := logFold{release: func(en state.Entry, _ []byte, committed bool) {
 			released = append(released, en)
 			flags = append(flags, committed)
 		}}

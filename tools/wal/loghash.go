@@ -27,29 +27,28 @@ type logHash struct {
 	index      uint64
 	checkpoint uint64
 	atCheck    [32]byte
-	buf        []byte // the entry's data, reused
 }
 
 // hashEvery is the node's checkpoint spacing (node/loghash.go).
 const hashEvery = 64
 
-// add chains the next committed entry.
-func (l *logHash) add(ev eventlog.Event) error {
+// addData chains the next committed entry, at index in term, whose entry
+// form is data, spliced from its stored record
+// (eventlog.CheckedRecord.AppendEntryForm): the bytes the leader encoded and
+// every node hashed, not an encoding of the decoded event again. Empty data
+// is a leader's no-op (type 1, no data); any other entry form is a whole
+// record, never empty.
+func (l *logHash) addData(index, term uint64, data []byte) {
 	var hdr [8 + 8 + 1]byte
-	binary.BigEndian.PutUint64(hdr[:8], ev.Index)
-	binary.BigEndian.PutUint64(hdr[8:16], ev.Term)
-	var data []byte
-	if ev.Kind() == eventlog.KindNoOp {
+	binary.BigEndian.PutUint64(hdr[:8], index)
+	binary.BigEndian.PutUint64(hdr[8:16], term)
+	if len(data) == 0 {
 		hdr[16] = 1
-	} else {
-		index := ev.Index
-		ev.Index, ev.Term = 0, 0
-		var err error
-		if l.buf, err = eventlog.AppendRecord(l.buf[:0], eventlog.Hash{}, ev); err != nil {
-			return fmt.Errorf("log hash at cluster index %d: %w", index, err)
-		}
-		data = l.buf
 	}
+	l.chain(hdr, data)
+}
+
+func (l *logHash) chain(hdr [17]byte, data []byte) {
 	d := sha256.New()
 	d.Write(l.h[:])
 	d.Write(hdr[:])
@@ -59,7 +58,6 @@ func (l *logHash) add(ev eventlog.Event) error {
 	if l.index%hashEvery == 0 {
 		l.checkpoint, l.atCheck = l.index, l.h
 	}
-	return nil
 }
 
 // String is the hash as `status` shows it: 12 hex digits @ index, "-" when

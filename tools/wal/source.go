@@ -167,12 +167,51 @@ func (s *source) scan(e *env, what string, bar *progress, fn func(seq uint64, ev
 // returns, if the scan got to the end, a Reader over the records it
 // verified (read-only too), which the caller closes.
 func (s *source) scanReader(e *env, what string, bar *progress, keep bool, fn func(seq uint64, ev eventlog.Event, h eventlog.Hash) error) (eventlog.ScanReport, *eventlog.Reader, error) {
+	return s.scanWith(e, what, bar, func(tick func() error) (eventlog.ScanReport, *eventlog.Reader, error) {
+		visit := func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
+			if err := tick(); err != nil {
+				return err
+			}
+			return fn(seq, ev, h)
+		}
+		if keep {
+			return eventlog.ScanReader(s.dir, visit)
+		}
+		rep, err := eventlog.Scan(s.dir, visit)
+		return rep, nil, err
+	})
+}
+
+// scanChecked is scanReader through eventlog.ScanChecked: fn gets every
+// record checked (payload included) and decoded only if decode is set or
+// fn asks for it.
+func (s *source) scanChecked(e *env, what string, bar *progress, keep, decode bool, fn func(r *eventlog.CheckedRecord) error) (eventlog.ScanReport, *eventlog.Reader, error) {
+	return s.scanWith(e, what, bar, func(tick func() error) (eventlog.ScanReport, *eventlog.Reader, error) {
+		visit := func(r *eventlog.CheckedRecord) error {
+			if err := tick(); err != nil {
+				return err
+			}
+			return fn(r)
+		}
+		if keep {
+			return eventlog.ScanCheckedReader(s.dir, decode, visit)
+		}
+		rep, err := eventlog.ScanChecked(s.dir, decode, visit)
+		return rep, nil, err
+	})
+}
+
+// scanWith runs a scan with a progress bar (bar if not nil, shared by
+// several scans, else one of its own); the scan calls tick for every
+// record, which checks ctx now and then. A scan ended by errStop ends
+// without an error.
+func (s *source) scanWith(e *env, what string, bar *progress, scan func(tick func() error) (eventlog.ScanReport, *eventlog.Reader, error)) (eventlog.ScanReport, *eventlog.Reader, error) {
 	own := bar == nil
 	if own {
 		bar = newProgress(e, s.estimateRecords, what+" "+s.dir)
 	}
 	var n uint64
-	visit := func(seq uint64, ev eventlog.Event, h eventlog.Hash) error {
+	tick := func() error {
 		if n++; n&4095 == 0 {
 			if err := e.ctx.Err(); err != nil {
 				return err
@@ -180,18 +219,9 @@ func (s *source) scanReader(e *env, what string, bar *progress, keep bool, fn fu
 			bar.add(4096)
 			probeMemory()
 		}
-		return fn(seq, ev, h)
+		return nil
 	}
-	var (
-		rep eventlog.ScanReport
-		r   *eventlog.Reader
-		err error
-	)
-	if keep {
-		rep, r, err = eventlog.ScanReader(s.dir, visit)
-	} else {
-		rep, err = eventlog.Scan(s.dir, visit)
-	}
+	rep, r, err := scan(tick)
 	if own {
 		bar.done()
 	}
