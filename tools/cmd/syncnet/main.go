@@ -47,7 +47,11 @@ func main() {
 		}
 		return
 	}
-	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
+	// node and up stop in order whatever signals follow the first (the
+	// kernel's Pdeathsig can arrive more than once: once per thread of a
+	// dying parent); other commands end at a second Ctrl-C.
+	persistent := os.Args[1] == "node" || os.Args[1] == "up"
+	ctx, stop := signalContext(persistent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, c := range commands() {
 		if c.name == os.Args[1] {
@@ -83,16 +87,19 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 // signalContext is canceled by the first of sigs, with up.Cause naming it
-// (context.Cause). After it, the signals have their default effect again,
-// so a second Ctrl-C ends a command that is slow to stop.
-func signalContext(sigs ...os.Signal) (context.Context, func()) {
+// (context.Cause). After it, unless persistent, the signals have their
+// default effect again, so a second Ctrl-C ends a command that is slow to
+// stop; persistent keeps catching them (a clean stop is not cut short).
+func signalContext(persistent bool, sigs ...os.Signal) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, sigs...)
 	go func() {
 		select {
 		case s := <-c:
-			signal.Reset(sigs...)
+			if !persistent {
+				signal.Reset(sigs...)
+			}
 			cancel(up.Cause{Signal: s})
 		case <-ctx.Done():
 		}
