@@ -74,7 +74,7 @@ keys and logs so, as syncnet up does.`)
 		logger.Error("config refused; nothing was started", "err", err)
 		return err
 	}
-	ls, ssh, err := inheritedListeners(os.Getenv(listenFDsEnv))
+	ls, ssh, metricsL, err := inheritedListeners(os.Getenv(listenFDsEnv))
 	if err != nil {
 		return err
 	}
@@ -98,6 +98,7 @@ keys and logs so, as syncnet up does.`)
 	return serve.Run(ctx, serve.Options{
 		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls},
 		SSH:                ssh,
+		Metrics:            metricsL,
 		ExtraAdminKeysFile: *extraAdmin,
 		ConfigPath:         *cfgPath,
 		Level:              lvl,
@@ -136,44 +137,48 @@ func (t *logTee) Write(p []byte) (int, error) {
 }
 
 // listenFDsEnv names sockets a parent bound for this node and passed as
-// inherited file descriptors, as "ssh=3,peer=4,heartbeat=5,election=6". Test
+// inherited file descriptors, as "ssh=3,peer=4,heartbeat=5,election=6"
+// (and "metrics=7" for the metrics listener). Test
 // harnesses bind 127.0.0.1:0 themselves, so no port is chosen and then
 // re-bound later by someone else.
 const listenFDsEnv = "SYNCNET_LISTEN_FDS"
 
 // inheritedListeners opens the sockets named in spec: the node's, and the
-// SSH server's (nil if not passed).
-func inheritedListeners(spec string) (ls *node.Listeners, ssh net.Listener, err error) {
+// SSH server's and the metrics listener's (nil if not passed).
+func inheritedListeners(spec string) (ls *node.Listeners, ssh, metrics net.Listener, err error) {
 	if spec == "" {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	ls = &node.Listeners{}
 	for _, part := range strings.Split(spec, ",") {
 		name, fdText, ok := strings.Cut(part, "=")
 		fd, err := strconv.Atoi(fdText)
 		if !ok || err != nil || fd < 3 {
-			return nil, nil, fmt.Errorf("%s: bad entry %q (want name=fd, fd >= 3)", listenFDsEnv, part)
+			return nil, nil, nil, fmt.Errorf("%s: bad entry %q (want name=fd, fd >= 3)", listenFDsEnv, part)
 		}
 		f := os.NewFile(uintptr(fd), name)
 		switch name {
-		case "ssh", "peer":
+		case "ssh", "peer", "metrics":
 			l, err := net.FileListener(f)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+				return nil, nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
 			}
-			if name == "ssh" {
+			switch name {
+			case "ssh":
 				ssh = l
-			} else {
+			case "metrics":
+				metrics = l
+			default:
 				ls.Peer = l
 			}
 		case "heartbeat", "election":
 			c, err := net.FilePacketConn(f)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
+				return nil, nil, nil, fmt.Errorf("%s: %s: %w", listenFDsEnv, name, err)
 			}
 			u, ok := c.(*net.UDPConn)
 			if !ok {
-				return nil, nil, fmt.Errorf("%s: %s is not a UDP socket", listenFDsEnv, name)
+				return nil, nil, nil, fmt.Errorf("%s: %s is not a UDP socket", listenFDsEnv, name)
 			}
 			if name == "heartbeat" {
 				ls.Heartbeat = u
@@ -181,9 +186,9 @@ func inheritedListeners(spec string) (ls *node.Listeners, ssh net.Listener, err 
 				ls.Election = u
 			}
 		default:
-			return nil, nil, fmt.Errorf("%s: unknown socket %q (want ssh, peer, heartbeat, election)", listenFDsEnv, name)
+			return nil, nil, nil, fmt.Errorf("%s: unknown socket %q (want ssh, peer, heartbeat, election, metrics)", listenFDsEnv, name)
 		}
 		f.Close() // the listener holds its own dup
 	}
-	return ls, ssh, nil
+	return ls, ssh, metrics, nil
 }

@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// metricsCluster is a three-node cluster whose nodes serve metrics on
+// pre-bound loopback listeners (SYNCNET_LISTEN_FDS metrics=7), written into
+// the config as each node's metrics_port so a restart binds it again.
+func metricsCluster(t *testing.T) (*cluster, map[string]int) {
+	t.Helper()
+	c := newCluster(t, 3, clusterOpts{noLaunch: true})
+	ports := map[string]int{}
+	files := map[string]*os.File{}
+	text, err := os.ReadFile(c.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(text)
+	for _, id := range c.ids {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[id] = l.Addr().(*net.TCPAddr).Port
+		files[id], err = l.(*net.TCPListener).File()
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("election_port = %d\n", c.nodes[id].ports[3])
+		cfg = strings.Replace(cfg, line, line+fmt.Sprintf("metrics_port = %d\n", ports[id]), 1)
+	}
+	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range c.ids {
+		p := c.nodes[id]
+		logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(binPath, "node", "--config", c.cfgPath, "--id", id, "--log-level", logLevel())
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.ExtraFiles = append(append([]*os.File{}, c.unlaunched[id]...), files[id])
+		cmd.Env = append(os.Environ(), "SYNCNET_LISTEN_FDS=ssh=3,peer=4,heartbeat=5,election=6,metrics=7")
+		err = cmd.Start()
+		logf.Close()
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		p.mu.Lock()
+		p.cmd, p.done, p.stopped = cmd, done, false
+		p.mu.Unlock()
+	}
+	c.unlaunched = nil
+	return c, ports
+}
+
+// scrape is one /metrics answer: sample ("name{labels}") -> value.
+type scrape map[string]float64
+
+var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$`)
+
+func getMetrics(t *testing.T, port int) scrape {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatalf("scrape :%d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	s := scrape{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if m := sampleLine.FindStringSubmatch(sc.Text()); m != nil {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err == nil {
+				s[m[1]] = v
+			}
+		}
+	}
+	return s
+}
+
+func probe(port int, path string) (int, string) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestMetricsMoveWithPostsAndALeaderKill scrapes real nodes while posts go
+// through a follower and while the leader is killed: the post counter and
+// commit latency histogram of the node posted through, every node's commit
+// index and messages, the WAL's fsyncs and group commits move; after the
+// kill the survivors show a newer term, an election counted, the dead
+// member down, a new leader; /healthz and /readyz answer 200 throughout on
+// the majority.
+func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
+	c, ports := metricsCluster(t)
+	leader := c.waitLeader()
+	var follower string
+	for _, id := range c.ids {
+		if id != leader {
+			follower = id
+			break
+		}
+	}
+	before := map[string]scrape{}
+	for _, id := range c.ids {
+		before[id] = getMetrics(t, ports[id])
+		if code, body := probe(ports[id], "/readyz"); code != 200 {
+			t.Fatalf("%s /readyz = %d %q with a healthy cluster", id, code, body)
+		}
+	}
+	leaders := 0
+	for _, id := range c.ids {
+		leaders += int(before[id]["syncnet_is_leader"])
+		if before[id][fmt.Sprintf(`syncnet_leader{leader=%q}`, leader)] != 1 {
+			t.Errorf("%s does not name %s as leader: %v", id, leader, before[id])
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d nodes say they lead", leaders)
+	}
+	const posts = 20
+	for i := 0; i < posts; i++ {
+		if _, err := c.post(follower, "alice", "general", fmt.Sprintf("m%d", i), fmt.Sprintf("metrics-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := map[string]scrape{}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range c.ids {
+		for {
+			after[id] = getMetrics(t, ports[id])
+			if after[id]["syncnet_messages_total"]-before[id]["syncnet_messages_total"] >= posts || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		b, a := before[id], after[id]
+		for _, name := range []string{"syncnet_messages_total", "syncnet_commit_index", "syncnet_applied_index"} {
+			if a[name]-b[name] < posts {
+				t.Errorf("%s %s moved %v -> %v after %d posts", id, name, b[name], a[name], posts)
+			}
+		}
+		for _, name := range []string{"syncnet_wal_fsync_duration_seconds_count", "syncnet_wal_group_commits_total", "syncnet_wal_records_total", "syncnet_wal_bytes"} {
+			if a[name] <= b[name] {
+				t.Errorf("%s %s did not grow: %v -> %v", id, name, b[name], a[name])
+			}
+		}
+	}
+	fa, fb := after[follower], before[follower]
+	if got := fa[`syncnet_posts_total{kind="post",result="committed"}`] - fb[`syncnet_posts_total{kind="post",result="committed"}`]; got != posts {
+		t.Errorf("%s counted %v committed posts, want %d", follower, got, posts)
+	}
+	if got := fa[`syncnet_commit_latency_seconds_count{kind="post"}`] - fb[`syncnet_commit_latency_seconds_count{kind="post"}`]; got != posts {
+		t.Errorf("%s commit latency histogram has %v more observations, want %d", follower, got, posts)
+	}
+	if fa["syncnet_ssh_connects_total"]-fb["syncnet_ssh_connects_total"] < posts {
+		t.Errorf("%s ssh connects moved %v -> %v", follower, fb["syncnet_ssh_connects_total"], fa["syncnet_ssh_connects_total"])
+	}
+	if la := after[leader]; la[fmt.Sprintf(`syncnet_replication_lag_entries{follower=%q}`, follower)] != 0 {
+		// Followers report their commit index in every heartbeat: idle, the lag is 0.
+		time.Sleep(time.Second)
+		if v := getMetrics(t, ports[leader])[fmt.Sprintf(`syncnet_replication_lag_entries{follower=%q}`, follower)]; v != 0 {
+			t.Errorf("idle cluster: the leader reports lag %v for %s", v, follower)
+		}
+	}
+
+	c.kill9(leader)
+	var next string
+	deadline = time.Now().Add(15 * time.Second)
+	for next == "" || next == leader {
+		s := getMetrics(t, ports[follower])
+		for k, v := range s {
+			if strings.HasPrefix(k, "syncnet_leader{") && v == 1 {
+				next = strings.TrimSuffix(strings.TrimPrefix(k, `syncnet_leader{leader="`), `"}`)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader in %s's metrics after the kill", follower)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range c.ids {
+		if id == leader {
+			continue
+		}
+		a := after[id]
+		var s scrape
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			s = getMetrics(t, ports[id])
+			if s[fmt.Sprintf(`syncnet_member_up{member=%q}`, leader)] == 0 && s[fmt.Sprintf(`syncnet_leader{leader=%q}`, next)] == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s["syncnet_term"] <= a["syncnet_term"] || s["syncnet_elections_total"] <= a["syncnet_elections_total"] {
+			t.Errorf("%s: term %v -> %v, elections %v -> %v after the leader was killed", id,
+				a["syncnet_term"], s["syncnet_term"], a["syncnet_elections_total"], s["syncnet_elections_total"])
+		}
+		if s["syncnet_members_online"] != 2 || s[fmt.Sprintf(`syncnet_member_up{member=%q}`, leader)] != 0 {
+			t.Errorf("%s: members online %v, %s up %v", id, s["syncnet_members_online"], leader, s[fmt.Sprintf(`syncnet_member_up{member=%q}`, leader)])
+		}
+		if s["syncnet_quorum"] != 1 {
+			t.Errorf("%s: no quorum with 2 of 3", id)
+		}
+		if code, body := probe(ports[id], "/readyz"); code != 200 {
+			t.Errorf("%s /readyz = %d %q with 2 of 3 up", id, code, body)
+		}
+	}
+	if _, err := c.post(next, "alice", "general", "after the kill", "metrics-after"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadyzFalseOnANodeCutOffFromTheMajority: a node that no longer hears
+// a majority (the two others frozen) says not ready, with the reason,
+// while /healthz stays 200 (it is alive and its log is fine); once the
+// others are back it is ready again.
+func TestReadyzFalseOnANodeCutOffFromTheMajority(t *testing.T) {
+	c, ports := metricsCluster(t)
+	c.waitLeader()
+	lone := c.ids[0]
+	for _, id := range c.ids[1:] {
+		if err := c.signal(id, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cont := func() {
+		for _, id := range c.ids[1:] {
+			c.signal(id, syscall.SIGCONT)
+		}
+	}
+	defer cont()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := probe(ports[lone], "/readyz")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "no quorum") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s cut off from the majority: /readyz = %d %q", lone, code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := probe(ports[lone], "/healthz"); code != 200 {
+		t.Errorf("%s /healthz = %d %q: it is alive", lone, code, body)
+	}
+	if s := getMetrics(t, ports[lone]); s["syncnet_quorum"] != 0 || s["syncnet_members_online"] != 1 {
+		t.Errorf("%s: quorum %v, online %v while cut off", lone, s["syncnet_quorum"], s["syncnet_members_online"])
+	}
+	cont()
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		code, body := probe(ports[lone], "/readyz")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s with the majority back: /readyz = %d %q", lone, code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
