@@ -168,9 +168,9 @@ func askOffers(ctx context.Context, dials []peer.StreamDial, log *slog.Logger) [
 // have and still be preferred to the leader: the replica sends the rest.
 const seedSlack = 65536
 
-// seedBatchBytes is how many bytes of entries go into one WAL append (and
-// one fsync) while seeding.
-const seedBatchBytes = 8 << 20
+// seedBatchBytes is how many bytes of entries the receiver hands the WAL
+// writer at a time.
+const seedBatchBytes = 1 << 20
 
 // seedFrom copies a peer's log into a staging directory and installs it.
 func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) error {
@@ -207,7 +207,9 @@ type seedInstall struct {
 	state   []byte
 	chunks  *os.File
 	chunksN uint64
-	wal     *eventlog.Log
+	bulk    *eventlog.Bulk
+	base    uint64        // B: the snapshot's base entry (0: none)
+	atBase  eventlog.Hash // chain hash of record B, for the trusted open
 	hash    logHash
 	next    uint64 // the next entry expected
 	maxTerm uint64
@@ -248,10 +250,11 @@ func (in *seedInstall) receive(s seedSource) error {
 		return &seedDiskError{err}
 	}
 	defer in.chunks.Close()
-	if in.wal, err = eventlog.Open(filepath.Join(in.staging, "wal"), eventlog.Options{NoSync: in.o.NoSync}); err != nil {
+	if in.bulk, err = eventlog.CreateBulk(filepath.Join(in.staging, "wal"), eventlog.Options{NoSync: in.o.NoSync}); err != nil {
 		return &seedDiskError{err}
 	}
-	in.batches, in.written = make(chan []eventlog.Event, 1), make(chan struct{})
+	in.base = o.applied / entrySample * entrySample
+	in.batches, in.written = make(chan []eventlog.Event, 4), make(chan struct{})
 	go in.writer()
 	err = in.entries(s)
 	close(in.batches)
@@ -259,11 +262,11 @@ func (in *seedInstall) receive(s seedSource) error {
 	if in.werr != nil {
 		err = in.werr
 	}
+	if cerr := in.bulk.Close(); err == nil && cerr != nil {
+		err = &seedDiskError{cerr}
+	}
 	if err == nil {
 		err = in.finish()
-	}
-	if cerr := in.wal.Close(); err == nil && cerr != nil {
-		err = &seedDiskError{cerr}
 	}
 	return err
 }
@@ -350,7 +353,8 @@ func (in *seedInstall) entry(e replica.Entry) error {
 	in.maxTerm = e.Term
 	in.next++
 	in.batch = append(in.batch, ev)
-	if in.size += len(e.Data) + 64; in.size >= seedBatchBytes {
+	// A batch ends at B, so the writer can note record B's chain hash.
+	if in.size += len(e.Data) + 64; in.size >= seedBatchBytes || e.Index == in.base {
 		return in.flush()
 	}
 	return nil
@@ -379,7 +383,7 @@ func (in *seedInstall) writer() {
 		if in.werr != nil {
 			continue
 		}
-		first, last, err := in.wal.Append(context.Background(), b...)
+		first, last, err := in.bulk.Append(b...)
 		switch {
 		case err != nil:
 			in.werr = &seedDiskError{err}
@@ -389,17 +393,37 @@ func (in *seedInstall) writer() {
 		if in.werr != nil {
 			in.failed.Store(true)
 		}
+		if last == in.base {
+			_, in.atBase = in.bulk.Head()
+		}
 		next = last + 1
 	}
 }
 
-// finish records the commit and writes this node's snapshot of the
-// peer's state.
+// finish opens the new WAL (verifying it from record B on, or whole
+// without a snapshot), records the commit and writes this node's snapshot
+// of the peer's state.
 func (in *seedInstall) finish() error {
+	opts := eventlog.Options{NoSync: in.o.NoSync}
+	if in.base > 0 {
+		opts.Trust = &eventlog.Checkpoint{Seq: in.base, Hash: in.atBase}
+	}
+	l, err := eventlog.Open(filepath.Join(in.staging, "wal"), opts)
+	if err != nil {
+		return &seedDiskError{err}
+	}
+	err = in.record(l)
+	if cerr := l.Close(); err == nil && cerr != nil {
+		err = &seedDiskError{cerr}
+	}
+	return err
+}
+
+func (in *seedInstall) record(l *eventlog.Log) error {
 	o := in.offer
 	ev := eventlog.Event{Header: eventlog.Header{Origin: in.o.ID, Time: time.Now().UnixNano()},
 		Body: &eventlog.CommittedUpTo{Index: o.commit}}
-	if _, _, err := in.wal.Append(context.Background(), ev); err != nil {
+	if _, _, err := l.Append(context.Background(), ev); err != nil {
 		return &seedDiskError{err}
 	}
 	if err := in.chunks.Sync(); err != nil && !in.o.NoSync {
@@ -410,14 +434,13 @@ func (in *seedInstall) finish() error {
 	}
 	// This WAL holds entry i at record i, so the entry index is every
 	// entrySample-th record.
-	base := o.applied / entrySample * entrySample
-	samples := make([]uint64, base/entrySample)
+	samples := make([]uint64, in.base/entrySample)
 	for i := range samples {
 		samples[i] = uint64(i+1) * entrySample
 	}
 	img := nodeImage{applied: o.applied, appliedTerm: o.term, lamport: o.lamport, replicaTerm: o.term,
-		commit: o.commit, hash: o.hash, samples: samples, base: base, baseSeq: base}
-	if _, err := in.wal.WriteSnapshot(base, []eventlog.Section{{Name: sectionNode, Data: img.encode()}, {Name: sectionState, Data: in.state}}); err != nil {
+		commit: o.commit, hash: o.hash, samples: samples, base: in.base, baseSeq: in.base}
+	if _, err := l.WriteSnapshot(in.base, []eventlog.Section{{Name: sectionNode, Data: img.encode()}, {Name: sectionState, Data: in.state}}); err != nil {
 		return &seedDiskError{err}
 	}
 	return nil
