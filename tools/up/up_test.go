@@ -127,3 +127,104 @@ func TestUpRefusesALooseHostKey(t *testing.T) {
 		t.Error("a node was started despite the refused host key")
 	}
 }
+
+// flaky writes a stand-in binary that exits with code on its first runs
+// (per node id) and then stays up.
+func flaky(t *testing.T, dir string, failures, code int) string {
+	t.Helper()
+	bin := filepath.Join(dir, "flaky-syncnet")
+	script := fmt.Sprintf(`#!/bin/sh
+id=""
+while [ $# -gt 0 ]; do [ "$1" = "--id" ] && id="$2"; shift; done
+n=$(cat %[1]s/runs.$id 2>/dev/null || echo 0)
+n=$((n+1)); echo $n > %[1]s/runs.$id
+if [ $n -le %[2]d ]; then exit %[3]d; fi
+exec sleep 30
+`, dir, failures, code)
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestUpRestartsANodeThatExits: a node that exits is restarted with a line
+// that says how it ended and when it comes back, the wait doubling while it
+// keeps failing; the others are left alone.
+func TestUpRestartsANodeThatExits(t *testing.T) {
+	cfgPath, _, _ := setup(t)
+	dir := t.TempDir()
+	bin := flaky(t, dir, 2, 3)
+	var out lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigPath: cfgPath, Binary: bin, LogsDir: filepath.Join(dir, "logs"),
+			Out: &out, StopTimeout: 5 * time.Second, Backoff: 10 * time.Millisecond, HealthTimeout: time.Millisecond})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b1, _ := os.ReadFile(filepath.Join(dir, "runs.node1"))
+		b2, _ := os.ReadFile(filepath.Join(dir, "runs.node2"))
+		if strings.TrimSpace(string(b1)) == "3" && strings.TrimSpace(string(b2)) == "3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("nodes were not restarted twice each; output:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"syncnet up: node1 exited (exit status 3); restarting in 10ms\n",
+		"syncnet up: node1 exited (exit status 3); restarting in 20ms\n",
+		"syncnet up: node2 exited (exit status 3); restarting in 10ms\n",
+		"syncnet up: stopping all nodes (asked to stop)\n",
+		"syncnet up: all nodes stopped\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "unexpected") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestUpNoRestart: with NoRestart a node's exit stops everything; a clean
+// exit (status 0) is said as such and is no error, a failure is an error
+// naming the node and its log.
+func TestUpNoRestart(t *testing.T) {
+	for _, code := range []int{0, 2} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			cfgPath, _, _ := setup(t)
+			dir := t.TempDir()
+			bin := flaky(t, dir, 1, code)
+			var out lockedBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := Run(ctx, Options{ConfigPath: cfgPath, Binary: bin, LogsDir: filepath.Join(dir, "logs"),
+				Out: &out, StopTimeout: 5 * time.Second, NoRestart: true, HealthTimeout: time.Millisecond})
+			if ctx.Err() != nil {
+				t.Fatalf("Run did not return when a node exited; output:\n%s", out.String())
+			}
+			switch code {
+			case 0:
+				if err != nil || !strings.Contains(out.String(), "stopped (exit status 0); stopping the others (--no-restart)") {
+					t.Errorf("clean exit: err %v; output:\n%s", err, out.String())
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), "exited (exit status 2)") || !strings.Contains(err.Error(), ".log") {
+					t.Errorf("failed node: err %v; output:\n%s", err, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "restarting") {
+				t.Errorf("NoRestart restarted a node:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/syncnet/syncnet/node"
+	"github.com/syncnet/syncnet/node/api"
+)
+
+// fake is a Source whose status and stats the test sets.
+type fake struct {
+	mu sync.Mutex
+	st api.ClusterStatus
+	s  node.Stats
+	api.Backend
+	postErr error
+}
+
+func (f *fake) Status() api.ClusterStatus { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
+func (f *fake) Stats() node.Stats         { f.mu.Lock(); defer f.mu.Unlock(); return f.s }
+func (f *fake) set(fn func(*fake))        { f.mu.Lock(); defer f.mu.Unlock(); fn(f) }
+func (f *fake) Post(context.Context, string, string, string, string, uint64, bool) (uint64, error) {
+	return 7, f.postErr
+}
+
+func leaderOf3(commit, f2, f3 uint64) api.ClusterStatus {
+	return api.ClusterStatus{Node: "n1", Leader: "n1", Term: 4, Quorum: true, Members: []api.MemberStatus{
+		{ID: "n1", Online: true, Leader: true, CommitIndex: commit, Messages: 10},
+		{ID: "n2", Online: true, CommitIndex: f2},
+		{ID: "n3", Online: false, CommitIndex: f3},
+	}}
+}
+
+func TestCollectorReadsStatusAtScrape(t *testing.T) {
+	now := time.Unix(1000, 0)
+	f := &fake{st: leaderOf3(100, 100, 100), s: node.Stats{Term: 4, Leader: "n1", Quorum: true, Commit: 100, Applied: 100, CaughtUp: true}}
+	m := New(f, Options{Now: func() time.Time { return now }})
+	want := func(expect string, names ...string) {
+		t.Helper()
+		if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(expect), names...); err != nil {
+			t.Error(err)
+		}
+	}
+	want(`
+# HELP syncnet_elections_total Election terms this node has seen begin since it started (every election, won or not, starts a term).
+# TYPE syncnet_elections_total counter
+syncnet_elections_total 0
+# HELP syncnet_is_leader 1 when this node is the leader.
+# TYPE syncnet_is_leader gauge
+syncnet_is_leader 1
+# HELP syncnet_members_online Members this node hears as alive, itself included.
+# TYPE syncnet_members_online gauge
+syncnet_members_online 2
+`, "syncnet_elections_total", "syncnet_is_leader", "syncnet_members_online")
+	// 40 s later the leader committed 150; n2 reports 120, n3 still 100.
+	now = now.Add(20 * time.Second)
+	f.set(func(f *fake) { f.s.Commit = 130; f.st = leaderOf3(130, 100, 100) })
+	testutil.CollectAndCount(m.c) // a scrape: the history learns commit 130 at t+20s
+	now = now.Add(20 * time.Second)
+	f.set(func(f *fake) { f.s.Commit, f.s.Term = 150, 6; f.st = leaderOf3(150, 140, 100) })
+	want(`
+# HELP syncnet_elections_total Election terms this node has seen begin since it started (every election, won or not, starts a term).
+# TYPE syncnet_elections_total counter
+syncnet_elections_total 2
+# HELP syncnet_replication_lag_entries On the leader: committed entries a follower has not yet reported committed in its heartbeat.
+# TYPE syncnet_replication_lag_entries gauge
+syncnet_replication_lag_entries{follower="n2"} 10
+syncnet_replication_lag_entries{follower="n3"} 50
+# HELP syncnet_replication_lag_seconds On the leader: how long ago the leader had committed past what a follower reports (resolution: the scrape interval).
+# TYPE syncnet_replication_lag_seconds gauge
+syncnet_replication_lag_seconds{follower="n2"} 0
+syncnet_replication_lag_seconds{follower="n3"} 20
+`, "syncnet_elections_total", "syncnet_replication_lag_entries", "syncnet_replication_lag_seconds")
+	// A follower reports no lag at all (only the leader knows it).
+	f.set(func(f *fake) { f.s.Leader = "n2"; f.st.Leader = "n2" })
+	if n := testutil.CollectAndCount(m.c, "syncnet_replication_lag_entries"); n != 0 {
+		t.Errorf("a follower reports %d lag series", n)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	f := &fake{st: leaderOf3(1, 1, 1), s: node.Stats{Term: 1, Leader: "n1", Quorum: true, CaughtUp: true}}
+	m := New(f, Options{})
+	if why := m.NotReady(); len(why) != 0 || m.Healthy() != nil {
+		t.Fatalf("healthy node: not ready %v, healthy %v", why, m.Healthy())
+	}
+	f.set(func(f *fake) { f.s.Quorum, f.s.Leader = false, "" })
+	if why := strings.Join(m.NotReady(), "; "); !strings.Contains(why, "no quorum") || !strings.Contains(why, "no leader") {
+		t.Errorf("cut off: %q", why)
+	}
+	f.set(func(f *fake) { f.s.Quorum, f.s.Leader, f.s.CaughtUp = true, "n1", false })
+	if why := strings.Join(m.NotReady(), "; "); !strings.Contains(why, "not caught up") {
+		t.Errorf("catching up: %q", why)
+	}
+	f.set(func(f *fake) { f.s.CaughtUp, f.s.WALErr = true, errors.New("disk full") })
+	if m.Healthy() == nil || len(m.NotReady()) == 0 {
+		t.Errorf("a poisoned WAL is healthy")
+	}
+}
+
+func TestBackendCountsPostsByResult(t *testing.T) {
+	f := &fake{st: leaderOf3(1, 1, 1)}
+	m := New(f, Options{})
+	b := m.Backend(f)
+	for _, err := range []error{nil, nil, api.ErrNoQuorum, &api.RateLimited{}, &api.Refusal{}, context.DeadlineExceeded, errors.New("x")} {
+		f.postErr = err
+		b.Post(context.Background(), "u", "r", "t", "", 0, false)
+	}
+	for result, want := range map[string]float64{"committed": 2, "no_quorum": 1, "rate_limited": 1, "refused": 1, "timeout": 1, "error": 1} {
+		if got := testutil.ToFloat64(m.posts.WithLabelValues("post", result)); got != want {
+			t.Errorf("posts{result=%q} = %v, want %v", result, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.commit, "syncnet_commit_latency_seconds"); n != 1 {
+		t.Errorf("commit latency series: %d", n)
+	}
+}
