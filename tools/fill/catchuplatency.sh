@@ -26,11 +26,17 @@ sleep 5
 echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
 kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
 s1=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
-t0=$(date +%s.%N); start node3
-sleep 1
-echo "during the catch-up: $(bash $HERE/postlatency.sh 2222 300 during)"
+# Posts go on from just before node3 starts until it is promoted; only
+# those started in that window count.
+rm -f $B/during.raw $B/during.raw.stop
+RAW=$B/during.raw bash $HERE/postlatency.sh 2222 100000 during & LAT=$!
+sleep 0.5
+t0=$(date +%s.%N); t0ns=$(date +%s%N); start node3
 waitlog node3 "promoted from learner to voting member" 1
-echo "node3 promoted $(echo "$(date +%s.%N) - $t0" | bc) s after its start"
+t1ns=$(date +%s%N)
+touch $B/during.raw.stop; wait $LAT
+echo "node3 promoted $(echo "($t1ns - $t0ns) / 1000000000" | bc -l | cut -c1-6) s after its start; its log: $(grep -o 'log copied.*took=[^ ]*' $B/node3.log | head -1)"
+echo "during the catch-up: $(awk -v a=$t0ns -v b=$t1ns '$1 >= a && $1 < b {print $2}' $B/during.raw | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')"
 s2=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
 echo "suspicions logged by node1 and node2 since node3 was killed: $((s2 - s1)); leader-silent alarms in all: $(cat $B/node1.log $B/node2.log | grep -c 'silent for')"
 for id in node1 node2 node3; do kill -TERM $(cat $B/$id.pid); done; sleep 2

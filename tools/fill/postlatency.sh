@@ -11,8 +11,17 @@ P=$1; N=$2; TAG=$3
 CM=$(mktemp -d)
 S="ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath=$CM/%r-%p -o ControlPersist=120"
 for u in $(seq 1 20); do $S -p "$P" "lat$u@127.0.0.1" post general warmup >/dev/null; done
-for i in $(seq 1 "$N"); do
-  u=$(( i % 20 + 1 ))
-  t0=$(date +%s%N); $S -p "$P" "lat$u@127.0.0.1" post general "$TAG $i" >/dev/null || echo "post $i failed" >&2; t1=$(date +%s%N)
-  echo $(( (t1-t0)/1000 ))
-done | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}'
+# With RAW=FILE, every post's start (ns since the epoch) and latency (µs)
+# go to FILE as they happen, and the posts go on until FILE.stop exists
+# (N is then a maximum): catchuplatency.sh keeps only the posts made while
+# a node caught up.
+post() {
+  for i in $(seq 1 "$N"); do
+    [ -n "${RAW:-}" ] && [ -e "$RAW.stop" ] && break
+    u=$(( i % 20 + 1 ))
+    t0=$(date +%s%N); $S -p "$P" "lat$u@127.0.0.1" post general "$TAG $i" >/dev/null || echo "post $i failed" >&2; t1=$(date +%s%N)
+    if [ -n "${RAW:-}" ]; then echo "$t0 $(( (t1-t0)/1000 ))" >> "$RAW"; else echo $(( (t1-t0)/1000 )); fi
+  done
+}
+if [ -n "${RAW:-}" ]; then post; exit 0; fi
+post | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}'
