@@ -127,6 +127,9 @@ type decoder struct {
 	// reused (scratch), so checking allocates nothing (checkPayload).
 	check   bool
 	scratch map[Kind]Body
+	// table is the wire table of tableKind, for checkFast.
+	table     *wireTable
+	tableKind Kind
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}

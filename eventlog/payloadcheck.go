@@ -65,7 +65,10 @@ var headerTypes = func() (t wireTable) {
 // could not vouch for it (then checkPayload decides, with the decode's own
 // error).
 func (d *decoder) checkFast(k Kind, payload []byte) (h Header, ok bool) {
-	t := tableOf(k)
+	if d.table == nil || d.tableKind != k {
+		d.table, d.tableKind = tableOf(k), k
+	}
+	t := d.table
 	if !t.ok || d.parse(payload, 0) != nil {
 		return h, false
 	}
@@ -103,17 +106,19 @@ func (d *decoder) checkFast(k Kind, payload []byte) (h Header, ok bool) {
 	if d.parse(payload[body.lo:body.hi], body.lo) != nil {
 		return h, false
 	}
-	var seenBody [(maxFieldNum + 64) / 64]uint64
+	seen = 0
 	for i := len(d.fields) - 1; i >= 0; i-- {
 		f := d.fields[i]
-		if f.num > maxFieldNum {
-			continue // a decode never asks for it
+		if f.num >= 64 {
+			if f.num > maxFieldNum {
+				continue // a decode never asks for it
+			}
+			return h, false // rare: let the decoder judge
 		}
-		w, b := f.num/64, uint64(1)<<(f.num%64)
-		if seenBody[w]&b != 0 {
-			continue
+		if seen&(1<<f.num) != 0 {
+			continue // not the last occurrence
 		}
-		seenBody[w] |= b
+		seen |= 1 << f.num
 		if want := t.types[f.num]; want != 0 && want != uint8(f.typ)+1 {
 			return h, false
 		}

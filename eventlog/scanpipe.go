@@ -1,6 +1,12 @@
 package eventlog
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
 
 // A scan that visits records (Scan, ScanChecked) reads, checks and hashes
 // the segment files on a second goroutine while the caller's goroutine
@@ -40,38 +46,22 @@ type pipeBatch struct {
 var errPipeQuit = errors.New("eventlog: scan stopped")
 
 // walkPipelined checks segs in order as walkSequential does, on a second
-// goroutine, and calls visit for every good record, in order, on this one.
-// An error from visit stops both and is returned; damage found by the
-// reader is returned after every record before it was visited.
-func walkPipelined(segs []segFile, results []segResult, p *scanPipe) ([]byte, error) {
+// goroutine, and hands every good record to p, in order, on this one. An
+// error from p.deliver stops both and is returned; damage found by the
+// reader is returned after every record before it was delivered. The
+// tail segment's contents stay readable until release is called.
+func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData []byte, release func(), err error) {
 	var (
 		out   = make(chan *pipeBatch, pipeBatches)
 		spare = make(chan *pipeBatch, pipeBatches+2)
-		bufs  = make(chan []byte, pipeSegBufs)
+		bufs  = segBuffers{free: make(chan []byte, pipeSegBufs)}
 		quit  = make(chan struct{})
 		tail  []byte
 		werr  error
 	)
 	go func() {
 		defer close(out)
-		made := 0
-		newBuf := func() ([]byte, error) {
-			select {
-			case b := <-bufs:
-				return b, nil
-			default:
-			}
-			if made < pipeSegBufs {
-				made++
-				return nil, nil // readSegment allocates it
-			}
-			select {
-			case b := <-bufs:
-				return b, nil
-			case <-quit:
-				return nil, errPipeQuit
-			}
-		}
+		read := func(path string) ([]byte, error) { return bufs.read(path, quit) }
 		var b *pipeBatch
 		send := func() error {
 			select {
@@ -120,7 +110,7 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) ([]byte, er
 			}
 			return send()
 		}
-		tail, werr = walkSequential(segs, results, newBuf, segDone, add)
+		tail, werr = walkSequential(segs, results, read, segDone, add)
 		if b != nil && !errors.Is(werr, errPipeQuit) {
 			send() // the records before damage are visited before it is reported
 		}
@@ -136,10 +126,7 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) ([]byte, er
 			}
 		}
 		if b.free != nil {
-			select {
-			case bufs <- b.free:
-			default:
-			}
+			bufs.free <- b.free // never blocks: at most pipeSegBufs exist
 		}
 		clear(b.recs) // do not pin a segment buffer or events from a spare batch
 		clear(b.evs)
@@ -149,8 +136,108 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) ([]byte, er
 		default:
 		}
 	}
+	// The reader has returned (out is closed): no record is read any more
+	// but the tail's.
 	if verr != nil {
-		return nil, verr
+		bufs.release()
+		return nil, func() {}, verr
 	}
-	return tail, werr
+	return tail, bufs.release, werr
+}
+
+// segBuffers are the segment buffers of one pipelined scan, at most
+// pipeSegBufs of them. They are mapped outside the Go heap (anonymous
+// mmap) and unmapped when the scan is over: two segments of 20 MiB in the
+// heap would let the GC grow it by twice that again before it collects, a
+// third of an audit tool's memory. Nothing may keep a record of a scan
+// after the call it was handed to (the scan's contract).
+type segBuffers struct {
+	free chan []byte // handed back by the visiting goroutine
+	all  [][]byte    // every mapping made and not unmapped
+}
+
+// read reads the segment file at path into a buffer: one handed back, or
+// a new one while fewer than pipeSegBufs exist, or else the next one
+// handed back. Like readSegment it refuses files too big to be ours, and a
+// file that shrinks while read (a live log) gives what was read.
+func (sb *segBuffers) read(path string, quit <-chan struct{}) ([]byte, error) {
+	var buf []byte
+	select {
+	case buf = <-sb.free:
+	default:
+		if len(sb.all) >= pipeSegBufs {
+			select {
+			case buf = <-sb.free:
+			case <-quit:
+				return nil, errPipeQuit
+			}
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		sb.putBack(buf)
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		sb.putBack(buf)
+		return nil, err
+	}
+	if fi.Size() > maxSegmentBytes {
+		sb.putBack(buf)
+		return nil, &CorruptError{File: path, Reason: fmt.Sprintf("segment file of %d bytes, more than the %d a segment can hold", fi.Size(), int64(maxSegmentBytes))}
+	}
+	size := int(fi.Size())
+	if buf == nil || cap(buf) < size {
+		if buf != nil {
+			sb.unmap(buf)
+		}
+		if buf, err = sb.mmap(size); err != nil {
+			return nil, err
+		}
+	}
+	n, err := io.ReadFull(f, buf[:size])
+	if err == io.ErrUnexpectedEOF {
+		err = nil // shrank while reading: a live log (Scan); use what was read
+	}
+	if err != nil {
+		sb.putBack(buf)
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// putBack keeps an unused buffer for the next read.
+func (sb *segBuffers) putBack(buf []byte) {
+	if buf != nil {
+		sb.free <- buf
+	}
+}
+
+func (sb *segBuffers) mmap(size int) ([]byte, error) {
+	b, err := syscall.Mmap(-1, 0, max(size, 1), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: a %d-byte buffer for a segment: %w", size, err)
+	}
+	sb.all = append(sb.all, b)
+	return b, nil
+}
+
+func (sb *segBuffers) unmap(buf []byte) {
+	for i, b := range sb.all {
+		if &b[:1][0] == &buf[:1][0] {
+			syscall.Munmap(b)
+			sb.all = append(sb.all[:i], sb.all[i+1:]...)
+			return
+		}
+	}
+}
+
+// release unmaps every buffer; call it once nothing reads them any more.
+func (sb *segBuffers) release() {
+	for _, b := range sb.all {
+		syscall.Munmap(b)
+	}
+	sb.all = nil
 }

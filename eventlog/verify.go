@@ -60,7 +60,9 @@ func verifySegs(segs []segFile, start int, want uint64, p *scanPipe) (dirState, 
 	if p == nil {
 		tailData, err = walkParallel(segs[start:], results[start:], want)
 	} else {
-		tailData, err = walkPipelined(segs, results, p)
+		var release func()
+		tailData, release, err = walkPipelined(segs, results, p)
+		defer release() // after combine, which reads tailData
 	}
 	if err != nil {
 		return dirState{}, err
@@ -143,25 +145,18 @@ func readFileInto(buf []byte, path string) ([]byte, error) {
 
 // walkSequential walks segs in order, checking each as walkSegment does
 // and each segment's first record against the last of the one before, and
-// gives every good record to visit. It reads every segment but the last
-// into a buffer from newBuf (nil: allocate one) and calls segDone once it
-// has given visit every record of a segment (last: the segment whose
-// contents it returns, for tornTail; no other buffer is used after its
-// segDone). It stops at the first segment with a bad record.
-func walkSequential(segs []segFile, results []segResult, newBuf func() ([]byte, error),
+// gives every good record to visit. It reads each segment with read and
+// calls segDone once it has given visit every record of a segment (last:
+// the segment whose contents it returns, for tornTail; no other segment's
+// contents are used after its segDone). It stops at the first segment with
+// a bad record.
+func walkSequential(segs []segFile, results []segResult, read func(path string) ([]byte, error),
 	segDone func(data []byte, last bool) error, visit visitFunc) ([]byte, error) {
 	var data []byte
 	for i, s := range segs {
 		last := i == len(segs)-1
-		var buf []byte // the tail's contents are returned (for tornTail)
-		if !last {
-			var err error
-			if buf, err = newBuf(); err != nil {
-				return nil, err
-			}
-		}
 		var err error
-		if data, err = readSegment(buf, s.path); err != nil {
+		if data, err = read(s.path); err != nil {
 			return nil, err
 		}
 		if i > 0 && s.first != segs[i-1].first+results[i-1].count {
