@@ -92,9 +92,16 @@ func (n *Node) seedSnapshot() (seedOffer, []byte, error) {
 	return o, nil, fmt.Errorf("the snapshot of applied entry %d is no longer on disk", want)
 }
 
+// seedSink is where a transfer goes: a peer stream, or the simulation's
+// frame buffer. Send must not keep payload after it returns.
+type seedSink interface {
+	Send(typ uint8, payload []byte) error
+	Flush() error
+}
+
 // sendSeed sends the manifest, the state and chunk file, and entries
 // 1..o.commit.
-func (n *Node) sendSeed(s *peer.Stream, o seedOffer, state []byte) error {
+func (n *Node) sendSeed(s seedSink, o seedOffer, state []byte) error {
 	if err := s.Send(seedManifest, o.encode()); err != nil {
 		return err
 	}

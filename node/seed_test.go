@@ -91,6 +91,13 @@ type seedFrame struct {
 	p   []byte
 }
 
+func (s *seedFrames) Send(typ uint8, p []byte) error {
+	s.frames = append(s.frames, seedFrame{typ, append([]byte(nil), p...)})
+	return nil
+}
+
+func (s *seedFrames) Flush() error { return nil }
+
 func (s *seedFrames) Recv() (uint8, []byte, error) {
 	if len(s.frames) == 0 {
 		return 0, nil, errors.New("connection closed")

@@ -112,8 +112,9 @@ func TestClusterSim(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d seeds x %d steps: %+v", n, steps, total)
-	if n >= 200 && (total.DataLosses == 0 || total.Promotions == 0) {
-		t.Errorf("the seeds never exercised lost data directories (%d) or promotions from learner (%d)", total.DataLosses, total.Promotions)
+	if n >= 200 && (total.DataLosses == 0 || total.Promotions == 0 || total.SeededStarts == 0) {
+		t.Errorf("the seeds never exercised lost data directories (%d), promotions from learner (%d) or wiped nodes copying a peer's log (%d)",
+			total.DataLosses, total.Promotions, total.SeededStarts)
 	}
 	if n >= 200 && (total.Snapshots == 0 || total.SnapshotStarts == 0 || total.WALReads == 0) {
 		t.Errorf("the seeds never exercised snapshots (%d written, %d starts from one) or reads of old entries from a WAL (%d): the simulation no longer tests them",

@@ -8,6 +8,7 @@ package node
 import (
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -110,6 +111,8 @@ type simStats struct {
 	// WAL (by a leader for a follower, or for history).
 	Snapshots, SnapshotStarts, WALReads int
 	DataLosses, Promotions              int
+	// Wiped nodes that copied a live peer's log before they started.
+	SeededStarts int
 }
 
 func (s *simStats) add(o simStats) {
@@ -137,6 +140,7 @@ func (s *simStats) add(o simStats) {
 	s.SnapshotStarts += o.SnapshotStarts
 	s.WALReads += o.WALReads
 	s.DataLosses += o.DataLosses
+	s.SeededStarts += o.SeededStarts
 	s.Promotions += o.Promotions
 	s.Refused += o.Refused
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
@@ -351,6 +355,11 @@ func (w *simWorld) start(sn *simNode) error {
 		// across the loss by checkLeaders (one leader per term, ever).
 		delete(w.chk.vote, sn.id)
 		delete(w.chk.repTerm, sn.id)
+		if w.rnd.Intn(2) == 0 {
+			if err := w.seedFromPeer(sn); err != nil {
+				return err
+			}
+		}
 	}
 	// PostRate -1: the simulated clients post as fast as the schedule lets
 	// them; the leader's allowance has its own directed test
@@ -373,6 +382,46 @@ func (w *simWorld) start(sn *simNode) error {
 	w.net.SetDown(sn.id, false)
 	lt, li := n.replication.LastIndexTerm()
 	w.logf("start %s boot=%d term=%d log=%d/%d commit=%d", sn.id, sn.boot, n.ring.Term(), lt, li, n.replication.Status().Commit)
+	return nil
+}
+
+// seedFromPeer copies a live peer's log into a wiped node before it starts, with
+// the production code on both ends (seed_serve.go, seed_install.go); the
+// stream is a buffer of frames, filled and drained at this point of the
+// schedule, so the run stays deterministic.
+func (w *simWorld) seedFromPeer(sn *simNode) error {
+	var from *simNode
+	for _, p := range w.nodes {
+		if p != sn && p.n != nil && (from == nil || p.n.applied.Load() > from.n.applied.Load()) {
+			from = p
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	o, state, _ := from.n.seedSnapshot() // no snapshot: entries only
+	if o.commit == 0 {
+		return nil
+	}
+	frames := &seedFrames{}
+	if err := from.n.sendSeed(frames, o, state); err != nil {
+		return fmt.Errorf("seed %s from %s: send: %w", sn.id, from.id, err)
+	}
+	staging := filepath.Join(w.cfg.NodeDir(sn.id), "seed.tmp")
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	in := &seedInstall{o: Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, Logger: slog.New(slog.DiscardHandler)},
+		staging: staging, from: from.id, log: slog.New(slog.DiscardHandler)}
+	if err := in.receive(frames); err != nil {
+		return fmt.Errorf("seed %s from %s: %w", sn.id, from.id, err)
+	}
+	if err := in.install(w.cfg.WALDir(sn.id)); err != nil {
+		return fmt.Errorf("seed %s from %s: install: %w", sn.id, from.id, err)
+	}
+	w.logf("%s copied %s's log: %d entries, state at %d", sn.id, from.id, o.commit, o.applied)
+	w.stats.SeededStarts++
 	return nil
 }
 
