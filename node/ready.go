@@ -306,7 +306,15 @@ func (n *Node) sendReplica(msgs []replica.Message) {
 
 func (n *Node) applyRing(rd ring.Ready) {
 	if s := rd.SoftState; s != nil {
-		n.log.Info("election", "term", s.Term, "leader", s.Leader, "role", s.Role.String(), "reason", s.Reason)
+		// The subject is the elected node; the logging node's own part
+		// is its role.
+		if s.Leader != "" {
+			n.log.Info(fmt.Sprintf("election: %s leads term %d", s.Leader, s.Term), "elected", s.Leader, "term", s.Term,
+				"this_node", s.Role.String(), "reason", s.Reason)
+		} else {
+			n.log.Info(fmt.Sprintf("election: term %d has no leader yet", s.Term), "term", s.Term,
+				"this_node", s.Role.String(), "reason", s.Reason)
+		}
 	}
 	for _, c := range rd.MemberChanges {
 		n.log.Info("member", "id", c.ID, "from", c.From.String(), "to", c.To.String())

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -141,10 +142,36 @@ func (t *Transport) acceptLoop() {
 
 // readLoop authenticates the dialer, then delivers its frames.
 func (t *Transport) readLoop(conn net.Conn) error {
-	from, nonce, err := t.challenge(conn)
+	var tc *tls.Conn
+	certID := ""
+	var err error
+	if t.cfg.TLS != nil {
+		if tc, certID, err = acceptTLS(conn, t.cfg.TLS, t.ownCert, t.cfg.ConnectTimeout); err == nil {
+			conn = tc
+		}
+	}
+	var from string
+	var nonce [nonceLen]byte
+	if err == nil {
+		from, nonce, err = t.challenge(conn)
+	}
+	if err == nil && tc != nil && from != certID {
+		err = fmt.Errorf("hello claims to be %s but the certificate is %s's: a node cannot speak for another", from, certID)
+	}
+	if err == nil && tc != nil && t.cfg.LinkKeys != nil {
+		var k LinkKey
+		if k, err = linkKey(tc, from, t.cfg.ID); err == nil {
+			t.cfg.LinkKeys(k)
+		}
+	}
 	if err != nil {
 		t.stats.badHello.Add(1)
-		t.cfg.Logger.Warn("peer handshake rejected", "remote", conn.RemoteAddr(), "err", err)
+		// One line a second at most: anyone who can reach the port can
+		// open connections (the count is in Stats, and in metrics).
+		if ok, skipped := t.rejectLog.allow(time.Now()); ok {
+			t.cfg.Logger.Warn("peer handshake rejected", "remote", conn.RemoteAddr(), "err", err,
+				"not_logged_since_last", skipped, "rejected_total", t.stats.badHello.Load())
+		}
 		return err
 	}
 	fr := newFramer(t.key, nonce)
