@@ -66,6 +66,13 @@ func newTestClusterWith(t testing.TB, size int, tweak func(*Options)) *testClust
 // (before the nodes) and whose nodes' options tweak changes.
 func newTestClusterConf(t testing.TB, size int, extra string, tweak func(*Options)) *testCluster {
 	t.Helper()
+	return newTestClusterPrepared(t, size, extra, tweak, nil)
+}
+
+// newTestClusterPrepared is newTestClusterConf with prepare run on the
+// config before any node starts (to fill data directories).
+func newTestClusterPrepared(t testing.TB, size int, extra string, tweak func(*Options), prepare func(*config.Config)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, tweak: tweak, nodes: map[string]*runningNode{}, ports: map[string][4]int{}, bound: map[string]*sockets{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = \"test\"\ndata_dir = %q\nsecret = \"test-secret-0123456789\"\n", t.TempDir())
@@ -85,6 +92,9 @@ func newTestClusterConf(t testing.TB, size int, extra string, tweak func(*Option
 		t.Fatal(err)
 	}
 	c.cfg = cfg
+	if prepare != nil {
+		prepare(cfg)
+	}
 	for id := range c.ports {
 		c.start(id)
 	}

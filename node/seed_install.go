@@ -203,6 +203,10 @@ type seedInstall struct {
 	from    string
 	log     *slog.Logger
 
+	// restore: the transfer comes from a backup (restore.go); newCluster:
+	// every node of a new cluster is restored, none is a learner.
+	restore, newCluster bool
+
 	offer   seedOffer
 	state   []byte
 	chunks  *os.File
@@ -426,6 +430,15 @@ func (in *seedInstall) record(l *eventlog.Log) error {
 	if _, _, err := l.Append(context.Background(), ev); err != nil {
 		return &seedDiskError{err}
 	}
+	if in.restore && in.maxTerm > 0 {
+		// The restored node's elections start above every term of its
+		// log (a leader of a lower term would be refused by its replica).
+		ts := eventlog.Event{Header: eventlog.Header{Origin: in.o.ID, Time: time.Now().UnixNano()},
+			Body: &eventlog.TermStarted{Term: in.maxTerm}}
+		if _, _, err := l.Append(context.Background(), ts); err != nil {
+			return &seedDiskError{err}
+		}
+	}
 	if err := in.chunks.Sync(); err != nil && !in.o.NoSync {
 		return &seedDiskError{err}
 	}
@@ -450,7 +463,11 @@ func (in *seedInstall) record(l *eventlog.Log) error {
 // learner marker.
 func (in *seedInstall) install(walDir string) error {
 	nodeDir := in.o.Config.NodeDir(in.o.ID)
-	if err := writeMarker(filepath.Join(nodeDir, learnerMarker)); err != nil {
+	if in.newCluster {
+		if err := os.Remove(filepath.Join(nodeDir, learnerMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return &seedDiskError{err}
+		}
+	} else if err := writeMarker(filepath.Join(nodeDir, learnerMarker)); err != nil {
 		return &seedDiskError{fmt.Errorf("write learner marker: %w", err)}
 	}
 	// The WAL goes last: until it is in place the node is still empty and

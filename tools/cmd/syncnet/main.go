@@ -26,6 +26,7 @@ func commands() []command {
 		{"hostkey", "hostkey [--config FILE] [--create]", "print the known_hosts line that trusts every node (one host key)", runHostkey},
 		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
 		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
+		{"restore", "restore FILE --config FILE --id ID [--until INDEX|TIME] [--new-cluster]", "prepare a node's data directory from a backup (ssh admin@NODE backup > FILE)", runRestore},
 		{"bench", "bench ...", "load generator for a running cluster", runBench},
 		{"fill", "fill --config FILE --messages N [--rooms R] [--size B] ...", "write N committed messages into new data directories (tests, benchmarks)", runFill},
 	}
