@@ -44,6 +44,21 @@ func newRequestID() string {
 //     (*api.Refusal), or that the id was taken by another request (that
 //     index and api.ErrIDReused).
 func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string, seen uint64) (uint64, error) {
+	return n.startRequest(ctx, body, author, id, seen).Wait(ctx)
+}
+
+// pending is a request handed to the driver (or refused before that),
+// whose answer Wait reads.
+type pending struct {
+	n   *Node
+	ev  eventlog.Event
+	p   *proposal // nil: err is the answer
+	err error
+}
+
+// startRequest checks a request on local state and hands it to the driver; the
+// first half of mutate.
+func (n *Node) startRequest(ctx context.Context, body eventlog.Body, author, id string, seen uint64) *pending {
 	if id == "" {
 		id = newRequestID()
 	}
@@ -52,10 +67,21 @@ func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string
 		probe := ev
 		probe.Time = n.now().UnixNano()
 		if r := n.state.Authorize(probe); r != nil {
-			return 0, r
+			return &pending{err: r}
 		}
 	}
-	idx, err := n.propose(ctx, ev, author, id, seen)
+	p, err := n.enqueue(ctx, ev, author, id, seen)
+	return &pending{n: n, ev: ev, p: p, err: err}
+}
+
+// Wait implements api.Pending: the second half of mutate.
+func (w *pending) Wait(ctx context.Context) (uint64, error) {
+	if w.p == nil {
+		return 0, w.err
+	}
+	n, ev := w.n, w.ev
+	author, id := ev.Header.Author, ev.Header.RequestID
+	idx, err := n.await(ctx, w.p)
 	if err != nil {
 		return idx, err
 	}
@@ -69,6 +95,28 @@ func (n *Node) mutate(ctx context.Context, body eventlog.Body, author, id string
 		return 0, o.Refusal
 	}
 	return o.Index, nil
+}
+
+// Submit implements api.Backend: a post or direct message handed to the
+// log without waiting for it (a stream pipelines many). It blocks only
+// while the driver's queue is full.
+func (n *Node) Submit(ctx context.Context, r api.PostRequest) api.Pending {
+	id := r.ID
+	if id == "" {
+		id = newRequestID()
+	}
+	var action uint64
+	if r.Action {
+		action = 1
+	}
+	if r.To != "" {
+		if _, ok := n.state.Identity.Lookup(r.To); !ok {
+			return &pending{err: fmt.Errorf("%w: no user %q", api.ErrNotFound, r.To)}
+		}
+		return n.startRequest(ctx, &eventlog.DirectMessage{From: r.User, To: r.To, Text: r.Text, ClientMsgID: id, Action: action}, r.User, id, 0)
+	}
+	return n.startRequest(ctx, &eventlog.MessagePosted{Room: r.Room, From: r.User, Text: r.Text, ClientMsgID: id, Action: action},
+		r.User, id, 0)
 }
 
 // Post appends a chat message and returns its committed index (I4, I5, I6).
@@ -295,6 +343,7 @@ func (n *Node) Status() api.ClusterStatus {
 		cs.Members = append(cs.Members, ms)
 	}
 	cs.Storage = n.storageStatus()
+	cs.Ring = n.ringStats()
 	return cs
 }
 

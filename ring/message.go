@@ -127,10 +127,14 @@ type Message struct {
 	// in from its record of the message the AckID names.
 	Acked MsgType
 
-	// Received is when the transport read the datagram off its socket
-	// (local clock, not on the wire, never read by the core): the driver
-	// measures how long a message waited before it was stepped.
+	// Received is when the datagram reached this host (the kernel's
+	// receive timestamp where there is one, else when the transport read
+	// it; local clock, not on the wire, never read by the core): the
+	// driver measures how long a message waited before it was stepped.
 	Received time.Time
+	// ReadDelay is how long the datagram waited in the socket before the
+	// transport read it (0 without kernel timestamps). Not on the wire.
+	ReadDelay time.Duration
 
 	AckID       uint64 // token/elected/ack: transport reliability
 	Incarnation uint64 // set by the codec from the envelope

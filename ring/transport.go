@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,9 @@ type Transport interface {
 	Close() error
 }
 
+// readPoll is how long a read of a ring socket waits before it looks again.
+const readPoll = 5 * time.Millisecond
+
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("ring: transport closed")
 
@@ -46,8 +50,24 @@ type UDPConfig struct {
 	MaxRetransmits int
 	// RecvBuffer is the capacity of the Recv channel (default 256).
 	RecvBuffer int
+	// Keepalive, when positive, repeats to each member the latest
+	// heartbeat the core sent it whenever the core has sent none for this
+	// long (the heartbeat interval), from the transport's own goroutine:
+	// a driver that is behind its queue (client load) still tells its
+	// peers it is alive, with what it last said. Only while the driver
+	// shows progress (Progress) within MaxStall: a driver that is stuck
+	// stops being vouched for, and its peers suspect it.
+	Keepalive time.Duration
+	// MaxStall bounds how long after the driver's last Progress the
+	// keepalive goes on (default 10×Keepalive).
+	MaxStall time.Duration
 	// Metrics receives the counters; nil allocates one (see Metrics()).
 	Metrics *Metrics
+}
+
+type sentHeartbeat struct {
+	m  Message
+	at time.Time
 }
 
 type pendingSend struct {
@@ -75,6 +95,13 @@ type UDPTransport struct {
 	// heard counts, per member, the authenticated heartbeats queued for the
 	// core (HeartbeatsFrom). Fixed at construction: read without a lock.
 	heard map[string]*atomic.Uint64
+
+	// keepalive state: the latest heartbeat per member and when it left
+	// (under mu), and the driver's last sign of progress (unix ns).
+	lastHB       map[string]*sentHeartbeat
+	progress     atomic.Int64
+	repeats      atomic.Uint64
+	readDelayMax atomic.Int64 // ns
 
 	mu      sync.Mutex
 	pending map[uint64]*pendingSend
@@ -122,10 +149,19 @@ func NewUDPTransport(cfg UDPConfig) (*UDPTransport, error) {
 	}
 	t.guard = NewGuard(codec, cfg.ID, ids, cfg.Metrics)
 	t.seq.Store(0)
+	t.lastHB = map[string]*sentHeartbeat{}
+	t.Progress()
 	t.wg.Add(3)
 	go t.readLoop(cfg.HeartbeatConn, false)
 	go t.readLoop(cfg.ElectionConn, true)
 	go t.retransmitLoop()
+	if cfg.Keepalive > 0 {
+		if t.cfg.MaxStall <= 0 {
+			t.cfg.MaxStall = 10 * cfg.Keepalive
+		}
+		t.wg.Add(1)
+		go t.keepaliveLoop()
+	}
 	return t, nil
 }
 
@@ -156,6 +192,11 @@ func (t *UDPTransport) Send(to string, m Message) error {
 	}
 	m.From, m.To = t.cfg.ID, to
 	if m.Type == MsgHeartbeat {
+		if t.cfg.Keepalive > 0 {
+			t.mu.Lock()
+			t.lastHB[to] = &sentHeartbeat{m: m, at: time.Now()}
+			t.mu.Unlock()
+		}
 		return t.write(t.cfg.HeartbeatConn, t.hbAddr[to], m)
 	}
 	if t.elAddr[to] == nil {
@@ -192,8 +233,15 @@ func (t *UDPTransport) write(conn *net.UDPConn, addr *net.UDPAddr, m Message) er
 func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 	defer t.wg.Done()
 	buf := make([]byte, MaxMessage+1)
+	stamped := enableRxTimestamps(conn)
+	oob := make([]byte, 128)
 	for {
-		n, from, err := conn.ReadFromUDP(buf)
+		// A read wakes on its deadline at the latest (readPoll): a timer
+		// puts this goroutine first in line, where a datagram's readiness
+		// alone leaves it queued behind every busy goroutine of a loaded
+		// process (measured: up to 0.5 s, enough to suspect a live peer).
+		_ = conn.SetReadDeadline(time.Now().Add(readPoll))
+		n, oobn, _, from, err := conn.ReadMsgUDP(buf, oob)
 		if err != nil {
 			select {
 			case <-t.done:
@@ -203,15 +251,24 @@ func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
 			t.metrics.ReadErrors.Add(1)
 			continue
 		}
 		at := time.Now()
+		var waited time.Duration
+		if kt, ok := rxTimestamp(oob[:oobn]); stamped && ok && kt.Before(at) {
+			waited = at.Sub(kt)
+			t.noteReadDelay(waited)
+			at = kt
+		}
 		m, err := t.guard.Accept(buf[:n])
 		if err != nil {
 			continue
 		}
-		m.Received = at
+		m.Received, m.ReadDelay = at, waited
 		if election {
 			t.handleElection(conn, from, m)
 		} else if m.Type == MsgHeartbeat && t.deliver(m) {
@@ -270,6 +327,63 @@ func (t *UDPTransport) handleElection(conn *net.UDPConn, from *net.UDPAddr, m Me
 		}
 	}
 	// heartbeats belong on the other socket
+}
+
+// Progress tells the keepalive that the driver is making progress (it
+// calls this at least once per pass of its loop).
+func (t *UDPTransport) Progress() { t.progress.Store(time.Now().UnixNano()) }
+
+// ReadDelayMax is the longest a datagram waited in the socket between
+// its arrival (the kernel's stamp) and this transport's read of it.
+func (t *UDPTransport) ReadDelayMax() time.Duration { return time.Duration(t.readDelayMax.Load()) }
+
+func (t *UDPTransport) noteReadDelay(d time.Duration) {
+	for {
+		cur := t.readDelayMax.Load()
+		if int64(d) <= cur || t.readDelayMax.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
+}
+
+// Repeats is how many heartbeats the keepalive sent for a driver that was
+// behind.
+func (t *UDPTransport) Repeats() uint64 { return t.repeats.Load() }
+
+// keepaliveLoop repeats each member's latest heartbeat when the driver has
+// sent none for Keepalive, while the driver shows progress within
+// MaxStall. The content is what the core last said (its term, leader and
+// echo), at most one driver pass old: like a heartbeat delayed on the
+// wire, which the protocol already tolerates; every change the core makes
+// (a new leader, a resignation) goes out with the driver's own Ready.
+func (t *UDPTransport) keepaliveLoop() {
+	defer t.wg.Done()
+	tk := time.NewTicker(t.cfg.Keepalive / 4)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case now := <-tk.C:
+			if now.Sub(time.Unix(0, t.progress.Load())) > t.cfg.MaxStall {
+				continue // the driver is stuck: stop vouching for it
+			}
+			var due []Message
+			t.mu.Lock()
+			for _, h := range t.lastHB {
+				if now.Sub(h.at) >= t.cfg.Keepalive {
+					h.at = now
+					due = append(due, h.m)
+				}
+			}
+			t.mu.Unlock()
+			for _, m := range due {
+				if t.write(t.cfg.HeartbeatConn, t.hbAddr[m.To], m) == nil {
+					t.repeats.Add(1)
+				}
+			}
+		}
+	}
 }
 
 func (t *UDPTransport) retransmitLoop() {

@@ -356,6 +356,7 @@ type statusDoc struct {
 	Quorum  bool              `json:"quorum"`
 	Members []memberDoc       `json:"members"`
 	Storage api.StorageStatus `json:"storage"` // documented in the contract, and was missing
+	Ring    api.RingStats     `json:"ring"`    // this node's failure detector: suspicions, heartbeat delays
 }
 
 type memberDoc struct {
@@ -367,7 +368,7 @@ type memberDoc struct {
 func statusJSON(st api.ClusterStatus, v StatusView) statusDoc {
 	h, _, _ := ClusterHealth(st)
 	d := statusDoc{Time: v.now().UTC().Format(time.RFC3339Nano), Node: st.Node, Term: st.Term, Leader: st.Leader,
-		Healthy: h == Healthy, Health: h, Quorum: st.Quorum, Members: []memberDoc{}, Storage: st.Storage}
+		Healthy: h == Healthy, Health: h, Quorum: st.Quorum, Members: []memberDoc{}, Storage: st.Storage, Ring: st.Ring}
 	for _, m := range st.Members {
 		md := memberDoc{MemberStatus: m, UptimeSec: int64(m.Uptime / time.Second)}
 		if at, ok := v.LastSeen[m.ID]; ok && !m.Online {

@@ -133,6 +133,30 @@ type ClusterStatus struct {
 	Members []MemberStatus `json:"members"`
 	// Storage is the reporting node's own snapshot and WAL verification.
 	Storage StorageStatus `json:"storage"`
+	// Ring is the reporting node's failure detector and heartbeat path.
+	Ring RingStats `json:"ring"`
+}
+
+// RingStats tells whether load delays the heartbeat path: how many times
+// this node suspected a member since it started, and how long received
+// heartbeats waited between their read off the socket and their step in
+// the driver (arrival is the kernel's receive timestamp; percentiles and
+// maximum over the latest 256).
+type RingStats struct {
+	Suspicions        uint64        `json:"suspicions"`
+	Heartbeats        uint64        `json:"heartbeats"`
+	HeartbeatDelayP50 time.Duration `json:"heartbeat_delay_p50_ns"`
+	HeartbeatDelayP99 time.Duration `json:"heartbeat_delay_p99_ns"`
+	HeartbeatDelayMax time.Duration `json:"heartbeat_delay_max_ns"`
+	// KeepaliveRepeats counts heartbeats the transport repeated because
+	// the driver was behind; RecvOverflow, datagrams dropped because the
+	// driver's queue was full.
+	KeepaliveRepeats uint64 `json:"keepalive_repeats"`
+	RecvOverflow     uint64 `json:"recv_overflow"`
+	// ReadDelayP99 and ReadDelayMax: the part of the wait spent in the
+	// socket before the transport's goroutine read the heartbeat.
+	ReadDelayP99 time.Duration `json:"read_delay_p99_ns"`
+	ReadDelayMax time.Duration `json:"read_delay_max_ns"`
 }
 
 // StorageStatus is what a node did to bound its restart time and to prove
