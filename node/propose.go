@@ -63,6 +63,17 @@ const retryForward = 250 * time.Millisecond
 // propose hands ev to the driver and waits until it is committed and applied
 // on this node, so the caller can read its own write (data flow step 5).
 func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID string, seen uint64) (uint64, error) {
+	p, err := n.enqueue(ctx, ev, user, msgID, seen)
+	if err != nil {
+		return 0, err
+	}
+	return n.await(ctx, p)
+}
+
+// enqueue hands ev to the driver without waiting for it to commit. It
+// blocks only while the driver's queue is full: the back-pressure a
+// pipelining caller (a stream) feels when the leader is slow.
+func (n *Node) enqueue(ctx context.Context, ev eventlog.Event, user, msgID string, seen uint64) (*proposal, error) {
 	deadline := n.now().Add(n.cfg.Timing.PostTimeout.Duration)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -71,11 +82,16 @@ func (n *Node) propose(ctx context.Context, ev eventlog.Event, user, msgID strin
 	p := &proposal{ev: ev, user: user, msgID: msgID, seen: seen, deadline: deadline, done: make(chan result, 1)}
 	select {
 	case n.proposeC <- p:
+		return p, nil
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	case <-n.stopped:
-		return 0, errors.New("node stopped")
+		return nil, errors.New("node stopped")
 	}
+}
+
+// await waits for the answer to an enqueued proposal.
+func (n *Node) await(ctx context.Context, p *proposal) (uint64, error) {
 	select {
 	case r := <-p.done:
 		return r.index, r.err
@@ -135,7 +151,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 	// The author's allowance for the whole cluster: every post is placed
 	// here. A retry joined above or answered from state is not charged.
 	if limited(p.ev.Body) {
-		if rl := n.posts.take(p.user, n.now()); rl != nil {
+		if rl := n.posts.take(p.user, n.now(), n.botAllowance(p.user)); rl != nil {
 			n.finish(p, result{err: rl}) // final; a forward reply carries it as text
 			return
 		}

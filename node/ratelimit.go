@@ -5,6 +5,7 @@ import (
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/config"
 )
 
 // Defaults of the cluster-wide allowance per user, the same as the SSH
@@ -26,6 +27,7 @@ type postLimiter struct {
 	rate, burst float64 // rate <= 0: no limit
 	buckets     map[string]*tokenBucket
 	sweep       time.Time
+	bots        map[string]config.Bot // by key fingerprint, filled on first use
 }
 
 type tokenBucket struct {
@@ -56,27 +58,74 @@ func limited(b eventlog.Body) bool {
 	return false
 }
 
+// allowance is one user's rate and burst, when it differs from the
+// limiter's default (a [[bot]] key in cluster.toml).
+type allowance struct {
+	rate, burst float64
+}
+
 // take takes one token of user's at now, or returns the refusal with the
-// wait until the next one.
-func (l *postLimiter) take(user string, now time.Time) *api.RateLimited {
-	if l.rate <= 0 {
+// wait until the next one. al, if not nil, is the user's own allowance.
+func (l *postLimiter) take(user string, now time.Time, al *allowance) *api.RateLimited {
+	rate, burst := l.rate, l.burst
+	if al != nil {
+		rate, burst = al.rate, al.burst
+	}
+	if rate <= 0 {
 		return nil
 	}
 	l.gc(now)
 	b := l.buckets[user]
 	if b == nil {
-		b = &tokenBucket{tokens: l.burst, last: now}
+		b = &tokenBucket{tokens: burst, last: now}
 		l.buckets[user] = b
 	}
 	if el := now.Sub(b.last); el > 0 {
-		b.tokens = min(l.burst, b.tokens+el.Seconds()*l.rate)
+		b.tokens = min(burst, b.tokens+el.Seconds()*rate)
 	}
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return nil
 	}
-	return &api.RateLimited{Wait: time.Duration((1 - b.tokens) / l.rate * float64(time.Second))}
+	return &api.RateLimited{Wait: time.Duration((1 - b.tokens) / rate * float64(time.Second))}
+}
+
+// botAllowance is the allowance of the [[bot]] key that owns user's name,
+// or nil for a person (the default). The name's owner comes from the
+// replicated identity, so every leader finds the same key. Driver-only.
+func (n *Node) botAllowance(user string) *allowance {
+	if len(n.cfg.Bots) == 0 {
+		return nil
+	}
+	if n.posts.bots == nil {
+		n.posts.bots = n.cfg.BotAllowances()
+	}
+	fp, ok := n.state.Identity.Lookup(user)
+	if !ok {
+		return nil
+	}
+	b, ok := n.posts.bots[fp]
+	if !ok {
+		return nil
+	}
+	return &allowance{rate: b.Rate, burst: float64(b.BurstOrDefault())}
+}
+
+// PostAllowance implements api.Backend: the rate and burst of the [[bot]]
+// key that owns user's name, or 0, 0 for a person (the default applies).
+func (n *Node) PostAllowance(user string) (rate float64, burst int) {
+	if len(n.cfg.Bots) == 0 {
+		return 0, 0
+	}
+	if fp, ok := n.state.Identity.Lookup(user); ok {
+		for _, b := range n.cfg.Bots {
+			if b.Fingerprint() == fp {
+				return b.Rate, b.BurstOrDefault()
+			}
+		}
+	}
+	return 0, 0
 }
 
 // gc forgets buckets idle long enough to be full, once a minute, so memory

@@ -12,11 +12,12 @@ import (
 )
 
 func cmdPost() command {
-	c := command{name: "post", usage: "[--id CLIENT_MSG_ID] [--] ROOM TEXT",
+	c := command{name: "post", usage: "[--id CLIENT_MSG_ID] [--] ROOM TEXT   |   post --stream",
 		summary: "Post a message; prints its committed index. Exit 0 only once committed.\n" +
 			"Flags come before ROOM. TEXT is the rest of the line, exactly (line breaks kept, control\n" +
 			"characters removed); with no TEXT, or TEXT \"-\", it is read from stdin.\n" +
-			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message."}
+			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message.\n\n" +
+			streamHelp}
 	c.run = func(e *execEnv) int { return runPost(e, c) }
 	return c
 }
@@ -24,8 +25,15 @@ func cmdPost() command {
 func runPost(e *execEnv, c command) int {
 	fs := newFlags(c)
 	id := fs.String("id", "", "client message id (idempotency key); random if empty")
+	stream := fs.Bool("stream", false, "read JSON lines from stdin, post each, write one JSON ack line per post")
 	if code, ok := parseFlags(e, c, fs, e.line.leadingFlags(fs)); !ok {
 		return code
+	}
+	if *stream {
+		if *id != "" {
+			return usageErr(e, c, fs, "--id is for one post; with --stream each line has its own \"id\"")
+		}
+		return runStream(e, c)
 	}
 	arg, ok := e.line.next()
 	if !ok {
@@ -60,7 +68,8 @@ func runPost(e *execEnv, c command) int {
 	if n := utf8.RuneCountInString(text); n > e.srv.cfg.MaxMessageLen {
 		return e.errorf("post: message too long: %d runes (max %d); nothing was posted", n, e.srv.cfg.MaxMessageLen)
 	}
-	if ok, wait := e.srv.limit.Allow(e.id.Name); !ok {
+	rate, burst := e.b.PostAllowance(e.id.Name)
+	if ok, wait := e.srv.limit.AllowAt(e.id.Name, rate, burst); !ok {
 		return e.errorf("post: rate limited: try again in %s", wait.Round(1e6))
 	}
 	if code, ok := e.claim(); !ok { // a first post claims the name

@@ -47,6 +47,10 @@ type Config struct {
 	// RateBurst the bucket size (default 40: a pasted paragraph).
 	RateLimit float64
 	RateBurst int
+	// StreamInFlight caps the posts one `post --stream` session has sent
+	// and not yet acknowledged (default 256); beyond it the session stops
+	// reading its input until acks go out (back-pressure).
+	StreamInFlight int
 	// MaxMessageLen in runes (default 2000).
 	MaxMessageLen int
 	// PostTimeout bounds one replicated write (default 10s).
@@ -89,6 +93,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.MaxSessionsPerKey, 20)
 	defInt(&c.RateBurst, 40)
 	defInt(&c.MaxMessageLen, 2000)
+	defInt(&c.StreamInFlight, 256)
 	defInt(&c.HistoryOnJoin, 50)
 	defInt(&c.SessionQueue, 64)
 	defInt(&c.FPS, 200)

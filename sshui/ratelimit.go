@@ -32,22 +32,32 @@ func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter 
 // Allow takes one token for user. When empty it returns false and how long
 // until the next token.
 func (l *rateLimiter) Allow(user string) (bool, time.Duration) {
+	return l.AllowAt(user, 0, 0)
+}
+
+// AllowAt is Allow for a user with an allowance of its own (a [[bot]]
+// key's); rate <= 0 means the limiter's default.
+func (l *rateLimiter) AllowAt(user string, rate float64, burst int) (bool, time.Duration) {
+	r, bu := l.rate, l.burst
+	if rate > 0 {
+		r, bu = rate, float64(max(burst, 1))
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.gc(now)
 	b := l.buckets[user]
 	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
+		b = &bucket{tokens: bu, last: now}
 		l.buckets[user] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.tokens = min(bu, b.tokens+now.Sub(b.last).Seconds()*r)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	wait := time.Duration((1 - b.tokens) / r * float64(time.Second))
 	return false, wait
 }
 

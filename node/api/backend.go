@@ -49,6 +49,18 @@ type Backend interface {
 	// action marks it an action (/me).
 	DirectMessage(ctx context.Context, from, to, text, clientMsgID string, action bool) (index uint64, err error)
 
+	// Submit hands a post (Room) or direct message (To) to the log and
+	// returns at once, so a stream can pipeline many; Pending.Wait gives
+	// what Post or DirectMessage would have returned. It blocks only while
+	// the node's queue of proposals is full (back-pressure). Requests one
+	// caller submits are placed in that order while the leader stays.
+	Submit(ctx context.Context, r PostRequest) Pending
+	// PostAllowance is user's own allowance of posts and direct messages:
+	// the rate per second and the burst of the [[bot]] entry in
+	// cluster.toml of the key that owns the name; 0, 0 for everyone else
+	// (a person's default applies).
+	PostAllowance(user string) (rate float64, burst int)
+
 	// History returns up to limit messages of room with Index < before
 	// (before == 0: the newest), ascending.
 	History(room string, before uint64, limit int) ([]Message, error)
@@ -103,6 +115,22 @@ type Backend interface {
 
 	// Status is this node's view of the cluster.
 	Status() ClusterStatus
+}
+
+// PostRequest is one post or direct message of a stream (Backend.Submit).
+type PostRequest struct {
+	User   string
+	Room   string // a room, or "" for a direct message to To
+	To     string
+	Text   string
+	ID     string // the request id (exactly once); random when empty
+	Action bool   // an action (/me)
+}
+
+// Pending is a submitted request. Wait returns its committed index or why
+// it failed, exactly as Post does; it may be called once.
+type Pending interface {
+	Wait(ctx context.Context) (index uint64, err error)
 }
 
 // Subscription is a bounded stream of committed events.

@@ -31,6 +31,7 @@ type Config struct {
 	Storage Storage `toml:"storage"`
 	Metrics Metrics `toml:"metrics"`
 	Nodes   []Node  `toml:"node"`
+	Bots    []Bot   `toml:"bot"` // per-key posting allowances (bots.go)
 
 	// path is the file the config was loaded from; relative paths in it
 	// (data_dir, secret_file, admin_keys_file, ssh.host_key) are resolved
@@ -292,6 +293,7 @@ func (c *Config) Validate() error {
 		bad("cluster.secret", "cluster.secret is shorter than %d characters", minSecret)
 	}
 	c.validateTiming(bad)
+	c.validateBots(bad)
 	if c.SSH.MaxSessions < 1 {
 		bad("ssh.max_sessions", "ssh.max_sessions must be at least 1 (got %d)", c.SSH.MaxSessions)
 	}

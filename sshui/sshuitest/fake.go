@@ -38,6 +38,10 @@ type Fake struct {
 	posts     int
 	histErr   error
 	histHook  func(room string, before uint64, limit int)
+	// streams (Submit)
+	gate       chan struct{}
+	submitted  int
+	allowances map[string][2]float64
 }
 
 type room struct {
@@ -582,4 +586,65 @@ func (f *Fake) publishLocked(e api.Event) {
 			s.closeLocked()
 		}
 	}
+}
+
+// Submit implements api.Backend: the post is made when Wait is called,
+// after the submit gate (SetSubmitGate) opens; a closed gate, or none,
+// lets it through at once.
+func (f *Fake) Submit(ctx context.Context, r api.PostRequest) api.Pending {
+	f.mu.Lock()
+	f.submitted++
+	gate := f.gate
+	f.mu.Unlock()
+	return fakePending(func(ctx context.Context) (uint64, error) {
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return 0, fmt.Errorf("fake: %w: %w", api.ErrNoQuorum, ctx.Err())
+			}
+		}
+		if r.To != "" {
+			return f.DirectMessage(ctx, r.User, r.To, r.Text, r.ID, r.Action)
+		}
+		return f.Post(ctx, r.User, r.Room, r.Text, r.ID, 0, r.Action)
+	})
+}
+
+type fakePending func(ctx context.Context) (uint64, error)
+
+func (p fakePending) Wait(ctx context.Context) (uint64, error) { return p(ctx) }
+
+// SetSubmitGate holds every post submitted from now on until gate is
+// closed (nil: none are held), as a node without quorum holds them.
+func (f *Fake) SetSubmitGate(gate chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = gate
+}
+
+// Submitted counts Submit calls.
+func (f *Fake) Submitted() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.submitted
+}
+
+// SetAllowance gives user an allowance of its own (PostAllowance).
+func (f *Fake) SetAllowance(user string, rate float64, burst int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.allowances == nil {
+		f.allowances = map[string][2]float64{}
+	}
+	f.allowances[user] = [2]float64{rate, float64(burst)}
+}
+
+// PostAllowance implements api.Backend: SetAllowance's, or 0, 0 (none of
+// its own).
+func (f *Fake) PostAllowance(user string) (float64, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.allowances[user]
+	return a[0], int(a[1])
 }

@@ -67,6 +67,7 @@ func RunBatch(ctx context.Context, cfg Config, o BatchOptions) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Stream = true // many lines: one pipelined `post --stream` per connection
 	c, err := New(cfg)
 	if err != nil {
 		return err

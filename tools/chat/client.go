@@ -114,6 +114,9 @@ type Config struct {
 	MaxBackoff time.Duration
 	// IDPrefix starts every client message id (default: 12 random hex digits).
 	IDPrefix string
+	// Stream posts through one pipelined `post --stream` session per
+	// connection instead of one exec `post` per line (--batch).
+	Stream bool
 
 	// Callbacks, all optional. They are serialized (never two at once), in
 	// event order, and run on the client's goroutines: keep them short.
@@ -282,6 +285,11 @@ func (c *Client) remove(id string) bool {
 	defer c.mu.Unlock()
 	for i, o := range c.queue {
 		if o.id == id {
+			if i == 0 { // the usual case: acks come in order; no copy
+				c.queue = c.queue[1:]
+				c.notifyLocked()
+				return true
+			}
 			c.queue = append(c.queue[:i:i], c.queue[i+1:]...)
 			c.notifyLocked()
 			return true

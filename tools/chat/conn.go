@@ -195,7 +195,13 @@ func (c *Client) serve(ctx context.Context, conn *ssh.Client, n Node, lost *Node
 	defer cancel()
 	errc := make(chan error, 3)
 	go func() { errc <- c.readTail(tail, n) }()
-	go func() { errc <- c.sender(sctx, conn) }()
+	go func() {
+		if c.cfg.Stream {
+			errc <- c.streamSender(sctx, conn)
+			return
+		}
+		errc <- c.sender(sctx, conn)
+	}()
 	go func() { errc <- c.keepalive(sctx, conn) }()
 	running := 3
 	select {
