@@ -16,6 +16,9 @@ func (e UsageError) Error() string { return e.Msg }
 
 // Main is `syncnet bench [flags]`: one run, a summary table (or JSON) on out.
 func Main(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && args[0] == "write" {
+		return WriteMain(ctx, args[1:], out, errOut)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	var c Config
@@ -35,7 +38,8 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.IntVar(&c.Height, "height", 24, "PTY rows")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of the table")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncnet bench --addr HOST:PORT [--sessions N] [--posters P] [--rate R] [--duration D] [--ramp R] [--pid PID] [--json]\n\n"+
+		fmt.Fprintln(fs.Output(), "Usage: syncnet bench write --help   (posts through SSH: exec vs stream, see its help)\n"+
+			"       syncnet bench --addr HOST:PORT [--sessions N] [--posters P] [--rate R] [--duration D] [--ramp R] [--pid PID] [--json]\n\n"+
 			"Opens N PTY chat sessions to one node (distinct users, in-memory keys), posts messages with\n"+
 			"unique tokens and finds each token in every other session's screen. Loopback only; bounded.")
 		fs.PrintDefaults()
