@@ -248,7 +248,11 @@ func (in *seedInstall) receive(s seedSource) error {
 		return err
 	}
 	o := in.offer
-	in.log.Info("copying the log from a peer (this node's WAL is empty)", "peer", in.from, "entries", o.commit,
+	what := "copying the log from a peer (this node's WAL is empty)"
+	if in.restore {
+		what = "restoring the log from a backup"
+	}
+	in.log.Info(what, "from", in.from, "entries", o.commit,
 		"snapshot_applied", o.applied, "state_bytes", o.stateLen, "chunk_bytes", o.chunksLen)
 	if in.chunks, err = os.OpenFile(filepath.Join(in.staging, "chunks"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600); err != nil {
 		return &seedDiskError{err}

@@ -14,8 +14,9 @@ import (
 // benchmarks in docs/BENCHMARKS.md use 1M and 10M): the nodes start from
 // the filled WALs and snapshot; a node restarted cleanly and one killed
 // with kill -9 come back from their snapshot and serve the same history;
-// a node whose data directory is wiped rejoins, catches up the whole log
-// from the others, and `wal diff` finds the three WALs in agreement. It
+// a node whose data directory is wiped rejoins (it copies a peer's log
+// before it starts, then catches up the rest through replication), and
+// `wal diff` finds the three WALs in agreement. It
 // logs the restart and catch-up times; it asserts only correctness (no
 // test asserts a wall-clock time).
 func TestScaleRestartAndRejoin(t *testing.T) {
@@ -61,8 +62,8 @@ func TestScaleRestartAndRejoin(t *testing.T) {
 		t.Logf("restart of %s after %s to answering status: %s (%s)", f, how, took.Round(time.Millisecond), c.logLine(f, "wal recovered"))
 	}
 
-	// A lost data directory: the node comes back empty, must not vote
-	// before it has caught up, and catches up the whole log by bulk appends.
+	// A lost data directory: the node comes back empty, copies a peer's
+	// log before it starts, and must not vote before it has caught up.
 	c.kill9(f)
 	if err := os.RemoveAll(c.nodeDir(f)); err != nil {
 		t.Fatal(err)
