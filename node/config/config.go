@@ -30,6 +30,7 @@ type Config struct {
 	SSH     SSH     `toml:"ssh"`
 	Storage Storage `toml:"storage"`
 	Metrics Metrics `toml:"metrics"`
+	Log     Log     `toml:"log"` // the node's log (log.go)
 	Nodes   []Node  `toml:"node"`
 	Bots    []Bot   `toml:"bot"` // per-key posting allowances (bots.go)
 
@@ -313,6 +314,7 @@ func (c *Config) Validate() error {
 		bad("metrics.host", "metrics.host %q is not a host name or address (\"127.0.0.1\" serves on loopback only)", h)
 	}
 	c.validateHostKey(bad)
+	c.validateLog(bad)
 	c.validateNodes(bad, offlineResolver)
 	return errors.Join(errs...)
 }

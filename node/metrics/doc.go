@@ -6,6 +6,6 @@
 // what the node keeps anyway (node.Stats, the published status): a node
 // nobody scrapes pays nothing for them. Only two histograms are fed on the
 // hot path, one observation each: the commit latency of posts made through
-// this node (Backend wraps the node's api.Backend) and the duration of each
+// this node (ObservePost, called around the node's Post) and the duration of each
 // WAL fsync (node.ObserveWALSync). docs/OPERATIONS.md lists every metric.
 package metrics

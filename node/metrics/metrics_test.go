@@ -18,16 +18,11 @@ type fake struct {
 	mu sync.Mutex
 	st api.ClusterStatus
 	s  node.Stats
-	api.Backend
-	postErr error
 }
 
 func (f *fake) Status() api.ClusterStatus { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
 func (f *fake) Stats() node.Stats         { f.mu.Lock(); defer f.mu.Unlock(); return f.s }
 func (f *fake) set(fn func(*fake))        { f.mu.Lock(); defer f.mu.Unlock(); fn(f) }
-func (f *fake) Post(context.Context, string, string, string, string, uint64, bool) (uint64, error) {
-	return 7, f.postErr
-}
 
 func leaderOf3(commit, f2, f3 uint64) api.ClusterStatus {
 	return api.ClusterStatus{Node: "n1", Leader: "n1", Term: 4, Quorum: true, Members: []api.MemberStatus{
@@ -107,10 +102,8 @@ func TestReadiness(t *testing.T) {
 func TestBackendCountsPostsByResult(t *testing.T) {
 	f := &fake{st: leaderOf3(1, 1, 1)}
 	m := New(f, Options{})
-	b := m.Backend(f)
 	for _, err := range []error{nil, nil, api.ErrNoQuorum, &api.RateLimited{}, &api.Refusal{}, context.DeadlineExceeded, errors.New("x")} {
-		f.postErr = err
-		b.Post(context.Background(), "u", "r", "t", "", 0, false)
+		m.ObservePost("post", m.Now(), err)
 	}
 	for result, want := range map[string]float64{"committed": 2, "no_quorum": 1, "rate_limited": 1, "refused": 1, "timeout": 1, "error": 1} {
 		if got := testutil.ToFloat64(m.posts.WithLabelValues("post", result)); got != want {

@@ -28,8 +28,12 @@ var liveKeys = map[string]bool{
 // Reloader re-reads cluster.toml for a running node and applies what can
 // change live, all or nothing.
 type Reloader struct {
-	Path       string
-	Current    *config.Config
+	Path    string
+	Current *config.Config
+	// Admin are the admin keys in force (what the server was given, or
+	// the last reload applied): a reload compares the file's keys with
+	// these, not with a second reading of the same file.
+	Admin      []string
 	Live       Live
 	Level      *slog.LevelVar
 	LevelFixed bool // --log-level given: the config's log.level does not apply
@@ -52,18 +56,15 @@ func (r *Reloader) Reload() ([]string, error) {
 			strings.Join(fixed, ", "))
 	}
 	var changed []string
-	oldKeys, err := r.adminKeys(r.Current)
-	if err != nil {
-		return nil, fmt.Errorf("reload refused, nothing changed: %w", err)
-	}
+	oldKeys := r.Admin
 	newKeys, err := r.adminKeys(next)
 	if err != nil {
 		return nil, fmt.Errorf("reload refused, nothing changed: %w", err)
 	}
 	var lvl slog.Level
 	if !r.LevelFixed {
-		if err := lvl.UnmarshalText([]byte(logLevelOf(next))); err != nil {
-			return nil, fmt.Errorf("reload refused, nothing changed: %s: log.level %q: use debug, info, warn or error", next.Where("log.level"), logLevelOf(next))
+		if err := lvl.UnmarshalText([]byte(next.LogLevel())); err != nil {
+			return nil, fmt.Errorf("reload refused, nothing changed: %s: log.level %q: use debug, info, warn or error", next.Where("log.level"), next.LogLevel())
 		}
 	}
 	// Everything checked: apply. SetAdminKeys parses the keys again, and
@@ -89,7 +90,7 @@ func (r *Reloader) Reload() ([]string, error) {
 		changed = append(changed, fmt.Sprintf("log.level: %s -> %s", r.Level.Level(), lvl))
 		r.Level.Set(lvl)
 	}
-	r.Current = next
+	r.Current, r.Admin = next, newKeys
 	return changed, nil
 }
 
@@ -156,6 +157,3 @@ func (r *Reloader) Apply() ([]string, error) {
 	}
 	return changed, err
 }
-
-// logLevelOf is the config's log level.
-func logLevelOf(c *config.Config) string { return "info" }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncnet/syncnet/node"
@@ -81,7 +82,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	var srv *sshui.Server
-	var backend api.Backend = n
+	be := &backend{Node: n}
 	var met *metrics.Metrics
 	if ml != nil {
 		met = metrics.New(n, metrics.Options{
@@ -91,10 +92,18 @@ func Run(ctx context.Context, o Options) error {
 				return metrics.FrontStats{Connects: f.Connects, Refusals: f.Refusals, Delivered: f.Delivered, Dropped: f.Dropped}
 			},
 		})
-		backend = met.Backend(n)
+		be.met = met
 		n.ObserveWALSync(met.ObserveFsync)
 	}
-	srv, err = newSSH(o, backend, hostKey, log)
+	admin, err := adminKeys(o, o.Node.Config)
+	if err != nil {
+		n.Close()
+		if ml != nil {
+			ml.Close()
+		}
+		return err
+	}
+	srv, err = newSSH(o, be, admin, hostKey, log)
 	if err != nil {
 		if ml != nil {
 			ml.Close()
@@ -102,8 +111,14 @@ func Run(ctx context.Context, o Options) error {
 		n.Close()
 		return err
 	}
-	reloader := &Reloader{Path: o.ConfigPath, Current: o.Node.Config, Live: srv, Level: o.Level, LevelFixed: o.LevelFixed,
+	reloader := &Reloader{Path: o.ConfigPath, Current: o.Node.Config, Admin: admin, Live: srv, Level: o.Level, LevelFixed: o.LevelFixed,
 		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }}
+	var reloadMu sync.Mutex // SIGHUP and ssh reload, one at a time
+	be.reload = func() ([]string, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		return reloader.Apply()
+	}
 	n.SetClientCount(srv.Sessions)
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	defer stopNode()
@@ -152,7 +167,7 @@ wait:
 			srv.Shutdown(context.Background())
 			return err
 		case <-o.Reload:
-			reloader.Apply()
+			be.reload()
 		}
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -229,13 +244,9 @@ func nodeIndex(nodes []config.Node, id string) int {
 // newSSH builds the SSH server in front of n from the cluster config: its
 // address, host key, admin keys, limits and timeouts. It binds ssh_port
 // unless a listener was passed in.
-func newSSH(o Options, n api.Backend, hostKey *HostKey, log *slog.Logger) (*sshui.Server, error) {
+func newSSH(o Options, n api.Backend, admin []string, hostKey *HostKey, log *slog.Logger) (*sshui.Server, error) {
 	c, id := o.Node.Config, o.Node.ID
 	self, err := c.Node(id)
-	if err != nil {
-		return nil, err
-	}
-	admin, err := adminKeys(o, c)
 	if err != nil {
 		return nil, err
 	}

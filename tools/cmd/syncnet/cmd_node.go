@@ -74,6 +74,9 @@ keys and logs so, as syncnet up does.`)
 		logger.Error("config refused; nothing was started", "err", err)
 		return err
 	}
+	if *level == "" {
+		lvl.UnmarshalText([]byte(cfg.LogLevel())) // Load checked it
+	}
 	ls, ssh, metricsL, err := inheritedListeners(os.Getenv(listenFDsEnv))
 	if err != nil {
 		return err
