@@ -1,0 +1,42 @@
+#!/bin/bash
+# The backup figures of docs/BENCHMARKS.md ("Backup and restore"): over the
+# data of catchuplatency.sh or scalebench.sh (N messages, default 1M; run
+# one of them first), start the three nodes, time `post` through node1 idle
+# (postlatency.sh), then take `ssh admin@node2 backup` (a follower) while
+# posting, and print its size, rate and the posts' latency during it; then
+# restore it into a new directory with `syncnet restore` and time that.
+# usage (from the repository root, after make build): tools/fill/backupbench.sh [BIN]
+set -u
+N=${N:-1000000}
+BIN=${1:-bin/syncnet}
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${SCALEBENCH_DIR:-/tmp/syncnet-catchup}/n$N
+[ -f $B/cluster.toml ] || { echo "no $B/cluster.toml: run catchuplatency.sh first"; exit 1; }
+start() { $BIN node --config $B/cluster.toml --id $1 --log-level info >> $B/$1.log 2>&1 & echo $! > $B/$1.pid; }
+waitlog() { # id pattern count
+  for i in $(seq 1 6000); do c=$(grep -c "$2" $B/$1.log 2>/dev/null); [ "${c:-0}" -ge "$3" ] && return 0; sleep 0.1; done
+  echo "timeout waiting for $2 on $1"; return 1
+}
+for id in node1 node2 node3; do : > $B/$id.log; start $id; done
+for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
+sleep 5
+echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
+S="ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+rm -f $B/during.raw $B/during.raw.stop $B/backup.tar
+RAW=$B/during.raw bash $HERE/postlatency.sh 2222 100000 during & LAT=$!
+sleep 0.5
+t0ns=$(date +%s%N)
+$S -p 2223 admin@127.0.0.1 backup > $B/backup.tar 2> $B/backup.err || { cat $B/backup.err; }
+t1ns=$(date +%s%N)
+touch $B/during.raw.stop; wait $LAT
+bytes=$(stat -c %s $B/backup.tar)
+echo "backup: $bytes bytes in $(echo "($t1ns - $t0ns)/1000000000" | bc -l | cut -c1-6) s: $(echo "$bytes / (($t1ns - $t0ns)/1000)" | bc) MB/s; $(tail -1 $B/backup.err)"
+echo "posts during the backup: $(awk -v a=$t0ns -v b=$t1ns '$1 >= a && $1 < b {print $2}' $B/during.raw | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')"
+for id in node1 node2 node3; do kill -TERM $(cat $B/$id.pid); done; sleep 2
+R=$B/restored; rm -rf $R; mkdir -p $R
+sed -e "s|^data_dir = .*|data_dir = \"$R/data\"|" $B/cluster.toml > $R/cluster.toml
+t0ns=$(date +%s%N)
+$BIN restore $B/backup.tar --config $R/cluster.toml --id node1 --new-cluster 2>&1 | tail -1
+echo "restore took $(echo "($(date +%s%N) - $t0ns)/1000000000" | bc -l | cut -c1-6) s"
+$BIN wal diff $B/data/node2/wal $R/data/node1/wal | tail -1
+rm -rf $R
