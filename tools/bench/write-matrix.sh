@@ -8,14 +8,21 @@
 # has no ring figures too). BENCH is the binary that runs the benchmark.
 #
 #   tools/bench/write-matrix.sh SYNCNET BENCH DIR "exec:leader:1 stream:spread:64 ..." [bench flags]
+#
+# CLUSTER_TOML picks the cluster.toml to copy (default: the repository's;
+# an older build needs the file of its own commit); BOT=0 leaves out the
+# [[bot]] (builds before issue 17 do not know it).
 set -euo pipefail
 syncnet=$(realpath "$1"); bench=$(realpath "$2"); dir=$3; runs=$4; shift 4
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
 sed -e 's/2222/2722/; s/2223/2723/; s/2224/2724/' \
     -e 's/= 800\([0-2]\)/= 870\1/; s/= 802\([0-2]\)/= 872\1/; s/= 803\([0-2]\)/= 873\1/' \
-    -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' "$repo/cluster.toml" > cluster.toml
-printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat ~/.ssh/id_ed25519.pub)" >> cluster.toml
+    -e 's/= 804\([0-2]\)/= 874\1/' \
+    -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' "${CLUSTER_TOML:-$repo/cluster.toml}" > cluster.toml
+if [ "${BOT:-1}" = 1 ]; then
+  printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat ~/.ssh/id_ed25519.pub)" >> cluster.toml
+fi
 setsid "$syncnet" up --config cluster.toml > up.out 2>&1 &
 up=$!
 trap 'kill -INT $up 2>/dev/null; wait $up 2>/dev/null || true' EXIT

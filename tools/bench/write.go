@@ -594,7 +594,7 @@ func findNodePIDs() []int {
 		}
 		args := strings.Split(string(b), "\x00")
 		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if len(args) > 1 && filepath.Base(args[0]) == "syncnet" && args[1] == "node" && cwd == here {
+		if len(args) > 1 && strings.HasPrefix(filepath.Base(args[0]), "syncnet") && args[1] == "node" && cwd == here {
 			out = append(out, pid)
 		}
 	}
