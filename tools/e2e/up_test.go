@@ -285,7 +285,7 @@ func TestUpRestartsAKilledNodeAndTheClusterServesThroughout(t *testing.T) {
 	t.Logf("kill -9 %s (the leader, pid %d)", leader, old)
 	syscall.Kill(old, syscall.SIGKILL)
 	u.waitOutput(t, "syncnet up: "+leader+" exited (signal: killed); restarting in 1s")
-	u.waitOutput(t, "syncnet up: the cluster is HEALTHY again")
+	u.waitOutput(t, "syncnet up: cluster HEALTHY again")
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	r := <-res

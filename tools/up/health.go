@@ -23,7 +23,7 @@ import (
 // It needs a node with a metrics_port; without one it prints the commands
 // at once. Later, it says when the cluster becomes healthy again after a
 // node came back.
-func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *terminal, a adopted) {
+func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *terminal, a adopted, pid func(id string) int) {
 	var urls []string
 	for _, n := range cfg.Nodes {
 		if n.MetricsPort != 0 {
@@ -31,7 +31,7 @@ func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *t
 		}
 	}
 	if len(urls) == 0 {
-		term.printf("%s", tryLines(cfg, o, a))
+		term.printf("%s", tryLines(cfg, o, a, "", pid))
 		term.printf("syncnet up: no node has a metrics_port, so the cluster's health is not shown here; ssh -p %d admin@localhost status shows it\n",
 			cfg.Nodes[0].SSHPort)
 		return
@@ -58,13 +58,13 @@ func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *t
 			} else {
 				term.printf("syncnet up: no node answered on its metrics port within %s\n", o.HealthTimeout)
 			}
-			term.printf("%s", tryLines(cfg, o, a))
+			term.printf("%s", tryLines(cfg, o, a, st.Leader, pid))
 		case announced && healthy && !wasHealthy:
 			h, online, _ := sshui.ClusterHealth(st)
-			term.printf("syncnet up: the cluster is %s again: %d/%d online, leader %s, term %d\n", h, online, len(st.Members), st.Leader, st.Term)
+			term.printf("syncnet up: cluster %s again: %d/%d online, leader %s, term %d\n", h, online, len(st.Members), st.Leader, st.Term)
 		case announced && !healthy && wasHealthy && ok:
 			h, online, _ := sshui.ClusterHealth(st)
-			term.printf("syncnet up: the cluster is %s: %d/%d online\n", h, online, len(st.Members))
+			term.printf("syncnet up: cluster %s: %d/%d online\n", h, online, len(st.Members))
 		}
 		if announced {
 			wasHealthy = healthy
@@ -119,8 +119,9 @@ func indent(s string) string {
 }
 
 // tryLines are the exact commands to try, with the real ports (and the
-// adopted key, when one was).
-func tryLines(cfg *config.Config, o Options, a adopted) string {
+// adopted key, when one was), ending with the kill -9 of a node (the
+// leader, when known) that shows failover.
+func tryLines(cfg *config.Config, o Options, a adopted, leader string, pid func(id string) int) string {
 	host := func(n config.Node) string {
 		if n.Host == "127.0.0.1" || n.Host == "::1" {
 			return "localhost"
@@ -151,7 +152,13 @@ func tryLines(cfg *config.Config, o Options, a adopted) string {
 			break
 		}
 	}
-	fmt.Fprintf(&b, "  kill -9 $(pgrep -f 'syncnet node .*--id %s')   # the others carry on; up restarts it\n", n1.ID)
+	victim, what := n1.ID, n1.ID
+	if leader != "" {
+		victim, what = leader, leader+", the leader"
+	}
+	if p := pid(victim); p > 0 {
+		fmt.Fprintf(&b, "  kill -9 %d                          # %s: the others carry on, up restarts it\n", p, what)
+	}
 	return b.String()
 }
 
@@ -170,6 +177,9 @@ func shortHome(paths []string) []string {
 func shortBinary(bin string) string {
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, bin); err == nil && !strings.HasPrefix(rel, "..") {
+			if !strings.Contains(rel, string(filepath.Separator)) {
+				rel = "." + string(filepath.Separator) + rel // a command in the current directory
+			}
 			return rel
 		}
 	}

@@ -130,7 +130,14 @@ func Run(ctx context.Context, o Options) error {
 	term.printf("syncnet up: every node has the same SSH host key (%s); to trust the cluster once, "+
 		"add this line to ~/.ssh/known_hosts (syncnet hostkey prints it):\n  %s\n",
 		hostKey.Fingerprint(), serve.KnownHostsLine(cfg, hostKey.Signer.PublicKey()))
-	go announceHealthy(runCtx, cfg, o, term, adopted)
+	go announceHealthy(runCtx, cfg, o, term, adopted, func(id string) int {
+		for _, s := range sups {
+			if s.id == id {
+				return s.pid()
+			}
+		}
+		return 0
+	})
 
 	var result error
 	select {
@@ -317,6 +324,21 @@ func describeExit(err error) (string, bool) {
 		return "exit status 0", true
 	}
 	return err.Error(), false
+}
+
+// pid is the running node's process id (0: none running).
+func (s *supervisor) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.cur.cmd == nil {
+		return 0
+	}
+	select {
+	case <-s.cur.done:
+		return 0
+	default:
+		return s.cur.cmd.Process.Pid
+	}
 }
 
 // stopNow stops the node: SIGTERM, then SIGKILL after timeout. No restart
