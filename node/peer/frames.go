@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -141,7 +142,28 @@ func (t *Transport) acceptLoop() {
 
 // readLoop authenticates the dialer, then delivers its frames.
 func (t *Transport) readLoop(conn net.Conn) error {
-	from, nonce, err := t.challenge(conn)
+	var tc *tls.Conn
+	certID := ""
+	var err error
+	if t.cfg.TLS != nil {
+		if tc, certID, err = acceptTLS(conn, t.cfg.TLS, t.ownCert, t.cfg.ConnectTimeout); err == nil {
+			conn = tc
+		}
+	}
+	var from string
+	var nonce [nonceLen]byte
+	if err == nil {
+		from, nonce, err = t.challenge(conn)
+	}
+	if err == nil && tc != nil && from != certID {
+		err = fmt.Errorf("hello claims to be %s but the certificate is %s's: a node cannot speak for another", from, certID)
+	}
+	if err == nil && tc != nil && t.cfg.LinkKeys != nil {
+		var k LinkKey
+		if k, err = linkKey(tc, from, t.cfg.ID); err == nil {
+			t.cfg.LinkKeys(k)
+		}
+	}
 	if err != nil {
 		t.stats.badHello.Add(1)
 		// One line a second at most: anyone who can reach the port can

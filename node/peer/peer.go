@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/syncnet/syncnet/node/certs"
 )
 
 const (
@@ -81,6 +84,16 @@ type Config struct {
 	Logger     *slog.Logger
 	// Streams serves stream requests (stream.go); nil refuses them.
 	Streams StreamHandler
+	// TLS, when set, runs every connection over mutual TLS 1.3 with these
+	// credentials (tls.go): each end proves its node id with a certificate
+	// of the cluster CA. nil: the HMAC hello and frames only, in the clear
+	// (tests, and a cluster configured insecure).
+	TLS *certs.Store
+	// LinkKeys, when set with TLS, receives the ring key of every
+	// connection once both ends are verified (LinkKey): from this node for
+	// an outbound connection, to it for an inbound one. Called from the
+	// transport's goroutines.
+	LinkKeys func(LinkKey)
 }
 
 // Stats counts what the transport did; rejected input never panics and is
@@ -118,10 +131,12 @@ type Transport struct {
 	stats struct {
 		sent, received, qfull, noconn, tooLarge, inFull, badHello, badFrame atomic.Uint64
 	}
-	rejectLog logLimit // rejected handshakes are logged at most once a second (frames.go)
-	mu        sync.Mutex
-	inbound   map[net.Conn]struct{}
-	in        inQueue
+	rejectLog  logLimit // rejected handshakes are logged at most once a second (frames.go)
+	dialLog    logLimit // dials refused for their certificates, likewise
+	expiredLog logLimit // this node's own certificate expired (tls.go)
+	mu         sync.Mutex
+	inbound    map[net.Conn]struct{}
+	in         inQueue
 }
 
 type outbound struct {
@@ -303,7 +318,16 @@ func (t *Transport) dialLoop(o *outbound) {
 	for t.ctx.Err() == nil {
 		conn, nonce, err := t.dial(o)
 		if err != nil {
-			t.cfg.Logger.Debug("peer dial failed", "peer", o.id, "err", err)
+			if msg, refused := certRefusal(err); t.cfg.TLS != nil && refused {
+				// A listener that fails our check (an impostor, another
+				// cluster, an expired certificate), or that refuses
+				// ours, is worth a warning; at most one a second.
+				if ok, skipped := t.dialLog.allow(time.Now()); ok {
+					t.cfg.Logger.Warn(msg, "peer", o.id, "addr", o.addr, "err", err, "not_logged_since_last", skipped)
+				}
+			} else {
+				t.cfg.Logger.Debug("peer dial failed", "peer", o.id, "err", err)
+			}
 			select {
 			case <-t.ctx.Done():
 				return
@@ -346,6 +370,14 @@ func (t *Transport) dial(o *outbound) (net.Conn, [nonceLen]byte, error) {
 	if err != nil {
 		return nil, nonce, err
 	}
+	if t.cfg.TLS != nil {
+		tc, err := dialTLS(t.ctx, conn, t.cfg.TLS, t.ownCert, o.id, t.cfg.ConnectTimeout)
+		if err != nil {
+			conn.Close()
+			return nil, nonce, err
+		}
+		conn = tc
+	}
 	conn.SetDeadline(time.Now().Add(t.cfg.ConnectTimeout))
 	if _, err := io.ReadFull(conn, nonce[:]); err != nil {
 		conn.Close()
@@ -360,6 +392,14 @@ func (t *Transport) dial(o *outbound) (net.Conn, [nonceLen]byte, error) {
 	conn.SetDeadline(time.Time{})
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	if tc, ok := conn.(*tls.Conn); ok && t.cfg.LinkKeys != nil {
+		k, err := linkKey(tc, t.cfg.ID, o.id)
+		if err != nil {
+			conn.Close()
+			return nil, nonce, err
+		}
+		t.cfg.LinkKeys(k)
 	}
 	return conn, nonce, nil
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/syncnet/syncnet/node/certs"
 )
 
 // A stream is a connection that carries one long exchange in both
@@ -151,6 +153,11 @@ type StreamDial struct {
 	// frame (default 1s and 30s).
 	Timeout  time.Duration
 	MaxFrame int // default DefaultMaxFrame
+	// TLS, when set, runs the stream over mutual TLS with these
+	// credentials, as the peer links do (tls.go): the listener must
+	// present the certificate of Peer. It must be set exactly when the
+	// listener's transport has Config.TLS.
+	TLS *certs.Store
 }
 
 // RequestNonceLen is the size of the random nonce DialStream puts at the
@@ -172,6 +179,14 @@ func DialStream(ctx context.Context, d StreamDial, request []byte) (*Stream, err
 	conn, err := dialer.DialContext(ctx, "tcp", d.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if d.TLS != nil {
+		tc, err := dialTLS(ctx, conn, d.TLS, storeCert(d.TLS), d.Peer, d.Timeout)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
 	}
 	var nonce [nonceLen]byte
 	conn.SetDeadline(time.Now().Add(d.Timeout))
