@@ -33,6 +33,7 @@ type Config struct {
 	Log     Log     `toml:"log"` // the node's log (log.go)
 	Nodes   []Node  `toml:"node"`
 	Bots    []Bot   `toml:"bot"` // per-key posting allowances (bots.go)
+	TLS     TLS     `toml:"tls"` // peer link credentials (tls.go)
 
 	// path is the file the config was loaded from; relative paths in it
 	// (data_dir, secret_file, admin_keys_file, ssh.host_key) are resolved
@@ -295,6 +296,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateTiming(bad)
 	c.validateBots(bad)
+	c.validateTLS(bad)
 	if c.SSH.MaxSessions < 1 {
 		bad("ssh.max_sessions", "ssh.max_sessions must be at least 1 (got %d)", c.SSH.MaxSessions)
 	}
