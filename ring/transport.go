@@ -36,7 +36,7 @@ var ErrClosed = errors.New("ring: transport closed")
 // UDPConfig configures a UDPTransport.
 type UDPConfig struct {
 	ID          string
-	Incarnation uint64 // boot id; must grow across restarts (e.g. start time in ns)
+	Incarnation uint64 // must grow across restarts, whatever the clock does (NextIncarnation)
 	Secret      []byte // cluster secret, >= MinSecretLen bytes
 	// HeartbeatConn carries heartbeats; ElectionConn carries tokens, elected
 	// announcements and their acks. Both already bound (tests bind
@@ -63,6 +63,9 @@ type UDPConfig struct {
 	MaxStall time.Duration
 	// Metrics receives the counters; nil allocates one (see Metrics()).
 	Metrics *Metrics
+	// Seal, when set, encrypts every datagram with per-member keys
+	// (seal.go); nil sends the HMAC envelope in the clear.
+	Seal *Sealer
 }
 
 type sentHeartbeat struct {
@@ -220,6 +223,9 @@ func (t *UDPTransport) write(conn *net.UDPConn, addr *net.UDPAddr, m Message) er
 	m.Incarnation, m.Seq = t.cfg.Incarnation, t.seq.Add(1)
 	b, err := t.codec.Encode(m)
 	if err == nil {
+		b, err = t.seal(m.To, b)
+	}
+	if err == nil {
 		_, err = conn.WriteToUDP(b, addr)
 	}
 	if err != nil {
@@ -264,7 +270,7 @@ func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 			t.noteReadDelay(waited)
 			at = kt
 		}
-		m, err := t.guard.Accept(buf[:n])
+		m, err := t.accept(buf[:n]) // opened (seal.go) and checked by the Guard
 		if err != nil {
 			continue
 		}
