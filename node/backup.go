@@ -29,12 +29,12 @@ import (
 //	manifest             the seed manifest (binary)
 //	state                the snapshot's state section (absent without one)
 //	chunks               the index chunk file (absent without a snapshot)
-//	entries-<first>      seed entry frames, each after its uvarint length, ≤ 64 MiB a member
+//	entries-<first>      seed entry frames, each after its uvarint length, about 16 MiB a member
 //	end                  the last entry's index (uvarint)
 //	SHA256SUMS           SHA-256 of every member above, sha256sum's format
 const (
 	backupDir      = "syncnet-backup"
-	backupPartSize = 64 << 20
+	backupPartSize = 16 << 20
 	backupVersion  = 1
 )
 
@@ -189,6 +189,9 @@ func (t *tarSink) Send(typ uint8, p []byte) error {
 		first, _ := binary.Uvarint(p)
 		if len(t.part) == 0 {
 			t.first = first
+			if t.part == nil { // one buffer for every part: growing it by append cost more than the rest
+				t.part = make([]byte, 0, backupPartSize+seedPart+binary.MaxVarintLen64)
+			}
 		}
 		t.part = binary.AppendUvarint(t.part, uint64(len(p)))
 		t.part = append(t.part, p...)
