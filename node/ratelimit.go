@@ -1,6 +1,7 @@
 package node
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
@@ -28,6 +29,9 @@ type postLimiter struct {
 	buckets     map[string]*tokenBucket
 	sweep       time.Time
 	bots        map[string]config.Bot // by key fingerprint, filled on first use
+	// reloaded, once set (SetBotAllowances, a config reload), replaces
+	// the config's [[bot]] entries; read by the driver and by sessions.
+	reloaded atomic.Pointer[map[string]config.Bot]
 }
 
 type tokenBucket struct {
@@ -95,17 +99,20 @@ func (l *postLimiter) take(user string, now time.Time, al *allowance) *api.RateL
 // or nil for a person (the default). The name's owner comes from the
 // replicated identity, so every leader finds the same key. Driver-only.
 func (n *Node) botAllowance(user string) *allowance {
-	if len(n.cfg.Bots) == 0 {
+	bots := n.posts.bots
+	if r := n.posts.reloaded.Load(); r != nil {
+		bots = *r
+	} else if len(n.cfg.Bots) == 0 {
 		return nil
-	}
-	if n.posts.bots == nil {
+	} else if bots == nil {
 		n.posts.bots = n.cfg.BotAllowances()
+		bots = n.posts.bots
 	}
 	fp, ok := n.state.Identity.Lookup(user)
 	if !ok {
 		return nil
 	}
-	b, ok := n.posts.bots[fp]
+	b, ok := bots[fp]
 	if !ok {
 		return nil
 	}
@@ -115,6 +122,14 @@ func (n *Node) botAllowance(user string) *allowance {
 // PostAllowance implements api.Backend: the rate and burst of the [[bot]]
 // key that owns user's name, or 0, 0 for a person (the default applies).
 func (n *Node) PostAllowance(user string) (rate float64, burst int) {
+	if r := n.posts.reloaded.Load(); r != nil {
+		if fp, ok := n.state.Identity.Lookup(user); ok {
+			if b, ok := (*r)[fp]; ok {
+				return b.Rate, b.BurstOrDefault()
+			}
+		}
+		return 0, 0
+	}
 	if len(n.cfg.Bots) == 0 {
 		return 0, 0
 	}
@@ -126,6 +141,14 @@ func (n *Node) PostAllowance(user string) (rate float64, burst int) {
 		}
 	}
 	return 0, 0
+}
+
+// SetBotAllowances replaces the [[bot]] allowances (a reload of the
+// config): the leader's buckets and the front ends' PostAllowance use them
+// from the next post. Safe from any goroutine.
+func (n *Node) SetBotAllowances(c *config.Config) {
+	m := c.BotAllowances()
+	n.posts.reloaded.Store(&m)
 }
 
 // gc forgets buckets idle long enough to be full, once a minute, so memory

@@ -23,6 +23,7 @@ var liveKeys = map[string]bool{
 	"auth.admin_keys": true, "auth.admin_keys_file": true,
 	"ssh.max_sessions": true, "ssh.max_sessions_per_key": true,
 	"log.level": true,
+	"bot":       true, // [[bot]] allowances, when the node takes them (Reloader.Bots)
 }
 
 // Reloader re-reads cluster.toml for a running node and applies what can
@@ -38,6 +39,9 @@ type Reloader struct {
 	Level      *slog.LevelVar
 	LevelFixed bool // --log-level given: the config's log.level does not apply
 	Log        *slog.Logger
+	// Bots, when set, applies new [[bot]] allowances (node.SetBotAllowances);
+	// without it a change of them is refused like any fixed key.
+	Bots func(*config.Config)
 	// Adopt: admin keys adopted on loopback count as configured (see
 	// LocalAdminKeys), so a reload that keeps admin_keys empty keeps them.
 	Adopt func(*config.Config) ([]string, error)
@@ -51,7 +55,12 @@ func (r *Reloader) Reload() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reload refused, nothing changed: %w", err)
 	}
-	if fixed := fixedChanges(r.Current, next); len(fixed) > 0 {
+	fixed := fixedChanges(r.Current, next)
+	botsChanged := !reflect.DeepEqual(r.Current.Bots, next.Bots)
+	if botsChanged && r.Bots == nil {
+		fixed = append(fixed, "[[bot]] tables")
+	}
+	if len(fixed) > 0 {
 		return nil, fmt.Errorf("reload refused, nothing changed: these keys cannot change while the node runs (restart it for them): %s",
 			strings.Join(fixed, ", "))
 	}
@@ -85,6 +94,10 @@ func (r *Reloader) Reload() ([]string, error) {
 		if o.MaxSessionsPerKey != n.MaxSessionsPerKey {
 			changed = append(changed, fmt.Sprintf("ssh.max_sessions_per_key: %d -> %d", o.MaxSessionsPerKey, n.MaxSessionsPerKey))
 		}
+	}
+	if botsChanged {
+		r.Bots(next)
+		changed = append(changed, fmt.Sprintf("[[bot]] allowances: %d -> %d keys", len(r.Current.Bots), len(next.Bots)))
 	}
 	if !r.LevelFixed && r.Level != nil && r.Level.Level() != lvl {
 		changed = append(changed, fmt.Sprintf("log.level: %s -> %s", r.Level.Level(), lvl))

@@ -73,19 +73,21 @@ func reloadSetup(t *testing.T) (*Reloader, *liveRec, string) {
 func TestReloadAppliesLiveKeys(t *testing.T) {
 	r, live, dir := reloadSetup(t)
 	os.WriteFile(filepath.Join(dir, "admins"), []byte(keyA+"\n"+keyB+"\n"), 0o600)
-	os.WriteFile(r.Path, []byte(strings.Replace(reloadBase, "max_sessions = 100", "max_sessions = 50\nmax_sessions_per_key = 3", 1)+"[log]\nlevel = \"debug\"\n"), 0o600)
+	os.WriteFile(r.Path, []byte(strings.Replace(reloadBase, "max_sessions = 100", "max_sessions = 50\nmax_sessions_per_key = 3", 1)+"[log]\nlevel = \"debug\"\n[[bot]]\nkey = \""+keyB+"\"\nrate = 500\n"), 0o600)
+	var bots []config.Bot
+	r.Bots = func(c *config.Config) { bots = c.Bots }
 	changed, err := r.Reload()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(changed, "; ")
-	for _, want := range []string{"admin keys: 1 -> 2", "ssh.max_sessions: 100 -> 50", "ssh.max_sessions_per_key: 20 -> 3", "log.level: INFO -> DEBUG"} {
+	for _, want := range []string{"admin keys: 1 -> 2", "ssh.max_sessions: 100 -> 50", "ssh.max_sessions_per_key: 20 -> 3", "log.level: INFO -> DEBUG", "[[bot]] allowances: 0 -> 1 keys"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("changes %q lack %q", got, want)
 		}
 	}
-	if len(live.admin) != 2 || live.max != 50 || live.perKey != 3 || r.Level.Level() != slog.LevelDebug {
-		t.Errorf("applied: %+v, level %s", live, r.Level.Level())
+	if len(live.admin) != 2 || live.max != 50 || live.perKey != 3 || r.Level.Level() != slog.LevelDebug || len(bots) != 1 || bots[0].Rate != 500 {
+		t.Errorf("applied: %+v, level %s, bots %+v", live, r.Level.Level(), bots)
 	}
 	// Nothing new: nothing changes.
 	if changed, err := r.Reload(); err != nil || len(changed) != 0 {
@@ -109,6 +111,7 @@ func TestReloadIsAllOrNothing(t *testing.T) {
 			[]string{"auth.admin_keys_file admins: line 2 is not a public key", "line 9"}},
 		{"bad toml", reloadBase + "max_sessions = \n", keyA + "\n", []string{"reload refused, nothing changed"}},
 		{"bad log level", reloadBase + "[log]\nlevel = \"loud\"\n", keyA + "\n", []string{"log.level"}},
+		{"bots with no node to take them", reloadBase + "[[bot]]\nkey = \"" + keyB + "\"\nrate = 5\n", keyA + "\n", []string{"[[bot]] tables"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, live, dir := reloadSetup(t)

@@ -70,6 +70,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The peer credentials too (peertls.go); nil with tls.insecure.
+	if o.Node.TLS, err = loadPeerTLS(o, log); err != nil {
+		return err
+	}
 	ml, err := metricsListener(o)
 	if err != nil {
 		return err
@@ -112,12 +116,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	reloader := &Reloader{Path: o.ConfigPath, Current: o.Node.Config, Admin: admin, Live: srv, Level: o.Level, LevelFixed: o.LevelFixed,
-		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }}
+		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }, Bots: n.SetBotAllowances}
 	var reloadMu sync.Mutex // SIGHUP and ssh reload, one at a time
 	be.reload = func() ([]string, error) {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		return reloader.Apply()
+		changed, err := reloader.Apply()
+		return reloadPeerTLS(o.Node.TLS, log, changed, err) // peertls.go
 	}
 	n.SetClientCount(srv.Sessions)
 	nodeCtx, stopNode := context.WithCancel(context.Background())
