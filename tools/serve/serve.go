@@ -70,10 +70,6 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	// The peer credentials too (peertls.go); nil with tls.insecure.
-	if o.Node.TLS, err = loadPeerTLS(o, log); err != nil {
-		return err
-	}
 	ml, err := metricsListener(o)
 	if err != nil {
 		return err
@@ -121,8 +117,7 @@ func Run(ctx context.Context, o Options) error {
 	be.reload = func() ([]string, error) {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		changed, err := reloader.Apply()
-		return reloadPeerTLS(o.Node.TLS, log, changed, err) // peertls.go
+		return reloader.Apply()
 	}
 	n.SetClientCount(srv.Sessions)
 	nodeCtx, stopNode := context.WithCancel(context.Background())
