@@ -128,3 +128,20 @@ func TestEveryValidateErrorNamesItsLine(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadReportsEveryProblemAtOnce: a clash Validate finds does not hide
+// what Check finds (a short secret file, a bad admin key).
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	text := strings.Replace(good, `secret = "0123456789abcdef"`, `secret_file = "s"`, 1)
+	text = strings.Replace(text, "[timing]", "[auth]\nadmin_keys = [\"ssh-ed25519 broken\"]\n[timing]", 1)
+	text = replaceLast(text, "ssh_port = 11", "ssh_port = 1")
+	_, err := Load(write(t, text, map[string]string{"s": "short"}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"ssh_port 1 clashes with a ssh_port", "secret is shorter than 16", "auth.admin_keys entry 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}

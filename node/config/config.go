@@ -197,11 +197,15 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := Parse(path, string(raw))
+	cfg, err := decode(path, string(raw))
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Check(); err != nil {
+	// Every problem at once: what the text shows and what the files and
+	// DNS show (the address clash check with resolved names only when the
+	// text's own rules hold, so a clash is not reported twice).
+	verr := cfg.Validate()
+	if err := errors.Join(verr, cfg.check(verr == nil)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
@@ -210,6 +214,19 @@ func Load(path string) (*Config, error) {
 // Parse decodes text as the contents of the file name (used in messages and to
 // resolve relative paths) and validates it.
 func Parse(name, text string) (*Config, error) {
+	cfg, err := decode(name, text)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// decode reads text into a config over the defaults and refuses unknown
+// keys; nothing else is checked.
+func decode(name, text string) (*Config, error) {
 	cfg := Default()
 	cfg.path = name
 	cfg.text = text
@@ -229,9 +246,6 @@ func Parse(name, text string) (*Config, error) {
 			msgs = append(msgs, fmt.Sprintf("%s: line %d: unknown key %q", name, keyLine(text, k), k.String()))
 		}
 		return nil, errors.New(strings.Join(msgs, "\n"))
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &cfg, nil
 }

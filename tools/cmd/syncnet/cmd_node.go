@@ -57,6 +57,7 @@ keys and logs so, as syncnet up does.`)
 		}
 	}
 	var out io.Writer = &bestEffort{w: os.Stderr}
+	var fileLog io.Writer = io.Discard // the log file alone (config errors: stderr gets them from main)
 	if *logFile != "" {
 		if err := os.MkdirAll(filepath.Dir(*logFile), 0o755); err != nil {
 			return fmt.Errorf("--log-file: %w", err)
@@ -66,12 +67,12 @@ keys and logs so, as syncnet up does.`)
 			return fmt.Errorf("--log-file: %w", err)
 		}
 		defer f.Close()
-		out = &logTee{file: f, term: &bestEffort{w: os.Stderr}}
+		out, fileLog = &logTee{file: f, term: &bestEffort{w: os.Stderr}}, f
 	}
 	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl})).With("node", *id)
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		logger.Error("config refused; nothing was started", "err", err)
+		slog.New(slog.NewTextHandler(fileLog, nil)).With("node", *id).Error("config refused; nothing was started", "err", err)
 		return err
 	}
 	if *level == "" {
