@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/certs"
 	"github.com/syncnet/syncnet/node/config"
 	"github.com/syncnet/syncnet/node/peer"
 	"github.com/syncnet/syncnet/node/replica"
@@ -51,6 +52,11 @@ type Options struct {
 	// at once (0: DefaultPostBurst).
 	PostRate  float64
 	PostBurst int
+	// TLS, when set, runs the peer links and the catch-up streams over
+	// mutual TLS with these credentials (node/peer, tls.go) and seals ring
+	// datagrams with keys of those links; nil: HMAC only (tests, and
+	// tls.insecure). tools/serve loads it from the config.
+	TLS *certs.Store
 }
 
 // Listeners are pre-bound sockets for a node. The SSH front end's listener
@@ -100,6 +106,7 @@ type Node struct {
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 	clock   ringClock     // ticks and the heartbeat path's stats (ringwire.go)
+	seal    *ring.Sealer  // ring datagram keys from the TLS peer links; nil without TLS (ringseal.go)
 
 	// inputs to the driver goroutine
 	proposeC chan *proposal
@@ -254,8 +261,12 @@ func (n *Node) openNetwork() error {
 	for _, m := range n.cfg.Nodes {
 		peers[m.ID] = addr(m.Host, m.PeerPort)
 	}
+	if n.opts.TLS != nil {
+		n.seal = ring.NewSealer(n.id) // before the links: they bring its keys
+	}
 	n.peers, err = peer.New(peer.Config{ID: n.id, Secret: secret, Peers: peers, Listener: ls.Peer,
-		ConnectTimeout: n.cfg.Timing.ConnectTimeout.Duration, Logger: n.log.With("part", "peer"), Streams: n.serveSeed})
+		ConnectTimeout: n.cfg.Timing.ConnectTimeout.Duration, Logger: n.log.With("part", "peer"), Streams: n.serveSeed,
+		TLS: n.opts.TLS, LinkKeys: n.linkKey})
 	if err != nil {
 		return err
 	}

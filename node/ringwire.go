@@ -43,8 +43,14 @@ func (n *Node) openRing(secret []byte, ls *Listeners) error {
 			elAddrs[m.ID] = addr(m.Host, m.ElectionPort)
 		}
 	}
+	inc, err := ring.NextIncarnation(n.cfg.NodeDir(n.id), time.Now()) // persisted: survives a clock step
+	if err != nil {
+		hb.Close()
+		el.Close()
+		return fmt.Errorf("ring incarnation: %w", err)
+	}
 	t, err := ring.NewUDPTransport(ring.UDPConfig{
-		ID: n.id, Incarnation: n.bootID, Secret: secret,
+		ID: n.id, Incarnation: inc, Secret: secret, Seal: n.seal,
 		HeartbeatConn: hb, ElectionConn: el, HeartbeatAddrs: hbAddrs, ElectionAddrs: elAddrs,
 		// Heartbeats leave on time when the driver is behind its queue
 		// (client load), as long as it passes through its loop at least

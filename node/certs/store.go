@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,8 @@ func (s *Store) ID() string { return s.id }
 
 // Reload reads the files again and, only if they load and check (Load),
 // puts them in use. On an error the credentials in use stay as they were.
-// It reports what changed, in words for the log.
+// It reports what changed, in words for the log ("" when the files hold
+// what was in use).
 func (s *Store) Reload(now time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -53,7 +55,22 @@ func (s *Store) Reload(now time.Time) (string, error) {
 		return "", fmt.Errorf("peer credentials not reloaded, the old ones stay in use: %w", err)
 	}
 	old := s.cur.Swap(next)
+	if same(old, next) {
+		return "", nil
+	}
 	return fmt.Sprintf("certificate serial %s -> %s (expires %s), CA bundle %d -> %d certificate(s)",
 		old.Cert.Leaf.SerialNumber.Text(16), next.Cert.Leaf.SerialNumber.Text(16),
 		next.NotAfter().UTC().Format(time.RFC3339), len(old.CAs), len(next.CAs)), nil
+}
+
+func same(a, b *Creds) bool {
+	if !bytes.Equal(a.Cert.Leaf.Raw, b.Cert.Leaf.Raw) || len(a.CAs) != len(b.CAs) {
+		return false
+	}
+	for i := range a.CAs {
+		if !bytes.Equal(a.CAs[i].Raw, b.CAs[i].Raw) {
+			return false
+		}
+	}
+	return true
 }

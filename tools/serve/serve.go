@@ -70,6 +70,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The peer credentials too (peertls.go); nil with tls.insecure.
+	if o.Node.TLS, err = loadPeerTLS(o, log); err != nil {
+		return err
+	}
 	ml, err := metricsListener(o)
 	if err != nil {
 		return err
@@ -117,7 +121,8 @@ func Run(ctx context.Context, o Options) error {
 	be.reload = func() ([]string, error) {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		return reloader.Apply()
+		changed, err := reloader.Apply()
+		return reloadPeerTLS(o.Node.TLS, log, changed, err) // peertls.go
 	}
 	n.SetClientCount(srv.Sessions)
 	nodeCtx, stopNode := context.WithCancel(context.Background())

@@ -23,6 +23,7 @@ func commands() []command {
 	return []command{
 		{"node", "node --config FILE --id ID [--log-level LEVEL] [--log-file FILE]", "run one node of the cluster", runNode},
 		{"up", "up [--config FILE] [--logs DIR] [--log-level LEVEL] [--no-restart]", "run and supervise every node of a config (make run)", runUp},
+		{"certs", "certs init|issue|show [--config FILE] [--id ID] ...", "make and check the peer links' CA and node certificates (mutual TLS)", runCerts},
 		{"hostkey", "hostkey [--config FILE] [--create]", "print the known_hosts line that trusts every node (one host key)", runHostkey},
 		{"chat", "chat [--config FILE | --nodes HOST:PORT,...] [-i KEY] [--user NAME]", "chat client that fails over between nodes", runChat},
 		{"wal", "wal dump|verify|stats|replay|diff|export ... DIR", "audit WAL files offline", runWAL},
