@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -367,5 +368,55 @@ func TestStreamOverTLS(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("a plaintext stream on a TLS port was answered")
+	}
+}
+
+// A CA rotation without downtime: a node that trusts the old CA only
+// refuses a certificate of the new one until its bundle holds both and it
+// reloads; then old and new certificates link both ways, established
+// links untouched.
+func TestTLSCARotationOverlap(t *testing.T) {
+	old, next := newPKI(t, "old CA"), newPKI(t, "new CA")
+	n1 := old.store(t, "n1")
+	nodes := []*tlsNode{{id: "n0", store: next.store(t, "n0")}, {id: "n1", store: n1}}
+	// n0 already trusts both (it was given the bundle first).
+	bundle := append(readFile(t, old.dir+"/ca.crt"), readFile(t, next.dir+"/ca.crt")...)
+	writeFile(t, next.dir+"/ca.crt", bundle)
+	if _, err := nodes[0].store.Reload(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ts := tlsCluster(t, nodes)
+	waitLog(t, nodes[1].log, "a CA this node does not trust")
+	if ts[0].Connected("n1") {
+		t.Fatal("n1 trusts the old CA only, yet took a certificate of the new one")
+	}
+	writeFile(t, old.dir+"/ca.crt", bundle)
+	what, err := n1.Reload(time.Now())
+	if err != nil || !strings.Contains(what, "CA bundle 1 -> 2") {
+		t.Fatalf("reload: %q %v", what, err)
+	}
+	waitConnected(t, ts[0], "n1")
+	waitConnected(t, ts[1], "n0")
+	for !ts[0].Send("n1", 7, []byte("across CAs")) {
+		time.Sleep(time.Millisecond)
+	}
+	if f := recvFrame(t, ts[1]); string(f.Payload) != "across CAs" {
+		t.Fatalf("frame %+v", f)
+	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
