@@ -130,14 +130,18 @@ func Run(ctx context.Context, o Options) error {
 	term.printf("syncnet up: every node has the same SSH host key (%s); to trust the cluster once, "+
 		"add this line to ~/.ssh/known_hosts (syncnet hostkey prints it):\n  %s\n",
 		hostKey.Fingerprint(), serve.KnownHostsLine(cfg, hostKey.Signer.PublicKey()))
-	go announceHealthy(runCtx, cfg, o, term, adopted, func(id string) int {
-		for _, s := range sups {
-			if s.id == id {
-				return s.pid()
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		announceHealthy(runCtx, cfg, o, term, adopted, func(id string) int {
+			for _, s := range sups {
+				if s.id == id {
+					return s.pid()
+				}
 			}
-		}
-		return 0
-	})
+			return 0
+		})
+	}()
 
 	var result error
 	select {
@@ -152,6 +156,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	stop()
+	<-announced // no health line about nodes we are stopping
 	var sw sync.WaitGroup
 	for _, s := range sups {
 		sw.Add(1)
