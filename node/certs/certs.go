@@ -32,6 +32,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net/url"
 	"os"
@@ -211,7 +212,7 @@ func Load(p Paths, id string, now time.Time) (*Creds, error) {
 func checkPrivate(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fileErr(path, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
@@ -226,7 +227,7 @@ func checkPrivate(path string) error {
 func readCerts(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fileErr(path, err)
 	}
 	var out []*x509.Certificate
 	for {
@@ -369,4 +370,14 @@ func serial() *big.Int {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return n.Add(n, big.NewInt(1))
+}
+
+// fileErr is err about path, naming the path once ("x.key: no such file or
+// directory"), still matching fs.ErrNotExist and the like.
+func fileErr(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
