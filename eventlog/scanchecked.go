@@ -71,8 +71,9 @@ func (r *CheckedRecord) AppendEntryForm(dst []byte) ([]byte, error) {
 // being the same error Scan gives, but fn gets a CheckedRecord whose event
 // is decoded only when asked for (Event), unless decode is set: then the
 // scan decodes every record, once, as Scan does. Checking a payload without
-// decoding it allocates nothing. The reading, CRC and hashing run on a
-// second goroutine; fn runs on the caller's.
+// decoding it allocates nothing. Without decode, the reading, CRC, hashing
+// and checking run on a second goroutine while fn runs on the caller's;
+// with decode (as Scan) all of it runs on the caller's goroutine.
 func ScanChecked(dir string, decode bool, fn func(r *CheckedRecord) error) (ScanReport, error) {
 	_, rep, err := scanChecked(dir, decode, fn)
 	return rep, err
@@ -93,6 +94,7 @@ func scanChecked(dir string, decode bool, fn func(r *CheckedRecord) error) (dirS
 	d := new(decoder)  // the caller's, for Event
 	var cr CheckedRecord
 	return scanVisit(dir, &scanPipe{
+		inline: decode,
 		prep: func(seq uint64, rec []byte, ev *Event) error {
 			// walkSegment checked the frame and that the kind is known.
 			k := recordKind(rec)

@@ -8,15 +8,16 @@ import (
 	"syscall"
 )
 
-// A scan that visits records (Scan, ScanChecked) reads, checks and hashes
-// the segment files on a second goroutine while the caller's goroutine
-// decodes and visits what has been checked: CRC and SHA-256 (about a third
-// of a scan's CPU) overlap with decoding and the caller's fold. Records
-// travel in batches of pipeBatchLen, each within one segment, as slices of
-// the segment's buffer; a buffer goes back to the reader once every record
-// in it has been visited, and at most pipeSegBufs are in use besides the
-// tail segment's (kept for the torn-tail check), so a scan holds two or
-// three segments, not the log.
+// A scan that checks payloads without decoding them (ScanChecked) reads,
+// checks, hashes and checks the payloads of the segment files on a second
+// goroutine while the caller's goroutine folds what has been checked: CRC,
+// SHA-256 and the payload check overlap with the caller's fold (wal
+// verify's log hash). Records travel in batches of pipeBatchLen, each
+// within one segment, as slices of the segment's buffer; a buffer goes
+// back to the reader once every record in it has been visited, and at most
+// pipeSegBufs are in use (the tail segment's is kept for the torn-tail
+// check), so a scan holds two segments, not the log. A scan that decodes
+// every record (Scan) runs on the caller's goroutine: see walkInline.
 
 const (
 	pipeBatchLen = 512
@@ -31,6 +32,8 @@ const (
 type scanPipe struct {
 	prep    func(seq uint64, rec []byte, ev *Event) error
 	deliver func(seq uint64, rec []byte, h Hash, ev *Event) error
+	// inline runs the whole scan on the caller's goroutine (walkInline).
+	inline bool
 }
 
 // pipeBatch is a run of checked records of one segment.
@@ -44,6 +47,36 @@ type pipeBatch struct {
 
 // errPipeQuit stops the reading goroutine when the visitor gave up.
 var errPipeQuit = errors.New("eventlog: scan stopped")
+
+// walkInline is walkPipelined on the caller's goroutine alone, with one
+// segment buffer (and the tail's). A scan that decodes every record is for
+// readers that fold on a goroutine of their own which is the slower one
+// (replay's node/state): a third busy goroutine would only take turns with
+// it on two cores, and hand every record across one more core.
+func walkInline(segs []segFile, results []segResult, p *scanPipe) (tailData []byte, release func(), err error) {
+	bufs := segBuffers{free: make(chan []byte, pipeSegBufs)}
+	var ev Event
+	visit := func(seq uint64, rec []byte, h Hash) error {
+		ev = Event{}
+		if err := p.prep(seq, rec, &ev); err != nil {
+			return err
+		}
+		return p.deliver(seq, rec, h, &ev)
+	}
+	read := func(path string) ([]byte, error) { return bufs.read(path, nil) }
+	segDone := func(data []byte, last bool) error {
+		if !last {
+			bufs.free <- data // every record in it was delivered
+		}
+		return nil
+	}
+	tail, err := walkSequential(segs, results, read, segDone, visit)
+	if err != nil {
+		bufs.release()
+		return nil, func() {}, err
+	}
+	return tail, bufs.release, nil
+}
 
 // walkPipelined checks segs in order as walkSequential does, on a second
 // goroutine, and hands every good record to p, in order, on this one. An
@@ -145,7 +178,7 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData [
 	return tail, bufs.release, werr
 }
 
-// segBuffers are the segment buffers of one pipelined scan, at most
+// segBuffers are the segment buffers of one scan, at most
 // pipeSegBufs of them. They are mapped outside the Go heap (anonymous
 // mmap) and unmapped when the scan is over: two segments of 20 MiB in the
 // heap would let the GC grow it by twice that again before it collects, a
