@@ -96,9 +96,27 @@ func (s *Server) refusal(sess ssh.Session, reason, msg string) {
 // keyOf names the session's key by its SHA256 fingerprint ("none": no key).
 func keyOf(sess ssh.Session) string {
 	if k := sess.PublicKey(); k != nil {
-		return Fingerprint(k)
+		return fingerprintOf(sess.Context(), k)
 	}
 	return "none"
+}
+
+type fingerprintKey struct{}
+
+// fingerprintOf is Fingerprint(k) of the key the connection authenticated
+// with, computed once per connection and kept in its context (a connection
+// carrying one exec session per post hashed it three times per session).
+// Sessions open only after authentication, so that key is fixed by then.
+func fingerprintOf(ctx ssh.Context, k ssh.PublicKey) string {
+	if ctx == nil {
+		return Fingerprint(k)
+	}
+	if fp, ok := ctx.Value(fingerprintKey{}).(string); ok {
+		return fp
+	}
+	fp := Fingerprint(k)
+	ctx.SetValue(fingerprintKey{}, fp)
+	return fp
 }
 
 // capReason classifies acquire's refusals.

@@ -38,8 +38,11 @@ func failCode(s ssh.Session, code int, format string, args ...any) {
 	_ = s.Exit(code)
 }
 
-// loggingMiddleware logs connect and disconnect. Every logged string that
-// came from the client is cleaned.
+// loggingMiddleware logs every connect, and the disconnect of chat
+// sessions and of exec sessions that lasted logDisconnectAfter or more
+// (tail, post --stream): a one-shot command's disconnect line said nothing
+// its connect line did not, and was a tenth of an exec post's CPU. Every
+// logged string that came from the client is cleaned.
 func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("logging")
@@ -48,13 +51,19 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 		_, _, pty := sess.Pty()
 		raw := sess.RawCommand()
 		s.front.connects.Add(1)
-		s.log.Info("ssh connect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
+		user := Clean(sess.User(), 64)
+		s.log.Info("ssh connect", "user", user, "remote", sess.RemoteAddr().String(),
 			"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", keyOf(sess))
 		next(sess)
-		s.log.Info("ssh disconnect", "user", Clean(sess.User(), 64), "remote", sess.RemoteAddr().String(),
-			"dur", time.Since(start).Round(time.Millisecond))
+		if dur := time.Since(start); pty || dur >= logDisconnectAfter {
+			s.log.Info("ssh disconnect", "user", user, "remote", sess.RemoteAddr().String(),
+				"dur", dur.Round(time.Millisecond))
+		}
 	}
 }
+
+// logDisconnectAfter: exec sessions shorter than this log no disconnect line.
+const logDisconnectAfter = time.Second
 
 // ptySession caches what s.Pty() returned when the session started.
 // charmbracelet/ssh's Pty() copies the window size without a lock while the
@@ -157,7 +166,7 @@ func (s *Server) limitsMiddleware(next ssh.Handler) ssh.Handler {
 			fail(sess, "a public key is required: %s", noKeyHint)
 			return
 		}
-		fp := Fingerprint(key)
+		fp := fingerprintOf(sess.Context(), key)
 		if msg := s.acquire(fp); msg != "" {
 			s.refusal(sess, capReason(msg), msg)
 			fail(sess, "%s", msg)
@@ -281,7 +290,7 @@ func (s *Server) identify(sess ssh.Session) (Identity, string) {
 	if err != nil {
 		return Identity{}, "invalid user " + err.Error() + "; connect as ssh NAME@host"
 	}
-	id := Identity{Name: name, Fingerprint: Fingerprint(key)}
+	id := Identity{Name: name, Fingerprint: fingerprintOf(sess.Context(), key)}
 	id.Admin = s.isAdmin(id.Fingerprint)
 	if name == AdminName {
 		if !id.Admin {

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -45,6 +46,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "fakeserver:", err)
 			os.Exit(1)
 		}
+		http.HandleFunc("/gc", gcHandler)
 		go func() { _ = http.Serve(ln, nil) }() // DefaultServeMux carries net/http/pprof
 	}
 	if *cpuProfile != "" {
@@ -101,4 +103,18 @@ func run(addr string, maxSessions int, rate float64) error {
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return <-done
+}
+
+// gcHandler (GET /gc on the --pprof address) collects twice, so stacks
+// that grew in a burst are shrunk too (each GC at most halves one), returns
+// the freed pages to the OS, and prints what the runtime holds: what idle
+// sessions cost, without the garbage of their connect storm.
+func gcHandler(w http.ResponseWriter, _ *http.Request) {
+	runtime.GC()
+	runtime.GC()
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	fmt.Fprintf(w, "heap_inuse=%d stack_inuse=%d sys=%d goroutines=%d\n",
+		m.HeapInuse, m.StackInuse, m.Sys, runtime.NumGoroutine())
 }
