@@ -31,7 +31,8 @@ func runNode(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), `Usage: syncnet node --config FILE --id ID [--log-file FILE]
 
 Runs one node until SIGTERM or SIGINT. SIGHUP re-reads the config and
-applies what can change live (admin keys, session caps, log level), all or
+applies what can change live (admin keys, session caps, log level, bot
+allowances), all or
 nothing; ssh admin@node reload does the same.
 
 With no admin keys in the config and every node on loopback, the node
