@@ -120,6 +120,7 @@ func newCluster(t *testing.T, n int, o clusterOpts) *cluster {
 		if out, err := exec.Command(binPath, "hostkey", "--config", c.cfgPath, "--create").CombinedOutput(); err != nil {
 			t.Fatalf("syncnet hostkey --create: %v\n%s", err, out)
 		}
+		makeCerts(t, c.cfgPath, c.ids) // and the peer TLS credentials likewise (certs_test.go)
 	}
 	t.Cleanup(c.cleanup)
 	c.unlaunched = files
