@@ -11,9 +11,13 @@ N=${N:-1000000}
 BIN=${1:-bin/syncnet}
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=${SCALEBENCH_DIR:-/tmp/syncnet-catchup}/n$N
-rm -rf $B; mkdir -p $B
-sed -e "s|^data_dir = \"data\"|data_dir = \"$B/data\"|" cluster.toml > $B/cluster.toml
-$BIN fill --config $B/cluster.toml --messages $N --rooms 1000 --period 8760h > $B/fill.log 2>&1 || { cat $B/fill.log; exit 1; }
+# REUSE=1 keeps the data of an earlier run (its node3 caught up again).
+if [ "${REUSE:-0}" != 1 ] || [ ! -f $B/cluster.toml ]; then
+  rm -rf $B; mkdir -p $B
+  sed -e "s|^data_dir = \"data\"|data_dir = \"$B/data\"|" cluster.toml > $B/cluster.toml
+  $BIN fill --config $B/cluster.toml --messages $N --rooms 1000 --period 8760h > $B/fill.log 2>&1 || { cat $B/fill.log; exit 1; }
+fi
+for id in node1 node2 node3; do : > $B/$id.log; done
 start() { $BIN node --config $B/cluster.toml --id $1 --log-level info >> $B/$1.log 2>&1 & echo $! > $B/$1.pid; }
 waitlog() { # id pattern count
   for i in $(seq 1 6000); do c=$(grep -c "$2" $B/$1.log 2>/dev/null); [ "${c:-0}" -ge "$3" ] && return 0; sleep 0.1; done
@@ -21,7 +25,7 @@ waitlog() { # id pattern count
 }
 for id in node1 node2 node3; do start $id; done
 for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
-for id in node1 node2 node3; do waitlog $id "snapshot written" 1; done
+[ "${REUSE:-0}" = 1 ] || for id in node1 node2 node3; do waitlog $id "snapshot written" 1; done
 sleep 5
 echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
 kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
