@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,12 +56,6 @@ func seedIfEmpty(ctx context.Context, o Options) error {
 		said = append(said, s)
 	}
 	log.Info("WAL is empty; peers offer a copy of their log", "offers", strings.Join(said, " "))
-	// The copy would take every core it can get, from the nodes that
-	// serve the cluster's posts (on one machine, or a shared host): it
-	// runs on at most half of them.
-	if procs := seedProcs(); procs > 0 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-	}
 	for _, c := range offers {
 		err := seedFrom(ctx, o, c.dial, walDir)
 		if err == nil {
@@ -77,16 +69,6 @@ func seedIfEmpty(ctx context.Context, o Options) error {
 	}
 	log.Warn("no peer could send a copy of its log; starting empty and catching up through replication")
 	return nil
-}
-
-// seedProcs is how many cores the copy may use: half of them, at least
-// one (SYNCNET_SEED_PROCS overrides it for benchmarks; 0 leaves
-// GOMAXPROCS alone).
-func seedProcs() int {
-	if v, err := strconv.Atoi(os.Getenv("SYNCNET_SEED_PROCS")); err == nil {
-		return v
-	}
-	return max(1, runtime.NumCPU()/2)
 }
 
 // seedDiskError is a local failure while seeding: the node stops.
