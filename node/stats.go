@@ -2,6 +2,8 @@ package node
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
@@ -25,6 +27,9 @@ type Stats struct {
 	WALRecords  uint64
 	WALBytes    int64 // size of the segment files
 	WALSegments int
+	// SnapshotWritten is when the newest snapshot file was written (its
+	// modification time; zero: none), also one found at start.
+	SnapshotWritten time.Time
 	// Peer counts the peer TCP links' frames and rejections (zero in a
 	// simulation).
 	Peer peer.Stats
@@ -49,6 +54,7 @@ func (n *Node) Stats() Stats {
 	ws := n.wal.Stats()
 	s.WALBatches, s.WALRecords = ws.Batches, ws.Records
 	s.WALBytes, s.WALSegments = walFiles(n.wal.Dir())
+	s.SnapshotWritten = newestSnapshot(filepath.Join(n.wal.Dir(), "snapshots"))
 	if t, ok := n.peers.(*peer.Transport); ok {
 		s.Peer = t.Stats()
 	}
@@ -77,6 +83,23 @@ func walFiles(dir string) (bytes int64, segments int) {
 		}
 	}
 	return bytes, segments
+}
+
+// newestSnapshot is the modification time of the newest snapshot file
+// (snap-<seq as 20 digits>: the names sort by seq).
+func newestSnapshot(dir string) time.Time {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return time.Time{}
+	}
+	for i := len(ents) - 1; i >= 0; i-- {
+		if name := ents[i].Name(); strings.HasPrefix(name, "snap-") && !ents[i].IsDir() {
+			if info, err := ents[i].Info(); err == nil {
+				return info.ModTime()
+			}
+		}
+	}
+	return time.Time{}
 }
 
 func allDigits(s string) bool {

@@ -47,7 +47,7 @@ var (
 	dWALOK       = desc("syncnet_wal_ok", "1 while the WAL accepts writes; 0 once a write or fsync failed (the node stops).")
 	dCaughtUp    = desc("syncnet_caught_up", "1 once the node has applied everything its WAL recorded as committed (it serves SSH only then).")
 	dLearner     = desc("syncnet_learner", "1 while this node is a learner (copying the log; no vote).")
-	dSnapAge     = desc("syncnet_snapshot_age_seconds", "Age of this node's newest state snapshot written by this process (absent until it writes one).")
+	dSnapAge     = desc("syncnet_snapshot_age_seconds", "Age of this node's newest state snapshot file (absent while it has none).")
 	dSnapIndex   = desc("syncnet_snapshot_index", "Applied index held by this node's newest state snapshot (0: none).")
 	dPeerFrames  = desc("syncnet_peer_frames_total", "Frames on the peer TCP links, by direction.", "direction")
 	dPeerDropped = desc("syncnet_peer_frames_dropped_total", "Peer frames dropped (the protocols resend), by reason.", "reason")
@@ -136,7 +136,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dWALOK, b2f(s.WALErr == nil))
 	gauge(dCaughtUp, b2f(s.CaughtUp))
 	gauge(dLearner, b2f(learner))
-	if at := st.Storage.SnapshotAt; !at.IsZero() {
+	if at := s.SnapshotWritten; !at.IsZero() {
+		gauge(dSnapAge, now.Sub(at).Seconds())
+	} else if at := st.Storage.SnapshotAt; !at.IsZero() {
 		gauge(dSnapAge, now.Sub(at).Seconds())
 	}
 	gauge(dSnapIndex, float64(st.Storage.SnapshotIndex))
