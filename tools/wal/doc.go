@@ -31,13 +31,15 @@
 //     output \u escapes that decode to the exact text (jsonWriter).
 //
 // How a log is read: one eventlog.ScanChecked (CRC, kind, hash chain, and
-// that every payload decodes), which reads and checks the segment files on
-// a second goroutine, each record folded into the effective cluster log
-// (logFold) plus the audit's own checks (analysis). verify decodes only
-// the local records (the fold and the election checks read their bodies):
-// of an entry it folds the header's numbers, checked without decoding, and
-// hashes its entry form spliced from the stored record, the bytes the
-// node hashed; the other subcommands decode every record. All in constant
+// that every payload decodes), each record folded into the effective
+// cluster log (logFold) plus the audit's own checks (analysis). verify
+// decodes only the local records (the fold and the election checks read
+// their bodies): of an entry it folds the header's numbers, checked
+// without decoding, and hashes its entry form spliced from the stored
+// record, the bytes the node hashed; its scan reads, hashes and checks on
+// a second goroutine while this one folds and computes the log hash. The
+// other subcommands decode every record on the scan's goroutine (their
+// plugins' fold has a goroutine of its own, below). All in constant
 // memory: logFold holds only the
 // entries above the last recorded commit index, and hands every entry on,
 // once, in index order, when it can no longer change (its doc comment has
