@@ -310,9 +310,8 @@ func (s *supervisor) supervise(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.term.printf("syncnet up: %v; trying again in %s\n", err, backoff)
-			// Keep a finished child as current so the loop waits on the
-			// backoff again rather than spinning.
+			// A finished child as current: the loop says why and waits
+			// the (longer) backoff again rather than spinning.
 			s.mu.Lock()
 			s.cur = &child{started: time.Now(), done: closedChan, err: err}
 			s.mu.Unlock()
