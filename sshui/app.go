@@ -168,7 +168,8 @@ const (
 )
 
 func newApp(d appDeps) *App {
-	a := &App{d: d, st: newStyles(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}, readMark: map[string]uint64{}}
+	a := &App{d: d, st: stylesFor(d.r), bufs: map[string]*convBuf{}, unread: map[string]int{}, readMark: map[string]uint64{}}
+	a.d.r = nil // only the styles needed it
 	a.loc, a.zoneMsg = zoneFromEnv(d.env)
 	in := newLineInput()
 	in.Prompt = "> "
@@ -190,6 +191,11 @@ func (a *App) setClient(c *Client) { a.client = c }
 
 // dirty drops the rendered side panes after a change they show.
 func (a *App) dirty() { a.roomsPane, a.membersPane = nil, nil }
+
+// trim drops the buffers frames are built in (frame, messagePane,
+// renderTail): about 6 KiB a session at 80×24 that an idle session keeps
+// for nothing. What is on the screen stays in screen.last.
+func (a *App) trim() { a.rowsBuf, a.cellsBuf, a.paneBuf, a.tailBuf = nil, nil, nil, nil }
 
 // ExitMessage is printed after the program ends (kick, ban), if any.
 func (a *App) ExitMessage() string { return a.exitMsg }

@@ -117,7 +117,10 @@ type Client struct {
 	hub   *Hub
 	apply func([]tea.Msg) bool // nil: p.Send each message
 	// redraw, if set, draws a deferred frame on the pump (see DrawSoon).
-	redraw  func()
+	redraw func()
+	// idle, if set, is called by a pump that exits for lack of work: the
+	// session lets go of what only an active session reuses.
+	idle    func()
 	drawDue atomic.Bool
 	running atomic.Bool // a pump goroutine runs (see ensurePump)
 	batch   []tea.Msg   // pump's reusable batch
@@ -233,16 +236,19 @@ func (h *Hub) Shutdown(notice string) {
 }
 
 // Register adds a session for user whose program is p, and starts its pump.
-func (h *Hub) Register(user string, p Sender) *Client { return h.register(user, p, nil, nil, nil) }
+func (h *Hub) Register(user string, p Sender) *Client {
+	return h.register(user, p, nil, nil, nil, nil)
+}
 
 // register is Register with the session's window-change channel, which the
 // pump then reads (and drains after the program ends until the session
 // closes it, docs/DEPENDENCIES.md §2.6): no goroutine of its own per session; and
 // with apply, which takes queued hub messages in batches instead of
 // p.Send one by one (frameModel.apply; false: not ready, use Send), and
-// redraw, which draws a frame the App deferred.
-func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func([]tea.Msg) bool, redraw func()) *Client {
-	c := &Client{hub: h, user: user, p: p, apply: apply, redraw: redraw,
+// redraw, which draws a frame the App deferred; and idle, which the pump
+// calls as it exits for lack of work (frameModel.trim).
+func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func([]tea.Msg) bool, redraw, idle func()) *Client {
+	c := &Client{hub: h, user: user, p: p, apply: apply, redraw: redraw, idle: idle,
 		q: make(chan tea.Msg, h.cfg.Queue), ctl: make(chan tea.Msg, 8),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	empty := map[string]bool{}
@@ -625,6 +631,9 @@ func (c *Client) pump() {
 		case <-idle.C:
 			c.running.Store(false)
 			if !c.pending() || !c.running.CompareAndSwap(false, true) {
+				if c.idle != nil {
+					c.idle() // safe beside a new pump: it takes the frame lock
+				}
 				return
 			}
 		}

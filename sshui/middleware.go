@@ -101,10 +101,16 @@ func cachePty(sess ssh.Session) ssh.Session {
 // per connection, not per session.
 type ptyReqsKey struct{}
 
-// ptyReqs are the PTYs requested on one connection, by session.
+// ptyReqs are the PTYs requested on one connection, by session: almost
+// always one, so a short list (a map was 2 KiB a connection).
 type ptyReqs struct {
-	mu sync.Mutex
-	m  map[ssh.Session]ssh.Pty
+	mu   sync.Mutex
+	reqs []ptyReq
+}
+
+type ptyReq struct {
+	sess ssh.Session
+	pty  ssh.Pty
 }
 
 // ptyRequest is the server's ssh.PtyHandler: it records the request for
@@ -113,17 +119,26 @@ func (s *Server) ptyRequest(ctx ssh.Context, sess ssh.Session, pty ssh.Pty) (fun
 	ctx.Lock()
 	r, _ := ctx.Value(ptyReqsKey{}).(*ptyReqs)
 	if r == nil {
-		r = &ptyReqs{m: map[ssh.Session]ssh.Pty{}}
+		r = &ptyReqs{}
 		ctx.SetValue(ptyReqsKey{}, r)
 	}
 	ctx.Unlock()
 	r.mu.Lock()
-	r.m[sess] = pty
+	r.reqs = append(r.reqs, ptyReq{sess, pty})
 	r.mu.Unlock()
 	return func() error { // when the session's requests end
 		r.mu.Lock()
-		delete(r.m, sess)
-		r.mu.Unlock()
+		defer r.mu.Unlock()
+		for i := range r.reqs {
+			if r.reqs[i].sess == sess {
+				r.reqs = append(r.reqs[:i], r.reqs[i+1:]...)
+				r.reqs[len(r.reqs):cap(r.reqs)][0] = ptyReq{} // no reference kept
+				break
+			}
+		}
+		if len(r.reqs) == 0 {
+			r.reqs = nil
+		}
 		return nil
 	}, nil
 }
@@ -136,8 +151,12 @@ func ptyOf(sess ssh.Session) (ssh.Pty, bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pty, ok := r.m[sess]
-	return pty, ok
+	for _, q := range r.reqs {
+		if q.sess == sess {
+			return q.pty, true
+		}
+	}
+	return ssh.Pty{}, false
 }
 
 // crlfSession turns "\n" into "\r\n" on a PTY session's output, as a

@@ -278,6 +278,15 @@ func (f *frameModel) close() {
 	f.mu.Unlock()
 }
 
+// trim lets go of the buffers frames are built in (a quiet session holds
+// only what is on its screen); the next frame allocates them again.
+func (f *frameModel) trim() {
+	defer func() { _ = recover() }() // on the pump: nothing may escape
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.app.trim()
+}
+
 // draw writes the frame's difference. Call with mu held.
 func (f *frameModel) draw(now time.Time) {
 	f.last, f.dirty = now, false

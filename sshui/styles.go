@@ -3,8 +3,10 @@ package sshui
 import (
 	"hash/fnv"
 	"strings"
+	"sync"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 )
 
 // paint is a style reduced to the escape codes around its text. lipgloss's
@@ -53,6 +55,29 @@ type styles struct {
 }
 
 var senderColors = []string{"39", "208", "78", "170", "220", "45", "203", "141"}
+
+// styleKey is what a session's styles depend on: every session with the
+// same colour profile gets the same escape codes.
+type styleKey struct {
+	profile termenv.Profile
+	dark    bool
+}
+
+// sharedStyles holds one styles value per styleKey, shared by the sessions
+// (read only): its strings were about 3 KiB per idle session.
+var sharedStyles sync.Map // styleKey → styles
+
+// stylesFor is newStyles(r), built once per colour profile.
+func stylesFor(r *lipgloss.Renderer) styles {
+	k := styleKey{r.ColorProfile(), r.HasDarkBackground()}
+	if s, ok := sharedStyles.Load(k); ok {
+		return s.(styles)
+	}
+	s := newStyles(r)
+	s.r = nil // not the session's renderer: nobody reads it from here
+	v, _ := sharedStyles.LoadOrStore(k, s)
+	return v.(styles)
+}
 
 func newStyles(r *lipgloss.Renderer) styles {
 	s := styles{r: r}

@@ -49,7 +49,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			tea.WithContext(sess.Context()),
 		)
 		fm.send = p.Send
-		c := s.hub.register(id.Name, p, winCh, fm.apply, fm.deferred) // its pump reads winCh
+		c := s.hub.register(id.Name, p, winCh, fm.apply, fm.deferred, fm.trim) // its pump reads winCh
 		fm.wake = c.DrawSoon
 		app.setClient(c)
 		_, _ = io.WriteString(out, termEnter)

@@ -20,15 +20,16 @@ for n in $counts; do
     line=$(grep addr= "$log"); addr=${line#addr=}; addr=${addr%% *}
     r0=$(awk '/VmRSS/{print $2}' /proc/$srv/status)
     "$syncnet" bench --addr "$addr" --pid $srv --sessions "$n" --posters 1 --rate 0.01 \
-        --duration 1000s --ramp 200 --drain 1s > "$out/idle-mem.$$.bench" 2>&1 &
+        --duration 1000s --ramp ${RAMP:-50} --drain 1s > "$out/idle-mem.$$.bench" 2>&1 &
     b=$!
-    sleep $((n / 200 + wait))
-    connected=$(grep -o 'connected *[0-9]*' "$out/idle-mem.$$.bench" || true)
+    sleep $((n / ${RAMP:-50} + wait))
     gc=$(curl -s "http://127.0.0.1:$port/gc"); sleep 1
     r=$(awk '/VmRSS/{print $2}' /proc/$srv/status)
     heap=$(sed 's/.*heap_inuse=\([0-9]*\).*/\1/' <<<"$gc"); stack=$(sed 's/.*stack_inuse=\([0-9]*\).*/\1/' <<<"$gc")
-    g=$(sed 's/.*goroutines=\([0-9]*\).*/\1/' <<<"$gc")
-    echo "$(basename "$bin") n=$n: RSS $r0 -> $r KiB = $(( (r - r0) / n )) KiB/session; heap $((heap / 1024 / n)) KiB, stacks $((stack / 1024 / n)) KiB, goroutines $((g / n))/session; load $(cut -d' ' -f1 /proc/loadavg)"
+    g=$(sed 's/.*goroutines=\([0-9]*\).*/\1/' <<<"$gc"); s=$(sed 's/.*sessions=\([0-9]*\).*/\1/' <<<"$gc")
+    [ "$s" -gt 0 ] || { echo "$(basename "$bin") n=$n: no session connected"; s=1; }
+    echo "$(basename "$bin") n=$n: $s sessions open; RSS $r0 -> $r KiB = $(( (r - r0) / s )) KiB/session;" \
+         "heap $((heap / 1024 / s)) KiB, stacks $((stack / 1024 / s)) KiB, goroutines $((g / s))/session; load $(cut -d' ' -f1 /proc/loadavg)"
     kill $b 2>/dev/null || true; kill -INT $srv; wait $srv 2>/dev/null || true; wait $b 2>/dev/null || true
   done
 done

@@ -8,9 +8,10 @@
 #   tools/bench/write-ab.sh SYNCNET_A SYNCNET_B DIR ROUNDS [bench write flags]
 #   e.g. tools/bench/write-ab.sh /tmp/before /tmp/after /tmp/ab 5 --mode exec -c 64 --duration 10s
 #
-# The benchmark itself runs with SYNCNET_B.
+# The benchmark itself runs with SYNCNET_B. Name the binaries syncnet-*:
+# bench write finds the nodes (for their CPU) by name and working directory.
 set -euo pipefail
-a=$(realpath "$1"); b=$(realpath "$2"); dir=$3; rounds=$4; shift 4
+a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4; shift 4
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
 mkconf() { # $1: ssh port prefix, $2: peer port prefix
@@ -22,9 +23,10 @@ mkconf() { # $1: ssh port prefix, $2: peer port prefix
 }
 mkconf 27 87 > "$dir/a/cluster.toml"
 mkconf 29 89 > "$dir/b/cluster.toml"
-(cd "$dir/a" && setsid "$a" up --config cluster.toml > up.out 2>&1) & upa=$!
-(cd "$dir/b" && setsid "$b" up --config cluster.toml > up.out 2>&1) & upb=$!
-trap 'kill -INT -$upa -$upb 2>/dev/null; wait 2>/dev/null || true' EXIT
+cd "$dir/a"; setsid "$a" up --config cluster.toml > up.out 2>&1 & upa=$!
+cd "$dir/b"; setsid "$b" up --config cluster.toml > up.out 2>&1 & upb=$!
+cd "$dir"
+trap 'kill -INT $upa $upb 2>/dev/null; wait $upa $upb 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do
   grep -q "msg=leading" "$dir/a/up.out" && grep -q "msg=leading" "$dir/b/up.out" && break; sleep 0.2
 done

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,6 +90,7 @@ func run(addr string, maxSessions int, rate float64) error {
 	if err != nil {
 		return err
 	}
+	server.Store(srv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan error, 1)
@@ -109,12 +111,18 @@ func run(addr string, maxSessions int, rate float64) error {
 // that grew in a burst are shrunk too (each GC at most halves one), returns
 // the freed pages to the OS, and prints what the runtime holds: what idle
 // sessions cost, without the garbage of their connect storm.
+var server atomic.Pointer[sshui.Server] // for gcHandler
+
 func gcHandler(w http.ResponseWriter, _ *http.Request) {
 	runtime.GC()
 	runtime.GC()
 	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	fmt.Fprintf(w, "heap_inuse=%d stack_inuse=%d sys=%d goroutines=%d\n",
-		m.HeapInuse, m.StackInuse, m.Sys, runtime.NumGoroutine())
+	sessions := 0
+	if s := server.Load(); s != nil {
+		sessions = s.Sessions()
+	}
+	fmt.Fprintf(w, "heap_inuse=%d stack_inuse=%d sys=%d goroutines=%d sessions=%d\n",
+		m.HeapInuse, m.StackInuse, m.Sys, runtime.NumGoroutine(), sessions)
 }
