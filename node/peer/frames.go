@@ -29,11 +29,26 @@ func helloMAC(key []byte, nonce [nonceLen]byte, from, to string) []byte {
 // framer computes the MAC of consecutive frames on one connection. The
 // counter is implicit: both ends count, so a replayed, dropped or reordered
 // frame fails authentication.
+//
+// Inside TLS (tlsOnly) frames carry no MAC: the TLS record layer already
+// authenticates every byte with keys of this connection, in order, and the
+// certificates name both ends; a second MAC would only double the cost of
+// every byte replicated.
 type framer struct {
-	mac   hash.Hash
-	nonce [nonceLen]byte
-	n     uint64
-	buf   [8 + headerLen]byte
+	mac     hash.Hash
+	nonce   [nonceLen]byte
+	n       uint64
+	buf     [8 + headerLen]byte
+	tlsOnly bool
+}
+
+// macLen is the size of the MAC that follows each frame on this
+// connection: 0 inside TLS.
+func (f *framer) macLen() int {
+	if f.tlsOnly {
+		return 0
+	}
+	return macLen
 }
 
 func newFramer(key []byte, nonce [nonceLen]byte) *framer {
@@ -41,6 +56,10 @@ func newFramer(key []byte, nonce [nonceLen]byte) *framer {
 }
 
 func (f *framer) sum(typ uint8, payload []byte, dst []byte) []byte {
+	if f.tlsOnly {
+		f.n++
+		return dst
+	}
 	f.mac.Reset()
 	f.mac.Write(f.nonce[:])
 	binary.BigEndian.PutUint64(f.buf[:8], f.n)
@@ -71,6 +90,7 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 
 func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) error {
 	fr := newFramer(t.key, nonce)
+	fr.tlsOnly = t.cfg.TLS != nil
 	w := bufio.NewWriterSize(deadlineWriter{conn, t.cfg.WriteTimeout}, 64<<10)
 	var hdr [headerLen]byte
 	var mac [macLen]byte
@@ -175,6 +195,7 @@ func (t *Transport) readLoop(conn net.Conn) error {
 		return err
 	}
 	fr := newFramer(t.key, nonce)
+	fr.tlsOnly = tc != nil
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for first := true; ; first = false {
 		typ, payload, err := readFrame(r, fr, t.cfg.MaxFrame, from)

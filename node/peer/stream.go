@@ -101,10 +101,10 @@ func readFrame(r *bufio.Reader, fr *framer, maxFrame int, from string) (uint8, [
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, err
 	}
-	if _, err := io.ReadFull(r, got[:]); err != nil {
+	if _, err := io.ReadFull(r, got[:fr.macLen()]); err != nil {
 		return 0, nil, err
 	}
-	if !hmac.Equal(got[:], fr.sum(hdr[0], payload, want[:0])) {
+	if !hmac.Equal(got[:fr.macLen()], fr.sum(hdr[0], payload, want[:0])) {
 		return 0, nil, fmt.Errorf("%w: frame %d from %s fails authentication", errBadFrame, fr.n-1, from)
 	}
 	return hdr[0], payload, nil
@@ -135,6 +135,7 @@ func (t *Transport) serveStream(conn net.Conn, r *bufio.Reader, in *framer, nonc
 		in: in, out: newFramer(replyKey(t.key), replyNonce(nonce, request)),
 		maxFrame: t.cfg.MaxFrame, timeout: streamTimeout, peer: from,
 	}
+	s.out.tlsOnly = in.tlsOnly
 	err := t.cfg.Streams(from, request, s)
 	if ferr := s.w.Flush(); err == nil {
 		err = ferr
@@ -213,6 +214,7 @@ func DialStream(ctx context.Context, d StreamDial, request []byte) (*Stream, err
 		in: newFramer(replyKey(key), replyNonce(nonce, req)), out: newFramer(key, nonce),
 		maxFrame: d.MaxFrame, timeout: streamTimeout, peer: d.Peer,
 	}
+	s.in.tlsOnly, s.out.tlsOnly = d.TLS != nil, d.TLS != nil
 	if err := s.Send(TypeStream, req); err != nil {
 		conn.Close()
 		return nil, err
