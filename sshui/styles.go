@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
 )
 
 // paint is a style reduced to the escape codes around its text. lipgloss's
@@ -56,20 +55,15 @@ type styles struct {
 
 var senderColors = []string{"39", "208", "78", "170", "220", "45", "203", "141"}
 
-// styleKey is what a session's styles depend on: every session with the
-// same colour profile gets the same escape codes.
-type styleKey struct {
-	profile termenv.Profile
-	dark    bool
-}
-
-// sharedStyles holds one styles value per styleKey, shared by the sessions
-// (read only): its strings were about 3 KiB per idle session.
-var sharedStyles sync.Map // styleKey → styles
+// sharedStyles holds one styles value per colour profile, shared by the
+// sessions (read only): its strings were about 3 KiB per idle session.
+// The profile is all newStyles depends on: it uses no adaptive colours,
+// so the background (whose query could block on a terminal) plays no part.
+var sharedStyles sync.Map // termenv.Profile → styles
 
 // stylesFor is newStyles(r), built once per colour profile.
 func stylesFor(r *lipgloss.Renderer) styles {
-	k := styleKey{r.ColorProfile(), r.HasDarkBackground()}
+	k := r.ColorProfile()
 	if s, ok := sharedStyles.Load(k); ok {
 		return s.(styles)
 	}
