@@ -65,7 +65,16 @@ func startUp(t *testing.T, cfg, logs, home string, flags ...string) *upRun {
 	}()
 	go func() { err := u.cmd.Wait(); pw.Close(); u.done <- err }()
 	t.Cleanup(func() {
-		u.cmd.Process.Kill()
+		// A clean stop: up returns once every node has stopped, so no node
+		// still writes (its final snapshot) while the test's directory is
+		// removed. SIGKILL only if that hangs.
+		u.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-u.done:
+			u.done <- err
+		case <-time.After(30 * time.Second):
+			u.cmd.Process.Kill()
+		}
 		<-u.done
 	})
 	return u
