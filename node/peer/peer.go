@@ -132,7 +132,6 @@ type Transport struct {
 		sent, received, qfull, noconn, tooLarge, inFull, badHello, badFrame atomic.Uint64
 	}
 	rejectLog  logLimit // rejected handshakes are logged at most once a second (frames.go)
-	dialLog    logLimit // dials refused for their certificates, likewise
 	expiredLog logLimit // this node's own certificate expired (tls.go)
 	mu         sync.Mutex
 	inbound    map[net.Conn]struct{}
@@ -140,6 +139,7 @@ type Transport struct {
 }
 
 type outbound struct {
+	dialLog  logLimit // dials refused for certificates, logged once a second per peer
 	id, addr string
 	q        chan Frame
 	bytes    atomic.Int64 // payload bytes in q (reserved by Send, released by the writer)
@@ -322,7 +322,7 @@ func (t *Transport) dialLoop(o *outbound) {
 				// A listener that fails our check (an impostor, another
 				// cluster, an expired certificate), or that refuses
 				// ours, is worth a warning; at most one a second.
-				if ok, skipped := t.dialLog.allow(time.Now()); ok {
+				if ok, skipped := o.dialLog.allow(time.Now()); ok {
 					t.cfg.Logger.Warn(msg, "peer", o.id, "addr", o.addr, "err", err, "not_logged_since_last", skipped)
 				}
 			} else {
