@@ -24,7 +24,8 @@ echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
 S="ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 rm -f $B/during.raw $B/during.raw.stop $B/backup.tar
 RAW=$B/during.raw bash $HERE/postlatency.sh 2222 100000 during & LAT=$!
-sleep 0.5
+# Start once posts are flowing (postlatency.sh first opens its connections).
+for i in $(seq 1 600); do [ -f $B/during.raw ] && [ "$(wc -l < $B/during.raw)" -ge 5 ] && break; sleep 0.1; done
 t0ns=$(date +%s%N)
 $S -p 2223 admin@127.0.0.1 backup > $B/backup.tar 2> $B/backup.err || { cat $B/backup.err; }
 t1ns=$(date +%s%N)

@@ -34,7 +34,8 @@ s1=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {pr
 # those started in that window count.
 rm -f $B/during.raw $B/during.raw.stop
 RAW=$B/during.raw bash $HERE/postlatency.sh 2222 100000 during & LAT=$!
-sleep 0.5
+# Start once posts are flowing (postlatency.sh first opens its connections).
+for i in $(seq 1 600); do [ -f $B/during.raw ] && [ "$(wc -l < $B/during.raw)" -ge 5 ] && break; sleep 0.1; done
 t0=$(date +%s.%N); t0ns=$(date +%s%N); start node3
 waitlog node3 "promoted from learner to voting member" 1
 t1ns=$(date +%s%N)
