@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -13,14 +12,7 @@ import (
 //
 //	go test -run '^$' -bench Fill -benchtime 3x ./tools/fill/
 func BenchmarkFill(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("FILLBENCH_MESSAGES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = v
-	}
+	n := benchMessages(b, 100_000)
 	o := testOptions()
 	o.Messages, o.Rooms, o.Users = n, DefaultRooms, DefaultUsers
 	b.ResetTimer()

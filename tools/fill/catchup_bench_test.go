@@ -3,13 +3,9 @@ package fill
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,57 +23,19 @@ import (
 //
 //	FILLBENCH_MESSAGES=1000000 go test -run '^$' -bench CatchUp -benchtime 1x ./tools/fill/
 func BenchmarkCatchUp(b *testing.B) {
-	n := 200_000
-	if s := os.Getenv("FILLBENCH_MESSAGES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = v
-	}
+	n := benchMessages(b, 200_000)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		var socks []*sockets
-		var ports [][4]int
-		for j := 0; j < 3; j++ {
-			s, p := bindNode(b)
-			socks, ports = append(socks, s), append(ports, p)
-		}
-		cfg := testConfig(b, filepath.Join(b.TempDir(), "data"), 3, ports)
-		o := testOptions()
-		o.Messages, o.Rooms, o.Users = n, DefaultRooms, DefaultUsers
-		res, err := Fill(context.Background(), cfg, o)
-		if err != nil {
+		c := newBenchCluster(b, n)
+		if err := os.RemoveAll(c.cfg.NodeDir("n3")); err != nil {
 			b.Fatal(err)
 		}
-		if err := os.RemoveAll(cfg.NodeDir("n3")); err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		nodes := map[string]*node.Node{}
-		start := func(j int, id string) {
-			s := socks[j]
-			s.ssh.Close()
-			logger := slog.New(slog.NewTextHandler(&testLogWriter{t: b}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", id)
-			// PostRate -1: one user posts 50 times a second here, above
-			// the cluster's allowance per user; this measures latency.
-			nd, err := node.New(node.Options{Config: cfg, ID: id, Logger: logger, PostRate: -1,
-				Listeners: &node.Listeners{Peer: s.peer, Heartbeat: s.hb, Election: s.el}})
-			if err != nil {
-				b.Fatalf("start %s: %v", id, err)
-			}
-			nodes[id] = nd
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := nd.Serve(ctx); err != nil {
-					b.Errorf("node %s: %v", id, err)
-				}
-			}()
-		}
-		start(0, "n1")
-		start(1, "n2")
+		nodes := c.nodes
+		// PostRate -1: one user posts 50 times a second here, above the
+		// cluster's allowance per user; this measures latency.
+		tweak := func(o *node.Options) { o.PostRate = -1 }
+		c.start(0, tweak)
+		c.start(1, tweak)
 		<-nodes["n1"].CaughtUp()
 		<-nodes["n2"].CaughtUp()
 		// Posts through n1 every 20 ms, idle (once a leader is elected)
@@ -90,8 +48,8 @@ func BenchmarkCatchUp(b *testing.B) {
 		stopProfile := startProfile(b, os.Getenv("FILLBENCH_CPUPROFILE"))
 		b.StartTimer()
 		t0 := time.Now()
-		start(2, "n3")
-		for nodes["n3"].Applied() < res.LastIndex {
+		c.start(2, tweak)
+		for nodes["n3"].Applied() < c.last {
 			time.Sleep(5 * time.Millisecond)
 		}
 		el := time.Since(t0)
@@ -99,12 +57,11 @@ func BenchmarkCatchUp(b *testing.B) {
 		stopProfile()
 		close(caughtUp)
 		busy := <-during
-		b.ReportMetric(float64(res.LastIndex)/el.Seconds(), "entries/s")
+		b.ReportMetric(float64(c.last)/el.Seconds(), "entries/s")
 		b.ReportMetric(quantile(idle, 0.99).Seconds()*1000, "idle-post-p99-ms")
 		b.ReportMetric(quantile(busy, 0.50).Seconds()*1000, "catchup-post-p50-ms")
 		b.ReportMetric(quantile(busy, 0.99).Seconds()*1000, "catchup-post-p99-ms")
-		cancel()
-		wg.Wait()
+		c.close()
 	}
 }
 

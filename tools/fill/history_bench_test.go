@@ -3,10 +3,8 @@ package fill
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,14 +19,7 @@ import (
 //
 //	FILLBENCH_MESSAGES=1000000 go test -run '^$' -bench HistoryDepth -benchtime 2000x ./tools/fill/
 func BenchmarkHistoryDepth(b *testing.B) {
-	n := 200_000
-	if s := os.Getenv("FILLBENCH_MESSAGES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = v
-	}
+	n := benchMessages(b, 200_000)
 	s, p := bindNode(b)
 	cfg := testConfig(b, filepath.Join(b.TempDir(), "data"), 1, [][4]int{p})
 	o := testOptions()

@@ -3,10 +3,6 @@ package fill
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,14 +18,7 @@ import (
 //
 //	FILLBENCH_MESSAGES=1000000 go test -run '^$' -bench PostsOverHistory -benchtime 1x -count 3 ./tools/fill/
 func BenchmarkPostsOverHistory(b *testing.B) {
-	n := 200_000
-	if s := os.Getenv("FILLBENCH_MESSAGES"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n = v
-	}
+	n := benchMessages(b, 200_000)
 	for _, history := range []int{0, n} {
 		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -41,36 +30,13 @@ func BenchmarkPostsOverHistory(b *testing.B) {
 
 func postsOverHistory(b *testing.B, history int) {
 	b.StopTimer()
-	var socks []*sockets
-	var ports [][4]int
-	for j := 0; j < 3; j++ {
-		s, p := bindNode(b)
-		socks, ports = append(socks, s), append(ports, p)
-	}
-	cfg := testConfig(b, filepath.Join(b.TempDir(), "data"), 3, ports)
-	if history > 0 {
-		o := testOptions()
-		o.Messages, o.Rooms, o.Users = history, DefaultRooms, DefaultUsers
-		if _, err := Fill(context.Background(), cfg, o); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	c := newBenchCluster(b, history)
+	defer c.close()
 	var nodes []*node.Node
-	for j, id := range []string{"n1", "n2", "n3"} {
-		s := socks[j]
-		s.ssh.Close()
-		logger := slog.New(slog.NewTextHandler(&testLogWriter{t: b}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", id)
-		nd, err := node.New(node.Options{Config: cfg, ID: id, Logger: logger, PostRate: -1, NoSeed: true,
-			Listeners: &node.Listeners{Peer: s.peer, Heartbeat: s.hb, Election: s.el}})
-		if err != nil {
-			b.Fatalf("start %s: %v", id, err)
-		}
-		nodes = append(nodes, nd)
-		wg.Add(1)
-		go func() { defer wg.Done(); nd.Serve(ctx) }()
+	for j := range 3 {
+		// PostRate -1: the posters are 256 users posting as fast as they
+		// commit; NoSeed: this measures posts, not a copy.
+		nodes = append(nodes, c.start(j, func(o *node.Options) { o.PostRate, o.NoSeed = -1, true }))
 	}
 	var lead *node.Node
 	for deadline := time.Now().Add(60 * time.Second); lead == nil; time.Sleep(10 * time.Millisecond) {
