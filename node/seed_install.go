@@ -206,6 +206,9 @@ type seedInstall struct {
 	// restore: the transfer comes from a backup (restore.go); newCluster:
 	// every node of a new cluster is restored, none is a learner.
 	restore, newCluster bool
+	// crashAfter, in tests, stops install after the named step as a crash
+	// would (TestSeedInstallCrashAtEveryStep).
+	crashAfter func(step string) bool
 
 	offer   seedOffer
 	state   []byte
@@ -474,6 +477,9 @@ func (in *seedInstall) install(walDir string) error {
 	} else if err := writeMarker(filepath.Join(nodeDir, learnerMarker)); err != nil {
 		return &seedDiskError{fmt.Errorf("write learner marker: %w", err)}
 	}
+	if in.crashed("marker") {
+		return errCrashed
+	}
 	// The WAL goes last: until it is in place the node is still empty and
 	// seeds again; a chunk file without its snapshot is only refused.
 	indexDir := filepath.Join(nodeDir, "index")
@@ -486,6 +492,9 @@ func (in *seedInstall) install(walDir string) error {
 	if err := syncDir(indexDir); err != nil {
 		return &seedDiskError{err}
 	}
+	if in.crashed("chunks") {
+		return errCrashed
+	}
 	empty, err := walIsEmpty(walDir)
 	if err != nil || !empty {
 		return &seedDiskError{fmt.Errorf("WAL %s is no longer empty (%v): not replacing it", walDir, err)}
@@ -493,11 +502,22 @@ func (in *seedInstall) install(walDir string) error {
 	if err := os.RemoveAll(walDir); err != nil {
 		return &seedDiskError{err}
 	}
+	if in.crashed("emptied") {
+		return errCrashed
+	}
 	if err := os.Rename(filepath.Join(in.staging, "wal"), walDir); err != nil {
 		return &seedDiskError{err}
+	}
+	if in.crashed("wal") {
+		return errCrashed
 	}
 	if err := syncDir(nodeDir); err != nil {
 		return &seedDiskError{err}
 	}
 	return nil
 }
+
+// errCrashed is install's answer when a test stops it after a step.
+var errCrashed = errors.New("stopped after a step, as by a crash (test)")
+
+func (in *seedInstall) crashed(step string) bool { return in.crashAfter != nil && in.crashAfter(step) }

@@ -224,3 +224,55 @@ func TestSeedRefusesBadTransfers(t *testing.T) {
 		})
 	}
 }
+
+// A crash after any step of an install leaves a node that either still has
+// an empty WAL (it seeds again, and the second transfer installs whole) or
+// holds the whole copy; always with the learner marker once anything of
+// the copy is in place.
+func TestSeedInstallCrashAtEveryStep(t *testing.T) {
+	for _, step := range []string{"marker", "chunks", "emptied", "wal"} {
+		t.Run(step, func(t *testing.T) {
+			o, walDir := seedTarget(t)
+			nodeDir := o.Config.NodeDir(o.ID)
+			attempt := func(crashAt string) error {
+				staging := filepath.Join(nodeDir, "seed.tmp")
+				if err := os.RemoveAll(staging); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(staging, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				in := &seedInstall{o: o, staging: staging, from: "n1", log: o.Logger,
+					crashAfter: func(s string) bool { return s == crashAt }}
+				if err := in.receive(&seedFrames{frames: seedScript(t, 40)}); err != nil {
+					t.Fatal(err)
+				}
+				return in.install(walDir)
+			}
+			if err := attempt(step); !errors.Is(err, errCrashed) {
+				t.Fatalf("install did not stop after %s: %v", step, err)
+			}
+			if _, err := os.Stat(filepath.Join(nodeDir, learnerMarker)); err != nil {
+				t.Fatalf("after a crash at %s: no learner marker: %v", step, err)
+			}
+			empty, err := walIsEmpty(walDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if empty {
+				// What the next start does: seed again.
+				if err := attempt(""); err != nil {
+					t.Fatalf("seeding again after a crash at %s: %v", step, err)
+				}
+			}
+			l, err := eventlog.Open(walDir, eventlog.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if l.LastSeq() != 41 {
+				t.Fatalf("after a crash at %s: the WAL holds %d records, want the 40 entries and the commit record", step, l.LastSeq())
+			}
+		})
+	}
+}
