@@ -95,7 +95,7 @@ func Restore(ctx context.Context, ro RestoreOptions) (RestoreInfo, error) {
 	}
 	defer os.RemoveAll(staging)
 	in := &seedInstall{o: Options{Config: ro.Config, ID: ro.ID, NoSync: ro.NoSync, Logger: ro.Logger},
-		staging: staging, from: "backup", log: ro.Logger, restore: true, newCluster: ro.NewCluster}
+		staging: staging, from: "backup", restore: true, newCluster: ro.NewCluster}
 	if err := in.receive(src); err != nil {
 		return RestoreInfo{}, err
 	}
@@ -124,6 +124,13 @@ func newTarSource(r io.Reader) *tarSource {
 
 var errBackup = errors.New("not a SyncNet backup, or a damaged one")
 
+// backupOrder is where each member must come (entries-* are 4), and
+// backupFrames the seed frame each position carries (SHA256SUMS none).
+var (
+	backupOrder  = map[string]int{"MANIFEST.json": 0, "manifest": 1, "state": 2, "chunks": 3, "end": 5, "SHA256SUMS": 6}
+	backupFrames = [...]uint8{1: seedManifest, 2: seedState, 3: seedChunks, 4: seedEntries, 5: seedEnd, 6: 0}
+)
+
 // next opens the next member and says which frame type it carries.
 func (s *tarSource) next() error {
 	if s.name != "" {
@@ -141,8 +148,7 @@ func (s *tarSource) next() error {
 		if !ok || hdr.Typeflag != tar.TypeReg {
 			return fmt.Errorf("%w: member %q", errBackup, hdr.Name)
 		}
-		order := map[string]int{"MANIFEST.json": 0, "manifest": 1, "state": 2, "chunks": 3, "end": 5, "SHA256SUMS": 6}
-		o, known := order[name]
+		o, known := backupOrder[name]
 		if strings.HasPrefix(name, "entries-") {
 			o, known = 4, true
 		}
@@ -159,7 +165,7 @@ func (s *tarSource) next() error {
 			s.name = ""
 			continue
 		}
-		s.typ = map[int]uint8{1: seedManifest, 2: seedState, 3: seedChunks, 4: seedEntries, 5: seedEnd, 6: 0}[o]
+		s.typ = backupFrames[o]
 		return nil
 	}
 }

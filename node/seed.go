@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/syncnet/syncnet/node/replica"
 )
 
 // Seeding: how a node with an empty log gets a copy of a peer's instead of
@@ -114,3 +116,46 @@ func decodeSeedOffer(b []byte) (seedOffer, error) {
 
 // seedRequest is the payload after the stream's nonce.
 func seedRequest(mode byte) []byte { return []byte{seedVersion, mode} }
+
+// appendSeedEntries encodes consecutive entries: the first index, then per
+// entry its term, type and entry form.
+func appendSeedEntries(b []byte, ents []replica.Entry) []byte {
+	b = binary.AppendUvarint(b, ents[0].Index)
+	for _, e := range ents {
+		b = binary.AppendUvarint(b, e.Term)
+		b = append(b, byte(e.Type))
+		b = binary.AppendUvarint(b, uint64(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	return b
+}
+
+// decodeSeedEntries calls fn for every entry of a seedEntries frame; the
+// entries' data alias b.
+func decodeSeedEntries(b []byte, fn func(e replica.Entry) error) error {
+	first, k := binary.Uvarint(b)
+	if k <= 0 || first == 0 {
+		return fmt.Errorf("%w: entries frame without a first index", errSeedFrame)
+	}
+	b = b[k:]
+	for i := first; len(b) > 0; i++ {
+		term, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+1 {
+			return fmt.Errorf("%w: entry %d truncated", errSeedFrame, i)
+		}
+		typ := replica.EntryType(b[k])
+		b = b[k+1:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > uint64(len(b)-k) {
+			return fmt.Errorf("%w: entry %d truncated", errSeedFrame, i)
+		}
+		data := b[k : k+int(size) : k+int(size)]
+		b = b[k+int(size):]
+		if err := fn(replica.Entry{Index: i, Term: term, Type: typ, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errSeedRefused = errors.New("the peer refused")

@@ -174,7 +174,6 @@ const seedBatchBytes = 1 << 20
 
 // seedFrom copies a peer's log into a staging directory and installs it.
 func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) error {
-	log := o.Logger
 	nodeDir := o.Config.NodeDir(o.ID)
 	staging := filepath.Join(nodeDir, "seed.tmp")
 	if err := os.RemoveAll(staging); err != nil {
@@ -189,7 +188,7 @@ func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) 
 		return err
 	}
 	defer s.Close()
-	in := &seedInstall{o: o, staging: staging, from: d.Peer, log: log}
+	in := &seedInstall{o: o, staging: staging, from: d.Peer}
 	if err := in.receive(s); err != nil {
 		return err
 	}
@@ -201,7 +200,6 @@ type seedInstall struct {
 	o       Options
 	staging string
 	from    string
-	log     *slog.Logger
 
 	// restore: the transfer comes from a backup (restore.go); newCluster:
 	// every node of a new cluster is restored, none is a learner.
@@ -255,7 +253,7 @@ func (in *seedInstall) receive(s seedSource) error {
 	if in.restore {
 		what = "restoring the log from a backup"
 	}
-	in.log.Info(what, "from", in.from, "entries", o.commit,
+	in.o.Logger.Info(what, "from", in.from, "entries", o.commit,
 		"snapshot_applied", o.applied, "state_bytes", o.stateLen, "chunk_bytes", o.chunksLen)
 	if in.chunks, err = os.OpenFile(filepath.Join(in.staging, "chunks"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600); err != nil {
 		return &seedDiskError{err}
@@ -316,7 +314,7 @@ func (in *seedInstall) entries(s seedSource) error {
 			if time.Since(lastLog) >= 2*time.Second {
 				lastLog = time.Now()
 				done := in.next - 1
-				in.log.Info("copying the log", "peer", in.from, "entries", done, "of", o.commit,
+				in.o.Logger.Info("copying the log", "peer", in.from, "entries", done, "of", o.commit,
 					"percent", done*100/max(o.commit, 1), "per_second", int(float64(done)/time.Since(began).Seconds()))
 			}
 		case seedEnd:
@@ -327,7 +325,7 @@ func (in *seedInstall) entries(s seedSource) error {
 			if err := in.flush(); err != nil {
 				return err
 			}
-			in.log.Info("log copied", "peer", in.from, "entries", o.commit, "took", time.Since(began).Round(time.Millisecond))
+			in.o.Logger.Info("log copied", "peer", in.from, "entries", o.commit, "took", time.Since(began).Round(time.Millisecond))
 			return nil
 		case seedError:
 			return fmt.Errorf("%w: %s", errSeedRefused, p)

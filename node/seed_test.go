@@ -155,7 +155,7 @@ func receiveScript(t *testing.T, frames []seedFrame) (string, error) {
 	if err := os.MkdirAll(staging, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	in := &seedInstall{o: o, staging: staging, from: "n1", log: o.Logger}
+	in := &seedInstall{o: o, staging: staging, from: "n1"}
 	err := in.receive(&seedFrames{frames: frames})
 	if err == nil {
 		err = in.install(walDir)
@@ -242,7 +242,7 @@ func TestSeedInstallCrashAtEveryStep(t *testing.T) {
 				if err := os.MkdirAll(staging, 0o700); err != nil {
 					t.Fatal(err)
 				}
-				in := &seedInstall{o: o, staging: staging, from: "n1", log: o.Logger,
+				in := &seedInstall{o: o, staging: staging, from: "n1",
 					crashAfter: func(s string) bool { return s == crashAt }}
 				if err := in.receive(&seedFrames{frames: seedScript(t, 40)}); err != nil {
 					t.Fatal(err)

@@ -413,7 +413,7 @@ func (w *simWorld) seedFromPeer(sn *simNode) error {
 	}
 	defer os.RemoveAll(staging)
 	in := &seedInstall{o: Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, Logger: slog.New(slog.DiscardHandler)},
-		staging: staging, from: from.id, log: slog.New(slog.DiscardHandler)}
+		staging: staging, from: from.id}
 	if err := in.receive(frames); err != nil {
 		return fmt.Errorf("seed %s from %s: %w", sn.id, from.id, err)
 	}

@@ -146,6 +146,16 @@ func parseFlags(e *execEnv, c command, fs *flag.FlagSet, words []string) (code i
 // flags may come before, between or after the positional arguments
 // ("history general --limit 5"); "--" ends the flags. It returns the
 // positional arguments, or ok false and the exit code (see parseFlags).
+// parseNoArgs parses a command that takes flags only, refusing any
+// argument with its usage.
+func parseNoArgs(e *execEnv, c command, fs *flag.FlagSet) (code int, ok bool) {
+	pos, code, ok := parseArgs(e, c, fs)
+	if ok && len(pos) != 0 {
+		return usageErr(e, c, fs, "no arguments expected"), false
+	}
+	return code, ok
+}
+
 func parseArgs(e *execEnv, c command, fs *flag.FlagSet) (pos []string, code int, ok bool) {
 	args := e.line.words()
 	for {

@@ -15,12 +15,8 @@ func cmdBackup() command {
 			"The node keeps serving. Restore with: syncnet restore FILE.tar --config cluster.toml --id NODE"}
 	c.run = func(e *execEnv) int {
 		fs := newFlags(c)
-		pos, code, ok := parseArgs(e, c, fs)
-		if !ok {
+		if code, ok := parseNoArgs(e, c, fs); !ok {
 			return code
-		}
-		if len(pos) != 0 {
-			return usageErr(e, c, fs, "no arguments expected")
 		}
 		b, can := e.b.(api.Backupper)
 		if !can {

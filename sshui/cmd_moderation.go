@@ -16,12 +16,8 @@ func cmdBans() command {
 	c.run = func(e *execEnv) int {
 		fs := newFlags(c)
 		asJSON := fs.Bool("json", false, "one JSON object per ban or mute: action, target, by, room, reason, until")
-		pos, code, ok := parseArgs(e, c, fs)
-		if !ok {
+		if code, ok := parseNoArgs(e, c, fs); !ok {
 			return code
-		}
-		if len(pos) > 0 {
-			return usageErr(e, c, fs, "no arguments expected")
 		}
 		ms := e.b.Sanctions()
 		if *asJSON {

@@ -20,12 +20,8 @@ func cmdReload() command {
 			"Anything else that changed is named and nothing is applied: restart the node for it."}
 	c.run = func(e *execEnv) int {
 		fs := newFlags(c)
-		pos, code, ok := parseArgs(e, c, fs)
-		if !ok {
+		if code, ok := parseNoArgs(e, c, fs); !ok {
 			return code
-		}
-		if len(pos) != 0 {
-			return usageErr(e, c, fs, "no arguments expected")
 		}
 		r, can := e.b.(Reloader)
 		if !can {

@@ -7,12 +7,8 @@ func cmdRooms() command {
 	c.run = func(e *execEnv) int {
 		fs := newFlags(c)
 		asJSON := fs.Bool("json", false, "one JSON object per room")
-		pos, code, ok := parseArgs(e, c, fs)
-		if !ok {
+		if code, ok := parseNoArgs(e, c, fs); !ok {
 			return code
-		}
-		if len(pos) != 0 {
-			return usageErr(e, c, fs, "no arguments expected")
 		}
 		rows := [][]string{{"ROOM", "MEMBERS", "TOPIC"}}
 		for _, r := range e.b.Rooms() {
