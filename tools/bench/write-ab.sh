@@ -3,7 +3,8 @@
 # the ports of write-matrix.sh, 27xx/87xx; B on 29xx/89xx), each a copy of
 # cluster.toml with the caller's ~/.ssh/id_ed25519 as a [[bot]], and runs
 # `syncnet bench write` against A, then B, ROUNDS times, so both see the
-# same machine load. Compare the medians of the rounds.
+# same machine load. Compare the medians of the rounds. KEY is the private
+# key (default ~/.ssh/id_ed25519): it is made a [[bot]] and an admin key.
 #
 #   tools/bench/write-ab.sh SYNCNET_A SYNCNET_B DIR ROUNDS [bench write flags]
 #   e.g. tools/bench/write-ab.sh /tmp/before /tmp/after /tmp/ab 5 --mode exec -c 64 --duration 10s
@@ -13,13 +14,15 @@
 set -euo pipefail
 a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4; shift 4
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+key=$(realpath "${KEY:-$HOME/.ssh/id_ed25519}")
 rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
 mkconf() { # $1: ssh port prefix, $2: peer port prefix
   sed -e "s/2222/${1}22/; s/2223/${1}23/; s/2224/${1}24/" \
       -e "s/= 800\([0-2]\)/= ${2}0\1/; s/= 802\([0-2]\)/= ${2}2\1/; s/= 803\([0-2]\)/= ${2}3\1/" \
       -e "s/= 804\([0-2]\)/= ${2}4\1/" \
-      -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' "${CLUSTER_TOML:-$repo/cluster.toml}"
-  printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat ~/.ssh/id_ed25519.pub)"
+      -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' \
+      -e "s|^admin_keys = \\[\\]|admin_keys = [\"$(cat "$key.pub")\"]|" "${CLUSTER_TOML:-$repo/cluster.toml}"
+  printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat "$key.pub")"
 }
 mkconf 27 87 > "$dir/a/cluster.toml"
 mkconf 29 89 > "$dir/b/cluster.toml"
@@ -35,6 +38,6 @@ for i in $(seq 1 "$rounds"); do
   for side in a b; do
     p=27; [ $side = b ] && p=29
     echo "== round $i, $side ($( [ $side = a ] && echo "$a" || echo "$b"))"
-    (cd "$dir/$side" && "$b" bench write --addrs 127.0.0.1:${p}22,127.0.0.1:${p}23,127.0.0.1:${p}24 "$@") || echo "run failed"
+    (cd "$dir/$side" && "$b" bench write -i "$key" --addrs 127.0.0.1:${p}22,127.0.0.1:${p}23,127.0.0.1:${p}24 "$@") || echo "run failed"
   done
 done
