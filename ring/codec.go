@@ -16,7 +16,7 @@ import (
 // keyed with a key derived from the cluster secret (I8). Bodies:
 //
 //	heartbeat: term u64 | leader str | resigned u8 | status [| ext]
-//	token:     term u64 | origin str | best (id str, lastTerm u64, lastIndex u64) | n u8 | n × str | ackID u64
+//	token:     term u64 | origin str | best (id str, lastTerm u64, lastIndex u64) | n u8 | n × str | ackID u64 [| confIndex u64 | confTerm u64 | n u8 | n × str (best's voters)]
 //	elected:   term u64 | leader str | origin str | ackID u64
 //	ack:       ackID u64
 //	status:    bootID u64 | commit u64 | lastTerm u64 | lastIndex u64 | uptimeMs u64 | clients u32 | messages u64 | hash [32]
@@ -50,6 +50,12 @@ import (
 //     A field there changes what the election does, so a future build may
 //     send one only once every member's heartbeats announce a Proto that
 //     reads it (MemberStatus.Status.Proto).
+//   - The token's best candidacy carries its membership (Candidate.Conf
+//     and Message.BestVoters, at least one) only when that is not the
+//     configured one (non-zero): a log holds a
+//     membership entry only once every member announced that it applies
+//     that event kind (the caller's check, Status.Supports), and such
+//     builds read it. A token without it reads as the zero ConfID.
 const (
 	WireVersion = 1
 	macLen      = sha256.Size
@@ -164,6 +170,17 @@ func encodeBody(w *writer, m Message) error {
 			w.str(id)
 		}
 		w.u64(m.AckID)
+		if (m.Best.Conf == ConfID{}) != (len(m.BestVoters) == 0) || len(m.BestVoters) > MaxMembers {
+			return fmt.Errorf("%w: best's membership %v with %d voters", ErrBadMessage, m.Best.Conf, len(m.BestVoters))
+		}
+		if m.Best.Conf != (ConfID{}) {
+			w.u64(m.Best.Conf.Index)
+			w.u64(m.Best.Conf.Term)
+			w.u8(uint8(len(m.BestVoters)))
+			for _, id := range m.BestVoters {
+				w.str(id)
+			}
+		}
 	case MsgElected:
 		w.u64(m.Term)
 		w.str(m.Leader)
@@ -240,6 +257,17 @@ func decodeBody(r *reader, m *Message) {
 			m.Passed = append(m.Passed, r.str())
 		}
 		m.AckID = r.u64()
+		if r.err == nil && len(r.buf) > 0 {
+			m.Best.Conf = ConfID{Index: r.u64(), Term: r.u64()}
+			n := int(r.u8())
+			if m.Best.Conf == (ConfID{}) || n == 0 || n > MaxMembers {
+				r.fail() // written only when not zero, with its voters: one encoding per token
+				return
+			}
+			for i := 0; i < n && r.err == nil; i++ {
+				m.BestVoters = append(m.BestVoters, r.str())
+			}
+		}
 	case MsgElected:
 		m.Term = r.u64()
 		m.Leader = r.str()

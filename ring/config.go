@@ -7,19 +7,29 @@ import (
 	"sort"
 )
 
-// Member is one configured cluster member and its position on the ring.
+// Member is one cluster member and its position on the ring.
 type Member struct {
 	ID   string
 	Ring int
+	// Learner: a non-voting member (added to the cluster and not promoted
+	// yet, membership.go). It is on the ring and relays tokens as a learner
+	// does (learner.go), but no majority counts it.
+	Learner bool
 }
 
 // Config configures one ring Node. Every field is required unless noted.
 type Config struct {
 	// ID is this node's member id; it must appear in Members.
 	ID string
-	// Members is the full configured membership. Majorities are counted
-	// against it, never against the members currently believed alive (I1).
+	// Members is the membership to start with: the latest one in the
+	// caller's log, or the configured one (SetMembers replaces it).
+	// Majorities are counted against its voters, never against the members
+	// currently believed alive (I1).
 	Members []Member
+	// Conf names the log entry that holds Members ((index, term) of a
+	// membership entry; zero for the configured membership). It goes on this
+	// node's candidacy (Candidate.Conf, membership.go).
+	Conf ConfID
 	// HeartbeatTicks: a heartbeat goes to every other member this often.
 	HeartbeatTicks int
 	// FailureTicks: a member silent this long is suspected; a follower that
@@ -101,12 +111,19 @@ func (cfg *Config) validate() ([]Member, error) {
 	if cfg.DeadTicks < cfg.FailureTicks {
 		return nil, fmt.Errorf("%w: DeadTicks < FailureTicks", ErrConfig)
 	}
-	if len(cfg.Members) == 0 || len(cfg.Members) > MaxMembers {
-		return nil, fmt.Errorf("%w: need 1..%d members, got %d", ErrConfig, MaxMembers, len(cfg.Members))
+	return sortedMembers(cfg.ID, cfg.Members)
+}
+
+// sortedMembers checks a membership (1..MaxMembers members with distinct
+// ids, id among them, at least one voter) and returns it sorted by (Ring,
+// ID): the ring order.
+func sortedMembers(id string, members []Member) ([]Member, error) {
+	if len(members) == 0 || len(members) > MaxMembers {
+		return nil, fmt.Errorf("%w: need 1..%d members, got %d", ErrConfig, MaxMembers, len(members))
 	}
-	ms := append([]Member(nil), cfg.Members...)
+	ms := append([]Member(nil), members...)
 	seen := map[string]bool{}
-	self := false
+	self, voters := false, 0
 	for _, m := range ms {
 		if m.ID == "" || len(m.ID) > MaxIDLen {
 			return nil, fmt.Errorf("%w: member id %q must be 1..%d bytes", ErrConfig, m.ID, MaxIDLen)
@@ -115,10 +132,16 @@ func (cfg *Config) validate() ([]Member, error) {
 			return nil, fmt.Errorf("%w: duplicate member %q", ErrConfig, m.ID)
 		}
 		seen[m.ID] = true
-		self = self || m.ID == cfg.ID
+		self = self || m.ID == id
+		if !m.Learner {
+			voters++
+		}
 	}
 	if !self {
-		return nil, fmt.Errorf("%w: own id %q not in members", ErrConfig, cfg.ID)
+		return nil, fmt.Errorf("%w: own id %q not in members", ErrConfig, id)
+	}
+	if voters == 0 {
+		return nil, fmt.Errorf("%w: no voting member", ErrConfig)
 	}
 	sort.Slice(ms, func(i, j int) bool {
 		if ms[i].Ring != ms[j].Ring {

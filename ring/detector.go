@@ -83,6 +83,8 @@ func (n *Node) broadcastHeartbeat() {
 			hears = append(hears, m.ID)
 		}
 	}
+	strangers := n.liveStrangers()
+	hears = append(hears, strangers...)
 	for _, m := range n.members {
 		p := n.peers[m.ID]
 		if p == nil {
@@ -94,6 +96,10 @@ func (n *Node) broadcastHeartbeat() {
 			hb.Status.Proto, hb.Status.MaxKind, hb.Hears, hb.Status.Learner = 0, 0, nil, false
 		}
 		n.send(hb)
+	}
+	for _, id := range strangers {
+		n.send(Message{Type: MsgHeartbeat, To: id, Term: n.hs.Term, Leader: n.leader, Status: st, Hears: hears,
+			Resigned: n.ledTerm == n.hs.Term && n.role != RoleLeader})
 	}
 }
 
@@ -164,6 +170,13 @@ func (n *Node) linked(p *peer) bool {
 // order that is linked, skipping members that already passed a token and
 // never going past the origin of an announcement; "" if the ring comes back
 // to this node first. The ring repairs itself around dead and deaf members.
+//
+// Learners of the membership (Member.Learner) are skipped: they have no
+// vote to add, and one that this node's membership holds but the others'
+// do not (an entry not committed, and then overwritten) could only be a
+// dead end. They learn each leader from its heartbeats. (A voter that runs
+// as a learner because its data were lost still gets tokens and relays
+// them.)
 func (n *Node) nextHop(after string, m Message) string {
 	i := n.indexOf(after)
 	for k := 1; k < len(n.members); k++ {
@@ -174,6 +187,8 @@ func (n *Node) nextHop(after string, m Message) string {
 		case m.Type == MsgElected && id == m.Origin:
 			return ""
 		case m.Type == MsgToken && id != m.Origin && slices.Contains(m.Passed, id):
+			continue
+		case !n.peers[id].voter:
 			continue
 		}
 		if n.linked(n.peers[id]) {
@@ -211,7 +226,7 @@ func (n *Node) hearsMajority() bool {
 func (n *Node) heardCount() int {
 	c := 0
 	for _, p := range n.peers {
-		if p.heard && n.alive(p) {
+		if p.voter && p.heard && n.alive(p) {
 			c++
 		}
 	}

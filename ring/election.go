@@ -9,7 +9,7 @@ import (
 
 func (n *Node) tickLeader() {
 	if !n.hearsMajority() {
-		n.stepDown(fmt.Sprintf("lost quorum: hears %d of %d", n.heardCount()+1, len(n.members)))
+		n.stepDown(fmt.Sprintf("lost quorum: hears %d of %d", n.heardCount()+1, n.voters))
 		return
 	}
 	for _, p := range n.peers {
@@ -34,7 +34,7 @@ func (n *Node) tickElection() {
 	if n.leader != "" && n.leaderElapsed >= n.cfg.FailureTicks {
 		n.loseLeader(fmt.Sprintf("leader %s silent for %d ticks", n.leader, n.leaderElapsed))
 	}
-	if n.leader != "" || n.learner {
+	if n.leader != "" || n.isLearner() {
 		return // a learner never starts a round (learner.go)
 	}
 	// The round timer runs only while the pre-vote gate is open, so the
@@ -70,7 +70,7 @@ func (n *Node) tickElection() {
 func (n *Node) majorityLeaderless() bool {
 	c := 1
 	for _, p := range n.peers {
-		if p.heard && n.now-p.lastHeard <= int64(2*n.cfg.HeartbeatTicks) && n.linked(p) && p.leader == "" &&
+		if p.voter && p.heard && n.now-p.lastHeard <= int64(2*n.cfg.HeartbeatTicks) && n.linked(p) && p.leader == "" &&
 			!p.status.Learner {
 			c++
 		}
@@ -119,7 +119,7 @@ func (n *Node) hearsLiveLeader() bool {
 // startRound begins an election: a higher term, persisted with a vote for
 // our own token, and the token sent to our successor.
 func (n *Node) startRound() {
-	if n.learner {
+	if n.isLearner() {
 		return // never reached (tickElection, collisionLoser and tickLeader exclude it); a learner never votes
 	}
 	term := max(n.hs.Term, n.maxPeerTerm()) + 1
@@ -130,7 +130,8 @@ func (n *Node) startRound() {
 	if next := n.nextHop(n.id, in); next != "" {
 		n.sendToken(in, next)
 	} else if n.majority == 1 {
-		n.completeRound(Message{Type: MsgToken, Term: term, Origin: n.id, Best: n.candidacy(), Passed: []string{n.id}})
+		n.completeRound(Message{Type: MsgToken, Term: term, Origin: n.id, Best: n.candidacy(),
+			BestVoters: n.bestVoters(), Passed: []string{n.id}})
 	}
 }
 
@@ -148,7 +149,7 @@ func (n *Node) stepToken(m Message) {
 		}
 		return
 	}
-	if n.learner {
+	if n.isLearner() {
 		n.relayToken(m) // learner.go: passed on, no vote
 		return
 	}
@@ -181,7 +182,7 @@ func (n *Node) rejectToken(m Message) string {
 		return "malformed"
 	case m.Term < n.hs.Term:
 		return "stale term"
-	case n.learner && m.Origin == n.id:
+	case n.isLearner() && m.Origin == n.id:
 		return "learner: own token from before" // it started no round since it restarted
 	case m.Origin == n.id:
 		if m.Term != n.hs.Term || n.hs.Vote != n.id || n.hs.Leader != "" {
@@ -194,9 +195,9 @@ func (n *Node) rejectToken(m Message) string {
 		return "already passed"
 	case m.Term == n.hs.Term && n.hs.Leader != "":
 		return "term has a leader"
-	case n.learner && m.Term == n.relayed.term && m.Origin == n.relayed.origin:
+	case n.isLearner() && m.Term == n.relayed.term && m.Origin == n.relayed.origin:
 		return "learner: already relayed"
-	case n.learner:
+	case n.isLearner():
 		return "" // it does not vote, so a token of its term is no second vote
 	case m.Term == n.hs.Term && n.hs.Vote != "":
 		return "already forwarded a token this term"
@@ -212,13 +213,20 @@ func (n *Node) collisionLoser(m Message) bool {
 		n.majorityLeaderless()
 }
 
+// validToken: a token of a term, whose Passed starts at its origin, names
+// each member once and holds its best candidate. Passed may name members
+// this node does not know (its membership may lag the origin's); only the
+// origin counts them, against its own voters (completeRound).
 func (n *Node) validToken(m Message) bool {
-	if m.Term == 0 || len(m.Passed) == 0 || len(m.Passed) > len(n.members) || m.Passed[0] != m.Origin {
+	if m.Term == 0 || len(m.Passed) == 0 || len(m.Passed) > MaxMembers || m.Passed[0] != m.Origin {
 		return false
 	}
 	seen := map[string]bool{}
+	if (m.Best.Conf == ConfID{}) != (len(m.BestVoters) == 0) || len(m.BestVoters) > MaxMembers {
+		return false
+	}
 	for _, id := range m.Passed {
-		if seen[id] || n.indexOf(id) < 0 {
+		if seen[id] || id == "" || len(id) > MaxIDLen {
 			return false
 		}
 		seen[id] = true
@@ -227,15 +235,28 @@ func (n *Node) validToken(m Message) bool {
 }
 
 // completeRound: our token came back. It wins only if a majority of the
-// configured members persisted its term and passed it; then its best
-// candidate is the leader of the term and we announce it around the ring.
+// voters of its best candidate's membership (membership.go) persisted its
+// term and passed it; then that candidate is the leader of the term and we
+// announce it around the ring.
 func (n *Node) completeRound(m Message) {
-	if len(m.Passed) < n.majority {
+	voters := m.BestVoters
+	if len(voters) == 0 {
+		// The best candidate holds the configured membership.
+		if n.conf != (ConfID{}) {
+			n.drop("token: winner holds another membership")
+			n.reason = fmt.Sprintf("token for term %d: best %s holds the configured membership, this node %d/%d",
+				m.Term, m.Best.ID, n.conf.Index, n.conf.Term)
+			return
+		}
+		voters = n.voterIDs()
+	}
+	votes, of := countIDs(m.Passed, voters), len(voters)
+	if votes < of/2+1 {
 		n.drop("token: no majority")
-		n.reason = fmt.Sprintf("token for term %d passed only %d of %d", m.Term, len(m.Passed), len(n.members))
+		n.reason = fmt.Sprintf("token for term %d passed only %d of %d voters", m.Term, votes, of)
 		return
 	}
-	n.acceptLeader(m.Term, m.Best.ID, fmt.Sprintf("won term %d with %d of %d", m.Term, len(m.Passed), len(n.members)))
+	n.acceptLeader(m.Term, m.Best.ID, fmt.Sprintf("won term %d with %d of %d", m.Term, votes, of))
 	n.sendElected(Message{Type: MsgElected, Term: m.Term, Leader: m.Best.ID, Origin: n.id}, n.id)
 }
 
@@ -273,7 +294,7 @@ func (n *Node) acceptLeader(term uint64, leader string, reason string) {
 	n.hs.Leader = leader
 	n.reason = reason
 	if leader == n.id {
-		if n.learner {
+		if n.isLearner() {
 			// Only a candidacy this node put on a token before it lost its
 			// data can name it (a learner's is never on a token), and it no
 			// longer has that log: it never leads this term (I3), not even

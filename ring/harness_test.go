@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -22,6 +23,13 @@ type simParams struct {
 	// UnsafeRejoin, as a member (the behaviour before issue 12).
 	DataLoss     float64
 	UnsafeRejoin bool
+	// Membership (membersim_test.go): Nodes more ids exist as spares; the
+	// cluster starts with Nodes voters, and per tick with ConfProb the
+	// leader proposes a membership change. UnsafeConf drops the leader's
+	// rules (one change at a time, after its own term's first commit).
+	Membership bool
+	ConfProb   float64
+	UnsafeConf bool
 }
 
 var defaultSim = simParams{HeartbeatTicks: 2, FailureTicks: 8, ElectionTicks: 8, StaggerTicks: 3, AppendProb: 0.3, ReplicateProb: 0.5}
@@ -50,6 +58,14 @@ type simNode struct {
 	// term of the leader whose whole log it last held (replicate).
 	learner  bool
 	caughtUp uint64
+	// Membership (membersim_test.go): confs are the membership entries in
+	// log (index, term, members), base the membership the log starts from
+	// (the configured one, or for a node that joined the one it was told).
+	// spare: never added yet; gone: removed, and stopped once that was
+	// committed.
+	confs       []simConf
+	base        simConf
+	spare, gone bool
 }
 
 type traceEntry struct {
@@ -81,27 +97,42 @@ type cluster struct {
 	replay    string // the test to name in the replay line
 
 	dataLosses, promotions, freshPromotions int
+	confChanges                             int
+	confsByID                               map[ConfID]simConf // every membership entry proposed
 }
 
 func newCluster(tb testing.TB, seed int64, p simParams) *cluster {
 	c := &cluster{tb: tb, seed: seed, p: p, rnd: rand.New(rand.NewSource(seed)),
 		nodes: map[string]*simNode{}, leaders: map[uint64]string{}, accepted: map[uint64]string{},
-		tokenPos: map[string]Candidate{}, replay: "TestSimulation"}
+		tokenPos: map[string]Candidate{}, replay: "TestSimulation", confsByID: map[ConfID]simConf{}}
 	c.net = NewSimNetwork(rand.New(rand.NewSource(seed^0x5eed)), SimConfig{})
-	for i := 1; i <= p.Nodes; i++ {
+	total := p.Nodes
+	if p.Membership {
+		total = 2 * p.Nodes
+	}
+	for i := 1; i <= total; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
-		c.members = append(c.members, Member{ID: id, Ring: i})
+		if i <= p.Nodes {
+			c.members = append(c.members, Member{ID: id, Ring: i})
+		}
 	}
+	c.confsByID[ConfID{}] = simConf{members: c.members}
 	for i, id := range c.ids {
-		c.nodes[id] = &simNode{id: id, rand: rand.New(rand.NewSource(seed*31 + int64(i)))}
+		c.nodes[id] = &simNode{id: id, rand: rand.New(rand.NewSource(seed*31 + int64(i))),
+			base: simConf{members: c.members}, spare: i >= p.Nodes}
+		if c.nodes[id].spare {
+			c.net.SetDown(id, true)
+			continue
+		}
 		c.start(id)
 	}
 	return c
 }
 
 func (c *cluster) config(id string) Config {
-	return Config{ID: id, Members: c.members, HeartbeatTicks: c.p.HeartbeatTicks,
+	conf := c.confOf(c.nodes[id])
+	return Config{ID: id, Members: conf.ringMembers(id), Conf: conf.id, HeartbeatTicks: c.p.HeartbeatTicks,
 		FailureTicks: c.p.FailureTicks, ElectionTicks: c.p.ElectionTicks, StaggerTicks: c.p.StaggerTicks, Rand: c.nodes[id].rand,
 		Learner:     c.nodes[id].learner,
 		LogPosition: func() (uint64, uint64) { p := c.pos(c.nodes[id]); return p.LastTerm, p.LastIndex }}
@@ -130,7 +161,7 @@ func (c *cluster) restart(id string) {
 }
 
 func (c *cluster) pos(sn *simNode) Candidate {
-	cand := Candidate{ID: sn.id, LastIndex: uint64(len(sn.log))}
+	cand := Candidate{ID: sn.id, LastIndex: uint64(len(sn.log)), Conf: c.confOf(sn).id}
 	if len(sn.log) > 0 {
 		cand.LastTerm = sn.log[len(sn.log)-1]
 	}
@@ -268,8 +299,8 @@ func (c *cluster) step(sn *simNode, e Envelope) {
 		}
 	}
 	before := sn.n.HardState()
-	if err := sn.n.Step(m); err != nil {
-		c.fail("step %s: %v", m.Describe(), err)
+	if err := sn.n.Step(m); err != nil && !(c.p.Membership && errors.Is(err, ErrUnknownSender)) {
+		c.fail("step %s: %v", m.Describe(), err) // with Membership: a sender not (or no longer) in its membership
 	}
 	c.checkTokenCompletion(sn, m, before)
 	c.handleReady(sn)
@@ -362,8 +393,17 @@ func (c *cluster) checkTokenCompletion(sn *simNode, m Message, before HardState)
 	if hs.Leader == "" || hs.Term != m.Term {
 		return
 	}
-	if len(m.Passed) < len(c.ids)/2+1 {
-		c.fail("round for term %d won with %d of %d", m.Term, len(m.Passed), len(c.ids))
+	// A majority of the voters of the winner's membership (with Membership:
+	// the one the winner held when it put itself on the token).
+	voters := c.confOf(sn).voters()
+	if c.p.Membership {
+		voters = c.confsByID[m.Best.Conf].voters()
+		if p, ok := c.tokenPos[fmt.Sprintf("%d/%s/%s", m.Term, m.Origin, m.Best.ID)]; !ok || p.Conf != m.Best.Conf {
+			c.fail("round for term %d won by %s: it passed the token holding membership %v", m.Term, m.Best, p.Conf)
+		}
+	}
+	if countIn(m.Passed, voters) < len(voters)/2+1 {
+		c.fail("round for term %d won with %v of voters %v", m.Term, m.Passed, voters)
 	}
 	for _, id := range m.Passed {
 		p, ok := c.tokenPos[fmt.Sprintf("%d/%s/%s", m.Term, m.Origin, id)]
@@ -389,14 +429,19 @@ func (c *cluster) replicate() {
 		if c.rnd.Float64() < c.p.AppendProb {
 			sn.log = append(sn.log, term)
 		}
+		if c.p.Membership && c.rnd.Float64() < c.p.ConfProb {
+			c.proposeChange(sn)
+		}
 		for _, fid := range c.ids {
 			f := c.nodes[fid]
 			if fid == id || f.n == nil || f.n.Term() != term || c.paused(f) ||
-				!c.net.Connected(id, fid) || !c.net.Connected(fid, id) {
+				!c.net.Connected(id, fid) || !c.net.Connected(fid, id) || !c.confOf(sn).has(fid) {
 				continue
 			}
 			if c.rnd.Float64() < c.p.ReplicateProb && !slices.Equal(f.log, sn.log) {
 				f.log = slices.Clone(sn.log)
+				f.confs = slices.Clone(sn.confs)
+				c.syncMembers(f)
 			}
 			if f.learner && slices.Equal(f.log, sn.log) {
 				f.caughtUp = term
@@ -412,7 +457,9 @@ func (c *cluster) commit(leader *simNode, term uint64) {
 			return // a leader counts replicas only for entries of its own term
 		}
 		count := 0
-		for _, sn := range c.nodes {
+		voters := c.confOf(leader).voters() // the latest membership in its log (Raft §4.1)
+		for _, id := range voters {
+			sn := c.nodes[id]
 			if sn.learner {
 				continue // a learner's acknowledgements do not count (doc.go, Caller's duties)
 			}
@@ -420,11 +467,12 @@ func (c *cluster) commit(leader *simNode, term uint64) {
 				count++
 			}
 		}
-		if count >= len(c.ids)/2+1 {
+		if count >= len(voters)/2+1 {
 			if !slices.Equal(leader.log[:len(c.committed)], c.committed) {
 				c.fail("I3: leader %s commits %d but lacks earlier committed entries", leader.id, idx+1)
 			}
 			c.committed = slices.Clone(leader.log[:idx+1])
+			c.retireRemoved(leader)
 			return
 		}
 	}
@@ -495,7 +543,7 @@ func (c *cluster) live() []string {
 func (c *cluster) crashed() []string {
 	var out []string
 	for _, id := range c.ids {
-		if c.nodes[id].n == nil {
+		if sn := c.nodes[id]; sn.n == nil && !sn.spare && !sn.gone {
 			out = append(out, id)
 		}
 	}

@@ -82,6 +82,9 @@ func (n *Node) PromotionState() (hs HardState, ok bool) {
 		if !p.heard || !n.alive(p) {
 			continue
 		}
+		if !p.voter {
+			continue // a learner of the membership holds no vote to remember
+		}
 		if p.term > n.hs.Term {
 			return HardState{}, false
 		}

@@ -42,6 +42,11 @@ type Candidate struct {
 	ID        string
 	LastTerm  uint64
 	LastIndex uint64
+	// Conf names the membership in the candidate's log (Config.Conf,
+	// SetMembers); its voters travel with it (Message.BestVoters), and the
+	// origin of a round counts its majority against them (membership.go).
+	// Not compared.
+	Conf ConfID
 }
 
 // Beats reports whether c is a strictly better candidate than o: a more
@@ -57,6 +62,9 @@ func (c Candidate) Beats(o Candidate) bool {
 }
 
 func (c Candidate) String() string {
+	if c.Conf != (ConfID{}) {
+		return fmt.Sprintf("%s@%d/%d(conf %d/%d)", c.ID, c.LastTerm, c.LastIndex, c.Conf.Index, c.Conf.Term)
+	}
 	return fmt.Sprintf("%s@%d/%d", c.ID, c.LastTerm, c.LastIndex)
 }
 
@@ -114,6 +122,10 @@ type Message struct {
 	Best Candidate
 	// Passed: members that persisted Term and forwarded this token, in order.
 	Passed []string
+	// BestVoters: in a token, the voting members of Best's membership
+	// (Best.Conf), which the origin counts Passed against; empty when Best
+	// holds the configured membership (membership.go).
+	BestVoters []string
 	// Status: heartbeat payload.
 	Status StatusInfo
 	// Hears: in a heartbeat, the members the sender heard within its
@@ -158,8 +170,12 @@ func (m Message) Describe() string {
 		return fmt.Sprintf("%s->%s heartbeat term=%d leader=%s%s commit=%d log=%d/%d",
 			m.From, m.To, m.Term, orNone(m.Leader), r, m.Status.CommitIndex, m.Status.LastLogTerm, m.Status.LastLogIndex)
 	case MsgToken:
-		return fmt.Sprintf("%s->%s token term=%d origin=%s best=%s passed=[%s]",
-			m.From, m.To, m.Term, m.Origin, m.Best, strings.Join(m.Passed, ","))
+		v := ""
+		if len(m.BestVoters) > 0 {
+			v = " voters=[" + strings.Join(m.BestVoters, ",") + "]"
+		}
+		return fmt.Sprintf("%s->%s token term=%d origin=%s best=%s%s passed=[%s]",
+			m.From, m.To, m.Term, m.Origin, m.Best, v, strings.Join(m.Passed, ","))
 	case MsgElected:
 		return fmt.Sprintf("%s->%s elected term=%d leader=%s origin=%s", m.From, m.To, m.Term, m.Leader, m.Origin)
 	case MsgAck:
@@ -278,8 +294,12 @@ type Ready struct {
 
 // MemberStatus is what this node knows about one member, for `status`.
 type MemberStatus struct {
-	ID     string
-	Ring   int
+	ID   string
+	Ring int
+	// Voter: a voting member of this node's current membership (not a
+	// Member.Learner). A voter may still run as a learner because its data
+	// were lost (Status.Learner).
+	Voter  bool
 	Self   bool
 	State  MemberState
 	Heard  bool // ever heard since this node started

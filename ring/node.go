@@ -16,6 +16,7 @@ var (
 type peer struct {
 	id        string
 	ring      int
+	voter     bool  // not a Member.Learner: majorities count it
 	lastHeard int64 // local tick; 0 at start (assumed alive until proven silent)
 	heard     bool
 	state     MemberState
@@ -42,7 +43,15 @@ type Node struct {
 	id       string
 	members  []Member // sorted by ring position
 	peers    map[string]*peer
-	majority int
+	voters   int    // voting members (not Member.Learner)
+	majority int    // of the voting members
+	conf     ConfID // the log entry members came from (membership.go)
+	// nonVoter: this node is a Member.Learner of the current membership
+	// (membership.go); it acts as a learner while it is one.
+	nonVoter bool
+	// strangers: senders of heartbeats that are not in this node's
+	// membership, by the tick last heard (membership.go, answerStrangers).
+	strangers map[string]int64
 	lease    int // ticks a heard leader counts as live for the pre-vote check
 
 	hs       HardState // current
@@ -90,22 +99,16 @@ func New(cfg Config, persisted HardState) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:      cfg,
-		id:       cfg.ID,
-		members:  ms,
-		peers:    map[string]*peer{},
-		majority: len(ms)/2 + 1,
-		lease:    cfg.FailureTicks - cfg.HeartbeatTicks,
-		hs:       persisted,
-		prevHS:   persisted,
-		drops:    map[string]int{},
-		learner:  cfg.Learner,
+		cfg:     cfg,
+		id:      cfg.ID,
+		peers:   map[string]*peer{},
+		lease:   cfg.FailureTicks - cfg.HeartbeatTicks,
+		hs:      persisted,
+		prevHS:  persisted,
+		drops:   map[string]int{},
+		learner: cfg.Learner,
 	}
-	for _, m := range ms {
-		if m.ID != cfg.ID {
-			n.peers[m.ID] = &peer{id: m.ID, ring: m.Ring, higherSince: -1}
-		}
-	}
+	n.setMembers(ms, cfg.Conf)
 	if persisted.Leader == cfg.ID {
 		n.ledTerm = persisted.Term
 	}
@@ -129,8 +132,9 @@ func (n *Node) Leader() string { return n.leader }
 // Role returns this node's role.
 func (n *Node) Role() Role { return n.role }
 
-// Learner reports whether this node is a learner: it started with
-// Config.Learner and was not promoted yet (learner.go).
+// Learner reports whether this node is a learner because its data were
+// lost: it started with Config.Learner and was not promoted yet
+// (learner.go). NonVoter says whether it is a learner of the membership.
 func (n *Node) Learner() bool { return n.learner }
 
 // HardState returns the current (possibly not yet persisted) hard state.
@@ -155,7 +159,7 @@ func (n *Node) drop(reason string) { n.drops[reason]++ }
 // for them may leave in the same Ready as the token (I3).
 func (n *Node) candidacy() Candidate {
 	lt, li := n.cfg.LogPosition()
-	return Candidate{ID: n.id, LastTerm: lt, LastIndex: li}
+	return Candidate{ID: n.id, LastTerm: lt, LastIndex: li, Conf: n.conf}
 }
 
 // Tick advances logical time by one tick.
@@ -178,8 +182,18 @@ func (n *Node) Step(m Message) error {
 		return fmt.Errorf("%w: to %q", ErrMisdirected, m.To)
 	}
 	p, ok := n.peers[m.From]
-	if !ok {
+	switch {
+	case ok:
+	case m.Type == MsgToken || m.Type == MsgElected || m.Type == MsgAck:
+		// From a node outside this node's membership (membership.go): the
+		// transport authenticated it, and an election message does not
+		// depend on who handed it on (Passed is counted by the origin
+		// against the winner's voters).
+	default:
 		n.drop("unknown sender")
+		if m.Type == MsgHeartbeat {
+			n.noteStranger(m.From)
+		}
 		return fmt.Errorf("%w: %q", ErrUnknownSender, m.From)
 	}
 	switch m.Type {
@@ -247,12 +261,12 @@ func (n *Node) Status() Status {
 	st := Status{ID: n.id, Term: n.hs.Term, Leader: n.leader, Role: n.role, Reason: n.reason}
 	for _, m := range n.members {
 		if m.ID == n.id {
-			st.Members = append(st.Members, MemberStatus{ID: m.ID, Ring: m.Ring, Self: true, Heard: true,
+			st.Members = append(st.Members, MemberStatus{ID: m.ID, Ring: m.Ring, Voter: !m.Learner, Self: true, Heard: true,
 				Term: n.hs.Term, Leader: n.leader, Status: n.localStatus()})
 			continue
 		}
 		p := n.peers[m.ID]
-		st.Members = append(st.Members, MemberStatus{ID: p.id, Ring: p.ring, State: p.state, Heard: p.heard,
+		st.Members = append(st.Members, MemberStatus{ID: p.id, Ring: p.ring, Voter: p.voter, State: p.state, Heard: p.heard,
 			Quiet: int(n.now - p.lastHeard), Term: p.term, Leader: p.leader, Status: p.status,
 			HearsUs: p.heard && n.alive(p) && p.hearsMe, Linked: p.heard && n.linked(p)})
 	}
@@ -266,6 +280,6 @@ func (n *Node) localStatus() StatusInfo {
 	s := n.local
 	s.LastLogTerm, s.LastLogIndex = n.cfg.LogPosition()
 	s.Proto = ProtoVersion
-	s.Learner = n.learner
+	s.Learner = n.isLearner()
 	return s
 }

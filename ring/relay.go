@@ -25,19 +25,20 @@ type relay struct {
 // it to member to, then watches it. The candidacy is read again at every
 // send (the I3 contract in doc.go).
 func (n *Node) sendToken(in Message, to string) {
-	if n.learner {
+	if n.isLearner() {
 		// A learner moves the token on as it came: no candidacy, no vote.
 		n.send(Message{Type: MsgToken, To: to, Term: in.Term, Origin: in.Origin, Best: in.Best,
-			Passed: slices.Clone(in.Passed)})
+			BestVoters: slices.Clone(in.BestVoters), Passed: slices.Clone(in.Passed)})
 		n.outTok = &relay{in: in, to: to, since: n.now, learner: true}
 		return
 	}
-	best := in.Best
+	best, voters := in.Best, in.BestVoters
 	if me := n.candidacy(); len(in.Passed) == 0 || me.Beats(best) {
-		best = me
+		best, voters = me, n.bestVoters()
 	}
 	passed := append(slices.Clip(in.Passed), n.id)
-	n.send(Message{Type: MsgToken, To: to, Term: in.Term, Origin: in.Origin, Best: best, Passed: passed})
+	n.send(Message{Type: MsgToken, To: to, Term: in.Term, Origin: in.Origin, Best: best,
+		BestVoters: slices.Clone(voters), Passed: passed})
 	n.outTok = &relay{in: in, to: to, since: n.now}
 }
 
@@ -75,13 +76,13 @@ func (n *Node) stepAck(m Message) {
 // leader); a transport without acks is served by the heartbeats alone.
 func (n *Node) tickRelays() {
 	if r := n.outTok; r != nil {
-		p := n.peers[r.to]
+		p := n.peers[r.to] // never nil: SetMembers drops a relay to a removed member
 		switch {
 		case r.in.Term != n.hs.Term || n.hs.Leader != "":
 			n.outTok = nil // a newer term, or this one has its leader
 		case p.term >= r.in.Term:
 			n.outTok = nil // it holds the term: it got this token, or a rival's
-		case r.learner != n.learner:
+		case r.learner != n.isLearner():
 			n.outTok = nil // promoted since: its vote must not go on a token it did not vote for
 		case n.now-r.since >= int64(n.cfg.AckTicks):
 			n.outTok = nil

@@ -29,6 +29,7 @@ type simResult struct {
 	// dataLosses, promotions, freshPromotions: learners made and promoted
 	// (datalossim_test.go).
 	dataLosses, promotions, freshPromotions int
+	confChanges                             int // membersim_test.go
 }
 
 // runSeed runs one seeded simulation: chaos (drops, duplicates, delays,
@@ -52,6 +53,7 @@ func runSeedParams(tb testing.TB, seed int64, p simParams, test string) simResul
 		c.tick()
 	}
 	c.note("heal everything")
+	c.p.ConfProb = 0 // membership changes happen during the chaos only (membersim_test.go)
 	c.net.Heal()
 	c.net.SetFaults(SimConfig{MaxDelay: 1})
 	for _, id := range c.crashed() {
@@ -70,7 +72,7 @@ func runSeedParams(tb testing.TB, seed int64, p simParams, test string) simResul
 		c.tb.Log(c.dump("trace after healing"))
 	}
 	return simResult{healTicks: took, oneWayTicks: oneWay, elections: c.elections,
-		dataLosses: c.dataLosses, promotions: c.promotions, freshPromotions: c.freshPromotions}
+		dataLosses: c.dataLosses, promotions: c.promotions, freshPromotions: c.freshPromotions, confChanges: c.confChanges}
 }
 
 // oneWayPhase cuts one node one way on the healed cluster: deaf or mute,
