@@ -52,7 +52,7 @@ type Node struct {
 	// strangers: senders of heartbeats that are not in this node's
 	// membership, by the tick last heard (membership.go, answerStrangers).
 	strangers map[string]int64
-	lease    int // ticks a heard leader counts as live for the pre-vote check
+	lease     int // ticks a heard leader counts as live for the pre-vote check
 
 	hs       HardState // current
 	prevHS   HardState // last persisted (acknowledged through Advance)
