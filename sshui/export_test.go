@@ -47,3 +47,9 @@ func HistoryFull(a *App, conv string) bool { return a.bufs[conv] != nil && a.buf
 
 // ResyncRetryMsg is what the retry timer of a failed resync delivers.
 var ResyncRetryMsg tea.Msg = resyncRetry{}
+
+// RoomSize is the member count the hub uses to pick how joins are shown.
+func RoomSize(h *Hub, room string) int { return h.roomSize(room) }
+
+// MembersInterval is how often the hub may send a MembersMsg now.
+func MembersInterval(h *Hub) time.Duration { return h.membersInterval() }

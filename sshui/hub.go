@@ -68,10 +68,11 @@ type Hub struct {
 	users   map[string]int // sessions per user on this node
 	status  api.ClusterStatus
 
-	// Membership and presence, coalesced (see membersChanged): owned by Run.
-	dirtyAll   bool
-	dirtyRooms map[string]bool
-	churn      map[string]roomChurn
+	// Membership and presence, coalesced (see flushMembers): owned by Run.
+	dirtyAll    bool
+	dirtyRooms  map[string]bool
+	churn       map[string]roomChurn
+	lastMembers time.Time // the last MembersMsg
 
 	// Members cache shared by every session (see Members).
 	mmu     sync.Mutex
@@ -400,7 +401,11 @@ func (h *Hub) Deliver(ev api.Event) {
 	case api.EventJoin, api.EventLeave:
 		large := h.roomSize(ev.Room) > h.cfg.LargeRoom
 		h.dirtyRooms[ev.Room] = true
-		h.invalidateMembers(ev.Room)
+		d := 1
+		if ev.Kind == api.EventLeave {
+			d = -1
+		}
+		h.memberChanged(ev.Room, d)
 		if large {
 			ch := h.churn[ev.Room]
 			if ev.Kind == api.EventJoin {
@@ -448,13 +453,27 @@ func (h *Hub) deliverTo(user string, ev api.Event) {
 	}
 }
 
+// membersFanout bounds the sessions one MembersMsg tick redraws: with more
+// sessions on the node the summary goes out every ceil(sessions/1000)
+// ticks (10 s at 10,000 sessions). Each MembersMsg redraws every session
+// it reaches (~60 µs each): at one a second, 10,000 sessions connecting
+// kept both cores busy redrawing "N people joined" and pushed connects
+// past 8 s.
+const membersFanout = 1000
+
 // flushMembers sends one MembersMsg to every session if memberships or
-// presence changed since the last. It is a hint: a session whose queue is
-// full misses it (and will resync, which refreshes its members anyway).
+// presence changed since the last, and the last is at least
+// membersInterval old. It is a hint: a session whose queue is full misses
+// it (and will resync, which refreshes its members anyway).
 func (h *Hub) flushMembers() {
 	if !h.dirtyAll && len(h.dirtyRooms) == 0 {
 		return
 	}
+	now := time.Now()
+	if now.Sub(h.lastMembers) < h.membersInterval()-h.cfg.StatusPoll/2 {
+		return
+	}
+	h.lastMembers = now
 	if h.dirtyAll {
 		h.invalidateMembers("")
 	}
@@ -471,10 +490,17 @@ func (h *Hub) flushMembers() {
 	}
 }
 
+// membersInterval is how often MembersMsg may go out: StatusPoll, times
+// one more for every membersFanout sessions on this node.
+func (h *Hub) membersInterval() time.Duration {
+	return h.cfg.StatusPoll * time.Duration(1+h.Len()/membersFanout)
+}
+
 // membersEntry is one room's cached member list.
 type membersEntry struct {
 	list  []api.Presence
 	stale bool
+	delta int // joins minus leaves since list was read (roomSize)
 }
 
 // Members is room's member list from a cache shared by every session on
@@ -510,8 +536,30 @@ func (h *Hub) invalidateMembers(room string) {
 	}
 }
 
-// roomSize is room's member count (it picks how joins are shown).
-func (h *Hub) roomSize(room string) int { return len(h.Members(room)) }
+// memberChanged marks room's cached list stale after a join (d = 1) or a
+// leave (-1), and counts it for roomSize.
+func (h *Hub) memberChanged(room string, d int) {
+	h.mmu.Lock()
+	defer h.mmu.Unlock()
+	if e := h.members[room]; e != nil {
+		e.stale = true
+		e.delta += d
+	}
+}
+
+// roomSize is room's member count, which picks how joins are shown: the
+// cached list's length and the joins and leaves since, so a join does not
+// reread the room (in a connect storm every join reread all N members: N²).
+func (h *Hub) roomSize(room string) int {
+	h.mmu.Lock()
+	if e := h.members[room]; e != nil {
+		n := len(e.list) + e.delta
+		h.mmu.Unlock()
+		return n
+	}
+	h.mmu.Unlock()
+	return len(h.Members(room))
+}
 
 // SetRooms sets the rooms whose events this session receives.
 func (c *Client) SetRooms(rooms []string) {

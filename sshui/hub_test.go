@@ -217,3 +217,75 @@ func TestHubPresenceWritesInOrder(t *testing.T) {
 		t.Fatalf("carol has a session, and her presence was written %q: the last is not online", w)
 	}
 }
+
+// countingMembers counts Backend.Members calls.
+type countingMembers struct {
+	*sshuitest.Fake
+	calls atomic.Int64
+}
+
+func (c *countingMembers) Members(room string) []api.Presence {
+	c.calls.Add(1)
+	return c.Fake.Members(room)
+}
+
+// A join in a large room reads no member list: each join of a connect storm
+// reread all N members to decide whether the room was large (N² in all).
+// The count stays right from the cached list and the joins and leaves since.
+func TestJoinsDoNotRereadTheRoom(t *testing.T) {
+	b := &countingMembers{Fake: sshuitest.New("node1", nil)}
+	h := NewHub(b, HubConfig{LargeRoom: 3})
+	ctx := t.Context()
+	for i := range 5 {
+		if err := b.JoinRoom(ctx, fmt.Sprint("u", i), "general"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(h.Members("general")); n != 5 {
+		t.Fatalf("%d members, want 5", n)
+	}
+	before := b.calls.Load()
+	for i := range 300 {
+		h.Deliver(api.Event{Kind: api.EventJoin, Room: "general", User: fmt.Sprint("n", i)})
+	}
+	for i := range 20 {
+		h.Deliver(api.Event{Kind: api.EventLeave, Room: "general", User: fmt.Sprint("n", i)})
+	}
+	if got := b.calls.Load() - before; got != 0 {
+		t.Errorf("320 joins and leaves read the member list %d times, want 0", got)
+	}
+	if n := RoomSize(h, "general"); n != 5+300-20 {
+		t.Errorf("room size %d, want %d", n, 5+300-20)
+	}
+	h.Members("general") // a session reloads: the count is the list's again
+	if n := RoomSize(h, "general"); n != 5 {
+		t.Errorf("room size after a reload %d, want 5 (the fake's own members)", n)
+	}
+}
+
+// The members summary redraws every session it reaches, so it goes out
+// less often on a node with many sessions: once per StatusPoll up to
+// 999 sessions, then one more poll per thousand.
+func TestMembersSummaryIntervalGrowsWithSessions(t *testing.T) {
+	h := NewHub(sshuitest.New("node1", nil), HubConfig{StatusPoll: time.Second})
+	var cs []*Client
+	check := func(want time.Duration) {
+		t.Helper()
+		if got := MembersInterval(h); got != want {
+			t.Errorf("%d sessions: summary every %s, want %s", h.Len(), got, want)
+		}
+	}
+	check(time.Second)
+	for range 999 {
+		cs = append(cs, h.Register("u", &recorder{}))
+	}
+	check(time.Second)
+	for range 1501 {
+		cs = append(cs, h.Register("u", &recorder{}))
+	}
+	check(3 * time.Second)
+	for _, c := range cs {
+		h.Unregister(c)
+	}
+	check(time.Second)
+}
