@@ -42,6 +42,9 @@ func sampleMessages() []Message {
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Status: ext, Incarnation: 9, Seq: 7}, // hears nobody
 		{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 3, Leader: "n2", Status: learner, Hears: []string{"n2"},
 			Incarnation: 9, Seq: 8},
+		{Type: MsgToken, From: "n2", To: "n4", Term: 6, Origin: "n1", // a best candidate of a changed membership
+			Best:       Candidate{ID: "n2", LastTerm: 5, LastIndex: 50, Conf: ConfID{Index: 44, Term: 5}},
+			BestVoters: []string{"n1", "n2", "n4"}, Passed: []string{"n1", "n2"}, AckID: 13, Incarnation: 9, Seq: 9},
 	}
 }
 

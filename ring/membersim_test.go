@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,18 +161,16 @@ func (c *cluster) proposeChange(l *simNode) {
 	}
 }
 
-// retireRemoved stops every node that a committed membership entry of
-// leader's log left out, and that its latest one leaves out too (the node
-// stops itself once it applies its removal, or the operator stops it).
+// retireRemoved stops every node that the committed membership of
+// leader's log leaves out, and that its latest one leaves out too: removed
+// ones (a node stops itself once it applies its removal) and ones that
+// joined by an entry that was never committed (the operator stops them).
 func (c *cluster) retireRemoved(leader *simNode) {
-	var committed *simConf
+	committed := &leader.base
 	for i := range leader.confs {
 		if leader.confs[i].id.Index <= uint64(len(c.committed)) {
 			committed = &leader.confs[i]
 		}
-	}
-	if committed == nil {
-		return
 	}
 	latest := c.confOf(leader)
 	for _, id := range c.ids {
@@ -235,5 +234,110 @@ func TestSimulationMembership(t *testing.T) {
 	t.Logf("%d seeds, %d membership changes committed or proposed", seeds, changes.Load())
 	if changes.Load() < int64(seeds) {
 		t.Errorf("only %d membership changes in %d seeds: the simulation does not exercise them", changes.Load(), seeds)
+	}
+}
+
+// TestSimulationMembershipUnsafeRules: the same simulation with the
+// leader's rules dropped (changes proposed back to back, before anything of
+// its term is committed) must find a broken invariant: the rules, not
+// luck, keep the memberships in use one voter apart.
+func TestSimulationMembershipUnsafeRules(t *testing.T) {
+	p := memberSim
+	p.UnsafeConf, p.ConfProb = true, 0.3
+	for seed := int64(0); seed < 2000; seed++ {
+		_, msg := runRecorded(func(tb testing.TB) simResult {
+			return runSeedParams(tb, seed, p, "TestSimulationMembershipUnsafeRules")
+		})
+		if strings.Contains(msg, "I1") || strings.Contains(msg, "I3") {
+			t.Logf("seed %d breaks the election without the rules, as expected:\n%s", seed, firstLine(msg))
+			return
+		}
+	}
+	t.Fatal("no seed broke I1 or I3 without the leader's rules: the simulation does not reach the schedules they prevent")
+}
+
+// TestCompleteRoundNeedsWinnersMembership runs the schedule at the top of
+// this file on one core: n1 holds the configured membership {n1,n2,n3}; its
+// round comes back passed by n1 and n3, a majority of it, but the best
+// candidate n3 holds a membership with four voters, of which n1 and n3 are
+// no majority: no leader. The same token with a best candidate of the
+// configured membership wins.
+func TestCompleteRoundNeedsWinnersMembership(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		conf   ConfID
+		voters []string
+		wins   bool
+	}{
+		{"winner holds a larger membership", ConfID{Index: 4, Term: 1}, []string{"n1", "n2", "n3", "n4"}, false},
+		{"winner holds the configured membership", ConfID{}, nil, true},
+		{"winner holds a smaller membership", ConfID{Index: 4, Term: 1}, []string{"n1", "n3", "n4"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newLearnerNode(t, false, HardState{Term: 5, Vote: "n1"})
+			hbFrom(t, n, "n2", 5, "", false)
+			hbFrom(t, n, "n3", 5, "", false)
+			drain(n)
+			step(t, n, Message{Type: MsgToken, From: "n3", Term: 5, Origin: "n1",
+				Best:       Candidate{ID: "n3", LastTerm: 1, LastIndex: 9, Conf: tc.conf},
+				BestVoters: tc.voters, Passed: []string{"n1", "n3"}})
+			if got := n.HardState().Leader == "n3"; got != tc.wins {
+				t.Fatalf("leader of term 5: %q (reason %q); want won=%v", n.HardState().Leader, n.Status().Reason, tc.wins)
+			}
+		})
+	}
+}
+
+// TestSetMembersVotersAndLearners: a learner of the membership relays
+// without voting and counts towards no majority; promoted by the next
+// membership, it votes.
+func TestSetMembersVotersAndLearners(t *testing.T) {
+	n := newLearnerNode(t, false, HardState{})
+	learner := []Member{{ID: "n1", Ring: 1, Learner: true}, {ID: "n2", Ring: 2}, {ID: "n3", Ring: 3}}
+	if err := n.SetMembers(learner, ConfID{Index: 3, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if !n.NonVoter() || n.Status().Members[0].Voter {
+		t.Fatalf("n1 should be a learner of the membership: %+v", n.Status().Members[0])
+	}
+	hbFrom(t, n, "n2", 1, "", false)
+	hbFrom(t, n, "n3", 1, "", false)
+	drain(n)
+	tok := Message{Type: MsgToken, From: "n3", Term: 2, Origin: "n3", Best: Candidate{ID: "n3", LastTerm: 1, LastIndex: 3},
+		Passed: []string{"n3"}}
+	step(t, n, tok)
+	rd := n.Ready()
+	n.Advance(rd)
+	if rd.HardState == nil || rd.HardState.Vote != "" {
+		t.Fatalf("a learner of the membership voted: %+v", rd.HardState)
+	}
+	if err := n.SetMembers([]Member{{ID: "n1", Ring: 1}, {ID: "n2", Ring: 2}, {ID: "n3", Ring: 3}}, ConfID{Index: 5, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n.NonVoter() || n.isLearner() {
+		t.Fatal("promoted by the membership, n1 still does not vote")
+	}
+	step(t, n, Message{Type: MsgToken, From: "n3", Term: 3, Origin: "n3", Best: Candidate{ID: "n3", LastTerm: 1, LastIndex: 5},
+		Passed: []string{"n3"}})
+	if hs := n.HardState(); hs.Term != 3 || hs.Vote != "n3" {
+		t.Fatalf("promoted: hard state %s, want a vote for n3 in term 3", hs.Describe())
+	}
+	if err := n.SetMembers([]Member{{ID: "n2", Ring: 2, Learner: true}}, ConfID{Index: 6, Term: 1}); err == nil {
+		t.Fatal("a membership without this node and without voters was accepted")
+	}
+}
+
+// TestTokenMembershipEncoding: a best candidate's membership travels with
+// its voters, or not at all.
+func TestTokenMembershipEncoding(t *testing.T) {
+	c := testCodec(t)
+	tok := Message{Type: MsgToken, From: "n2", To: "n3", Term: 6, Origin: "n1", Passed: []string{"n1", "n2"},
+		Best: Candidate{ID: "n2", Conf: ConfID{Index: 4, Term: 1}}}
+	if _, err := c.Encode(tok); err == nil {
+		t.Fatal("a membership without its voters was encoded")
+	}
+	tok.Best.Conf, tok.BestVoters = ConfID{}, []string{"n1"}
+	if _, err := c.Encode(tok); err == nil {
+		t.Fatal("voters without a membership were encoded")
 	}
 }
