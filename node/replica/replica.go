@@ -17,6 +17,9 @@ type Replica struct {
 	log  *memLog
 
 	learner bool // Config.Learner until SetLearner: our answers say Learner
+	// nonVoters: members that do not vote (learners of the membership,
+	// membership.go); quorum is a majority of the others.
+	nonVoters map[string]bool
 
 	prs          map[string]*progress // leader only: one per follower
 	hbElapsed    int

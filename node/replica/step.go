@@ -91,7 +91,10 @@ func (r *Replica) check(m Message) *RejectError {
 		return rej(ErrBadMessage, RejectNotForUs, "stepped into "+r.cfg.ID)
 	case m.From == r.cfg.ID:
 		return rej(ErrBadMessage, RejectNotForUs, "sent under our own id")
-	case !slices.Contains(r.cfg.Peers, m.From):
+	case m.Type == MsgAppResp && !slices.Contains(r.cfg.Peers, m.From):
+		// A leader tracks its members only. Appends are taken from any
+		// node (the peer transport authenticates it): a follower's
+		// membership may lag its leader's (membership.go).
 		return rej(ErrBadMessage, RejectNotForUs, "sender is not a member")
 	}
 	if m.Type != MsgApp && m.Type != MsgAppResp && m.Type != MsgSnap {
@@ -322,10 +325,17 @@ func (r *Replica) handleAck(m Message, pr *progress) bool {
 // durable (stable) index, so a commit never outruns the leader's fsync.
 // A learner (as its last answer said) counts as holding nothing: it may
 // have acknowledged, before it lost its data, entries it no longer holds,
-// and the quorum stays a majority of all members.
+// and the quorum stays a majority of all voters. Learners of the
+// membership are not voters (membership.go).
 func (r *Replica) maybeCommit() bool {
-	ms := append(r.matchBuf[:0], r.log.stable)
+	ms := r.matchBuf[:0]
+	if !r.nonVoters[r.cfg.ID] {
+		ms = append(ms, r.log.stable)
+	}
 	for _, p := range r.cfg.Peers {
+		if r.nonVoters[p] {
+			continue // a learner of the membership (membership.go)
+		}
 		if pr, ok := r.prs[p]; ok {
 			if pr.learner {
 				ms = append(ms, 0)
@@ -336,6 +346,9 @@ func (r *Replica) maybeCommit() bool {
 	}
 	r.matchBuf = ms
 	slices.Sort(ms)
+	if len(ms) < r.quorum {
+		return false
+	}
 	q := ms[len(ms)-r.quorum]
 	if q <= r.log.committed {
 		return false
