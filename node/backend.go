@@ -9,7 +9,6 @@ import (
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
-	"github.com/syncnet/syncnet/ring"
 )
 
 // The node is its front ends' api.Backend: every mutation goes through the
@@ -318,7 +317,7 @@ func (n *Node) Status() api.ClusterStatus {
 	cs := api.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
 	for _, m := range v.members {
 		c, _ := n.cfg.Node(m.ID) // members come from the config
-		online := m.Self || (m.Heard && m.State == ring.MemberAlive)
+		online := heardAlive(m) // the rule of quorum and Stats (ready.go)
 		// A member leads if we follow it and it says so itself (or it is us).
 		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
 		ms := api.MemberStatus{

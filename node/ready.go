@@ -366,13 +366,33 @@ func (n *Node) publishView() {
 	})
 }
 
+// heardAlive is the one rule for a member being online as this node sees
+// it: itself, or heard since it started and not silent for failure_timeout
+// (the detector's Alive). Status's Online, the members down, the quorum,
+// Stats and so /readyz and the metrics all read it, from one published view.
+func heardAlive(m ring.MemberStatus) bool {
+	return m.Self || (m.Heard && m.State == ring.MemberAlive)
+}
+
+// hearsMajority reports whether more than half of the members are
+// heardAlive.
+func hearsMajority(ms []ring.MemberStatus) bool {
+	online := 0
+	for _, m := range ms {
+		if heardAlive(m) {
+			online++
+		}
+	}
+	return online > len(ms)/2
+}
+
 // downMembers are the members not heard as alive: silent for
 // failure_timeout (suspected) or longer. Status shows them offline, and the
 // presence their sessions reported is not shown (Node.Members).
 func downMembers(ms []ring.MemberStatus) map[string]bool {
 	var down map[string]bool
 	for _, m := range ms {
-		if !m.Self && !(m.Heard && m.State == ring.MemberAlive) {
+		if !heardAlive(m) {
 			if down == nil {
 				down = map[string]bool{}
 			}
@@ -382,15 +402,10 @@ func downMembers(ms []ring.MemberStatus) map[string]bool {
 	return down
 }
 
-// quorum reports whether this node believes a majority is alive.
+// quorum reports whether posts can commit as this node sees it: it hears a
+// majority as alive and knows a leader.
 func (n *Node) quorum(rs ring.Status) bool {
-	alive := 0
-	for _, m := range rs.Members {
-		if m.Self || m.State == ring.MemberAlive && m.Heard {
-			alive++
-		}
-	}
-	return alive > len(rs.Members)/2 && rs.Leader != ""
+	return hearsMajority(rs.Members) && rs.Leader != ""
 }
 
 func (n *Node) clientsNow() int {

@@ -16,9 +16,17 @@ import (
 // anyway (the published view, atomic counters, the WAL directory), so
 // monitoring adds no work to the driver loop.
 type Stats struct {
-	Term        uint64
-	Leader      string // "" when none is known
+	Term   uint64
+	Leader string // "" when none is known
+	// Online says, for every configured member, whether this node hears it
+	// as alive (itself always): the rule of Status's Online. Majority is
+	// more than half of them online; Quorum is Majority with a leader known
+	// (posts can commit). All three come from one published view, so a
+	// scrape's members online, quorum and /readyz always agree.
+	Online      map[string]bool
+	Majority    bool
 	Quorum      bool
+	Learner     bool   // this node copies the log and has no vote
 	Commit      uint64 // this node's commit index
 	Applied     uint64
 	CaughtUp    bool  // has applied what its WAL recorded as committed
@@ -44,7 +52,11 @@ func (n *Node) Stats() Stats {
 	n.mu.RLock()
 	v := n.view
 	n.mu.RUnlock()
-	s := Stats{Term: v.term, Leader: v.leader, Quorum: v.quorum, Commit: v.commit, Applied: n.applied.Load()}
+	s := Stats{Term: v.term, Leader: v.leader, Quorum: v.quorum, Commit: v.commit, Applied: n.applied.Load(),
+		Online: make(map[string]bool, len(v.members)), Majority: hearsMajority(v.members), Learner: n.learnerNow.Load()}
+	for _, m := range v.members {
+		s.Online[m.ID] = heardAlive(m)
+	}
 	select {
 	case <-n.caughtUp:
 		s.CaughtUp = true

@@ -26,7 +26,7 @@ var (
 	dElections   = desc("syncnet_elections_total", "Election terms this node has seen begin since it started (every election, won or not, starts a term).")
 	dLeader      = desc("syncnet_leader", "1 for the leader this node follows (label leader); absent when it knows none.", "leader")
 	dIsLeader    = desc("syncnet_is_leader", "1 when this node is the leader.")
-	dQuorum      = desc("syncnet_quorum", "1 when this node hears a majority of the members (posts can commit).")
+	dQuorum      = desc("syncnet_quorum", "1 when this node hears a majority of the members, itself included: syncnet_members_online > syncnet_members / 2 (with a leader known, posts can commit).")
 	dMembers     = desc("syncnet_members", "Members configured in cluster.toml.")
 	dOnline      = desc("syncnet_members_online", "Members this node hears as alive, itself included.")
 	dMemberUp    = desc("syncnet_member_up", "1 when this node hears the member as alive.", "member")
@@ -87,22 +87,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dLeader, 1, s.Leader)
 	}
 	gauge(dIsLeader, b2f(s.Leader == st.Node && st.Node != ""))
-	gauge(dQuorum, b2f(s.Quorum))
-	gauge(dMembers, float64(len(st.Members)))
+	// Members online, each member's up and quorum come from one Stats
+	// (one published view of the node), so they agree with each other and
+	// with /readyz by construction.
+	gauge(dQuorum, b2f(s.Majority))
+	gauge(dMembers, float64(len(s.Online)))
 	online := 0
-	var self uint64
-	learner := false
-	for _, m := range st.Members {
-		if m.Online {
+	for id, up := range s.Online {
+		if up {
 			online++
 		}
-		gauge(dMemberUp, b2f(m.Online), m.ID)
-		if m.ID == st.Node {
-			self = m.Messages
-			learner = m.Learner
-		}
+		gauge(dMemberUp, b2f(up), id)
 	}
 	gauge(dOnline, float64(online))
+	var self uint64
+	for _, m := range st.Members {
+		if m.ID == st.Node {
+			self = m.Messages
+		}
+	}
 	gauge(dCommit, float64(s.Commit))
 	gauge(dApplied, float64(s.Applied))
 	c.history.add(now, s.Commit)
@@ -135,7 +138,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dWALRecords, float64(s.WALRecords))
 	gauge(dWALOK, b2f(s.WALErr == nil))
 	gauge(dCaughtUp, b2f(s.CaughtUp))
-	gauge(dLearner, b2f(learner))
+	gauge(dLearner, b2f(s.Learner))
 	if at := s.SnapshotWritten; !at.IsZero() {
 		gauge(dSnapAge, now.Sub(at).Seconds())
 	} else if at := st.Storage.SnapshotAt; !at.IsZero() {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/syncnet/syncnet/node"
 	"github.com/syncnet/syncnet/node/api"
 )
 
@@ -49,10 +50,15 @@ func (m *Metrics) Healthy() error {
 
 // NotReady lists why this node should not get clients now (empty: ready):
 // it has not applied what its WAL recorded as committed, it is a learner,
-// it knows no leader, or it does not hear a majority — what a load
-// balancer in front of the SSH ports should check.
+// it does not hear a majority, or it knows no leader — what a load
+// balancer in front of the SSH ports should check. It reads one Stats, the
+// figures syncnet_quorum and syncnet_members_online show: "no quorum" here
+// is exactly members online <= members / 2 there.
 func (m *Metrics) NotReady() []string {
-	s := m.src.Stats()
+	return notReady(m.src.Stats())
+}
+
+func notReady(s node.Stats) []string {
 	var why []string
 	if s.WALErr != nil {
 		why = append(why, "the WAL is poisoned")
@@ -60,14 +66,17 @@ func (m *Metrics) NotReady() []string {
 	if !s.CaughtUp {
 		why = append(why, "not caught up with its own log yet")
 	}
-	st := m.src.Status()
-	for _, mem := range st.Members {
-		if mem.ID == st.Node && mem.Learner {
-			why = append(why, "a learner, still copying the log")
-		}
+	if s.Learner {
+		why = append(why, "a learner, still copying the log")
 	}
-	if !s.Quorum {
-		why = append(why, "no quorum: it does not hear a majority of the members")
+	if !s.Majority {
+		online := 0
+		for _, up := range s.Online {
+			if up {
+				online++
+			}
+		}
+		why = append(why, fmt.Sprintf("no quorum: it hears %d of %d members, itself included", online, len(s.Online)))
 	}
 	if s.Leader == "" {
 		why = append(why, "no leader known")

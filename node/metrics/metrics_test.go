@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +24,27 @@ type fake struct {
 }
 
 func (f *fake) Status() api.ClusterStatus { f.mu.Lock(); defer f.mu.Unlock(); return f.st }
-func (f *fake) Stats() node.Stats         { f.mu.Lock(); defer f.mu.Unlock(); return f.s }
 func (f *fake) set(fn func(*fake))        { f.mu.Lock(); defer f.mu.Unlock(); fn(f) }
+
+// Stats is the stats the test set; members online and the majority, when
+// the test left them out, are the status's (as a node's are: one view).
+func (f *fake) Stats() node.Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.s
+	if s.Online == nil {
+		s.Online = map[string]bool{}
+		online := 0
+		for _, m := range f.st.Members {
+			s.Online[m.ID] = m.Online
+			if m.Online {
+				online++
+			}
+		}
+		s.Majority = online > len(f.st.Members)/2
+	}
+	return s
+}
 
 func leaderOf3(commit, f2, f3 uint64) api.ClusterStatus {
 	return api.ClusterStatus{Node: "n1", Leader: "n1", Term: 4, Quorum: true, Members: []api.MemberStatus{
@@ -87,11 +107,24 @@ func TestReadiness(t *testing.T) {
 	if why := m.NotReady(); len(why) != 0 || m.Healthy() != nil {
 		t.Fatalf("healthy node: not ready %v, healthy %v", why, m.Healthy())
 	}
-	f.set(func(f *fake) { f.s.Quorum, f.s.Leader = false, "" })
-	if why := strings.Join(m.NotReady(), "; "); !strings.Contains(why, "no quorum") || !strings.Contains(why, "no leader") {
+	f.set(func(f *fake) {
+		f.s.Quorum, f.s.Majority, f.s.Leader = false, false, ""
+		f.s.Online = map[string]bool{"n1": true, "n2": false, "n3": false}
+	})
+	if why := strings.Join(m.NotReady(), "; "); !strings.Contains(why, "no quorum: it hears 1 of 3 members") || !strings.Contains(why, "no leader") {
 		t.Errorf("cut off: %q", why)
 	}
-	f.set(func(f *fake) { f.s.Quorum, f.s.Leader, f.s.CaughtUp = true, "n1", false })
+	// An election (the leader lost, a majority heard): no leader, but
+	// not "no quorum" — the reason a load balancer's log would show must
+	// be the one the metrics show.
+	f.set(func(f *fake) {
+		f.s.Majority = true
+		f.s.Online = map[string]bool{"n1": true, "n2": true, "n3": false}
+	})
+	if why := strings.Join(m.NotReady(), "; "); strings.Contains(why, "no quorum") || !strings.Contains(why, "no leader") {
+		t.Errorf("electing with 2 of 3 heard: %q", why)
+	}
+	f.set(func(f *fake) { f.s.Online, f.s.Quorum, f.s.Leader, f.s.CaughtUp = nil, true, "n1", false })
 	if why := strings.Join(m.NotReady(), "; "); !strings.Contains(why, "not caught up") {
 		t.Errorf("catching up: %q", why)
 	}
@@ -115,5 +148,55 @@ func TestBackendCountsPostsByResult(t *testing.T) {
 	var h dto.Metric
 	if err := m.commitBy["post"].(prometheus.Histogram).Write(&h); err != nil || h.GetHistogram().GetSampleCount() != 2 {
 		t.Errorf("commit latency of posts: %d observations (%v), want the 2 committed", h.GetHistogram().GetSampleCount(), err)
+	}
+}
+
+// TestReadyzAndQuorumMetricsAgree: for every way members can be heard and a
+// leader known, /readyz says "no quorum" exactly when the same scrape's
+// syncnet_quorum is 0, and that is exactly syncnet_members_online <=
+// syncnet_members / 2 (issue 14: /readyz said no quorum while members
+// online still counted a silent peer).
+func TestReadyzAndQuorumMetricsAgree(t *testing.T) {
+	f := &fake{}
+	m := New(f, Options{})
+	for members := 1; members <= 5; members++ {
+		for mask := 0; mask < 1<<members; mask++ {
+			for _, leader := range []string{"", "n0"} {
+				online := map[string]bool{}
+				up := 0
+				for i := 0; i < members; i++ {
+					online[fmt.Sprintf("n%d", i)] = mask&(1<<i) != 0
+					if mask&(1<<i) != 0 {
+						up++
+					}
+				}
+				// node.Stats' rule (node/ready.go hearsMajority).
+				major := up > members/2
+				f.set(func(f *fake) {
+					f.st = api.ClusterStatus{Node: "n0"}
+					f.s = node.Stats{Leader: leader, Online: online, Majority: major, Quorum: major && leader != "", CaughtUp: true}
+				})
+				mfs, err := m.Registry().Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]float64{}
+				for _, mf := range mfs {
+					if len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetGauge() != nil {
+						got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+					}
+				}
+				why := strings.Join(m.NotReady(), "; ")
+				noQuorum := strings.Contains(why, "no quorum")
+				if noQuorum != (got["syncnet_quorum"] == 0) || noQuorum != (got["syncnet_members_online"] <= got["syncnet_members"]/2) ||
+					got["syncnet_members_online"] != float64(up) || got["syncnet_members"] != float64(members) {
+					t.Fatalf("%d of %d up, leader %q: /readyz %q but quorum %v, members online %v of %v",
+						up, members, leader, why, got["syncnet_quorum"], got["syncnet_members_online"], got["syncnet_members"])
+				}
+				if (why == "") != (major && leader != "") {
+					t.Fatalf("%d of %d up, leader %q: /readyz %q", up, members, leader, why)
+				}
+			}
+		}
 	}
 }
