@@ -317,7 +317,7 @@ func (n *Node) Status() api.ClusterStatus {
 	cs := api.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
 	for _, m := range v.members {
 		c, _ := n.cfg.Node(m.ID) // members come from the config
-		online := heardAlive(m) // the rule of quorum and Stats (ready.go)
+		online := heardAlive(m)  // the rule of quorum, Stats (ready.go)
 		// A member leads if we follow it and it says so itself (or it is us).
 		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
 		ms := api.MemberStatus{

@@ -14,7 +14,9 @@ import (
 // not be reported as cut off from the majority.
 func TestOnlineAndQuorumOneRule(t *testing.T) {
 	self := ring.MemberStatus{ID: "n1", Self: true, Heard: true}
-	alive := func(id string) ring.MemberStatus { return ring.MemberStatus{ID: id, Heard: true, State: ring.MemberAlive} }
+	alive := func(id string) ring.MemberStatus {
+		return ring.MemberStatus{ID: id, Heard: true, State: ring.MemberAlive}
+	}
 	suspected := func(id string) ring.MemberStatus {
 		return ring.MemberStatus{ID: id, Heard: true, State: ring.MemberSuspected}
 	}
