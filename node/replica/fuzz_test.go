@@ -496,6 +496,9 @@ func (w *fuzzWorld) round() {
 			switch {
 			case m.Type == MsgSnapshotNeeded:
 				need = append(need, m.To)
+			case w.c.rs[m.To] == nil:
+				// An answer to a fuzzed sender that is no replica here
+				// (appends are taken from any node): nobody receives it.
 			case !w.drop[m.From] && !w.drop[m.To]:
 				w.c.queue = append(w.c.queue, m)
 			}

@@ -395,7 +395,7 @@ func TestStepRejectsMalformed(t *testing.T) {
 		{Type: MsgApp, From: "n2", To: "n1", Term: 2, PrevIndex: 0, Entries: []Entry{{Index: 1, Term: 2}, {Index: 2, Term: 1}}},
 		{Type: MsgSnap, From: "n2", To: "n1", Term: 2},
 		{Type: MsgSnapshotNeeded, From: "n2", To: "n1", Term: 2},
-		{Type: MsgApp, From: "n9", To: "n1", Term: 2},
+		{Type: MsgAppResp, From: "n9", To: "n1", Term: 2}, // an answer from a non-member (appends are taken: membership.go)
 		{Type: MsgApp, From: "n2", To: "n3", Term: 2},
 	}
 	for _, m := range bad {

@@ -56,3 +56,20 @@ func TestMembershipQuorum(t *testing.T) {
 		t.Fatal("a membership without voters was accepted")
 	}
 }
+
+// TestAppendFromOutsideTheMembership: a follower whose membership lags its
+// leader's (the entry that added the leader has not reached it) takes the
+// leader's appends; an answer from a node outside a leader's membership is
+// refused.
+func TestAppendFromOutsideTheMembership(t *testing.T) {
+	r := newR(t, "n1", peers3, State{HardState: HardState{Term: 2}})
+	if err := r.Step(Message{Type: MsgApp, From: "n9", To: "n1", Term: 2, Entries: []Entry{{Index: 1, Term: 2}}}); err != nil {
+		t.Fatalf("append from n9, outside n1's membership: %v", err)
+	}
+	if r.log.lastIndex() != 1 || r.Status().Lead != "n9" {
+		t.Fatalf("after n9's append: last %d, leader %q", r.log.lastIndex(), r.Status().Lead)
+	}
+	if err := r.Step(Message{Type: MsgApp, From: "n2", To: "n1", Term: 2}); err == nil {
+		t.Fatal("a second leader of term 2 was followed")
+	}
+}
