@@ -19,12 +19,12 @@ const LookupTimeout = 5 * time.Second
 // resolves (and no two names of one address share a port), that the secret
 // file exists and holds a long enough secret, and that every admin key
 // parses. Load calls it, so a node finds these mistakes before it creates
-// anything. Each error names the key and its line.
-func (c *Config) Check() error { return c.check(true) }
+// anything. Each error names the key and its line; they come in file order.
+func (c *Config) Check() error { return joinByLine(c.check(true)) }
 
 // check is Check; clashes: also look for two names of one address on one
 // port (only worth it once Validate's own port rules hold).
-func (c *Config) check(clashes bool) error {
+func (c *Config) check(clashes bool) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, errors.New(c.linePrefix(key)+fmt.Sprintf(format, args...)))
@@ -65,7 +65,7 @@ func (c *Config) check(clashes bool) error {
 		// port are a clash Validate could not see.
 		c.validateNodes(bad, resolve)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // checkAdminKeys parses every admin key, naming the bad one.

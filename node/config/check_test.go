@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -143,5 +144,50 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// TestErrorsInFileOrder: several problems are reported in the order of
+// their lines, whichever check found them (the text's rules, the files and
+// DNS, unknown keys).
+func TestErrorsInFileOrder(t *testing.T) {
+	text := strings.Replace(good, `secret = "0123456789abcdef"`, `secret_file = "s"`, 1)     // line 5, found by Check
+	text = strings.Replace(text, `failure_timeout = "200ms"`, `failure_timeout = "20ms"`, 1) // line 9, Validate
+	text = strings.Replace(text, `data_dir = "d"`, `data_dir = ""`, 1)                       // line 4, Validate
+	text = replaceLast(text, "ring = 1", "ring = 7")                                         // line 27, and position 1 missing (the [[node]] tables' line, 11)
+	text = replaceLast(text, `host = "127.0.0.1"`, `host = "nosuch-host.invalid"`)           // line 22, Check
+	_, err := Load(write(t, text, map[string]string{"s": "short"}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	var got []string
+	for _, l := range lines {
+		if m := regexp.MustCompile(`line (\d+): `).FindStringSubmatch(l); m != nil {
+			got = append(got, m[1])
+		} else {
+			got = append(got, "-")
+		}
+	}
+	if want := "4 5 9 11 22 27"; strings.Join(got, " ") != want {
+		t.Errorf("lines %q, want %q:\n%s", strings.Join(got, " "), want, err)
+	}
+	// Unknown keys too.
+	text = strings.Replace(good, "[timing]", "[timing]\nbogus_b = 1", 1)
+	text = strings.Replace(text, "[cluster]", "[cluster]\nbogus_a = 1", 1)
+	text = replaceLast(text, "ring = 1", "ring = 1\nbogus_c = 1")
+	_, err = Parse("c.toml", text)
+	if err == nil || !regexp.MustCompile(`(?s)line 3: unknown key "cluster.bogus_a".*line 9: unknown key "timing.bogus_b".*line 30: unknown key "node.bogus_c"`).MatchString(err.Error()) {
+		t.Errorf("unknown keys out of order:\n%v", err)
+	}
+}
+
+func TestJoinByLine(t *testing.T) {
+	err := joinByLine([]error{errors.New("no line"), errors.New("line 30: b"), errors.New("line 4: a"), errors.New("line 30: c")})
+	if want := "line 4: a\nline 30: b\nline 30: c\nno line"; err.Error() != want {
+		t.Errorf("%q, want %q", err, want)
+	}
+	if joinByLine(nil) != nil {
+		t.Error("no errors joined into one")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,14 +202,43 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every problem at once: what the text shows and what the files and
-	// DNS show (the address clash check with resolved names only when the
-	// text's own rules hold, so a clash is not reported twice).
-	verr := cfg.Validate()
-	if err := errors.Join(verr, cfg.check(verr == nil)); err != nil {
+	// Every problem at once, in file order: what the text shows and what
+	// the files and DNS show (the address clash check with resolved names
+	// only when the text's own rules hold, so a clash is not reported
+	// twice).
+	verrs := cfg.validate()
+	if err := joinByLine(append(verrs, cfg.check(len(verrs) == 0)...)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// joinByLine joins errs in the order of the lines they name ("line N: …"
+// first), those naming no line last, each group in the order found.
+func joinByLine(errs []error) error {
+	slices.SortStableFunc(errs, func(a, b error) int {
+		la, lb := errLine(a), errLine(b)
+		switch {
+		case la == lb:
+			return 0
+		case la == 0:
+			return 1
+		case lb == 0:
+			return -1
+		}
+		return la - lb
+	})
+	return errors.Join(errs...)
+}
+
+// errLine is the N of an error that starts "line N: ", else 0.
+func errLine(err error) int {
+	var n int
+	var rest string
+	if k, _ := fmt.Sscanf(err.Error(), "line %d: %s", &n, &rest); k < 1 {
+		return 0
+	}
+	return n
 }
 
 // Parse decodes text as the contents of the file name (used in messages and to
@@ -241,9 +271,18 @@ func decode(name, text string) (*Config, error) {
 		}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
+		lines := make([]int, len(und))
+		for i, k := range und {
+			lines[i] = keyLine(text, k)
+		}
+		order := make([]int, len(und))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return lines[a] - lines[b] })
 		var msgs []string
-		for _, k := range und {
-			msgs = append(msgs, fmt.Sprintf("%s: line %d: unknown key %q", name, keyLine(text, k), k.String()))
+		for _, i := range order {
+			msgs = append(msgs, fmt.Sprintf("%s: line %d: unknown key %q", name, lines[i], und[i].String()))
 		}
 		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
@@ -289,8 +328,10 @@ var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$`)
 
 // Validate checks the cross-field rules that TOML cannot express, from the
 // text alone (no file, no DNS: see Check). Each error starts with the line
-// of the key it names when the file sets it.
-func (c *Config) Validate() error {
+// of the key it names when the file sets it; they come in file order.
+func (c *Config) Validate() error { return joinByLine(c.validate()) }
+
+func (c *Config) validate() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, errors.New(c.linePrefix(key)+fmt.Sprintf(format, args...)))
@@ -332,7 +373,7 @@ func (c *Config) Validate() error {
 	c.validateHostKey(bad)
 	c.validateLog(bad)
 	c.validateNodes(bad, offlineResolver)
-	return errors.Join(errs...)
+	return errs
 }
 
 // minSecret is the shortest cluster secret accepted.
