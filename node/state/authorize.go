@@ -57,13 +57,8 @@ func (s *State) Authorize(ev eventlog.Event) *api.Refusal {
 	if user == "" {
 		return nil
 	}
-	if m, ok := s.Moderation.banAt(user, ev.Time); ok {
-		return refusal("ban", user, m, ev.Time)
-	}
-	if scoped {
-		if m, ok := s.Moderation.muteAt(user, room, ev.Time); ok {
-			return refusal("mute", user, m, ev.Time)
-		}
+	if m, action, ok := s.Moderation.refuses(user, room, scoped, ev.Time); ok {
+		return refusal(action, user, m, ev.Time)
 	}
 	return nil
 }

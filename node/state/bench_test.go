@@ -1,9 +1,14 @@
 package state
 
 import (
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,4 +181,86 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		}
 	})
+}
+
+// replayLog is a history like `syncnet fill`'s (1,000 rooms, 100 users,
+// texts of 100 to 200 bytes, every entry its own request with a random
+// 32-hex id, 10M messages spread over a year: one every 3.15 s, so the 24h
+// once window holds about 27,000 requests), as events to apply. It holds
+// replayRing distinct events and hands entry i the event i mod replayRing
+// with its own index, Lamport time and entry time: an id comes back only
+// after about 2.4 days of entry time, long after the window forgot it.
+type replayLog struct{ evs []eventlog.Event }
+
+const (
+	replayRing = 1 << 16
+	replayStep = 3153600 * time.Microsecond // a year / 10M
+)
+
+func newReplayLog() *replayLog {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const letters = "abcdefghijklmnopqrstuvwxyz      "
+	l := &replayLog{evs: make([]eventlog.Event, replayRing)}
+	for i := range l.evs {
+		user := fmt.Sprintf("user%03d", rng.IntN(100))
+		var id [16]byte
+		for j := range id {
+			id[j] = byte(rng.Uint32())
+		}
+		text := make([]byte, 100+rng.IntN(101))
+		for j := range text {
+			text[j] = letters[rng.IntN(len(letters))]
+		}
+		hexID := hex.EncodeToString(id[:])
+		l.evs[i] = eventlog.Event{Header: eventlog.Header{Origin: "node1", Term: 1, Author: user, RequestID: hexID},
+			Body: &eventlog.MessagePosted{Room: fmt.Sprintf("room%04d", rng.IntN(1000)), From: user, Text: string(text),
+				ClientMsgID: hexID, ReplyLamport: uint64(rng.IntN(1000))}}
+	}
+	return l
+}
+
+func (l *replayLog) event(i uint64) eventlog.Event {
+	ev := l.evs[i%replayRing]
+	ev.Index, ev.Lamport, ev.Time = i, i, t0.Add(time.Duration(i)*replayStep).UnixNano()
+	return ev
+}
+
+func (l *replayLog) Messages(indexes []uint64) ([]eventlog.Event, error) {
+	out := make([]eventlog.Event, len(indexes))
+	for i, x := range indexes {
+		out[i] = l.event(x)
+	}
+	return out, nil
+}
+
+// BenchmarkApplyReplay is State.Apply over a fill-like history (replayLog),
+// with a message source and an index chunk file as `wal replay` and the
+// node have them: the apply goroutine's share of a replay, per entry.
+//
+//	go test -run '^$' -bench ApplyReplay -benchtime 2000000x ./node/state/
+func BenchmarkApplyReplay(b *testing.B) {
+	l := newReplayLog()
+	cf, err := OpenChunkFile(filepath.Join(b.TempDir(), "chunks"), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cf.Close()
+	s := NewWith(Options{Messages: l, Chunks: cf})
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := range uint64(b.N) {
+		s.Apply(i+1, l.event(i+1))
+	}
+	// CPU time, not wall time, is what a shared machine does not distort.
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

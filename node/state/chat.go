@@ -56,10 +56,13 @@ const (
 // before; only a State restored from a snapshot without a source lacks the
 // messages before the snapshot, and reading them fails with ErrNoSource.
 //
-// Locks: mu guards the rooms, their indexes, members and counters; cmu
-// guards every room's cache and the LRU list. Apply takes mu, then cmu;
-// readers take mu's read lock, then cmu, and call the source holding
-// neither.
+// Locks: mu guards the rooms, their indexes, members and counters. Every
+// room's cache and the LRU list are guarded by mu held for writing, or by
+// mu held for reading together with cmu: Apply holds mu and nothing else
+// (no reader can be inside then, and a lock per message would cost the
+// apply goroutine as much as the cache itself); readers take mu's read
+// lock, then cmu (they move the LRU list and refill caches), and call the
+// source holding neither.
 type Chat struct {
 	mu       sync.RWMutex
 	rooms    map[string]*room
@@ -85,7 +88,7 @@ type room struct {
 	topic string
 	idx   msgIndex
 
-	// Guarded by Chat.cmu: the messages at positions [recentFrom,
+	// Guarded as the cache (see Chat): the messages at positions [recentFrom,
 	// idx.count()), oldest first.
 	recent     ring
 	recentFrom int
@@ -195,8 +198,7 @@ func (c *Chat) post(m api.Message) []api.Event {
 		setAdd(c.dms, m.From, m.Room)
 		setAdd(c.dms, m.To, m.Room)
 	}
-	if c.perRoom > 0 {
-		c.cmu.Lock()
+	if c.perRoom > 0 { // mu is held for writing: no cmu (see Chat)
 		if r.recent.n == 0 {
 			r.recentFrom = r.idx.count() - 1
 		}
@@ -207,7 +209,6 @@ func (c *Chat) post(m api.Message) []api.Event {
 		}
 		c.touch(r)
 		c.evict()
-		c.cmu.Unlock()
 	}
 	// A million-message replay allocates nothing here: the one event goes
 	// out in a buffer the caller consumes before the next Apply.
@@ -215,7 +216,8 @@ func (c *Chat) post(m api.Message) []api.Event {
 	return c.out[:]
 }
 
-// touch makes r the most recently used room. Holds cmu.
+// touch makes r the most recently used room. Holds mu, or mu's read lock
+// and cmu.
 func (c *Chat) touch(r *room) {
 	if c.src == nil {
 		return // nothing is ever evicted
@@ -229,7 +231,7 @@ func (c *Chat) touch(r *room) {
 }
 
 // evict empties the caches of the rooms used least recently until the
-// cache is within its total. Holds cmu.
+// cache is within its total. Holds mu, or mu's read lock and cmu.
 func (c *Chat) evict() {
 	for c.cached > c.total {
 		r := c.lru.prev
@@ -336,6 +338,8 @@ func (c *Chat) read(r *room, from, to int) ([]api.Message, error) {
 // refill puts messages read through the source, at positions [from,
 // from+len(msgs)), into r's cache if they join its cached newest messages.
 func (c *Chat) refill(r *room, from int, msgs []api.Message) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
 	if r.recent.n >= c.perRoom {
@@ -414,6 +418,8 @@ func (c *Chat) IndexBytes() int {
 
 // Cached is how many messages the cache of recent messages holds.
 func (c *Chat) Cached() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
 	return c.cached

@@ -179,3 +179,72 @@ func TestCacheBoundedAcrossConversations(t *testing.T) {
 		t.Fatalf("history %+v, %d reads", h, src.reads)
 	}
 }
+
+// Sessions read history (through the cache, which they move and refill,
+// and through the source) while the apply goroutine posts: every page
+// they get is the room's messages as applied, in order, whatever the
+// apply did meanwhile. Run with -race: Apply moves the caches under the
+// chat's write lock alone, readers under its read lock and cmu.
+func TestHistoryWhileApplying(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	log := chatLog(rng, 6000, 8, 12)
+	src := &logSource{log: log}
+	s := NewWith(Options{Messages: src, RecentPerRoom: 5, RecentTotal: 20})
+	want := map[uint64]api.Message{}
+	for i, ev := range log {
+		if m, ok := messageOf(uint64(i+1), ev); ok {
+			want[m.Index] = m
+		}
+	}
+	rooms := []string{"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", api.DMRoom("u0", "u1"), api.DMRoom("u2", "u3")}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				room := rooms[rng.IntN(len(rooms))]
+				var h []api.Message
+				var err error
+				if rng.IntN(2) == 0 {
+					h, err = s.Chat.History(room, uint64(rng.IntN(len(log)+1)), 1+rng.IntN(12))
+				} else {
+					h, err = s.Chat.HistoryAfter(room, uint64(rng.IntN(len(log)+1)), 1+rng.IntN(12))
+				}
+				s.Chat.Cached()
+				if err == nil {
+					for i, m := range h {
+						if !reflect.DeepEqual(m, want[m.Index]) || m.Room != room || i > 0 && m.Index <= h[i-1].Index {
+							err = fmt.Errorf("room %s: got %+v at %d of the page", room, m, i)
+							break
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i, ev := range log {
+		s.Apply(uint64(i+1), ev)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := s.Chat.Cached(); n > 20 {
+		t.Fatalf("cached %d", n)
+	}
+}

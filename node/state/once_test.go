@@ -1,9 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -303,5 +305,40 @@ func TestPresenceRetryIsNotStale(t *testing.T) {
 	s.Apply(6, at(0, "bob", "t1", &eventlog.RoomTopicSet{Room: "general", Topic: "old", By: "bob"}))
 	if r := s.Chat.Rooms(); r[0].Topic != "new" {
 		t.Fatalf("rooms %+v", r)
+	}
+}
+
+// The word digest sees every byte of every string, whatever its length
+// (the last word is padded with zeros: the length tells "ab" from
+// "ab\x00"), and every field by its number.
+func TestDigestSeesEveryByte(t *testing.T) {
+	digest := func(b eventlog.Body) uint64 {
+		var d digester
+		return d.sum(eventlog.Event{Body: b})
+	}
+	seen := map[uint64]string{}
+	note := func(what string, b eventlog.Body) {
+		h := digest(b)
+		if other, dup := seen[h]; dup {
+			t.Fatalf("%s digests like %s", what, other)
+		}
+		seen[h] = what
+	}
+	for n := 0; n <= 24; n++ {
+		text := []byte(strings.Repeat("x", n))
+		note(fmt.Sprintf("text of %d", n), post("general", "ann", string(text)))
+		for i := range text {
+			c := bytes.Clone(text)
+			c[i] ^= 1
+			note(fmt.Sprintf("text of %d, byte %d changed", n, i), post("general", "ann", string(c)))
+		}
+		note(fmt.Sprintf("text of %d and a zero byte", n), post("general", "ann", string(text)+"\x00"))
+	}
+	note("the text as the room", post("ann", "general", ""))
+	note("a topic", &eventlog.RoomTopicSet{Room: "general", By: "ann"})
+	a := &eventlog.MessagePosted{Room: "general", From: "ann", Text: "hi", ReplyLamport: 1}
+	b := &eventlog.MessagePosted{Room: "general", From: "ann", Text: "hi", ReplyLamport: 2}
+	if digest(a) != digest(b) {
+		t.Fatal("ReplyLamport changes a post's digest")
 	}
 }

@@ -55,6 +55,11 @@ func (r *Plugins) Apply(index uint64, ev eventlog.Event) []api.Event {
 	if r.admit != nil && !r.admit(index, ev) {
 		return nil
 	}
+	return r.route(index, ev)
+}
+
+// route hands an admitted entry to its plugin.
+func (r *Plugins) route(index uint64, ev eventlog.Event) []api.Event {
 	if p := r.byKind[ev.Kind()]; p != nil {
 		return p.Apply(index, ev)
 	}

@@ -29,8 +29,8 @@ import (
 // the cache of recent messages starts empty and fills as rooms are posted
 // to and read.
 //
-// Format (version 3; versions 1 and 2 are read too: 1 has no field 14,
-// neither has chunk fields 4 to 6):
+// Format (version 4; versions 1 to 3 are read too: 1 has no field 14,
+// neither has chunk fields 4 to 6, and none has request field 8):
 //
 //	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
 //
@@ -48,7 +48,7 @@ import (
 //	6 v messages per full chunk                     5 m chunk {1 v first index, 2 v messages, 3 b gaps |
 //	                                                          4 v offset, 5 v size, 6 v last index} ...}
 //	12 m member  {1 s room, 2 s user}
-//	13 m request {1 b key (16), 4 v index, 5 f time, 6 f digest,
+//	13 m request {1 b key (16), 4 v index, 5 f time, 6 f FNV-1a digest | 8 f digest,
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
 //	14 m read    {1 s user, 2 s conversation, 3 v index}
 //	15 v epoch of the index chunk file the stored chunks are in (ChunkFile)
@@ -59,11 +59,14 @@ import (
 // window in apply order: the requests still remembered (by key: the first
 // 128 bits of SHA-256 over author and id, see requestKey) and the
 // refusals, each with the time it ages out from; a refused entry that
-// named no request has no key.
+// named no request has no key. A request's digest (once.go) is field 8,
+// or field 6 for an FNV-1a digest: every digest of formats 1 to 3, kept
+// as such by a State restored from one (format 4 is the first with field
+// 8; its digests are computed a word at a time).
 
 const (
 	imageMagic   = "SYNCSTAT"
-	imageVersion = 3
+	imageVersion = 4
 )
 
 // ErrImage is wrapped by every error Restore returns for data that is not
@@ -101,6 +104,7 @@ type imageRequest struct {
 	index   uint64
 	time    int64
 	digest  uint64
+	fnv     bool // an FNV-1a digest (field 6)
 	refusal *api.Refusal
 }
 
@@ -119,7 +123,7 @@ func (s *State) Capture() *Image {
 		}
 		r := imageRequest{index: it.index, time: it.time}
 		if it.keyed {
-			r.keyed, r.key, r.digest = true, it.key, it.digest
+			r.keyed, r.key, r.digest, r.fnv = true, it.key, it.digest, it.fnv
 		}
 		if it.refused {
 			r.refusal = t.refusals[it.index].r
@@ -272,7 +276,11 @@ func (im *Image) Encode() ([]byte, error) {
 			}
 			m = appendVarint(m, 4, r.index)
 			m = appendFixed(m, 5, uint64(r.time))
-			m = appendFixed(m, 6, r.digest)
+			if r.fnv {
+				m = appendFixed(m, 6, r.digest)
+			} else {
+				m = appendFixed(m, 8, r.digest)
+			}
 			if f := r.refusal; f != nil {
 				m = re.msg(m, 7, func(rm []byte) []byte {
 					rm = appendStrings(rm, f.Action, f.User, f.Room, f.By, f.Reason)
@@ -353,7 +361,8 @@ func Restore(data []byte, opts Options) (*State, error) {
 	if len(data) < len(imageMagic)+1+4 || string(data[:len(imageMagic)]) != imageMagic {
 		return nil, fmt.Errorf("%w: not a state snapshot (%d bytes)", ErrImage, len(data))
 	}
-	if v := data[len(imageMagic)]; v < 1 || v > imageVersion {
+	v := data[len(imageMagic)]
+	if v < 1 || v > imageVersion {
 		return nil, fmt.Errorf("%w: format version %d; this build reads versions 1 to %d", ErrImage, v, imageVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
@@ -361,7 +370,8 @@ func Restore(data []byte, opts Options) (*State, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch (truncated or damaged)", ErrImage)
 	}
 	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow), chunks: o.Chunks,
-		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{}}
+		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{},
+		version: v}
 	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
@@ -392,6 +402,7 @@ type restorer struct {
 	pres  *Presence
 	reads *Reads
 
+	version  byte       // of the format
 	chunks   *ChunkFile // Options.Chunks: where stored chunks are
 	chunkEnd int64      // the end of the last stored chunk referred to
 	epoch    uint64     // of the chunk file the snapshot refers to
@@ -773,14 +784,20 @@ func (d *restorer) request(b []byte) error {
 				return err
 			}
 			r.index = f.v
-		case 5, 6:
+		case 5, 6, 8:
+			if f.num == 8 && d.version < 4 {
+				return fmt.Errorf("unknown field %d", f.num)
+			}
 			if err := f.want(protowire.Fixed64Type); err != nil {
 				return err
 			}
-			if f.num == 5 {
+			switch f.num {
+			case 5:
 				r.time = int64(f.v)
-			} else {
-				r.digest = f.v
+			case 6: // formats 1 to 3 have FNV-1a digests only
+				r.digest, r.fnv = f.v, true
+			default:
+				r.digest, r.fnv = f.v, false
 			}
 		case 7:
 			if err := f.want(protowire.BytesType); err != nil {
@@ -818,10 +835,9 @@ func (d *restorer) request(b []byte) error {
 	}
 	t := d.once
 	if r.keyed {
-		if _, dup := t.first[r.key]; dup {
+		if t.item(r.key) != nil {
 			return fmt.Errorf("request key %x twice", r.key)
 		}
-		t.first[r.key] = t.base + uint64(len(t.fifo))
 	}
 	if r.refusal != nil {
 		if _, dup := t.refusals[r.index]; dup {
@@ -829,7 +845,10 @@ func (d *restorer) request(b []byte) error {
 		}
 		t.refusals[r.index] = refusalEntry{r: r.refusal, time: r.time}
 	}
-	t.fifo = append(t.fifo, onceItem{key: r.key, index: r.index, time: r.time, digest: r.digest, keyed: r.keyed, refused: r.refusal != nil})
+	t.fifo = append(t.fifo, onceItem{key: r.key, index: r.index, time: r.time, digest: r.digest, fnv: r.fnv, keyed: r.keyed, refused: r.refusal != nil})
+	if r.keyed {
+		t.remember(r.key, t.base+uint64(len(t.fifo)-1)) // after the append: the index reads the key from the item
+	}
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
 )
@@ -464,8 +466,7 @@ func TestReadMarks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old[len(imageMagic)] = 1
-	old = append(old[:len(old)-4], crc32Castagnoli(old[:len(old)-4])...)
+	old = asOldFormat(t, old, 1)
 	r1, err := Restore(old, Options{OnceWindow: propWindow})
 	if err != nil {
 		t.Fatalf("version 1: %v", err)
@@ -521,6 +522,47 @@ func FuzzRestore(f *testing.F) {
 		s.Lookup("ann", "q1")
 		s.RefusalAt(1)
 	})
+}
+
+// asOldFormat rewrites a snapshot of this format as one of an older
+// version: the version byte, and each request's digest in field 6, where
+// formats before 4 keep it (the digests themselves are not recomputed).
+func asOldFormat(t *testing.T, data []byte, version byte) []byte {
+	t.Helper()
+	body := data[len(imageMagic)+1 : len(data)-4]
+	out := append([]byte(imageMagic), version)
+	err := fields(body, func(f field) error {
+		if f.num != 13 {
+			out = appendField(out, f)
+			return nil
+		}
+		var m []byte
+		err := fields(f.b, func(g field) error {
+			if g.num == 8 {
+				g.num = 6
+			}
+			m = appendField(m, g)
+			return nil
+		})
+		out = protowire.AppendTag(out, 13, protowire.BytesType)
+		out = protowire.AppendBytes(out, m)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, crc32Castagnoli(out)...)
+}
+
+func appendField(b []byte, f field) []byte {
+	b = protowire.AppendTag(b, f.num, f.typ)
+	switch f.typ {
+	case protowire.VarintType:
+		return protowire.AppendVarint(b, f.v)
+	case protowire.Fixed64Type:
+		return protowire.AppendFixed64(b, f.v)
+	}
+	return protowire.AppendBytes(b, f.b)
 }
 
 func crc32Castagnoli(b []byte) []byte {

@@ -65,7 +65,7 @@ type State struct {
 	Plugins *Plugins
 
 	once *once
-	dig  digester // Apply's, reused: only the apply goroutine uses it
+	prep Preparer // Apply's: only the apply goroutine uses it
 	opts Options  // normalized
 }
 
@@ -159,7 +159,10 @@ func (o Options) Validate() error {
 func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads) *State {
 	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, once: t, opts: o}
 	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads)
-	s.Plugins.admit = s.admit
+	s.Plugins.admit = func(index uint64, ev eventlog.Event) bool {
+		p := s.prep.Prepare(ev)
+		return s.admit(index, ev, &p)
+	}
 	return s
 }
 
@@ -168,28 +171,62 @@ func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Prese
 // and changes nothing, anything else goes to its plugin. It returns the
 // events sessions should hear, valid until the next Apply (see Plugin).
 func (s *State) Apply(index uint64, ev eventlog.Event) []api.Event {
-	return s.Plugins.Apply(index, ev)
+	return s.ApplyPrepared(index, ev, s.prep.Prepare(ev))
+}
+
+// Prepared is what applying an entry computes from the entry alone, before
+// it reads any state: the key of its request and the digest of what it
+// asks for (once.go), a SHA-256 and a pass over the body. Preparer.Prepare
+// makes it on any goroutine, so a replay prepares entries ahead, off the
+// apply goroutine, and ApplyPrepared applies exactly as Apply, which
+// prepares the entry itself. The zero Prepared is none: ApplyPrepared then
+// prepares the entry.
+type Prepared struct {
+	key    requestKey
+	digest uint64
+	keyed  bool
+	ok     bool
+}
+
+// Preparer prepares entries (Prepare); use one per goroutine.
+type Preparer struct{ dig digester }
+
+// Prepare computes what ApplyPrepared needs of ev that depends on ev alone.
+func (p *Preparer) Prepare(ev eventlog.Event) Prepared {
+	author, id := RequestKey(ev)
+	if id == "" {
+		return Prepared{ok: true}
+	}
+	return Prepared{key: keyOf(author, id), digest: p.dig.sum(ev), keyed: true, ok: true}
+}
+
+// ApplyPrepared is Apply of an entry prepared ahead: p must be what
+// Prepare returned for this very ev (or the zero Prepared).
+func (s *State) ApplyPrepared(index uint64, ev eventlog.Event, p Prepared) []api.Event {
+	if !p.ok {
+		p = s.prep.Prepare(ev)
+	}
+	if !s.admit(index, ev, &p) {
+		return nil
+	}
+	return s.Plugins.route(index, ev)
 }
 
 // admit is the gate in front of every plugin: exactly once, then
-// authorization. It reports whether the entry may change state.
-func (s *State) admit(index uint64, ev eventlog.Event) bool {
-	author, id := RequestKey(ev)
-	keyed := id != ""
-	var k requestKey
-	if keyed {
-		k = keyOf(author, id)
-	}
-	if s.once.admit(k, keyed, ev.Time) {
+// authorization. It reports whether the entry may change state. It holds
+// the once table's lock throughout (one lock for the lookup and the
+// record), and Authorize takes the moderation's inside it; nothing takes
+// them the other way round.
+func (s *State) admit(index uint64, ev eventlog.Event, p *Prepared) bool {
+	t := s.once
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.admitLocked(p.key, p.keyed, ev.Time) {
 		return false // a request already applied or refused: nothing changes
 	}
 	r := s.Authorize(ev)
-	if keyed || r != nil {
-		e := firstEntry{index: index, time: ev.Time}
-		if keyed {
-			e.digest = s.dig.sum(ev)
-		}
-		s.once.record(k, keyed, e, r)
+	if p.keyed || r != nil {
+		t.recordLocked(p.key, p.keyed, firstEntry{index: index, time: ev.Time, digest: p.digest}, r)
 	}
 	return r == nil
 }
