@@ -35,6 +35,9 @@ func sampleBodies() []Body {
 		&UserUnbanned{Moderation{Target: "mallory", By: "admin", Reason: "served"}},
 		&UserUnmuted{Moderation{Target: "mallory", By: "admin"}},
 		&ReadMarked{User: "alice", Conv: "@alice,bob", Index: 42},
+		&MembershipChanged{Op: MemberAdd, Node: "node4", By: "admin",
+			Spec:    `{"id":"node4","host":"10.0.0.4","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":4,"learner":true}`,
+			Members: `[{"id":"node1","host":"10.0.0.1","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":1},{"id":"node4","host":"10.0.0.4","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":4,"learner":true}]`},
 	}
 }
 

@@ -40,6 +40,9 @@ const (
 	KindUserUnbanned Kind = 23
 	KindUserUnmuted  Kind = 24
 	KindReadMarked   Kind = 25 // a user has read a conversation up to an index
+	// KindMembershipChanged: the cluster's membership after one change
+	// (issue 13; docs/ARCHITECTURE.md, "Membership through the log").
+	KindMembershipChanged Kind = 26
 )
 
 // kindInfo is what the codec needs to know about a kind.
@@ -155,4 +158,5 @@ func init() {
 	reg(KindUserUnbanned, "user_unbanned", func() Body { return &UserUnbanned{} })
 	reg(KindUserUnmuted, "user_unmuted", func() Body { return &UserUnmuted{} })
 	reg(KindReadMarked, "read_marked", func() Body { return &ReadMarked{} })
+	reg(KindMembershipChanged, "membership_changed", func() Body { return &MembershipChanged{} })
 }
