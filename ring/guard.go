@@ -66,11 +66,33 @@ func (m *Metrics) Rejected() uint64 {
 type Guard struct {
 	codec   *Codec
 	self    string
-	members map[string]bool
 	metrics *Metrics
 
-	mu      sync.Mutex
-	windows map[string]*replayWindow
+	mu        sync.Mutex
+	members   map[string]bool
+	windows   map[string]*replayWindow
+	strangers bool // AcceptStrangers
+}
+
+// SetMembers replaces the members the Guard accepts (self among them).
+// Replay windows of members that stay are kept.
+func (g *Guard) SetMembers(members []string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.members = map[string]bool{}
+	for _, id := range members {
+		g.members[id] = true
+	}
+}
+
+// AcceptStrangers lets the Guard pass authenticated datagrams from senders
+// outside the membership (a bounded number of them; each still gets a
+// replay window), for a core whose membership may lag or lead a peer's
+// (membership.go). The core decides what a stranger's message may do.
+func (g *Guard) AcceptStrangers() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.strangers = true
 }
 
 // NewGuard returns a Guard for self among members, counting into metrics.
@@ -97,14 +119,16 @@ func (g *Guard) Accept(b []byte) (Message, error) {
 }
 
 func (g *Guard) check(m Message) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	switch {
 	case m.To != g.self:
 		return fmt.Errorf("%w: to %q", ErrMisdirected, m.To)
-	case !g.members[m.From] || m.From == g.self:
+	case m.From == g.self || m.From == "":
+		return fmt.Errorf("%w: %q", ErrUnknownSender, m.From)
+	case !g.members[m.From] && !(g.strangers && len(g.windows) < 2*MaxMembers):
 		return fmt.Errorf("%w: %q", ErrUnknownSender, m.From)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	w := g.windows[m.From]
 	if w == nil {
 		w = &replayWindow{}

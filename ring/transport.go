@@ -90,14 +90,12 @@ type UDPTransport struct {
 	codec   *Codec
 	guard   *Guard
 	metrics *Metrics
-	hbAddr  map[string]*net.UDPAddr
-	elAddr  map[string]*net.UDPAddr
-	seq     atomic.Uint64
-	ackIDs  atomic.Uint64
-	recv    chan Message
-	// heard counts, per member, the authenticated heartbeats queued for the
-	// core (HeartbeatsFrom). Fixed at construction: read without a lock.
-	heard map[string]*atomic.Uint64
+	// peers: addresses and heartbeat counters of the members, replaced as
+	// a whole by SetPeers (transport_members.go), read without a lock.
+	peers  atomic.Pointer[peerTable]
+	seq    atomic.Uint64
+	ackIDs atomic.Uint64
+	recv   chan Message
 
 	// keepalive state: the latest heartbeat per member and when it left
 	// (under mu), and the driver's last sign of progress (unix ns).
@@ -135,22 +133,12 @@ func NewUDPTransport(cfg UDPConfig) (*UDPTransport, error) {
 		cfg.Metrics = &Metrics{}
 	}
 	t := &UDPTransport{cfg: cfg, codec: codec, metrics: cfg.Metrics, recv: make(chan Message, cfg.RecvBuffer),
-		pending: map[uint64]*pendingSend{}, done: make(chan struct{}),
-		hbAddr: map[string]*net.UDPAddr{}, elAddr: map[string]*net.UDPAddr{}, heard: map[string]*atomic.Uint64{}}
-	ids := []string{cfg.ID}
-	for id, a := range cfg.HeartbeatAddrs {
-		t.heard[id] = &atomic.Uint64{}
-		if t.hbAddr[id], err = net.ResolveUDPAddr("udp", a); err != nil {
-			return nil, fmt.Errorf("ring: heartbeat address of %s: %w", id, err)
-		}
-		ids = append(ids, id)
+		pending: map[uint64]*pendingSend{}, done: make(chan struct{})}
+	t.guard = NewGuard(codec, cfg.ID, []string{cfg.ID}, cfg.Metrics)
+	t.guard.AcceptStrangers() // the core answers them (membership.go)
+	if err := t.SetPeers(cfg.HeartbeatAddrs, cfg.ElectionAddrs); err != nil {
+		return nil, err
 	}
-	for id, a := range cfg.ElectionAddrs {
-		if t.elAddr[id], err = net.ResolveUDPAddr("udp", a); err != nil {
-			return nil, fmt.Errorf("ring: election address of %s: %w", id, err)
-		}
-	}
-	t.guard = NewGuard(codec, cfg.ID, ids, cfg.Metrics)
 	t.seq.Store(0)
 	t.lastHB = map[string]*sentHeartbeat{}
 	t.Progress()
@@ -179,7 +167,7 @@ func (t *UDPTransport) Recv() <-chan Message { return t.recv }
 // them as they arrive, so a driver that is behind its queue can still tell
 // the core who was heard since its last tick (Node.Arrived).
 func (t *UDPTransport) HeartbeatsFrom(id string) uint64 {
-	if c := t.heard[id]; c != nil {
+	if c := t.peers.Load().heard[id]; c != nil {
 		return c.Load()
 	}
 	return 0
@@ -200,9 +188,10 @@ func (t *UDPTransport) Send(to string, m Message) error {
 			t.lastHB[to] = &sentHeartbeat{m: m, at: time.Now()}
 			t.mu.Unlock()
 		}
-		return t.write(t.cfg.HeartbeatConn, t.hbAddr[to], m)
+		return t.write(t.cfg.HeartbeatConn, t.peers.Load().heartbeatAddr(to), m)
 	}
-	if t.elAddr[to] == nil {
+	el := t.peers.Load().el[to]
+	if el == nil {
 		t.metrics.SendErrors.Add(1)
 		return fmt.Errorf("ring: no election address for %q", to)
 	}
@@ -210,7 +199,7 @@ func (t *UDPTransport) Send(to string, m Message) error {
 	t.mu.Lock()
 	t.pending[m.AckID] = &pendingSend{to: to, m: m, tries: 1, next: time.Now().Add(t.cfg.Retransmit)}
 	t.mu.Unlock()
-	return t.write(t.cfg.ElectionConn, t.elAddr[to], m)
+	return t.write(t.cfg.ElectionConn, el, m)
 }
 
 // write stamps a fresh sequence number (a retransmission must not look
@@ -277,9 +266,15 @@ func (t *UDPTransport) readLoop(conn *net.UDPConn, election bool) {
 		m.Received, m.ReadDelay = at, waited
 		if election {
 			t.handleElection(conn, from, m)
-		} else if m.Type == MsgHeartbeat && t.deliver(m) {
-			if c := t.heard[m.From]; c != nil {
-				c.Add(1)
+		} else if m.Type == MsgHeartbeat {
+			pt := t.peers.Load()
+			if pt.heard[m.From] == nil {
+				pt.noteStranger(m.From, from) // not a member: its address, to answer it
+			}
+			if t.deliver(m) {
+				if c := pt.heard[m.From]; c != nil {
+					c.Add(1)
+				}
 			}
 		}
 	}
@@ -384,7 +379,7 @@ func (t *UDPTransport) keepaliveLoop() {
 			}
 			t.mu.Unlock()
 			for _, m := range due {
-				if t.write(t.cfg.HeartbeatConn, t.hbAddr[m.To], m) == nil {
+				if t.write(t.cfg.HeartbeatConn, t.peers.Load().heartbeatAddr(m.To), m) == nil {
 					t.repeats.Add(1)
 				}
 			}
@@ -402,7 +397,7 @@ func (t *UDPTransport) retransmitLoop() {
 			return
 		case now := <-tk.C:
 			for _, p := range t.due(now) {
-				_ = t.write(t.cfg.ElectionConn, t.elAddr[p.to], p.m)
+				_ = t.write(t.cfg.ElectionConn, t.peers.Load().el[p.to], p.m)
 			}
 		}
 	}
