@@ -100,8 +100,8 @@ func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) 
 	for {
 		var f Frame
 		select {
-		case <-t.ctx.Done():
-			return t.ctx.Err()
+		case <-o.ctx.Done():
+			return o.ctx.Err()
 		case <-closed:
 			return errors.New("closed by peer")
 		case f = <-o.q:
@@ -247,8 +247,12 @@ func (t *Transport) challenge(conn net.Conn) (string, [nonceLen]byte, error) {
 		return "", nonce, fmt.Errorf("read hello: %w", err)
 	}
 	from := string(rest[:head[1]])
-	if _, known := t.cfg.Peers[from]; !known || from == t.cfg.ID {
-		return "", nonce, fmt.Errorf("unknown peer %q", from)
+	// Any node that proves itself (the hello's MAC; with TLS, a certificate
+	// naming it) may connect, also one this node's membership does not
+	// hold yet: a follower's membership may lag its leader's
+	// (docs/ARCHITECTURE.md, "Membership through the log").
+	if from == "" || from == t.cfg.ID {
+		return "", nonce, fmt.Errorf("bad peer id %q", from)
 	}
 	if !hmac.Equal(rest[head[1]:], helloMAC(t.key, nonce, from, t.cfg.ID)) {
 		return "", nonce, fmt.Errorf("hello from %q fails authentication (wrong cluster secret?)", from)

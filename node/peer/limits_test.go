@@ -129,7 +129,7 @@ func TestOutboundQueueBoundedInBytes(t *testing.T) {
 	gone.Close() // dials are refused: nothing ever takes from the queue
 	tr := newTransport(t, Config{ID: "n0", Peers: map[string]string{"n1": addr},
 		QueueLen: 100, QueueBytes: 1 << 20, MaxFrame: 512 << 10})
-	o := tr.out["n1"]
+	o := (*tr.out.Load())["n1"]
 	o.up.Store(true) // pretend connected, with the writer stuck
 	if tr.Send("n1", 1, make([]byte, 512<<10+1)) {
 		t.Fatal("frame over MaxFrame queued")

@@ -124,7 +124,9 @@ type Transport struct {
 	cfg   Config
 	key   []byte
 	recv  chan Frame
-	out   map[string]*outbound
+	// out: one outbound per peer, replaced whole by SetPeers
+	// (members.go), read without a lock.
+	out   atomic.Pointer[map[string]*outbound]
 	ctx   context.Context
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
@@ -141,6 +143,9 @@ type Transport struct {
 type outbound struct {
 	dialLog  logLimit // dials refused for certificates, logged once a second per peer
 	id, addr string
+	// ctx ends when the Transport closes or SetPeers drops this peer.
+	ctx    context.Context
+	cancel context.CancelFunc
 	q        chan Frame
 	bytes    atomic.Int64 // payload bytes in q (reserved by Send, released by the writer)
 	up       atomic.Bool
@@ -194,18 +199,11 @@ func New(cfg Config) (*Transport, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	t := &Transport{
 		cfg: cfg, key: deriveKey(cfg.Secret), recv: make(chan Frame, cfg.QueueLen),
-		out: map[string]*outbound{}, ctx: ctx, stop: stop, inbound: map[net.Conn]struct{}{},
+		ctx: ctx, stop: stop, inbound: map[net.Conn]struct{}{},
 		in: inQueue{recs: make([]inRec, cfg.QueueLen), bytes: map[string]int{}},
 	}
-	for id, addr := range cfg.Peers {
-		if id == cfg.ID {
-			continue
-		}
-		o := &outbound{id: id, addr: addr, q: make(chan Frame, cfg.QueueLen)}
-		t.out[id] = o
-		t.wg.Add(1)
-		go t.dialLoop(o)
-	}
+	t.out.Store(&map[string]*outbound{})
+	t.SetPeers(cfg.Peers)
 	t.wg.Add(1)
 	go t.acceptLoop()
 	return t, nil
@@ -225,7 +223,7 @@ func (t *Transport) Recv() <-chan Frame { return t.recv }
 // frames or bytes, or no connection). The payload must not be modified
 // afterwards.
 func (t *Transport) Send(to string, typ uint8, payload []byte) bool {
-	o := t.out[to]
+	o := (*t.out.Load())[to]
 	if o == nil {
 		return false
 	}
@@ -285,7 +283,7 @@ func (t *Transport) deliver(f Frame) bool {
 
 // Connected reports whether the outbound connection to a peer is up.
 func (t *Transport) Connected(to string) bool {
-	o := t.out[to]
+	o := (*t.out.Load())[to]
 	return o != nil && o.up.Load()
 }
 
@@ -315,7 +313,7 @@ func (t *Transport) Close() error {
 func (t *Transport) dialLoop(o *outbound) {
 	defer t.wg.Done()
 	backoff := 50 * time.Millisecond
-	for t.ctx.Err() == nil {
+	for o.ctx.Err() == nil {
 		conn, nonce, err := t.dial(o)
 		if err != nil {
 			if msg, refused := certRefusal(err); t.cfg.TLS != nil && refused {
@@ -329,7 +327,7 @@ func (t *Transport) dialLoop(o *outbound) {
 				t.cfg.Logger.Debug("peer dial failed", "peer", o.id, "err", err)
 			}
 			select {
-			case <-t.ctx.Done():
+			case <-o.ctx.Done():
 				return
 			case <-time.After(backoff):
 			}
@@ -342,7 +340,7 @@ func (t *Transport) dialLoop(o *outbound) {
 		err = t.writeLoop(conn, nonce, o)
 		o.up.Store(false)
 		conn.Close()
-		if t.ctx.Err() == nil {
+		if o.ctx.Err() == nil {
 			t.cfg.Logger.Info("peer connection lost", "peer", o.id, "err", err)
 		}
 		// Frames queued for a dead connection are stale: the protocols
@@ -366,12 +364,12 @@ func (o *outbound) drain() {
 func (t *Transport) dial(o *outbound) (net.Conn, [nonceLen]byte, error) {
 	var nonce [nonceLen]byte
 	d := net.Dialer{Timeout: t.cfg.ConnectTimeout}
-	conn, err := d.DialContext(t.ctx, "tcp", o.addr)
+	conn, err := d.DialContext(o.ctx, "tcp", o.addr)
 	if err != nil {
 		return nil, nonce, err
 	}
 	if t.cfg.TLS != nil {
-		tc, err := dialTLS(t.ctx, conn, t.cfg.TLS, t.ownCert, o.id, t.cfg.ConnectTimeout)
+		tc, err := dialTLS(o.ctx, conn, t.cfg.TLS, t.ownCert, o.id, t.cfg.ConnectTimeout)
 		if err != nil {
 			conn.Close()
 			return nil, nonce, err
