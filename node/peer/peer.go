@@ -121,9 +121,9 @@ type Stats struct {
 
 // Transport is the peer network of one node.
 type Transport struct {
-	cfg   Config
-	key   []byte
-	recv  chan Frame
+	cfg  Config
+	key  []byte
+	recv chan Frame
 	// out: one outbound per peer, replaced whole by SetPeers
 	// (members.go), read without a lock.
 	out   atomic.Pointer[map[string]*outbound]
@@ -146,9 +146,9 @@ type outbound struct {
 	// ctx ends when the Transport closes or SetPeers drops this peer.
 	ctx    context.Context
 	cancel context.CancelFunc
-	q        chan Frame
-	bytes    atomic.Int64 // payload bytes in q (reserved by Send, released by the writer)
-	up       atomic.Bool
+	q      chan Frame
+	bytes  atomic.Int64 // payload bytes in q (reserved by Send, released by the writer)
+	up     atomic.Bool
 }
 
 // inQueue accounts the payload bytes each peer has in the recv channel, which
