@@ -47,9 +47,9 @@ type Options struct {
 	// in memory (the cluster simulation uses a handful).
 	memoryEntries int
 	// PostRate is each user's allowance of posts and direct messages per
-	// second for the whole cluster, enforced by the leader (0:
-	// DefaultPostRate; negative: no limit). PostBurst is how many may go
-	// at once (0: DefaultPostBurst).
+	// second for the whole cluster, enforced by the leader (0: the
+	// config's limits.post_rate; negative: no limit). PostBurst is how
+	// many may go at once (0: limits.post_burst). SetPostLimits changes them.
 	PostRate  float64
 	PostBurst int
 	// TLS, when set, runs the peer links and the catch-up streams over
@@ -210,7 +210,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		proposeC: make(chan *proposal, 4096),
 		pending:  map[*proposal]struct{}{}, waiters: map[uint64][]*proposal{},
 		fwdWait: map[uint64]*proposal{}, inflight: map[dedupKey]*proposal{},
-		posts:       newPostLimiter(o.PostRate, o.PostBurst),
+		posts:       newPostLimiter(o),
 		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}

@@ -10,10 +10,11 @@ import (
 )
 
 // Defaults of the cluster-wide allowance per user, the same as the SSH
-// front end's per-node limit: a pasted paragraph fits the burst.
+// front end's per-node limit: a pasted paragraph fits the burst. The
+// config's [limits] keys set them (the same defaults).
 const (
-	DefaultPostRate  = 10 // posts per second per user, sustained
-	DefaultPostBurst = 40 // posts at once per user
+	DefaultPostRate  = config.DefaultPostRate  // posts per second per user, sustained
+	DefaultPostBurst = config.DefaultPostBurst // posts at once per user
 )
 
 // postLimiter is the leader's token bucket per user for posts and direct
@@ -25,10 +26,12 @@ const (
 // deterministic, and a new leader starts with full buckets.
 // Driver-only.
 type postLimiter struct {
-	rate, burst float64 // rate <= 0: no limit
-	buckets     map[string]*tokenBucket
-	sweep       time.Time
-	bots        map[string]config.Bot // by key fingerprint, filled on first use
+	// def is everyone's allowance but the bots' (rate <= 0: no limit);
+	// a reload replaces it (SetPostLimits), the driver reads it.
+	def     atomic.Pointer[allowance]
+	buckets map[string]*tokenBucket
+	sweep   time.Time
+	bots    map[string]config.Bot // by key fingerprint, filled on first use
 	// reloaded, once set (SetBotAllowances, a config reload), replaces
 	// the config's [[bot]] entries; read by the driver and by sessions.
 	reloaded atomic.Pointer[map[string]config.Bot]
@@ -39,7 +42,26 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-func newPostLimiter(rate float64, burst int) *postLimiter {
+// newPostLimiter makes the leader's limiter of a node: o.PostRate and
+// o.PostBurst, or where they are 0 the config's [limits].
+func newPostLimiter(o Options) *postLimiter {
+	rate, burst := o.PostRate, o.PostBurst
+	if c := o.Config; c != nil {
+		if rate == 0 {
+			rate = c.Limits.PostRate
+		}
+		if burst == 0 {
+			burst = c.Limits.PostBurst
+		}
+	}
+	l := &postLimiter{buckets: map[string]*tokenBucket{}}
+	l.set(rate, burst)
+	return l
+}
+
+// set makes rate and burst everyone's allowance but the bots': rate 0 is
+// DefaultPostRate and negative no limit, burst <= 0 DefaultPostBurst.
+func (l *postLimiter) set(rate float64, burst int) {
 	switch {
 	case rate == 0:
 		rate = DefaultPostRate
@@ -49,7 +71,19 @@ func newPostLimiter(rate float64, burst int) *postLimiter {
 	if burst <= 0 {
 		burst = DefaultPostBurst
 	}
-	return &postLimiter{rate: rate, burst: float64(burst), buckets: map[string]*tokenBucket{}}
+	l.def.Store(&allowance{rate: rate, burst: float64(burst)})
+}
+
+// SetPostLimits replaces every user's allowance but the bots' (a reload
+// of [limits]): the leader's buckets use it from the next post, each
+// keeping the tokens it has (at most the new burst). Safe from any
+// goroutine.
+func (n *Node) SetPostLimits(rate float64, burst int) { n.posts.set(rate, burst) }
+
+// PostLimits is every user's allowance but the bots' now.
+func (n *Node) PostLimits() (rate float64, burst int) {
+	a := n.posts.def.Load()
+	return a.rate, int(a.burst)
 }
 
 // limited reports whether an event of this body counts against its
@@ -71,14 +105,15 @@ type allowance struct {
 // take takes one token of user's at now, or returns the refusal with the
 // wait until the next one. al, if not nil, is the user's own allowance.
 func (l *postLimiter) take(user string, now time.Time, al *allowance) *api.RateLimited {
-	rate, burst := l.rate, l.burst
+	def := l.def.Load()
+	rate, burst := def.rate, def.burst
 	if al != nil {
 		rate, burst = al.rate, al.burst
 	}
 	if rate <= 0 {
 		return nil
 	}
-	l.gc(now)
+	l.gc(now, def)
 	b := l.buckets[user]
 	if b == nil {
 		b = &tokenBucket{tokens: burst, last: now}
@@ -151,14 +186,14 @@ func (n *Node) SetBotAllowances(c *config.Config) {
 	n.posts.reloaded.Store(&m)
 }
 
-// gc forgets buckets idle long enough to be full, once a minute, so memory
-// follows the users posting now.
-func (l *postLimiter) gc(now time.Time) {
-	if now.Sub(l.sweep) < time.Minute {
+// gc forgets buckets idle long enough to be full at the allowance def,
+// once a minute, so memory follows the users posting now.
+func (l *postLimiter) gc(now time.Time, def *allowance) {
+	if now.Sub(l.sweep) < time.Minute || def.rate <= 0 {
 		return
 	}
 	l.sweep = now
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	full := time.Duration(def.burst / def.rate * float64(time.Second))
 	for u, b := range l.buckets {
 		if now.Sub(b.last) > full {
 			delete(l.buckets, u)

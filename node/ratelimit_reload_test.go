@@ -66,3 +66,45 @@ func TestSetBotAllowancesTakesEffect(t *testing.T) {
 		}
 	}
 }
+
+// [limits] in the config is everyone's allowance at the leader, and a
+// reload's new limits (SetPostLimits) take effect from the next post: a
+// burst of 2 refuses the third of five posts at once; raised to 50 at
+// 1,000/s, twenty at once pass.
+func TestPostLimitsFromConfigAndReload(t *testing.T) {
+	c := newTestClusterConf(t, 3, "[limits]\npost_rate = 0.01\npost_burst = 2\n", nil)
+	lead := c.leader()
+	for id, rn := range c.nodes {
+		if r, b := rn.n.PostLimits(); r != 0.01 || b != 2 {
+			t.Fatalf("%s: limits %v/%d, want the config's 0.01/2", id, r, b)
+		}
+	}
+	post := func(i int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := c.nodes[lead].n.Post(ctx, "carol", "general", fmt.Sprintf("m%d", i), fmt.Sprintf("carol-%d", i), 0, false)
+		return err
+	}
+	passed := 0
+	for i := 0; i < 5; i++ {
+		if post(i) == nil {
+			passed++
+		}
+	}
+	if passed != 2 {
+		t.Fatalf("%d of 5 posts at once passed a burst of 2", passed)
+	}
+	for _, rn := range c.nodes {
+		rn.n.SetPostLimits(1000, 50)
+	}
+	if r, b := c.nodes[lead].n.PostLimits(); r != 1000 || b != 50 {
+		t.Fatalf("limits %v/%d after SetPostLimits(1000, 50)", r, b)
+	}
+	// A tenth of a second is 100 tokens at 1,000/s, capped at 50.
+	time.Sleep(100 * time.Millisecond)
+	for i := 10; i < 30; i++ {
+		if err := post(i); err != nil {
+			t.Fatalf("post %d after raising the limits: %v", i, err)
+		}
+	}
+}

@@ -16,7 +16,7 @@ type Reloader interface {
 // the same as SIGHUP to the node.
 func cmdReload() command {
 	c := command{name: "reload", admin: true,
-		summary: "Re-read cluster.toml on this node and apply what can change live (admin keys, session caps, log level, [[bot]] allowances), all or nothing (admin).\n" +
+		summary: "Re-read cluster.toml on this node and apply what can change live (admin keys, session caps, log level, [limits] and [[bot]] allowances), all or nothing (admin).\n" +
 			"Anything else that changed is named and nothing is applied: restart the node for it."}
 	c.run = func(e *execEnv) int {
 		fs := newFlags(c)

@@ -41,6 +41,15 @@ func (s *Server) SetSessionCaps(maxSessions, maxPerKey int) {
 	}
 }
 
+// SetRateLimit changes every user's allowance of posts on this node but
+// the bots' (values below 1 post, or a rate not above 0, keep the current
+// one). Each user's bucket keeps its tokens, at most the new burst.
+func (s *Server) SetRateLimit(rate float64, burst int) {
+	if rate > 0 && burst >= 1 {
+		s.limit.set(rate, burst)
+	}
+}
+
 func (s *Server) isAdmin(fp string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -38,12 +38,12 @@ func (l *rateLimiter) Allow(user string) (bool, time.Duration) {
 // AllowAt is Allow for a user with an allowance of its own (a [[bot]]
 // key's); rate <= 0 means the limiter's default.
 func (l *rateLimiter) AllowAt(user string, rate float64, burst int) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	r, bu := l.rate, l.burst
 	if rate > 0 {
 		r, bu = rate, float64(max(burst, 1))
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := l.now()
 	l.gc(now)
 	b := l.buckets[user]
@@ -59,6 +59,14 @@ func (l *rateLimiter) AllowAt(user string, rate float64, burst int) (bool, time.
 	}
 	wait := time.Duration((1 - b.tokens) / r * float64(time.Second))
 	return false, wait
+}
+
+// set changes everyone's allowance but the bots' (a reload): each bucket
+// keeps its tokens, at most the new burst, and fills at the new rate.
+func (l *rateLimiter) set(rate float64, burst int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.burst = rate, float64(burst)
 }
 
 // gc drops full buckets once a minute, bounding memory by active users.

@@ -112,6 +112,8 @@ func TestEveryValidateErrorNamesItsLine(t *testing.T) {
 		{"[timing]", "[ssh]\nmax_sessions = 0\n[timing]", `line 8: ssh.max_sessions must be at least 1`},
 		{"[timing]", "[storage]\nsnapshot_keep = 0\n[timing]", `line 8: storage: snapshot_keep at least 1`},
 		{"[timing]", "[metrics]\nhost = \"\"\n[timing]", `line 8: metrics.host "" is not`},
+		{"[timing]", "[limits]\npost_rate = -1\n[timing]", `line 8: limits.post_rate must be a positive number`},
+		{"[timing]", "[limits]\npost_burst = 0\n[timing]", `line 8: limits.post_burst must be at least 1`},
 	} {
 		text := replaceLast(good, tc.from, tc.to)
 		_, err := Parse("c.toml", text)

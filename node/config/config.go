@@ -33,8 +33,9 @@ type Config struct {
 	Metrics Metrics `toml:"metrics"`
 	Log     Log     `toml:"log"` // the node's log (log.go)
 	Nodes   []Node  `toml:"node"`
-	Bots    []Bot   `toml:"bot"` // per-key posting allowances (bots.go)
-	TLS     TLS     `toml:"tls"` // peer link credentials (tls.go)
+	Bots    []Bot   `toml:"bot"`    // per-key posting allowances (bots.go)
+	Limits  Limits  `toml:"limits"` // every other user's allowance (limits.go)
+	TLS     TLS     `toml:"tls"`    // peer link credentials (tls.go)
 
 	// path is the file the config was loaded from; relative paths in it
 	// (data_dir, secret_file, admin_keys_file, ssh.host_key) are resolved
@@ -189,6 +190,7 @@ func Default() Config {
 		// Metrics on loopback: scraped by a Prometheus on the same machine
 		// unless the operator decides otherwise.
 		Metrics: Metrics{Host: "127.0.0.1"},
+		Limits:  Limits{PostRate: DefaultPostRate, PostBurst: DefaultPostBurst},
 	}
 }
 
@@ -351,6 +353,7 @@ func (c *Config) validate() []error {
 	}
 	c.validateTiming(bad)
 	c.validateBots(bad)
+	c.validateLimits(bad)
 	c.validateTLS(bad)
 	if c.SSH.MaxSessions < 1 {
 		bad("ssh.max_sessions", "ssh.max_sessions must be at least 1 (got %d)", c.SSH.MaxSessions)

@@ -49,6 +49,9 @@ func TestParseGood(t *testing.T) {
 	if c.Timing.ElectionTimeout != Default().Timing.ElectionTimeout {
 		t.Errorf("election timeout default not applied: %s", c.Timing.ElectionTimeout)
 	}
+	if c.Limits.PostRate != 10 || c.Limits.PostBurst != 40 {
+		t.Errorf("[limits] defaults not applied: %+v", c.Limits)
+	}
 	if got := c.WALDir("b"); got != "/etc/x/d/b/wal" {
 		t.Errorf("WALDir = %q", got)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -78,5 +79,23 @@ func TestReloadLiveKeys(t *testing.T) {
 	}
 	if log, _ := os.ReadFile(c.nodes["node2"].logPath); !strings.Contains(string(log), `msg=reloaded`) || !strings.Contains(string(log), "admin keys: 1 -> 2") {
 		t.Errorf("node2's log does not say what the reload changed:\n%s", tail(c.nodes["node2"].logPath, 20))
+	}
+
+	// [limits]: node1's front end paces every user at the new allowance
+	// from the next post (a burst of 2 at 0.01/s: the third post at once
+	// is refused).
+	write(strings.Replace(orig, `admin_keys = [`, `admin_keys = ["`+newAdminPK+`", `, 1) + "\n[limits]\npost_rate = 0.01\npost_burst = 2\n")
+	out, err = c.run("node1", "admin", c.admin, 10*time.Second, "reload")
+	if err != nil || !strings.Contains(out, "limits.post_rate: 10 -> 0.01") || !strings.Contains(out, "limits.post_burst: 40 -> 2") {
+		t.Fatalf("reload of [limits]: out %q err %v", out, err)
+	}
+	for i := 0; i < 3; i++ {
+		_, err := c.post("node1", "dave", "general", fmt.Sprintf("paced-%d", i), fmt.Sprintf("paced-%d", i))
+		if i < 2 && err != nil {
+			t.Fatalf("post %d of a burst of 2: %v", i+1, err)
+		}
+		if i == 2 && (err == nil || !strings.Contains(err.Error(), "rate limited")) {
+			t.Fatalf("a third post at once after lowering [limits] to a burst of 2: %v", err)
+		}
 	}
 }

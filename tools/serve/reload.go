@@ -10,8 +10,9 @@ import (
 	"github.com/syncnet/syncnet/node/config"
 )
 
-// Live is what a running node can change without a restart: its SSH front
-// end's admin keys and session caps, and the log level.
+// Live is what a running node's SSH front end can change without a
+// restart: its admin keys and session caps. (The log level, the [[bot]]
+// allowances and [limits] have their own fields in Reloader.)
 type Live interface {
 	SetAdminKeys(lines []string) error
 	SetSessionCaps(maxSessions, maxPerKey int)
@@ -24,6 +25,8 @@ var liveKeys = map[string]bool{
 	"ssh.max_sessions": true, "ssh.max_sessions_per_key": true,
 	"log.level": true,
 	"bot":       true, // [[bot]] allowances, when the node takes them (Reloader.Bots)
+	// everyone else's allowance, when the node takes it (Reloader.Limits)
+	"limits.post_rate": true, "limits.post_burst": true,
 }
 
 // Reloader re-reads cluster.toml for a running node and applies what can
@@ -42,6 +45,10 @@ type Reloader struct {
 	// Bots, when set, applies new [[bot]] allowances (node.SetBotAllowances);
 	// without it a change of them is refused like any fixed key.
 	Bots func(*config.Config)
+	// Limits, when set, applies new [limits] (every user's allowance but
+	// the bots', at the leader and on this node's front end); without it a
+	// change of them is refused like any fixed key.
+	Limits func(rate float64, burst int)
 	// Adopt: admin keys adopted on loopback count as configured (see
 	// LocalAdminKeys), so a reload that keeps admin_keys empty keeps them.
 	Adopt func(*config.Config) ([]string, error)
@@ -59,6 +66,13 @@ func (r *Reloader) Reload() ([]string, error) {
 	botsChanged := !reflect.DeepEqual(r.Current.Bots, next.Bots)
 	if botsChanged && r.Bots == nil {
 		fixed = append(fixed, "[[bot]] tables")
+	}
+	ol, nl := r.Current.Limits, next.Limits
+	if ol.PostRate != nl.PostRate && r.Limits == nil {
+		fixed = append(fixed, "limits.post_rate")
+	}
+	if ol.PostBurst != nl.PostBurst && r.Limits == nil {
+		fixed = append(fixed, "limits.post_burst")
 	}
 	if len(fixed) > 0 {
 		return nil, fmt.Errorf("reload refused, nothing changed: these keys cannot change while the node runs (restart it for them): %s",
@@ -98,6 +112,15 @@ func (r *Reloader) Reload() ([]string, error) {
 	if botsChanged {
 		r.Bots(next)
 		changed = append(changed, fmt.Sprintf("[[bot]] allowances: %d -> %d keys", len(r.Current.Bots), len(next.Bots)))
+	}
+	if ol != nl {
+		r.Limits(nl.PostRate, nl.PostBurst)
+		if ol.PostRate != nl.PostRate {
+			changed = append(changed, fmt.Sprintf("limits.post_rate: %v -> %v", ol.PostRate, nl.PostRate))
+		}
+		if ol.PostBurst != nl.PostBurst {
+			changed = append(changed, fmt.Sprintf("limits.post_burst: %d -> %d", ol.PostBurst, nl.PostBurst))
+		}
 	}
 	if !r.LevelFixed && r.Level != nil && r.Level.Level() != lvl {
 		changed = append(changed, fmt.Sprintf("log.level: %s -> %s", r.Level.Level(), lvl))

@@ -73,21 +73,27 @@ func reloadSetup(t *testing.T) (*Reloader, *liveRec, string) {
 func TestReloadAppliesLiveKeys(t *testing.T) {
 	r, live, dir := reloadSetup(t)
 	os.WriteFile(filepath.Join(dir, "admins"), []byte(keyA+"\n"+keyB+"\n"), 0o600)
-	os.WriteFile(r.Path, []byte(strings.Replace(reloadBase, "max_sessions = 100", "max_sessions = 50\nmax_sessions_per_key = 3", 1)+"[log]\nlevel = \"debug\"\n[[bot]]\nkey = \""+keyB+"\"\nrate = 500\n"), 0o600)
+	os.WriteFile(r.Path, []byte(strings.Replace(reloadBase, "max_sessions = 100", "max_sessions = 50\nmax_sessions_per_key = 3", 1)+"[log]\nlevel = \"debug\"\n[[bot]]\nkey = \""+keyB+"\"\nrate = 500\n"+
+		"[limits]\npost_rate = 2.5\npost_burst = 7\n"), 0o600)
 	var bots []config.Bot
 	r.Bots = func(c *config.Config) { bots = c.Bots }
+	var rate float64
+	var burst int
+	r.Limits = func(r float64, b int) { rate, burst = r, b }
 	changed, err := r.Reload()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(changed, "; ")
-	for _, want := range []string{"admin keys: 1 -> 2", "ssh.max_sessions: 100 -> 50", "ssh.max_sessions_per_key: 20 -> 3", "log.level: INFO -> DEBUG", "[[bot]] allowances: 0 -> 1 keys"} {
+	for _, want := range []string{"admin keys: 1 -> 2", "ssh.max_sessions: 100 -> 50", "ssh.max_sessions_per_key: 20 -> 3", "log.level: INFO -> DEBUG", "[[bot]] allowances: 0 -> 1 keys",
+		"limits.post_rate: 10 -> 2.5", "limits.post_burst: 40 -> 7"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("changes %q lack %q", got, want)
 		}
 	}
-	if len(live.admin) != 2 || live.max != 50 || live.perKey != 3 || r.Level.Level() != slog.LevelDebug || len(bots) != 1 || bots[0].Rate != 500 {
-		t.Errorf("applied: %+v, level %s, bots %+v", live, r.Level.Level(), bots)
+	if len(live.admin) != 2 || live.max != 50 || live.perKey != 3 || r.Level.Level() != slog.LevelDebug || len(bots) != 1 || bots[0].Rate != 500 ||
+		rate != 2.5 || burst != 7 {
+		t.Errorf("applied: %+v, level %s, bots %+v, limits %v/%d", live, r.Level.Level(), bots, rate, burst)
 	}
 	// Nothing new: nothing changes.
 	if changed, err := r.Reload(); err != nil || len(changed) != 0 {
@@ -112,9 +118,16 @@ func TestReloadIsAllOrNothing(t *testing.T) {
 		{"bad toml", reloadBase + "max_sessions = \n", keyA + "\n", []string{"reload refused, nothing changed"}},
 		{"bad log level", reloadBase + "[log]\nlevel = \"loud\"\n", keyA + "\n", []string{"log.level"}},
 		{"bots with no node to take them", reloadBase + "[[bot]]\nkey = \"" + keyB + "\"\nrate = 5\n", keyA + "\n", []string{"[[bot]] tables"}},
+		{"limits with no node to take them", reloadBase + "[limits]\npost_burst = 5\n", keyA + "\n", []string{"limits.post_burst"}},
+		{"bad limits", strings.Replace(reloadBase, "max_sessions = 100", "max_sessions = 5", 1) + "[limits]\npost_rate = 0\npost_burst = -1\n", keyA + "\n",
+			[]string{"line 21: limits.post_rate must be a positive number", "line 22: limits.post_burst must be at least 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, live, dir := reloadSetup(t)
+			limited := false
+			if tc.name != "limits with no node to take them" {
+				r.Limits = func(float64, int) { limited = true }
+			}
 			os.WriteFile(filepath.Join(dir, "admins"), []byte(tc.admins), 0o600)
 			os.WriteFile(r.Path, []byte(tc.text), 0o600)
 			changed, err := r.Reload()
@@ -129,8 +142,8 @@ func TestReloadIsAllOrNothing(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "reload refused, nothing changed") {
 				t.Errorf("error %q does not say nothing changed", err)
 			}
-			if live.adminCalls != 0 || live.max != 0 || r.Level.Level() != slog.LevelInfo {
-				t.Errorf("a refused reload applied something: %+v level %s", live, r.Level.Level())
+			if live.adminCalls != 0 || live.max != 0 || r.Level.Level() != slog.LevelInfo || limited {
+				t.Errorf("a refused reload applied something: %+v level %s, limits %v", live, r.Level.Level(), limited)
 			}
 			if r.Current.SSH.MaxSessions != 100 {
 				t.Errorf("the current config moved on: %d", r.Current.SSH.MaxSessions)

@@ -116,7 +116,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	reloader := &Reloader{Path: o.ConfigPath, Current: o.Node.Config, Admin: admin, Live: srv, Level: o.Level, LevelFixed: o.LevelFixed,
-		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }, Bots: n.SetBotAllowances}
+		Log: log, Adopt: func(c *config.Config) ([]string, error) { return adminKeys(o, c) }, Bots: n.SetBotAllowances,
+		Limits: func(rate float64, burst int) {
+			n.SetPostLimits(rate, burst)
+			srv.SetRateLimit(rate, burst)
+		}}
 	var reloadMu sync.Mutex // SIGHUP and ssh reload, one at a time
 	be.reload = func() ([]string, error) {
 		reloadMu.Lock()
@@ -269,6 +273,8 @@ func newSSH(o Options, n api.Backend, admin []string, hostKey *HostKey, log *slo
 		MaxSessions:       c.SSH.MaxSessions,
 		MaxSessionsPerKey: c.SSH.MaxSessionsPerKey,
 		PostTimeout:       c.Timing.PostTimeout.Duration,
+		RateLimit:         c.Limits.PostRate,
+		RateBurst:         c.Limits.PostBurst,
 		Logger:            log.With("part", "ssh"),
 	}
 	if o.SSH != nil {
