@@ -48,6 +48,7 @@ type Stream struct {
 	maxFrame int
 	timeout  time.Duration
 	peer     string
+	shared   []byte // RecvShared's buffer
 }
 
 // Peer is the id of the node at the other end.
@@ -80,6 +81,18 @@ func (s *Stream) Recv() (uint8, []byte, error) {
 	return readFrame(s.r, s.in, s.maxFrame, s.peer)
 }
 
+// RecvShared is Recv into a buffer the stream keeps: the payload is valid
+// only until the next RecvShared. A bulk transfer's receiver takes it so
+// that it does not allocate (and the runtime clear) a frame's size for
+// every frame.
+func (s *Stream) RecvShared() (uint8, []byte, error) {
+	if err := s.w.Flush(); err != nil {
+		return 0, nil, err
+	}
+	s.conn.SetReadDeadline(time.Now().Add(s.timeout))
+	return readFrameInto(s.r, s.in, s.maxFrame, s.peer, &s.shared)
+}
+
 // SetTimeout sets how long Recv waits for a frame (default 30s).
 func (s *Stream) SetTimeout(d time.Duration) { s.timeout = d }
 
@@ -88,6 +101,12 @@ func (s *Stream) Close() error { return s.conn.Close() }
 
 // readFrame reads and authenticates one frame.
 func readFrame(r *bufio.Reader, fr *framer, maxFrame int, from string) (uint8, []byte, error) {
+	return readFrameInto(r, fr, maxFrame, from, nil)
+}
+
+// readFrameInto is readFrame into *buf (grown as needed) if buf is not
+// nil, else into a new slice.
+func readFrameInto(r *bufio.Reader, fr *framer, maxFrame int, from string, buf *[]byte) (uint8, []byte, error) {
 	var hdr [headerLen]byte
 	var got, want [macLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -97,7 +116,16 @@ func readFrame(r *bufio.Reader, fr *framer, maxFrame int, from string) (uint8, [
 	if int64(n) > int64(maxFrame) {
 		return 0, nil, fmt.Errorf("%w: frame from %s of %d bytes exceeds limit %d", errBadFrame, from, n, maxFrame)
 	}
-	payload := make([]byte, n)
+	var payload []byte
+	switch {
+	case buf == nil:
+		payload = make([]byte, n)
+	case cap(*buf) >= int(n):
+		payload = (*buf)[:n]
+	default:
+		*buf = make([]byte, n)
+		payload = *buf
+	}
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, err
 	}
