@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/lowprio"
 )
 
 // A backup is the transfer a node seeds a peer with (seed.go), written as a
@@ -71,10 +72,15 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, progress func(done, tota
 	if o.applied > 0 {
 		t.manifest.LogHash = fmt.Sprintf("%s@%d", hex.EncodeToString(o.hash.h[:6]), o.hash.index)
 	}
-	if err := n.sendSeed(t, o, state); err != nil {
-		return api.BackupInfo{}, err
-	}
-	if err := t.tw.Close(); err != nil {
+	// At low priority, as a seed transfer: the writes to w (an SSH
+	// channel: its encryption runs in the writer) included.
+	err = lowprio.Run(func() error {
+		if err := n.sendSeed(t, o, state); err != nil {
+			return err
+		}
+		return t.tw.Close()
+	})
+	if err != nil {
 		return api.BackupInfo{}, err
 	}
 	info := api.BackupInfo{Entries: o.commit, SnapshotApplied: o.applied, Bytes: t.bytes, Took: time.Since(began)}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/lowprio"
 	"github.com/syncnet/syncnet/node/peer"
 	"github.com/syncnet/syncnet/node/replica"
 )
@@ -188,8 +189,11 @@ func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) 
 		return err
 	}
 	defer s.Close()
-	in := &seedInstall{o: o, staging: staging, from: d.Peer}
-	if err := in.receive(s); err != nil {
+	// The copy runs at low priority (the receiver and the WAL writer): this
+	// node serves nothing yet, and on a shared machine the others' posts
+	// come first.
+	in := &seedInstall{o: o, staging: staging, from: d.Peer, lowPrio: true}
+	if err := lowprio.Run(func() error { return in.receive(sharedStream{s}) }); err != nil {
 		return err
 	}
 	return in.install(walDir)
@@ -204,6 +208,8 @@ type seedInstall struct {
 	// restore: the transfer comes from a backup (restore.go); newCluster:
 	// every node of a new cluster is restored, none is a learner.
 	restore, newCluster bool
+	// lowPrio: the WAL writer runs at low priority too (lowprio).
+	lowPrio bool
 	// crashAfter, in tests, stops install after the named step as a crash
 	// would (TestSeedInstallCrashAtEveryStep).
 	crashAfter func(step string) bool
@@ -220,19 +226,26 @@ type seedInstall struct {
 	maxTerm uint64
 
 	// The WAL writer runs beside the receiver: one batch is appended (and
-	// fsynced) while the next is received and checked.
-	batch   []eventlog.Event
-	size    int
-	batches chan []eventlog.Event
+	// fsynced) while the next is received and checked. The writer hands
+	// each batch back once written (free), and the receiver reuses it.
+	batch   *seedBatch
+	batches chan *seedBatch
+	free    chan *seedBatch
 	written chan struct{} // closed when the writer is done
 	failed  atomic.Bool   // the writer met werr
 	werr    error         // set by the writer before written is closed
 }
 
-// seedSource is the stream a transfer arrives on (a peer.Stream).
+// seedSource is the stream a transfer arrives on (a peer stream, a
+// backup). A payload is only valid until the next Recv.
 type seedSource interface {
 	Recv() (uint8, []byte, error)
 }
+
+// sharedStream receives a peer stream's frames into one buffer.
+type sharedStream struct{ *peer.Stream }
+
+func (s sharedStream) Recv() (uint8, []byte, error) { return s.RecvShared() }
 
 func (in *seedInstall) receive(s seedSource) error {
 	typ, p, err := s.Recv()
@@ -263,8 +276,12 @@ func (in *seedInstall) receive(s seedSource) error {
 		return &seedDiskError{err}
 	}
 	in.base = o.applied / entrySample * entrySample
-	in.batches, in.written = make(chan []eventlog.Event, 4), make(chan struct{})
-	go in.writer()
+	in.batches, in.free, in.written = make(chan *seedBatch, 4), make(chan *seedBatch, 6), make(chan struct{})
+	if in.lowPrio {
+		lowprio.Go(in.writer)
+	} else {
+		go in.writer()
+	}
 	err = in.entries(s)
 	close(in.batches)
 	<-in.written
@@ -343,13 +360,21 @@ func (in *seedInstall) entry(e replica.Entry) error {
 	if e.Term < in.maxTerm {
 		return fmt.Errorf("%w: entry %d of term %d after term %d", errSeedFrame, e.Index, e.Term, in.maxTerm)
 	}
+	b := in.batch
+	if b == nil {
+		b = in.newBatch()
+	}
 	var ev eventlog.Event
 	switch e.Type {
 	case replica.EntryNoop:
 		ev = eventlog.Event{Header: eventlog.Header{Index: e.Index, Term: e.Term}, Body: &eventlog.NoOp{}}
 	case replica.EntryNormal:
+		// The event refers to its data until the writer is done with the
+		// batch, and e.Data to a frame the next Recv may overwrite: the
+		// data is copied into the batch's buffer first.
+		data := b.hold(e.Data)
 		var err error
-		if ev, err = eventlog.EntryEvent(e.Data, e.Index, e.Term); err != nil {
+		if ev, err = eventlog.EntryEvent(data, e.Index, e.Term); err != nil {
 			return fmt.Errorf("entry %d from %s: %w", e.Index, in.from, err)
 		}
 	default:
@@ -361,12 +386,43 @@ func (in *seedInstall) entry(e replica.Entry) error {
 	}
 	in.maxTerm = e.Term
 	in.next++
-	in.batch = append(in.batch, ev)
+	in.batch = b
+	b.evs = append(b.evs, ev)
 	// A batch ends at B, so the writer can note record B's chain hash.
-	if in.size += len(e.Data) + 64; in.size >= seedBatchBytes || e.Index == in.base {
+	if b.size += len(e.Data) + 64; b.size >= seedBatchBytes || e.Index == in.base {
 		return in.flush()
 	}
 	return nil
+}
+
+// seedBatch is the entries handed to the writer at once, with the buffer
+// their data was copied into.
+type seedBatch struct {
+	evs  []eventlog.Event
+	buf  []byte
+	size int
+}
+
+// newBatch takes a batch the writer has handed back, or makes one.
+func (in *seedInstall) newBatch() *seedBatch {
+	select {
+	case b := <-in.free:
+		return b
+	default:
+		return &seedBatch{buf: make([]byte, 0, seedBatchBytes+seedBatchBytes/2)}
+	}
+}
+
+// hold copies p into the batch's buffer and returns the copy. A buffer
+// that is full is replaced, not grown: the events already in the batch
+// refer to it.
+func (b *seedBatch) hold(p []byte) []byte {
+	if len(b.buf)+len(p) > cap(b.buf) {
+		b.buf = make([]byte, 0, max(cap(b.buf), len(p)))
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, p...)
+	return b.buf[start:len(b.buf):len(b.buf)]
 }
 
 // flush hands the batch to the writer.
@@ -374,9 +430,9 @@ func (in *seedInstall) flush() error {
 	if in.failed.Load() {
 		return errSeedWriter // receive reports the writer's own error
 	}
-	if len(in.batch) > 0 {
-		in.batches <- in.batch
-		in.batch, in.size = nil, 0
+	if b := in.batch; b != nil && len(b.evs) > 0 {
+		in.batches <- b
+		in.batch = nil
 	}
 	return nil
 }
@@ -392,12 +448,13 @@ func (in *seedInstall) writer() {
 		if in.werr != nil {
 			continue
 		}
-		first, last, err := in.bulk.Append(b...)
+		evs := b.evs
+		first, last, err := in.bulk.Append(evs...)
 		switch {
 		case err != nil:
 			in.werr = &seedDiskError{err}
-		case first != next || last != b[len(b)-1].Index:
-			in.werr = &seedDiskError{fmt.Errorf("seed WAL records %d..%d hold entries %d..%d", first, last, b[0].Index, b[len(b)-1].Index)}
+		case first != next || last != evs[len(evs)-1].Index:
+			in.werr = &seedDiskError{fmt.Errorf("seed WAL records %d..%d hold entries %d..%d", first, last, evs[0].Index, evs[len(evs)-1].Index)}
 		}
 		if in.werr != nil {
 			in.failed.Store(true)
@@ -406,6 +463,12 @@ func (in *seedInstall) writer() {
 			_, in.atBase = in.bulk.Head()
 		}
 		next = last + 1
+		clear(b.evs) // drop the references before the batch waits for reuse
+		b.evs, b.buf, b.size = b.evs[:0], b.buf[:0], 0
+		select {
+		case in.free <- b:
+		default:
+		}
 	}
 }
 

@@ -3,10 +3,13 @@ package node
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/lowprio"
 	"github.com/syncnet/syncnet/node/peer"
+	"github.com/syncnet/syncnet/node/replica"
 )
 
 // serveSeed answers a peer's seed request (seed.go) on the peer
@@ -31,7 +34,9 @@ func (n *Node) serveSeed(from string, req []byte, s *peer.Stream) error {
 	if err != nil {
 		n.log.Warn("seed: no usable snapshot; sending entries only (the node will replay them)", "to", from, "err", err)
 	}
-	if err := n.sendSeed(s, o, state); err != nil {
+	// At low priority: on a busy machine the copy takes what the node's
+	// own work leaves over (its reads, and TLS, run on this goroutine).
+	if err := lowprio.Run(func() error { return n.sendSeed(s, o, state) }); err != nil {
 		n.log.Warn("seed transfer ended early", "to", from, "err", err)
 		s.Send(seedError, []byte(err.Error()))
 		return err
@@ -90,6 +95,33 @@ func (n *Node) seedSnapshot() (seedOffer, []byte, error) {
 	return o, nil, fmt.Errorf("the snapshot of applied entry %d is no longer on disk", want)
 }
 
+// seedReadWindow is how many entries sendSeed reads at a time: the entry
+// reader's window (entryindex.go).
+const seedReadWindow = 4096
+
+// sendEntries sends consecutive entries as entries frames of at most
+// seedPart bytes (an entry larger than that alone in its frame), encoded
+// in buf, which it returns for the next call.
+func sendEntries(s seedSink, ents []replica.Entry, buf []byte) ([]byte, error) {
+	for len(ents) > 0 {
+		k, size := 1, seedEntryBytes(ents[0])
+		for k < len(ents) && size+seedEntryBytes(ents[k]) <= seedPart {
+			size += seedEntryBytes(ents[k])
+			k++
+		}
+		buf = appendSeedEntries(buf[:0], ents[:k])
+		if err := s.Send(seedEntries, buf); err != nil {
+			return buf, err
+		}
+		ents = ents[k:]
+	}
+	return buf, nil
+}
+
+// seedEntryBytes bounds an entry's size in an entries frame, the frame's
+// first index included.
+func seedEntryBytes(e replica.Entry) int { return len(e.Data) + 3*binary.MaxVarintLen64 + 1 }
+
 // seedSink is where a transfer goes: a peer stream, or the simulation's
 // frame buffer. Send must not keep payload after it returns.
 type seedSink interface {
@@ -121,18 +153,21 @@ func (n *Node) sendSeed(s seedSink, o seedOffer, state []byte) error {
 	}
 	var payload []byte
 	for next := uint64(1); next <= o.commit; {
-		ents, err := n.reader.Entries(next, o.commit+1, seedPart)
+		// A whole window of the entry reader at a time: asked for a frame's
+		// worth, it read its window and dropped the rest (a quarter of the
+		// reads, each record's CRC and chain hash checked, done twice).
+		hi := min(o.commit+1, next+seedReadWindow)
+		ents, err := n.reader.Entries(next, hi, math.MaxInt)
 		if err != nil {
 			return fmt.Errorf("read entries from %d: %w", next, err)
 		}
-		if len(ents) == 0 {
-			return fmt.Errorf("no entries read from %d", next)
+		if uint64(len(ents)) != hi-next {
+			return fmt.Errorf("read %d entries from %d, not %d", len(ents), next, hi-next)
 		}
-		payload = appendSeedEntries(payload[:0], ents)
-		if err := s.Send(seedEntries, payload); err != nil {
+		if payload, err = sendEntries(s, ents, payload); err != nil {
 			return err
 		}
-		next += uint64(len(ents))
+		next = hi
 	}
 	if err := s.Send(seedEnd, binary.AppendUvarint(nil, o.commit)); err != nil {
 		return err

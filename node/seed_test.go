@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,6 +113,12 @@ func (s *seedFrames) Recv() (uint8, []byte, error) {
 // returns its frames and the entries.
 func seedScript(t *testing.T, count int) []seedFrame {
 	t.Helper()
+	return seedScriptText(t, count, func(i int) string { return fmt.Sprintf("m%d", i) })
+}
+
+// seedScriptText is seedScript with entry i's text made by text.
+func seedScriptText(t *testing.T, count int, text func(i int) string) []seedFrame {
+	t.Helper()
 	var ents []replica.Entry
 	for i := 1; i <= count; i++ {
 		e := replica.Entry{Index: uint64(i), Term: 1}
@@ -118,7 +126,7 @@ func seedScript(t *testing.T, count int) []seedFrame {
 			e.Type = replica.EntryNoop
 		} else {
 			data, err := eventlog.AppendRecord(nil, eventlog.Hash{}, eventlog.Event{Header: eventlog.Header{Origin: "n1", Time: int64(i)},
-				Body: &eventlog.MessagePosted{Room: "general", From: "alice", Text: fmt.Sprintf("m%d", i)}})
+				Body: &eventlog.MessagePosted{Room: "general", From: "alice", Text: text(i)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +139,7 @@ func seedScript(t *testing.T, count int) []seedFrame {
 	for i := 0; i < count; i += 7 {
 		frames = append(frames, seedFrame{seedEntries, appendSeedEntries(nil, ents[i:min(count, i+7)])})
 	}
-	return append(frames, seedFrame{seedEnd, []byte{byte(count)}})
+	return append(frames, seedFrame{seedEnd, binary.AppendUvarint(nil, uint64(count))})
 }
 
 func seedTarget(t *testing.T) (Options, string) {
@@ -274,5 +282,111 @@ func TestSeedInstallCrashAtEveryStep(t *testing.T) {
 				t.Fatalf("after a crash at %s: the WAL holds %d records, want the 40 entries and the commit record", step, l.LastSeq())
 			}
 		})
+	}
+}
+
+// scribbledFrames hands out each frame in one buffer that the next Recv
+// overwrites, as a peer stream's RecvShared does: a receiver that kept a
+// payload after the next Recv would install garbage.
+type scribbledFrames struct {
+	seedFrames
+	buf []byte
+}
+
+func (s *scribbledFrames) Recv() (uint8, []byte, error) {
+	for i := range s.buf {
+		s.buf[i] = 0xA5
+	}
+	typ, p, err := s.seedFrames.Recv()
+	if err != nil {
+		return typ, p, err
+	}
+	if cap(s.buf) < len(p) {
+		s.buf = make([]byte, len(p))
+	}
+	s.buf = append(s.buf[:0], p...)
+	return typ, s.buf, nil
+}
+
+// The receiver copies what it keeps out of each frame (frames arrive in a
+// reused buffer), through enough entries for several batches to be
+// written and handed back for reuse: every record installed is the one
+// sent.
+func TestSeedReceiverKeepsNoFrame(t *testing.T) {
+	const count = 3000
+	text := func(i int) string { return fmt.Sprintf("m%d %s", i, strings.Repeat("x", 1000+i%700)) }
+	o, walDir := seedTarget(t)
+	staging := filepath.Join(o.Config.NodeDir(o.ID), "seed.tmp")
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	in := &seedInstall{o: o, staging: staging, from: "n1"}
+	if err := in.receive(&scribbledFrames{seedFrames: seedFrames{frames: seedScriptText(t, count, text)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.install(walDir); err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Open(walDir, eventlog.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := uint64(2); i <= count; i++ {
+		ev, err := l.Read(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := ev.Body.(*eventlog.MessagePosted); !ok || ev.Index != i || m.Text != text(int(i)) {
+			t.Fatalf("record %d holds %s", i, ev.Body.Describe())
+		}
+	}
+}
+
+// sendEntries cuts entries into frames of at most seedPart bytes (an entry
+// larger than that alone), in order, none lost.
+func TestSeedEntriesFrames(t *testing.T) {
+	var ents []replica.Entry
+	for i := 1; i <= 300; i++ {
+		size := 100 + i*37%5000
+		if i%50 == 0 {
+			size = seedPart + i // larger than a frame
+		}
+		e := replica.Entry{Index: uint64(i), Term: uint64(1 + i/100), Data: bytes.Repeat([]byte{byte(i)}, size)}
+		if i%9 == 0 {
+			e.Type, e.Data = replica.EntryNoop, nil
+		}
+		ents = append(ents, e)
+	}
+	var sink seedFrames
+	if _, err := sendEntries(&sink, ents, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []replica.Entry
+	for _, f := range sink.frames {
+		n := 0
+		err := decodeSeedEntries(f.p, func(e replica.Entry) error {
+			n++
+			got = append(got, e)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.p) > seedPart && n > 1 {
+			t.Fatalf("a frame of %d entries holds %d bytes, more than %d", n, len(f.p), seedPart)
+		}
+	}
+	if len(got) != len(ents) {
+		t.Fatalf("%d entries sent in frames, %d received", len(ents), len(got))
+	}
+	for i, e := range got {
+		w := ents[i]
+		if e.Index != w.Index || e.Term != w.Term || e.Type != w.Type || !bytes.Equal(e.Data, w.Data) {
+			t.Fatalf("entry %d: got index %d term %d type %d, %d bytes", w.Index, e.Index, e.Term, e.Type, len(e.Data))
+		}
+	}
+	if len(sink.frames) < 10 {
+		t.Fatalf("only %d frames for %d entries of up to 5 KB and six of a frame's size", len(sink.frames), len(ents))
 	}
 }
