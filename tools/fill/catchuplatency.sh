@@ -6,17 +6,24 @@
 # catches up; print how long it took to be promoted from learner and how
 # many suspicions and leader-silent alarms the others logged meanwhile.
 # usage (from the repository root, after make build): tools/fill/catchuplatency.sh [BIN]
+# PORTS=K adds K to every port of cluster.toml (another cluster on this
+# machine); PROFILE=1 also prints, for the copy's window, the CPU each node
+# process used and node1's and node2's fsync and commit-latency histograms.
 set -u
 N=${N:-1000000}
 BIN=${1:-bin/syncnet}
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=${SCALEBENCH_DIR:-/tmp/syncnet-catchup}/n$N
+. $HERE/benchlib.sh
 # REUSE=1 keeps the data of an earlier run (its node3 caught up again).
 if [ "${REUSE:-0}" != 1 ] || [ ! -f $B/cluster.toml ]; then
   rm -rf $B; mkdir -p $B
-  sed -e "s|^data_dir = \"data\"|data_dir = \"$B/data\"|" cluster.toml > $B/cluster.toml
+  cluster_copy $B
   $BIN fill --config $B/cluster.toml --messages $N --rooms 1000 --period 8760h > $B/fill.log 2>&1 || { cat $B/fill.log; exit 1; }
+else
+  cluster_key $B
 fi
+SSH1=$(port node1 ssh_port)
 for id in node1 node2 node3; do : > $B/$id.log; done
 start() { $BIN node --config $B/cluster.toml --id $1 --log-level info >> $B/$1.log 2>&1 & echo $! > $B/$1.pid; }
 waitlog() { # id pattern count
@@ -27,19 +34,22 @@ for id in node1 node2 node3; do start $id; done
 for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
 [ "${REUSE:-0}" = 1 ] || for id in node1 node2 node3; do waitlog $id "snapshot written" 1; done
 sleep 5
-echo "idle: $(bash $HERE/postlatency.sh 2222 300 idle)"
+profile_begin node1 node2 node3
+echo "idle: $(bash $HERE/postlatency.sh $SSH1 300 idle)"
+profile_end node1 node2 node3 | sed 's/^/  idle /'
 kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
 s1=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
 # Posts go on from just before node3 starts until it is promoted; only
 # those started in that window count.
 rm -f $B/during.raw $B/during.raw.stop
-RAW=$B/during.raw bash $HERE/postlatency.sh 2222 100000 during & LAT=$!
+RAW=$B/during.raw bash $HERE/postlatency.sh $SSH1 100000 during & LAT=$!
 # Start once posts are flowing (postlatency.sh first opens its connections).
 for i in $(seq 1 600); do [ -f $B/during.raw ] && [ "$(wc -l < $B/during.raw)" -ge 5 ] && break; sleep 0.1; done
-t0=$(date +%s.%N); t0ns=$(date +%s%N); start node3
+profile_begin node1 node2; t0=$(date +%s.%N); t0ns=$(date +%s%N); start node3
 waitlog node3 "promoted from learner to voting member" 1
-t1ns=$(date +%s%N)
+t1ns=$(date +%s%N); profile_end node1 node2 node3 | sed 's/^/  copy /'
 touch $B/during.raw.stop; wait $LAT
+echo "leader during the copy: $(leader node1)"
 echo "node3 promoted $(echo "($t1ns - $t0ns) / 1000000000" | bc -l | cut -c1-6) s after its start; its log: $(grep -o 'log copied.*took=[^ ]*' $B/node3.log | head -1)"
 echo "during the catch-up: $(awk -v a=$t0ns -v b=$t1ns '$1 >= a && $1 < b {print $2}' $B/during.raw | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')"
 s2=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')

@@ -5,11 +5,11 @@
 # work plus one exec session, not a TCP and key exchange per post. Prints
 # p50, p99 and max in ms. Run it idle, then while a node catches up
 # (scalebench.sh's last step), and compare.
-# usage: tools/fill/postlatency.sh PORT N TAG
+# usage: tools/fill/postlatency.sh PORT N TAG   (SSH_KEY=FILE: log in with that key only)
 set -u
 P=$1; N=$2; TAG=$3
 CM=$(mktemp -d)
-S="ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath=$CM/%r-%p -o ControlPersist=120"
+S="ssh ${SSH_KEY:+-i $SSH_KEY -o IdentitiesOnly=yes} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath=$CM/%r-%p -o ControlPersist=120"
 for u in $(seq 1 20); do $S -p "$P" "lat$u@127.0.0.1" post general warmup >/dev/null; done
 # With RAW=FILE, every post's start (ns since the epoch) and latency (µs)
 # go to FILE as they happen, and the posts go on until FILE.stop exists
