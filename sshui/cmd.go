@@ -35,9 +35,26 @@ type execEnv struct {
 	pty  bool
 	now  func() time.Time
 	line cmdLine // the command line after the command name
+
+	conn   *corkConn // the session's connection (nil in tests without one)
+	corked bool      // finish was called: uncork after the exit status
 }
 
+// finish holds back the rest of the command's output, its exit status and
+// the channel's close, to go out in one write (corkConn) after the exit
+// status. Call it once the command waits for nothing but writing its last
+// lines: a cork holds every session of the connection back, though never
+// for longer than corkHold.
+func (e *execEnv) finish() {
+	if !e.corked {
+		e.corked = true
+		e.conn.cork()
+	}
+}
+
+// errorf prints the command's last line, an error, and returns exitError.
 func (e *execEnv) errorf(format string, a ...any) int {
+	e.finish()
 	_, _ = fmt.Fprintf(e.err, format+"\n", a...)
 	return exitError
 }
@@ -64,7 +81,7 @@ type command struct {
 // commands is the exec command table, checked in one place (runCommand).
 func commands() map[string]command {
 	cs := []command{cmdStatus(), cmdPost(), cmdHistory(), cmdTail(), cmdRooms(), cmdWho(), cmdHelp(),
-		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease(), cmdReload(), cmdBackup()}
+		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease(), cmdReload(), cmdBackup(), cmdMember()}
 	m := make(map[string]command, len(cs))
 	for _, c := range cs {
 		m[c.name] = c
@@ -78,16 +95,21 @@ var commandTable map[string]command
 func init() { commandTable = commands() }
 
 // runCommand runs the exec command line raw (at most MaxCommandLine bytes,
-// checked by limitsMiddleware) for sess and returns the exit code.
-func (s *Server) runCommand(sess ssh.Session, id Identity, raw string) int {
+// checked by limitsMiddleware) for sess and sends its exit status.
+func (s *Server) runCommand(sess ssh.Session, id Identity, raw string) {
 	_, _, pty := sess.Pty()
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
 	defer context.AfterFunc(s.stopCtx, cancel)()
 	e := &execEnv{ctx: ctx, srv: s, b: s.b, id: id, in: sess, out: sess, err: sess.Stderr(),
-		pty: pty, now: time.Now, line: cmdLine{raw}}
+		pty: pty, now: time.Now, line: cmdLine{raw}, conn: corkOf(sess)}
 	name, _ := e.line.next()
-	return dispatch(e, name)
+	defer func() { // after the exit status, or on a panic before the router's recover writes
+		if e.corked {
+			e.conn.uncork() // output, exit status and close: one write
+		}
+	}()
+	_ = sess.Exit(dispatch(e, name))
 }
 
 func dispatch(e *execEnv, name string) int {
@@ -177,6 +199,7 @@ func parseArgs(e *execEnv, c command, fs *flag.FlagSet) (pos []string, code int,
 
 // usageErr prints a usage error and the usage, and returns exitUsage.
 func usageErr(e *execEnv, c command, fs *flag.FlagSet, format string, a ...any) int {
+	e.finish()
 	_, _ = fmt.Fprintf(e.err, "%s: %s\n%s", c.name, fmt.Sprintf(format, a...), usageText(c, fs))
 	return exitUsage
 }

@@ -41,6 +41,7 @@ func runHistory(e *execEnv, c command) int {
 	if err != nil {
 		return e.errorf("history: %s", historyErr(err))
 	}
+	e.finish()
 	for _, m := range msgs {
 		if err := printMessage(e.out, m, *asJSON); err != nil {
 			return exitOK

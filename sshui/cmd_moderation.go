@@ -20,6 +20,7 @@ func cmdBans() command {
 			return code
 		}
 		ms := e.b.Sanctions()
+		e.finish()
 		if *asJSON {
 			for _, m := range ms {
 				row := sanctionJSON{Action: m.Action, Target: m.Target, By: m.By, Room: m.Room, Reason: m.Reason, Until: m.Until}
@@ -99,6 +100,7 @@ func runWrite(e *execEnv, write func(ctx context.Context) error, ok string) int 
 	if err := write(ctx); err != nil {
 		return e.errorf("%s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
+	e.finish()
 	_, _ = fmt.Fprintln(e.out, ok)
 	return exitOK
 }

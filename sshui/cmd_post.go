@@ -88,6 +88,7 @@ func runPost(e *execEnv, c command) int {
 	case err != nil:
 		return e.errorf("post: %s", explain(err, e.srv.cfg.PostTimeout.String()))
 	}
+	e.finish()
 	_, _ = fmt.Fprintln(e.out, idx)
 	return exitOK
 }

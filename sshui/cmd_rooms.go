@@ -10,6 +10,7 @@ func cmdRooms() command {
 		if code, ok := parseNoArgs(e, c, fs); !ok {
 			return code
 		}
+		e.finish()
 		rows := [][]string{{"ROOM", "MEMBERS", "TOPIC"}}
 		for _, r := range e.b.Rooms() {
 			if *asJSON {

@@ -52,6 +52,7 @@ func runStatus(e *execEnv, c command) int {
 		return err
 	}
 	if mode != "watch" {
+		e.finish()
 		if err := render(e.out); err != nil {
 			return e.errorf("status: %v", err)
 		}

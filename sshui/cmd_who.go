@@ -33,6 +33,7 @@ func cmdWho() command {
 		} else {
 			people = everyone(e.b)
 		}
+		e.finish()
 		rows := [][]string{{"USER", "STATUS", "NODE"}}
 		for _, p := range people {
 			if *asJSON {

@@ -400,7 +400,6 @@ func (s *Server) routerMiddleware(next ssh.Handler) ssh.Handler {
 			fail(sess, "no terminal: use ssh -t, or give a command (try: help)")
 			return
 		}
-		code := s.runCommand(sess, identityOf(sess), raw)
-		_ = sess.Exit(code)
+		s.runCommand(sess, identityOf(sess), raw)
 	}
 }

@@ -12,6 +12,7 @@ package sshui
 
 import (
 	"bytes"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"sync"
@@ -34,11 +35,30 @@ const (
 var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // screen is what the terminal shows, and draws the difference to a frame.
+// It remembers each span by its column and a hash of its text, not the
+// text: the strings of a drawn frame need not outlive it (an idle session
+// kept a screenful of them, 3–6 KiB).
 type screen struct {
 	out   io.Writer
-	last  [][]span // rows on the terminal; nil: unknown, redraw all
-	cells []span   // storage of last
+	last  [][]spanKey // rows on the terminal; nil: unknown, redraw all
+	cells []spanKey   // storage of last
 	w, h  int
+}
+
+// spanKey stands for a span on the terminal. Two texts with the same
+// length and 64-bit hash are taken as equal: the chance that a changed
+// span is not redrawn is 2⁻⁶⁴ per span.
+type spanKey struct {
+	col, n int32
+	h      uint64
+}
+
+// screenSeed seeds the span hashes (per process: a client cannot aim at
+// a collision).
+var screenSeed = maphash.MakeSeed()
+
+func spanKeyOf(sp span) spanKey {
+	return spanKey{col: int32(sp.col), n: int32(len(sp.text)), h: maphash.String(screenSeed, sp.text)}
 }
 
 // draw writes the spans of frame that differ from the terminal. A row of
@@ -59,12 +79,12 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 		s.w, s.h = w, h
 	}
 	for i, row := range frame {
-		var old []span
+		var old []spanKey
 		if i < len(s.last) {
 			old = s.last[i]
 		}
 		if len(row) == 1 {
-			if len(old) != 1 || old[0] != row[0] {
+			if len(old) != 1 || old[0] != spanKeyOf(row[0]) {
 				cursorTo(buf, i, 0)
 				buf.WriteString("\x1b[2K")
 				buf.WriteString(row[0].text)
@@ -72,7 +92,7 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 			continue
 		}
 		for j, sp := range row {
-			if len(old) != len(row) || old[j] != sp {
+			if len(old) != len(row) || old[j] != spanKeyOf(sp) {
 				cursorTo(buf, i, sp.col)
 				buf.WriteString(sp.text)
 			}
@@ -83,24 +103,11 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 		buf.WriteString("\x1b[2K")
 	}
 	s.keep(frame)
-	for b := buf.Bytes(); len(b) > 0; {
-		n := min(len(b), maxWrite)
-		if _, err := s.out.Write(b[:n]); err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
+	_, err := s.out.Write(buf.Bytes()) // lockedWriter: in packets of maxPacket, one system call
+	return err
 }
 
-// maxWrite bounds one write to the session. x/crypto keeps, per
-// connection, a packet buffer and a cipher buffer as large as the largest
-// packet written; a full first frame (4–5 KB at 80×24) would pin both at
-// that size for the connection's life, while a new chat line redraws about
-// 1.7 KB. The terminal sees one byte stream either way.
-const maxWrite = 2048
-
-// keep copies frame into the screen's own storage (the App reuses its own
+// keep records frame in the screen's own storage (the App reuses its own
 // for the next frame).
 func (s *screen) keep(frame [][]span) {
 	n := 0
@@ -108,12 +115,14 @@ func (s *screen) keep(frame [][]span) {
 		n += len(row)
 	}
 	if cap(s.cells) < n {
-		s.cells = make([]span, 0, n)
+		s.cells = make([]spanKey, 0, n)
 	}
 	s.cells, s.last = s.cells[:0], s.last[:0]
 	for _, row := range frame {
 		start := len(s.cells)
-		s.cells = append(s.cells, row...)
+		for _, sp := range row {
+			s.cells = append(s.cells, spanKeyOf(sp))
+		}
 		s.last = append(s.last, s.cells[start:len(s.cells):len(s.cells)])
 	}
 }

@@ -77,6 +77,7 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 		return nil, fmt.Errorf("sshui: new server: %w", err)
 	}
 	s.srv.PtyHandler = s.ptyRequest // no write-copying emulation (middleware.go)
+	s.srv.ConnCallback = s.wrapConn // writes a session may send as one (cork.go)
 	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
 		return &gossh.ServerConfig{MaxAuthTries: 6}
 	}

@@ -34,7 +34,7 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			return
 		}
 		id := identityOf(sess)
-		out := &lockedWriter{w: sess}
+		out := &lockedWriter{w: sess, conn: corkOf(sess)}
 		r := newRenderer(sess, pty.Term)
 		app := newApp(appDeps{
 			b: s.b, cfg: &s.cfg, id: id, r: r, limit: s.limit, bell: out, admins: s.adminSet(),
@@ -139,16 +139,41 @@ func (e sshEnviron) Getenv(k string) string {
 }
 
 // lockedWriter serialises the renderer's frames and out-of-band bells so a
-// BEL never lands inside an escape sequence.
+// BEL never lands inside an escape sequence. It writes in SSH packets of
+// at most maxPacket bytes, corked (corkConn) so that a frame is still one
+// write on the connection.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu   sync.Mutex
+	w    io.Writer
+	conn *corkConn // nil: no cork (tests)
 }
+
+// maxPacket bounds one write to the session. x/crypto keeps, per
+// connection, a packet buffer and a cipher buffer as large as the largest
+// packet written: a full first frame (4–5 KB at 80×24, far more on a large
+// terminal) would pin both at that size for the connection's life. A new
+// chat line redraws about 1.7 KB: two packets, one system call. The
+// terminal sees one byte stream either way.
+const maxPacket = 1024
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if len(p) > maxPacket {
+		l.conn.cork()
+		defer l.conn.uncork()
+	}
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), maxPacket)
+		m, err := l.w.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // Bell rings the terminal bell.

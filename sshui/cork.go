@@ -1,0 +1,150 @@
+package sshui
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/ssh"
+)
+
+// corkConn is a connection whose writes a session may hold back for a
+// moment and send as one (cork, then uncork). golang.org/x/crypto/ssh
+// flushes every packet with a write system call of its own: an exec post
+// wrote its output, its exit status and its close as three, and a chat
+// frame cut into small packets (cutWriter) would write each. Corked, they
+// are one write.
+//
+// A cork holds back every session's writes on the connection, not only
+// the corker's, so it is bounded: corkHold after the first cork the
+// held bytes go out and writes pass through until the last uncork. A
+// corker blocked on a full SSH window therefore delays nobody's keepalive
+// or output for more than corkHold.
+type corkConn struct {
+	net.Conn
+
+	mu    sync.Mutex
+	corks int         // cork calls not yet matched by uncork
+	open  bool        // corkHold passed: writes pass through until corks is 0
+	buf   *[]byte     // held bytes (from corkBufs)
+	timer *time.Timer // ends the hold; nil when not corked
+	gen   uint64      // counts holds, so a late timer ends none but its own
+	err   error       // the held bytes' write failed: the connection is closed
+}
+
+// corkHold bounds how long a cork holds back the connection's writes.
+const corkHold = 2 * time.Millisecond
+
+// corkBufs holds write buffers between corks, so an idle connection keeps
+// none.
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+type corkKey struct{}
+
+// wrapConn is the server's ConnCallback: every connection is a corkConn,
+// found by corkOf through the connection's context.
+func (s *Server) wrapConn(ctx ssh.Context, c net.Conn) net.Conn {
+	cc := &corkConn{Conn: c}
+	ctx.SetValue(corkKey{}, cc)
+	return cc
+}
+
+// corkOf is the corkConn under sess, or nil (a session of a server not
+// built by New).
+func corkOf(sess ssh.Session) *corkConn {
+	c, _ := sess.Context().Value(corkKey{}).(*corkConn)
+	return c
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.corks > 0 && !c.open {
+		*c.buf = append(*c.buf, p...)
+		return len(p), nil
+	}
+	if err := c.flushLocked(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// cork holds back the connection's writes until the matching uncork (or
+// corkHold). Every cork must be matched by one uncork. Nil-safe.
+func (c *corkConn) cork() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corks++
+	if c.corks == 1 {
+		c.open = false
+		if c.buf == nil {
+			c.buf = corkBufs.Get().(*[]byte)
+		}
+		c.gen++
+		gen := c.gen
+		c.timer = time.AfterFunc(corkHold, func() { c.expire(gen) })
+	}
+}
+
+// uncork ends a cork: the last one writes what was held, in one write.
+func (c *corkConn) uncork() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corks == 0 {
+		return
+	}
+	if c.corks--; c.corks > 0 {
+		return
+	}
+	c.timer.Stop()
+	c.timer = nil
+	_ = c.flushLocked()
+	c.release()
+}
+
+// expire ends hold gen if it lasted corkHold.
+func (c *corkConn) expire(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corks > 0 && c.gen == gen {
+		c.open = true
+		_ = c.flushLocked()
+	}
+}
+
+// flushLocked writes the held bytes. A failed write closes the
+// connection: the writers of those bytes were told they were sent.
+func (c *corkConn) flushLocked() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.buf == nil || len(*c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(*c.buf)
+	*c.buf = (*c.buf)[:0]
+	if err != nil {
+		c.err = err
+		_ = c.Conn.Close()
+	}
+	return err
+}
+
+// release returns the buffer to the pool once nothing is corked.
+func (c *corkConn) release() {
+	if c.buf != nil && len(*c.buf) == 0 {
+		if cap(*c.buf) <= 64<<10 {
+			corkBufs.Put(c.buf)
+		}
+		c.buf = nil
+	}
+}
