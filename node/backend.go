@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/config"
 )
 
 // The node is its front ends' api.Backend: every mutation goes through the
@@ -315,8 +316,14 @@ func (n *Node) Status() api.ClusterStatus {
 	v := n.view
 	n.mu.RUnlock()
 	cs := api.ClusterStatus{Node: n.id, Leader: v.leader, Term: v.term, Quorum: v.quorum}
+	members := n.membersView.Load()
 	for _, m := range v.members {
-		c, _ := n.cfg.Node(m.ID) // members come from the config
+		c, _ := n.cfg.Node(m.ID) // where the membership has no entry for it
+		if members != nil {
+			if s, ok := members.spec(m.ID); ok {
+				c = config.Node{ID: s.ID, Host: s.Host, SSHPort: s.SSHPort, PeerPort: s.PeerPort, HeartbeatPort: s.HeartbeatPort}
+			}
+		}
 		online := heardAlive(m)  // the rule of quorum, Stats (ready.go)
 		// A member leads if we follow it and it says so itself (or it is us).
 		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
@@ -335,9 +342,9 @@ func (n *Node) Status() api.ClusterStatus {
 			ms.CommitIndex = v.commit
 			ms.Uptime = n.now().Sub(n.start)
 		}
-		ms.Learner = m.Status.Learner
+		ms.Learner = m.Status.Learner || !m.Voter // a learner of the membership has no vote either
 		if m.Self {
-			ms.Learner = n.learnerNow.Load()
+			ms.Learner = n.learnerNow.Load() || !m.Voter
 		}
 		cs.Members = append(cs.Members, ms)
 	}

@@ -37,6 +37,9 @@ func (n *Node) supportedByAll(k eventlog.Kind) error {
 		return nil
 	}
 	for _, m := range n.ring.Members() {
+		if !m.Self && !m.Heard {
+			return fmt.Errorf("%s needs every member to announce it applies it, and %s has not been heard yet; try again in a moment", k, m.ID)
+		}
 		mk := eventlog.Kind(m.Status.MaxKind)
 		if m.Self {
 			mk = maxKind

@@ -104,6 +104,12 @@ type Node struct {
 	freshPromotion bool        // the promotion was PromoteFresh: record it
 	learnerNow     atomic.Bool // for Status, from any goroutine
 
+	// membership (membership.go), driver-only but membersView
+	membersApplied memberConf   // the latest applied membership entry, else the configured one
+	membersPending []memberConf // membership entries above the applied index, in log order
+	membersNow     memberConf   // what the cores and transports hold
+	membersView    atomic.Pointer[memberConf]
+
 	lamport atomic.Uint64 // the node's Lamport clock (I6)
 	clock   ringClock     // ticks and the heartbeat path's stats (ringwire.go)
 	seal    *ring.Sealer  // ring datagram keys from the TLS peer links; nil without TLS (ringseal.go)
@@ -216,6 +222,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 	}
 	n.index = newEntryIndex()
 	n.reader = &entryReader{idx: n.index}
+	n.membersApplied = n.configuredMembers() // until a snapshot or the log says otherwise
 	if err := n.openLog(); err != nil {
 		if n.chunks != nil {
 			n.chunks.Close()
@@ -270,7 +277,12 @@ func (n *Node) openNetwork() error {
 	if err != nil {
 		return err
 	}
-	return n.openRing(secret, ls)
+	if err := n.openRing(secret, ls); err != nil {
+		return err
+	}
+	// The transports follow the membership the log holds, which may not
+	// be the configured one (membership.go).
+	return n.installMembers(n.membersNow)
 }
 
 // Serve runs the driver until ctx ends, then shuts down in order: stop
@@ -487,6 +499,9 @@ func (n *Node) step(in *input) {
 	case inputProposal:
 		n.handlePropose(in.prop)
 	}
+	// The log may have gained or lost a membership entry: the cores hold
+	// the latest before anything else is stepped (membership.go).
+	n.syncMembers()
 }
 
 // syncTerm moves the replica to the ring's term as soon as the ring adopts
@@ -523,6 +538,7 @@ func (n *Node) handleFrame(f peer.Frame) {
 		err = n.replication.Step(m)
 		if err == nil && m.Type == replica.MsgApp {
 			n.noteLeaderCommit(m.From, m.Term, m.Commit)
+			n.appendedMembers(m)
 		}
 		if err != nil {
 			if errors.Is(err, replica.ErrStorage) {

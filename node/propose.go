@@ -148,6 +148,12 @@ func (n *Node) placeAsLeader(p *proposal) {
 		n.finish(p, result{err: err})
 		return
 	}
+	if b, ok := p.ev.Body.(*eventlog.MembershipChanged); ok {
+		if err := n.planMembers(b); err != nil {
+			n.finish(p, result{err: err}) // final; a forward reply carries it as text
+			return
+		}
+	}
 	// The author's allowance for the whole cluster: every post is placed
 	// here. A retry joined above or answered from state is not charged.
 	if limited(p.ev.Body) {
@@ -174,6 +180,9 @@ func (n *Node) placeAsLeader(p *proposal) {
 	}
 	p.index, p.term = idx, term
 	n.waiters[idx] = append(n.waiters[idx], p)
+	if ev.Kind() == eventlog.KindMembershipChanged {
+		n.proposedMembers(idx, term, ev)
+	}
 	if p.msgID != "" {
 		n.inflight[dedupKey{p.user, p.msgID}] = p
 	}

@@ -336,6 +336,7 @@ func (n *Node) applyCommitted(ents []replica.Entry) {
 		}
 		n.hash.add(e)
 		n.subscribers.publish(n.state.Apply(e.Index, ev))
+		n.noteMembersApplied(e.Index, e.Term, ev)
 		n.applied.Store(e.Index)
 		n.appliedTerm = e.Term
 		n.onApplied(e.Index, e.Term)

@@ -99,13 +99,15 @@ func (n *Node) readSnapshot(path string) (nodeImage, *state.State, eventlog.Snap
 	if err != nil {
 		return nodeImage{}, nil, info, err
 	}
-	var nodeData, stateData []byte
+	var nodeData, stateData, membersData []byte
 	for _, s := range sections {
 		switch s.Name {
 		case sectionNode:
 			nodeData = s.Data
 		case sectionState:
 			stateData = s.Data
+		case sectionMembers:
+			membersData = s.Data
 		}
 	}
 	if nodeData == nil || stateData == nil {
@@ -117,6 +119,13 @@ func (n *Node) readSnapshot(path string) (nodeImage, *state.State, eventlog.Snap
 	}
 	if img.baseSeq != info.Seq {
 		return nodeImage{}, nil, info, fmt.Errorf("%w: covers WAL record %d, the file says %d", errImage, img.baseSeq, info.Seq)
+	}
+	if membersData != nil {
+		c, err := decodeMembers(membersData)
+		if err != nil || c.id.Index > img.applied {
+			return nodeImage{}, nil, info, fmt.Errorf("%w: members section: %v (entry %d, applied %d)", errImage, err, c.id.Index, img.applied)
+		}
+		img.members = &c
 	}
 	// The state reads old messages through n.reader, whose WAL is bound
 	// once it is open (recoverFrom).
@@ -135,6 +144,9 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.reader.wal = l // before any read: sessions start after recovery
 	n.state = st
 	n.hash = img.hash
+	if img.members != nil {
+		n.membersApplied = *img.members
+	}
 	n.applied.Store(img.applied)
 	n.appliedTerm = img.appliedTerm
 	n.index.Restore(img.samples, img.base, img.baseSeq)
@@ -165,6 +177,10 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	if err := n.newCores(rc, learner); err != nil {
 		return err
 	}
+	for _, ev := range rc.pending { // the uncommitted tail: memberships count once in the log
+		n.noteMembersEntry(ev.Index, ev.Term, ev)
+	}
+	n.syncMembers()
 	n.publishView() // status shows the recovered commit before the first Ready
 	return nil
 }
@@ -270,6 +286,7 @@ func (n *Node) applyEntry(ev eventlog.Event) error {
 	n.hash.add(re)
 	n.observeLamport(ev.Lamport)
 	n.state.Apply(ev.Index, ev)
+	n.noteMembersApplied(ev.Index, ev.Term, ev)
 	n.applied.Store(ev.Index)
 	n.appliedTerm = ev.Term
 	return nil

@@ -128,7 +128,7 @@ func (n *Node) arrivals() []string {
 		c.seen = map[string]uint64{}
 	}
 	var out []string
-	for _, m := range n.cfg.Nodes {
+	for _, m := range n.membersNow.specs {
 		if m.ID == n.id {
 			continue
 		}

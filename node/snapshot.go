@@ -40,6 +40,10 @@ import (
 const (
 	sectionNode  = "node"
 	sectionState = "state"
+	// sectionMembers: the membership applied at the snapshot's entry
+	// (membership.go), written once a membership entry was applied; a
+	// snapshot without it holds the configured one.
+	sectionMembers = "members"
 	// nodeImageVersion is the layout of the "node" section.
 	nodeImageVersion = 1
 )
@@ -54,6 +58,9 @@ type nodeImage struct {
 	hash                 logHash        // the applied-log hash at applied
 	samples              []uint64       // the entry index up to base
 	base, baseSeq        uint64         // entry B and its record S
+	// members: the "members" section (not part of this section's layout),
+	// nil if the snapshot has none.
+	members *memberConf
 }
 
 func (m *nodeImage) encode() []byte {
@@ -148,6 +155,7 @@ type snapshotJob struct {
 	applied uint64
 	node    []byte
 	state   *state.Image
+	members []byte // sectionMembers, nil for the configured membership
 }
 
 // snapshotter writes captured snapshots, one at a time. Production runs
@@ -185,7 +193,11 @@ func (s *snapshotter) write(j snapshotJob, now time.Time) {
 	data, err := j.state.Encode()
 	var info eventlog.SnapshotInfo
 	if err == nil {
-		info, err = s.wal.WriteSnapshot(j.seq, []eventlog.Section{{Name: sectionNode, Data: j.node}, {Name: sectionState, Data: data}})
+		secs := []eventlog.Section{{Name: sectionNode, Data: j.node}, {Name: sectionState, Data: data}}
+		if j.members != nil {
+			secs = append(secs, eventlog.Section{Name: sectionMembers, Data: j.members})
+		}
+		info, err = s.wal.WriteSnapshot(j.seq, secs)
 	}
 	s.mu.Lock()
 	s.busy = false
@@ -252,7 +264,8 @@ func (n *Node) captureSnapshot(force bool) (snapshotJob, bool) {
 		election: n.electionOnDisk, replicaTerm: n.replicaTermOnDisk, commit: n.commitRecorded,
 		hash: n.hash, samples: samples, base: base, baseSeq: samples[len(samples)-1],
 	}
-	j := snapshotJob{seq: img.baseSeq, applied: applied, node: img.encode(), state: n.state.Capture()}
+	j := snapshotJob{seq: img.baseSeq, applied: applied, node: img.encode(), state: n.state.Capture(),
+		members: encodeMembers(n.membersApplied)}
 	n.snaps.start()
 	return j, true
 }
