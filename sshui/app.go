@@ -105,6 +105,10 @@ type convBuf struct {
 	// (which come after the gap) are left to the retry, which reads from
 	// last again, so none is lost or shown out of order.
 	stale bool
+
+	// The counts and start of the last joins/leaves summary line (onMembers).
+	churn      roomChurn
+	churnSince time.Time
 }
 
 type chatLine struct {
@@ -115,6 +119,7 @@ type chatLine struct {
 	action  bool
 	system  bool
 	mention bool
+	summary bool // a system line counting joins and leaves (onMembers)
 
 	cacheW   int      // width the cache was rendered for
 	cacheSep bool     // … with a day separator above
@@ -193,9 +198,19 @@ func (a *App) setClient(c *Client) { a.client = c }
 func (a *App) dirty() { a.roomsPane, a.membersPane = nil, nil }
 
 // trim drops the buffers frames are built in (frame, messagePane,
-// renderTail): about 6 KiB a session at 80×24 that an idle session keeps
-// for nothing. What is on the screen stays in screen.last.
-func (a *App) trim() { a.rowsBuf, a.cellsBuf, a.paneBuf, a.tailBuf = nil, nil, nil, nil }
+// renderTail), the rendered side panes and every line's rendered rows:
+// an idle session kept 6 KiB of buffers and a few KiB of rendered text at
+// 80×24 for nothing. The screen remembers what it shows by hash only
+// (screen.last); the next frame renders what it needs again.
+func (a *App) trim() {
+	a.rowsBuf, a.cellsBuf, a.paneBuf, a.tailBuf = nil, nil, nil, nil
+	a.dirty()
+	for _, buf := range a.bufs {
+		for i := range buf.lines {
+			buf.lines[i].cache = nil
+		}
+	}
+}
 
 // ExitMessage is printed after the program ends (kick, ban), if any.
 func (a *App) ExitMessage() string { return a.exitMsg }

@@ -4,7 +4,6 @@ package sshui
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -189,31 +188,48 @@ func (a *App) onMembership(ev api.Event) tea.Cmd {
 // if the current room's list changed. Nothing visible: a quiet update.
 func (a *App) onMembers(m MembersMsg) {
 	visible := false
+	now := time.Now()
 	for room, ch := range m.Churn {
 		buf := a.bufs[room]
-		if buf == nil {
+		if buf == nil || ch.Joined+ch.Left == 0 {
 			continue
 		}
-		var parts []string
-		if ch.Joined > 0 {
-			parts = append(parts, peopleCount(ch.Joined)+" joined")
-		}
-		if ch.Left > 0 {
-			parts = append(parts, peopleCount(ch.Left)+" left")
-		}
-		if len(parts) == 0 {
+		visible = visible || room == a.cur
+		if n := len(buf.lines); n > 0 && buf.lines[n-1].summary && now.Sub(buf.churnSince) < churnMerge {
+			// Nothing was said since the last summary: it counts these too.
+			buf.churn.Joined += ch.Joined
+			buf.churn.Left += ch.Left
+			l := &buf.lines[n-1]
+			l.text, l.cache = churnText(buf.churn), nil
 			continue
 		}
-		buf.lines = append(buf.lines, chatLine{system: true, text: strings.Join(parts, ", ")})
+		buf.churn, buf.churnSince = ch, now
+		buf.lines = append(buf.lines, chatLine{system: true, summary: true, text: churnText(ch)})
 		a.fresh++
 		buf.trim()
-		visible = visible || room == a.cur
 	}
 	if m.All || m.Rooms[a.cur] {
 		a.refreshMembers()
 		visible = true
 	}
 	a.quiet = !visible
+}
+
+// churnMerge: joins and leaves summarised within this long of a summary
+// line that is still the conversation's last line are added to it, so a
+// connect storm is one line that counts up, not a line a second in every
+// session (a thousand sessions' buffers held 4 KiB each of them).
+const churnMerge = time.Minute
+
+// churnText is a summary line: "12 people joined, 1 person left".
+func churnText(ch roomChurn) string {
+	switch {
+	case ch.Left == 0:
+		return peopleCount(ch.Joined) + " joined"
+	case ch.Joined == 0:
+		return peopleCount(ch.Left) + " left"
+	}
+	return peopleCount(ch.Joined) + " joined, " + peopleCount(ch.Left) + " left"
 }
 
 func peopleCount(n int) string {

@@ -2,6 +2,7 @@ package sshui
 
 import (
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,5 +73,68 @@ func TestFrameCloseWaitsForDraw(t *testing.T) {
 	fm.deferred()
 	if w.writes() != n {
 		t.Fatal("drew after close")
+	}
+}
+
+// byteCounter records what a screen writes.
+type byteCounter struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (w *byteCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *byteCounter) take() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := string(w.b)
+	w.b = nil
+	return s
+}
+
+// An idle session lets go of every rendered line (trim) and its screen
+// remembers spans by hash: the frame after that renders again but sends
+// only what changed, and nothing when nothing did.
+func TestTrimmedSessionRedrawsOnlyChanges(t *testing.T) {
+	cfg := Config{NodeID: "node1", HostKeyPath: "unused"}
+	cfg.setDefaults()
+	f := sshuitest.New("node1", nil)
+	app := newApp(appDeps{b: f, cfg: &cfg, id: Identity{Name: "alice"}, r: lipgloss.NewRenderer(io.Discard),
+		limit: newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)})
+	w := &byteCounter{}
+	fm := newFrameModel(app, w, 1000)
+	fm.Init()
+	app.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	draw := func() string {
+		fm.mu.Lock()
+		defer fm.mu.Unlock()
+		fm.dirty = true
+		fm.draw(time.Now())
+		return w.take()
+	}
+	if first := draw(); len(first) < 500 {
+		t.Fatalf("first frame %d bytes, want a full screen", len(first))
+	}
+	fm.trim()
+	for _, buf := range app.bufs {
+		for _, l := range buf.lines {
+			if l.cache != nil {
+				t.Fatal("a trimmed session kept a line's rendered rows")
+			}
+		}
+	}
+	if again := draw(); again != "" {
+		t.Fatalf("an unchanged screen after trim sent %q", again)
+	}
+	fm.trim()
+	app.Update(NoticeMsg{Text: "something new"})
+	out := draw()
+	if !strings.Contains(out, "something new") || len(out) > 2000 {
+		t.Fatalf("after trim a new line sent %d bytes: %q", len(out), out)
 	}
 }

@@ -53,3 +53,8 @@ func RoomSize(h *Hub, room string) int { return h.roomSize(room) }
 
 // MembersInterval is how often the hub may send a MembersMsg now.
 func MembersInterval(h *Hub) time.Duration { return h.membersInterval() }
+
+// ChurnMsg is the hub's summary of joins and leaves in a large room.
+func ChurnMsg(room string, joined, left int) MembersMsg {
+	return MembersMsg{Churn: map[string]roomChurn{room: {Joined: joined, Left: left}}}
+}
