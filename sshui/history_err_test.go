@@ -56,7 +56,11 @@ func TestExecTailUnreadableAfterDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, pw := io.Pipe() // unread until later: tail blocks writing, its subscription overflows
+	// Unread until later: once the session's window (2 MiB) is full, tail
+	// blocks writing and its subscription (1,024) overflows. The lines are
+	// long enough that it must: with short ones a tail that kept up under
+	// load never dropped, and the test waited for ever.
+	pr, pw := io.Pipe()
 	sess.Stdout = pw
 	var serr lockedBuffer
 	sess.Stderr = &serr
@@ -65,8 +69,8 @@ func TestExecTailUnreadableAfterDrop(t *testing.T) {
 	}
 	waitUntil(t, 10*time.Second, func() bool { return f.Subscribers() >= 2 }, func() string { return "no subscription" })
 	var want []uint64
-	for i := range 3000 {
-		want = append(want, f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprintf("msg %d %s", i, strings.Repeat("z", 100))}).Index)
+	for i := range 4000 {
+		want = append(want, f.Append(api.Message{Room: "general", From: "bob", Text: fmt.Sprintf("msg %d %s", i, strings.Repeat("z", 1000))}).Index)
 	}
 	f.SetHistoryErr(errDisk) // before the tail drains its queue and sees the drop
 	done := make(chan error, 1)
