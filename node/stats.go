@@ -128,5 +128,15 @@ func allDigits(s string) bool {
 // stops it.
 func (n *Node) ObserveWALSync(f func(time.Duration)) { n.wal.ObserveSync(f) }
 
+// ObservePeerRTT has f called with every round trip measured on a peer
+// link (node/peer's ping, about once a second per peer), from the
+// transport's goroutines; f must be quick. nil stops it. A node without
+// the TCP transport (the simulation) measures none.
+func (n *Node) ObservePeerRTT(f func(peer string, rtt time.Duration)) {
+	if t, ok := n.peers.(*peer.Transport); ok {
+		t.ObserveRTT(f)
+	}
+}
+
 // compile-time: the WAL offers what ObserveWALSync needs.
 var _ = (*eventlog.Log).ObserveSync

@@ -7,5 +7,7 @@
 // nobody scrapes pays nothing for them. Only two histograms are fed on the
 // hot path, one observation each: the commit latency of posts made through
 // this node (ObservePost, called around the node's Post) and the duration of each
-// WAL fsync (node.ObserveWALSync). docs/OPERATIONS.md lists every metric.
+// WAL fsync (node.ObserveWALSync). A third takes each peer link's round trip,
+// about once a second per peer (node.ObservePeerRTT). docs/OPERATIONS.md
+// lists every metric.
 package metrics

@@ -47,6 +47,7 @@ type Metrics struct {
 	opts   Options
 	commit *prometheus.HistogramVec
 	fsync  prometheus.Histogram
+	rtt    *prometheus.HistogramVec
 	posts  *prometheus.CounterVec
 	c      *collector
 	// The series ObservePost feeds, resolved once (a label lookup per
@@ -81,6 +82,11 @@ func New(src Source, o Options) *Metrics {
 		Help:    "Duration of each WAL fsync (one per group commit).",
 		Buckets: latencyBuckets,
 	})
+	m.rtt = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "syncnet_peer_rtt_seconds",
+		Help:    "Round trip on the peer TCP link this node dialed to each peer: a ping written to the answer read, about once a second (the network both ways, plus any wait behind frames already written on the link).",
+		Buckets: latencyBuckets,
+	}, []string{"peer"})
 	m.posts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncnet_posts_total",
 		Help: "Posts and direct messages made through this node, by result: committed, no_quorum, rate_limited, refused (ban, mute, permission), timeout, error.",
@@ -93,7 +99,7 @@ func New(src Source, o Options) *Metrics {
 		}
 	}
 	m.c = newCollector(src, o)
-	m.reg.MustRegister(m.commit, m.fsync, m.posts, m.c,
+	m.reg.MustRegister(m.commit, m.fsync, m.rtt, m.posts, m.c,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -104,6 +110,12 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObserveFsync records one WAL fsync; pass it to node.ObserveWALSync.
 func (m *Metrics) ObserveFsync(d time.Duration) { m.fsync.Observe(d.Seconds()) }
+
+// ObservePeerRTT records one round trip to peer; pass it to
+// node.ObservePeerRTT.
+func (m *Metrics) ObservePeerRTT(peer string, d time.Duration) {
+	m.rtt.WithLabelValues(peer).Observe(d.Seconds())
+}
 
 // ObservePost records the outcome of one post ("post") or direct message
 // ("direct") made through this node, begun at began: its commit latency

@@ -200,3 +200,31 @@ func TestReadyzAndQuorumMetricsAgree(t *testing.T) {
 		}
 	}
 }
+
+// Each peer's round trips are a histogram labelled by peer.
+func TestPeerRTTByPeer(t *testing.T) {
+	m := New(&fake{st: leaderOf3(1, 1, 1)}, Options{})
+	m.ObservePeerRTT("n2", 300*time.Microsecond)
+	m.ObservePeerRTT("n2", 500*time.Microsecond)
+	m.ObservePeerRTT("n3", 2*time.Millisecond)
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "syncnet_peer_rtt_seconds" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			h := s.GetHistogram()
+			got[s.GetLabel()[0].GetValue()] = [2]float64{float64(h.GetSampleCount()), h.GetSampleSum()}
+		}
+	}
+	if g := got["n2"]; g[0] != 2 || g[1] < 0.000799 || g[1] > 0.000801 {
+		t.Errorf("n2: %v", g)
+	}
+	if g := got["n3"]; g[0] != 1 || g[1] != 0.002 {
+		t.Errorf("n3: %v", g)
+	}
+}

@@ -94,9 +94,17 @@ func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) 
 	w := bufio.NewWriterSize(deadlineWriter{conn, t.cfg.WriteTimeout}, 64<<10)
 	var hdr [headerLen]byte
 	var mac [macLen]byte
-	// Reads only detect that the listener closed the connection.
+	// Reads carry the answers to our pings (ping.go) and detect that the
+	// listener closed the connection.
+	pings := &pinger{}
 	closed := make(chan struct{})
-	go func() { io.Copy(io.Discard, conn); close(closed) }()
+	go func() { t.readPongs(conn, nonce, fr.tlsOnly, o, pings); close(closed) }()
+	var tick <-chan time.Time
+	if t.cfg.PingInterval > 0 {
+		tk := time.NewTicker(t.cfg.PingInterval)
+		defer tk.Stop()
+		tick = tk.C
+	}
 	for {
 		var f Frame
 		select {
@@ -104,6 +112,14 @@ func (t *Transport) writeLoop(conn net.Conn, nonce [nonceLen]byte, o *outbound) 
 			return o.ctx.Err()
 		case <-closed:
 			return errors.New("closed by peer")
+		case <-tick:
+			if err := t.writePing(w, fr, pings); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			continue
 		case f = <-o.q:
 		}
 		for {
@@ -204,6 +220,15 @@ func (t *Transport) readLoop(conn net.Conn) error {
 				t.stats.badFrame.Add(1)
 			}
 			return err
+		}
+		if typ == TypePing {
+			if err := t.pong(conn, nonce, fr.tlsOnly, from, payload); err != nil {
+				if errors.Is(err, errBadFrame) {
+					t.stats.badFrame.Add(1)
+				}
+				return err
+			}
+			continue
 		}
 		if typ == TypeStream {
 			if !first || t.cfg.Streams == nil {

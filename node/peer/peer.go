@@ -81,7 +81,10 @@ type Config struct {
 	// (default DefaultQueueBytes); it must be at least MaxFrame.
 	QueueBytes int
 	MaxFrame   int // default DefaultMaxFrame
-	Logger     *slog.Logger
+	// PingInterval: how often each outbound connection measures its round
+	// trip (ping.go; default DefaultPingInterval, negative: never).
+	PingInterval time.Duration
+	Logger       *slog.Logger
 	// Streams serves stream requests (stream.go); nil refuses them.
 	Streams StreamHandler
 	// TLS, when set, runs every connection over mutual TLS 1.3 with these
@@ -133,8 +136,9 @@ type Transport struct {
 	stats struct {
 		sent, received, qfull, noconn, tooLarge, inFull, badHello, badFrame atomic.Uint64
 	}
-	rejectLog  logLimit // rejected handshakes are logged at most once a second (frames.go)
-	expiredLog logLimit // this node's own certificate expired (tls.go)
+	rtt        atomic.Pointer[func(string, time.Duration)] // ObserveRTT's f (ping.go)
+	rejectLog  logLimit                                    // rejected handshakes are logged at most once a second (frames.go)
+	expiredLog logLimit                                    // this node's own certificate expired (tls.go)
 	mu         sync.Mutex
 	inbound    map[net.Conn]struct{}
 	in         inQueue
@@ -188,6 +192,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
 	}
 	if cfg.QueueLen < 0 || cfg.MaxFrame < 0 || cfg.WriteTimeout < 0 || cfg.QueueBytes < cfg.MaxFrame {
 		return nil, fmt.Errorf("peer: QueueLen %d, MaxFrame %d, WriteTimeout %v must not be negative, and QueueBytes %d must be at least MaxFrame",

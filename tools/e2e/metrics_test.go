@@ -117,8 +117,9 @@ func probe(port int, path string) (int, string) {
 // index and messages, the WAL's fsyncs and group commits move; after the
 // kill the survivors show a newer term, an election counted, the dead
 // member down, a new leader; /healthz and /readyz answer 200 throughout on
-// the majority.
+// the majority. Every node shows a round trip to each peer.
 func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
+	started := time.Now()
 	c, ports := metricsCluster(t)
 	leader := c.waitLeader()
 	var follower string
@@ -182,6 +183,34 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 	}
 	if fa["syncnet_ssh_connects_total"]-fb["syncnet_ssh_connects_total"] < posts {
 		t.Errorf("%s ssh connects moved %v -> %v", follower, fb["syncnet_ssh_connects_total"], fa["syncnet_ssh_connects_total"])
+	}
+	// Every node measures its round trip to every peer (a ping on each
+	// link about once a second): a value for each, above zero and below
+	// the time the cluster has run.
+	for _, id := range c.ids {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			s, missing := getMetrics(t, ports[id]), ""
+			for _, p := range c.ids {
+				if p == id {
+					continue
+				}
+				n, sum := s[fmt.Sprintf(`syncnet_peer_rtt_seconds_count{peer=%q}`, p)], s[fmt.Sprintf(`syncnet_peer_rtt_seconds_sum{peer=%q}`, p)]
+				if n == 0 {
+					missing = p
+					continue
+				}
+				if mean := sum / n; !(mean > 0) || mean > time.Since(started).Seconds() {
+					t.Errorf("%s: round trip to %s %v s (mean of %v)", id, p, mean, n)
+				}
+			}
+			if missing == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s measured no round trip to %s", id, missing)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	if la := after[leader]; la[fmt.Sprintf(`syncnet_replication_lag_entries{follower=%q}`, follower)] != 0 {
 		// Followers report their commit index in every heartbeat: idle, the lag is 0.

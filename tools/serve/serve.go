@@ -98,6 +98,7 @@ func Run(ctx context.Context, o Options) error {
 		})
 		be.met = met
 		n.ObserveWALSync(met.ObserveFsync)
+		n.ObservePeerRTT(met.ObservePeerRTT)
 	}
 	admin, err := adminKeys(o, o.Node.Config)
 	if err != nil {
