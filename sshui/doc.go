@@ -31,10 +31,11 @@
 //
 //	recover   (wish v1.4.7 recover only guards what is passed to it, so
 //	           everything is passed to it)
-//	logging   a connect line per session; a disconnect line for chat
-//	          sessions and exec sessions of a second or more; caches
-//	          s.Pty() once (data race in charmbracelet/ssh's Pty,
-//	          docs/DEPENDENCIES.md §2.6)
+//	logging   a connect line per session, except a one-shot post that is
+//	          not its connection's first session (counted; the connection's
+//	          end logs the count); a disconnect line for chat sessions and
+//	          exec sessions of a second or more; caches s.Pty() once (data
+//	          race in charmbracelet/ssh's Pty, docs/DEPENDENCIES.md §2.6)
 //	limits    key required; caps per node and per key; refuses a command
 //	          line over MaxCommandLine (64 KiB) before anything parses it;
 //	          refuses while shutting down; starts the connection's keepalive

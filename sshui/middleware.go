@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/ssh"
@@ -41,8 +42,11 @@ func failCode(s ssh.Session, code int, format string, args ...any) {
 // loggingMiddleware logs every connect, and the disconnect of chat
 // sessions and of exec sessions that lasted logDisconnectAfter or more
 // (tail, post --stream): a one-shot command's disconnect line said nothing
-// its connect line did not, and was a tenth of an exec post's CPU. Every
-// logged string that came from the client is cleaned.
+// its connect line did not, and was a tenth of an exec post's CPU. The
+// exception: a one-shot `post` on a connection that has had a session
+// already is counted, not logged (quietPost), and the connection's end
+// says how many there were. Every logged string that came from the client
+// is cleaned.
 func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("logging")
@@ -52,8 +56,10 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 		raw := sess.RawCommand()
 		s.front.connects.Add(1)
 		user := Clean(sess.User(), 64)
-		s.log.Info("ssh connect", "user", user, "remote", sess.RemoteAddr().String(),
-			"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", keyOf(sess))
+		if cl, n := s.connLogOf(sess, user); pty || !cl.quiet(n, raw) {
+			s.log.Info("ssh connect", "user", user, "remote", sess.RemoteAddr().String(),
+				"pty", pty, "cmd", Clean(raw[:min(len(raw), 1024)], 200), "cmd_bytes", len(raw), "key", keyOf(sess))
+		}
 		next(sess)
 		if dur := time.Since(start); pty || dur >= logDisconnectAfter {
 			s.log.Info("ssh disconnect", "user", user, "remote", sess.RemoteAddr().String(),
@@ -64,6 +70,61 @@ func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 
 // logDisconnectAfter: exec sessions shorter than this log no disconnect line.
 const logDisconnectAfter = time.Second
+
+// connLog is what the log knows of one connection: a bot posting through
+// one exec session per message would log a line per post (each a write
+// to the log file: a tenth of an exec post's CPU on the node, and a log
+// that grows by the post rate). Its first session is logged whatever it
+// is; after that a one-shot `post` is only counted, and the connection's
+// end logs the count. What was posted, by whom, is in the cluster's log.
+type connLog struct {
+	sessions atomic.Int64 // sessions started on the connection
+	posts    atomic.Int64 // one-shot posts not logged
+}
+
+type connLogKey struct{}
+
+// connLogOf is sess's connection's connLog, made (and its end's line
+// registered) by the connection's first session, and the number of sess
+// among the connection's sessions (1 for the first).
+func (s *Server) connLogOf(sess ssh.Session, user string) (*connLog, int64) {
+	ctx := sess.Context()
+	ctx.Lock()
+	cl, _ := ctx.Value(connLogKey{}).(*connLog)
+	if cl == nil {
+		cl = &connLog{}
+		ctx.SetValue(connLogKey{}, cl)
+	}
+	ctx.Unlock()
+	n := cl.sessions.Add(1)
+	if n == 1 {
+		remote := sess.RemoteAddr().String()
+		context.AfterFunc(ctx, func() {
+			if n := cl.posts.Load(); n > 0 {
+				s.log.Info("ssh connection closed", "user", user, "remote", remote,
+					"sessions", cl.sessions.Load(), "posts_not_logged", n)
+			}
+		})
+	}
+	return cl, n
+}
+
+// quiet reports whether exec session n running raw goes unlogged (and
+// counts it): a one-shot `post` that is not the connection's first session.
+func (cl *connLog) quiet(n int64, raw string) bool {
+	if n == 1 || !quietPost(raw) {
+		return false
+	}
+	cl.posts.Add(1)
+	return true
+}
+
+// quietPost reports whether raw is a one-shot post (not --stream, which
+// lasts and logs its disconnect).
+func quietPost(raw string) bool {
+	first, _ := (&cmdLine{raw}).next()
+	return first == "post" && !strings.Contains(raw, "--stream")
+}
 
 // ptySession caches what s.Pty() returned when the session started.
 // charmbracelet/ssh's Pty() copies the window size without a lock while the
