@@ -71,9 +71,9 @@ func (r *CheckedRecord) AppendEntryForm(dst []byte) ([]byte, error) {
 // being the same error Scan gives, but fn gets a CheckedRecord whose event
 // is decoded only when asked for (Event), unless decode is set: then the
 // scan decodes every record, once, as Scan does. Checking a payload without
-// decoding it allocates nothing. Without decode, the reading, CRC, hashing
-// and checking run on a second goroutine while fn runs on the caller's;
-// with decode (as Scan) all of it runs on the caller's goroutine.
+// decoding it allocates nothing. The reading, CRC, hashing and checking
+// run on a second goroutine while fn runs on the caller's; with decode,
+// decoding runs on a third, between them.
 func ScanChecked(dir string, decode bool, fn func(r *CheckedRecord) error) (ScanReport, error) {
 	_, rep, err := scanChecked(dir, decode, fn)
 	return rep, err
@@ -94,7 +94,7 @@ func scanChecked(dir string, decode bool, fn func(r *CheckedRecord) error) (dirS
 	d := new(decoder)  // the caller's, for Event
 	var cr CheckedRecord
 	return scanVisit(dir, &scanPipe{
-		inline: decode,
+		staged: decode,
 		prep: func(seq uint64, rec []byte, ev *Event) error {
 			// walkSegment checked the frame and that the kind is known.
 			k := recordKind(rec)
@@ -109,8 +109,8 @@ func scanChecked(dir string, decode bool, fn func(r *CheckedRecord) error) (dirS
 			}
 			return nil
 		},
-		deliver: func(seq uint64, rec []byte, h Hash, ev *Event) error {
-			cr = CheckedRecord{Seq: seq, Kind: recordKind(rec), Rec: rec, Hash: h, d: d,
+		deliver: func(seq uint64, rec []byte, h Hash, k Kind, ev *Event) error {
+			cr = CheckedRecord{Seq: seq, Kind: k, Rec: rec, Hash: h, d: d,
 				Term: ev.Term, Index: ev.Index, Lamport: ev.Lamport, Time: ev.Time}
 			if decode {
 				cr.ev, cr.decoded = *ev, true

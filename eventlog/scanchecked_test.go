@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -183,19 +184,42 @@ func TestScanCheckedDamage(t *testing.T) {
 		}
 	}
 
+	// The garbled payload, and a bit flipped in a later segment: the
+	// first is reported (a decoding scan finds the one in its stage, the
+	// other in its reader, which runs ahead).
+	both := copyDir(t, garbled)
+	later := segs[len(segs)-2]
+	ld, err := os.ReadFile(later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld[entryOffsets(ld)[3]+60] ^= 0x04
+	if err := os.WriteFile(both+"/"+later[len(later)-20:], ld, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ReplaceAll(scanErr.Error(), garbled, both)
+	for _, decode := range []bool{false, true} {
+		last, err := seen(both, decode)
+		if err == nil || err.Error() != want || last != bad-1 {
+			t.Fatalf("decode=%v: garbled payload, then damage: %v after record %d; want %v", decode, err, last, want)
+		}
+	}
+
 	stop := errors.New("enough")
-	for _, at := range []uint64{1, 300, 700} {
-		_, err := ScanChecked(clean, false, func(cr *CheckedRecord) error {
-			if cr.Seq == at {
-				return stop
+	for _, decode := range []bool{false, true} {
+		for _, at := range []uint64{1, 300, 700} {
+			_, err := ScanChecked(clean, decode, func(cr *CheckedRecord) error {
+				if cr.Seq == at {
+					return stop
+				}
+				if cr.Seq > at {
+					t.Fatalf("record %d after fn stopped at %d", cr.Seq, at)
+				}
+				return nil
+			})
+			if !errors.Is(err, stop) {
+				t.Fatalf("decode=%v: fn stopped at %d: %v", decode, at, err)
 			}
-			if cr.Seq > at {
-				t.Fatalf("record %d after fn stopped at %d", cr.Seq, at)
-			}
-			return nil
-		})
-		if !errors.Is(err, stop) {
-			t.Fatalf("fn stopped at %d: %v", at, err)
 		}
 	}
 }

@@ -17,7 +17,13 @@ import (
 // back to the reader once every record in it has been visited, and at most
 // pipeSegBufs are in use (the tail segment's is kept for the torn-tail
 // check), so a scan holds two segments, not the log. A scan that decodes
-// every record (Scan) runs on the caller's goroutine: see walkInline.
+// every record (Scan, ScanChecked with decode) decodes on a third
+// goroutine between the two (stage): decoding costs about as much as
+// reading, checking and hashing, and the readers that decode everything
+// (wal replay, stats, export) fold on a goroutine of their own too, so
+// four stages share the cores. A goroutine for each costs a cache miss or
+// two per record where one hands it to the next, and saves them waiting
+// for each other.
 
 const (
 	pipeBatchLen = 512
@@ -26,14 +32,15 @@ const (
 )
 
 // scanPipe is what a pipelined scan does with every good record: prep, on
-// the reading goroutine, decodes or checks its payload into ev (an error
-// stops the scan there, as damage does); deliver, on the caller's, gets it
-// with what prep made of it.
+// the reading goroutine (or the stage's), decodes or checks its payload
+// into ev (an error stops the scan there, as damage does); deliver, on the
+// caller's, gets it with its kind and what prep made of it.
 type scanPipe struct {
 	prep    func(seq uint64, rec []byte, ev *Event) error
-	deliver func(seq uint64, rec []byte, h Hash, ev *Event) error
-	// inline runs the whole scan on the caller's goroutine (walkInline).
-	inline bool
+	deliver func(seq uint64, rec []byte, h Hash, k Kind, ev *Event) error
+	// staged runs prep on a third goroutine, between the reader and the
+	// caller (stage), not on the reader's.
+	staged bool
 }
 
 // pipeBatch is a run of checked records of one segment.
@@ -41,42 +48,14 @@ type pipeBatch struct {
 	first  uint64 // sequence number of recs[0]
 	recs   [][]byte
 	hashes []Hash
+	kinds  []Kind  // of each record, read while the reader has it at hand
 	evs    []Event // what prep made of each
 	free   []byte  // a segment buffer whose records are all in this batch or earlier ones
+	err    error   // staged: prep failed at the record after recs (the last batch)
 }
 
 // errPipeQuit stops the reading goroutine when the visitor gave up.
 var errPipeQuit = errors.New("eventlog: scan stopped")
-
-// walkInline is walkPipelined on the caller's goroutine alone, with one
-// segment buffer (and the tail's). A scan that decodes every record is for
-// readers that fold on a goroutine of their own which is the slower one
-// (replay's node/state): a third busy goroutine would only take turns with
-// it on two cores, and hand every record across one more core.
-func walkInline(segs []segFile, results []segResult, p *scanPipe) (tailData []byte, release func(), err error) {
-	bufs := segBuffers{free: make(chan []byte, pipeSegBufs)}
-	var ev Event
-	visit := func(seq uint64, rec []byte, h Hash) error {
-		ev = Event{}
-		if err := p.prep(seq, rec, &ev); err != nil {
-			return err
-		}
-		return p.deliver(seq, rec, h, &ev)
-	}
-	read := func(path string) ([]byte, error) { return bufs.read(path, nil) }
-	segDone := func(data []byte, last bool) error {
-		if !last {
-			bufs.free <- data // every record in it was delivered
-		}
-		return nil
-	}
-	tail, err := walkSequential(segs, results, read, segDone, visit)
-	if err != nil {
-		bufs.release()
-		return nil, func() {}, err
-	}
-	return tail, bufs.release, nil
-}
 
 // walkPipelined checks segs in order as walkSequential does, on a second
 // goroutine, and hands every good record to p, in order, on this one. An
@@ -98,6 +77,11 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData [
 		var b *pipeBatch
 		send := func() error {
 			select {
+			case <-quit: // the caller gave up: read no further
+				return errPipeQuit
+			default:
+			}
+			select {
 			case out <- b:
 				b = nil
 				return nil
@@ -111,17 +95,20 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData [
 				case b = <-spare:
 				default:
 					b = &pipeBatch{recs: make([][]byte, 0, pipeBatchLen), hashes: make([]Hash, 0, pipeBatchLen),
-						evs: make([]Event, 0, pipeBatchLen)}
+						kinds: make([]Kind, 0, pipeBatchLen), evs: make([]Event, 0, pipeBatchLen)}
 				}
 				b.first = seq
 			}
 			b.evs = append(b.evs, Event{})
-			if err := p.prep(seq, rec, &b.evs[len(b.evs)-1]); err != nil {
+			if p.staged {
+				// prepped by the stage goroutine
+			} else if err := p.prep(seq, rec, &b.evs[len(b.evs)-1]); err != nil {
 				b.evs = b.evs[:len(b.evs)-1]
 				return err
 			}
 			b.recs = append(b.recs, rec)
 			b.hashes = append(b.hashes, h)
+			b.kinds = append(b.kinds, recordKind(rec))
 			if len(b.recs) == pipeBatchLen {
 				return send()
 			}
@@ -148,22 +135,30 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData [
 			send() // the records before damage are visited before it is reported
 		}
 	}()
-	var verr error
-	for b := range out {
-		if verr == nil {
+	var delivered <-chan *pipeBatch = out
+	if p.staged {
+		delivered = stage(out, p)
+	}
+	var verr, prepErr error
+	for b := range delivered {
+		if verr == nil && prepErr == nil {
 			for i, rec := range b.recs {
-				if verr = p.deliver(b.first+uint64(i), rec, b.hashes[i], &b.evs[i]); verr != nil {
+				if verr = p.deliver(b.first+uint64(i), rec, b.hashes[i], b.kinds[i], &b.evs[i]); verr != nil {
 					close(quit) // and drain: the reader ends at its next send
 					break
 				}
+			}
+			if verr == nil && b.err != nil {
+				prepErr = b.err // after every record before it
+				close(quit)
 			}
 		}
 		if b.free != nil {
 			bufs.free <- b.free // never blocks: at most pipeSegBufs exist
 		}
-		clear(b.recs) // do not pin a segment buffer or events from a spare batch
-		clear(b.evs)
-		*b = pipeBatch{recs: b.recs[:0], hashes: b.hashes[:0], evs: b.evs[:0]}
+		clear(b.recs[:cap(b.recs)]) // do not pin a segment buffer or events from a spare batch
+		clear(b.evs[:cap(b.evs)])
+		*b = pipeBatch{recs: b.recs[:0], hashes: b.hashes[:0], kinds: b.kinds[:0], evs: b.evs[:0]}
 		select {
 		case spare <- b:
 		default:
@@ -171,11 +166,41 @@ func walkPipelined(segs []segFile, results []segResult, p *scanPipe) (tailData [
 	}
 	// The reader has returned (out is closed): no record is read any more
 	// but the tail's.
+	if verr == nil && prepErr != nil {
+		verr = prepErr // a record before any damage the reader found after it
+	}
 	if verr != nil {
 		bufs.release()
 		return nil, func() {}, verr
 	}
 	return tail, bufs.release, werr
+}
+
+// stage runs p.prep on every record of the batches from in, in order, on
+// a goroutine of its own, and passes them on. A record prep refuses ends
+// its batch, which carries the error; the batches after it are passed on
+// empty (their segment buffers must still go back) until the reader, which
+// the caller stops, closes in.
+func stage(in <-chan *pipeBatch, p *scanPipe) <-chan *pipeBatch {
+	out := make(chan *pipeBatch, pipeBatches)
+	go func() {
+		defer close(out)
+		failed := false
+		for b := range in {
+			if failed {
+				b.recs, b.hashes, b.kinds, b.evs = b.recs[:0], b.hashes[:0], b.kinds[:0], b.evs[:0]
+			}
+			for i, rec := range b.recs {
+				if err := p.prep(b.first+uint64(i), rec, &b.evs[i]); err != nil {
+					b.recs, b.hashes, b.kinds, b.evs, b.err = b.recs[:i], b.hashes[:i], b.kinds[:i], b.evs[:i], err
+					failed = true
+					break
+				}
+			}
+			out <- b
+		}
+	}()
+	return out
 }
 
 // segBuffers are the segment buffers of one scan, at most

@@ -60,12 +60,8 @@ func verifySegs(segs []segFile, start int, want uint64, p *scanPipe) (dirState, 
 	if p == nil {
 		tailData, err = walkParallel(segs[start:], results[start:], want)
 	} else {
-		walk := walkPipelined
-		if p.inline {
-			walk = walkInline
-		}
 		var release func()
-		tailData, release, err = walk(segs, results, p)
+		tailData, release, err = walkPipelined(segs, results, p)
 		defer release() // after combine, which reads tailData
 	}
 	if err != nil {
