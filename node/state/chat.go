@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,6 +161,10 @@ func setAdd(m map[string]map[string]bool, k, v string) {
 func (c *Chat) room(name string) *room {
 	r := c.rooms[name]
 	if r == nil {
+		// A copy of the name, not a window into the payload of the entry
+		// that made the room: the map compares every lookup with it, and
+		// a small string of its own stays in cache beside the others.
+		name = strings.Clone(name)
 		r = &room{name: name}
 		c.rooms[name] = r
 	}
@@ -212,7 +217,8 @@ func (c *Chat) post(m api.Message) []api.Event {
 	}
 	// A million-message replay allocates nothing here: the one event goes
 	// out in a buffer the caller consumes before the next Apply.
-	c.out[0] = api.Event{Kind: api.EventMessage, Index: m.Index, Message: m}
+	e := &c.out[0]
+	e.Kind, e.Index, e.Message = api.EventMessage, m.Index, m
 	return c.out[:]
 }
 
@@ -402,6 +408,20 @@ func (c *Chat) Count() uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.messages
+}
+
+// MessageCounts returns how many messages each room and direct
+// conversation holds, for those that hold any.
+func (c *Chat) MessageCounts() map[string]int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]int, len(c.rooms))
+	for name, r := range c.rooms {
+		if n := r.idx.count(); n > 0 {
+			out[name] = n
+		}
+	}
+	return out
 }
 
 // IndexBytes is the memory the rooms' message indexes hold, for

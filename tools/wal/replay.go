@@ -96,7 +96,7 @@ type rebuilt struct {
 	st          *state.State
 	uncommitted bool
 	until       until
-	counts      map[string]int // messages per room (folder.counts)
+	counts      map[string]int // messages per room (state.Chat.MessageCounts)
 	users       []string       // folder.users, sorted
 	last        uint64         // cluster index of the last applied entry (0: none)
 	lastTime    int64          // the last wall time among the applied entries
