@@ -41,13 +41,21 @@ type MembershipChanged struct {
 	Spec string `json:"spec,omitempty"`
 	By   string `json:"by"`
 	// Members is the membership after the change: NodeSpecs as a JSON
-	// array sorted by id (MembersJSON). Empty in a request.
+	// array sorted by id (MembersJSON).
 	Members string `json:"members"`
+	// Retired lists, comma-separated and sorted, every id ever removed:
+	// such an id never joins again (its node may replay its own removal
+	// from the log, and stops there).
+	Retired string `json:"retired,omitempty"`
 }
 
 func (*MembershipChanged) Kind() Kind { return KindMembershipChanged }
 func (m *MembershipChanged) Describe() string {
-	return fmt.Sprintf("op=%s node=%q by=%q members=%s", m.Op, m.Node, m.By, m.Members)
+	d := fmt.Sprintf("op=%s node=%q by=%q members=%s", m.Op, m.Node, m.By, m.Members)
+	if m.Retired != "" {
+		d += fmt.Sprintf(" retired=%q", m.Retired)
+	}
+	return d
 }
 func (m *MembershipChanged) Wire(w Wire) {
 	w.String(1, &m.Op)
@@ -55,6 +63,7 @@ func (m *MembershipChanged) Wire(w Wire) {
 	w.String(3, &m.Spec)
 	w.String(4, &m.By)
 	w.String(5, &m.Members)
+	w.String(6, &m.Retired)
 }
 
 // ErrMembers wraps every malformed membership.

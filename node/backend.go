@@ -324,7 +324,7 @@ func (n *Node) Status() api.ClusterStatus {
 				c = config.Node{ID: s.ID, Host: s.Host, SSHPort: s.SSHPort, PeerPort: s.PeerPort, HeartbeatPort: s.HeartbeatPort}
 			}
 		}
-		online := heardAlive(m)  // the rule of quorum, Stats (ready.go)
+		online := heardAlive(m) // the rule of quorum, Stats (ready.go)
 		// A member leads if we follow it and it says so itself (or it is us).
 		leads := (online && m.Leader == m.ID && m.ID == v.leader) || (m.Self && v.leader == n.id)
 		ms := api.MemberStatus{

@@ -30,8 +30,9 @@ import (
 // memberConf is one membership and the entry that holds it (zero ConfID:
 // the configured one).
 type memberConf struct {
-	id    ring.ConfID
-	specs []eventlog.NodeSpec // sorted by id
+	id      ring.ConfID
+	specs   []eventlog.NodeSpec // sorted by id
+	retired []string            // every id ever removed, sorted: never added again
 }
 
 func (c memberConf) has(id string) bool {
@@ -75,7 +76,14 @@ func membersOf(index, term uint64, b *eventlog.MembershipChanged) (memberConf, e
 	if err != nil {
 		return memberConf{}, fmt.Errorf("membership entry %d/%d: %w", index, term, err)
 	}
-	return memberConf{id: ring.ConfID{Index: index, Term: term}, specs: specs}, nil
+	return memberConf{id: ring.ConfID{Index: index, Term: term}, specs: specs, retired: splitRetired(b.Retired)}, nil
+}
+
+func splitRetired(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // latestMembers is the membership this node's log holds now.
@@ -121,7 +129,11 @@ func (n *Node) noteMembersApplied(index, term uint64, ev eventlog.Event) {
 	}
 	n.membersApplied = c
 	n.membersPending = slices.DeleteFunc(n.membersPending, func(p memberConf) bool { return p.id.Index <= index })
-	if !c.has(n.id) && n.fatal == nil {
+	// Only the entry that removes this node stops it: a new node replays
+	// memberships from before it joined, which do not hold it either. An
+	// id once removed never joins again (Retired), so this is never an
+	// old removal replayed by a node that came back.
+	if b.Op == eventlog.MemberRemove && b.Node == n.id && n.fatal == nil {
 		n.log.Warn("this node was removed from the cluster", "entry", index, "by", b.By)
 		n.fatal = fmt.Errorf("%w by entry %d (%s %s by %s): remove its data directory before it joins again",
 			errRemoved, index, b.Op, b.Node, b.By)
@@ -137,7 +149,7 @@ var errRemoved = errors.New("this node was removed from the cluster")
 // candidacy carries the membership, ring/membership.go).
 func (n *Node) syncMembers() {
 	applied := n.applied.Load()
-	last, _ := n.replication.LastIndexTerm()
+	_, last := n.replication.LastIndexTerm() // (term, index)
 	n.membersPending = slices.DeleteFunc(n.membersPending, func(p memberConf) bool {
 		if p.id.Index <= applied || p.id.Index > last {
 			return true // folded into membersApplied, or truncated away
@@ -146,9 +158,10 @@ func (n *Node) syncMembers() {
 		return !ok || t != p.id.Term // replaced by another entry
 	})
 	c := n.latestMembers()
-	if c.id == n.membersNow.id && n.membersNow.specs != nil {
+	if c.id == n.membersNow.id && n.membersNow.specs != nil && n.membersApplied.id == n.membersNowBase {
 		return
 	}
+	n.membersNowBase = n.membersApplied.id // the leaving nodes depend on it (installMembers)
 	if err := n.installMembers(c); err != nil {
 		if n.fatal == nil {
 			n.fatal = err
@@ -172,6 +185,19 @@ func (n *Node) installMembers(c memberConf) error {
 		return fmt.Errorf("membership %d/%d: %w", c.id.Index, c.id.Term, err)
 	}
 	voters, learners := c.voters()
+	// Leaving: removed by an entry not applied yet. The leader keeps
+	// replicating to them (never counting them) until it applies the
+	// removal, so that the commit reaches them with the entry and they
+	// stop by themselves (noteMembersApplied).
+	var leaving []eventlog.NodeSpec
+	if c.id.Index > n.membersApplied.id.Index {
+		for _, s := range n.membersApplied.specs {
+			if !c.has(s.ID) && s.ID != n.id {
+				leaving = append(leaving, s)
+				learners = append(learners, s.ID)
+			}
+		}
+	}
 	if err := n.replication.SetMembers(voters, learners); err != nil {
 		return fmt.Errorf("membership %d/%d: %w", c.id.Index, c.id.Term, err)
 	}
@@ -182,6 +208,9 @@ func (n *Node) installMembers(c memberConf) error {
 		}
 		peers[s.ID] = addr(s.Host, s.PeerPort)
 		hb[s.ID], el[s.ID] = addr(s.Host, s.HeartbeatPort), addr(s.Host, s.ElectionPort)
+	}
+	for _, s := range leaving {
+		peers[s.ID] = addr(s.Host, s.PeerPort)
 	}
 	if p, ok := n.peers.(interface{ SetPeers(map[string]string) }); ok {
 		p.SetPeers(peers)
@@ -230,11 +259,11 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 			return fmt.Errorf("membership: %s leads the cluster; it hands over first — stop it (another node takes over) or ask again after a new leader is elected", n.id)
 		}
 	}
-	next, err := nextMembers(cur, b)
+	next, retired, err := nextMembers(cur, b)
 	if err != nil {
 		return err
 	}
-	if next != b.Members {
+	if next != b.Members || retired != b.Retired {
 		return errors.New("membership: the membership changed while the request travelled; ask again")
 	}
 	return nil
@@ -242,23 +271,27 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 
 // nextMembers applies the change b to the membership cur and returns the
 // result as an entry holds it (eventlog.MembersJSON).
-func nextMembers(cur memberConf, b *eventlog.MembershipChanged) (string, error) {
+func nextMembers(cur memberConf, b *eventlog.MembershipChanged) (string, string, error) {
 	next := slices.Clone(cur.specs)
+	retired := cur.retired
 	switch b.Op {
 	case eventlog.MemberAdd:
 		s, err := eventlog.ParseSpec(b.Spec)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if s.ID != b.Node {
-			return "", fmt.Errorf("membership: add %s with the address of %s", b.Node, s.ID)
+			return "", "", fmt.Errorf("membership: add %s with the address of %s", b.Node, s.ID)
 		}
 		if cur.has(s.ID) {
-			return "", fmt.Errorf("membership: %s is a member already", s.ID)
+			return "", "", fmt.Errorf("membership: %s is a member already", s.ID)
+		}
+		if slices.Contains(cur.retired, s.ID) {
+			return "", "", fmt.Errorf("membership: %s was removed; a new host joins under a new id", s.ID)
 		}
 		for _, m := range cur.specs {
 			if clash := sharedPort(m, s); clash != "" {
-				return "", fmt.Errorf("membership: %s would listen on %s, which %s uses", s.ID, clash, m.ID)
+				return "", "", fmt.Errorf("membership: %s would listen on %s, which %s uses", s.ID, clash, m.ID)
 			}
 		}
 		s.Learner = true
@@ -267,28 +300,29 @@ func nextMembers(cur memberConf, b *eventlog.MembershipChanged) (string, error) 
 		s, ok := cur.spec(b.Node)
 		switch {
 		case !ok:
-			return "", fmt.Errorf("membership: %s is not a member", b.Node)
+			return "", "", fmt.Errorf("membership: %s is not a member", b.Node)
 		case !s.Learner:
-			return "", fmt.Errorf("membership: %s is a voter already", b.Node)
+			return "", "", fmt.Errorf("membership: %s is a voter already", b.Node)
 		}
 		i := slices.IndexFunc(next, func(m eventlog.NodeSpec) bool { return m.ID == b.Node })
 		next[i].Learner = false
 	case eventlog.MemberRemove:
 		if !cur.has(b.Node) {
-			return "", fmt.Errorf("membership: %s is not a member", b.Node)
+			return "", "", fmt.Errorf("membership: %s is not a member", b.Node)
 		}
 		next = slices.DeleteFunc(next, func(m eventlog.NodeSpec) bool { return m.ID == b.Node })
+		retired = slices.Sorted(slices.Values(append(slices.Clone(retired), b.Node)))
 	default:
-		return "", fmt.Errorf("membership: unknown change %q (add, promote, remove)", b.Op)
+		return "", "", fmt.Errorf("membership: unknown change %q (add, promote, remove)", b.Op)
 	}
 	js, err := eventlog.MembersJSON(next)
 	if err != nil {
 		if errors.Is(err, eventlog.ErrMembers) && strings.Contains(err.Error(), "no voter") {
-			return "", fmt.Errorf("membership: %s is the last voter", b.Node)
+			return "", "", fmt.Errorf("membership: %s is the last voter", b.Node)
 		}
-		return "", fmt.Errorf("membership: %w", err)
+		return "", "", fmt.Errorf("membership: %w", err)
 	}
-	return js, nil
+	return js, strings.Join(retired, ","), nil
 }
 
 // sharedPort names an address two members would both listen on, "" if none.
@@ -331,6 +365,7 @@ type membersImage struct {
 	Index   uint64 `json:"index"`
 	Term    uint64 `json:"term"`
 	Members string `json:"members"` // eventlog.MembersJSON
+	Retired string `json:"retired,omitempty"`
 }
 
 // encodeMembers is the "members" section for c; nil for the configured
@@ -343,7 +378,7 @@ func encodeMembers(c memberConf) []byte {
 	if err != nil {
 		return nil // came from a checked entry: cannot happen
 	}
-	b, _ := json.Marshal(membersImage{Index: c.id.Index, Term: c.id.Term, Members: js})
+	b, _ := json.Marshal(membersImage{Index: c.id.Index, Term: c.id.Term, Members: js, Retired: strings.Join(c.retired, ",")})
 	return b
 }
 
@@ -359,7 +394,7 @@ func decodeMembers(b []byte) (memberConf, error) {
 	if err != nil {
 		return memberConf{}, err
 	}
-	return memberConf{id: ring.ConfID{Index: im.Index, Term: im.Term}, specs: specs}, nil
+	return memberConf{id: ring.ConfID{Index: im.Index, Term: im.Term}, specs: specs, retired: splitRetired(im.Retired)}, nil
 }
 
 // ClusterMembers implements api.Membership: the membership the log holds now.
@@ -405,10 +440,9 @@ func (n *Node) ChangeMembers(ctx context.Context, c api.MemberChange) (uint64, e
 	if cur == nil {
 		return 0, errors.New("membership: this node has not started")
 	}
-	next, err := nextMembers(*cur, b)
-	if err != nil {
+	var err error
+	if b.Members, b.Retired, err = nextMembers(*cur, b); err != nil {
 		return 0, err
 	}
-	b.Members = next
 	return n.mutate(ctx, b, c.By, "", 0)
 }

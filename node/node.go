@@ -108,6 +108,7 @@ type Node struct {
 	membersApplied memberConf   // the latest applied membership entry, else the configured one
 	membersPending []memberConf // membership entries above the applied index, in log order
 	membersNow     memberConf   // what the cores and transports hold
+	membersNowBase ring.ConfID  // membersApplied when membersNow was installed
 	membersView    atomic.Pointer[memberConf]
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)

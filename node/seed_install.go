@@ -224,6 +224,9 @@ type seedInstall struct {
 	hash    logHash
 	next    uint64 // the next entry expected
 	maxTerm uint64
+	// members: the latest membership entry at or below the state's entry,
+	// for the node's own snapshot (nil: the configured membership).
+	members *memberConf
 
 	// The WAL writer runs beside the receiver: one batch is appended (and
 	// fsynced) while the next is received and checked. The writer hands
@@ -377,6 +380,20 @@ func (in *seedInstall) entry(e replica.Entry) error {
 		if ev, err = eventlog.EntryEvent(data, e.Index, e.Term); err != nil {
 			return fmt.Errorf("entry %d from %s: %w", e.Index, in.from, err)
 		}
+		if ev.Kind() == eventlog.KindMembershipChanged && e.Index <= in.offer.applied {
+			// The snapshot's state does not hold the membership; the
+			// node's own snapshot must (membership.go): the latest
+			// membership entry at or below it, decoded (they are few).
+			full, err := entryEvent(replica.Entry{Index: e.Index, Term: e.Term, Data: data})
+			if err != nil {
+				return fmt.Errorf("entry %d from %s: %w", e.Index, in.from, err)
+			}
+			c, err := membersOf(e.Index, e.Term, full.Body.(*eventlog.MembershipChanged))
+			if err != nil {
+				return fmt.Errorf("entry %d from %s: %w", e.Index, in.from, err)
+			}
+			in.members = &c
+		}
 	default:
 		return fmt.Errorf("%w: entry %d of type %d", errSeedFrame, e.Index, e.Type)
 	}
@@ -521,7 +538,11 @@ func (in *seedInstall) record(l *eventlog.Log) error {
 	}
 	img := nodeImage{applied: o.applied, appliedTerm: o.term, lamport: o.lamport, replicaTerm: o.term,
 		commit: o.commit, hash: o.hash, samples: samples, base: in.base, baseSeq: in.base}
-	if _, err := l.WriteSnapshot(in.base, []eventlog.Section{{Name: sectionNode, Data: img.encode()}, {Name: sectionState, Data: in.state}}); err != nil {
+	secs := []eventlog.Section{{Name: sectionNode, Data: img.encode()}, {Name: sectionState, Data: in.state}}
+	if in.members != nil {
+		secs = append(secs, eventlog.Section{Name: sectionMembers, Data: encodeMembers(*in.members)})
+	}
+	if _, err := l.WriteSnapshot(in.base, secs); err != nil {
 		return &seedDiskError{err}
 	}
 	return nil

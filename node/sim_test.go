@@ -116,6 +116,10 @@ func TestClusterSim(t *testing.T) {
 		t.Errorf("the seeds never exercised lost data directories (%d), promotions from learner (%d) or wiped nodes copying a peer's log (%d)",
 			total.DataLosses, total.Promotions, total.SeededStarts)
 	}
+	if n >= 200 && (total.MemberChanges == 0 || total.SelfStops == 0) {
+		t.Errorf("the seeds never changed the membership (%d changes acked) or never saw a removed node stop by itself (%d)",
+			total.MemberChanges, total.SelfStops)
+	}
 	if n >= 200 && (total.Snapshots == 0 || total.SnapshotStarts == 0 || total.WALReads == 0) {
 		t.Errorf("the seeds never exercised snapshots (%d written, %d starts from one) or reads of old entries from a WAL (%d): the simulation no longer tests them",
 			total.Snapshots, total.SnapshotStarts, total.WALReads)
@@ -194,6 +198,7 @@ const (
 // acked post is there (I4).
 func (w *simWorld) healPhase(last bool) {
 	w.step++
+	w.reconcileMembers()
 	for _, sn := range w.nodes {
 		sn.crashIn = 0
 		sn.diskArmed = false
@@ -288,6 +293,7 @@ func (w *simWorld) healPhase(last bool) {
 		w.finalTick()
 	}
 	w.chk.finalChecks()
+	w.checkMembers()
 }
 
 // simDeafBound bounds, in ticks, how long the others take to have a leader
@@ -337,6 +343,7 @@ func (w *simWorld) deafPhase() {
 			w.chk.fail("I7: with %s deaf, a post through the others not committed within %d ticks: %s", x.id, simAckBound, w.roles())
 		}
 		if len(probe.attempts) == 0 {
+			others = slices.DeleteFunc(others, func(sn *simNode) bool { return sn.n == nil && w.removed[sn.id] })
 			w.submit(probe, others[w.rnd.Intn(len(others))])
 		}
 		w.settle()
@@ -352,6 +359,9 @@ func (w *simWorld) deafPhase() {
 // sizes).
 func (w *simWorld) finalTick() {
 	w.step++
+	if w.opts.members {
+		w.reconcileMembers() // a change that committed meanwhile (simmembers_test.go)
+	}
 	w.tick()
 	w.settle()
 	for guard := 0; len(w.due) > 0 || w.pendingInput(); guard++ {
@@ -373,6 +383,8 @@ func (w *simWorld) leaderKnownToAll() bool { return w.leaderKnownTo(w.nodes) }
 // leaderKnownTo: every node of group follows one leader of one term, who is
 // in the group and leads in both cores.
 func (w *simWorld) leaderKnownTo(group []*simNode) bool {
+	// A node retired meanwhile (simmembers_test.go) is no longer asked.
+	group = slices.DeleteFunc(slices.Clone(group), func(sn *simNode) bool { return sn.n == nil && w.removed[sn.id] })
 	lead, term := "", uint64(0)
 	for i, sn := range group {
 		r := sn.n.ring
@@ -391,6 +403,9 @@ func (w *simWorld) leaderKnownTo(group []*simNode) bool {
 }
 
 func (w *simWorld) converged() bool {
+	if w.opts.members {
+		w.reconcileMembers() // a change that committed during the heal (simmembers_test.go)
+	}
 	var commit uint64
 	for _, sn := range w.nodes {
 		commit = max(commit, sn.n.replication.Status().Commit)

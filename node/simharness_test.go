@@ -6,6 +6,7 @@ package node
 // drives everything; the checks live in sim_test.go.
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -51,6 +52,11 @@ type simOpts struct {
 	// directory wiped (one at a time: until it is promoted from learner,
 	// no other node loses its data).
 	dataLoss bool
+	// members: u0 also changes the membership (membership.go) — adds the
+	// two spare nodes (their own cluster.toml lists them) as learners,
+	// promotes them, removes voters down to three and learners — and the
+	// harness starts an added node and retires a removed one.
+	members bool
 	// ring is each node's ring position (a permutation): successors on the
 	// ring and the id tie-break of candidacies then relate in every way a
 	// configuration allows. nil: ring position i for node i.
@@ -91,13 +97,15 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.memoryEntries = []int{0, 1, 4, 16}[r.Intn(4)]
 	o.badSnapshots = o.snapshotEvery != 0 && r.Float64() < 0.3
 	o.dataLoss = o.crashes && r.Float64() < 0.3
+	o.members = r.Float64() < 0.3
+	o.mixed = o.mixed || o.members // u0 asks for the changes among its other requests
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v dataLoss=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v dataLoss=%v members=%v",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots, o.dataLoss)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots, o.dataLoss, o.members)
 }
 
 // simStats counts what the simulations did.
@@ -113,6 +121,9 @@ type simStats struct {
 	DataLosses, Promotions              int
 	// Wiped nodes that copied a live peer's log before they started.
 	SeededStarts int
+	// Membership changes acked (simmembers_test.go), and removed nodes
+	// that stopped by themselves once they applied their removal.
+	MemberChanges, SelfStops int
 }
 
 func (s *simStats) add(o simStats) {
@@ -141,6 +152,8 @@ func (s *simStats) add(o simStats) {
 	s.WALReads += o.WALReads
 	s.DataLosses += o.DataLosses
 	s.SeededStarts += o.SeededStarts
+	s.MemberChanges += o.MemberChanges
+	s.SelfStops += o.SelfStops
 	s.Promotions += o.Promotions
 	s.Refused += o.Refused
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
@@ -159,7 +172,10 @@ type simWorld struct {
 	net     *ring.SimNetwork
 	due     []ring.Envelope      // deliverable now, not yet queued at the receiver
 	cuts    map[[2]string]simCut // from→to links cut in one direction only
-	nodes   []*simNode           // config order
+	nodes   []*simNode           // the members the harness runs and expects to converge
+	spares  []*simNode           // with opts.members: not added yet
+	removed map[string]bool      // removals acked: retired at the next heal
+	newest  memberConf           // the newest membership any node applied (simmembers_test.go)
 	byID    map[string]*simNode
 	clients []*simClient
 	step    int
@@ -175,6 +191,7 @@ type simWorld struct {
 type simNode struct {
 	id   string
 	idx  int
+	cfg  *config.Config // its cluster.toml: the world's, or a spare's own (members)
 	n    *Node
 	boot uint64 // incarnation: grows on every restart
 	busy *simAttempt
@@ -320,9 +337,23 @@ func newSimWorld(seed int64, o simOpts, dir string) (*simWorld, error) {
 	w.net = ring.NewSimNetwork(rand.New(rand.NewSource(seed*7919+1)), o.faults)
 	w.chk = newSimChecker(w)
 	for i, m := range cfg.Nodes {
-		sn := &simNode{id: m.ID, idx: i}
+		sn := &simNode{id: m.ID, idx: i, cfg: cfg}
 		w.nodes = append(w.nodes, sn)
 		w.byID[m.ID] = sn
+	}
+	w.removed = map[string]bool{}
+	if o.members {
+		for i := o.nodes; i < o.nodes+2; i++ {
+			// A new host: its own cluster.toml lists the cluster and itself.
+			id := fmt.Sprintf("n%d", i+1)
+			sc := *cfg
+			sc.Nodes = append(slices.Clone(cfg.Nodes), config.Node{ID: id, Host: "127.0.0.1", SSHPort: 22000 + i, PeerPort: 23000 + i,
+				HeartbeatPort: 24000 + i, ElectionPort: 25000 + i, Ring: i})
+			sn := &simNode{id: id, idx: i, cfg: &sc}
+			w.spares = append(w.spares, sn)
+			w.byID[id] = sn
+			w.net.SetDown(id, true)
+		}
 	}
 	for i := 0; i < o.clients; i++ {
 		w.clients = append(w.clients, &simClient{user: fmt.Sprintf("u%d", i)})
@@ -364,7 +395,7 @@ func (w *simWorld) start(sn *simNode) error {
 	// PostRate -1: the simulated clients post as fast as the schedule lets
 	// them; the leader's allowance has its own directed test
 	// (TestRateLimitIsPerUserForTheCluster).
-	o := Options{Config: w.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries,
+	o := Options{Config: sn.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries,
 		PostRate: -1}
 	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
 	n, err := newNode(o, w.now, bootID)
@@ -653,6 +684,11 @@ func (w *simWorld) runNode(sn *simNode, k int) {
 	}
 	w.run(sn, func(n *Node) {
 		if err := n.process(batch); err != nil {
+			if errors.Is(err, errRemoved) {
+				w.logf("%s stops: %v", sn.id, err)
+				w.retire(sn)
+				return
+			}
 			if !sn.diskArmed {
 				w.chk.fail("%s stopped: %v", sn.id, err)
 			}
@@ -955,9 +991,12 @@ const (
 	reqJoin
 	reqPresence
 	reqBan
+	reqMember // u0, with opts.members: text is "add ID", "promote ID" or "remove ID"
 )
 
-func (k simRequest) String() string { return [...]string{"post", "join", "presence", "ban"}[k] }
+func (k simRequest) String() string {
+	return [...]string{"post", "join", "presence", "ban", "member"}[k]
+}
 
 type simAttempt struct {
 	c    *simClient
@@ -1011,6 +1050,10 @@ func (w *simWorld) clientStepFor(c *simClient) {
 				// apply time, the same way on every node.
 				c.kind, c.text = reqBan, fmt.Sprintf("u%d", 1+w.rnd.Intn(len(w.clients)-1))
 				c.until = w.clock.Add(time.Duration(20+w.rnd.Intn(80)) * w.tickD).UnixNano()
+			case c.user == "u0" && r < 0.7 && w.opts.members:
+				if op := w.memberOp(sn); op != "" {
+					c.kind, c.text = reqMember, op
+				}
 			case r < 0.1:
 				c.kind, c.text = reqJoin, fmt.Sprintf("r%d", w.rnd.Intn(3))
 			case r < 0.2:
@@ -1054,6 +1097,14 @@ func (w *simWorld) submit(c *simClient, sn *simNode) {
 		b = &eventlog.PresenceChanged{User: c.user, Node: sn.id, Status: c.text}
 	case reqBan:
 		b = &eventlog.UserBanned{Moderation: eventlog.Moderation{Target: c.text, By: c.user, Reason: "sim", Until: c.until}}
+	case reqMember:
+		mb, err := w.memberRequest(sn, c)
+		if err != nil {
+			w.logf("member %s/%s via %s: %v: given up", c.user, c.id, sn.id, err)
+			c.id = ""
+			return
+		}
+		b = mb
 	}
 	ev := requestEvent(b, c.user, c.id)
 	ev.Origin = n.id
@@ -1083,6 +1134,9 @@ func (w *simWorld) pollClients() {
 			}
 			if r.err != nil {
 				w.logf("post %s/%s via %s failed: %v", c.user, a.id, a.sn.id, r.err)
+				if a.kind == reqMember && c.id == a.id && strings.HasPrefix(r.err.Error(), "membership:") {
+					c.id = "" // the leader's rules refused it: ask something else later
+				}
 				continue
 			}
 			// What became of the request, as the Backend reads it (mutate):
@@ -1096,6 +1150,10 @@ func (w *simWorld) pollClients() {
 				w.chk.acked(c.user, a.id, r.index, a.sn, a.kind)
 				if a.kind == reqJoin {
 					w.chk.joined[simKey{c.user, a.id}] = a.text
+				}
+				if a.kind == reqMember && c.id == a.id {
+					w.noteNewest(a.sn)
+					w.memberAcked(a.text)
 				}
 			}
 			if c.id == a.id {
