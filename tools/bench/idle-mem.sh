@@ -4,7 +4,8 @@
 # `syncnet bench` (one poster, one line every 100 s), waits WAIT seconds
 # (default 70: past pumpLinger, so no session holds a pump), then asks the
 # server to collect twice and return freed pages (GET /gc) and prints RSS
-# and the runtime's heap and stacks per session. Binaries are run one after
+# and the runtime's heap and stacks per session, and the benchmark's connect
+# figures (sessions connected, connect time p50/p99). Binaries are run one after
 # the other for each count, so before and after see the same load.
 #
 #   tools/bench/idle-mem.sh "FAKESERVER_A FAKESERVER_B" "100 1000" [SYNCNET]
@@ -31,5 +32,6 @@ for n in $counts; do
     echo "$(basename "$bin") n=$n: $s sessions open; RSS $r0 -> $r KiB = $(( (r - r0) / s )) KiB/session;" \
          "heap $((heap / 1024 / s)) KiB, stacks $((stack / 1024 / s)) KiB, goroutines $((g / s))/session; load $(cut -d' ' -f1 /proc/loadavg)"
     kill $b 2>/dev/null || true; kill -INT $srv; wait $srv 2>/dev/null || true; wait $b 2>/dev/null || true
+    grep -E "sessions connected|connect time" "$out/idle-mem.$$.bench" | sed 's/^ */    /' || true
   done
 done

@@ -183,11 +183,15 @@ const tailLen = 600
 // characters of text once the escape sequences are stripped.
 const rawTailLen = 8 * tailLen
 
+// keepTail keeps at least the last rawTailLen bytes of the output. It
+// cuts only once twice that piled up, so a chunk costs a copy of itself,
+// not of the whole tail (that copy was much of the generator's CPU in a
+// connect storm, when every screen redraws).
 func (s *session) keepTail(text []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tail = append(s.tail, text...)
-	if len(s.tail) > rawTailLen {
+	if len(s.tail) > 2*rawTailLen {
 		s.tail = append(s.tail[:0], s.tail[len(s.tail)-rawTailLen:]...)
 	}
 }
