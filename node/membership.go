@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
@@ -127,6 +128,16 @@ func (n *Node) noteMembersApplied(index, term uint64, ev eventlog.Event) {
 		}
 		return
 	}
+	for _, sp := range n.membersApplied.specs {
+		if !c.has(sp.ID) && sp.ID != n.id {
+			// Still replicated to for a few heartbeats, so the commit
+			// of its removal reaches it (installMembers).
+			if n.leaving == nil {
+				n.leaving = map[string]leavingNode{}
+			}
+			n.leaving[sp.ID] = leavingNode{spec: sp, until: n.now().Add(leavingGrace * n.cfg.Timing.HeartbeatInterval.Duration)}
+		}
+	}
 	n.membersApplied = c
 	n.membersPending = slices.DeleteFunc(n.membersPending, func(p memberConf) bool { return p.id.Index <= index })
 	// Only the entry that removes this node stops it: a new node replays
@@ -139,6 +150,18 @@ func (n *Node) noteMembersApplied(index, term uint64, ev eventlog.Event) {
 			errRemoved, index, b.Op, b.Node, b.By)
 	}
 }
+
+// leavingNode is a node removed by an applied entry that the leader still
+// replicates to until until (installMembers).
+type leavingNode struct {
+	spec  eventlog.NodeSpec
+	until time.Time
+}
+
+// leavingGrace: heartbeat intervals a removed node is still replicated to
+// after its removal was applied (the replica's heartbeats carry the commit
+// index every interval).
+const leavingGrace = 5
 
 // errRemoved: the membership this node applied does not hold it.
 var errRemoved = errors.New("this node was removed from the cluster")
@@ -157,8 +180,18 @@ func (n *Node) syncMembers() {
 		t, ok := n.replication.Term(p.id.Index)
 		return !ok || t != p.id.Term // replaced by another entry
 	})
+	expired := false
+	if len(n.leaving) > 0 {
+		now := n.now()
+		for id, l := range n.leaving {
+			if !now.Before(l.until) {
+				delete(n.leaving, id)
+				expired = true
+			}
+		}
+	}
 	c := n.latestMembers()
-	if c.id == n.membersNow.id && n.membersNow.specs != nil && n.membersApplied.id == n.membersNowBase {
+	if c.id == n.membersNow.id && n.membersNow.specs != nil && n.membersApplied.id == n.membersNowBase && !expired {
 		return
 	}
 	n.membersNowBase = n.membersApplied.id // the leaving nodes depend on it (installMembers)
@@ -185,18 +218,27 @@ func (n *Node) installMembers(c memberConf) error {
 		return fmt.Errorf("membership %d/%d: %w", c.id.Index, c.id.Term, err)
 	}
 	voters, learners := c.voters()
-	// Leaving: removed by an entry not applied yet. The leader keeps
-	// replicating to them (never counting them) until it applies the
-	// removal, so that the commit reaches them with the entry and they
-	// stop by themselves (noteMembersApplied).
+	// Leaving: removed by an entry not applied yet, or applied less than
+	// leavingGrace heartbeats ago. The leader keeps replicating to them
+	// (never counting them), so that the entry and then the commit that
+	// covers it reach them and they stop by themselves
+	// (noteMembersApplied).
 	var leaving []eventlog.NodeSpec
 	if c.id.Index > n.membersApplied.id.Index {
 		for _, s := range n.membersApplied.specs {
 			if !c.has(s.ID) && s.ID != n.id {
 				leaving = append(leaving, s)
-				learners = append(learners, s.ID)
 			}
 		}
+	}
+	for id, l := range n.leaving {
+		if !c.has(id) && !slices.ContainsFunc(leaving, func(s eventlog.NodeSpec) bool { return s.ID == id }) {
+			leaving = append(leaving, l.spec)
+		}
+	}
+	slices.SortFunc(leaving, func(a, b eventlog.NodeSpec) int { return strings.Compare(a.ID, b.ID) })
+	for _, s := range leaving {
+		learners = append(learners, s.ID)
 	}
 	if err := n.replication.SetMembers(voters, learners); err != nil {
 		return fmt.Errorf("membership %d/%d: %w", c.id.Index, c.id.Term, err)

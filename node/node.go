@@ -109,6 +109,7 @@ type Node struct {
 	membersPending []memberConf // membership entries above the applied index, in log order
 	membersNow     memberConf   // what the cores and transports hold
 	membersNowBase ring.ConfID  // membersApplied when membersNow was installed
+	leaving        map[string]leavingNode
 	membersView    atomic.Pointer[memberConf]
 
 	lamport atomic.Uint64 // the node's Lamport clock (I6)

@@ -52,6 +52,7 @@ type proc struct {
 	host    string
 	ports   [4]int   // ssh, peer, heartbeat, election
 	wrap    []string // command prefix, e.g. ip netns exec NS
+	cfg     string   // its cluster.toml when not the cluster's (a membership test's first members)
 	logPath string
 
 	mu      sync.Mutex
@@ -185,7 +186,11 @@ func logLevel() string {
 func (c *cluster) launch(id string, files []*os.File) {
 	c.t.Helper()
 	p := c.nodes[id]
-	args := append(append([]string{}, p.wrap...), binPath, "node", "--config", c.cfgPath, "--id", id, "--log-level", logLevel())
+	cfg := c.cfgPath
+	if p.cfg != "" {
+		cfg = p.cfg
+	}
+	args := append(append([]string{}, p.wrap...), binPath, "node", "--config", cfg, "--id", id, "--log-level", logLevel())
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
