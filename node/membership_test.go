@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/ring"
 )
 
 // startJoiner starts node id with a config that lists it beside the
@@ -170,4 +173,38 @@ func TestMembershipAddPromoteRemove(t *testing.T) {
 	}
 	c.post(c.leader(), "alice", "last", "last")
 	c.sameHistoryEverywhere(51)
+}
+
+// TestNextMembersRefusals: each change the rules forbid is refused with
+// why, and nothing is planned.
+func TestNextMembersRefusals(t *testing.T) {
+	spec := func(id, host string, port int, learner bool) eventlog.NodeSpec {
+		return eventlog.NodeSpec{ID: id, Host: host, SSHPort: port, PeerPort: port + 1, HeartbeatPort: port + 2, ElectionPort: port + 3, Learner: learner}
+	}
+	cur := memberConf{id: ring.ConfID{Index: 9, Term: 2}, retired: []string{"n0"},
+		specs: []eventlog.NodeSpec{spec("n1", "h1", 2000, false), spec("n4", "h4", 2000, true)}}
+	js := func(s eventlog.NodeSpec) string { b, _ := json.Marshal(s); return string(b) }
+	for _, tc := range []struct {
+		b    eventlog.MembershipChanged
+		want string
+	}{
+		{eventlog.MembershipChanged{Op: "add", Node: "n1", Spec: js(spec("n1", "h9", 2000, false))}, "a member already"},
+		{eventlog.MembershipChanged{Op: "add", Node: "n0", Spec: js(spec("n0", "h9", 2000, false))}, "joins under a new id"},
+		{eventlog.MembershipChanged{Op: "add", Node: "n5", Spec: js(spec("n5", "h1", 2001, false))}, "which n1 uses"},
+		{eventlog.MembershipChanged{Op: "add", Node: "n5", Spec: js(spec("n6", "h9", 2000, false))}, "with the address of n6"},
+		{eventlog.MembershipChanged{Op: "add", Node: "n5", Spec: `{"id":"n5"}`}, "has no host"},
+		{eventlog.MembershipChanged{Op: "promote", Node: "n1"}, "a voter already"},
+		{eventlog.MembershipChanged{Op: "promote", Node: "n7"}, "not a member"},
+		{eventlog.MembershipChanged{Op: "remove", Node: "n7"}, "not a member"},
+		{eventlog.MembershipChanged{Op: "remove", Node: "n1"}, "the last voter"},
+		{eventlog.MembershipChanged{Op: "rename", Node: "n1"}, "unknown change"},
+	} {
+		if _, _, err := nextMembers(cur, &tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, want %q", tc.b.Op, tc.b.Node, err, tc.want)
+		}
+	}
+	m, retired, err := nextMembers(cur, &eventlog.MembershipChanged{Op: "remove", Node: "n4"})
+	if err != nil || strings.Contains(m, "n4") || retired != "n0,n4" {
+		t.Fatalf("remove n4: %s retired %q: %v", m, retired, err)
+	}
 }
