@@ -61,6 +61,8 @@ type App struct {
 	quiet bool
 	fresh int
 
+	news MembersMsg // the hub's last membership news (onMembers)
+
 	input      lineInput
 	submitting string // the input line being submitted (restoreInput)
 	hist       []string
@@ -106,9 +108,12 @@ type convBuf struct {
 	// last again, so none is lost or shown out of order.
 	stale bool
 
-	// The counts and start of the last joins/leaves summary line (onMembers).
+	// The counts and start of the last joins/leaves summary line, and the
+	// hub's count of the room's joins and leaves when it was made
+	// (onMembers).
 	churn      roomChurn
 	churnSince time.Time
+	churnSeen  roomChurn
 }
 
 type chatLine struct {
@@ -303,6 +308,9 @@ func (a *App) load(c string) {
 		return
 	}
 	buf := &convBuf{}
+	if a.client != nil && !isDMConv(c) {
+		buf.churnSeen = a.client.hub.churnTotal(c) // summaries count from here
+	}
 	a.bufs[c] = buf
 	if !isDMConv(c) {
 		for _, r := range a.d.b.Rooms() {

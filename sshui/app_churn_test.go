@@ -14,9 +14,10 @@ import (
 func TestChurnSummariesMergeUntilSomethingIsSaid(t *testing.T) {
 	c := newChat(t, 80, 24, false)
 	count := func(sub string) int { return strings.Count(c.app.View(), sub) }
-	c.app.Update(ChurnMsg("general", 12, 0))
-	c.app.Update(ChurnMsg("general", 8, 1))
-	c.app.Update(ChurnMsg("general", 1, 0))
+	c.app.Update(ChurnMsg("general", 12, 0)) // the hub's counts so far
+	c.app.Update(ChurnMsg("general", 20, 1))
+	c.app.Update(ChurnMsg("general", 20, 1)) // no news
+	c.app.Update(ChurnMsg("general", 21, 1))
 	if n := count("21 people joined, 1 person left"); n != 1 {
 		t.Fatalf("merged summary shown %d times, want 1:\n%s", n, c.app.View())
 	}
@@ -25,7 +26,7 @@ func TestChurnSummariesMergeUntilSomethingIsSaid(t *testing.T) {
 	}
 	c.f.Append(api.Message{Room: "general", From: "bob", Text: "welcome everyone"})
 	c.app.Update(EventMsg{Event: api.Event{Kind: api.EventMessage, Message: hist(t, c.f, "general", 0, 1)[0]}})
-	c.app.Update(ChurnMsg("general", 0, 3))
+	c.app.Update(ChurnMsg("general", 21, 4))
 	v := c.app.View()
 	if !strings.Contains(v, "21 people joined, 1 person left") || !strings.Contains(v, "3 people left") {
 		t.Fatalf("a line said after a summary must start a new one:\n%s", v)

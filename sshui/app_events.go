@@ -183,17 +183,24 @@ func (a *App) onMembership(ev api.Event) tea.Cmd {
 	return nil
 }
 
-// onMembers applies the hub's coalesced membership news: one summary line
-// per large room that had joins or leaves, and the members pane reloaded
-// if the current room's list changed. Nothing visible: a quiet update.
+// onMembers applies the hub's membership news, counters compared with the
+// last news this session had: one summary line per large room that had
+// joins or leaves since, and the members pane reloaded if presence or the
+// current room's members changed. Nothing visible: a quiet update.
 func (a *App) onMembers(m MembersMsg) {
 	visible := false
 	now := time.Now()
-	for room, ch := range m.Churn {
+	for room, total := range m.Churn {
 		buf := a.bufs[room]
-		if buf == nil || ch.Joined+ch.Left == 0 {
+		if buf == nil {
 			continue
 		}
+		ch := roomChurn{Joined: total.Joined - buf.churnSeen.Joined, Left: total.Left - buf.churnSeen.Left}
+		buf.churnSeen = total
+		if ch.Joined <= 0 && ch.Left <= 0 {
+			continue
+		}
+		ch.Joined, ch.Left = max(ch.Joined, 0), max(ch.Left, 0)
 		visible = visible || room == a.cur
 		if n := len(buf.lines); n > 0 && buf.lines[n-1].summary && now.Sub(buf.churnSince) < churnMerge {
 			// Nothing was said since the last summary: it counts these too.
@@ -208,10 +215,11 @@ func (a *App) onMembers(m MembersMsg) {
 		a.fresh++
 		buf.trim()
 	}
-	if m.All || m.Rooms[a.cur] {
+	if m.Presence != a.news.Presence || m.Rooms[a.cur] != a.news.Rooms[a.cur] {
 		a.refreshMembers()
 		visible = true
 	}
+	a.news = m
 	a.quiet = !visible
 }
 

@@ -62,10 +62,12 @@
 //     the 1 s Status poll; fans events out with non-blocking sends, one
 //     boxed message shared by every session. Presence changes, and joins and
 //     leaves of rooms above HubConfig.LargeRoom members, are not sent one by
-//     one (that was N² work in a connect storm): each tick sends one
-//     MembersMsg ("12 people joined" and a members pane reload from the
-//     hub's shared Members cache). Ends at Shutdown. A dropped subscription
-//     is renewed and every session resyncs.
+//     one (that was N² work in a connect storm): each tick sends the latest
+//     MembersMsg (counters; each session shows "12 people joined" since the
+//     last it had and reloads its members pane from the hub's shared
+//     Members cache) to the next 200 sessions in turn that lack it, so the
+//     redraws it causes are bounded and even. Ends at Shutdown. A dropped
+//     subscription is renewed and every session resyncs.
 //   - Client.pump (at most one per chat session, while it has work and
 //     pumpLinger, a minute, after): the only caller of that session's
 //     p.Send; it applies hub events to the app in batches under

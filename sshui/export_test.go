@@ -51,10 +51,15 @@ var ResyncRetryMsg tea.Msg = resyncRetry{}
 // RoomSize is the member count the hub uses to pick how joins are shown.
 func RoomSize(h *Hub, room string) int { return h.roomSize(room) }
 
-// MembersInterval is how often the hub may send a MembersMsg now.
-func MembersInterval(h *Hub) time.Duration { return h.membersInterval() }
+// FlushMembers sends the hub's membership news to the next sessions in turn.
+func FlushMembers(h *Hub) { h.flushMembers() }
 
-// ChurnMsg is the hub's summary of joins and leaves in a large room.
+// ChurnMsg is the hub's news of a large room's joins and leaves so far.
 func ChurnMsg(room string, joined, left int) MembersMsg {
 	return MembersMsg{Churn: map[string]roomChurn{room: {Joined: joined, Left: left}}}
+}
+
+// ChurnOf reads the joins counted in a MembersMsg for room.
+func ChurnOf(m MembersMsg, room string) (joined, left int) {
+	return m.Churn[room].Joined, m.Churn[room].Left
 }

@@ -3,6 +3,7 @@ package sshui
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -26,18 +27,19 @@ type (
 	NoticeMsg struct{ Text string }
 	// KickedMsg ends the session: the user was kicked or banned.
 	KickedMsg struct{ Mod api.Moderation }
-	// MembersMsg says room memberships or presence changed since the last
-	// one (at most one per StatusPoll). Rooms and Churn are shared between
-	// sessions: read only.
+	// MembersMsg is the hub's membership news, a snapshot of counters that
+	// only grow: each session compares them with what it saw last, so any
+	// session may get any snapshot, late or not at all (flushMembers). Its
+	// maps are shared between sessions: read only.
 	MembersMsg struct {
-		All   bool                 // presence changed: every room's pane is stale
-		Rooms map[string]bool      // rooms whose membership changed
-		Churn map[string]roomChurn // large rooms: joins/leaves not sent one by one
+		Presence uint64               // counts presence changes: all panes are stale when it moved
+		Rooms    map[string]uint64    // counts each room's joins and leaves
+		Churn    map[string]roomChurn // large rooms' joins and leaves, not sent one by one
 	}
 )
 
-// roomChurn counts the joins and leaves of a large room since the last
-// MembersMsg.
+// roomChurn counts the joins and leaves of a large room since the hub
+// started.
 type roomChurn struct{ Joined, Left int }
 
 // Sender is what the hub needs from a *tea.Program.
@@ -68,11 +70,17 @@ type Hub struct {
 	users   map[string]int // sessions per user on this node
 	status  api.ClusterStatus
 
-	// Membership and presence, coalesced (see flushMembers): owned by Run.
-	dirtyAll    bool
-	dirtyRooms  map[string]bool
+	// Membership and presence news (see flushMembers): owned by Run, but
+	// churn is read by sessions opening a room (churnTotal) under mmu.
+	presenceGen uint64
+	roomGen     map[string]uint64
 	churn       map[string]roomChurn
-	lastMembers time.Time // the last MembersMsg
+	newsGen     uint64      // counts changes to the three above
+	snap        *MembersMsg // their snapshot as of snapGen
+	snapGen     uint64
+	presenceOld bool      // a presence change since the members cache was marked stale
+	order       []*Client // registered sessions, for flushMembers' rotation
+	cursor      int       // the next session of order flushMembers looks at
 
 	// Members cache shared by every session (see Members).
 	mmu     sync.Mutex
@@ -110,7 +118,7 @@ func NewHub(b api.Backend, cfg HubConfig) *Hub {
 	}
 	return &Hub{b: b, cfg: cfg, log: cfg.Logger, clients: map[*Client]struct{}{},
 		users: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{}),
-		dirtyRooms: map[string]bool{}, churn: map[string]roomChurn{}, members: map[string]*membersEntry{}}
+		roomGen: map[string]uint64{}, churn: map[string]roomChurn{}, members: map[string]*membersEntry{}}
 }
 
 // Client is one chat session's place in the hub.
@@ -135,6 +143,9 @@ type Client struct {
 	lagged atomic.Bool
 	size   atomic.Uint64 // width<<32 | height, with bit 63 = pending
 	rooms  atomic.Pointer[map[string]bool]
+
+	slot    int    // index in Hub.order (under Hub.mu)
+	newsGen uint64 // the hub's news this session was sent (owned by Run)
 }
 
 // Run consumes the Backend subscription until Stop.
@@ -256,6 +267,8 @@ func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func(
 	c.rooms.Store(&empty)
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
+	c.slot = len(h.order)
+	h.order = append(h.order, c)
 	h.users[user]++
 	first := h.users[user] == 1
 	h.mu.Unlock()
@@ -277,14 +290,19 @@ func (h *Hub) Unregister(c *Client) {
 		return
 	}
 	delete(h.clients, c)
+	last := len(h.order) - 1
+	h.order[c.slot] = h.order[last]
+	h.order[c.slot].slot = c.slot
+	h.order[last] = nil
+	h.order = h.order[:last]
 	h.users[c.user]--
-	last := h.users[c.user] == 0
-	if last {
+	gone := h.users[c.user] == 0
+	if gone {
 		delete(h.users, c.user)
 	}
 	h.mu.Unlock()
 	close(c.quit)
-	if last {
+	if gone {
 		h.presence(c.user, "offline")
 	}
 }
@@ -391,22 +409,26 @@ func (h *Hub) each(f func(*Client)) {
 // Joins, leaves and presence changes are the connect storm's N² (every
 // newcomer is news to everyone): presence is never sent one by one, and
 // joins/leaves of a large room reach only the user's own sessions; the
-// others learn of them from one MembersMsg per StatusPoll. Call from one
+// others learn of them from MembersMsg (flushMembers). Call from one
 // goroutine at a time (Run's, or a test's without Run).
 func (h *Hub) Deliver(ev api.Event) {
 	switch ev.Kind {
 	case api.EventPresence:
-		h.dirtyAll = true
+		h.presenceGen++
+		h.newsGen++
+		h.presenceOld = true
 		return
 	case api.EventJoin, api.EventLeave:
 		large := h.roomSize(ev.Room) > h.cfg.LargeRoom
-		h.dirtyRooms[ev.Room] = true
+		h.roomGen[ev.Room]++
+		h.newsGen++
 		d := 1
 		if ev.Kind == api.EventLeave {
 			d = -1
 		}
 		h.memberChanged(ev.Room, d)
 		if large {
+			h.mmu.Lock()
 			ch := h.churn[ev.Room]
 			if ev.Kind == api.EventJoin {
 				ch.Joined++
@@ -414,6 +436,7 @@ func (h *Hub) Deliver(ev api.Event) {
 				ch.Left++
 			}
 			h.churn[ev.Room] = ch
+			h.mmu.Unlock()
 			h.deliverTo(ev.User, ev)
 			return
 		}
@@ -453,47 +476,65 @@ func (h *Hub) deliverTo(user string, ev api.Event) {
 	}
 }
 
-// membersFanout bounds the sessions one MembersMsg tick redraws: with more
-// sessions on the node the summary goes out every ceil(sessions/1000)
-// ticks (10 s at 10,000 sessions). Each MembersMsg redraws every session
-// it reaches (~60 µs each): at one a second, 10,000 sessions connecting
-// kept both cores busy redrawing "N people joined" and pushed connects
-// past 8 s.
-const membersFanout = 1000
+// membersFanout bounds the sessions one StatusPoll sends MembersMsg to.
+// Each one redraws the session it reaches, its members pane and summary
+// line (~250 µs each, measured in a connect storm): sent to every session
+// at once, sessions connecting at 100/s kept both cores busy redrawing "N
+// people joined" and pushed connects past 8 s, and a summary every few
+// seconds still stalled connects for seconds at 9,000 sessions. In turns
+// of 200 a poll, each session hears of a change within ceil(sessions/200)
+// polls (a second up to 200 sessions, 50 s at 10,000), and the redraws
+// are spread evenly.
+const membersFanout = 200
 
-// flushMembers sends one MembersMsg to every session if memberships or
-// presence changed since the last, and the last is at least
-// membersInterval old. It is a hint: a session whose queue is full misses
-// it (and will resync, which refreshes its members anyway).
+// flushMembers sends the membership news to the next membersFanout
+// sessions (in turn) that have not had it. Every session that was sent an
+// older snapshot or none gets the latest; one whose queue is full is
+// tried again on the next turn.
 func (h *Hub) flushMembers() {
-	if !h.dirtyAll && len(h.dirtyRooms) == 0 {
-		return
-	}
-	now := time.Now()
-	if now.Sub(h.lastMembers) < h.membersInterval()-h.cfg.StatusPoll/2 {
-		return
-	}
-	h.lastMembers = now
-	if h.dirtyAll {
+	if h.presenceOld {
 		h.invalidateMembers("")
+		h.presenceOld = false
 	}
-	msg := tea.Msg(MembersMsg{All: h.dirtyAll, Rooms: h.dirtyRooms, Churn: h.churn})
-	h.dirtyAll, h.dirtyRooms, h.churn = false, map[string]bool{}, map[string]roomChurn{}
+	if h.newsGen == 0 {
+		return
+	}
+	if h.snapGen != h.newsGen {
+		h.snapGen = h.newsGen
+		h.mmu.Lock()
+		h.snap = &MembersMsg{Presence: h.presenceGen, Rooms: maps.Clone(h.roomGen), Churn: maps.Clone(h.churn)}
+		h.mmu.Unlock()
+	}
+	msg := tea.Msg(*h.snap)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for c := range h.clients {
+	sent := 0
+	for range len(h.order) {
+		if sent == membersFanout {
+			break
+		}
+		h.cursor %= len(h.order)
+		c := h.order[h.cursor]
+		h.cursor++
+		if c.newsGen == h.snapGen {
+			continue
+		}
 		select {
 		case c.q <- msg:
+			c.newsGen = h.snapGen
 			c.ensurePump()
+			sent++
 		default:
 		}
 	}
 }
 
-// membersInterval is how often MembersMsg may go out: StatusPoll, times
-// one more for every membersFanout sessions on this node.
-func (h *Hub) membersInterval() time.Duration {
-	return h.cfg.StatusPoll * time.Duration(1+h.Len()/membersFanout)
+// churnTotal is room's joins and leaves counted so far: a session opening
+// the room starts counting from there.
+func (h *Hub) churnTotal(room string) roomChurn {
+	h.mmu.Lock()
+	defer h.mmu.Unlock()
+	return h.churn[room]
 }
 
 // membersEntry is one room's cached member list.

@@ -138,9 +138,8 @@ func TestConnectStormIsNotQuadratic(t *testing.T) {
 					presence++
 				}
 			case MembersMsg:
-				for _, c := range m.Churn {
-					churn += c.Joined
-				}
+				j, _ := ChurnOf(m, "general") // counts so far
+				churn = max(churn, j)
 			}
 		}
 		return
@@ -263,29 +262,45 @@ func TestJoinsDoNotRereadTheRoom(t *testing.T) {
 	}
 }
 
-// The members summary redraws every session it reaches, so it goes out
-// less often on a node with many sessions: once per StatusPoll up to
-// 999 sessions, then one more poll per thousand.
-func TestMembersSummaryIntervalGrowsWithSessions(t *testing.T) {
-	h := NewHub(sshuitest.New("node1", nil), HubConfig{StatusPoll: time.Second})
-	var cs []*Client
-	check := func(want time.Duration) {
-		t.Helper()
-		if got := MembersInterval(h); got != want {
-			t.Errorf("%d sessions: summary every %s, want %s", h.Len(), got, want)
+// Membership news redraws every session it reaches, so a poll sends it to
+// 200 sessions at most, in turn: every session has the latest after
+// ceil(sessions/200) polls, and a session that has it gets it no more.
+func TestMembersNewsGoesOutInTurns(t *testing.T) {
+	h := NewHub(sshuitest.New("node1", nil), HubConfig{})
+	recs := make([]*recorder, 500)
+	for i := range recs {
+		recs[i] = &recorder{}
+		c := h.Register(fmt.Sprint("u", i), recs[i])
+		defer h.Unregister(c)
+	}
+	news := func() (got, presence int) {
+		for _, r := range recs {
+			r.mu.Lock()
+			for _, m := range r.msgs {
+				if m, ok := m.(MembersMsg); ok {
+					got++
+					presence = max(presence, int(m.Presence))
+				}
+			}
+			r.mu.Unlock()
 		}
+		return got, presence
 	}
-	check(time.Second)
-	for range 999 {
-		cs = append(cs, h.Register("u", &recorder{}))
+	wait := func(want int) {
+		t.Helper()
+		waitUntil(t, 5*time.Second, func() bool { n, _ := news(); return n == want },
+			func() string { n, _ := news(); return fmt.Sprintf("%d sessions had news, want %d", n, want) })
 	}
-	check(time.Second)
-	for range 1501 {
-		cs = append(cs, h.Register("u", &recorder{}))
+	FlushMembers(h) // nothing happened: nothing sent
+	h.Deliver(api.Event{Kind: api.EventPresence, User: "x"})
+	for _, want := range []int{200, 400, 500, 500} {
+		FlushMembers(h)
+		wait(want)
 	}
-	check(3 * time.Second)
-	for _, c := range cs {
-		h.Unregister(c)
+	h.Deliver(api.Event{Kind: api.EventPresence, User: "y"})
+	FlushMembers(h)
+	wait(700)
+	if _, p := news(); p != 2 {
+		t.Errorf("latest news counts %d presence changes, want 2", p)
 	}
-	check(time.Second)
 }
