@@ -40,8 +40,11 @@
 //   - I1: at most one leader per term. Each member forwards at most one token
 //     per term (HardState.Vote) and accepts at most one leader per term
 //     (HardState.Leader), both persisted before anything is sent; a round
-//     wins only if a majority of the configured members passed its token,
-//     and two majorities intersect. None of this depends on the path: a
+//     wins only if a majority of the voters of its winner's membership
+//     passed its token (membership.go: the caller keeps every node's
+//     membership the latest in its log and changes it one voter at a time,
+//     so any two memberships a winner can hold have intersecting
+//     majorities). None of this depends on the path: a
 //     token moved on past a silent member, or sent again, is the same vote
 //     (same term, same origin) going to another member. Passed only ever
 //     holds members that persisted that vote (each appends itself when it
