@@ -39,7 +39,11 @@ import (
 
 // Authorize decides whether ev may change state, at ev.Time against the
 // state applied so far. It returns nil, or why not.
-func (s *State) Authorize(ev eventlog.Event) *api.Refusal {
+func (s *State) Authorize(ev eventlog.Event) *api.Refusal { return s.authorize(ev, false) }
+
+// authorize is Authorize; modLocked says the caller holds the moderation's
+// lock (ApplyRun).
+func (s *State) authorize(ev eventlog.Event, modLocked bool) *api.Refusal {
 	var user, room string
 	scoped := false // mutes apply
 	switch b := ev.Body.(type) {
@@ -57,7 +61,17 @@ func (s *State) Authorize(ev eventlog.Event) *api.Refusal {
 	if user == "" {
 		return nil
 	}
-	if m, action, ok := s.Moderation.refuses(user, room, scoped, ev.Time); ok {
+	var (
+		m      eventlog.Moderation
+		action string
+		ok     bool
+	)
+	if modLocked {
+		m, action, ok = s.Moderation.refusesLocked(user, room, scoped, ev.Time)
+	} else {
+		m, action, ok = s.Moderation.refuses(user, room, scoped, ev.Time)
+	}
+	if ok {
 		return refusal(action, user, m, ev.Time)
 	}
 	return nil

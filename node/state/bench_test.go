@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/api"
 )
 
 // BenchmarkChatApply folds chat messages into the chat plugin, as a node
@@ -235,25 +236,48 @@ func (l *replayLog) Messages(indexes []uint64) ([]eventlog.Event, error) {
 
 // BenchmarkApplyReplay is State.Apply over a fill-like history (replayLog),
 // with a message source and an index chunk file as `wal replay` and the
-// node have them: the apply goroutine's share of a replay, per entry.
+// node have them, per entry: one entry at a time (apply, as the node), and
+// in runs of 256 prepared ahead (run: Prepare, then ApplyRun, as `wal
+// replay` does on two goroutines). cpu-ns/op is the process's CPU time.
 //
 //	go test -run '^$' -bench ApplyReplay -benchtime 2000000x ./node/state/
 func BenchmarkApplyReplay(b *testing.B) {
-	l := newReplayLog()
-	cf, err := OpenChunkFile(filepath.Join(b.TempDir(), "chunks"), true)
-	if err != nil {
-		b.Fatal(err)
+	for _, run := range []bool{false, true} {
+		name := map[bool]string{false: "apply", true: "run"}[run]
+		b.Run(name, func(b *testing.B) {
+			l := newReplayLog()
+			cf, err := OpenChunkFile(filepath.Join(b.TempDir(), "chunks"), true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cf.Close()
+			s := NewWith(Options{Messages: l, Chunks: cf, RecentPerRoom: map[bool]int{false: 0, true: -1}[run]})
+			var prep Preparer
+			evs := make([]eventlog.Event, 256)
+			ps := make([]Prepared, 256)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := uint64(0); i < uint64(b.N); {
+				if !run {
+					s.Apply(i+1, l.event(i+1))
+					i++
+					continue
+				}
+				n := min(uint64(len(evs)), uint64(b.N)-i)
+				for k := range n {
+					evs[k] = l.event(i + k + 1)
+					ps[k] = prep.Prepare(evs[k])
+				}
+				s.ApplyRun(int(n), func(k int) (uint64, eventlog.Event, Prepared) {
+					return i + uint64(k) + 1, evs[k], ps[k]
+				}, func(int, []api.Event) {})
+				i += n
+			}
+			// CPU time, not wall time, is what a shared machine does not distort.
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
 	}
-	defer cf.Close()
-	s := NewWith(Options{Messages: l, Chunks: cf})
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := cpuTime()
-	for i := range uint64(b.N) {
-		s.Apply(i+1, l.event(i+1))
-	}
-	// CPU time, not wall time, is what a shared machine does not distort.
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // cpuTime is the CPU time (user and system) this process has used.

@@ -126,6 +126,12 @@ func (c *Chat) Kinds() []eventlog.Kind {
 func (c *Chat) Apply(index uint64, ev eventlog.Event) []api.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.applyLocked(index, ev)
+}
+
+func (c *Chat) locker() sync.Locker { return &c.mu }
+
+func (c *Chat) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 	if ev.Lamport > c.lastLamp {
 		c.lastLamp = ev.Lamport
 	}

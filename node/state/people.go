@@ -26,6 +26,12 @@ func (p *Identity) Kinds() []eventlog.Kind {
 func (p *Identity) Apply(index uint64, ev eventlog.Event) []api.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.applyLocked(index, ev)
+}
+
+func (p *Identity) locker() sync.Locker { return &p.mu }
+
+func (p *Identity) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 	switch b := ev.Body.(type) {
 	case *eventlog.UserRegistered:
 		if _, taken := p.owner[b.Name]; !taken { // first claim wins, on every node alike
@@ -72,6 +78,12 @@ func (p *Moderation) Kinds() []eventlog.Kind {
 func (p *Moderation) Apply(index uint64, ev eventlog.Event) []api.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.applyLocked(index, ev)
+}
+
+func (p *Moderation) locker() sync.Locker { return &p.mu }
+
+func (p *Moderation) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 	var m eventlog.Moderation
 	var action string
 	switch b := ev.Body.(type) {
@@ -191,6 +203,10 @@ func (p *Moderation) muteAtLocked(user, room string, t int64) (eventlog.Moderati
 func (p *Moderation) refuses(user, room string, scoped bool, t int64) (m eventlog.Moderation, action string, ok bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	return p.refusesLocked(user, room, scoped, t)
+}
+
+func (p *Moderation) refusesLocked(user, room string, scoped bool, t int64) (m eventlog.Moderation, action string, ok bool) {
 	if m, ok := p.banAtLocked(user, t); ok {
 		return m, "ban", true
 	}
@@ -238,8 +254,15 @@ func (p *Presence) Name() string           { return "presence" }
 func (p *Presence) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindPresenceChanged} }
 
 func (p *Presence) Apply(index uint64, ev eventlog.Event) []api.Event {
-	b := ev.Body.(*eventlog.PresenceChanged)
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applyLocked(index, ev)
+}
+
+func (p *Presence) locker() sync.Locker { return &p.mu }
+
+func (p *Presence) applyLocked(index uint64, ev eventlog.Event) []api.Event {
+	b := ev.Body.(*eventlog.PresenceChanged)
 	if p.state[b.User] == nil {
 		p.state[b.User] = map[string]string{}
 	}
@@ -249,7 +272,6 @@ func (p *Presence) Apply(index uint64, ev eventlog.Event) []api.Event {
 		p.state[b.User][b.Node] = b.Status
 	}
 	merged := p.mergedLocked(b.User, nil)
-	p.mu.Unlock()
 	return []api.Event{{Kind: api.EventPresence, Index: index, User: b.User, Text: merged.Status, Node: merged.Node}}
 }
 

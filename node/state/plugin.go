@@ -25,7 +25,7 @@ type Plugin interface {
 // Plugins routes committed entries to the plugin that owns their kind.
 type Plugins struct {
 	all    []Plugin
-	byKind map[eventlog.Kind]Plugin
+	byKind []Plugin // indexed by kind: looked up for every entry
 	// admit, when set (the Plugins of a State), sees every entry first and
 	// says whether it may change anything: exactly once and authorization.
 	admit func(index uint64, ev eventlog.Event) bool
@@ -34,10 +34,13 @@ type Plugins struct {
 // NewPlugins registers ps; two plugins claiming one kind is a programming
 // error and panics at start-up, not at the first such event.
 func NewPlugins(ps ...Plugin) *Plugins {
-	r := &Plugins{byKind: map[eventlog.Kind]Plugin{}}
+	r := &Plugins{}
 	for _, p := range ps {
 		for _, k := range p.Kinds() {
-			if other, dup := r.byKind[k]; dup {
+			if int(k) >= len(r.byKind) {
+				r.byKind = append(r.byKind, make([]Plugin, int(k)+1-len(r.byKind))...)
+			}
+			if other := r.byKind[k]; other != nil {
 				panic(fmt.Sprintf("node: kind %v claimed by plugins %s and %s", k, other.Name(), p.Name()))
 			}
 			r.byKind[k] = p
@@ -60,8 +63,10 @@ func (r *Plugins) Apply(index uint64, ev eventlog.Event) []api.Event {
 
 // route hands an admitted entry to its plugin.
 func (r *Plugins) route(index uint64, ev eventlog.Event) []api.Event {
-	if p := r.byKind[ev.Kind()]; p != nil {
-		return p.Apply(index, ev)
+	if k := ev.Kind(); int(k) < len(r.byKind) {
+		if p := r.byKind[k]; p != nil {
+			return p.Apply(index, ev)
+		}
 	}
 	return nil
 }

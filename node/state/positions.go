@@ -45,6 +45,20 @@ type EntryPositions struct {
 func (p *EntryPositions) Wrote(index, seq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.wrote(index, seq)
+}
+
+// WroteAll is Wrote of entries first, first+1, ... at seqs, under one
+// lock (a replay records every entry).
+func (p *EntryPositions) WroteAll(first uint64, seqs []uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, seq := range seqs {
+		p.wrote(first+uint64(i), seq)
+	}
+}
+
+func (p *EntryPositions) wrote(index, seq uint64) {
 	if index == 0 || index > p.last+1 {
 		// A gap is a bug of the caller: reads then fail loudly rather
 		// than find the wrong records.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -57,5 +58,32 @@ func TestEntryPositions(t *testing.T) {
 	p.Wrote(53, uint64(len(wal)+1)) // 51 and 52 never written
 	if _, err := p.Read([]uint64{5}, read); err == nil || !strings.Contains(err.Error(), "out of order") {
 		t.Errorf("read after a gap: %v", err)
+	}
+}
+
+// WroteAll records what Wrote one entry at a time records, gaps and
+// rewrites after a discard included.
+func TestEntryPositionsWroteAll(t *testing.T) {
+	var one, all EntryPositions
+	seqs := []uint64{}
+	for i := uint64(1); i <= 70; i++ {
+		seqs = append(seqs, 3*i)
+		one.Wrote(i, 3*i)
+	}
+	all.WroteAll(1, seqs[:40])
+	all.WroteAll(41, seqs[40:])
+	one.Discard(33)
+	all.Discard(33)
+	for i := uint64(33); i <= 49; i++ {
+		one.Wrote(i, 500+i)
+	}
+	all.WroteAll(33, []uint64{533, 534, 535, 536, 537, 538, 539, 540, 541, 542, 543, 544, 545, 546, 547, 548, 549})
+	if !reflect.DeepEqual(one.samples, all.samples) || one.last != all.last || one.lastSeq != all.lastSeq || one.first != all.first || one.broken || all.broken {
+		t.Fatalf("WroteAll: %+v\nWrote: %+v", &all, &one)
+	}
+	one.Wrote(60, 1000)
+	all.WroteAll(60, []uint64{1000})
+	if !one.broken || !all.broken {
+		t.Fatal("a gap not noticed")
 	}
 }

@@ -25,12 +25,18 @@ func (p *Reads) Name() string           { return "reads" }
 func (p *Reads) Kinds() []eventlog.Kind { return []eventlog.Kind{eventlog.KindReadMarked} }
 
 func (p *Reads) Apply(index uint64, ev eventlog.Event) []api.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applyLocked(index, ev)
+}
+
+func (p *Reads) locker() sync.Locker { return &p.mu }
+
+func (p *Reads) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 	b, ok := ev.Body.(*eventlog.ReadMarked)
 	if !ok {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	m := p.marks[b.User]
 	if m == nil {
 		m = map[string]uint64{}

@@ -568,3 +568,52 @@ func appendField(b []byte, f field) []byte {
 func crc32Castagnoli(b []byte) []byte {
 	return binary.LittleEndian.AppendUint32(nil, crc32.Checksum(b, castagnoli))
 }
+
+// ApplyRun, runs of any length, entries prepared ahead or not, gives what
+// Apply gives entry by entry: the same events and a State that answers
+// every read alike, while readers read.
+func TestApplyRunIsApply(t *testing.T) {
+	clock := func() time.Time { return t0.Add(30 * time.Minute) }
+	for seed := uint64(1); seed <= 40; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 21))
+		log := propLog(rng, 100+rng.IntN(300))
+		opts := Options{Now: clock, OnceWindow: propWindow, Messages: &logSource{log: log}, RecentPerRoom: rng.IntN(6)}
+		ref, run := NewWith(opts), NewWith(opts)
+		var want, got []api.Event
+		for i, ev := range log {
+			want = append(want, ref.Apply(uint64(i+1), ev)...)
+		}
+		done := make(chan struct{})
+		go func() { // a reader: the run's locks keep it out
+			defer close(done)
+			for range 50 {
+				run.Chat.History(GeneralRoom, 0, 5)
+				run.Lookup("ann", "q1")
+				run.Conversations("bob")
+				run.Moderation.Banned("cat")
+			}
+		}()
+		var prep Preparer
+		for i := 0; i < len(log); {
+			n := min(1+rng.IntN(50), len(log)-i)
+			ahead := rng.IntN(2) == 0
+			run.ApplyRun(n, func(k int) (uint64, eventlog.Event, Prepared) {
+				ev := log[i+k]
+				if ahead {
+					return uint64(i + k + 1), ev, prep.Prepare(ev)
+				}
+				return uint64(i + k + 1), ev, Prepared{}
+			}, func(k int, evs []api.Event) {
+				got = append(got, evs...)
+			})
+			i += n
+		}
+		<-done
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: ApplyRun's events differ from Apply's", seed)
+		}
+		if a, b := dump(t, run, log, true), dump(t, ref, log, true); !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: ApplyRun's State differs:\n%s", seed, diffDumps(a, b))
+		}
+	}
+}

@@ -133,27 +133,40 @@ func (f *folder) flush() {
 
 // apply folds entries that follow the ones applied so far, up to the until
 // point: a cluster index, or the first entry later than a time.
+//
+// The entries up to that point are applied as one run (state.ApplyRun:
+// the State's locks taken once for the batch, not once per entry).
 func (f *folder) apply(entries []foldEntry) {
-	f.touch(entries)
-	for i := range entries {
-		en := &entries[i]
-		ev := en.Event
-		if f.stop || (f.until.index != 0 && ev.Index > f.until.index) || (f.until.time != 0 && ev.Time > f.until.time) {
+	n := 0
+	for ; n < len(entries) && !f.stop; n++ {
+		ev := &entries[n].Event
+		if (f.until.index != 0 && ev.Index > f.until.index) || (f.until.time != 0 && ev.Time > f.until.time) {
 			f.stop = true
-			return
+			break
 		}
-		f.msgs.add(ev.Index, en.Seq)
-		for _, out := range f.st.ApplyPrepared(ev.Index, ev, en.prep) {
+	}
+	entries = entries[:n]
+	f.touch(entries)
+	f.st.ApplyRun(len(entries), func(i int) (uint64, eventlog.Event, state.Prepared) {
+		en := &entries[i]
+		return en.Event.Index, en.Event, en.prep
+	}, func(i int, evs []api.Event) {
+		for _, out := range evs {
 			if out.Kind == api.EventModeration {
 				f.mod.add(out)
 			}
 		}
-		f.mentions(ev)
-		if ev.Time != 0 {
-			f.at = ev.Time
+	})
+	for i := range entries {
+		en := &entries[i]
+		f.msgs.add(en.Event.Index, en.Seq)
+		f.mentions(en.Event)
+		if en.Event.Time != 0 {
+			f.at = en.Event.Time
 		}
-		f.index = ev.Index
+		f.index = en.Event.Index
 	}
+	f.msgs.flush()
 }
 
 // touch reads the first byte of each post's room name before the batch is

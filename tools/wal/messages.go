@@ -19,16 +19,37 @@ import (
 // applies (--include-uncommitted) is one that survived to the end of the
 // log, so it too is the last record with its index.
 //
-// The folder's goroutine writes the index (add); reads (Messages) come only
-// after the folder is done (folder.wait) and the scan has handed over its
-// Reader (setReader): the wait orders them.
+// The folder's goroutine writes the index (add, flush after each batch);
+// reads (Messages) come only after the folder is done (folder.wait) and
+// the scan has handed over its Reader (setReader): the wait orders them.
 type walMessages struct {
 	pos state.EntryPositions
 	r   *eventlog.Reader // the scan's, over the records it verified
+
+	first uint64   // the entry of seqs[0]
+	seqs  []uint64 // positions added and not yet handed to pos (flush)
 }
 
-// add records that entry index is at WAL sequence number seq.
-func (m *walMessages) add(index, seq uint64) { m.pos.Wrote(index, seq) }
+// add records that entry index is at WAL sequence number seq. Positions
+// reach pos at the next flush, in runs of consecutive entries, under one
+// lock per run.
+func (m *walMessages) add(index, seq uint64) {
+	if len(m.seqs) > 0 && index != m.first+uint64(len(m.seqs)) {
+		m.flush() // not the next one: pos decides what a gap means
+	}
+	if len(m.seqs) == 0 {
+		m.first = index
+	}
+	m.seqs = append(m.seqs, seq)
+}
+
+// flush hands the positions added to pos; call it before any read.
+func (m *walMessages) flush() {
+	if len(m.seqs) > 0 {
+		m.pos.WroteAll(m.first, m.seqs)
+		m.seqs = m.seqs[:0]
+	}
+}
 
 func (m *walMessages) setReader(r *eventlog.Reader) { m.r = r }
 

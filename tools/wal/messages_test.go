@@ -111,6 +111,7 @@ func TestWalMessagesIndex(t *testing.T) {
 	for _, en := range rl.Entries {
 		m.add(en.Event.Index, en.Seq)
 	}
+	m.flush()
 	m.setReader(r)
 	defer m.close()
 	var all []uint64
