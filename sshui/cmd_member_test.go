@@ -52,12 +52,12 @@ func TestExecMember(t *testing.T) {
 		t.Fatalf("member promote: %+v", r)
 	}
 	for cmd, want := range map[string]string{
-		"member":                                  "need list, add, promote or remove",
-		"member frob":                             "unknown member command",
-		"member add node6 --host h":               "missing --election-port, --heartbeat-port, --peer-port, --ssh-port",
+		"member":                    "need list, add, promote or remove",
+		"member frob":               "unknown member command",
+		"member add node6 --host h": "missing --election-port, --heartbeat-port, --peer-port, --ssh-port",
 		"member add node6 --host h --ssh-port 0x": "is not a port",
-		"member promote":                          "needs exactly one ID",
-		"member remove node1":                     "hands over first",
+		"member promote":      "needs exactly one ID",
+		"member remove node1": "hands over first",
 	} {
 		if r := run(t, ts.addr, "admin", ts.admin, cmd); r.code == 0 || !strings.Contains(r.err, want) {
 			t.Errorf("%q: %+v, want %q", cmd, r, want)
