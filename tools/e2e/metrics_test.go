@@ -82,11 +82,22 @@ var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (
 
 func getMetrics(t *testing.T, port int) scrape {
 	t.Helper()
+	s, err := fetchMetrics(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func fetchMetrics(port int) (scrape, error) {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
-		t.Fatalf("scrape :%d: %v", port, err)
+		return nil, fmt.Errorf("scrape :%d: %v", port, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape :%d: %s", port, resp.Status)
+	}
 	s := scrape{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -98,7 +109,7 @@ func getMetrics(t *testing.T, port int) scrape {
 			}
 		}
 	}
-	return s
+	return s, sc.Err()
 }
 
 func probe(port int, path string) (int, string) {
@@ -146,11 +157,48 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 	if leaders != 1 {
 		t.Errorf("%d nodes say they lead", leaders)
 	}
+	// A scraper reads the node posted through all along the posts: every
+	// scrape is answered, and its commit index never goes back.
+	stopScrape, scraped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		last, n := 0.0, 0
+		for {
+			select {
+			case <-stopScrape:
+				if n == 0 {
+					scraped <- fmt.Errorf("no scrape of %s during the posts", follower)
+				}
+				close(scraped)
+				return
+			default:
+			}
+			s, err := fetchMetrics(ports[follower])
+			if err == nil && s["syncnet_commit_index"] < last {
+				err = fmt.Errorf("%s's commit index went back from %v to %v", follower, last, s["syncnet_commit_index"])
+			}
+			if err != nil {
+				scraped <- err
+				close(scraped)
+				return
+			}
+			last, n = s["syncnet_commit_index"], n+1
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	const posts = 20
 	for i := 0; i < posts; i++ {
 		if _, err := c.post(follower, "alice", "general", fmt.Sprintf("m%d", i), fmt.Sprintf("metrics-%d", i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	close(stopScrape)
+	for err := range scraped {
+		t.Error(err)
+	}
+	// An admin command with a key that is not an admin's: refused, counted
+	// by reason, and the log names the key (issue 14: it said key=true).
+	if _, err := c.run(follower, "admin", c.userKey("mallory"), 10*time.Second, "status"); err == nil {
+		t.Errorf("mallory's key ran status as admin on %s", follower)
 	}
 	after := map[string]scrape{}
 	deadline := time.Now().Add(10 * time.Second)
@@ -183,6 +231,13 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 	}
 	if fa["syncnet_ssh_connects_total"]-fb["syncnet_ssh_connects_total"] < posts {
 		t.Errorf("%s ssh connects moved %v -> %v", follower, fb["syncnet_ssh_connects_total"], fa["syncnet_ssh_connects_total"])
+	}
+	if got := fa[`syncnet_ssh_refusals_total{reason="not_admin"}`] - fb[`syncnet_ssh_refusals_total{reason="not_admin"}`]; got != 1 {
+		t.Errorf("%s counted %v refusals of a non-admin key as admin, want 1", follower, got)
+	}
+	if log, _ := os.ReadFile(c.nodes[follower].logPath); !regexp.MustCompile(`msg="ssh connect" .*user=alice .*key=SHA256:[A-Za-z0-9+/]{43}`).Match(log) ||
+		!regexp.MustCompile(`msg="ssh refused" .*user=admin .*key=SHA256:[A-Za-z0-9+/]{43} why=not_admin`).Match(log) {
+		t.Errorf("%s's log does not name the key of each connect and refusal:\n%s", follower, tail(c.nodes[follower].logPath, 20))
 	}
 	// Every node measures its round trip to every peer (a ping on each
 	// link about once a second): a value for each, above zero and below
@@ -257,6 +312,10 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 		}
 		if s["syncnet_quorum"] != 1 {
 			t.Errorf("%s: no quorum with 2 of 3", id)
+		}
+		// The election line names who was elected, whichever node logs it.
+		if log, _ := os.ReadFile(c.nodes[id].logPath); !regexp.MustCompile(fmt.Sprintf(`msg="election: %s leads term \d+" node=%s elected=%s term=\d+ this_node=`, next, id, next)).Match(log) {
+			t.Errorf("%s's log does not say %s was elected:\n%s", id, next, tail(c.nodes[id].logPath, 20))
 		}
 		if code, body := probe(ports[id], "/readyz"); code != 200 {
 			t.Errorf("%s /readyz = %d %q with 2 of 3 up", id, code, body)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,6 +49,20 @@ func TestReloadLiveKeys(t *testing.T) {
 	}
 	if _, err := c.run("node1", "admin", newAdmin, 10*time.Second, "status"); err == nil {
 		t.Fatal("a refused reload let the new admin key in")
+	}
+
+	// The same in an admin key file: the good key in it is not taken either.
+	keyFile := filepath.Join(c.dir, "more_admins")
+	if err := os.WriteFile(keyFile, []byte(newAdminPK+"\nssh-ed25519 broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(strings.Replace(orig, `admin_keys = [`, fmt.Sprintf("admin_keys_file = %q\nadmin_keys = [", keyFile), 1))
+	if out, err := c.run("node1", "admin", c.admin, 10*time.Second, "reload"); err == nil ||
+		!strings.Contains(err.Error(), "auth.admin_keys_file") || !strings.Contains(err.Error(), "line 2 is not a public key") || !strings.Contains(err.Error(), "nothing changed") {
+		t.Fatalf("reload with a bad admin key file: out %q err %v", out, err)
+	}
+	if _, err := c.run("node1", "admin", newAdmin, 10*time.Second, "status"); err == nil {
+		t.Fatal("a refused reload let a key of the bad file in")
 	}
 
 	// Only live keys: applied on node1, named.
