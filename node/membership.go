@@ -147,7 +147,7 @@ func (n *Node) noteMembersApplied(index, term uint64, ev eventlog.Event) {
 	if b.Op == eventlog.MemberRemove && b.Node == n.id && n.fatal == nil {
 		n.log.Warn("this node was removed from the cluster", "entry", index, "by", b.By)
 		n.fatal = fmt.Errorf("%w by entry %d (%s %s by %s): remove its data directory before it joins again",
-			errRemoved, index, b.Op, b.Node, b.By)
+			ErrRemoved, index, b.Op, b.Node, b.By)
 	}
 }
 
@@ -163,8 +163,13 @@ type leavingNode struct {
 // index every interval).
 const leavingGrace = 5
 
-// errRemoved: the membership this node applied does not hold it.
-var errRemoved = errors.New("this node was removed from the cluster")
+// ErrRemoved: this node applied the entry that removed it from the
+// cluster. `syncnet node` exits with ExitRemoved, and `syncnet up` does not
+// restart it.
+var ErrRemoved = errors.New("this node was removed from the cluster")
+
+// ExitRemoved is the exit status of `syncnet node` for ErrRemoved.
+const ExitRemoved = 4
 
 // syncMembers puts the cores and transports on the latest membership in the
 // replica's log. The driver calls it after every input that may append to

@@ -142,8 +142,8 @@ func TestMembershipAddPromoteRemove(t *testing.T) {
 	rn := c.nodes[follower]
 	select {
 	case err := <-rn.done:
-		if !errors.Is(err, errRemoved) {
-			t.Fatalf("%s stopped with %v, want errRemoved", follower, err)
+		if !errors.Is(err, ErrRemoved) {
+			t.Fatalf("%s stopped with %v, want ErrRemoved", follower, err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("%s did not stop after its removal", follower)

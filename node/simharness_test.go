@@ -684,7 +684,7 @@ func (w *simWorld) runNode(sn *simNode, k int) {
 	}
 	w.run(sn, func(n *Node) {
 		if err := n.process(batch); err != nil {
-			if errors.Is(err, errRemoved) {
+			if errors.Is(err, ErrRemoved) {
 				w.logf("%s stops: %v", sn.id, err)
 				w.retire(sn)
 				return

@@ -288,6 +288,12 @@ func (s *supervisor) supervise(ctx context.Context) {
 			return
 		}
 		status, clean := describeExit(c.err)
+		if removedExit(c.err) {
+			// Removed from the cluster through the log: restarting it
+			// would only stop it again (docs/OPERATIONS.md, membership).
+			s.term.printf("syncnet up: %s was removed from the cluster (%s); not restarting it\n", s.id, status)
+			return
+		}
 		if s.o.NoRestart {
 			s.exits <- exit{id: s.id, status: status, clean: clean}
 			return
@@ -328,6 +334,13 @@ func describeExit(err error) (string, bool) {
 		return "exit status 0", true
 	}
 	return err.Error(), false
+}
+
+// removedExit: the node exited because it was removed from the cluster
+// (exit status serve.ExitRemoved).
+func removedExit(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == serve.ExitRemoved
 }
 
 // pid is the running node's process id (0: none running).

@@ -228,3 +228,41 @@ func TestUpNoRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestUpDoesNotRestartARemovedNode: a node that exits with the status of a
+// node removed from the cluster (serve.ExitRemoved) is not started again,
+// and up says why; the others run on.
+func TestUpDoesNotRestartARemovedNode(t *testing.T) {
+	cfgPath, _, _ := setup(t)
+	dir := t.TempDir()
+	bin := flaky(t, dir, 1, serve.ExitRemoved)
+	var out lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigPath: cfgPath, Binary: bin, LogsDir: filepath.Join(dir, "logs"),
+			Out: &out, StopTimeout: 5 * time.Second, Backoff: 10 * time.Millisecond, HealthTimeout: time.Millisecond})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "node2 was removed from the cluster") {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no removal line; output:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // twenty backoffs: time enough for a wrong restart
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	for _, id := range []string{"node1", "node2"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, "runs."+id)); strings.TrimSpace(string(b)) != "1" {
+			t.Errorf("%s started %s times, want once:\n%s", id, strings.TrimSpace(string(b)), out.String())
+		}
+	}
+	if strings.Contains(out.String(), "; restarting in") {
+		t.Errorf("a removed node was restarted:\n%s", out.String())
+	}
+}

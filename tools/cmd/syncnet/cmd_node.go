@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"context"
 	"flag"
 	"fmt"
@@ -100,7 +101,7 @@ keys and logs so, as syncnet up does.`)
 			}
 		}
 	}()
-	return serve.Run(ctx, serve.Options{
+	err = serve.Run(ctx, serve.Options{
 		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls},
 		SSH:                ssh,
 		Metrics:            metricsL,
@@ -110,6 +111,10 @@ keys and logs so, as syncnet up does.`)
 		LevelFixed:         *level != "",
 		Reload:             hup,
 	})
+	if errors.Is(err, node.ErrRemoved) {
+		return exitError{node.ExitRemoved, err.Error()}
+	}
+	return err
 }
 
 // bestEffort writes to a terminal that may go away: after the first error
