@@ -133,22 +133,22 @@ func tryLines(cfg *config.Config, o Options, a adopted, leader string, pid func(
 		me = "alice"
 	}
 	n1, n2 := cfg.Nodes[0], cfg.Nodes[len(cfg.Nodes)-1]
-	var b strings.Builder
-	b.WriteString("syncnet up: try, from another terminal:\n")
-	fmt.Fprintf(&b, "  ssh -p %d %s@%s                       # the chat app on %s\n", n1.SSHPort, me, host(n1), n1.ID)
-	fmt.Fprintf(&b, "  ssh -p %d %s@%s post general \"hello\"  # a post through %s\n", n2.SSHPort, me, host(n2), n2.ID)
-	fmt.Fprintf(&b, "  ssh -p %d %s@%s history general\n", n1.SSHPort, me, host(n1))
-	admin := fmt.Sprintf("  ssh -p %d admin@%s status", n2.SSHPort, host(n2))
+	var lines [][2]string // command, what it shows
+	add := func(cmd, what string) { lines = append(lines, [2]string{cmd, what}) }
+	add(fmt.Sprintf("ssh -p %d %s@%s", n1.SSHPort, me, host(n1)), "the chat app on "+n1.ID)
+	add(fmt.Sprintf("ssh -p %d %s@%s post general \"hello\"", n2.SSHPort, me, host(n2)), "a post through "+n2.ID)
+	add(fmt.Sprintf("ssh -p %d %s@%s history general", n1.SSHPort, me, host(n1)), "")
+	admin := fmt.Sprintf("ssh -p %d admin@%s status", n2.SSHPort, host(n2))
 	switch {
 	case a.count > 0:
-		fmt.Fprintf(&b, "%s               # admin: your key from %s was adopted\n", admin, strings.Join(shortHome(a.from), ", "))
+		add(admin, "admin: your key from "+strings.Join(shortHome(a.from), ", ")+" was adopted")
 	default:
-		fmt.Fprintf(&b, "%s               # admin: a key listed in [auth] admin_keys\n", admin)
+		add(admin, "admin: a key listed in [auth] admin_keys")
 	}
-	fmt.Fprintf(&b, "  %s chat --config %s        # the failover chat client\n", shortBinary(o.Binary), o.ConfigPath)
+	add(fmt.Sprintf("%s chat --config %s", shortBinary(o.Binary), o.ConfigPath), "the failover chat client")
 	for _, n := range cfg.Nodes {
 		if n.MetricsPort != 0 {
-			fmt.Fprintf(&b, "  curl -s %s:%d/readyz                # %s's health; /metrics for Prometheus\n", dialHost(cfg.Metrics.Host), n.MetricsPort, n.ID)
+			add(fmt.Sprintf("curl -s %s:%d/readyz", dialHost(cfg.Metrics.Host), n.MetricsPort), n.ID+"'s health; /metrics for Prometheus")
 			break
 		}
 	}
@@ -157,7 +157,20 @@ func tryLines(cfg *config.Config, o Options, a adopted, leader string, pid func(
 		victim, what = leader, leader+", the leader"
 	}
 	if p := pid(victim); p > 0 {
-		fmt.Fprintf(&b, "  kill -9 %d                          # %s: the others carry on, up restarts it\n", p, what)
+		add(fmt.Sprintf("kill -9 %d", p), what+": the others carry on, up restarts it")
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	var b strings.Builder
+	b.WriteString("syncnet up: try, from another terminal:\n")
+	for _, l := range lines {
+		if l[1] == "" {
+			fmt.Fprintf(&b, "  %s\n", l[0])
+			continue
+		}
+		fmt.Fprintf(&b, "  %-*s  # %s\n", width, l[0], l[1])
 	}
 	return b.String()
 }
