@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/peer"
 	"github.com/syncnet/syncnet/node/replica"
 	"github.com/syncnet/syncnet/ring"
 )
@@ -492,4 +494,56 @@ func (n *Node) ChangeMembers(ctx context.Context, c api.MemberChange) (uint64, e
 		return 0, err
 	}
 	return n.mutate(ctx, b, c.By, "", 0)
+}
+
+// joinDial is the stream dial to the member Options.Join names, its id
+// asked of its certificate (peer.Identify) unless given as ID@.
+func joinDial(ctx context.Context, o Options, secret []byte) (peer.StreamDial, error) {
+	id, hostPort := splitJoin(o.Join)
+	if err := checkJoinAddr(o.Join); err != nil {
+		return peer.StreamDial{}, err
+	}
+	timeout := o.Config.Timing.ConnectTimeout.Duration
+	if id == "" {
+		var err error
+		if id, err = peer.Identify(ctx, hostPort, o.TLS, timeout); err != nil {
+			return peer.StreamDial{}, err
+		}
+	}
+	if id == o.ID {
+		return peer.StreamDial{}, fmt.Errorf("%s is this node", hostPort)
+	}
+	return peer.StreamDial{ID: o.ID, Secret: secret, Peer: id, Addr: hostPort, Timeout: timeout, TLS: o.TLS}, nil
+}
+
+// checkJoined: a node started with Options.Join runs only on a log whose
+// membership holds it; never as a cluster of its own.
+func (n *Node) checkJoined() error {
+	if n.opts.Join == "" {
+		return nil
+	}
+	if n.wal.LastSeq() == 0 {
+		return fmt.Errorf("--join %s: no log was copied (see the lines above); this node does not start on its own", n.opts.Join)
+	}
+	if c := n.latestMembers(); c.id.Index == 0 || !c.has(n.id) {
+		return fmt.Errorf("--join %s: the cluster's membership (as of the copied entry %d) does not hold %s: ask an admin to run `member add %s --host … --ssh-port …` first (just run? start again in a moment)",
+			n.opts.Join, n.applied.Load(), n.id, n.id)
+	}
+	return nil
+}
+
+func splitJoin(join string) (id, hostPort string) {
+	if id, hostPort, named := strings.Cut(join, "@"); named {
+		return id, hostPort
+	}
+	return "", join
+}
+
+// checkJoinAddr checks the form of Options.Join before anything is made.
+func checkJoinAddr(join string) error {
+	_, hostPort := splitJoin(join)
+	if _, _, err := net.SplitHostPort(hostPort); err != nil {
+		return fmt.Errorf("--join %s: want HOST:PEER_PORT (or ID@HOST:PEER_PORT): %w", join, err)
+	}
+	return nil
 }

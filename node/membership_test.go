@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -207,4 +208,50 @@ func TestNextMembersRefusals(t *testing.T) {
 	if err != nil || strings.Contains(m, "n4") || retired != "n0,n4" {
 		t.Fatalf("remove n4: %s retired %q: %v", m, retired, err)
 	}
+}
+
+// TestJoinByAddress: a node whose cluster.toml lists only itself joins with
+// Options.Join (ID@HOST:PEER_PORT here, without TLS): refused while the
+// membership does not hold it, nothing left behind; once added it copies
+// the log and runs on the cluster's membership.
+func TestJoinByAddress(t *testing.T) {
+	c := newTestClusterConf(t, 3, "", func(o *Options) { o.PostRate = -1 })
+	lead := c.leader()
+	for i := range 10 {
+		c.post(lead, "alice", fmt.Sprintf("m%d", i), fmt.Sprintf("m%d", i))
+	}
+	ls := bindAll(t, [4]int{})
+	ps := ports(ls)
+	ls.SSH.Close()
+	cfg := *c.cfg
+	cfg.Nodes = []config.Node{{ID: "n5", Host: "127.0.0.1", SSHPort: ps[0], PeerPort: ps[1], HeartbeatPort: ps[2], ElectionPort: ps[3], Ring: 0}}
+	join := fmt.Sprintf("n1@127.0.0.1:%d", c.ports["n1"][1])
+	logger := slog.New(slog.NewTextHandler(&testLogWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", "n5")
+	if _, err := New(Options{Config: &cfg, ID: "n5", Logger: logger, Listeners: &ls.Listeners, Join: join}); err == nil ||
+		!strings.Contains(err.Error(), "does not hold n5") {
+		t.Fatalf("joining before member add: %v", err)
+	}
+	if _, err := New(Options{Config: &cfg, ID: "n5", Logger: logger, Listeners: &ls.Listeners, Join: "127.0.0.1"}); err == nil ||
+		!strings.Contains(err.Error(), "HOST:PEER_PORT") {
+		t.Fatalf("a join address without a port: %v", err)
+	}
+	spec := api.MemberSpec{ID: "n5", Host: "127.0.0.1", SSHPort: ps[0], PeerPort: ps[1], HeartbeatPort: ps[2], ElectionPort: ps[3], Ring: 3}
+	if _, err := change(t, c.nodes[lead].n, api.MemberChange{Op: "add", Node: "n5", Spec: spec, By: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitMembers("n1", []string{"n1", "n2", "n3"}, []string{"n5"}) // the member it copies from knows it
+	if _, err := os.Stat(cfg.NodeDir("n5")); !os.IsNotExist(err) {
+		t.Fatalf("the refused join left %s behind (%v)", cfg.NodeDir("n5"), err)
+	}
+	// The refused starts never opened the network: the sockets are free.
+	n, err := New(Options{Config: &cfg, ID: "n5", Logger: logger, Listeners: &ls.Listeners, Join: join})
+	if err != nil {
+		t.Fatalf("joining after member add: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &runningNode{n: n, stop: cancel, done: make(chan error, 1)}
+	go func() { rn.done <- n.Serve(ctx) }()
+	c.nodes["n5"] = rn
+	c.waitMembers("n5", []string{"n1", "n2", "n3"}, []string{"n5"})
+	c.waitHistory("n5", 10)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,12 @@ type Options struct {
 	// before it starts (seed.go): it catches up entry by entry through the
 	// replica instead (tests of that path).
 	NoSeed bool
+	// Join ("HOST:PEER_PORT", or "ID@HOST:PEER_PORT" without TLS) names a
+	// member to copy the log from when the WAL is empty: the node then
+	// learns the membership from that log (membership.go), and its
+	// cluster.toml need list only itself. It refuses to start unless the
+	// copied log's membership holds it (an admin ran `member add` first).
+	Join string
 	// walFault injects disk faults into the WAL (the cluster simulation).
 	walFault func(eventlog.FaultStage) error
 	// inlineSnapshots writes snapshots on the driver goroutine instead of
@@ -176,6 +183,17 @@ func New(o Options) (*Node, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	fresh := false
+	if o.Join != "" {
+		if err := checkJoinAddr(o.Join); err != nil {
+			return nil, err
+		}
+		empty, err := walIsEmpty(o.Config.WALDir(o.ID))
+		if err != nil {
+			return nil, err
+		}
+		fresh = empty
+	}
 	if !o.NoSeed {
 		if err := seedIfEmpty(context.Background(), o); err != nil {
 			return nil, err
@@ -183,6 +201,17 @@ func New(o Options) (*Node, error) {
 	}
 	n, err := newNode(o, time.Now, uint64(time.Now().UnixNano()))
 	if err != nil {
+		return nil, err
+	}
+	if err := n.checkJoined(); err != nil {
+		n.closeStorage()
+		if fresh {
+			// What this start copied goes: the next start copies the
+			// log again, with the membership entry that adds it.
+			if rerr := os.RemoveAll(o.Config.NodeDir(o.ID)); rerr != nil {
+				err = fmt.Errorf("%w (and removing what it copied: %v)", err, rerr)
+			}
+		}
 		return nil, err
 	}
 	if err := n.openNetwork(); err != nil {

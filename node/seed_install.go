@@ -37,8 +37,15 @@ func seedIfEmpty(ctx context.Context, o Options) error {
 		return err
 	}
 	var dials []peer.StreamDial
+	if o.Join != "" {
+		d, err := joinDial(ctx, o, secret)
+		if err != nil {
+			return fmt.Errorf("--join %s: %w; nothing was created", o.Join, err)
+		}
+		dials = append(dials, d)
+	}
 	for _, m := range cfg.Nodes {
-		if m.ID != o.ID {
+		if m.ID != o.ID && (len(dials) == 0 || m.ID != dials[0].Peer) {
 			dials = append(dials, peer.StreamDial{ID: o.ID, Secret: secret, Peer: m.ID, Addr: addr(m.Host, m.PeerPort),
 				Timeout: cfg.Timing.ConnectTimeout.Duration, TLS: o.TLS})
 		}

@@ -53,6 +53,7 @@ type proc struct {
 	ports   [4]int   // ssh, peer, heartbeat, election
 	wrap    []string // command prefix, e.g. ip netns exec NS
 	cfg     string   // its cluster.toml when not the cluster's (a membership test's first members)
+	extra   []string // more arguments of syncnet node (--join)
 	logPath string
 
 	mu      sync.Mutex
@@ -191,6 +192,7 @@ func (c *cluster) launch(id string, files []*os.File) {
 		cfg = p.cfg
 	}
 	args := append(append([]string{}, p.wrap...), binPath, "node", "--config", cfg, "--id", id, "--log-level", logLevel())
+	args = append(args, p.extra...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

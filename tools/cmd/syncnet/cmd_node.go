@@ -28,8 +28,9 @@ func runNode(ctx context.Context, args []string) error {
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (default: [log] level of the config, else info)")
 	logFile := fs.String("log-file", "", "also write the log to this file (appended); the node keeps writing it when its terminal is gone")
 	extraAdmin := fs.String("extra-admin-keys", "", "a `FILE` of further admin keys, authorized_keys format (syncnet up passes the keys it adopted)")
+	join := fs.String("join", "", "with an empty data directory, copy the log of the member at `HOST:PEER_PORT` (ID@HOST:PEER_PORT without TLS) and take the membership from it; the config then need list only this node (an admin runs member add first)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: syncnet node --config FILE --id ID [--log-file FILE]
+		fmt.Fprintln(fs.Output(), `Usage: syncnet node --config FILE --id ID [--log-file FILE] [--join HOST:PEER_PORT]
 
 Runs one node until SIGTERM or SIGINT. SIGHUP re-reads the config and
 applies what can change live (admin keys, session caps, log level, rate
@@ -102,7 +103,7 @@ keys and logs so, as syncnet up does.`)
 		}
 	}()
 	err = serve.Run(ctx, serve.Options{
-		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls},
+		Node:               node.Options{Config: cfg, ID: *id, Logger: logger, Listeners: ls, Join: *join},
 		SSH:                ssh,
 		Metrics:            metricsL,
 		ExtraAdminKeysFile: *extraAdmin,
