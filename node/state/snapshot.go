@@ -100,12 +100,12 @@ type roomImage struct {
 
 type imageRequest struct {
 	key     requestKey
-	keyed   bool
 	index   uint64
 	time    int64
 	digest  uint64
-	fnv     bool // an FNV-1a digest (field 6)
 	refusal *api.Refusal
+	keyed   bool
+	fnv     bool // an FNV-1a digest (field 6)
 }
 
 // Capture takes a snapshot of everything applied so far. Call it on the

@@ -38,21 +38,24 @@
 // without decoding, and hashes its entry form spliced from the stored
 // record, the bytes the node hashed; its scan reads, hashes and checks on
 // a second goroutine while this one folds and computes the log hash. The
-// other subcommands decode every record on the scan's goroutine (their
-// plugins' fold has a goroutine of its own, below). All in constant
-// memory: logFold holds only the
+// other subcommands have every record decoded on a third goroutine of the
+// scan, between the reader and this one. All in constant memory: logFold
+// holds only the
 // entries above the last recorded commit index, and hands every entry on,
 // once, in index order, when it can no longer change (its doc comment has
 // the argument). Replay, export and stats apply the committed ones to
-// node/state's plugins on a second goroutine (folder), which hides the fold
-// behind the scan; diff reads its logs side by side, one goroutine each.
-// Replay, export and stats build node/state with the WAL itself as its
-// MessageSource (walMessages): the chat keeps of each message only where it
-// is (about 2.5 bytes) and a bounded cache of recent ones, the tool a
-// sparse index of WAL positions (0.5 bytes an entry), and messages older
-// than the cache (replay --room, export) are read back from the segment
-// files through an eventlog.Reader that the scan hands over (read-only,
-// each record's CRC and chain links checked again). The exactly-once table
+// node/state's plugins on a goroutine of their own (folder), a batch at a
+// time as one state.ApplyRun (the node's admission and plugin code, each
+// lock taken once a batch), with each entry's request key and digest
+// computed ahead on this goroutine (state.Preparer); diff reads its logs
+// side by side, one goroutine each. Replay, export and stats build
+// node/state with the WAL itself as its MessageSource (walMessages): the
+// chat keeps of each message only where it is (about 2.5 bytes) and no
+// cache of recent messages, the tool a sparse index of WAL positions (0.5
+// bytes an entry), and the messages replay --room and export print are
+// read back from the segment files through an eventlog.Reader that the
+// scan hands over (read-only, each record's CRC and chain links checked
+// again). The exactly-once table
 // is bounded by the once window, which is node/state's default (24h): the
 // WAL does not record the cluster's (Storage.DedupeWindow in its config),
 // so on a cluster configured with another window a retry near its edge may
