@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,8 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	clients map[*Client]struct{}
-	users   map[string]int // sessions per user on this node
+	byUser  map[string][]*Client // chat sessions per user (deliverTo)
+	users   map[string]int       // sessions per user on this node
 	status  api.ClusterStatus
 
 	// Membership and presence news (see flushMembers): owned by Run, but
@@ -81,6 +83,7 @@ type Hub struct {
 	presenceOld bool      // a presence change since the members cache was marked stale
 	order       []*Client // registered sessions, for flushMembers' rotation
 	cursor      int       // the next session of order flushMembers looks at
+	urgent      []*Client // sessions of users who joined or left a large room: news first
 
 	// Members cache shared by every session (see Members).
 	mmu     sync.Mutex
@@ -116,7 +119,7 @@ func NewHub(b api.Backend, cfg HubConfig) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{b: b, cfg: cfg, log: cfg.Logger, clients: map[*Client]struct{}{},
+	return &Hub{b: b, cfg: cfg, log: cfg.Logger, clients: map[*Client]struct{}{}, byUser: map[string][]*Client{},
 		users: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{}),
 		roomGen: map[string]uint64{}, churn: map[string]roomChurn{}, members: map[string]*membersEntry{}}
 }
@@ -269,6 +272,7 @@ func (h *Hub) register(user string, p Sender, win <-chan ssh.Window, apply func(
 	h.clients[c] = struct{}{}
 	c.slot = len(h.order)
 	h.order = append(h.order, c)
+	h.byUser[user] = append(h.byUser[user], c)
 	h.users[user]++
 	first := h.users[user] == 1
 	h.mu.Unlock()
@@ -295,6 +299,11 @@ func (h *Hub) Unregister(c *Client) {
 	h.order[c.slot].slot = c.slot
 	h.order[last] = nil
 	h.order = h.order[:last]
+	if cs := slices.DeleteFunc(h.byUser[c.user], func(x *Client) bool { return x == c }); len(cs) > 0 {
+		h.byUser[c.user] = cs
+	} else {
+		delete(h.byUser, c.user)
+	}
 	h.users[c.user]--
 	gone := h.users[c.user] == 0
 	if gone {
@@ -461,17 +470,21 @@ func endsSession(action string) bool {
 	return action == "kick" || action == "ban" || action == "release"
 }
 
-// deliverTo sends ev to user's sessions only.
+// deliverTo sends ev to user's sessions only, and puts them first in
+// line for the membership news: their own join shows in their members
+// pane at the next poll, not at their turn.
 func (h *Hub) deliverTo(user string, ev api.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.users[user] == 0 {
+	cs := h.byUser[user]
+	if len(cs) == 0 {
 		return
 	}
 	msg := tea.Msg(EventMsg{Event: ev})
-	for c := range h.clients {
-		if c.user == user {
-			c.offer(msg)
+	for _, c := range cs {
+		c.offer(msg)
+		if len(h.urgent) < membersFanout {
+			h.urgent = append(h.urgent, c)
 		}
 	}
 }
@@ -505,9 +518,30 @@ func (h *Hub) flushMembers() {
 		h.snap = &MembersMsg{Presence: h.presenceGen, Rooms: maps.Clone(h.roomGen), Churn: maps.Clone(h.churn)}
 		h.mmu.Unlock()
 	}
+	h.refreshWanted() // after the snapshot: a list read now shows what it counts
 	msg := tea.Msg(*h.snap)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	send := func(c *Client) bool {
+		if c.newsGen == h.snapGen {
+			return false
+		}
+		select {
+		case c.q <- msg:
+			c.newsGen = h.snapGen
+			c.ensurePump()
+			return true
+		default:
+			return false
+		}
+	}
+	for _, c := range h.urgent {
+		if _, ok := h.clients[c]; ok {
+			send(c)
+		}
+	}
+	clear(h.urgent)
+	h.urgent = h.urgent[:0]
 	sent := 0
 	for range len(h.order) {
 		if sent == membersFanout {
@@ -516,15 +550,8 @@ func (h *Hub) flushMembers() {
 		h.cursor %= len(h.order)
 		c := h.order[h.cursor]
 		h.cursor++
-		if c.newsGen == h.snapGen {
-			continue
-		}
-		select {
-		case c.q <- msg:
-			c.newsGen = h.snapGen
-			c.ensurePump()
+		if send(c) {
 			sent++
-		default:
 		}
 	}
 }
@@ -539,27 +566,55 @@ func (h *Hub) churnTotal(room string) roomChurn {
 
 // membersEntry is one room's cached member list.
 type membersEntry struct {
-	list  []api.Presence
-	stale bool
-	delta int // joins minus leaves since list was read (roomSize)
+	list   []api.Presence
+	stale  bool
+	wanted bool // stale and asked for: read again at the next poll
+	delta  int  // joins minus leaves since list was read (roomSize)
 }
 
 // Members is room's member list from a cache shared by every session on
 // this node: Backend.Members runs at most once per change per room, not
 // once per session (a room of N sessions would otherwise cost N² per
-// join). The slice is shared: callers must not modify it.
+// join). A large room's list is read again at most once a poll
+// (refreshWanted): until then a session gets the list as it was, and its
+// news (flushMembers) brings the new one. Reading 10,000 members (and
+// sorting them) after every join of a connect storm was half the node's
+// CPU at 100 connects/s. The slice is shared: callers must not modify it.
 func (h *Hub) Members(room string) []api.Presence {
 	h.mmu.Lock()
 	defer h.mmu.Unlock()
 	e := h.members[room]
-	if e == nil || e.stale {
+	switch {
+	case e == nil:
 		if len(h.members) > 4096 { // bound: forget everything, rebuild on demand
 			clear(h.members)
 		}
-		e = &membersEntry{list: h.b.Members(room)}
-		h.members[room] = e
+		e = h.readMembers(room)
+	case e.stale && len(e.list) <= h.cfg.LargeRoom:
+		e = h.readMembers(room)
+	case e.stale:
+		e.wanted = true
 	}
 	return e.list
+}
+
+// readMembers reads room's list into the cache. Call with mmu held.
+func (h *Hub) readMembers(room string) *membersEntry {
+	e := &membersEntry{list: h.b.Members(room)}
+	h.members[room] = e
+	return e
+}
+
+// refreshWanted reads again the stale lists sessions asked for since the
+// last poll.
+func (h *Hub) refreshWanted() {
+	h.mmu.Lock()
+	defer h.mmu.Unlock()
+	for room, e := range h.members {
+		if e.stale && e.wanted {
+			h.readMembers(room)
+		}
+	}
 }
 
 // invalidateMembers marks room's cached list stale ("": every room).

@@ -256,7 +256,18 @@ func TestJoinsDoNotRereadTheRoom(t *testing.T) {
 	if n := RoomSize(h, "general"); n != 5+300-20 {
 		t.Errorf("room size %d, want %d", n, 5+300-20)
 	}
-	h.Members("general") // a session reloads: the count is the list's again
+	// Sessions asking for the large room's list get it as it was, read
+	// again once, at the next poll.
+	for range 100 {
+		h.Members("general")
+	}
+	if got := b.calls.Load() - before; got != 0 {
+		t.Errorf("sessions asking for a stale large room read it %d times before the poll, want 0", got)
+	}
+	FlushMembers(h)
+	if got := b.calls.Load() - before; got != 1 {
+		t.Errorf("the poll read the room %d times, want 1", got)
+	}
 	if n := RoomSize(h, "general"); n != 5 {
 		t.Errorf("room size after a reload %d, want 5 (the fake's own members)", n)
 	}
@@ -266,7 +277,13 @@ func TestJoinsDoNotRereadTheRoom(t *testing.T) {
 // 200 sessions at most, in turn: every session has the latest after
 // ceil(sessions/200) polls, and a session that has it gets it no more.
 func TestMembersNewsGoesOutInTurns(t *testing.T) {
-	h := NewHub(sshuitest.New("node1", nil), HubConfig{})
+	f := sshuitest.New("node1", nil)
+	for i := range 3 {
+		if err := f.JoinRoom(t.Context(), fmt.Sprint("m", i), "general"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHub(f, HubConfig{LargeRoom: 2})
 	recs := make([]*recorder, 500)
 	for i := range recs {
 		recs[i] = &recorder{}
@@ -303,4 +320,22 @@ func TestMembersNewsGoesOutInTurns(t *testing.T) {
 	if _, p := news(); p != 2 {
 		t.Errorf("latest news counts %d presence changes, want 2", p)
 	}
+	// A user who joins a large room hears of it at the next poll, turn or
+	// not: u250's turn is far (the next turn is u300 to u499).
+	for range 300 {
+		FlushMembers(h)
+	}
+	wait(1000)
+	h.Deliver(api.Event{Kind: api.EventJoin, Room: "general", User: "u250"}) // large: the fake's 3 members
+	FlushMembers(h)
+	waitUntil(t, 5*time.Second, func() bool {
+		recs[250].mu.Lock()
+		defer recs[250].mu.Unlock()
+		for _, m := range recs[250].msgs {
+			if m, ok := m.(MembersMsg); ok && m.Rooms["general"] > 0 {
+				return true
+			}
+		}
+		return false
+	}, func() string { return "u250 did not hear of its own join at the next poll" })
 }
