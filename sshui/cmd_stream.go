@@ -165,13 +165,16 @@ func (e *execEnv) streamOne(lineNo int, raw []byte, tooLong bool, rate float64, 
 		return nil
 	}
 	var l streamLine
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return bad("", "not a JSON object with room, text and id: %s", Clean(err.Error(), 200))
-	}
-	if dec.More() {
-		return bad(l.ID, "one JSON object per line")
+	if !parseStreamLine(raw, &l) { // anything but the plain form: encoding/json decides
+		l = streamLine{}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return bad("", "not a JSON object with room, text and id: %s", Clean(err.Error(), 200))
+		}
+		if dec.More() {
+			return bad(l.ID, "one JSON object per line")
+		}
 	}
 	switch {
 	case len(l.ID) > 128:
@@ -253,7 +256,7 @@ func (l *lineError) Error() string { return l.msg }
 // whenever it has caught up. It reports whether any line failed.
 func streamWriter(e *execEnv, queue <-chan *streamItem, slots <-chan struct{}) (failed bool) {
 	w := bufio.NewWriterSize(e.out, 16<<10)
-	enc := json.NewEncoder(w)
+	var line []byte
 	broken := false
 	for it := range queue {
 		a := e.ackOf(it)
@@ -267,7 +270,8 @@ func streamWriter(e *execEnv, queue <-chan *streamItem, slots <-chan struct{}) (
 		if broken {
 			continue // the client is gone; drain what is queued
 		}
-		if err := enc.Encode(a); err != nil {
+		line = appendAck(line[:0], a)
+		if _, err := w.Write(line); err != nil {
 			broken = true
 			continue
 		}
