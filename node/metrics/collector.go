@@ -38,7 +38,7 @@ var (
 	dClients     = desc("syncnet_ssh_sessions", "SSH sessions this node serves.")
 	dConnects    = desc("syncnet_ssh_connects_total", "SSH sessions accepted by this node.")
 	dRefusals    = desc("syncnet_ssh_refusals_total", "SSH sessions refused by this node, by reason.", "reason")
-	dDelivered   = desc("syncnet_fanout_delivered_total", "Committed events the fan-out handed to this node's SSH sessions.")
+	dDelivered   = desc("syncnet_fanout_delivered_total", "Committed events the fan-out handed to this node's chat app sessions (a tail session reads the node directly).")
 	dDropped     = desc("syncnet_fanout_dropped_total", "Events a session missed because its queue was full (it reloads from history: nothing is lost to the user).")
 	dWALBytes    = desc("syncnet_wal_bytes", "Size of this node's WAL segment files.")
 	dWALSegments = desc("syncnet_wal_segments", "WAL segment files of this node.")

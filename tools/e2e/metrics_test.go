@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,9 +12,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // metricsCluster is a three-node cluster whose nodes serve metrics on
@@ -112,6 +116,51 @@ func fetchMetrics(port int) (scrape, error) {
 	return s, sc.Err()
 }
 
+// openChat opens the chat app (a PTY session) as user at addr, and reads
+// its screen until the test ends; shown reports whether text has been on it.
+func openChat(t *testing.T, addr, user string, key ssh.Signer) (shown func(text string) bool) {
+	t.Helper()
+	cc, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	sess, err := cc.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", 40, 120, ssh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var screen []byte
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := out.Read(buf)
+			mu.Lock()
+			screen = append(screen, buf[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func(text string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return bytes.Contains(screen, []byte(text))
+	}
+}
+
 func probe(port int, path string) (int, string) {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
 	if err != nil {
@@ -157,6 +206,19 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 	if leaders != 1 {
 		t.Errorf("%d nodes say they lead", leaders)
 	}
+	// A chat app session on the node posted through, so its fan-out
+	// delivers every post (syncnet_fanout_delivered_total): once a probe
+	// post is on its screen, it follows #general.
+	shown := openChat(t, c.nodes[follower].sshAddr(), "bob", c.userKey("bob"))
+	if _, err := c.post(follower, "alice", "general", "chatprobe42", "metrics-probe"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !shown("chatprobe42"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's chat session on %s never showed the probe post", follower)
+		}
+	}
+	before[follower] = getMetrics(t, ports[follower])
 	// A scraper reads the node posted through all along the posts: every
 	// scrape is answered, and its commit index never goes back.
 	stopScrape, scraped := make(chan struct{}), make(chan error, 1)
@@ -231,6 +293,9 @@ func TestMetricsMoveWithPostsAndALeaderKill(t *testing.T) {
 	}
 	if fa["syncnet_ssh_connects_total"]-fb["syncnet_ssh_connects_total"] < posts {
 		t.Errorf("%s ssh connects moved %v -> %v", follower, fb["syncnet_ssh_connects_total"], fa["syncnet_ssh_connects_total"])
+	}
+	if got := fa["syncnet_fanout_delivered_total"] - fb["syncnet_fanout_delivered_total"]; got < posts {
+		t.Errorf("%s's fan-out delivered %v events to its chat session, want at least the %d posts", follower, got, posts)
 	}
 	if got := fa[`syncnet_ssh_refusals_total{reason="not_admin"}`] - fb[`syncnet_ssh_refusals_total{reason="not_admin"}`]; got != 1 {
 		t.Errorf("%s counted %v refusals of a non-admin key as admin, want 1", follower, got)
