@@ -228,3 +228,22 @@ func TestPeerRTTByPeer(t *testing.T) {
 		t.Errorf("n3: %v", g)
 	}
 }
+
+// The snapshot's age is now minus when the newest snapshot file was
+// written, absent while the node has none.
+func TestSnapshotAge(t *testing.T) {
+	now := time.Unix(5000, 0)
+	f := &fake{st: leaderOf3(1, 1, 1)}
+	m := New(f, Options{Now: func() time.Time { return now }})
+	if n := testutil.CollectAndCount(m.c, "syncnet_snapshot_age_seconds"); n != 0 {
+		t.Fatalf("%d snapshot age series with no snapshot", n)
+	}
+	f.set(func(f *fake) { f.s.SnapshotWritten = now.Add(-90 * time.Second) })
+	if err := testutil.CollectAndCompare(m.c, strings.NewReader(`
+# HELP syncnet_snapshot_age_seconds Age of this node's newest state snapshot file (absent while it has none).
+# TYPE syncnet_snapshot_age_seconds gauge
+syncnet_snapshot_age_seconds 90
+`), "syncnet_snapshot_age_seconds"); err != nil {
+		t.Error(err)
+	}
+}
