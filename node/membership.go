@@ -305,7 +305,11 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 		}
 	case eventlog.MemberRemove:
 		if b.Node == n.id {
-			return fmt.Errorf("membership: %s leads the cluster; it hands over first — stop it (another node takes over) or ask again after a new leader is elected", n.id)
+			// A leader is never removed while it leads: it hands over, and
+			// the asking node asks again, the new leader then (ChangeMembers).
+			n.ring.HandOver()
+			n.log.Info("handing over leadership before this node's removal", "by", b.By)
+			return fmt.Errorf("membership: %s leads the cluster and is %s; ask again in a moment", n.id, handingOver)
 		}
 	}
 	next, retired, err := nextMembers(cur, b)
@@ -485,16 +489,30 @@ func (n *Node) ChangeMembers(ctx context.Context, c api.MemberChange) (uint64, e
 		}
 		b.Spec = string(js)
 	}
-	cur := n.membersView.Load()
-	if cur == nil {
+	if n.membersView.Load() == nil {
 		return 0, errors.New("membership: this node has not started")
 	}
-	var err error
-	if b.Members, b.Retired, err = nextMembers(*cur, b); err != nil {
-		return 0, err
+	for {
+		var err error
+		if b.Members, b.Retired, err = nextMembers(*n.membersView.Load(), b); err != nil {
+			return 0, err
+		}
+		idx, err := n.mutate(ctx, b, c.By, "", 0)
+		if err == nil || !strings.Contains(err.Error(), handingOver) {
+			return idx, err
+		}
+		// The leader removes itself: it hands over first; ask the next one.
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w (while the leader handed over)", ctx.Err())
+		case <-time.After(n.cfg.Timing.FailureTimeout.Duration / 2):
+		}
 	}
-	return n.mutate(ctx, b, c.By, "", 0)
 }
+
+// handingOver is in the refusal of a leader asked to remove itself
+// (planMembers); ChangeMembers then asks again.
+const handingOver = "handing over leadership first"
 
 // joinDial is the stream dial to the member Options.Join names, its id
 // asked of its certificate (peer.Identify) unless given as ID@.

@@ -82,8 +82,9 @@ func (c *testCluster) waitMembers(id string, voters, learners []string) api.Memb
 // as a learner (the change asked on a follower, which forwards it), the
 // new node gets the whole history, is promoted once caught up, and an
 // original node is removed and stops itself; posts commit throughout, the
-// new node restarts on the membership of its log, and the leader refuses
-// what the rules forbid with a message that says why.
+// new node restarts on the membership of its log, the leader refuses what
+// the rules forbid with a message that says why, and a leader asked to
+// remove itself hands over first and is removed by the next.
 func TestMembershipAddPromoteRemove(t *testing.T) {
 	c := newTestClusterConf(t, 3, "[storage]\nsnapshot_every = 25\n", func(o *Options) { o.PostRate = -1 })
 	lead := c.leader()
@@ -126,10 +127,6 @@ func TestMembershipAddPromoteRemove(t *testing.T) {
 	}
 	for _, id := range []string{"n1", "n2", "n3", "n4"} {
 		c.waitMembers(id, []string{"n1", "n2", "n3", "n4"}, nil)
-	}
-	if _, err := change(t, c.nodes[lead].n, api.MemberChange{Op: "remove", Node: lead, By: "admin"}); err == nil ||
-		!strings.Contains(err.Error(), "hands over") {
-		t.Fatalf("the leader removing itself: %v", err)
 	}
 	if _, err := change(t, c.nodes[lead].n, api.MemberChange{Op: "promote", Node: "n9", By: "admin"}); err == nil ||
 		!strings.Contains(err.Error(), "not a member") {
@@ -174,6 +171,30 @@ func TestMembershipAddPromoteRemove(t *testing.T) {
 	}
 	c.post(c.leader(), "alice", "last", "last")
 	c.sameHistoryEverywhere(51)
+
+	// The leader is removed: it hands over first, the request goes to the
+	// next leader, and the old one stops once it applies its removal.
+	old := c.leader()
+	if _, err := change(t, c.nodes[old].n, api.MemberChange{Op: "remove", Node: old, By: "admin"}); err != nil {
+		t.Fatalf("removing the leader %s: %v", old, err)
+	}
+	orn := c.nodes[old]
+	select {
+	case err := <-orn.done:
+		if !errors.Is(err, ErrRemoved) {
+			t.Fatalf("%s stopped with %v, want ErrRemoved", old, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the old leader %s did not stop after its removal", old)
+	}
+	orn.stop()
+	delete(c.nodes, old)
+	rest = slices.DeleteFunc(rest, func(id string) bool { return id == old })
+	for _, id := range rest {
+		c.waitMembers(id, rest, nil)
+	}
+	c.post(c.leader(), "alice", "after the leader left", "left")
+	c.sameHistoryEverywhere(52)
 }
 
 // TestNextMembersRefusals: each change the rules forbid is refused with

@@ -20,8 +20,8 @@ import (
 // nodes that vote.
 
 // memberOp picks a change for u0 to ask through sn: add a spare, promote a
-// learner, remove a learner or a voter other than the leader while more
-// than three vote; "" if none applies.
+// learner, remove a learner or a voter (the leader too) while more than
+// three vote; "" if none applies.
 func (w *simWorld) memberOp(sn *simNode) string {
 	cur := sn.n.membersView.Load()
 	if cur == nil {
@@ -38,12 +38,9 @@ func (w *simWorld) memberOp(sn *simNode) string {
 	for _, id := range learners {
 		ops = append(ops, "promote "+id, "remove "+id)
 	}
-	l := w.leader()
 	if len(voters) > 3 {
 		for _, id := range voters {
-			if l == nil || id != l.id {
-				ops = append(ops, "remove "+id)
-			}
+			ops = append(ops, "remove "+id) // the leader too: it hands over first
 		}
 	}
 	if len(ops) == 0 {

@@ -112,9 +112,45 @@ func (n *Node) Conf() ConfID { return n.conf }
 // membership (Member.Learner).
 func (n *Node) NonVoter() bool { return n.nonVoter }
 
-// isLearner: this node does not vote, because its data were lost (learner)
-// or because the membership says so (nonVoter).
-func (n *Node) isLearner() bool { return n.learner || n.nonVoter }
+// isLearner: this node does not vote, because its data were lost (learner),
+// because the membership says so (nonVoter), or while it hands over
+// (HandOver).
+func (n *Node) isLearner() bool { return n.learner || n.nonVoter || n.now < n.handOverUntil }
+
+// handOverFailures: failure timeouts a node that hands over keeps out of
+// elections, time for the others to elect one of them and for the change
+// that asked for it to commit.
+const handOverFailures = 10
+
+// HandOver makes this node give up its leadership, if it leads, and take
+// part in elections for the next handOverFailures failure timeouts only as a
+// learner does: it relays tokens, never votes, never starts a round, never
+// leads; so one of the others is elected. The caller uses it before the
+// membership change that removes this node (a leader is never removed
+// while it leads). Safe at any time: a node that votes less can only make
+// elections slower, never elect two leaders (I1), and its candidacy is on
+// no token, so no winner's completeness depends on it (I3).
+func (n *Node) HandOver() {
+	n.handOverUntil = n.now + int64(handOverFailures*n.cfg.FailureTicks)
+	n.handingOver = true
+	n.outTok = nil
+	if n.role == RoleLeader {
+		n.stepDown("handing over leadership")
+	} else if n.role == RoleCandidate {
+		n.role = RoleFollower
+	}
+}
+
+// tickHandOver ends a hand-over whose time is up: the node votes again.
+func (n *Node) tickHandOver() {
+	if n.handingOver && n.now >= n.handOverUntil {
+		n.handingOver = false
+		if !n.isLearner() {
+			n.endLearner()
+			n.reason = "hand-over over: votes again"
+		}
+	}
+}
 
 // voterIDs lists the voting members of this node's membership, in ring order.
 func (n *Node) voterIDs() []string {

@@ -341,3 +341,38 @@ func TestTokenMembershipEncoding(t *testing.T) {
 		t.Fatal("voters without a membership were encoded")
 	}
 }
+
+// TestHandOver: a node that hands over relays a token without voting and
+// starts no round; once its time is up it votes again.
+func TestHandOver(t *testing.T) {
+	n := newLearnerNode(t, false, HardState{Term: 3, Vote: "n1", Leader: "n1"})
+	hbFrom(t, n, "n2", 3, "n1", false)
+	hbFrom(t, n, "n3", 3, "n1", false)
+	drain(n)
+	n.HandOver()
+	if n.Role() == RoleLeader || !n.isLearner() {
+		t.Fatalf("after HandOver: role %s, learner %v", n.Role(), n.isLearner())
+	}
+	step(t, n, Message{Type: MsgToken, From: "n3", Term: 4, Origin: "n3", Best: Candidate{ID: "n3", LastTerm: 3, LastIndex: 9},
+		Passed: []string{"n3"}})
+	rd := n.Ready()
+	n.Advance(rd)
+	if rd.HardState == nil || rd.HardState.Vote != "" {
+		t.Fatalf("a node handing over voted: %+v", rd.HardState)
+	}
+	if toks := tokensIn(rd.Messages); len(toks) != 1 || len(toks[0].Passed) != 1 {
+		t.Fatalf("relayed %v, want the token unchanged", toks)
+	}
+	for i := 0; i < handOverFailures*n.cfg.FailureTicks; i++ {
+		n.Tick()
+	}
+	drain(n)
+	if n.isLearner() {
+		t.Fatal("still handing over after its time")
+	}
+	step(t, n, Message{Type: MsgToken, From: "n3", Term: 9, Origin: "n3", Best: Candidate{ID: "n3", LastTerm: 3, LastIndex: 9},
+		Passed: []string{"n3"}})
+	if hs := n.HardState(); hs.Term != 9 || hs.Vote != "n3" {
+		t.Fatalf("after the hand-over: %s, want a vote for n3 in term 9", hs.Describe())
+	}
+}

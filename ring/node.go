@@ -49,6 +49,10 @@ type Node struct {
 	// nonVoter: this node is a Member.Learner of the current membership
 	// (membership.go); it acts as a learner while it is one.
 	nonVoter bool
+	// handOverUntil: while now is before it, this node hands over
+	// (membership.go, HandOver); handingOver until that ended.
+	handOverUntil int64
+	handingOver   bool
 	// strangers: senders of heartbeats that are not in this node's
 	// membership, by the tick last heard (membership.go, answerStrangers).
 	strangers map[string]int64
@@ -165,6 +169,7 @@ func (n *Node) candidacy() Candidate {
 // Tick advances logical time by one tick.
 func (n *Node) Tick() {
 	n.now++
+	n.tickHandOver()
 	n.tickDetector()
 	n.tickHeartbeat()
 	n.tickRelays()
