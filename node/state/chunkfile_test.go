@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -111,5 +112,87 @@ func TestChunkFile(t *testing.T) {
 	}
 	if _, err := Restore(data, Options{Messages: src}); !errors.Is(err, ErrImage) {
 		t.Fatalf("restore of stored chunks without a chunk file: %v", err)
+	}
+}
+
+// Chunks are written in batches: one put and not yet written reads back
+// from memory, one written from the file; sync, ReadAt and Close write
+// them; truncate cuts the unwritten ones too; and a write that fails
+// keeps the chunks, readable, for sync to report.
+func TestChunkFileBuffer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chunks")
+	cf, err := OpenChunkFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 100+i%50) }
+	var offs []int64
+	for i := range 2000 { // about 300 KB: several writes, a tail in memory
+		off, err := cf.put(chunk(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	onDisk := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if d := onDisk(); d == int64(chunkHeaderSize) || d >= cf.Size() {
+		t.Fatalf("%d bytes on disk of %d: the chunks were not written in batches", d, cf.Size())
+	}
+	check := func(what string, n int) {
+		t.Helper()
+		for i := range n {
+			got, err := cf.get(offs[i], len(chunk(i)))
+			if err != nil || !bytes.Equal(got, chunk(i)) {
+				t.Fatalf("%s: chunk %d: %v", what, i, err)
+			}
+		}
+	}
+	check("buffered", 2000)
+	// Cut within what is not written yet, then within what is.
+	if err := cf.truncate(offs[1990]); err != nil {
+		t.Fatal(err)
+	}
+	check("cut in memory", 1990)
+	if _, err := cf.get(offs[1995], len(chunk(1995))); err == nil {
+		t.Fatal("a chunk cut off still reads")
+	}
+	if err := cf.truncate(offs[100]); err != nil || cf.Size() != offs[100] || onDisk() > offs[100] {
+		t.Fatalf("cut on disk: %v, size %d, %d on disk, want %d", err, cf.Size(), onDisk(), offs[100])
+	}
+	check("cut on disk", 100)
+	for i := 100; i < 110; i++ {
+		if offs[i], err = cf.put(chunk(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := make([]byte, 4)
+	if _, err := cf.ReadAt(raw, offs[109]); err != nil || onDisk() != cf.Size() || raw[0] != 109 {
+		t.Fatalf("ReadAt of a chunk not yet written: %v, %d on disk of %d", err, onDisk(), cf.Size())
+	}
+	check("after ReadAt", 110)
+
+	// Writes fail (the descriptor is closed): the chunks stay in memory.
+	cf.f.Close()
+	for i := 110; i < 1000; i++ {
+		if offs[i], err = cf.put(chunk(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(cf.buf) < chunkWriteBuf {
+		t.Fatalf("%d bytes buffered after failed writes", len(cf.buf))
+	}
+	for i := 110; i < 1000; i++ {
+		if got, err := cf.get(offs[i], len(chunk(i))); err != nil || !bytes.Equal(got, chunk(i)) {
+			t.Fatalf("chunk %d after failed writes: %v", i, err)
+		}
+	}
+	if err := cf.sync(); err == nil {
+		t.Fatal("sync after failed writes reported nothing")
 	}
 }
