@@ -186,6 +186,9 @@ func (f *frameModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed.Load() { // the session is ending (program.end reads the App)
+		return f, nil
+	}
 	_, cmd := f.app.Update(msg)
 	f.changed()
 	if f.wake == nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/ssh"
 	"github.com/muesli/termenv"
@@ -17,6 +16,9 @@ import (
 // wish/bubbletea's MiddlewareWithProgramHandler does (that package needs
 // github.com/charmbracelet/x/input, which go.mod does not carry), with these
 // differences:
+//   - the model runs in our own program (program.go), not bubbletea's: the
+//     session's handler reads and decodes the keys itself, so an idle
+//     session holds two goroutines fewer;
 //   - window changes go through the hub client (the pump is the only caller
 //     of p.Send), and the winch channel is drained until the session closes
 //     (docs/DEPENDENCIES.md §2.6);
@@ -24,7 +26,7 @@ import (
 //     never answers cannot block the first frame or lose its first key
 //     (§2.3); it assumes a dark background;
 //   - the program ends with the session's context and is unregistered from
-//     the hub as soon as Run returns (§2.5).
+//     the hub as soon as it quits (§2.5).
 func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("chat")
@@ -41,33 +43,32 @@ func (s *Server) teaMiddleware(next ssh.Handler) ssh.Handler {
 			env: sess.Environ(),
 		})
 		fm := newFrameModel(app, out, s.cfg.FPS)
-		p := tea.NewProgram(fm,
-			tea.WithInput(sess),
-			tea.WithOutput(out),
-			tea.WithoutRenderer(), // frameModel draws (screen.go)
-			tea.WithoutSignalHandler(),
-			tea.WithContext(sess.Context()),
-		)
+		p := newProgram(fm, sess, sess.Context())
 		fm.send = p.Send
 		c := s.hub.register(id.Name, p, winCh, fm.apply, fm.deferred, fm.trim) // its pump reads winCh
 		fm.wake = c.DrawSoon
 		app.setClient(c)
+		// end runs once, in whichever goroutine quits the program (a key's
+		// command, the hub's pump, the connection's end, the handler at the
+		// end of its input); its Exit closes the channel, which ends the
+		// handler's read.
+		p.end = func() {
+			fm.close() // no frame after this: the terminal is restored next
+			s.hub.Unregister(c)
+			if !s.isClosing() {
+				app.MarkCurrentRead()
+			}
+			_, _ = io.WriteString(out, termLeave)
+			if msg := app.ExitMessage(); msg != "" {
+				_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
+			} else if s.isClosing() {
+				_, _ = io.WriteString(sess.Stderr(), s.reconnectText(sess, id.Name))
+			}
+			_ = sess.Exit(0)
+		}
+		defer p.quit() // a panic below still ends the program and unregisters it
 		_, _ = io.WriteString(out, termEnter)
-		if _, err := p.Run(); err != nil && !isCtxEnd(err) {
-			s.log.Debug("chat program ended", "user", id.Name, "err", err)
-		}
-		fm.close() // no frame after this: the terminal is restored next
-		p.Kill()
-		s.hub.Unregister(c)
-		if !s.isClosing() {
-			app.MarkCurrentRead()
-		}
-		_, _ = io.WriteString(out, termLeave)
-		if msg := app.ExitMessage(); msg != "" {
-			_, _ = fmt.Fprintf(sess.Stderr(), "%s\r\n", msg)
-		} else if s.isClosing() {
-			_, _ = io.WriteString(sess.Stderr(), s.reconnectText(sess, id.Name))
-		}
+		_ = p.Run()
 		next(sess)
 	}
 }
@@ -102,10 +103,6 @@ func (s *Server) reconnectText(sess ssh.Session, user string) string {
 	}
 	return "this node (" + Clean(s.cfg.NodeID, 32) + ") is shutting down; reconnect to another node:\r\n" +
 		strings.Join(up, "") + strings.Join(down, "")
-}
-
-func isCtxEnd(err error) bool {
-	return err == tea.ErrProgramKilled || strings.Contains(err.Error(), "context canceled")
 }
 
 // newRenderer makes the session's lipgloss renderer from its TERM and
