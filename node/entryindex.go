@@ -114,15 +114,30 @@ func (r *entryReader) Entries(lo, hi uint64, maxBytes int) ([]replica.Entry, err
 // WAL holds an index twice (a discarded suffix rewritten), the later record
 // is the effective one.
 func (r *entryReader) entryRecords(first, last uint64) ([]replica.Entry, error) {
+	return r.entryRecordsInto(&entryScratch{}, first, last)
+}
+
+// entryScratch holds entryRecordsInto's buffers from one call to the next
+// (a bulk reader's, seed_serve.go); what it returns is valid until then.
+type entryScratch struct {
+	ents  []replica.Entry
+	spans [][2]int
+	buf   []byte
+}
+
+func (r *entryReader) entryRecordsInto(sc *entryScratch, first, last uint64) ([]replica.Entry, error) {
 	lo, hi, err := r.idx.Span(first, last)
 	if err != nil {
 		return nil, err
 	}
-	ents := make([]replica.Entry, last-first+1)
-	spans := make([][2]int, len(ents))
-	var buf []byte
+	n := int(last - first + 1)
+	ents := slices.Grow(sc.ents[:0], n)[:n]
+	clear(ents)
+	spans := slices.Grow(sc.spans[:0], n)[:n]
+	buf := sc.buf[:0]
+	defer func() { sc.ents, sc.spans, sc.buf = ents, spans, buf }()
 	err = r.wal.ReadRecords(lo, hi, func(seq uint64, rec []byte) error {
-		if buf == nil { // one allocation for the batch, sized by its first record
+		if cap(buf) == 0 { // one allocation for the batch, sized by its first record
 			buf = make([]byte, 0, (hi-lo+1)*uint64(len(rec)+len(rec)/4))
 		}
 		start := len(buf)
