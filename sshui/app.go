@@ -205,8 +205,8 @@ func (a *App) dirty() { a.roomsPane, a.membersPane = nil, nil }
 // trim drops the buffers frames are built in (frame, messagePane,
 // renderTail), the rendered side panes and every line's rendered rows:
 // an idle session kept 6 KiB of buffers and a few KiB of rendered text at
-// 80×24 for nothing. The screen remembers what it shows by hash only
-// (screen.last); the next frame renders what it needs again.
+// 80×24 for nothing. The screen then remembers what it shows by hash only
+// (screen.idle); the next frame renders what it needs again.
 func (a *App) trim() {
 	a.rowsBuf, a.cellsBuf, a.paneBuf, a.tailBuf = nil, nil, nil, nil
 	a.dirty()

@@ -47,9 +47,10 @@
 //	router    PTY + no command → chat; otherwise one exec command, read from
 //	          s.RawCommand() by cmdLine (s.Command() would shell-split); its own
 //	          recover prints "internal error" and exits 1
-//	chat      bubbletea program (tea.go) without bubbletea's renderer:
-//	          frameModel (screen.go) draws only what changed, only when
-//	          something changed; no frame ticker, so idle costs nothing
+//	chat      the chat model (a bubbletea Model) in our own program
+//	          (program.go, tea.go), not bubbletea's Program nor its
+//	          renderer: frameModel (screen.go) draws only what changed, only
+//	          when something changed; no frame ticker, so idle costs nothing
 //
 // TestMiddlewareOrder and TestWrongKeyNeverReachesCommandOrApp prove it.
 // The PublicKeyHandler accepts any well-formed key; keyboard-interactive is
@@ -58,6 +59,10 @@
 //
 // # Goroutines and their owners
 //
+//   - the session's handler (one per chat session, the library's): runs
+//     program.Run, which reads the terminal, decodes its keys (keys.go) and
+//     updates the model under frameModel's lock; it is what bubbletea's
+//     event loop, command loop and input reader (three goroutines) did.
 //   - Hub.Run (one per server): owns the Backend subscription (Filter{}) and
 //     the 1 s Status poll; fans events out with non-blocking sends, one
 //     boxed message shared by every session. Presence changes, and joins and
@@ -72,7 +77,7 @@
 //     pumpLinger, a minute, after): the only caller of that session's
 //     p.Send; it applies hub events to the app in batches under
 //     frameModel's lock and draws every frame (screen.go), so an event
-//     costs no switch to bubbletea's goroutines. Started by whatever queues
+//     costs no switch to another goroutine. Started by whatever queues
 //     work for it; gone for good after Unregister. An idle session holds
 //     none (its stack is the deepest of a session's).
 //   - Client.watchWindow (one per PTY session): forwards window sizes to
@@ -81,7 +86,8 @@
 //   - keepalive (per connection, no goroutine between probes): a timer
 //     sends keepalive@openssh.com every interval; no reply within one
 //     interval closes the connection.
-//   - tea.Cmds: Backend writes (Post, JoinRoom, …) run off the event loop
+//   - tea.Cmds: each in a goroutine of its own (program.exec), which sends
+//     its result to the model. Backend writes (Post, JoinRoom, …) run so,
 //     with PostTimeout; so do older-page History reads for PgUp (they may
 //     read the WAL on disk): at most one per conversation, merged by
 //     onOlderPage into the conversation it was read for. The first page of

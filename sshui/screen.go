@@ -35,13 +35,17 @@ const (
 var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // screen is what the terminal shows, and draws the difference to a frame.
-// It remembers each span by its column and a hash of its text, not the
-// text: the strings of a drawn frame need not outlive it (an idle session
-// kept a screenful of them, 3–6 KiB).
+// While the session is active it keeps the spans drawn (comparing them is
+// mostly comparing the same string with itself); once the session goes
+// idle (trim) it keeps only their hashes, so the strings of the last frame
+// need not outlive it (an idle session kept a screenful of them, 3–6 KiB).
+// Hashing every span of every frame instead cost a tenth of the CPU of a
+// delivered message.
 type screen struct {
 	out   io.Writer
-	last  [][]spanKey // rows on the terminal; nil: unknown, redraw all
-	cells []spanKey   // storage of last
+	last  [][]span    // rows on the terminal, while active
+	cells []span      // storage of last
+	keys  [][]spanKey // rows on the terminal, once idle; both nil: unknown, redraw all
 	w, h  int
 }
 
@@ -61,6 +65,17 @@ func spanKeyOf(sp span) spanKey {
 	return spanKey{col: int32(sp.col), n: int32(len(sp.text)), h: maphash.String(screenSeed, sp.text)}
 }
 
+// same reports whether span j of row i is on the terminal already.
+func (s *screen) same(i, j int, row []span) bool {
+	if s.keys != nil {
+		return i < len(s.keys) && len(s.keys[i]) == len(row) && s.keys[i][j] == spanKeyOf(row[j])
+	}
+	return i < len(s.last) && len(s.last[i]) == len(row) && s.last[i][j] == row[j]
+}
+
+// rows is how many rows the terminal shows.
+func (s *screen) rows() int { return max(len(s.last), len(s.keys)) }
+
 // draw writes the spans of frame that differ from the terminal. A row of
 // one span is erased whole and rewritten; a span of a multi-span row is a
 // pane padded to its width and overwrites it in place. Every row is at
@@ -73,18 +88,14 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 			frameBufs.Put(buf)
 		}
 	}()
-	if w != s.w || h != s.h || s.last == nil {
+	if w != s.w || h != s.h || s.last == nil && s.keys == nil {
 		buf.WriteString("\x1b[H\x1b[2J")
-		s.last = s.last[:0]
+		s.last, s.keys = s.last[:0], nil
 		s.w, s.h = w, h
 	}
 	for i, row := range frame {
-		var old []spanKey
-		if i < len(s.last) {
-			old = s.last[i]
-		}
 		if len(row) == 1 {
-			if len(old) != 1 || old[0] != spanKeyOf(row[0]) {
+			if !s.same(i, 0, row) {
 				cursorTo(buf, i, 0)
 				buf.WriteString("\x1b[2K")
 				buf.WriteString(row[0].text)
@@ -92,13 +103,13 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 			continue
 		}
 		for j, sp := range row {
-			if len(old) != len(row) || old[j] != spanKeyOf(sp) {
+			if !s.same(i, j, row) {
 				cursorTo(buf, i, sp.col)
 				buf.WriteString(sp.text)
 			}
 		}
 	}
-	for i := len(frame); i < len(s.last); i++ {
+	for i := len(frame); i < s.rows(); i++ {
 		cursorTo(buf, i, 0)
 		buf.WriteString("\x1b[2K")
 	}
@@ -107,7 +118,7 @@ func (s *screen) draw(frame [][]span, w, h int) error {
 	return err
 }
 
-// keep records frame in the screen's own storage (the App reuses its own
+// keep copies frame into the screen's own storage (the App reuses its own
 // for the next frame).
 func (s *screen) keep(frame [][]span) {
 	n := 0
@@ -115,16 +126,32 @@ func (s *screen) keep(frame [][]span) {
 		n += len(row)
 	}
 	if cap(s.cells) < n {
-		s.cells = make([]spanKey, 0, n)
+		s.cells = make([]span, 0, n)
 	}
-	s.cells, s.last = s.cells[:0], s.last[:0]
+	s.cells, s.last, s.keys = s.cells[:0], s.last[:0], nil
 	for _, row := range frame {
 		start := len(s.cells)
-		for _, sp := range row {
-			s.cells = append(s.cells, spanKeyOf(sp))
-		}
+		s.cells = append(s.cells, row...)
 		s.last = append(s.last, s.cells[start:len(s.cells):len(s.cells)])
 	}
+}
+
+// idle trades the spans on the terminal for their hashes: the session has
+// gone quiet (frameModel.trim), and the next frame may be a while.
+func (s *screen) idle() {
+	if s.last == nil {
+		return
+	}
+	keys := make([][]spanKey, len(s.last))
+	cells := make([]spanKey, 0, len(s.cells))
+	for i, row := range s.last {
+		start := len(cells)
+		for _, sp := range row {
+			cells = append(cells, spanKeyOf(sp))
+		}
+		keys[i] = cells[start:len(cells):len(cells)]
+	}
+	s.keys, s.last, s.cells = keys, nil, nil
 }
 
 // cursorTo moves to row i, column col (both 0-based).
@@ -297,6 +324,7 @@ func (f *frameModel) trim() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.app.trim()
+	f.scr.idle()
 }
 
 // draw writes the frame's difference. Call with mu held.
