@@ -31,7 +31,9 @@ for n in $counts; do
     [ "$s" -gt 0 ] || { echo "$(basename "$bin") n=$n: no session connected"; s=1; }
     echo "$(basename "$bin") n=$n: $s sessions open; RSS $r0 -> $r KiB = $(( (r - r0) / s )) KiB/session;" \
          "heap $((heap / 1024 / s)) KiB, stacks $((stack / 1024 / s)) KiB, goroutines $((g / s))/session; load $(cut -d' ' -f1 /proc/loadavg)"
-    kill $b 2>/dev/null || true; kill -INT $srv; wait $srv 2>/dev/null || true; wait $b 2>/dev/null || true
+    # The benchmark first (it reports sessions that ended before it did),
+    # then the server.
+    kill $b 2>/dev/null || true; wait $b 2>/dev/null || true; kill -INT $srv; wait $srv 2>/dev/null || true
     grep -E "sessions connected|connect time" "$out/idle-mem.$$.bench" | sed 's/^ */    /' || true
   done
 done

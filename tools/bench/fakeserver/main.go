@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -37,7 +38,17 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address (heap and goroutine profiles)")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: Go's default; 1: every allocation, for exact heap profiles)")
+	logLevel := flag.String("log", "", "log the SSH server's lines at this level (debug, info, warn) to stderr; default: none")
 	flag.Parse()
+	var logger *slog.Logger
+	if *logLevel != "" {
+		var lv slog.Level
+		if err := lv.UnmarshalText([]byte(*logLevel)); err != nil {
+			fmt.Fprintln(os.Stderr, "fakeserver: --log:", err)
+			os.Exit(2)
+		}
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	}
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
 	}
@@ -61,14 +72,14 @@ func main() {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	if err := run(*addr, *maxSessions, *rate); err != nil {
+	if err := run(*addr, *maxSessions, *rate, logger); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserver:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(addr string, maxSessions int, rate float64) error {
+func run(addr string, maxSessions int, rate float64, logger *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -86,7 +97,7 @@ func run(addr string, maxSessions int, rate float64) error {
 		return err
 	}
 	srv, err := sshui.New(sshui.Config{Listener: ln, NodeID: "fake1", HostKeyPath: filepath.Join(dir, "host_ed25519"),
-		MaxSessions: maxSessions, RateLimit: rate}, sshuitest.New("fake1", time.Now))
+		MaxSessions: maxSessions, RateLimit: rate, Logger: logger}, sshuitest.New("fake1", time.Now))
 	if err != nil {
 		return err
 	}
