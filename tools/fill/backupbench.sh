@@ -9,7 +9,9 @@
 # PORTS and PROFILE as in catchuplatency.sh (PORTS must be the same);
 # CIPHER=NAME passes -c NAME to the ssh that receives the backup;
 # CLIENT_NICE=K runs that ssh under nice -n K (it stands for another host);
-# SINK=/dev/null throws the backup away (no restore then).
+# SINK=/dev/null throws the backup away (no restore then); PULSE=S stops and
+# continues that ssh every S seconds and compares the posts made while the
+# backup ran with those made while it was stopped (benchlib.sh, pulse).
 set -u
 N=${N:-1000000}
 BIN=${1:-bin/syncnet}
@@ -26,6 +28,7 @@ waitlog() { # id pattern count
 }
 for id in node1 node2 node3; do : > $B/$id.log; start $id; done
 for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
+for id in node1 node2 node3; do verified $id; done
 sleep 5
 profile_begin node1 node2 node3
 echo "idle: $(bash $HERE/postlatency.sh $SSH1 300 idle)"
@@ -40,13 +43,16 @@ for i in $(seq 1 600); do [ -f $B/during.raw ] && [ "$(wc -l < $B/during.raw)" -
 L=$(leader node1); BK=node2; [ "$L" = node2 ] && BK=node3
 SINK=${SINK:-$B/backup.tar}
 profile_begin node1 node2 node3; t0ns=$(date +%s%N)
-$S -p $(port $BK ssh_port) admin@127.0.0.1 backup > $SINK 2> $B/backup.err || { cat $B/backup.err; }
+$S -p $(port $BK ssh_port) admin@127.0.0.1 backup > $SINK 2> $B/backup.err & BKP=$!
+[ -n "${PULSE:-}" ] && { pulse $BKP "! kill -0 $BKP 2>/dev/null" & PUL=$!; }
+wait $BKP || cat $B/backup.err
 t1ns=$(date +%s%N); profile_end node1 node2 node3 | sed 's/^/  backup /'
 echo "leader during the backup: $L; backup from $BK"
 touch $B/during.raw.stop; wait $LAT
 # The file's size, or (thrown away) the node's own count of what it wrote.
 if [ -f "$SINK" ]; then bytes=$(stat -c %s $SINK); else bytes=$(grep -o 'done: .* MB' $B/backup.err | awk '{printf "%d", $(NF-1) * 1000000}'); fi
 echo "backup: $bytes bytes in $(echo "($t1ns - $t0ns)/1000000000" | bc -l | cut -c1-6) s: $(echo "$bytes / (($t1ns - $t0ns)/1000)" | bc) MB/s; $(tail -1 $B/backup.err)"
+[ -n "${PULSE:-}" ] && { wait $PUL; echo "pulsed every $PULSE s:"; pulse_report $B/during.raw; }
 echo "posts during the backup: $(awk -v a=$t0ns -v b=$t1ns '$1 >= a && $1 < b {print $2}' $B/during.raw | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')"
 for id in node1 node2 node3; do kill -TERM $(cat $B/$id.pid); done; sleep 2
 [ "$SINK" = /dev/null ] && exit 0

@@ -8,7 +8,10 @@
 # usage (from the repository root, after make build): tools/fill/catchuplatency.sh [BIN]
 # PORTS=K adds K to every port of cluster.toml (another cluster on this
 # machine); PROFILE=1 also prints, for the copy's window, the CPU each node
-# process used and node1's and node2's fsync and commit-latency histograms.
+# process used and node1's and node2's fsync and commit-latency histograms;
+# PULSE=S stops and continues node3 every S seconds while it copies, and
+# compares the posts made while it copied with those made while it was
+# stopped (benchlib.sh, pulse).
 set -u
 N=${N:-1000000}
 BIN=${1:-bin/syncnet}
@@ -32,6 +35,7 @@ waitlog() { # id pattern count
 }
 for id in node1 node2 node3; do start $id; done
 for id in node1 node2 node3; do waitlog $id "caught up; serving SSH" 1; done
+for id in node1 node2 node3; do verified $id; done
 [ "${REUSE:-0}" = 1 ] || for id in node1 node2 node3; do waitlog $id "snapshot written" 1; done
 sleep 5
 profile_begin node1 node2 node3
@@ -46,11 +50,13 @@ RAW=$B/during.raw bash $HERE/postlatency.sh $SSH1 100000 during & LAT=$!
 # Start once posts are flowing (postlatency.sh first opens its connections).
 for i in $(seq 1 600); do [ -f $B/during.raw ] && [ "$(wc -l < $B/during.raw)" -ge 5 ] && break; sleep 0.1; done
 profile_begin node1 node2; t0=$(date +%s.%N); t0ns=$(date +%s%N); start node3
+[ -n "${PULSE:-}" ] && { pulse $(cat $B/node3.pid) "grep -q 'log copied' $B/node3.log" & PUL=$!; }
 waitlog node3 "promoted from learner to voting member" 1
 t1ns=$(date +%s%N); profile_end node1 node2 node3 | sed 's/^/  copy /'
 touch $B/during.raw.stop; wait $LAT
 echo "leader during the copy: $(leader node1)"
 echo "node3 promoted $(echo "($t1ns - $t0ns) / 1000000000" | bc -l | cut -c1-6) s after its start; its log: $(grep -o 'log copied.*took=[^ ]*' $B/node3.log | head -1)"
+[ -n "${PULSE:-}" ] && { wait $PUL; echo "pulsed every $PULSE s until the log was copied:"; pulse_report $B/during.raw; }
 echo "during the catch-up: $(awk -v a=$t0ns -v b=$t1ns '$1 >= a && $1 < b {print $2}' $B/during.raw | sort -n | awk '{a[NR]=$1} END {printf "n=%d p50=%.1fms p99=%.1fms max=%.1fms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')"
 s2=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
 echo "suspicions logged by node1 and node2 since node3 was killed: $((s2 - s1)); leader-silent alarms in all: $(cat $B/node1.log $B/node2.log | grep -c 'silent for')"
