@@ -38,6 +38,13 @@ func sampleBodies() []Body {
 		&MembershipChanged{Op: MemberAdd, Node: "node4", By: "admin",
 			Spec:    `{"id":"node4","host":"10.0.0.4","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":4,"learner":true}`,
 			Members: `[{"id":"node1","host":"10.0.0.1","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":1},{"id":"node4","host":"10.0.0.4","ssh_port":2222,"peer_port":7001,"heartbeat_port":7101,"election_port":7201,"ring":4,"learner":true}]`},
+		&RoomAccessSet{Room: "ops", Private: 1, Authority: Authority{By: "bob"}},
+		&RoomInvited{Room: "ops", User: "carol", Authority: Authority{By: "bob"}},
+		&RoomRemoved{Room: "ops", User: "mallory", Reason: "left the team", Authority: Authority{By: "admin", Admin: 1}},
+		&KeyAdded{Name: "alice", KeyFingerprint: "SHA256:def", Label: "ssh-ed25519 laptop", Authority: Authority{By: "alice"}},
+		&KeyRemoved{Name: "alice", KeyFingerprint: "SHA256:abc", Authority: Authority{By: "admin", Admin: 1}},
+		&NotifySet{User: "alice", Conv: "ops", Level: "mentions"},
+		&PrefSet{User: "alice", Name: "highlight", Value: "deploy", Remove: 1},
 	}
 }
 
