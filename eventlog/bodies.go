@@ -28,6 +28,12 @@ type MessagePosted struct {
 	ReplyLamport uint64 `json:"reply_lamport"`
 	// Action is 1 for an action ("/me waves"), 0 for plain text.
 	Action uint64 `json:"action,omitempty"`
+	// ReplyTo is the index of the message (in the same room) this one
+	// answers, 0 if none: a thread is a message and its replies. Added
+	// with kinds 27-29; a leader proposes a reply only once every member
+	// applies those kinds (node/kinds.go), and an older reader skips the
+	// field and shows a plain message.
+	ReplyTo uint64 `json:"reply_to,omitempty"`
 }
 
 func (*MessagePosted) Kind() Kind { return KindMessagePosted }
@@ -39,6 +45,9 @@ func (m *MessagePosted) Describe() string {
 	if m.Action != 0 {
 		s += " action"
 	}
+	if m.ReplyTo != 0 {
+		s += fmt.Sprintf(" reply_to=%d", m.ReplyTo)
+	}
 	return s
 }
 func (m *MessagePosted) Wire(w Wire) {
@@ -48,6 +57,7 @@ func (m *MessagePosted) Wire(w Wire) {
 	w.String(4, &m.ClientMsgID)
 	w.Uint(5, &m.ReplyLamport)
 	w.Uint(6, &m.Action)
+	w.Uint(7, &m.ReplyTo)
 }
 
 // RoomCreated creates a chat room.
@@ -82,11 +92,18 @@ type DirectMessage struct {
 	// Action is 1 for an action (/me), as in MessagePosted. Added after
 	// the kind: older readers skip the field and show the text plain.
 	Action uint64 `json:"action,omitempty"`
+	// ReplyTo is the index of the direct message (in the same
+	// conversation) this one answers, as in MessagePosted.
+	ReplyTo uint64 `json:"reply_to,omitempty"`
 }
 
 func (*DirectMessage) Kind() Kind { return KindDirectMessage }
 func (m *DirectMessage) Describe() string {
-	return fmt.Sprintf("from=%q to=%q text=%q id=%q", m.From, m.To, m.Text, m.ClientMsgID)
+	s := fmt.Sprintf("from=%q to=%q text=%q id=%q", m.From, m.To, m.Text, m.ClientMsgID)
+	if m.ReplyTo != 0 {
+		s += fmt.Sprintf(" reply_to=%d", m.ReplyTo)
+	}
+	return s
 }
 func (m *DirectMessage) Wire(w Wire) {
 	w.String(1, &m.From)
@@ -94,6 +111,7 @@ func (m *DirectMessage) Wire(w Wire) {
 	w.String(3, &m.Text)
 	w.String(4, &m.ClientMsgID)
 	w.Uint(5, &m.Action)
+	w.Uint(6, &m.ReplyTo)
 }
 
 // RoomMember is the body shared by MemberJoinedRoom and MemberLeftRoom.

@@ -45,6 +45,12 @@ func sampleBodies() []Body {
 		&KeyRemoved{Name: "alice", KeyFingerprint: "SHA256:abc", Authority: Authority{By: "admin", Admin: 1}},
 		&NotifySet{User: "alice", Conv: "ops", Level: "mentions"},
 		&PrefSet{User: "alice", Name: "highlight", Value: "deploy", Remove: 1},
+		&MessageEdited{Conv: "general", Target: 12, TargetID: "c-1", By: "alice", Text: "deploy done ✅ (v2)"},
+		&MessageDeleted{Conv: "@alice,bob", Target: 13, TargetID: "d-1", By: "admin", Admin: 1, Reason: "leaked a key"},
+		&ReactionSet{Conv: "general", Target: 12, By: "bob", Emoji: "👍"},
+		&ReactionSet{Conv: "general", Target: 12, By: "bob", Emoji: "👍", Remove: 1},
+		&MessagePosted{Room: "general", From: "bob", Text: "nice", ClientMsgID: "c-2", ReplyTo: 12},
+		&DirectMessage{From: "bob", To: "alice", Text: "thanks", ClientMsgID: "d-2", ReplyTo: 13},
 	}
 }
 
