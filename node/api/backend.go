@@ -125,6 +125,11 @@ type PostRequest struct {
 	Text   string
 	ID     string // the request id (exactly once); random when empty
 	Action bool   // an action (/me)
+	// ReplyTo is the message this one answers (0: none), in the same
+	// room or direct conversation; a reply to a reply goes to the thread
+	// of the first (Messages.Thread). A message that is not there, or
+	// that the user may not read, is ErrNotFound.
+	ReplyTo uint64
 }
 
 // Pending is a submitted request. Wait returns its committed index or why

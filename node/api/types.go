@@ -2,6 +2,7 @@ package api
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,12 @@ type Message struct {
 	Lamport uint64    `json:"lamport"`          // Lamport time (I6)
 	Time    time.Time `json:"time"`             // leader's wall clock, display only
 	Action  bool      `json:"action,omitempty"` // /me
+	// ReplyTo is the index of the message this one answers (0: none).
+	ReplyTo uint64 `json:"reply_to,omitempty"`
+	// Extra is what happened to the message since (edits, deletion,
+	// reactions, replies: messages.go), nil when nothing did. Reads fill
+	// it in; it is never shared between two Messages.
+	Extra *MessageExtra `json:"extra,omitempty"`
 }
 
 // IsDM reports whether m is a direct message.
@@ -26,6 +33,19 @@ func DMRoom(a, b string) string {
 	p := []string{a, b}
 	sort.Strings(p)
 	return "@" + p[0] + "," + p[1]
+}
+
+// IsDMRoom reports whether conv is a direct conversation's key (DMRoom).
+func IsDMRoom(conv string) bool { return len(conv) > 0 && conv[0] == '@' }
+
+// InDMRoom reports whether user is one of the two parties of the direct
+// conversation conv (DMRoom).
+func InDMRoom(conv, user string) bool {
+	if !IsDMRoom(conv) {
+		return false
+	}
+	a, b, ok := strings.Cut(conv[1:], ",")
+	return ok && (user == a || user == b)
 }
 
 // EventKind says what an Event carries.
@@ -51,6 +71,7 @@ type Event struct {
 	Text    string // topic for EventTopic; status for EventPresence
 	Node    string
 	Mod     Moderation
+	Change  *MessageChange // EventMessageChanged (messages.go)
 }
 
 // Filter selects events. Zero value: every event.
@@ -68,6 +89,12 @@ func (f Filter) Match(e Event) bool {
 	if e.Kind == EventMessage && e.Message.IsDM() {
 		if f.DMsFor != "" {
 			return e.Message.From == f.DMsFor || e.Message.To == f.DMsFor
+		}
+		return len(f.Rooms) == 0
+	}
+	if e.Kind == EventMessageChanged && IsDMRoom(e.Room) {
+		if f.DMsFor != "" {
+			return InDMRoom(e.Room, f.DMsFor)
 		}
 		return len(f.Rooms) == 0
 	}
