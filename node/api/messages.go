@@ -83,9 +83,9 @@ const (
 // and the other reads set Message.Extra only for a message that was
 // edited, deleted, reacted to or answered.
 type MessageExtra struct {
-	Edits    int       `json:"edits,omitempty"`     // how many times it was edited
-	EditedAt time.Time `json:"edited_at,omitzero"`  // of the last edit
-	Deleted  bool      `json:"deleted,omitempty"`   // hidden: Text is ""
+	Edits    int       `json:"edits,omitempty"`      // how many times it was edited
+	EditedAt time.Time `json:"edited_at,omitzero"`   // of the last edit
+	Deleted  bool      `json:"deleted,omitempty"`    // hidden: Text is ""
 	By       string    `json:"deleted_by,omitempty"` // who deleted it
 	// Reactions, in the order each emoji was first used.
 	Reactions []Reaction `json:"reactions,omitempty"`
