@@ -61,7 +61,7 @@ func ParseRateLimited(s string) (*RateLimited, bool) {
 // entries; a backend may also refuse early, from its local state, without
 // proposing anything.
 type Refusal struct {
-	Action string    // "ban" or "mute": what refused it
+	Action string    // "ban", "mute", or RefusedAccess: what refused it
 	User   string    // the refused author
 	Room   string    // mute: the room it holds in ("" = every room)
 	By     string    // the moderator
@@ -76,6 +76,9 @@ type Refusal struct {
 // of day alone is shown when Until is within a day of At. The reason is not
 // cleaned here: sshui cleans everything it shows.
 func (r *Refusal) Error() string {
+	if r.Action == RefusedAccess {
+		return r.Reason // the access rules' sentence (rooms.go)
+	}
 	var b strings.Builder
 	b.WriteString("you are ")
 	if r.Action == "mute" {

@@ -30,6 +30,10 @@ import (
 //   - A muted user (any mute on them for that room or every room, active at
 //     the entry's time) may not post in the room or set its topic. Direct
 //     messages are not muted.
+//   - A private room lets in only its members and invited users: nobody
+//     else may post in it, set its topic or join it. Who may make a room
+//     private, invite, remove, add or remove keys, and which notification
+//     settings are valid is decided by authorizeAccess (access.go).
 //   - Everything else passes: leaving a room, presence (a node must always
 //     be able to say its user went offline), name binding, and moderation,
 //     whose authority is the admin key checked by the session that asked.
@@ -46,17 +50,19 @@ func (s *State) Authorize(ev eventlog.Event) *api.Refusal { return s.authorize(e
 func (s *State) authorize(ev eventlog.Event, modLocked bool) *api.Refusal {
 	var user, room string
 	scoped := false // mutes apply
+	in := ""        // a room that must let user in (access.go)
 	switch b := ev.Body.(type) {
 	case *eventlog.MessagePosted:
-		user, room, scoped = b.From, b.Room, true
+		user, room, scoped, in = b.From, b.Room, true, b.Room
 	case *eventlog.RoomTopicSet:
-		user, room, scoped = b.By, b.Room, true
+		user, room, scoped, in = b.By, b.Room, true, b.Room
 	case *eventlog.DirectMessage:
 		user = b.From
 	case *eventlog.MemberJoinedRoom:
-		user = b.User
+		user, in = b.User, b.Room
 	default:
-		return nil
+		r, _ := s.authorizeAccess(ev, modLocked) // private rooms, keys, settings
+		return r
 	}
 	if user == "" {
 		return nil
@@ -73,6 +79,9 @@ func (s *State) authorize(ev eventlog.Event, modLocked bool) *api.Refusal {
 	}
 	if ok {
 		return refusal(action, user, m, ev.Time)
+	}
+	if in != "" {
+		return s.refusesMember(ev, user, in, modLocked)
 	}
 	return nil
 }

@@ -10,17 +10,22 @@ import (
 	"github.com/syncnet/syncnet/node/api"
 )
 
-// Identity binds user names to the key that first claimed them.
+// Identity binds user names to the key that first claimed them, and to
+// the keys added since (keys.go).
 type Identity struct {
 	mu    sync.RWMutex
-	owner map[string]string // name -> key fingerprint
+	owner map[string]string    // name -> key fingerprint (the first of keys[name])
+	keys  map[string][]keyInfo // name -> every key, for a name with more than one (keys.go)
 }
 
-func NewIdentity() *Identity { return &Identity{owner: map[string]string{}} }
+func NewIdentity() *Identity {
+	return &Identity{owner: map[string]string{}, keys: map[string][]keyInfo{}}
+}
 
 func (p *Identity) Name() string { return "identity" }
 func (p *Identity) Kinds() []eventlog.Kind {
-	return []eventlog.Kind{eventlog.KindUserRegistered, eventlog.KindNameReleased}
+	return []eventlog.Kind{eventlog.KindUserRegistered, eventlog.KindNameReleased,
+		eventlog.KindKeyAdded, eventlog.KindKeyRemoved}
 }
 
 func (p *Identity) Apply(index uint64, ev eventlog.Event) []api.Event {
@@ -41,8 +46,13 @@ func (p *Identity) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 		// An admin freed the name: the next key to claim it owns it. The
 		// sessions using it end (sshui treats it like a kick).
 		delete(p.owner, b.Name)
+		delete(p.keys, b.Name)
 		mod := api.Moderation{Action: "release", Target: b.Name, By: b.By}
 		return []api.Event{{Kind: api.EventModeration, Index: index, User: b.Name, Mod: mod}}
+	case *eventlog.KeyAdded:
+		return p.applyKeyLocked(index, b.Name, b.KeyFingerprint, b.Label, b.By, true)
+	case *eventlog.KeyRemoved:
+		return p.applyKeyLocked(index, b.Name, b.KeyFingerprint, "", b.By, false)
 	}
 	return nil
 }

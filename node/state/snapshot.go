@@ -29,8 +29,9 @@ import (
 // the cache of recent messages starts empty and fills as rooms are posted
 // to and read.
 //
-// Format (version 4; versions 1 to 3 are read too: 1 has no field 14,
-// neither has chunk fields 4 to 6, and none has request field 8):
+// Format (version 5; versions 1 to 4 are read too: 1 has no field 14,
+// neither has chunk fields 4 to 6, none has request field 8, and only 5
+// has fields 30 to 34):
 //
 //	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
 //
@@ -52,6 +53,10 @@ import (
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
 //	14 m read    {1 s user, 2 s conversation, 3 v index}
 //	15 v epoch of the index chunk file the stored chunks are in (ChunkFile)
+//	30 m private room {1 s room, 2 s owner}     31 m let in {1 s room, 2 s user}
+//	32 m key {1 s name, 2 s fingerprint, 3 s label}
+//	33 m notify {1 s user, 2 s conversation, 3 s level}
+//	34 m pref {1 s user, 2 s name, 3 s value}   (snapshot_access.go)
 //	moderation = {1 s target, 2 s by, 3 s room, 4 s reason, 5 f until}
 //
 // Fields 1 to 6 appear once each, first; maps are written in key order, so
@@ -66,7 +71,7 @@ import (
 
 const (
 	imageMagic   = "SYNCSTAT"
-	imageVersion = 4
+	imageVersion = 5
 )
 
 // ErrImage is wrapped by every error Restore returns for data that is not
@@ -89,8 +94,9 @@ type Image struct {
 	members            map[string][]string
 	messages, lastLamp uint64
 	reads              map[string]map[string]uint64
-	chunks             *ChunkFile // holds the stored chunks the rooms refer to
-	epoch              uint64     // chunks' epoch at Capture
+	chunks             *ChunkFile  // holds the stored chunks the rooms refer to
+	epoch              uint64      // chunks' epoch at Capture
+	access             accessImage // fields 30 to 34 (snapshot_access.go)
 }
 
 type roomImage struct {
@@ -182,6 +188,7 @@ func (s *State) Capture() *Image {
 		im.reads[u] = maps.Clone(m)
 	}
 	rd.mu.RUnlock()
+	im.access = s.captureAccess()
 	return im
 }
 
@@ -305,6 +312,7 @@ func (im *Image) Encode() ([]byte, error) {
 		b = protowire.AppendTag(b, 15, protowire.VarintType)
 		b = protowire.AppendVarint(b, im.epoch)
 	}
+	b = im.access.encode(b, &e)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
@@ -371,7 +379,8 @@ func Restore(data []byte, opts Options) (*State, error) {
 	}
 	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow), chunks: o.Chunks,
 		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{},
-		version: v}
+		prefs: NewPrefs(), version: v}
+	d.acc = NewAccess(d.chat)
 	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
 	}
@@ -390,7 +399,7 @@ func Restore(data []byte, opts Options) (*State, error) {
 		}
 		d.chat.chunks = o.Chunks
 	}
-	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads), nil
+	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads, d.acc, d.prefs), nil
 }
 
 // restorer folds a snapshot's fields into fresh plugins.
@@ -401,6 +410,8 @@ type restorer struct {
 	mod   *Moderation
 	pres  *Presence
 	reads *Reads
+	acc   *Access
+	prefs *Prefs
 
 	version  byte       // of the format
 	chunks   *ChunkFile // Options.Chunks: where stored chunks are
@@ -596,6 +607,8 @@ func (d *restorer) top(f field) error {
 			return fmt.Errorf("read mark of %q in %q twice or zero", u, conv)
 		}
 		m[conv] = index
+	case 30, 31, 32, 33, 34:
+		return d.accessField(f)
 	default:
 		return fmt.Errorf("unknown field %d", f.num)
 	}
@@ -871,5 +884,5 @@ func (d *restorer) finish(o Options) error {
 	if total != d.chat.messages {
 		return fmt.Errorf("rooms hold %d messages; the count says %d", total, d.chat.messages)
 	}
-	return nil
+	return d.finishAccess()
 }

@@ -36,6 +36,12 @@ func propLog(rng *rand.Rand, n int) []eventlog.Event {
 			log[i] = eventlog.Event{Header: log[i].Header, Body: &eventlog.RoomCreated{Room: room, By: "ann"}}
 		case 1:
 			log[i].Time -= int64(time.Duration(rng.IntN(90)) * time.Second)
+		case 3, 4: // private rooms, keys, settings (access_test.go)
+			u := log[i].Author
+			if u == "" {
+				u = simUsers[rng.IntN(len(simUsers))]
+			}
+			log[i] = eventlog.Event{Header: log[i].Header, Body: randomAccessBody(rng, u)}
 		case 2: // an entry that names no request (applied every time)
 			log[i].Author, log[i].RequestID = "", ""
 			switch b := log[i].Body.(type) {
@@ -68,6 +74,7 @@ type stateDump struct {
 	Refusals map[uint64]api.Refusal
 	Refused  uint64
 	Count    uint64
+	Access   map[string]any // private rooms, keys, settings (dumpAccess)
 }
 
 // dump reads everything a State answers about the rooms, users and
@@ -138,6 +145,7 @@ func dump(t testing.TB, s *State, log []eventlog.Event, local bool) stateDump {
 		d.Outcomes[a+"\x00"+id] = []any{o, ok, ref != nil && reflect.DeepEqual(*ref, d.Refusals[o.Index])}
 	}
 	d.Refused, d.Count = s.Refused(), s.Chat.Count()
+	d.Access = dumpAccess(s, users, rooms)
 	return d
 }
 
@@ -147,6 +155,15 @@ func diffDumps(a, b stateDump) string {
 	for i := range va.NumField() {
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
 			f := va.Type().Field(i).Name
+			if m, ok := va.Field(i).Interface().(map[string]any); ok {
+				m2 := vb.Field(i).Interface().(map[string]any)
+				for k := range m {
+					if !reflect.DeepEqual(m[k], m2[k]) {
+						out = append(out, fmt.Sprintf("%s[%s]:\n  %#v\n  %#v", f, k, m[k], m2[k]))
+					}
+				}
+				continue
+			}
 			if m, ok := va.Field(i).Interface().(map[string][]api.Message); ok {
 				m2 := vb.Field(i).Interface().(map[string][]api.Message)
 				keys := make([]string, 0, len(m))

@@ -61,6 +61,8 @@ type State struct {
 	Moderation *Moderation
 	Presence   *Presence
 	Reads      *Reads
+	Access     *Access // private rooms (access.go)
+	Prefs      *Prefs  // notification settings (notify.go)
 	// Plugins routes entries to their plugin. Its Apply is State.Apply: it
 	// admits entries through the exactly-once table and Authorize first.
 	Plugins *Plugins
@@ -149,7 +151,7 @@ func NewWith(opts Options) *State {
 		c.chunks = o.Chunks
 	}
 	return newState(o, c, newOnce(o.OnceWindow),
-		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads())
+		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads(), NewAccess(c), NewPrefs())
 }
 
 // Validate reports whether NewWith and Restore accept opts.
@@ -158,10 +160,11 @@ func (o Options) Validate() error {
 	return err
 }
 
-func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads) *State {
-	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, once: t, opts: o}
-	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads)
-	s.locked = []lockedPlugin{s.Moderation, s.Chat, s.Identity, s.Presence, s.Reads}
+func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads, ac *Access, pr *Prefs) *State {
+	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, Access: ac, Prefs: pr, once: t, opts: o}
+	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads, s.Access, s.Prefs)
+	// Access after Chat: its Apply changes the chat's membership.
+	s.locked = []lockedPlugin{s.Moderation, s.Chat, s.Identity, s.Presence, s.Reads, s.Access, s.Prefs}
 	s.Plugins.admit = func(index uint64, ev eventlog.Event) bool {
 		p := s.prep.Prepare(ev)
 		return s.admit(index, ev, &p)
