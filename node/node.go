@@ -251,6 +251,7 @@ func newNode(o Options, now func() time.Time, bootID uint64) (*Node, error) {
 		subscribers: newSubscribers(), stopped: make(chan struct{}), caughtUp: make(chan struct{}), decoded: map[uint64]eventlog.Event{},
 		refused: map[string]uint64{}, refusedLogAt: map[string]time.Time{},
 	}
+	n.subscribers.canRead = func(user, conv string) bool { return n.state.CanRead(user, conv) }
 	n.index = newEntryIndex()
 	n.reader = &entryReader{idx: n.index}
 	n.membersApplied = n.configuredMembers() // until a snapshot or the log says otherwise

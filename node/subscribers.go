@@ -15,6 +15,9 @@ import (
 type subscribers struct {
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
+	// canRead is the node's read rule (state.CanRead) for subscriptions
+	// with a Filter.Reader (subscribers_access.go).
+	canRead func(user, conv string) bool
 }
 
 func newSubscribers() *subscribers { return &subscribers{subs: map[*subscription]struct{}{}} }
@@ -46,7 +49,7 @@ func (set *subscribers) publish(evs []api.Event) {
 	defer set.mu.Unlock()
 	for s := range set.subs {
 		for _, e := range evs {
-			if !s.f.Match(e) {
+			if !s.f.Match(e) || (s.f.Reader != "" && !set.readable(s.f.Reader, e)) {
 				continue
 			}
 			select {

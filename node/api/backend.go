@@ -40,6 +40,8 @@ import "context"
 //   - Text returned by the Backend is NOT trusted: a front end cleans
 //     everything it shows (sshui.Clean).
 type Backend interface {
+	Access // private rooms, notification settings, keys (rooms.go)
+
 	// Post appends a chat message to room and returns its committed index.
 	// seenLamport is the largest Lamport time the author had seen (I6). A
 	// banned author, or one muted in room, gets a *Refusal.

@@ -79,6 +79,10 @@ type Filter struct {
 	Rooms    []string // only messages/joins/leaves/topics of these rooms (empty: all)
 	DMsFor   string   // also direct messages to or from this user
 	Messages bool     // only EventMessage
+	// Reader, when set, leaves out the messages Reader may not read
+	// (Access.CanRead at the time each is applied): a private room's
+	// after Reader was removed from it, direct messages of others.
+	Reader string
 }
 
 // Match reports whether e passes f. Backends may use it.

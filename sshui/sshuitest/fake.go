@@ -42,6 +42,7 @@ type Fake struct {
 	gate       chan struct{}
 	submitted  int
 	allowances map[string][2]float64
+	acc        *fakeAccess // private rooms, keys, settings (access.go)
 }
 
 type room struct {
@@ -130,6 +131,10 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 	if f.muted(user, roomName) {
 		f.mu.Unlock()
 		return 0, api.ErrMuted
+	}
+	if err := f.memberRefusalLocked(user, roomName, false); err != nil {
+		f.mu.Unlock()
+		return 0, err
 	}
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
@@ -372,6 +377,12 @@ func (f *Fake) Members(roomName string) []api.Presence {
 
 func (f *Fake) membership(ctx context.Context, kind api.EventKind, user, roomName string) error {
 	f.mu.Lock()
+	if kind == api.EventJoin {
+		if err := f.memberRefusalLocked(user, roomName, true); err != nil {
+			f.mu.Unlock()
+			return err
+		}
+	}
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
 		return err
@@ -489,6 +500,7 @@ func (f *Fake) ReleaseName(ctx context.Context, name, by string) error {
 		return err
 	}
 	delete(f.names, name)
+	delete(f.accessLocked().keys, name)
 	mod := api.Moderation{Action: "release", Target: name, By: by}
 	f.publishLocked(api.Event{Kind: api.EventModeration, Index: f.index, User: name, Mod: mod})
 	return nil
@@ -576,7 +588,7 @@ func (f *Fake) Subscribe(filter api.Filter, buf int) api.Subscription {
 // Call with f.mu held, so events go out in index order.
 func (f *Fake) publishLocked(e api.Event) {
 	for s := range f.subs {
-		if !s.filter.Match(e) {
+		if !s.filter.Match(e) || (s.filter.Reader != "" && !f.readableLocked(s.filter.Reader, e)) {
 			continue
 		}
 		select {
