@@ -32,6 +32,8 @@ var layoutRules = []layoutRule{
 	{dir: "ring", forbid: []string{""}, why: "the election core imports nothing of ours"},
 	{dir: "node/api", forbid: []string{""}, stdOnly: true,
 		why: "the contract between a node and its front ends imports nothing of ours, nor anything outside the standard library"},
+	{dir: "node/search", forbid: []string{""},
+		why: "the search index is a library the node feeds: it imports nothing of ours"},
 	{dir: "node/state", forbid: []string{"sshui", "tools"},
 		why: "the replicated state is shared with the offline tools and knows no front end"},
 	{dir: "node", forbid: []string{"sshui", "tools"},

@@ -1,0 +1,479 @@
+package search
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Options configure an Index. The zero value is valid.
+type Options struct {
+	// FlushDocs is how many documents the memory segment holds before it is
+	// written as a segment (default 65,536); FlushBytes bounds its postings
+	// (default 32 MiB).
+	FlushDocs  int
+	FlushBytes int
+	// MergeFactor: this many consecutive segments of one size class are
+	// merged into one (default 4).
+	MergeFactor int
+	// NoSync skips fsync (benchmarks, tests).
+	NoSync bool
+	// NoMerge keeps segments as flushed (tests of several segments).
+	NoMerge bool
+	// Logger gets the index's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) normalized() Options {
+	if o.FlushDocs <= 0 {
+		o.FlushDocs = 1 << 16
+	}
+	if o.FlushBytes <= 0 {
+		o.FlushBytes = 32 << 20
+	}
+	if o.MergeFactor < 2 {
+		o.MergeFactor = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// manifest is the index's record of what it holds (manifest.json), written
+// whole and renamed into place: the segments in entry order and the last
+// entry they cover. Entries after Covered are indexed again from the log.
+type manifest struct {
+	Version   int           `json:"version"`
+	Tokenizer int           `json:"tokenizer"`
+	Covered   uint64        `json:"covered"`
+	Check     EntryCheck    `json:"check"`
+	Next      uint64        `json:"next"` // the next segment's number
+	Segments  []manifestSeg `json:"segments"`
+}
+
+// EntryCheck identifies the log entry the index covers up to, so an index
+// kept beside another log (a data directory restored or replaced) is
+// rebuilt, not believed. The caller fills it in.
+type EntryCheck struct {
+	Term uint64 `json:"term"`
+	Sum  uint32 `json:"sum"`
+}
+
+type manifestSeg struct {
+	Name  string `json:"name"`
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+	Docs  uint32 `json:"docs"`
+}
+
+const manifestVersion = 1
+
+// Index is a node's search index: immutable segments on disk, newest
+// documents in a memory segment, merged in the background. Documents are
+// added in log order by one writer (Add); any number of searches run
+// beside it. The index is derived state: it can be deleted at any time
+// and rebuilt from the log.
+type Index struct {
+	dir  string
+	opts Options
+
+	mu      sync.RWMutex
+	segs    []*segment // entry order; each holds a reference for the index
+	mem     *memSegment
+	covered uint64     // every entry up to it is indexed (in segs or mem)
+	check   EntryCheck // of the entry at covered, as the caller gave it
+	durable uint64     // covered by segs, as the manifest says
+	next    uint64
+	closed  bool
+
+	writeMu sync.Mutex // one writer of the manifest and of segments at a time
+
+	mergeC   chan struct{}
+	mergeEnd chan struct{}
+	mergeErr error
+}
+
+// Open opens the index in dir, creating it if needed. What cannot be used
+// is dropped with a log line: a manifest of other rules or that does not
+// decode empties the index; a damaged segment is dropped with every later
+// one, and Covered goes back to the end of the last good one.
+func Open(dir string, o Options) (*Index, error) {
+	o = o.normalized()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	x := &Index{dir: dir, opts: o, mem: newMemSegment(), mergeC: make(chan struct{}, 1), mergeEnd: make(chan struct{})}
+	var m manifest
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		if jerr := json.Unmarshal(data, &m); jerr != nil {
+			o.Logger.Warn("search index: manifest unreadable; rebuilding from the log", "dir", dir, "err", jerr)
+			m = manifest{}
+		} else if m.Version != manifestVersion || m.Tokenizer != TokenizerVersion {
+			o.Logger.Info("search index: built by other rules; rebuilding from the log", "dir", dir,
+				"version", m.Version, "tokenizer", m.Tokenizer)
+			m = manifest{}
+		}
+	}
+	x.next = m.Next
+	x.covered, x.check = m.Covered, m.Check
+	live := map[string]bool{}
+	for i, ms := range m.Segments {
+		s, err := openSegment(dir, ms.Name)
+		if err == nil && (s.meta.First != ms.First || s.meta.Last != ms.Last || s.meta.Docs != ms.Docs ||
+			(i > 0 && ms.First != m.Segments[i-1].Last+1)) {
+			s.close()
+			err = fmt.Errorf("segment %s: %w: it is not what the manifest says", ms.Name, errDamaged)
+		}
+		if err != nil {
+			o.Logger.Warn("search index: segment unusable; indexing its entries again", "dir", dir, "err", err)
+			x.covered, x.check = 0, EntryCheck{}
+			if i > 0 {
+				x.covered = m.Segments[i-1].Last
+			}
+			break
+		}
+		x.segs = append(x.segs, s)
+		live[ms.Name] = true
+	}
+	if len(x.segs) > 0 && x.covered < x.segs[len(x.segs)-1].meta.Last {
+		x.covered = x.segs[len(x.segs)-1].meta.Last
+	}
+	if len(x.segs) < len(m.Segments) {
+		// The check was of the manifest's covered entry; it no longer applies.
+		x.check = EntryCheck{}
+	}
+	x.durable = x.covered
+	// Files of unfinished or merged-away segments.
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		n := e.Name()
+		if base, _, ok := strings.Cut(n, "."); ok && strings.HasPrefix(n, "seg-") && !live[base] {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+	go x.mergeLoop()
+	return x, nil
+}
+
+// Covered is the last entry the index covers: documents of later entries
+// are not in it yet. check is what the caller gave for that entry.
+func (x *Index) Covered() (index uint64, check EntryCheck) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.covered, x.check
+}
+
+// Stats describes the index.
+type Stats struct {
+	Covered  uint64 // last entry indexed
+	Durable  uint64 // last entry in segments on disk
+	Segments int
+	Docs     uint64 // documents in segments and in memory
+	MemDocs  int
+	Bytes    int64 // segment files on disk
+}
+
+func (x *Index) Stats() Stats {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	st := Stats{Covered: x.covered, Durable: x.durable, Segments: len(x.segs), MemDocs: len(x.mem.docs)}
+	st.Docs = uint64(len(x.mem.docs))
+	for _, s := range x.segs {
+		st.Docs += uint64(s.meta.Docs)
+		for _, f := range s.meta.Files {
+			st.Bytes += f.Size
+		}
+	}
+	return st
+}
+
+// Reset empties the index (to rebuild it from the first entry).
+func (x *Index) Reset() error {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	x.mu.Lock()
+	old := x.segs
+	x.segs, x.mem, x.covered, x.durable, x.check = nil, newMemSegment(), 0, 0, EntryCheck{}
+	x.mu.Unlock()
+	err := x.writeManifest()
+	for _, s := range old {
+		s.obsolete.Store(true)
+		s.release()
+	}
+	return err
+}
+
+// Add and Flush are called by one goroutine, the writer.
+
+// Add indexes docs, the documents of the entries after Covered up to and
+// including covered, in entry order; check identifies entry covered. When
+// the memory segment is full it is written out as a segment first.
+func (x *Index) Add(docs []Doc, covered uint64, check EntryCheck) error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return errors.New("search index closed")
+	}
+	if covered < x.covered {
+		x.mu.Unlock()
+		return fmt.Errorf("search index: entries up to %d added after %d", covered, x.covered)
+	}
+	for _, d := range docs {
+		if d.Entry <= x.covered || d.Entry > covered {
+			x.mu.Unlock()
+			return fmt.Errorf("search index: document of entry %d outside %d..%d", d.Entry, x.covered+1, covered)
+		}
+	}
+	if x.mem.first == 0 {
+		x.mem.first = x.covered + 1
+	}
+	for _, d := range docs {
+		x.mem.add(d)
+	}
+	x.mem.last = covered
+	x.covered, x.check = covered, check
+	full := len(x.mem.docs) >= x.opts.FlushDocs || x.mem.bytes >= x.opts.FlushBytes
+	x.mu.Unlock()
+	if full {
+		return x.Flush()
+	}
+	return nil
+}
+
+// Flush writes the memory segment as a segment and records it in the
+// manifest. Called by the writer (Add calls it when the memory is full; the
+// owner calls it when idle or stopping).
+func (x *Index) Flush() error {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	x.mu.RLock()
+	m := x.mem
+	covered := x.covered
+	x.mu.RUnlock()
+	if covered == x.durable {
+		return nil
+	}
+	if m.empty() {
+		// Only entries without text: the manifest moves, no segment.
+		x.mu.Lock()
+		if x.mem == m {
+			x.mem = newMemSegment()
+		}
+		x.durable = covered
+		x.mu.Unlock()
+		return x.writeManifest()
+	}
+	x.mu.Lock()
+	name := fmt.Sprintf("seg-%06d", x.next)
+	x.next++
+	x.mu.Unlock()
+	// m is only read from here on: the writer (our caller) adds to the
+	// next memory segment after we swap it.
+	if err := writeMem(x.dir, name, m, !x.opts.NoSync); err != nil {
+		return fmt.Errorf("search index: write %s: %w", name, err)
+	}
+	s, err := openSegment(x.dir, name)
+	if err != nil {
+		return fmt.Errorf("search index: reopen %s: %w", name, err)
+	}
+	x.mu.Lock()
+	x.segs = append(x.segs, s)
+	if x.mem == m {
+		x.mem = newMemSegment()
+	}
+	x.durable = m.last
+	x.mu.Unlock()
+	if err := x.writeManifest(); err != nil {
+		return err
+	}
+	x.kickMerge()
+	return nil
+}
+
+// writeManifest records the segments and what they cover. Holds writeMu.
+func (x *Index) writeManifest() error {
+	x.mu.RLock()
+	m := manifest{Version: manifestVersion, Tokenizer: TokenizerVersion, Covered: x.durable, Next: x.next}
+	if x.durable == x.covered {
+		m.Check = x.check
+	}
+	for _, s := range x.segs {
+		m.Segments = append(m.Segments, manifestSeg{Name: s.name, First: s.meta.First, Last: s.meta.Last, Docs: s.meta.Docs})
+	}
+	x.mu.RUnlock()
+	data, _ := json.MarshalIndent(m, "", " ")
+	tmp := filepath.Join(x.dir, "manifest.json.tmp")
+	if err := writeFileSync(tmp, data, !x.opts.NoSync); err != nil {
+		return fmt.Errorf("search index: manifest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(x.dir, "manifest.json")); err != nil {
+		return fmt.Errorf("search index: manifest: %w", err)
+	}
+	if !x.opts.NoSync {
+		if d, err := os.Open(x.dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
+
+func (x *Index) kickMerge() {
+	if x.opts.NoMerge {
+		return
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return
+	}
+	select {
+	case x.mergeC <- struct{}{}:
+	default:
+	}
+}
+
+// sizeClass groups segments for merging: a flush's size and below is 0,
+// then a class per MergeFactor times more documents.
+func (x *Index) sizeClass(docs uint32) int {
+	c := 0
+	for n := uint64(x.opts.FlushDocs); uint64(docs) > n; n *= uint64(x.opts.MergeFactor) {
+		c++
+	}
+	return c
+}
+
+// mergeLoop merges segments in the background: whenever the newest
+// MergeFactor segments of one size class are consecutive, they become one.
+// So a history of N documents is O(log N) segments, and every document is
+// rewritten O(log N) times.
+func (x *Index) mergeLoop() {
+	defer close(x.mergeEnd)
+	for range x.mergeC {
+		for {
+			merged, err := x.mergeOnce()
+			if err != nil {
+				x.opts.Logger.Warn("search index: merge failed; segments kept as they are", "dir", x.dir, "err", err)
+				x.mu.Lock()
+				x.mergeErr = err
+				x.mu.Unlock()
+				break
+			}
+			if !merged {
+				break
+			}
+		}
+	}
+}
+
+// mergeOnce merges one run of segments if there is one.
+func (x *Index) mergeOnce() (bool, error) {
+	x.writeMu.Lock()
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		x.writeMu.Unlock()
+		return false, nil
+	}
+	f := x.opts.MergeFactor
+	var run []*segment
+	for end := len(x.segs); end >= f; end-- {
+		c := x.sizeClass(x.segs[end-1].meta.Docs)
+		k := end - 1
+		for k > 0 && end-k < f && x.sizeClass(x.segs[k-1].meta.Docs) == c {
+			k--
+		}
+		if end-k == f {
+			run = append(run, x.segs[k:end]...)
+			break
+		}
+	}
+	if run == nil {
+		x.mu.Unlock()
+		x.writeMu.Unlock()
+		return false, nil
+	}
+	for _, s := range run {
+		s.acquire()
+	}
+	name := fmt.Sprintf("seg-%06d", x.next)
+	x.next++
+	x.mu.Unlock()
+	// Flushes wait while the merge runs (writeMu); searches and Add do not.
+	// A merge of the largest classes takes seconds, which Add's next flush
+	// (at most FlushDocs later) may wait out.
+	x.writeMu.Unlock()
+	err := mergeSegments(x.dir, name, run, !x.opts.NoSync)
+	var s *segment
+	if err == nil {
+		s, err = openSegment(x.dir, name)
+	}
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	for _, r := range run {
+		defer r.release()
+	}
+	if err != nil {
+		removeSegment(x.dir, name)
+		return false, err
+	}
+	x.mu.Lock()
+	i := 0
+	for i < len(x.segs) && x.segs[i] != run[0] {
+		i++
+	}
+	if i+len(run) > len(x.segs) || x.segs[i+len(run)-1] != run[len(run)-1] || x.closed {
+		x.mu.Unlock() // reset or closed meanwhile
+		s.obsolete.Store(true)
+		s.release()
+		return false, nil
+	}
+	segs := append([]*segment{}, x.segs[:i]...)
+	segs = append(segs, s)
+	segs = append(segs, x.segs[i+len(run):]...)
+	x.segs = segs
+	x.mu.Unlock()
+	if err := x.writeManifest(); err != nil {
+		return false, err
+	}
+	for _, r := range run {
+		r.obsolete.Store(true)
+		r.release() // the index's own reference
+	}
+	x.opts.Logger.Debug("search index: merged", "segments", len(run), "into", name, "docs", s.meta.Docs)
+	return true, nil
+}
+
+// Close stops the background merge and closes the segments. It does not
+// flush: the owner calls Flush first if it wants the memory segment kept.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil
+	}
+	x.closed = true
+	close(x.mergeC)
+	x.mu.Unlock()
+	<-x.mergeEnd
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, s := range x.segs {
+		s.release()
+	}
+	x.segs = nil
+	return nil
+}

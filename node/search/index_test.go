@@ -1,0 +1,299 @@
+package search
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testWords = []string{"deploy", "build", "the", "leader", "log", "commit", "café", "Straße", "东京都", "京都",
+	"fix", "fixed", "fixing", "review", "a", "bug", "日本語", "привет", "don't", "x1", "ok"}
+
+// corpus is a history with edits: texts[msg] is each message's current text.
+type corpus struct {
+	docs  []Doc
+	texts map[uint64]string
+	conv  map[uint64]string
+	entry uint64
+}
+
+func newCorpus() *corpus { return &corpus{texts: map[uint64]string{}, conv: map[uint64]string{}} }
+
+func (c *corpus) gen(r *rand.Rand, n int) []Doc {
+	var out []Doc
+	for i := 0; i < n; i++ {
+		c.entry += 1 + uint64(r.IntN(3)) // entries without text between
+		var b strings.Builder
+		for k := 0; k < 1+r.IntN(12); k++ {
+			if k > 0 {
+				b.WriteString([]string{" ", ", ", "  ", "-"}[r.IntN(4)])
+			}
+			b.WriteString(testWords[r.IntN(len(testWords))])
+		}
+		d := Doc{Entry: c.entry, Message: c.entry, Conv: fmt.Sprintf("room%d", r.IntN(5)),
+			From: fmt.Sprintf("user%d", r.IntN(4)), Time: int64(c.entry) * int64(time.Second), Text: b.String()}
+		if r.IntN(5) == 0 {
+			d.Conv = "@user0,user1"
+		}
+		if len(c.docs) > 0 && r.IntN(8) == 0 { // an edit of an older message
+			old := c.docs[r.IntN(len(c.docs))]
+			d.Message, d.Conv, d.From = old.Message, old.Conv, old.From
+		}
+		c.texts[d.Message] = d.Text
+		c.conv[d.Message] = d.Conv
+		c.docs = append(c.docs, d)
+		out = append(out, d)
+	}
+	return out
+}
+
+// expected is the brute force answer: messages whose current text
+// matches, ordered by the entry of their newest text, newest first.
+func (c *corpus) expected(q *Query, f Filter) []uint64 {
+	m := NewMatcher(q)
+	seen := map[uint64]bool{}
+	var out []uint64
+	for i := len(c.docs) - 1; i >= 0; i-- {
+		d := c.docs[i]
+		if seen[d.Message] {
+			continue
+		}
+		seen[d.Message] = true
+		if f.Conv != "" && d.Conv != f.Conv || f.From != "" && d.From != f.From || d.Time < f.Since {
+			continue
+		}
+		if f.Readable != nil && !f.Readable(d.Conv) {
+			continue
+		}
+		if m.Match(c.texts[d.Message]) {
+			out = append(out, d.Message)
+		}
+	}
+	return out
+}
+
+// verified runs the search and keeps the candidates whose current text
+// matches, as the node does.
+func verified(t *testing.T, x *Index, c *corpus, q *Query, f Filter) []uint64 {
+	t.Helper()
+	m := NewMatcher(q)
+	var out []uint64
+	err := x.Search(q, f, func(cd Candidate) (bool, error) {
+		if cd.Conv != c.conv[cd.Message] {
+			t.Fatalf("candidate %d in %s, but it is in %s", cd.Message, cd.Conv, c.conv[cd.Message])
+		}
+		if m.Match(c.texts[cd.Message]) {
+			out = append(out, cd.Message)
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var testQueries = []string{"deploy", "Deploy build", `"deploy build"`, "fix*", `"the leader"`, "cafe", "strasse",
+	"京都", "京", "东京都", "日本", "don't", `"fix the bu*"`, "f*", "привет log", `"a a"`, "x1", "missing", `"bug fixed"`}
+
+func checkQueries(t *testing.T, x *Index, c *corpus) {
+	t.Helper()
+	filters := []Filter{{}, {Conv: "room1"}, {From: "user2"}, {Since: int64(c.entry/2) * int64(time.Second)},
+		{Readable: func(conv string) bool { return !strings.HasPrefix(conv, "@") }}, {Conv: "room2", From: "user1"}}
+	for _, qs := range testQueries {
+		q, err := Parse(qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for fi, f := range filters {
+			want := c.expected(q, f)
+			got := verified(t, x, c, q, f)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("query %s filter %d: got %d hits %v\nwant %d %v", qs, fi, len(got), head(got), len(want), head(want))
+			}
+		}
+	}
+}
+
+func head(s []uint64) []uint64 {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}
+
+func TestIndexMatchesBruteForce(t *testing.T) {
+	for _, merge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
+			dir := t.TempDir()
+			o := Options{FlushDocs: 97, MergeFactor: 2, NoSync: true, NoMerge: !merge}
+			x, err := Open(dir, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			c := newCorpus()
+			for round := 0; round < 6; round++ {
+				docs := c.gen(r, 50+r.IntN(200))
+				for len(docs) > 0 {
+					k := min(len(docs), 1+r.IntN(40))
+					covered := docs[k-1].Entry
+					if k < len(docs) && docs[k].Entry > covered+1 {
+						covered++ // an entry without text after the batch
+					}
+					if err := x.Add(docs[:k], covered, EntryCheck{Term: 1}); err != nil {
+						t.Fatal(err)
+					}
+					docs = docs[k:]
+				}
+				if round%3 == 1 {
+					checkQueries(t, x, c)
+				}
+			}
+			if merge {
+				waitMerged(t, x)
+			}
+			st := x.Stats()
+			if st.Docs != uint64(len(c.docs)) {
+				t.Fatalf("index holds %d documents, added %d", st.Docs, len(c.docs))
+			}
+			if merge && st.Segments > 8 || !merge && st.Segments < 6 {
+				t.Fatalf("%d segments (merge %v)", st.Segments, merge)
+			}
+			checkQueries(t, x, c)
+			if err := x.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			x.Close()
+			// Reopened, it holds the same.
+			y, err := Open(dir, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer y.Close()
+			if cov, _ := y.Covered(); cov != c.entry {
+				t.Fatalf("reopened covers %d, want %d", cov, c.entry)
+			}
+			checkQueries(t, y, c)
+		})
+	}
+}
+
+// waitMerged waits until no more merges are due.
+func waitMerged(t *testing.T, x *Index) {
+	t.Helper()
+	for i := 0; ; i++ {
+		merged, err := x.mergeOnce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !merged {
+			return
+		}
+	}
+}
+
+func TestIndexDamagedSegmentIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true}
+	x, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	c := newCorpus()
+	docs := c.gen(r, 200)
+	for i := 0; i < 200; i += 50 {
+		if err := x.Add(docs[i:i+50], docs[i+49].Entry, EntryCheck{Term: 1, Sum: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	segs := x.Stats().Segments
+	x.Close()
+	if segs != 4 {
+		t.Fatalf("%d segments, want 4", segs)
+	}
+	if cov, check := mustOpen(t, dir, o); cov != c.entry || check != (EntryCheck{Term: 1, Sum: 7}) {
+		t.Fatalf("reopened: covered %d check %v", cov, check)
+	}
+	// Flip a byte of the third segment's postings.
+	p := filepath.Join(dir, "seg-000002.post")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	os.WriteFile(p, b, 0o644)
+	cov, check := mustOpen(t, dir, o)
+	if want := docs[99].Entry; cov != want || check != (EntryCheck{}) {
+		t.Fatalf("after damage: covered %d check %v, want %d and no check", cov, check, want)
+	}
+	// A manifest that does not decode empties the index.
+	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte("{garbage"), 0o644)
+	if cov, _ := mustOpen(t, dir, o); cov != 0 {
+		t.Fatalf("after a bad manifest: covered %d", cov)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(left) != 0 {
+		t.Fatalf("files of unused segments left: %v", left)
+	}
+}
+
+func mustOpen(t *testing.T, dir string, o Options) (uint64, EntryCheck) {
+	t.Helper()
+	x, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	return x.Covered()
+}
+
+func TestIndexRefusesOutOfOrder(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 5, EntryCheck{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 6, EntryCheck{}); err == nil {
+		t.Fatal("an entry added twice was taken")
+	}
+	if err := x.Add(nil, 4, EntryCheck{}); err == nil {
+		t.Fatal("covered went back")
+	}
+}
+
+func TestPrefixTooBroad(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var docs []Doc
+	for i := 1; i <= MaxPrefixTerms+10; i++ {
+		docs = append(docs, Doc{Entry: uint64(i), Message: uint64(i), Conv: "r", Text: fmt.Sprintf("w%d", i)})
+	}
+	if err := x.Add(docs, uint64(len(docs)), EntryCheck{}); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := Parse("w*")
+	err = x.Search(q, Filter{}, func(Candidate) (bool, error) { return true, nil })
+	if _, ok := err.(*PrefixError); !ok {
+		t.Fatalf("w* over %d words: %v", len(docs), err)
+	}
+	q, _ = Parse("w12*")
+	n := 0
+	if err := x.Search(q, Filter{}, func(Candidate) (bool, error) { n++; return true, nil }); err != nil || n != 111 {
+		t.Fatalf("w12*: %d hits, %v", n, err)
+	}
+}

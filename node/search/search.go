@@ -1,0 +1,329 @@
+package search
+
+import (
+	"fmt"
+	"slices"
+)
+
+// MaxPrefixTerms bounds the words one prefix may stand for in one segment;
+// a shorter prefix than that needs is refused (PrefixError) rather than
+// answered in part.
+const MaxPrefixTerms = 2048
+
+// PrefixError says a prefix matches too many words to search.
+type PrefixError struct{ Prefix string }
+
+func (e *PrefixError) Error() string {
+	return fmt.Sprintf("%s* matches too many words: make the prefix longer", e.Prefix)
+}
+
+// Filter narrows a search.
+type Filter struct {
+	Conv  string // only this room or direct conversation ("": all)
+	From  string // only this author ("": all)
+	Since int64  // only entries at or after this time, Unix nanoseconds (0: all)
+	// Readable reports whether the searching user may read a
+	// conversation; documents of others are never offered (nil: all).
+	Readable func(conv string) bool
+}
+
+// Candidate is a message whose indexed text may match: the index proposes,
+// the caller decides against the message's current text.
+type Candidate struct {
+	Message uint64
+	Conv    string
+}
+
+// source is a segment, on disk or in memory.
+type source interface {
+	list(h uint64) (*postingList, error)
+	prefixHashes(prefix string, limit int) ([]uint64, error)
+	doc(ord uint32) (docRec, error)
+	numDocs() uint32
+	convName(id uint32) string
+	latest() uint32 // the newest document's time, Unix seconds
+}
+
+func (s *segment) prefixHashes(p string, limit int) ([]uint64, error) { return s.prefixTerms(p, limit) }
+func (s *segment) numDocs() uint32                                    { return s.meta.Docs }
+func (s *segment) convName(id uint32) string                          { return s.meta.Convs[id] }
+func (s *segment) latest() uint32                                     { return s.meta.MaxTime }
+
+func (m *memSegment) prefixHashes(p string, limit int) ([]uint64, error) {
+	return m.prefixTerms(p, limit), nil
+}
+func (m *memSegment) numDocs() uint32           { return uint32(len(m.docs)) }
+func (m *memSegment) convName(id uint32) string { return m.convs[id] }
+func (m *memSegment) latest() uint32            { return m.maxTime }
+
+// Search calls fn with the messages whose indexed text may match q under
+// f, newest entry first (a message edited later comes at its edit's
+// place), each message once, until fn returns false or an error. The
+// answer depends only on the entries indexed: every node that indexed the
+// same entries proposes the same candidates in the same order.
+func (x *Index) Search(q *Query, f Filter, fn func(Candidate) (bool, error)) error {
+	x.mu.RLock()
+	segs := slices.Clone(x.segs)
+	for _, s := range segs {
+		s.acquire()
+	}
+	defer func() {
+		for _, s := range segs {
+			s.release()
+		}
+	}()
+	st := &searchRun{q: q, f: f, fn: fn, seen: map[uint64]struct{}{}, readable: map[string]bool{}}
+	more, err := st.run(x.mem)
+	x.mu.RUnlock()
+	for i := len(segs) - 1; i >= 0 && more && err == nil; i-- {
+		more, err = st.run(segs[i])
+	}
+	return err
+}
+
+type searchRun struct {
+	q        *Query
+	f        Filter
+	fn       func(Candidate) (bool, error)
+	seen     map[uint64]struct{}
+	readable map[string]bool
+}
+
+// iter finds documents newest first: seekLE returns the largest matching
+// ordinal at or below x, or -1. Callers pass x that only decrease.
+type iter interface {
+	seekLE(x int64) (int64, error)
+	cost() uint32
+}
+
+func (p *postingList) cost() uint32 { return p.count }
+
+// run searches one source; more is false once fn is done.
+func (st *searchRun) run(src source) (more bool, err error) {
+	n := src.numDocs()
+	if n == 0 {
+		return true, nil
+	}
+	since := uint32(0)
+	if st.f.Since > 0 {
+		since = unixSeconds(st.f.Since)
+		if src.latest() < since {
+			return true, nil
+		}
+	}
+	var its []iter
+	term := func(h uint64) (bool, error) {
+		l, err := src.list(h)
+		if l == nil || err != nil {
+			return false, err
+		}
+		its = append(its, l)
+		return true, nil
+	}
+	if st.f.Conv != "" {
+		if ok, err := term(convTerm(st.f.Conv)); !ok {
+			return err == nil, err
+		}
+	}
+	if st.f.From != "" {
+		if ok, err := term(fromTerm(st.f.From)); !ok {
+			return err == nil, err
+		}
+	}
+	for _, c := range st.q.Clauses {
+		exact := c.Tokens
+		if c.Prefix {
+			exact = c.Tokens[:len(c.Tokens)-1]
+			p := c.Tokens[len(c.Tokens)-1]
+			hs, err := src.prefixHashes(p, MaxPrefixTerms)
+			if err != nil {
+				return false, err
+			}
+			if len(hs) > MaxPrefixTerms {
+				return false, &PrefixError{Prefix: p}
+			}
+			u := &unionIter{}
+			for _, h := range hs {
+				l, err := src.list(h)
+				if err != nil {
+					return false, err
+				}
+				if l != nil {
+					u.add(l)
+				}
+			}
+			if len(u.lists) == 0 {
+				return true, nil
+			}
+			its = append(its, u)
+		}
+		switch len(exact) {
+		case 0:
+		case 1:
+			if ok, err := term(termHash(exact[0])); !ok {
+				return err == nil, err
+			}
+		default:
+			ph := &phraseIter{}
+			for _, tok := range exact {
+				l, err := src.list(termHash(tok))
+				if l == nil || err != nil {
+					return err == nil, err
+				}
+				ph.lists = append(ph.lists, l)
+			}
+			its = append(its, ph)
+		}
+	}
+	var root iter = &andIter{its: its}
+	if len(its) == 1 {
+		root = its[0]
+	} else {
+		slices.SortStableFunc(its, func(a, b iter) int { return int(int64(a.cost()) - int64(b.cost())) })
+	}
+	for x := int64(n) - 1; ; {
+		ord, err := root.seekLE(x)
+		if ord < 0 || err != nil {
+			return err == nil, err
+		}
+		x = ord - 1
+		d, err := src.doc(uint32(ord))
+		if err != nil {
+			return false, err
+		}
+		if d.time < since {
+			continue
+		}
+		if _, dup := st.seen[d.msg]; dup {
+			continue
+		}
+		conv := src.convName(d.conv)
+		if st.f.Readable != nil {
+			ok, known := st.readable[conv]
+			if !known {
+				ok = st.f.Readable(conv)
+				st.readable[conv] = ok
+			}
+			if !ok {
+				continue
+			}
+		}
+		st.seen[d.msg] = struct{}{}
+		more, err := st.fn(Candidate{Message: d.msg, Conv: conv})
+		if !more || err != nil {
+			return false, err
+		}
+	}
+}
+
+// andIter: documents every iterator has (leapfrog, the cheapest first).
+type andIter struct{ its []iter }
+
+func (a *andIter) cost() uint32 { return a.its[0].cost() }
+
+func (a *andIter) seekLE(x int64) (int64, error) {
+	for {
+		y, err := a.its[0].seekLE(x)
+		if y < 0 || err != nil {
+			return -1, err
+		}
+		agree := true
+		for _, it := range a.its[1:] {
+			z, err := it.seekLE(y)
+			if z < 0 || err != nil {
+				return -1, err
+			}
+			if z < y {
+				x, agree = z, false
+				break
+			}
+		}
+		if agree {
+			return y, nil
+		}
+	}
+}
+
+// unionIter: documents any of its lists has (a prefix's words).
+type unionIter struct {
+	lists []*postingList
+	cur   []int64 // each list's position; -2: not yet sought
+	total uint32
+}
+
+func (u *unionIter) add(l *postingList) {
+	u.lists = append(u.lists, l)
+	u.cur = append(u.cur, -2)
+	u.total += l.count
+}
+
+func (u *unionIter) cost() uint32 { return u.total }
+
+func (u *unionIter) seekLE(x int64) (int64, error) {
+	best := int64(-1)
+	for i, l := range u.lists {
+		if u.cur[i] == -2 || u.cur[i] > x {
+			c, err := l.seekLE(x)
+			if err != nil {
+				return -1, err
+			}
+			u.cur[i] = c
+		}
+		best = max(best, u.cur[i])
+	}
+	return best, nil
+}
+
+// phraseIter: documents where its lists' tokens stand one after another.
+type phraseIter struct {
+	lists []*postingList
+	and   *andIter
+	sets  [][]int32
+}
+
+func (p *phraseIter) cost() uint32 {
+	c := p.lists[0].count
+	for _, l := range p.lists[1:] {
+		c = min(c, l.count)
+	}
+	return c
+}
+
+func (p *phraseIter) seekLE(x int64) (int64, error) {
+	if p.and == nil {
+		p.and = &andIter{}
+		for _, l := range p.lists {
+			p.and.its = append(p.and.its, l)
+		}
+		p.sets = make([][]int32, len(p.lists))
+	}
+	for {
+		y, err := p.and.seekLE(x)
+		if y < 0 || err != nil {
+			return -1, err
+		}
+		// Every list stands at y now.
+		for k, l := range p.lists {
+			p.sets[k] = append(p.sets[k][:0], l.positions()...)
+		}
+		if consecutive(p.sets) {
+			return y, nil
+		}
+		x = y - 1
+	}
+}
+
+// consecutive reports whether some position p is in sets[0], p+1 in
+// sets[1], and so on (each set ascending).
+func consecutive(sets [][]int32) bool {
+	for _, p := range sets[0] {
+		ok := true
+		for k := 1; k < len(sets) && ok; k++ {
+			_, ok = slices.BinarySearch(sets[k], p+int32(k))
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
