@@ -34,6 +34,11 @@ import (
 //     else may post in it, set its topic or join it. Who may make a room
 //     private, invite, remove, add or remove keys, and which notification
 //     settings are valid is decided by authorizeAccess (access.go).
+//   - Edits, deletions, reactions and replies (kinds 27 to 29, ReplyTo)
+//     are decided by authorizeChange (edits.go): only the author edits,
+//     the author or an admin deletes, only existing messages of a
+//     conversation one may read; a banned user may do none of it, a muted
+//     one may not edit or react in that room.
 //   - Everything else passes: leaving a room, presence (a node must always
 //     be able to say its user went offline), name binding, and moderation,
 //     whose authority is the admin key checked by the session that asked.
@@ -43,7 +48,13 @@ import (
 
 // Authorize decides whether ev may change state, at ev.Time against the
 // state applied so far. It returns nil, or why not.
-func (s *State) Authorize(ev eventlog.Event) *api.Refusal { return s.authorize(ev, false) }
+// It holds the once table's read lock, as admit holds its lock: an edit
+// or deletion is decided by what that table remembers (edits.go).
+func (s *State) Authorize(ev eventlog.Event) *api.Refusal {
+	s.once.mu.RLock()
+	defer s.once.mu.RUnlock()
+	return s.authorize(ev, false)
+}
 
 // authorize is Authorize; modLocked says the caller holds the moderation's
 // lock (ApplyRun).
@@ -51,37 +62,54 @@ func (s *State) authorize(ev eventlog.Event, modLocked bool) *api.Refusal {
 	var user, room string
 	scoped := false // mutes apply
 	in := ""        // a room that must let user in (access.go)
+	change := false // an edit, deletion, reaction or reply (edits.go)
 	switch b := ev.Body.(type) {
 	case *eventlog.MessagePosted:
-		user, room, scoped, in = b.From, b.Room, true, b.Room
+		user, room, scoped, in, change = b.From, b.Room, true, b.Room, b.ReplyTo != 0
 	case *eventlog.RoomTopicSet:
 		user, room, scoped, in = b.By, b.Room, true, b.Room
 	case *eventlog.DirectMessage:
-		user = b.From
+		user, change = b.From, b.ReplyTo != 0
 	case *eventlog.MemberJoinedRoom:
 		user, in = b.User, b.Room
+	case *eventlog.MessageEdited:
+		user, scoped, change = b.By, !api.IsDMRoom(b.Conv), true
+	case *eventlog.ReactionSet:
+		user, scoped, change = b.By, !api.IsDMRoom(b.Conv), true
+	case *eventlog.MessageDeleted:
+		user, change = b.By, true // a ban refuses it, a mute does not
+		if b.Admin != 0 {
+			user = "" // an admin's, like moderation, passes
+		}
 	default:
 		r, _ := s.authorizeAccess(ev, modLocked) // private rooms, keys, settings
 		return r
 	}
-	if user == "" {
-		return nil
+	if scoped && room == "" {
+		room = changedConv(ev)
 	}
-	var (
-		m      eventlog.Moderation
-		action string
-		ok     bool
-	)
-	if modLocked {
-		m, action, ok = s.Moderation.refusesLocked(user, room, scoped, ev.Time)
-	} else {
-		m, action, ok = s.Moderation.refuses(user, room, scoped, ev.Time)
+	if user != "" {
+		var (
+			m      eventlog.Moderation
+			action string
+			ok     bool
+		)
+		if modLocked {
+			m, action, ok = s.Moderation.refusesLocked(user, room, scoped, ev.Time)
+		} else {
+			m, action, ok = s.Moderation.refuses(user, room, scoped, ev.Time)
+		}
+		if ok {
+			return refusal(action, user, m, ev.Time)
+		}
+		if in != "" {
+			if r := s.refusesMember(ev, user, in, modLocked); r != nil {
+				return r
+			}
+		}
 	}
-	if ok {
-		return refusal(action, user, m, ev.Time)
-	}
-	if in != "" {
-		return s.refusesMember(ev, user, in, modLocked)
+	if change {
+		return s.authorizeChange(ev, modLocked)
 	}
 	return nil
 }

@@ -73,6 +73,8 @@ type Chat struct {
 	messages uint64
 	lastLamp uint64
 	out      [1]api.Event // Apply's result buffer: valid until the next Apply
+	// threads: the replies of each message that has any (threads.go).
+	threads map[uint64][]uint64
 
 	src     MessageSource
 	chunks  *ChunkFile // where full index chunks go; nil: they stay in memory
@@ -185,10 +187,10 @@ func messageOf(index uint64, ev eventlog.Event) (api.Message, bool) {
 	id := ""
 	switch b := ev.Body.(type) {
 	case *eventlog.MessagePosted:
-		m = api.Message{Room: b.Room, From: b.From, Text: b.Text, Action: b.Action != 0}
+		m = api.Message{Room: b.Room, From: b.From, Text: b.Text, Action: b.Action != 0, ReplyTo: b.ReplyTo}
 		id = b.ClientMsgID
 	case *eventlog.DirectMessage:
-		m = api.Message{Room: api.DMRoom(b.From, b.To), From: b.From, To: b.To, Text: b.Text, Action: b.Action != 0}
+		m = api.Message{Room: api.DMRoom(b.From, b.To), From: b.From, To: b.To, Text: b.Text, Action: b.Action != 0, ReplyTo: b.ReplyTo}
 		id = b.ClientMsgID
 	default:
 		return api.Message{}, false
@@ -208,6 +210,9 @@ func (c *Chat) post(m api.Message) []api.Event {
 	if m.To != "" {
 		setAdd(c.dms, m.From, m.Room)
 		setAdd(c.dms, m.To, m.Room)
+	}
+	if m.ReplyTo != 0 {
+		c.addReply(&m) // threads.go
 	}
 	if c.perRoom > 0 { // mu is held for writing: no cmu (see Chat)
 		if r.recent.n == 0 {

@@ -31,7 +31,7 @@ import (
 //
 // Format (version 5; versions 1 to 4 are read too: 1 has no field 14,
 // neither has chunk fields 4 to 6, none has request field 8, and only 5
-// has fields 30 to 34):
+// has fields 20, 21 and 30 to 34):
 //
 //	magic "SYNCSTAT" | version u8 | body | CRC32C (Castagnoli) of all before it, u32 little endian
 //
@@ -53,6 +53,9 @@ import (
 //	              7 m refusal {1 s action, 2 s user, 3 s room, 4 s by, 5 s reason, 6 f until, 7 f at}}
 //	14 m read    {1 s user, 2 s conversation, 3 v index}
 //	15 v epoch of the index chunk file the stored chunks are in (ChunkFile)
+//	20 m changed message {1 v index, 2 s conversation, 3 v edits, 4 m version ...,
+//	                      5 m deletion, 6 m reaction ...}
+//	21 m thread {1 v parent index, 2 b reply gaps}    (snapshot_edits.go)
 //	30 m private room {1 s room, 2 s owner}     31 m let in {1 s room, 2 s user}
 //	32 m key {1 s name, 2 s fingerprint, 3 s label}
 //	33 m notify {1 s user, 2 s conversation, 3 s level}
@@ -97,6 +100,7 @@ type Image struct {
 	chunks             *ChunkFile  // holds the stored chunks the rooms refer to
 	epoch              uint64      // chunks' epoch at Capture
 	access             accessImage // fields 30 to 34 (snapshot_access.go)
+	edits              editsImage  // fields 20 and 21 (snapshot_edits.go)
 }
 
 type roomImage struct {
@@ -189,6 +193,7 @@ func (s *State) Capture() *Image {
 	}
 	rd.mu.RUnlock()
 	im.access = s.captureAccess()
+	im.edits = s.captureEdits()
 	return im
 }
 
@@ -312,6 +317,7 @@ func (im *Image) Encode() ([]byte, error) {
 		b = protowire.AppendTag(b, 15, protowire.VarintType)
 		b = protowire.AppendVarint(b, im.epoch)
 	}
+	b = im.edits.encode(b, &e)
 	b = im.access.encode(b, &e)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
@@ -379,7 +385,7 @@ func Restore(data []byte, opts Options) (*State, error) {
 	}
 	d := restorer{chat: newChat(o.Messages, o.RecentPerRoom, o.RecentTotal), once: newOnce(o.OnceWindow), chunks: o.Chunks,
 		ident: NewIdentity(), mod: NewModeration(o.Now), pres: NewPresence(), reads: NewReads(), rooms: map[string]bool{},
-		prefs: NewPrefs(), version: v}
+		prefs: NewPrefs(), edits: NewEdits(), version: v}
 	d.acc = NewAccess(d.chat)
 	if err := fields(body[len(imageMagic)+1:], d.top); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImage, err)
@@ -399,7 +405,7 @@ func Restore(data []byte, opts Options) (*State, error) {
 		}
 		d.chat.chunks = o.Chunks
 	}
-	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads, d.acc, d.prefs), nil
+	return newState(o, d.chat, d.once, d.ident, d.mod, d.pres, d.reads, d.acc, d.prefs, d.edits), nil
 }
 
 // restorer folds a snapshot's fields into fresh plugins.
@@ -412,6 +418,7 @@ type restorer struct {
 	reads *Reads
 	acc   *Access
 	prefs *Prefs
+	edits *Edits
 
 	version  byte       // of the format
 	chunks   *ChunkFile // Options.Chunks: where stored chunks are
@@ -607,6 +614,8 @@ func (d *restorer) top(f field) error {
 			return fmt.Errorf("read mark of %q in %q twice or zero", u, conv)
 		}
 		m[conv] = index
+	case 20, 21:
+		return d.editsField(f)
 	case 30, 31, 32, 33, 34:
 		return d.accessField(f)
 	default:

@@ -30,7 +30,9 @@ const propWindow = 5 * time.Minute
 func propLog(rng *rand.Rand, n int) []eventlog.Event {
 	log, _ := randomLog(rng, n)
 	for i := range log {
-		switch rng.IntN(12) {
+		switch rng.IntN(14) {
+		case 12, 13: // edits, deletions, reactions, replies (edits_test.go)
+			randomChange(rng, log, i)
 		case 0:
 			room := fmt.Sprint("new", rng.IntN(4))
 			log[i] = eventlog.Event{Header: log[i].Header, Body: &eventlog.RoomCreated{Room: room, By: "ann"}}
@@ -75,6 +77,7 @@ type stateDump struct {
 	Refused  uint64
 	Count    uint64
 	Access   map[string]any // private rooms, keys, settings (dumpAccess)
+	Edits    map[string]any // messages as read, versions, threads (dumpEdits)
 }
 
 // dump reads everything a State answers about the rooms, users and
@@ -146,6 +149,7 @@ func dump(t testing.TB, s *State, log []eventlog.Event, local bool) stateDump {
 	}
 	d.Refused, d.Count = s.Refused(), s.Chat.Count()
 	d.Access = dumpAccess(s, users, rooms)
+	d.Edits = dumpEdits(t, s, log)
 	return d
 }
 

@@ -63,6 +63,7 @@ type State struct {
 	Reads      *Reads
 	Access     *Access // private rooms (access.go)
 	Prefs      *Prefs  // notification settings (notify.go)
+	Edits      *Edits  // edits, deletions, reactions (edits.go)
 	// Plugins routes entries to their plugin. Its Apply is State.Apply: it
 	// admits entries through the exactly-once table and Authorize first.
 	Plugins *Plugins
@@ -151,7 +152,7 @@ func NewWith(opts Options) *State {
 		c.chunks = o.Chunks
 	}
 	return newState(o, c, newOnce(o.OnceWindow),
-		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads(), NewAccess(c), NewPrefs())
+		NewIdentity(), NewModeration(o.Now), NewPresence(), NewReads(), NewAccess(c), NewPrefs(), NewEdits())
 }
 
 // Validate reports whether NewWith and Restore accept opts.
@@ -160,11 +161,11 @@ func (o Options) Validate() error {
 	return err
 }
 
-func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads, ac *Access, pr *Prefs) *State {
-	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, Access: ac, Prefs: pr, once: t, opts: o}
-	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads, s.Access, s.Prefs)
+func newState(o Options, c *Chat, t *once, id *Identity, m *Moderation, p *Presence, r *Reads, ac *Access, pr *Prefs, ed *Edits) *State {
+	s := &State{Chat: c, Identity: id, Moderation: m, Presence: p, Reads: r, Access: ac, Prefs: pr, Edits: ed, once: t, opts: o}
+	s.Plugins = NewPlugins(s.Chat, s.Identity, s.Moderation, s.Presence, s.Reads, s.Access, s.Prefs, s.Edits)
 	// Access after Chat: its Apply changes the chat's membership.
-	s.locked = []lockedPlugin{s.Moderation, s.Chat, s.Identity, s.Presence, s.Reads, s.Access, s.Prefs}
+	s.locked = []lockedPlugin{s.Moderation, s.Chat, s.Identity, s.Presence, s.Reads, s.Access, s.Prefs, s.Edits}
 	s.Plugins.admit = func(index uint64, ev eventlog.Event) bool {
 		p := s.prep.Prepare(ev)
 		return s.admit(index, ev, &p)
