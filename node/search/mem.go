@@ -46,24 +46,17 @@ type memSegment struct {
 	convs       []string
 	convID      map[string]uint32
 	terms       map[uint64]*encoder
-	words       map[uint64]string // the text of every token term, for prefixes
-	bytes       int               // postings held, for the flush rule
+	words       int // token terms (their encoders hold their text, for prefixes)
+	bytes       int // postings held, for the flush rule
 	minTime     uint32
 	maxTime     uint32
 
 	tok     *Tokenizer
-	scratch []termPos
-	pos     []int32
-}
-
-type termPos struct {
-	h   uint64
-	pos int32
+	touched []*encoder
 }
 
 func newMemSegment() *memSegment {
-	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, words: map[uint64]string{},
-		tok: NewTokenizer()}
+	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, tok: NewTokenizer()}
 }
 
 func (m *memSegment) empty() bool { return len(m.docs) == 0 }
@@ -84,44 +77,44 @@ func (m *memSegment) add(d Doc) {
 	m.maxTime = max(m.maxTime, t)
 	m.docs = append(m.docs, docRec{msg: d.Message, conv: cid, time: t})
 
-	sc := m.scratch[:0]
+	// One map access a token: a term's positions in this document wait in
+	// its encoder until the document ends.
+	touched := m.touched[:0]
 	m.tok.each(d.Text, func(tok string, pos int32) {
 		h := termHash(tok)
-		if _, ok := m.words[h]; !ok {
-			m.words[h] = strings.Clone(tok)
+		e := m.terms[h]
+		if e == nil {
+			e = &encoder{word: strings.Clone(tok)}
+			m.terms[h] = e
+			m.words++
 		}
-		sc = append(sc, termPos{h, pos})
+		if !e.pending {
+			e.pending = true
+			touched = append(touched, e)
+		}
+		if pos >= 0 {
+			e.pend = append(e.pend, pos)
+		}
 	})
-	sc = append(sc, termPos{convTerm(d.Conv), -1}, termPos{fromTerm(d.From), -1})
-	slices.SortFunc(sc, func(a, b termPos) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return int(a.pos - b.pos)
-	})
-	for i := 0; i < len(sc); {
-		j := i
-		pos := m.pos[:0]
-		for ; j < len(sc) && sc[j].h == sc[i].h; j++ {
-			if sc[j].pos >= 0 {
-				pos = append(pos, sc[j].pos)
-			}
-		}
-		e := m.terms[sc[i].h]
+	for _, h := range [2]uint64{convTerm(d.Conv), fromTerm(d.From)} {
+		e := m.terms[h]
 		if e == nil {
 			e = &encoder{}
-			m.terms[sc[i].h] = e
+			m.terms[h] = e
 		}
-		before := len(e.data)
-		e.add(ord, pos)
-		m.bytes += len(e.data) - before
-		m.pos = pos
-		i = j
+		if !e.pending {
+			e.pending = true
+			touched = append(touched, e)
+		}
 	}
-	m.scratch = sc
+	for _, e := range touched {
+		before := len(e.data)
+		e.add(ord, e.pend)
+		m.bytes += len(e.data) - before
+		e.pend, e.pending = e.pend[:0], false
+	}
+	clear(touched)
+	m.touched = touched[:0]
 }
 
 // list returns a posting list reading the term's in-memory stream.
@@ -140,9 +133,9 @@ func (m *memSegment) doc(ord uint32) (docRec, error) { return m.docs[ord], nil }
 // by word, at most max+1 of them.
 func (m *memSegment) prefixTerms(p string, limit int) []uint64 {
 	var ws []string
-	for _, w := range m.words {
-		if strings.HasPrefix(w, p) {
-			ws = append(ws, w)
+	for _, e := range m.terms {
+		if e.word != "" && strings.HasPrefix(e.word, p) {
+			ws = append(ws, e.word)
 		}
 	}
 	slices.Sort(ws)

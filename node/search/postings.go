@@ -115,6 +115,24 @@ func (p *postingList) seekLE(x int64) (int64, error) {
 	if x < 0 || p.blocks() == 0 {
 		return -1, nil
 	}
+	// Fast path: the answer is in the decoded block (searches move down,
+	// so it usually is, a few postings below where we stand).
+	if n := len(p.ords); p.blk >= 0 && n > 0 && int64(p.ords[0]) <= x &&
+		(x <= int64(p.ords[n-1]) || p.blk == p.blocks()-1) {
+		j := min(p.i, n-1)
+		if int64(p.ords[j]) < x {
+			j = n - 1
+		}
+		if j >= 8 && int64(p.ords[j-8]) > x {
+			j = sort.Search(j, func(k int) bool { return int64(p.ords[k]) > x }) - 1
+		} else {
+			for int64(p.ords[j]) > x {
+				j--
+			}
+		}
+		p.i, p.valid = j, true
+		return int64(p.ords[j]), nil
+	}
 	nb := p.blocks()
 	// the first block whose last ordinal is >= x
 	k := sort.Search(nb, func(k int) bool { return int64(p.skips[2*k]) >= x })
@@ -154,10 +172,13 @@ func (p *postingList) positions() []int32 {
 
 // encoder appends postings to a stream and keeps its skip table.
 type encoder struct {
-	data  []byte
-	skips []uint32
-	n     uint32 // postings
-	last  uint32 // last ordinal
+	word    string  // the token's text; "" for a conversation or author term
+	pend    []int32 // positions in the document being added
+	pending bool    // in the document being added
+	data    []byte
+	skips   []uint32
+	n       uint32 // postings
+	last    uint32 // last ordinal
 }
 
 func (e *encoder) add(ord uint32, pos []int32) {

@@ -56,6 +56,7 @@ type fileID struct {
 var segFiles = []string{"docs", "post", "terms", "words"}
 
 const (
+	readAhead   = 32 << 10
 	termRecSize = 24
 	termSample  = 64 // every 64th term's hash is kept in memory
 	wordSample  = 64
@@ -246,9 +247,11 @@ func writeMem(dir, name string, m *memSegment, sync bool) (err error) {
 			return err
 		}
 	}
-	ws := make([]string, 0, len(m.words))
-	for _, s := range m.words {
-		ws = append(ws, s)
+	ws := make([]string, 0, m.words)
+	for _, e := range m.terms {
+		if e.word != "" {
+			ws = append(ws, e.word)
+		}
 	}
 	slices.Sort(ws)
 	for _, s := range ws {
@@ -445,11 +448,28 @@ func (s *segment) listAt(ti termInfo) (*postingList, error) {
 		skips[i] = binary.LittleEndian.Uint32(b[4*i:])
 	}
 	base := ti.off + int64(ti.blocks)*8
+	// Searches walk a list from its end down: each read takes the 32 KiB
+	// before the block asked for as well, so a dense list costs a read per
+	// few dozen blocks, not one per block.
+	var win []byte
+	var winFrom uint32
 	return newPostingList(ti.count, skips, func(from, to uint32) ([]byte, error) {
 		if to < from || base+int64(to) > s.meta.Files["post"].Size {
 			return nil, fmt.Errorf("segment %s: posting block %d..%d out of range", s.name, from, to)
 		}
-		return s.readAt("post", base+int64(from), int(to-from))
+		if from >= winFrom && to <= winFrom+uint32(len(win)) && win != nil {
+			return win[from-winFrom : to-winFrom], nil
+		}
+		start := from
+		if to-from < readAhead {
+			start = to - min(to, readAhead)
+		}
+		b, err := s.readAt("post", base+int64(start), int(to-start))
+		if err != nil {
+			return nil, err
+		}
+		win, winFrom = b, start
+		return b[from-start:], nil
 	}), nil
 }
 
