@@ -81,7 +81,8 @@ type command struct {
 // commands is the exec command table, checked in one place (runCommand).
 func commands() map[string]command {
 	cs := []command{cmdStatus(), cmdPost(), cmdHistory(), cmdTail(), cmdRooms(), cmdWho(), cmdHelp(),
-		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease(), cmdReload(), cmdBackup(), cmdMember()}
+		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease(), cmdReload(), cmdBackup(), cmdMember(),
+		cmdRoom(), cmdKeys(), cmdNotify()}
 	m := make(map[string]command, len(cs))
 	for _, c := range cs {
 		m[c.name] = c

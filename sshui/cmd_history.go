@@ -34,6 +34,9 @@ func runHistory(e *execEnv, c command) int {
 	if err != nil {
 		return usageErr(e, c, fs, "%v", err)
 	}
+	if code, ok := e.mayRead("history", room); !ok {
+		return code
+	}
 	if why := missingRoom(e, pos[0], room); why != "" {
 		return e.errorf("history: %s", why)
 	}

@@ -12,14 +12,14 @@ func cmdRooms() command {
 		}
 		e.finish()
 		rows := [][]string{{"ROOM", "MEMBERS", "TOPIC"}}
-		for _, r := range e.b.Rooms() {
+		for _, r := range visibleRooms(e.b, e.id.Name) {
 			if *asJSON {
 				if writeJSON(e.out, r) != nil {
 					return exitOK
 				}
 				continue
 			}
-			rows = append(rows, []string{"#" + Clean(r.Name, MaxNameLen), fmt.Sprint(r.Members), Clean(r.Topic, 200)})
+			rows = append(rows, []string{"#" + Clean(r.Name, MaxNameLen) + r.mark(), r.members(), Clean(r.Topic, 200)})
 		}
 		if !*asJSON {
 			_, _ = fmt.Fprint(e.out, table(rows))

@@ -39,6 +39,9 @@ func runTail(e *execEnv, c command) int {
 	if err != nil {
 		return usageErr(e, c, fs, "%v", err)
 	}
+	if code, ok := e.mayRead("tail", room); !ok {
+		return code
+	}
 	t := &tailer{e: e, room: room, json: *asJSON}
 	if *from != "" {
 		n, err := strconv.ParseUint(*from, 10, 64)
@@ -111,9 +114,9 @@ type tailer struct {
 // this session (a ban, kick or name release of the user, as in the chat
 // app: the filter lets through events of no room, among them bans).
 func (t *tailer) subscribe() api.Subscription {
-	f := api.Filter{Rooms: []string{t.room}}
+	f := api.Filter{Rooms: []string{t.room}, Reader: t.e.id.Name}
 	if t.room[0] == '@' {
-		f = api.Filter{DMsFor: t.e.id.Name}
+		f = api.Filter{DMsFor: t.e.id.Name, Reader: t.e.id.Name}
 	}
 	return t.e.b.Subscribe(f, 1024)
 }
@@ -121,6 +124,10 @@ func (t *tailer) subscribe() api.Subscription {
 // ended reports whether ev ends this user's sessions, and says why on
 // stderr: a banned syncnet chat user must not keep reading the room.
 func (t *tailer) ended(ev api.Event) bool {
+	if why := t.shutOut(ev); why != "" {
+		_, _ = fmt.Fprintf(t.e.err, "tail: %s\n", why)
+		return true
+	}
 	if ev.Kind != api.EventModeration || ev.Mod.Target != t.e.id.Name || !endsSession(ev.Mod.Action) {
 		return false
 	}

@@ -26,6 +26,9 @@ func cmdWho() command {
 			if err != nil {
 				return usageErr(e, c, fs, "%v", quoteHint(pos[0], err))
 			}
+			if code, ok := e.mayRead("who", room); !ok {
+				return code
+			}
 			if why := missingRoom(e, pos[0], room); why != "" {
 				return e.errorf("who: %s", why)
 			}

@@ -384,7 +384,7 @@ func (s *Server) identify(sess ssh.Session) (Identity, string) {
 	if s.b.IsBanned(name) {
 		return Identity{}, "you are banned from this chat"
 	}
-	if owner, ok := s.b.NameOwner(name); ok && owner != id.Fingerprint {
+	if _, ok := s.b.NameOwner(name); ok && !s.b.HasKey(name, id.Fingerprint) { // any of the name's keys
 		return Identity{}, takenMsg(name)
 	}
 	return id, ""
@@ -401,8 +401,8 @@ func (s *Server) claim(ctx context.Context, id Identity) string {
 	if id.Name == AdminName {
 		return ""
 	}
-	owner, ok := s.b.NameOwner(id.Name)
-	if ok && owner == id.Fingerprint {
+	_, ok := s.b.NameOwner(id.Name)
+	if ok && s.b.HasKey(id.Name, id.Fingerprint) {
 		return ""
 	}
 	taken := takenMsg(id.Name)
