@@ -22,6 +22,9 @@ cluster_key() {
 
 # The scripts' ssh logs in with that key only (postlatency.sh reads SSH_KEY).
 export SSH_KEY=$B/id_ed25519
+# ... and names its users after that key, so data filled or used with
+# another key (whose lat1..lat20 are bound to it) does not refuse them.
+[ -f $B/id_ed25519.pub ] && export LAT_USER=k$(sha256sum < $B/id_ed25519.pub | cut -c1-6)u
 
 # port ID KEY: a node's port in $B/cluster.toml.
 port() {

@@ -5,12 +5,13 @@
 # work plus one exec session, not a TCP and key exchange per post. Prints
 # p50, p99 and max in ms. Run it idle, then while a node catches up
 # (scalebench.sh's last step), and compare.
-# usage: tools/fill/postlatency.sh PORT N TAG   (SSH_KEY=FILE: log in with that key only)
+# usage: tools/fill/postlatency.sh PORT N TAG   (SSH_KEY=FILE: log in with that key only;
+# LAT_USER=NAME: the users are NAME1..NAME20, default lat1..lat20)
 set -u
 P=$1; N=$2; TAG=$3
 CM=$(mktemp -d)
 S="ssh ${SSH_KEY:+-i $SSH_KEY -o IdentitiesOnly=yes} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=auto -o ControlPath=$CM/%r-%p -o ControlPersist=120"
-for u in $(seq 1 20); do $S -p "$P" "lat$u@127.0.0.1" post general warmup >/dev/null; done
+for u in $(seq 1 20); do $S -p "$P" "${LAT_USER:-lat}$u@127.0.0.1" post general warmup >/dev/null; done
 # With RAW=FILE, every post's start (ns since the epoch) and latency (µs)
 # go to FILE as they happen, and the posts go on until FILE.stop exists
 # (N is then a maximum): catchuplatency.sh keeps only the posts made while
@@ -19,7 +20,7 @@ post() {
   for i in $(seq 1 "$N"); do
     [ -n "${RAW:-}" ] && [ -e "$RAW.stop" ] && break
     u=$(( i % 20 + 1 ))
-    t0=$(date +%s%N); $S -p "$P" "lat$u@127.0.0.1" post general "$TAG $i" >/dev/null || echo "post $i failed" >&2; t1=$(date +%s%N)
+    t0=$(date +%s%N); $S -p "$P" "${LAT_USER:-lat}$u@127.0.0.1" post general "$TAG $i" >/dev/null || echo "post $i failed" >&2; t1=$(date +%s%N)
     if [ -n "${RAW:-}" ]; then echo "$t0 $(( (t1-t0)/1000 ))" >> "$RAW"; else echo $(( (t1-t0)/1000 )); fi
   done
 }
