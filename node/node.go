@@ -101,6 +101,7 @@ type Node struct {
 	snaps       *snapshotter     // writes snapshots of the applied state
 	appliedTerm uint64           // term of the last applied entry (driver)
 	verify      verifyState      // the background verification of the WAL
+	search      searchIndexer    // the full-text index (search_index.go)
 	// recoveredFromSnapshot is the applied index of the snapshot this
 	// process started from (0: it replayed the whole WAL).
 	recoveredFromSnapshot uint64
@@ -330,9 +331,11 @@ func (n *Node) Serve(ctx context.Context) error {
 		defer close(verified)
 		n.verifyInBackground(vctx)
 	}()
+	stopSearch := n.startSearch(ctx)
 	err := n.loop(ctx)
 	stopVerify()
 	<-verified // before the WAL closes under it
+	stopSearch()
 	n.peers.Close()
 	n.ringNet.Close()
 	n.finalSnapshot()

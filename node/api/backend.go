@@ -41,6 +41,7 @@ import "context"
 //     everything it shows (sshui.Clean).
 type Backend interface {
 	Access // private rooms, notification settings, keys (rooms.go)
+	Search // full-text search of the history (search.go)
 
 	// Post appends a chat message to room and returns its committed index.
 	// seenLamport is the largest Lamport time the author had seen (I6). A
