@@ -108,7 +108,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		docs = append(docs, g.doc())
 		if len(docs) == cap(docs) || i == b.N-1 {
-			if err := x.Add(docs, g.entry, EntryCheck{}); err != nil {
+			if err := x.Add(docs, g.entry); err != nil {
 				b.Fatal(err)
 			}
 			docs = docs[:0]
@@ -138,7 +138,7 @@ func benchIndex(b *testing.B) (*Index, int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if cov, _ := x.Covered(); cov == uint64(n) {
+	if x.Covered() == uint64(n) {
 		return x, n
 	}
 	if err := x.Reset(); err != nil {
@@ -150,7 +150,7 @@ func benchIndex(b *testing.B) (*Index, int) {
 	for i := 0; i < n; i++ {
 		docs = append(docs, g.doc())
 		if len(docs) == cap(docs) || i == n-1 {
-			if err := x.Add(docs, g.entry, EntryCheck{}); err != nil {
+			if err := x.Add(docs, g.entry); err != nil {
 				b.Fatal(err)
 			}
 			docs = docs[:0]

@@ -27,6 +27,9 @@ type Options struct {
 	NoMerge bool
 	// Logger gets the index's log lines; nil discards them.
 	Logger *slog.Logger
+	// Check identifies a log entry (EntryCheck); the manifest records it
+	// for the last entry covered. Nil: no check is recorded.
+	Check func(entry uint64) (EntryCheck, error)
 }
 
 func (o Options) normalized() Options {
@@ -87,8 +90,8 @@ type Index struct {
 	segs    []*segment // entry order; each holds a reference for the index
 	mem     *memSegment
 	covered uint64     // every entry up to it is indexed (in segs or mem)
-	check   EntryCheck // of the entry at covered, as the caller gave it
 	durable uint64     // covered by segs, as the manifest says
+	check   EntryCheck // of the entry at durable (zero: unknown)
 	next    uint64
 	closed  bool
 
@@ -167,11 +170,20 @@ func Open(dir string, o Options) (*Index, error) {
 }
 
 // Covered is the last entry the index covers: documents of later entries
-// are not in it yet. check is what the caller gave for that entry.
-func (x *Index) Covered() (index uint64, check EntryCheck) {
+// are not in it yet.
+func (x *Index) Covered() uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.covered, x.check
+	return x.covered
+}
+
+// Check is the last entry the manifest covers and what Options.Check said
+// of it when it was written (zero: unknown). The owner compares it with
+// its log: another log's entry there means the index is not of this log.
+func (x *Index) Check() (entry uint64, check EntryCheck) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.durable, x.check
 }
 
 // Stats describes the index.
@@ -217,9 +229,9 @@ func (x *Index) Reset() error {
 // Add and Flush are called by one goroutine, the writer.
 
 // Add indexes docs, the documents of the entries after Covered up to and
-// including covered, in entry order; check identifies entry covered. When
-// the memory segment is full it is written out as a segment first.
-func (x *Index) Add(docs []Doc, covered uint64, check EntryCheck) error {
+// including covered, in entry order. When the memory segment is full it is
+// written out as a segment.
+func (x *Index) Add(docs []Doc, covered uint64) error {
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()
@@ -242,7 +254,7 @@ func (x *Index) Add(docs []Doc, covered uint64, check EntryCheck) error {
 		x.mem.add(d)
 	}
 	x.mem.last = covered
-	x.covered, x.check = covered, check
+	x.covered = covered
 	full := len(x.mem.docs) >= x.opts.FlushDocs || x.mem.bytes >= x.opts.FlushBytes
 	x.mu.Unlock()
 	if full {
@@ -264,13 +276,17 @@ func (x *Index) Flush() error {
 	if covered == x.durable {
 		return nil
 	}
+	check, err := x.entryCheck(covered)
+	if err != nil {
+		return err
+	}
 	if m.empty() {
 		// Only entries without text: the manifest moves, no segment.
 		x.mu.Lock()
 		if x.mem == m {
 			x.mem = newMemSegment()
 		}
-		x.durable = covered
+		x.durable, x.check = covered, check
 		x.mu.Unlock()
 		return x.writeManifest()
 	}
@@ -292,7 +308,7 @@ func (x *Index) Flush() error {
 	if x.mem == m {
 		x.mem = newMemSegment()
 	}
-	x.durable = m.last
+	x.durable, x.check = m.last, check
 	x.mu.Unlock()
 	if err := x.writeManifest(); err != nil {
 		return err
@@ -301,13 +317,21 @@ func (x *Index) Flush() error {
 	return nil
 }
 
+func (x *Index) entryCheck(entry uint64) (EntryCheck, error) {
+	if x.opts.Check == nil || entry == 0 {
+		return EntryCheck{}, nil
+	}
+	c, err := x.opts.Check(entry)
+	if err != nil {
+		return c, fmt.Errorf("search index: check of entry %d: %w", entry, err)
+	}
+	return c, nil
+}
+
 // writeManifest records the segments and what they cover. Holds writeMu.
 func (x *Index) writeManifest() error {
 	x.mu.RLock()
-	m := manifest{Version: manifestVersion, Tokenizer: TokenizerVersion, Covered: x.durable, Next: x.next}
-	if x.durable == x.covered {
-		m.Check = x.check
-	}
+	m := manifest{Version: manifestVersion, Tokenizer: TokenizerVersion, Covered: x.durable, Next: x.next, Check: x.check}
 	for _, s := range x.segs {
 		m.Segments = append(m.Segments, manifestSeg{Name: s.name, First: s.meta.First, Last: s.meta.Last, Docs: s.meta.Docs})
 	}

@@ -146,7 +146,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 					if k < len(docs) && docs[k].Entry > covered+1 {
 						covered++ // an entry without text after the batch
 					}
-					if err := x.Add(docs[:k], covered, EntryCheck{Term: 1}); err != nil {
+					if err := x.Add(docs[:k], covered); err != nil {
 						t.Fatal(err)
 					}
 					docs = docs[k:]
@@ -176,7 +176,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer y.Close()
-			if cov, _ := y.Covered(); cov != c.entry {
+			if cov := y.Covered(); cov != c.entry {
 				t.Fatalf("reopened covers %d, want %d", cov, c.entry)
 			}
 			checkQueries(t, y, c)
@@ -200,7 +200,8 @@ func waitMerged(t *testing.T, x *Index) {
 
 func TestIndexDamagedSegmentIsDropped(t *testing.T) {
 	dir := t.TempDir()
-	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true}
+	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true,
+		Check: func(e uint64) (EntryCheck, error) { return EntryCheck{Term: 1, Sum: 7}, nil }}
 	x, err := Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestIndexDamagedSegmentIsDropped(t *testing.T) {
 	c := newCorpus()
 	docs := c.gen(r, 200)
 	for i := 0; i < 200; i += 50 {
-		if err := x.Add(docs[i:i+50], docs[i+49].Entry, EntryCheck{Term: 1, Sum: 7}); err != nil {
+		if err := x.Add(docs[i:i+50], docs[i+49].Entry); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -253,7 +254,7 @@ func mustOpen(t *testing.T, dir string, o Options) (uint64, EntryCheck) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	return x.Covered()
+	return x.Check()
 }
 
 func TestIndexRefusesOutOfOrder(t *testing.T) {
@@ -262,13 +263,13 @@ func TestIndexRefusesOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 5, EntryCheck{}); err != nil {
+	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 6, EntryCheck{}); err == nil {
+	if err := x.Add([]Doc{{Entry: 5, Message: 5, Text: "a"}}, 6); err == nil {
 		t.Fatal("an entry added twice was taken")
 	}
-	if err := x.Add(nil, 4, EntryCheck{}); err == nil {
+	if err := x.Add(nil, 4); err == nil {
 		t.Fatal("covered went back")
 	}
 }
@@ -283,7 +284,7 @@ func TestPrefixTooBroad(t *testing.T) {
 	for i := 1; i <= MaxPrefixTerms+10; i++ {
 		docs = append(docs, Doc{Entry: uint64(i), Message: uint64(i), Conv: "r", Text: fmt.Sprintf("w%d", i)})
 	}
-	if err := x.Add(docs, uint64(len(docs)), EntryCheck{}); err != nil {
+	if err := x.Add(docs, uint64(len(docs))); err != nil {
 		t.Fatal(err)
 	}
 	q, _ := Parse("w*")

@@ -12,8 +12,11 @@ type Doc struct {
 	Message uint64 // the message the text is of: Entry for a post
 	Conv    string // the room, or the direct conversation (api.DMRoom)
 	From    string // the author
-	Time    int64  // the entry's time, Unix nanoseconds
-	Text    string
+	// Time is the message's time, Unix nanoseconds, for Filter.Since; 0
+	// when not known (an edit): such a document is never left out by time,
+	// the caller's check of the message decides.
+	Time int64
+	Text string
 }
 
 // docRec is a document as a segment stores it (16 bytes): the message its
@@ -71,6 +74,9 @@ func (m *memSegment) add(d Doc) {
 		m.convID[d.Conv] = cid
 	}
 	t := unixSeconds(d.Time)
+	if d.Time == 0 {
+		t = 1<<32 - 1
+	}
 	if len(m.docs) == 0 || t < m.minTime {
 		m.minTime = t
 	}
