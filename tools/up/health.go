@@ -159,9 +159,15 @@ func tryLines(cfg *config.Config, o Options, a adopted, leader string, pid func(
 	if p := pid(victim); p > 0 {
 		add(fmt.Sprintf("kill -9 %d", p), what+": the others carry on, up restarts it")
 	}
+	// Comments line up after the commands, except after one so long (a
+	// binary deep in a build directory) that lining up the others with it
+	// would push every comment off an 80-column terminal.
+	const maxWidth = 56
 	width := 0
 	for _, l := range lines {
-		width = max(width, len(l[0]))
+		if len(l[0]) <= maxWidth {
+			width = max(width, len(l[0]))
+		}
 	}
 	var b strings.Builder
 	b.WriteString("syncnet up: try, from another terminal:\n")

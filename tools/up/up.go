@@ -34,8 +34,15 @@ type Options struct {
 	LogLevel   string
 	Out        io.Writer // the terminal: prefixed lines of every node
 	// StopTimeout bounds a graceful stop before children are killed
-	// (default 10s).
-	StopTimeout time.Duration
+	// (default 2m: a node stops by writing a snapshot of its state, which
+	// takes seconds on a loaded machine with a long history, and a node
+	// killed in the middle only restarts from an older snapshot). A node
+	// still stopping after StopNotice (default 5s) is named, with how to
+	// cut it short.
+	StopTimeout, StopNotice time.Duration
+	// Hurry, when it closes (a second Ctrl-C), kills the nodes still
+	// stopping at once.
+	Hurry <-chan struct{}
 	// NoRestart: a node that exits stops every node and Run returns
 	// (an error unless it exited cleanly): the fail-fast mode for scripts.
 	NoRestart bool
@@ -54,7 +61,8 @@ func (o *Options) defaults() {
 			*d = v
 		}
 	}
-	def(&o.StopTimeout, 10*time.Second)
+	def(&o.StopTimeout, 2*time.Minute)
+	def(&o.StopNotice, 5*time.Second)
 	def(&o.Backoff, time.Second)
 	def(&o.MaxBackoff, 30*time.Second)
 	def(&o.StableAfter, 30*time.Second)
@@ -113,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	for i, s := range sups {
 		if err := s.start(); err != nil {
 			for _, started := range sups[:i] {
-				started.stopNow(o.StopTimeout)
+				started.stopNow()
 			}
 			return err
 		}
@@ -162,7 +170,7 @@ func Run(ctx context.Context, o Options) error {
 		sw.Add(1)
 		go func() {
 			defer sw.Done()
-			s.stopNow(o.StopTimeout)
+			s.stopNow()
 		}()
 	}
 	sw.Wait()
@@ -358,9 +366,9 @@ func (s *supervisor) pid() int {
 	}
 }
 
-// stopNow stops the node: SIGTERM, then SIGKILL after timeout. No restart
-// follows.
-func (s *supervisor) stopNow(timeout time.Duration) {
+// stopNow stops the node: SIGTERM, then SIGKILL after the stop timeout or
+// once Hurry closes. No restart follows.
+func (s *supervisor) stopNow() {
 	s.mu.Lock()
 	s.stopped = true
 	c := s.cur
@@ -374,12 +382,25 @@ func (s *supervisor) stopNow(timeout time.Duration) {
 	default:
 	}
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(timeout):
-		s.term.printf("syncnet up: %s did not stop within %s; killing it\n", s.id, timeout)
+	timeout, notice := time.NewTimer(s.o.StopTimeout), time.NewTimer(s.o.StopNotice)
+	defer timeout.Stop()
+	defer notice.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-notice.C:
+			s.term.printf("syncnet up: waiting for %s to stop (it writes a snapshot of its state first; "+
+				"Ctrl-C again kills it now, which is safe: it then restarts from its previous snapshot)\n", s.id)
+			continue
+		case <-timeout.C:
+			s.term.printf("syncnet up: %s did not stop within %s; killing it\n", s.id, s.o.StopTimeout)
+		case <-s.o.Hurry:
+			s.term.printf("syncnet up: killing %s (asked again to stop)\n", s.id)
+		}
 		c.cmd.Process.Kill()
 		<-c.done
+		return
 	}
 }
 

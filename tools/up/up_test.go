@@ -266,3 +266,59 @@ func TestUpDoesNotRestartARemovedNode(t *testing.T) {
 		t.Errorf("a removed node was restarted:\n%s", out.String())
 	}
 }
+
+// TestUpNamesANodeSlowToStopAndKillsItWhenAskedAgain: a node still
+// stopping after StopNotice is named with how to cut it short, and a second
+// request (Hurry) kills it instead of waiting out the stop timeout.
+func TestUpNamesANodeSlowToStopAndKillsItWhenAskedAgain(t *testing.T) {
+	cfgPath, _, _ := setup(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "slow-syncnet")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\ntrap '' TERM\necho up > "+dir+"/started.$5\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ConfigPath: cfgPath, Binary: bin, LogsDir: filepath.Join(dir, "logs"), Out: &out,
+			StopTimeout: time.Hour, StopNotice: 10 * time.Millisecond, Hurry: hurry, HealthTimeout: time.Millisecond})
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s; output:\n%s", what, out.String())
+			}
+		}
+	}
+	waitFor("nodes did not start", func() bool {
+		_, e1 := os.Stat(filepath.Join(dir, "started.node1"))
+		_, e2 := os.Stat(filepath.Join(dir, "started.node2"))
+		return e1 == nil && e2 == nil
+	})
+	cancel()
+	waitFor("no line named the nodes still stopping", func() bool {
+		return strings.Contains(out.String(), "waiting for node1 to stop") && strings.Contains(out.String(), "waiting for node2 to stop")
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) while its nodes ignored SIGTERM and the stop timeout is an hour", err)
+	default:
+	}
+	close(hurry)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Run did not return after Hurry; output:\n%s", out.String())
+	}
+	for _, want := range []string{"Ctrl-C again kills it now", "killing node1 (asked again to stop)", "killing node2 (asked again to stop)", "all nodes stopped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -49,6 +49,16 @@ node writes its log to <logs>/<id>.log itself, and up shows the lines here.`)
 		case <-ctx.Done():
 		}
 	}()
+	// A second Ctrl-C (or SIGTERM) while the nodes stop kills them at once.
+	hurry := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(again)
+		<-again
+		close(hurry)
+	}()
 	return up.Run(ctx, up.Options{ConfigPath: *cfgPath, Binary: self, LogsDir: *logs, LogLevel: *level,
-		Out: os.Stdout, NoRestart: *noRestart})
+		Out: os.Stdout, NoRestart: *noRestart, Hurry: hurry})
 }
