@@ -62,6 +62,7 @@ type App struct {
 	fresh int
 
 	news MembersMsg // the hub's last membership news (onMembers)
+	acc  appAccess  // notification settings, mentions counted (app_access.go)
 
 	input      lineInput
 	submitting string // the input line being submitted (restoreInput)
@@ -232,6 +233,7 @@ func (a *App) Init() tea.Cmd {
 		a.addConv(r)
 	}
 	a.restoreConversations()
+	a.loadSettings()
 	a.status = a.d.b.Status()
 	a.switchTo("general")
 	if a.zoneMsg != "" {
@@ -253,6 +255,7 @@ func (a *App) removeConv(c string) {
 	a.convs = slices.DeleteFunc(a.convs, func(x string) bool { return x == c })
 	delete(a.bufs, c)
 	delete(a.unread, c)
+	a.clearMentions(c)
 	a.dirty()
 	a.syncInterest()
 	if a.cur == c {
@@ -294,6 +297,7 @@ func (a *App) switchTo(c string) {
 	}
 	a.cur = c
 	a.unread[c] = 0
+	a.clearMentions(c)
 	a.load(c)
 	a.refreshMembers()
 }
@@ -412,7 +416,7 @@ func (a *App) lineOf(m api.Message) chatLine {
 	text := CleanText(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
 	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
-		mention: from != a.d.id.Name && mentions(text, a.d.id.Name)}
+		mention: from != a.d.id.Name && (mentions(text, a.d.id.Name) || a.highlighted(text))}
 }
 
 // mentions reports whether text names user as a word ("alice", "@alice").

@@ -43,6 +43,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "bans", help: "list the bans and mutes in force: who, by whom, why, until when", admin: true, run: (*App).cmdBans},
 		{name: "release", args: "NAME", help: "free a user name: the next key to use it owns it", minArgs: 1, admin: true, run: (*App).cmdRelease},
 	}
+	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.admin }), a.accessCommands()...) // app_access.go, before the admins'
 	return slices.DeleteFunc(cs, func(c slashCmd) bool { return c.admin && !a.d.id.Admin })
 }
 
@@ -161,8 +162,8 @@ func (a *App) cmdLeave(args []string, rest string) tea.Cmd {
 func (a *App) cmdRooms([]string, string) tea.Cmd {
 	var b strings.Builder
 	b.WriteString("rooms:")
-	for _, r := range a.d.b.Rooms() {
-		fmt.Fprintf(&b, "\n  #%s (%d)", Clean(r.Name, MaxNameLen), r.Members)
+	for _, r := range visibleRooms(a.d.b, a.d.id.Name) {
+		fmt.Fprintf(&b, "\n  #%s%s (%s)", Clean(r.Name, MaxNameLen), r.mark(), r.members())
 		if r.Topic != "" {
 			b.WriteString(" — " + Clean(r.Topic, 120))
 		}
@@ -255,7 +256,7 @@ func (a *App) cmdWhois(args []string, _ string) tea.Cmd {
 			status = presenceText(p)
 		}
 	}
-	rooms := a.d.b.RoomsOf(name)
+	rooms := slices.DeleteFunc(a.d.b.RoomsOf(name), func(r string) bool { return !a.d.b.CanRead(a.d.id.Name, r) })
 	for i := range rooms {
 		rooms[i] = "#" + Clean(rooms[i], MaxNameLen)
 	}

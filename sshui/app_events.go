@@ -110,6 +110,8 @@ func (a *App) onEvent(ev api.Event) tea.Cmd {
 		}
 	case api.EventModeration:
 		a.onModeration(ev.Mod)
+	case api.EventAccess, api.EventSettings, api.EventKeys:
+		return a.onAccessEvent(ev) // app_access.go
 	}
 	return nil
 }
@@ -132,6 +134,13 @@ func (a *App) onMessage(m api.Message) tea.Cmd {
 		if m.From != a.d.id.Name {
 			a.unread[conv]++
 			a.roomsPane = nil
+			mention := mentions(m.Text, a.d.id.Name) || a.highlighted(m.Text) // raw: no line is made of it
+			if mention {
+				a.countMention(conv)
+			}
+			if a.shouldRing(conv, m, mention) {
+				return a.ring()
+			}
 		}
 		return nil
 	}
@@ -146,7 +155,10 @@ func (a *App) onMessage(m api.Message) tea.Cmd {
 		a.unread[conv]++
 		a.roomsPane = nil
 	}
-	if line.mention || (m.IsDM() && m.From != a.d.id.Name) {
+	if line.mention {
+		a.countMention(conv)
+	}
+	if a.shouldRing(conv, m, line.mention) {
 		return a.ring()
 	}
 	return nil

@@ -250,14 +250,13 @@ func (a *App) renderRooms(w, h int) []string {
 		} else {
 			name = " " + name
 		}
-		count := ""
-		if n := a.unread[c]; n > 0 && c != a.cur {
-			count = fmt.Sprintf(" %d", min(n, 999))
-		}
+		count, mentioned := a.sideCount(c) // app_access.go
 		text := Pad(Fit(name, w-Width(count))+strings.Repeat(" ", max(w-Width(Fit(name, w-Width(count)))-Width(count), 0))+count, w)
 		switch {
 		case c == a.cur:
 			text = a.st.current.R(text)
+		case mentioned:
+			text = a.st.mention.R(text)
 		case count != "":
 			text = a.st.unread.R(text)
 		}

@@ -421,6 +421,9 @@ func (h *Hub) each(f func(*Client)) {
 // others learn of them from MembersMsg (flushMembers). Call from one
 // goroutine at a time (Run's, or a test's without Run).
 func (h *Hub) Deliver(ev api.Event) {
+	if h.deliverAccess(ev) { // private rooms, settings, keys (hub_access.go)
+		return
+	}
 	switch ev.Kind {
 	case api.EventPresence:
 		h.presenceGen++
