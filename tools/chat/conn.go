@@ -313,7 +313,7 @@ func tailEnded(err error, stderr string) error {
 // isFatal matches sshui's refusals that depend on the user, not the node.
 func isFatal(msg string) bool {
 	for _, s := range []string{"belongs to another key", "banned", "invalid user", "public key is required",
-		"permission denied"} {
+		"permission denied", "is private", "you were removed from #"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
