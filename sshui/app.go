@@ -63,6 +63,8 @@ type App struct {
 
 	news MembersMsg // the hub's last membership news (onMembers)
 	acc  appAccess  // notification settings, mentions counted (app_access.go)
+	// search is the open search pane (app_search.go); nil: closed.
+	search *searchView
 
 	input      lineInput
 	submitting string // the input line being submitted (restoreInput)

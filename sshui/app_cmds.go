@@ -32,6 +32,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "who", help: "list the members of this room", run: (*App).cmdWho},
 		{name: "whois", args: "NAME", help: "show a user's key, presence and rooms", minArgs: 1, run: (*App).cmdWhois},
 		{name: "away", args: "[reason]", help: "mark yourself away (again: back)", run: (*App).cmdAway},
+		a.searchCommand(), // app_search.go
 		{name: "tz", args: "[ZONE]", help: "show or set the time zone of the times shown (like Europe/Berlin)", run: (*App).cmdTz},
 		{name: "help", help: "this list; keys: Tab complete, ↑/↓ history, PgUp/PgDn scroll, Ctrl-N/P switch, Alt-Enter new line", run: (*App).cmdHelp},
 		{name: "quit", help: "leave the chat", run: func(*App, []string, string) tea.Cmd { return tea.Quit }},

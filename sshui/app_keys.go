@@ -22,6 +22,11 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 	if k.Type != tea.KeyTab {
 		a.comp = completion{}
 	}
+	if a.search != nil { // the search pane's keys (app_search.go)
+		if cmd, done := a.searchKey(k); done {
+			return cmd
+		}
+	}
 	switch k.Type {
 	case tea.KeyCtrlC:
 		return tea.Quit

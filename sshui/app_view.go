@@ -303,6 +303,9 @@ func (a *App) messagePane(w, h int) []string {
 	if h == 0 {
 		return out
 	}
+	if a.search != nil {
+		return a.searchPane(w, h) // app_search.go
+	}
 	scroll := 0
 	if buf := a.bufs[a.cur]; buf != nil {
 		scroll = buf.scroll
