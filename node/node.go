@@ -35,6 +35,9 @@ type Options struct {
 	Listeners *Listeners
 	// NoSync turns off fsync (benchmarks of the network path only).
 	NoSync bool
+	// NoSearch runs the node without its search index (search_index.go):
+	// searches fail. For benchmarks of what the index costs.
+	NoSearch bool
 	// NoSeed keeps a node whose WAL is empty from copying a peer's log
 	// before it starts (seed.go): it catches up entry by entry through the
 	// replica instead (tests of that path).

@@ -30,6 +30,9 @@ type Options struct {
 	// Check identifies a log entry (EntryCheck); the manifest records it
 	// for the last entry covered. Nil: no check is recorded.
 	Check func(entry uint64) (EntryCheck, error)
+	// Background runs fn, the background merges, until it returns (the
+	// node runs it at low CPU priority); nil: on a goroutine of its own.
+	Background func(fn func())
 }
 
 func (o Options) normalized() Options {
@@ -165,7 +168,11 @@ func Open(dir string, o Options) (*Index, error) {
 			os.Remove(filepath.Join(dir, n))
 		}
 	}
-	go x.mergeLoop()
+	if o.Background != nil {
+		go o.Background(x.mergeLoop)
+	} else {
+		go x.mergeLoop()
+	}
 	return x, nil
 }
 

@@ -1,0 +1,158 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/syncnet/syncnet/node/api"
+)
+
+// BenchmarkSearchCost measures what the search index costs the cluster:
+// committed posts/s and the process's CPU per post (three nodes in this
+// process, fsync on, 256 posters spread over the nodes, texts of 100-200
+// bytes of words) with every node's index on and off, in alternating
+// rounds (SEARCHCOST_ROUNDS, default 6; the order flips each round) so
+// both see the same machine. It reports the medians and the median of the
+// per-round ratios (on/off), and checks that with the index on every
+// node's index caught up with no catch-up from the WAL after its first
+// (its subscription never fell behind).
+//
+//	go test -run '^$' -bench SearchCost -benchtime 20000x ./node/
+func BenchmarkSearchCost(b *testing.B) {
+	rounds := 6
+	if n, err := strconv.Atoi(os.Getenv("SEARCHCOST_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	var rate, cpu [2][]float64 // [off, on]
+	var ratio, cpuRatio []float64
+	for r := 0; r < rounds; r++ {
+		var got [2][2]float64
+		for k := 0; k < 2; k++ {
+			on := (r+k)%2 == 1
+			ps, cps := searchCostRound(b, on, b.N)
+			i := 0
+			if on {
+				i = 1
+			}
+			got[i] = [2]float64{ps, cps}
+			rate[i] = append(rate[i], ps)
+			cpu[i] = append(cpu[i], cps)
+		}
+		ratio = append(ratio, got[1][0]/got[0][0])
+		cpuRatio = append(cpuRatio, got[1][1]/got[0][1])
+		b.Logf("round %d: off %.0f posts/s %.1f µs CPU/post, on %.0f posts/s %.1f µs CPU/post", r, got[0][0], got[0][1], got[1][0], got[1][1])
+	}
+	med := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
+	b.ReportMetric(med(rate[0]), "off-posts/s")
+	b.ReportMetric(med(rate[1]), "on-posts/s")
+	b.ReportMetric(med(ratio), "on/off-posts")
+	b.ReportMetric(med(cpu[0]), "off-cpu-µs/post")
+	b.ReportMetric(med(cpu[1]), "on-cpu-µs/post")
+	b.ReportMetric(med(cpuRatio), "on/off-cpu")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var costWords = strings.Fields("the a to and of in is it that for on with this we you be have not are but at so if or can just " +
+	"deploy build test node leader log commit index term cluster server message room chat ssh key branch merge review " +
+	"patch bug fix issue release version config timeout latency disk fsync network packet retry today tomorrow morning " +
+	"lunch coffee meeting later soon again looks good great fine broken slow fast weird done ready working café 東京")
+
+// searchCostRound posts n messages through a new cluster and returns the
+// committed posts/s and the process CPU per post (µs), the latter up to
+// every node's index covering the last post when on.
+func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost float64) {
+	c := newTestClusterWith(b, 3, func(o *Options) { o.PostRate, o.NoSearch = -1, !on })
+	defer func() {
+		for id := range c.nodes {
+			c.stop(id)
+		}
+	}()
+	c.leader()
+	r := rand.New(rand.NewPCG(1, 2))
+	texts := make([]string, 1024)
+	for i := range texts {
+		var sb strings.Builder
+		size := 100 + r.IntN(101)
+		for sb.Len() < size {
+			sb.WriteString(costWords[r.IntN(len(costWords))])
+			sb.WriteByte(' ')
+		}
+		texts[i] = sb.String()
+	}
+	ids := []string{"n1", "n2", "n3"}
+	var next atomic.Int64
+	var last atomic.Uint64
+	const posters = 256
+	cpu0 := processCPU()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for p := 0; p < posters; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			nd := c.nodes[ids[p%3]].n
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				idx, err := nd.Post(ctx, fmt.Sprint("u", p), "general", texts[i%int64(len(texts))], fmt.Sprint("m", i), 0, false)
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for {
+					l := last.Load()
+					if idx <= l || last.CompareAndSwap(l, idx) {
+						break
+					}
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if on {
+		for _, rn := range c.nodes {
+			for deadline := time.Now().Add(60 * time.Second); rn.n.SearchStatus().Indexed < last.Load(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("%s: index %+v never reached %d", rn.n.id, rn.n.SearchStatus(), last.Load())
+				}
+			}
+			if k := rn.n.search.catchUps.Load(); k != 1 {
+				b.Errorf("%s: %d catch-ups from the WAL: the index fell behind its subscription", rn.n.id, k)
+			}
+			res, err := rn.n.Search(context.Background(), "u1", api.SearchQuery{Text: strings.Fields(texts[1])[0], Limit: 1})
+			if err != nil || len(res.Hits) != 1 {
+				b.Fatalf("%s: search after the posts: %+v %v", rn.n.id, res, err)
+			}
+		}
+	} else {
+		for _, rn := range c.nodes { // the same wait for applied, for the same CPU span
+			for deadline := time.Now().Add(60 * time.Second); rn.n.Applied() < last.Load(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("%s never applied %d", rn.n.id, last.Load())
+				}
+			}
+		}
+	}
+	cpu := processCPU() - cpu0
+	return float64(n) / el.Seconds(), float64(cpu.Microseconds()) / float64(n)
+}
