@@ -50,7 +50,7 @@ type Edits struct {
 // modified in place once a reader may hold them (Capture shares them).
 type overlay struct {
 	conv     string    // the message's conversation
-	versions []version // its edits, oldest first (nil once deleted)
+	versions []version // its edits, oldest first (once deleted: their texts dropped)
 	edits    int       // how many edits (kept when deleted)
 	deleted  bool
 	del      deletion
@@ -114,7 +114,16 @@ func (e *Edits) applyLocked(index uint64, ev eventlog.Event) []api.Event {
 		*ch = api.MessageChange{Target: b.Target, Conv: ov.conv, Op: api.ChangeEdit, By: b.By, Text: b.Text}
 	case *eventlog.MessageDeleted:
 		ov := e.at(b.Target, b.Conv)
-		ov.deleted, ov.versions, ov.reacts = true, nil, nil
+		// The texts go from memory (an audit reads them in the log:
+		// AllVersions); where the edits are stays.
+		kept := make([]version, len(ov.versions))
+		for i, v := range ov.versions {
+			kept[i] = version{index: v.index, time: v.time}
+		}
+		ov.deleted, ov.versions, ov.reacts = true, kept, nil
+		if len(kept) == 0 {
+			ov.versions = nil
+		}
 		ov.del = deletion{index: index, time: ev.Time, by: strings.Clone(b.By), admin: b.Admin != 0, reason: strings.Clone(b.Reason)}
 		*ch = api.MessageChange{Target: b.Target, Conv: ov.conv, Op: api.ChangeDelete, By: b.By, Admin: b.Admin != 0}
 	case *eventlog.ReactionSet:

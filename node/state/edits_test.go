@@ -430,3 +430,41 @@ func TestChangesApplyRunIsApply(t *testing.T) {
 		}
 	}
 }
+
+// A deletion drops the texts of a message's versions from memory; an
+// audit (AllVersions) reads them back from the log, in order.
+func TestAllVersionsOfADeletedMessage(t *testing.T) {
+	var log []eventlog.Event
+	add := func(author, id string, b eventlog.Body) uint64 {
+		ev := at(time.Duration(len(log))*time.Second, author, id, b)
+		log = append(log, ev)
+		return uint64(len(log))
+	}
+	a := add("ann", "a1", post("general", "ann", "v1"))
+	add("ann", "e1", &eventlog.MessageEdited{Conv: "general", Target: a, TargetID: "a1", By: "ann", Text: "v2"})
+	add("ann", "e2", &eventlog.MessageEdited{Conv: "general", Target: a, TargetID: "a1", By: "ann", Text: "v3"})
+	add("ann", "d1", &eventlog.MessageDeleted{Conv: "general", Target: a, TargetID: "a1", By: "ann"})
+	s := NewWith(Options{Messages: &logSource{log: log}, OnceWindow: time.Hour})
+	for i, ev := range log {
+		s.Apply(uint64(i+1), ev)
+	}
+	m, ok, err := s.MessageAt(a)
+	if err != nil || !ok || !m.Deleted() || m.Text != "" {
+		t.Fatalf("the deleted message: %+v %v %v", m, ok, err)
+	}
+	vs, err := s.AllVersions(m)
+	if err != nil || len(vs) != 3 || vs[0].Text != "v1" || vs[1].Text != "v2" || vs[2].Text != "v3" || vs[2].Index != 3 {
+		t.Fatalf("AllVersions: %+v, %v", vs, err)
+	}
+	if _, err := s.Versions(m); !errors.Is(err, api.ErrDeleted) {
+		t.Fatalf("Versions of a deleted message: %v", err)
+	}
+	img, _ := s.Capture().Encode()
+	back, err := Restore(img, Options{Messages: &logSource{log: log}, OnceWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs2, err := back.AllVersions(m); err != nil || !reflect.DeepEqual(vs2, vs) {
+		t.Fatalf("after a restore: %+v, %v", vs2, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/api"
 )
 
@@ -141,6 +142,56 @@ func (s *State) Versions(m api.Message) ([]api.Version, error) {
 		out = slices.Grow(out, len(ov.versions))
 		for _, v := range ov.versions {
 			out = append(out, api.Version{Index: v.index, Time: time.Unix(0, v.time).UTC(), Text: v.text})
+		}
+	}
+	return out, nil
+}
+
+// AllVersions is Versions for an audit: also of a deleted message, whose
+// texts it reads back from the log (the overlay keeps only where its
+// edits are). The message at index must be one (MessageAt).
+func (s *State) AllVersions(m api.Message) ([]api.Version, error) {
+	orig, err := s.Chat.messagesAt(m.Room, []uint64{m.Index})
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Version{{Index: m.Index, Time: orig[0].Time, Text: orig[0].Text}}
+	s.Edits.mu.RLock()
+	var vs []version
+	if ov := s.Edits.msgs[m.Index]; ov != nil && ov.conv == m.Room {
+		vs = ov.versions
+	}
+	s.Edits.mu.RUnlock()
+	var missing []uint64
+	for _, v := range vs {
+		out = append(out, api.Version{Index: v.index, Time: time.Unix(0, v.time).UTC(), Text: v.text})
+		if v.text == "" {
+			missing = append(missing, v.index)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if s.Chat.src == nil {
+		return nil, fmt.Errorf("message %d: the texts of its edits were deleted: %w", m.Index, ErrNoSource)
+	}
+	evs, err := s.Chat.src.Messages(missing)
+	if err != nil {
+		return nil, fmt.Errorf("message %d: reading its edits: %w", m.Index, err)
+	}
+	texts := make(map[uint64]string, len(evs))
+	for i, ev := range evs {
+		if b, ok := ev.Body.(*eventlog.MessageEdited); ok && b.Target == m.Index {
+			texts[missing[i]] = b.Text
+		}
+	}
+	for i := range out[1:] {
+		if v := &out[i+1]; v.Text == "" {
+			t, ok := texts[v.Index]
+			if !ok {
+				return nil, fmt.Errorf("message %d: entry %d is not its edit", m.Index, v.Index)
+			}
+			v.Text = t
 		}
 	}
 	return out, nil

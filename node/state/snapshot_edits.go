@@ -14,7 +14,7 @@ import (
 // snapshot.go.
 //
 //	20 m changed message {1 v index, 2 s conversation, 3 v edits,
-//	                      4 m version {1 v entry index, 2 f time, 3 s text} ...,
+//	                      4 m version {1 v entry index, 2 f time, 3 s text (none once deleted)} ...,
 //	                      5 m deletion {1 v entry index, 2 f time, 3 s by, 4 v admin, 5 s reason},
 //	                      6 m reaction {1 s emoji, 2 s user ...} ...}   (by index)
 //	21 m thread {1 v parent index, 2 b reply indexes: uvarint gaps from the parent} (by index)
@@ -152,7 +152,7 @@ func (d *restorer) editsField(f field) error {
 				}
 				return nil
 			})
-			if err != nil || v.index <= index || v.text == "" {
+			if err != nil || v.index <= index {
 				return fmt.Errorf("version of message %d: entry %d, %d bytes of text, %v", index, v.index, len(v.text), err)
 			}
 			ov.versions = append(ov.versions, v)
@@ -214,7 +214,8 @@ func (d *restorer) editsField(f field) error {
 		return fmt.Errorf("field 20: a changed message without its index or conversation")
 	case d.edits.msgs[index] != nil:
 		return fmt.Errorf("field 20: message %d twice", index)
-	case ov.empty(), ov.edits < len(ov.versions), ov.deleted && (len(ov.versions) > 0 || len(ov.reacts) > 0):
+	case ov.empty(), ov.edits != len(ov.versions), ov.deleted && len(ov.reacts) > 0,
+		slices.ContainsFunc(ov.versions, func(v version) bool { return (v.text == "") != ov.deleted }):
 		return fmt.Errorf("field 20: message %d: %d edits, %d versions, deleted %v, %d reactions",
 			index, ov.edits, len(ov.versions), ov.deleted, len(ov.reacts))
 	}
