@@ -15,7 +15,8 @@ const replayHelp = `Rebuild the cluster state from a WAL with the node's own cod
 identity, moderation, presence) and print a summary: rooms with their topic,
 members and message counts, users, totals, and the bans and mutes in force
 (who, by whom, where, since which cluster index, until when, why) at the
-state's time, and the names an admin released. Only committed entries are
+state's time, the names an admin released, the private rooms (owner, who
+they let in), the keys added to names and the notification settings. Only committed entries are
 applied (those the WAL records as committed, which may lag the cluster by up
 to 100ms of traffic); --include-uncommitted
 applies the uncommitted tail too. --until stops at a cluster index (a number)
@@ -48,6 +49,7 @@ func runReplay(e *env, args []string) error {
 	r := f.result(a)
 	r.printSummary(e)
 	r.printModeration(e)
+	r.printAccess(e) // replay_access.go
 	if *room == "" {
 		return nil
 	}
