@@ -48,8 +48,8 @@ func runReplay(e *env, args []string) error {
 	}
 	r := f.result(a)
 	r.printSummary(e)
-	r.printModeration(e)
 	r.printAccess(e) // replay_access.go
+	r.printModeration(e)
 	if *room == "" {
 		return nil
 	}
