@@ -3,6 +3,7 @@ package sshui_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/syncnet/syncnet/sshui/sshuitest"
@@ -53,4 +54,30 @@ func TestChatPrivateRoomOverSSH(t *testing.T) {
 	again.waitFor("barrier")
 	again.typ("/keys\r")
 	again.waitFor("laptop (this session)")
+}
+
+// Presence shows one user however many sessions and keys they use: two
+// chat sessions of alice with two keys are one alice in who, online until
+// the last of them ends.
+func TestPresenceOneUserManyKeys(t *testing.T) {
+	f := sshuitest.New("node1", nil)
+	ts := startServer(t, f, nil)
+	k1, k2 := newSigner(t), newSigner(t)
+	first := openTerm(t, ts.addr, "alice", k1, 100, 30)
+	first.waitFor("#general")
+	if r := run(t, ts.addr, "alice", k1, "keys add "+authorizedLine(k2)); r.code != 0 {
+		t.Fatalf("keys add: %+v", r)
+	}
+	second := openTerm(t, ts.addr, "alice", k2, 100, 30)
+	second.waitFor("#general")
+	who := run(t, ts.addr, "admin", ts.admin, "who --json")
+	if n := strings.Count(who.out, `"user":"alice"`); n != 1 {
+		t.Fatalf("who lists alice %d times:\n%s", n, who.out)
+	}
+	_ = first.sess.Close()
+	_ = first.c.Close()
+	waitUntil(t, 10*time.Second, func() bool { return ts.Hub().Len() == 1 }, func() string { return "the first session never ended" })
+	if p := f.Presence("alice"); p != "online" {
+		t.Fatalf("alice is %q with one session left", p)
+	}
 }
