@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,10 +105,15 @@ func BenchmarkIndexAdd(b *testing.B) {
 	defer x.Close()
 	g := newBenchGen(1)
 	docs := make([]Doc, 0, 256)
+	prep := os.Getenv("SEARCHBENCH_PREPARE") == "1"
+	p := NewPreparer()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		docs = append(docs, g.doc())
 		if len(docs) == cap(docs) || i == b.N-1 {
+			if prep {
+				p.Prepare(docs)
+			}
 			if err := x.Add(docs, g.entry); err != nil {
 				b.Fatal(err)
 			}
@@ -192,6 +198,7 @@ func BenchmarkQuery(b *testing.B) {
 		{"word", func() string { return g.word() }, nil},
 		{"phrase2", func() string { return `"` + g.word() + " " + g.word() + `"` }, nil},
 		{"phrase3", func() string { return `"` + g.word() + " " + g.word() + " " + g.word() + `"` }, nil},
+		{"phrase3-said", func() string { return `"` + saidPhrase(g, 3) + `"` }, nil},
 		{"two-words", func() string { return g.word() + " " + g.word() }, nil},
 		{"prefix", func() string { w := g.word(); return w[:min(len(w), 3)] + "*" }, nil},
 		{"word-in-room", func() string { return g.word() }, func() Filter { return Filter{Conv: "room" + strconv.Itoa(g.r.IntN(1000))} }},
@@ -226,4 +233,16 @@ func BenchmarkQuery(b *testing.B) {
 			b.ReportMetric(float64(hits)/float64(len(lat)), "hits/query")
 		})
 	}
+}
+
+// saidPhrase is k consecutive words of a message the generator draws: a
+// phrase someone said (the history holds it, and likely others like it),
+// unlike k random words.
+func saidPhrase(g *benchGen, k int) string {
+	ws := strings.Fields(g.doc().Text)
+	if len(ws) < k+2 {
+		return strings.Join(ws, " ")
+	}
+	i := g.r.IntN(len(ws) - k - 1) // not the last word, which may be cut
+	return strings.Join(ws[i:i+k], " ")
 }

@@ -25,6 +25,9 @@ type Options struct {
 	NoSync bool
 	// NoMerge keeps segments as flushed (tests of several segments).
 	NoMerge bool
+	// PairsAfter is how many documents the first memory segment holds
+	// when the pair words are chosen from them (default 2,048).
+	PairsAfter int
 	// Logger gets the index's log lines; nil discards them.
 	Logger *slog.Logger
 	// Check identifies a log entry (EntryCheck); the manifest records it
@@ -41,6 +44,9 @@ func (o Options) normalized() Options {
 	}
 	if o.FlushBytes <= 0 {
 		o.FlushBytes = 32 << 20
+	}
+	if o.PairsAfter <= 0 {
+		o.PairsAfter = 2048
 	}
 	if o.MergeFactor < 2 {
 		o.MergeFactor = 4
@@ -61,6 +67,11 @@ type manifest struct {
 	Check     EntryCheck    `json:"check"`
 	Next      uint64        `json:"next"` // the next segment's number
 	Segments  []manifestSeg `json:"segments"`
+	// PairWords are the words whose pairs are filed as terms of their
+	// own (pairTerm), chosen once from the first documents: the same for
+	// every segment after that.
+	PairWords   []string `json:"pair_words,omitempty"`
+	PairsChosen bool     `json:"pairs_chosen,omitempty"`
 }
 
 // EntryCheck identifies the log entry the index covers up to, so an index
@@ -78,7 +89,7 @@ type manifestSeg struct {
 	Docs  uint32 `json:"docs"`
 }
 
-const manifestVersion = 1
+const manifestVersion = 2 // 2: pair terms (PairWords, segMeta.PairsFrom)
 
 // Index is a node's search index: immutable segments on disk, newest
 // documents in a memory segment, merged in the background. Documents are
@@ -100,6 +111,9 @@ type Index struct {
 
 	writeMu sync.Mutex // one writer of the manifest and of segments at a time
 
+	pairWords []string            // manifest.PairWords; nil: not chosen yet
+	pairSet   map[uint64]struct{} // their hashes
+
 	mergeC   chan struct{}
 	mergeEnd chan struct{}
 	mergeErr error
@@ -114,7 +128,7 @@ func Open(dir string, o Options) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	x := &Index{dir: dir, opts: o, mem: newMemSegment(), mergeC: make(chan struct{}, 1), mergeEnd: make(chan struct{})}
+	x := &Index{dir: dir, opts: o, mergeC: make(chan struct{}, 1), mergeEnd: make(chan struct{})}
 	var m manifest
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	switch {
@@ -133,6 +147,10 @@ func Open(dir string, o Options) (*Index, error) {
 	}
 	x.next = m.Next
 	x.covered, x.check = m.Covered, m.Check
+	if m.PairsChosen {
+		x.setPairWords(m.PairWords)
+	}
+	x.mem = newMemSegment(x.pairSet)
 	live := map[string]bool{}
 	for i, ms := range m.Segments {
 		s, err := openSegment(dir, ms.Name)
@@ -223,7 +241,8 @@ func (x *Index) Reset() error {
 	defer x.writeMu.Unlock()
 	x.mu.Lock()
 	old := x.segs
-	x.segs, x.mem, x.covered, x.durable, x.check = nil, newMemSegment(), 0, 0, EntryCheck{}
+	x.pairWords, x.pairSet = nil, nil
+	x.segs, x.mem, x.covered, x.durable, x.check = nil, newMemSegment(nil), 0, 0, EntryCheck{}
 	x.mu.Unlock()
 	err := x.writeManifest()
 	for _, s := range old {
@@ -259,6 +278,15 @@ func (x *Index) Add(docs []Doc, covered uint64) error {
 	}
 	for _, d := range docs {
 		x.mem.add(d)
+		if x.pairWords == nil && len(x.mem.docs) == x.opts.PairsAfter {
+			x.setPairWords(x.mem.pairWords())
+			x.mem.pairs, x.mem.pairsFrom = x.pairSet, uint32(len(x.mem.docs))
+			for h := range x.pairSet {
+				if e := x.mem.terms[h]; e != nil {
+					e.pairWord = true
+				}
+			}
+		}
 	}
 	x.mem.last = covered
 	x.covered = covered
@@ -291,7 +319,7 @@ func (x *Index) Flush() error {
 		// Only entries without text: the manifest moves, no segment.
 		x.mu.Lock()
 		if x.mem == m {
-			x.mem = newMemSegment()
+			x.mem = newMemSegment(x.pairSet)
 		}
 		x.durable, x.check = covered, check
 		x.mu.Unlock()
@@ -313,7 +341,7 @@ func (x *Index) Flush() error {
 	x.mu.Lock()
 	x.segs = append(x.segs, s)
 	if x.mem == m {
-		x.mem = newMemSegment()
+		x.mem = newMemSegment(x.pairSet)
 	}
 	x.durable, x.check = m.last, check
 	x.mu.Unlock()
@@ -322,6 +350,14 @@ func (x *Index) Flush() error {
 	}
 	x.kickMerge()
 	return nil
+}
+
+// setPairWords fixes the pair words. Holds mu for writing, or at Open.
+func (x *Index) setPairWords(ws []string) {
+	if ws == nil {
+		ws = []string{}
+	}
+	x.pairWords, x.pairSet = ws, hashSet(ws)
 }
 
 func (x *Index) entryCheck(entry uint64) (EntryCheck, error) {
@@ -338,7 +374,8 @@ func (x *Index) entryCheck(entry uint64) (EntryCheck, error) {
 // writeManifest records the segments and what they cover. Holds writeMu.
 func (x *Index) writeManifest() error {
 	x.mu.RLock()
-	m := manifest{Version: manifestVersion, Tokenizer: TokenizerVersion, Covered: x.durable, Next: x.next, Check: x.check}
+	m := manifest{Version: manifestVersion, Tokenizer: TokenizerVersion, Covered: x.durable, Next: x.next, Check: x.check,
+		PairWords: x.pairWords, PairsChosen: x.pairWords != nil}
 	for _, s := range x.segs {
 		m.Segments = append(m.Segments, manifestSeg{Name: s.name, First: s.meta.First, Last: s.meta.Last, Docs: s.meta.Docs})
 	}

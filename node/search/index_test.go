@@ -131,7 +131,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	for _, merge := range []bool{false, true} {
 		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
 			dir := t.TempDir()
-			o := Options{FlushDocs: 97, MergeFactor: 2, NoSync: true, NoMerge: !merge}
+			o := Options{FlushDocs: 97, MergeFactor: 2, NoSync: true, NoMerge: !merge, PairsAfter: 60}
 			x, err := Open(dir, o)
 			if err != nil {
 				t.Fatal(err)
@@ -146,6 +146,9 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 					if k < len(docs) && docs[k].Entry > covered+1 {
 						covered++ // an entry without text after the batch
 					}
+					if k%2 == 0 { // tokenized ahead, as a catch-up does
+						NewPreparer().Prepare(docs[:k])
+					}
 					if err := x.Add(docs[:k], covered); err != nil {
 						t.Fatal(err)
 					}
@@ -157,6 +160,15 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 			}
 			if merge {
 				waitMerged(t, x)
+			}
+			paired := 0
+			for _, s := range x.segs {
+				if s.meta.PairsFrom < s.meta.Docs {
+					paired++
+				}
+			}
+			if len(x.pairWords) == 0 || paired == 0 || x.segs[0].meta.PairsFrom == 0 {
+				t.Fatalf("pair words %q; %d segments with pairs; the first has them from %d", x.pairWords, paired, x.segs[0].meta.PairsFrom)
 			}
 			st := x.Stats()
 			if st.Docs != uint64(len(c.docs)) {

@@ -17,6 +17,51 @@ type Doc struct {
 	// the caller's check of the message decides.
 	Time int64
 	Text string
+
+	prep *prepared // its tokens, when Prepare computed them
+}
+
+// prepared is a document's tokens: their hashes, places and texts (in buf).
+type prepared struct {
+	buf  []byte
+	toks []preTok
+}
+
+type preTok struct {
+	h          uint64
+	start, end uint32
+	pos        int32
+}
+
+// Preparer tokenizes documents ahead of Add, on another goroutine than the
+// writer's (a catch-up's reader), so the two share the work. Not safe for
+// concurrent use; what it prepares stays valid after it is reused.
+type Preparer struct {
+	t *Tokenizer
+}
+
+// NewPreparer returns a preparer.
+func NewPreparer() *Preparer { return &Preparer{t: NewTokenizer()} }
+
+// Prepare tokenizes the texts of docs; Add then only files the tokens.
+func (p *Preparer) Prepare(docs []Doc) {
+	size, n := 0, 0
+	for i := range docs {
+		size += len(docs[i].Text) + len(docs[i].Text)/8
+		n += len(docs[i].Text)/4 + 4
+	}
+	buf := make([]byte, 0, size)
+	toks := make([]preTok, 0, n)
+	for i := range docs {
+		start := len(toks)
+		bufStart := len(buf)
+		p.t.each(docs[i].Text, func(tok string, pos int32) {
+			s := len(buf)
+			buf = append(buf, tok...)
+			toks = append(toks, preTok{h: termHash(tok), start: uint32(s - bufStart), end: uint32(len(buf) - bufStart), pos: pos})
+		})
+		docs[i].prep = &prepared{buf: buf[bufStart:len(buf):len(buf)], toks: toks[start:len(toks):len(toks)]}
+	}
 }
 
 // docRec is a document as a segment stores it (16 bytes): the message its
@@ -56,10 +101,70 @@ type memSegment struct {
 
 	tok     *Tokenizer
 	touched []*encoder
+	// pairs are the pair words (pairWords): two of them in a row are also
+	// filed as one pair term, from document pairsFrom on (nil: none).
+	pairs     map[uint64]struct{}
+	pairsFrom uint32
 }
 
-func newMemSegment() *memSegment {
-	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, tok: NewTokenizer()}
+func newMemSegment(pairs map[uint64]struct{}) *memSegment {
+	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, tok: NewTokenizer(), pairs: pairs}
+}
+
+func (m *memSegment) isPairWord(h uint64) bool {
+	_, ok := m.pairs[h]
+	return ok
+}
+
+// pairsStart is the first document from which every pair of pair words is
+// filed (numDocs: none is).
+func (m *memSegment) pairsStart() uint32 {
+	if m.pairs == nil {
+		return uint32(len(m.docs))
+	}
+	return m.pairsFrom
+}
+
+// maxPairWords is how many of a segment's most frequent words are its
+// pair words.
+const maxPairWords = 256
+
+// pairWords picks the index's pair words: the maxPairWords words in the
+// most documents of this memory segment (ties by word, so
+// the choice is the same for the same documents). Phrases of frequent words
+// are the slow ones by positions alone: their lists are long and the words
+// are often near each other but seldom in that order.
+func (m *memSegment) pairWords() []string {
+	type wc struct {
+		w string
+		n uint32
+	}
+	var ws []wc
+	for _, e := range m.terms {
+		if e.word != "" {
+			ws = append(ws, wc{e.word, e.n})
+		}
+	}
+	slices.SortFunc(ws, func(a, b wc) int {
+		if a.n != b.n {
+			return int(int64(b.n) - int64(a.n))
+		}
+		return strings.Compare(a.w, b.w)
+	})
+	out := make([]string, 0, maxPairWords)
+	for _, w := range ws[:min(len(ws), maxPairWords)] {
+		out = append(out, w.w)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hashSet(words []string) map[uint64]struct{} {
+	m := make(map[uint64]struct{}, len(words))
+	for _, w := range words {
+		m[termHash(w)] = struct{}{}
+	}
+	return m
 }
 
 func (m *memSegment) empty() bool { return len(m.docs) == 0 }
@@ -84,16 +189,13 @@ func (m *memSegment) add(d Doc) {
 	m.docs = append(m.docs, docRec{msg: d.Message, conv: cid, time: t})
 
 	// One map access a token: a term's positions in this document wait in
-	// its encoder until the document ends.
+	// its encoder until the document ends. Two tokens in a row that are
+	// both pair words also file their pair (pairTerm), at the first's place.
 	touched := m.touched[:0]
-	m.tok.each(d.Text, func(tok string, pos int32) {
-		h := termHash(tok)
-		e := m.terms[h]
-		if e == nil {
-			e = &encoder{word: strings.Clone(tok)}
-			m.terms[h] = e
-			m.words++
-		}
+	var prev *encoder
+	var prevH uint64
+	prevPos := int32(-2)
+	file := func(e *encoder, pos int32) {
 		if !e.pending {
 			e.pending = true
 			touched = append(touched, e)
@@ -101,7 +203,42 @@ func (m *memSegment) add(d Doc) {
 		if pos >= 0 {
 			e.pend = append(e.pend, pos)
 		}
-	})
+	}
+	term := func(h uint64, tok func() string, pos int32) {
+		e := m.terms[h]
+		if e == nil {
+			e = &encoder{word: tok()}
+			e.pairWord = m.isPairWord(h)
+			m.terms[h] = e
+			m.words++
+		}
+		file(e, pos)
+		if pos < 0 {
+			return // a unigram: not in the sequence
+		}
+		if e.pairWord && prev != nil && prevPos == pos-1 {
+			ph := pairTerm(prevH, h)
+			pe := m.terms[ph]
+			if pe == nil {
+				pe = &encoder{}
+				m.terms[ph] = pe
+			}
+			file(pe, prevPos)
+		}
+		prev, prevH, prevPos = nil, 0, pos
+		if e.pairWord {
+			prev, prevH = e, h
+		}
+	}
+	if p := d.prep; p != nil {
+		for _, t := range p.toks {
+			term(t.h, func() string { return string(p.buf[t.start:t.end]) }, t.pos)
+		}
+	} else {
+		m.tok.each(d.Text, func(tok string, pos int32) {
+			term(termHash(tok), func() string { return strings.Clone(tok) }, pos)
+		})
+	}
 	for _, h := range [2]uint64{convTerm(d.Conv), fromTerm(d.From)} {
 		e := m.terms[h]
 		if e == nil {

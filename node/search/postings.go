@@ -27,6 +27,19 @@ func termHash(s string) uint64 {
 }
 
 func convTerm(conv string) uint64 { return termHash("\x00c" + conv) }
+
+// pairTerm is the term of token b right after token a (hashes), filed at
+// a's place: a phrase of pair words is a few short lists, not the long
+// lists of its words.
+func pairTerm(a, b uint64) uint64 {
+	h := a*0x9e3779b97f4a7c15 ^ (b<<23 | b>>41) ^ 0x5041495200000000
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
 func fromTerm(user string) uint64 { return termHash("\x00f" + user) }
 
 // blockSize is how many postings share one entry of a term's skip table.
@@ -175,10 +188,12 @@ type encoder struct {
 	word    string  // the token's text; "" for a conversation or author term
 	pend    []int32 // positions in the document being added
 	pending bool    // in the document being added
-	data    []byte
-	skips   []uint32
-	n       uint32 // postings
-	last    uint32 // last ordinal
+	// pairWord: the word is one of the segment's pair words.
+	pairWord bool
+	data     []byte
+	skips    []uint32
+	n        uint32 // postings
+	last     uint32 // last ordinal
 }
 
 func (e *encoder) add(ord uint32, pos []int32) {

@@ -42,6 +42,7 @@ type source interface {
 	numDocs() uint32
 	convName(id uint32) string
 	latest() uint32 // the newest document's time, Unix seconds
+	pairsStart() uint32
 }
 
 func (s *segment) prefixHashes(p string, limit int) ([]uint64, error) { return s.prefixTerms(p, limit) }
@@ -72,7 +73,7 @@ func (x *Index) Search(q *Query, f Filter, fn func(Candidate) (bool, error)) err
 			s.release()
 		}
 	}()
-	st := &searchRun{q: q, f: f, fn: fn, seen: map[uint64]struct{}{}, readable: map[string]bool{}}
+	st := &searchRun{q: q, f: f, fn: fn, seen: map[uint64]struct{}{}, readable: map[string]bool{}, pairs: x.pairSet}
 	more, err := st.run(x.mem)
 	x.mu.RUnlock()
 	for i := len(segs) - 1; i >= 0 && more && err == nil; i-- {
@@ -87,6 +88,7 @@ type searchRun struct {
 	fn       func(Candidate) (bool, error)
 	seen     map[uint64]struct{}
 	readable map[string]bool
+	pairs    map[uint64]struct{} // the index's pair words (nil: none yet)
 }
 
 // iter finds documents newest first: seekLE returns the largest matching
@@ -164,13 +166,9 @@ func (st *searchRun) run(src source) (more bool, err error) {
 				return err == nil, err
 			}
 		default:
-			ph := &phraseIter{}
-			for _, tok := range exact {
-				l, err := src.list(termHash(tok))
-				if l == nil || err != nil {
-					return err == nil, err
-				}
-				ph.lists = append(ph.lists, l)
+			ph, ok, err := st.phrase(src, exact)
+			if !ok || err != nil {
+				return err == nil, err
 			}
 			its = append(its, ph)
 		}
@@ -214,6 +212,93 @@ func (st *searchRun) run(src source) (more bool, err error) {
 			return false, err
 		}
 	}
+}
+
+// phrase finds the documents with the tokens in a row: by the pairs of
+// its words where the segment filed them (from pairsStart on, when every
+// token is a pair word), by the words' positions before that. ok is false
+// when no document of src can match.
+func (st *searchRun) phrase(src source, toks []string) (it iter, ok bool, err error) {
+	n := src.numDocs()
+	from := n
+	if st.pairs != nil {
+		from = src.pairsStart()
+		for _, t := range toks {
+			if _, in := st.pairs[termHash(t)]; !in {
+				from = n
+				break
+			}
+		}
+	}
+	var byPairs, byPos *phraseIter
+	if from < n {
+		byPairs = &phraseIter{}
+		for i := 0; i+1 < len(toks) && byPairs != nil; i++ {
+			l, err := src.list(pairTerm(termHash(toks[i]), termHash(toks[i+1])))
+			if err != nil {
+				return nil, false, err
+			}
+			if l == nil {
+				byPairs = nil // no document from `from` on has it
+				break
+			}
+			byPairs.add(l, int32(i))
+		}
+	}
+	if from > 0 {
+		byPos = &phraseIter{}
+		for i, tok := range toks {
+			l, err := src.list(termHash(tok))
+			if l == nil || err != nil {
+				if err != nil {
+					return nil, false, err
+				}
+				byPos = nil
+				break
+			}
+			byPos.add(l, int32(i))
+		}
+	}
+	switch {
+	case byPairs == nil && byPos == nil:
+		return nil, false, nil
+	case byPairs == nil:
+		return &splitIter{hi: nil, lo: byPos, from: int64(from)}, true, nil
+	case byPos == nil:
+		return &splitIter{hi: byPairs, lo: nil, from: int64(from)}, true, nil
+	}
+	return &splitIter{hi: byPairs, lo: byPos, from: int64(from)}, true, nil
+}
+
+// splitIter answers from hi for documents at or above from and from lo
+// below it (either may be nil: none there).
+type splitIter struct {
+	hi, lo iter
+	from   int64
+}
+
+func (s *splitIter) cost() uint32 {
+	c := uint32(0)
+	if s.hi != nil {
+		c = s.hi.cost()
+	}
+	if s.lo != nil {
+		c = max(c, s.lo.cost())
+	}
+	return c
+}
+
+func (s *splitIter) seekLE(x int64) (int64, error) {
+	if x >= s.from && s.hi != nil {
+		y, err := s.hi.seekLE(x)
+		if err != nil || y >= s.from {
+			return y, err
+		}
+	}
+	if s.lo == nil {
+		return -1, nil
+	}
+	return s.lo.seekLE(min(x, s.from-1))
 }
 
 // andIter: documents every iterator has (leapfrog, the cheapest first).
@@ -277,8 +362,14 @@ func (u *unionIter) seekLE(x int64) (int64, error) {
 // phraseIter: documents where its lists' tokens stand one after another.
 type phraseIter struct {
 	lists []*postingList
+	offs  []int32 // where each list's token (or pair) stands in the phrase
 	and   *andIter
 	sets  [][]int32
+}
+
+func (p *phraseIter) add(l *postingList, off int32) {
+	p.lists = append(p.lists, l)
+	p.offs = append(p.offs, off)
 }
 
 func (p *phraseIter) cost() uint32 {
@@ -306,20 +397,20 @@ func (p *phraseIter) seekLE(x int64) (int64, error) {
 		for k, l := range p.lists {
 			p.sets[k] = append(p.sets[k][:0], l.positions()...)
 		}
-		if consecutive(p.sets) {
+		if consecutive(p.sets, p.offs) {
 			return y, nil
 		}
 		x = y - 1
 	}
 }
 
-// consecutive reports whether some position p is in sets[0], p+1 in
-// sets[1], and so on (each set ascending).
-func consecutive(sets [][]int32) bool {
+// consecutive reports whether some position p is in sets[0], p+offs[1]
+// in sets[1], and so on (each set ascending, offs[0] 0).
+func consecutive(sets [][]int32, offs []int32) bool {
 	for _, p := range sets[0] {
 		ok := true
 		for k := 1; k < len(sets) && ok; k++ {
-			_, ok = slices.BinarySearch(sets[k], p+int32(k))
+			_, ok = slices.BinarySearch(sets[k], p+offs[k])
 		}
 		if ok {
 			return true
@@ -327,3 +418,5 @@ func consecutive(sets [][]int32) bool {
 	}
 	return false
 }
+
+func (s *segment) pairsStart() uint32 { return s.meta.PairsFrom }

@@ -37,15 +37,18 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // segMeta is a segment's NAME.meta.
 type segMeta struct {
-	First   uint64            `json:"first"` // entries covered, inclusive
-	Last    uint64            `json:"last"`
-	Docs    uint32            `json:"docs"`
-	Terms   uint64            `json:"terms"`
-	Words   uint64            `json:"words"`
-	MinTime uint32            `json:"min_time"`
-	MaxTime uint32            `json:"max_time"`
-	Convs   []string          `json:"convs"`
-	Files   map[string]fileID `json:"files"`
+	First   uint64 `json:"first"` // entries covered, inclusive
+	Last    uint64 `json:"last"`
+	Docs    uint32 `json:"docs"`
+	Terms   uint64 `json:"terms"`
+	Words   uint64 `json:"words"`
+	MinTime uint32 `json:"min_time"`
+	MaxTime uint32 `json:"max_time"`
+	// PairsFrom: from this document on, every two pair words in a row
+	// (the index's PairWords) are filed as their pair term; Docs: none.
+	PairsFrom uint32            `json:"pairs_from"`
+	Convs     []string          `json:"convs"`
+	Files     map[string]fileID `json:"files"`
 }
 
 type fileID struct {
@@ -228,6 +231,7 @@ func writeMem(dir, name string, m *memSegment, sync bool) (err error) {
 	}()
 	w.meta.First, w.meta.Last = m.first, m.last
 	w.meta.MinTime, w.meta.MaxTime = m.minTime, m.maxTime
+	w.meta.PairsFrom = m.pairsStart()
 	w.meta.Convs = m.convs
 	for _, d := range m.docs {
 		if err := w.doc(d); err != nil {
@@ -542,6 +546,9 @@ func mergeSegments(dir, name string, segs []*segment, sync bool) (err error) {
 	bases := make([]uint32, len(segs))
 	for k, s := range segs {
 		bases[k] = w.meta.Docs
+		if s.meta.PairsFrom > 0 { // pairs are complete only after every part's gap
+			w.meta.PairsFrom = w.meta.Docs + s.meta.PairsFrom
+		}
 		w.meta.MinTime = min(w.meta.MinTime, s.meta.MinTime)
 		w.meta.MaxTime = max(w.meta.MaxTime, s.meta.MaxTime)
 		remap := make([]uint32, len(s.meta.Convs))
