@@ -109,13 +109,24 @@ func (n *Node) Submit(ctx context.Context, r api.PostRequest) api.Pending {
 	if r.Action {
 		action = 1
 	}
+	var parent uint64 // a reply's (backend_messages.go)
+	if r.ReplyTo != 0 {
+		conv := r.Room
+		if r.To != "" {
+			conv = api.DMRoom(r.User, r.To)
+		}
+		var err error
+		if parent, err = n.replyParent(r.User, conv, r.ReplyTo); err != nil {
+			return &pending{err: err}
+		}
+	}
 	if r.To != "" {
 		if _, ok := n.state.Identity.Lookup(r.To); !ok {
 			return &pending{err: fmt.Errorf("%w: no user %q", api.ErrNotFound, r.To)}
 		}
-		return n.startRequest(ctx, &eventlog.DirectMessage{From: r.User, To: r.To, Text: r.Text, ClientMsgID: id, Action: action}, r.User, id, 0)
+		return n.startRequest(ctx, &eventlog.DirectMessage{From: r.User, To: r.To, Text: r.Text, ClientMsgID: id, Action: action, ReplyTo: parent}, r.User, id, 0)
 	}
-	return n.startRequest(ctx, &eventlog.MessagePosted{Room: r.Room, From: r.User, Text: r.Text, ClientMsgID: id, Action: action},
+	return n.startRequest(ctx, &eventlog.MessagePosted{Room: r.Room, From: r.User, Text: r.Text, ClientMsgID: id, Action: action, ReplyTo: parent},
 		r.User, id, 0)
 }
 
@@ -150,7 +161,7 @@ func (n *Node) DirectMessage(ctx context.Context, from, to, text, clientMsgID st
 // History returns committed messages of room before an index, ascending.
 // Pages older than the chat's cache are read from this node's WAL.
 func (n *Node) History(room string, before uint64, limit int) ([]api.Message, error) {
-	msgs, err := n.state.Chat.History(room, before, limit)
+	msgs, err := n.state.History(room, before, limit) // with edits, reactions, replies laid over
 	if err != nil {
 		n.log.Error("read history from the WAL", "room", room, "before", before, "err", err)
 	}
@@ -159,7 +170,7 @@ func (n *Node) History(room string, before uint64, limit int) ([]api.Message, er
 
 // HistoryAfter returns committed messages of room after an index, ascending.
 func (n *Node) HistoryAfter(room string, after uint64, limit int) ([]api.Message, error) {
-	msgs, err := n.state.Chat.HistoryAfter(room, after, limit)
+	msgs, err := n.state.HistoryAfter(room, after, limit)
 	if err != nil {
 		n.log.Error("read history from the WAL", "room", room, "after", after, "err", err)
 	}

@@ -144,7 +144,7 @@ func (n *Node) placeAsLeader(p *proposal) {
 			return
 		}
 	}
-	if err := n.supportedByAll(p.ev.Body.Kind()); err != nil {
+	if err := n.supportedByAll(requiredKind(p.ev)); err != nil { // a reply needs kinds 27-29
 		n.finish(p, result{err: err})
 		return
 	}

@@ -87,10 +87,11 @@ func (n *Node) PostLimits() (rate float64, burst int) {
 }
 
 // limited reports whether an event of this body counts against its
-// author's allowance: messages people write.
+// author's allowance: messages people write, their edits and reactions
+// (a deletion only takes away).
 func limited(b eventlog.Body) bool {
 	switch b.(type) {
-	case *eventlog.MessagePosted, *eventlog.DirectMessage:
+	case *eventlog.MessagePosted, *eventlog.DirectMessage, *eventlog.MessageEdited, *eventlog.ReactionSet:
 		return true
 	}
 	return false

@@ -40,8 +40,9 @@ import "context"
 //   - Text returned by the Backend is NOT trusted: a front end cleans
 //     everything it shows (sshui.Clean).
 type Backend interface {
-	Access // private rooms, notification settings, keys (rooms.go)
-	Search // full-text search of the history (search.go)
+	Access   // private rooms, notification settings, keys (rooms.go)
+	Messages // edits, deletions, reactions, threads (messages.go)
+	Search   // full-text search of the history (search.go)
 
 	// Post appends a chat message to room and returns its committed index.
 	// seenLamport is the largest Lamport time the author had seen (I6). A

@@ -91,6 +91,9 @@ type MessageExtra struct {
 	Reactions []Reaction `json:"reactions,omitempty"`
 	Replies   int        `json:"replies,omitempty"`    // in its thread
 	LastReply uint64     `json:"last_reply,omitempty"` // index of the newest
+	// Versions is every text it had, oldest first, when a reader asked
+	// for them (an audit's export); nil otherwise.
+	Versions []Version `json:"versions,omitempty"`
 }
 
 // Edited reports whether m's text is not the one it was posted with.

@@ -43,6 +43,7 @@ type Fake struct {
 	submitted  int
 	allowances map[string][2]float64
 	acc        *fakeAccess // private rooms, keys, settings (access.go)
+	ed         *fakeEdits  // edits, deletions, reactions, threads (messages.go)
 }
 
 type room struct {
@@ -123,10 +124,22 @@ func (f *Fake) room(name string) *room {
 }
 
 func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen uint64, action bool) (uint64, error) {
+	return f.post(ctx, user, roomName, text, id, seen, action, 0)
+}
+
+// post is Post of a message that may answer another (messages.go).
+func (f *Fake) post(ctx context.Context, user, roomName, text, id string, seen uint64, action bool, replyTo uint64) (uint64, error) {
 	f.mu.Lock()
 	if idx, ok := f.ids[user+"\x00"+id]; ok && id != "" {
 		f.mu.Unlock()
 		return idx, nil
+	}
+	if replyTo != 0 {
+		var err error
+		if replyTo, err = f.replyParentLocked(user, roomName, replyTo); err != nil {
+			f.mu.Unlock()
+			return 0, err
+		}
 	}
 	if f.muted(user, roomName) {
 		f.mu.Unlock()
@@ -143,8 +156,9 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 	f.room(roomName)
 	f.lamport = max(f.lamport, seen) + 1
 	m := api.Message{Index: f.index, ID: id, Room: roomName, From: user, Text: text,
-		Lamport: f.lamport, Time: f.now(), Action: action}
+		Lamport: f.lamport, Time: f.now(), Action: action, ReplyTo: replyTo}
 	f.msgs[roomName] = append(f.msgs[roomName], m)
+	f.noteReplyLocked(m)
 	f.ids[user+"\x00"+id] = m.Index
 	f.posts++
 	f.publishLocked(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m, Room: roomName})
@@ -153,10 +167,22 @@ func (f *Fake) Post(ctx context.Context, user, roomName, text, id string, seen u
 }
 
 func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string, action bool) (uint64, error) {
+	return f.directMessage(ctx, from, to, text, id, action, 0)
+}
+
+// directMessage is DirectMessage of a message that may answer another.
+func (f *Fake) directMessage(ctx context.Context, from, to, text, id string, action bool, replyTo uint64) (uint64, error) {
 	f.mu.Lock()
 	if idx, ok := f.ids[from+"\x00"+id]; ok && id != "" {
 		f.mu.Unlock()
 		return idx, nil
+	}
+	if replyTo != 0 {
+		var err error
+		if replyTo, err = f.replyParentLocked(from, api.DMRoom(from, to), replyTo); err != nil {
+			f.mu.Unlock()
+			return 0, err
+		}
 	}
 	if err := f.write(ctx); err != nil {
 		f.mu.Unlock()
@@ -165,8 +191,9 @@ func (f *Fake) DirectMessage(ctx context.Context, from, to, text, id string, act
 	key := api.DMRoom(from, to)
 	f.lamport++
 	m := api.Message{Index: f.index, ID: id, Room: key, From: from, To: to, Text: text,
-		Lamport: f.lamport, Time: f.now(), Action: action}
+		Lamport: f.lamport, Time: f.now(), Action: action, ReplyTo: replyTo}
 	f.msgs[key] = append(f.msgs[key], m)
+	f.noteReplyLocked(m)
 	f.ids[from+"\x00"+id] = m.Index
 	f.posts++
 	f.publishLocked(api.Event{Kind: api.EventMessage, Index: m.Index, Message: m})
@@ -209,7 +236,9 @@ func (f *Fake) History(roomName string, before uint64, limit int) ([]api.Message
 		end = sort.Search(len(all), func(i int) bool { return all[i].Index >= before })
 	}
 	start := max(end-limit, 0)
-	return slices.Clone(all[start:end]), nil
+	out := slices.Clone(all[start:end])
+	f.overlayLocked(out)
+	return out, nil
 }
 
 func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) ([]api.Message, error) {
@@ -221,7 +250,9 @@ func (f *Fake) HistoryAfter(roomName string, after uint64, limit int) ([]api.Mes
 	all := f.msgs[roomName]
 	start := sort.Search(len(all), func(i int) bool { return all[i].Index > after })
 	end := min(start+limit, len(all))
-	return slices.Clone(all[start:end]), nil
+	out := slices.Clone(all[start:end])
+	f.overlayLocked(out)
+	return out, nil
 }
 
 // Append adds a message as if another node had committed it (no quorum
@@ -617,9 +648,9 @@ func (f *Fake) Submit(ctx context.Context, r api.PostRequest) api.Pending {
 			}
 		}
 		if r.To != "" {
-			return f.DirectMessage(ctx, r.User, r.To, r.Text, r.ID, r.Action)
+			return f.directMessage(ctx, r.User, r.To, r.Text, r.ID, r.Action, r.ReplyTo)
 		}
-		return f.Post(ctx, r.User, r.Room, r.Text, r.ID, 0, r.Action)
+		return f.post(ctx, r.User, r.Room, r.Text, r.ID, 0, r.Action, r.ReplyTo)
 	})
 }
 
