@@ -231,12 +231,14 @@ func (s *searchIndexer) catchUp(ctx context.Context, x *search.Index, log interf
 	go func() {
 		readErr <- lowprio.Run(func() error {
 			defer close(batches)
+			prep := search.NewPreparer()
 			for first := from; first <= to; first += searchBatch {
 				last := min(to, first+searchBatch-1)
 				docs, err := s.readDocs(first, last, make([]search.Doc, 0, searchBatch))
 				if err != nil {
 					return err
 				}
+				prep.Prepare(docs) // the tokens, here: the indexer only files them
 				select {
 				case batches <- docs:
 					lasts <- last
