@@ -350,13 +350,20 @@ func (c *cluster) liveIDs() []string {
 // waitUp polls node id's status until it answers.
 func (c *cluster) waitUp(id string) {
 	c.t.Helper()
+	c.waitUpWithin(id, 30*time.Second)
+}
+
+// waitUpWithin is waitUp for a node with more to do before it serves (a
+// whole WAL to replay): within bounds the wait, not what is measured.
+func (c *cluster) waitUpWithin(id string, within time.Duration) {
+	c.t.Helper()
 	var err error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if _, err = c.status(id); err == nil {
 			return
 		}
 	}
-	c.t.Fatalf("%s not answering status after 30s: %v", id, err)
+	c.t.Fatalf("%s not answering status after %s: %v", id, within, err)
 }
 
 // waitLeader polls every live node until all name the same live leader in

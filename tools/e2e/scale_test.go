@@ -31,7 +31,9 @@ func TestScaleRestartAndRejoin(t *testing.T) {
 	t0 = time.Now()
 	c.launchAll()
 	for _, id := range c.ids {
-		c.waitUp(id)
+		// Three whole replays at once: 2-3 s on a quiet machine, more than
+		// half a minute on one others load.
+		c.waitUpWithin(id, 3*time.Minute)
 	}
 	lead := c.waitLeader()
 	t.Logf("first start over the filled WALs (whole replay): %s", time.Since(t0).Round(time.Millisecond))
