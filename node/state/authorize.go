@@ -102,7 +102,7 @@ func (s *State) authorize(ev eventlog.Event, modLocked bool) *api.Refusal {
 		if ok {
 			return refusal(action, user, m, ev.Time)
 		}
-		if in != "" {
+		if in != "" && s.Access.n.Load() != 0 { // no call at all while no room is private
 			if r := s.refusesMember(ev, user, in, modLocked); r != nil {
 				return r
 			}
