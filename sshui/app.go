@@ -91,6 +91,13 @@ type App struct {
 	// A resync could not read History: stale buffers wait for resyncRetry.
 	resyncFailing bool // the user was told; cleared once a retry works
 	resyncTicking bool // a resyncRetry is scheduled
+
+	// Edits, replies, reactions (app_messages.go).
+	editing    *editState        // the message being edited in the input
+	showIDs    bool              // /ids: lines show their message's index
+	quotes     map[uint64]string // quoted messages read or seen ("name: text")
+	quoting    map[uint64]bool   // being read (quoteCmd)
+	needQuotes []uint64          // to be read after this update
 }
 
 // convBuf is the loaded part of one conversation.
@@ -135,6 +142,8 @@ type chatLine struct {
 	cache    []string // rendered, padded screen lines
 	day      int32    // calendar day in the user's zone (App.dayOf)
 	dayGen   int      // App.zoneGen+1 when day was computed
+
+	x *lineExtra // a reply, edit, deletion, reactions, replies (app_messages.go); nil: none
 }
 
 // pending is a line waiting to be committed.
@@ -143,8 +152,9 @@ type pending struct {
 	conv    string
 	text    string
 	action  bool
-	queued  bool // failed for lack of quorum; being retried
-	charged bool // took its rate-limit token (when first sent)
+	queued  bool   // failed for lack of quorum; being retried
+	charged bool   // took its rate-limit token (when first sent)
+	replyTo uint64 // the message it answers (/reply), 0: none
 }
 
 // Internal messages.
@@ -297,6 +307,9 @@ func (a *App) switchTo(c string) {
 	if a.cur != "" && a.cur != c {
 		a.markRead(a.cur)
 	}
+	if a.editing != nil && a.editing.conv != c {
+		a.cancelEdit("edit cancelled: you left its conversation")
+	}
 	a.cur = c
 	a.unread[c] = 0
 	a.clearMentions(c)
@@ -384,6 +397,9 @@ func (a *App) appendMsg(buf *convBuf, m api.Message) bool {
 		a.lamport = m.Lamport
 	}
 	buf.lines = append(buf.lines, a.lineOf(m))
+	if l := &buf.lines[len(buf.lines)-1]; l.x != nil {
+		a.noteMessage(buf, l) // a reply: its quote, its parent's count
+	}
 	a.fresh++
 	if buf.scroll > 0 {
 		buf.scroll++ // keep the view still while reading back
@@ -418,7 +434,7 @@ func (a *App) lineOf(m api.Message) chatLine {
 	text := CleanText(m.Text, a.d.cfg.MaxMessageLen)
 	from := Clean(m.From, MaxNameLen)
 	return chatLine{idx: m.Index, t: m.Time, from: from, text: text, action: m.Action,
-		mention: from != a.d.id.Name && (mentions(text, a.d.id.Name) || a.highlighted(text))}
+		mention: from != a.d.id.Name && (mentions(text, a.d.id.Name) || a.highlighted(text)), x: a.extraOf(m)}
 }
 
 // mentions reports whether text names user as a word ("alice", "@alice").
@@ -503,6 +519,14 @@ func (a *App) systemLine(buf *convBuf, text string) {
 
 // Update is the program's event handler.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := a.update(msg)
+	if len(a.needQuotes) > 0 { // replies whose quoted message is not loaded (app_messages.go)
+		cmd = tea.Batch(cmd, a.quoteCmds())
+	}
+	return m, cmd
+}
+
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		// Clamp: the SSH protocol allows any uint32, and View allocates w×h.
@@ -523,6 +547,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.retryResync()
 	case olderPage:
 		a.onOlderPage(msg)
+		return a, nil
+	case quoteMsg:
+		a.onQuote(msg)
 		return a, nil
 	case StatusMsg:
 		a.status = msg.Status

@@ -34,7 +34,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "away", args: "[reason]", help: "mark yourself away (again: back)", run: (*App).cmdAway},
 		a.searchCommand(), // app_search.go
 		{name: "tz", args: "[ZONE]", help: "show or set the time zone of the times shown (like Europe/Berlin)", run: (*App).cmdTz},
-		{name: "help", help: "this list; keys: Tab complete, ↑/↓ history, PgUp/PgDn scroll, Ctrl-N/P switch, Alt-Enter new line", run: (*App).cmdHelp},
+		{name: "help", help: "this list; keys: Tab complete, ↑ on an empty line edits your last message, ↑/↓ (Alt-↑/↓) history, PgUp/PgDn scroll, Ctrl-N/P switch, Alt-Enter new line", run: (*App).cmdHelp},
 		{name: "quit", help: "leave the chat", run: func(*App, []string, string) tea.Cmd { return tea.Quit }},
 		{name: "kick", args: "NAME [reason]", help: "disconnect a user", minArgs: 1, admin: true, run: modCmd("kick")},
 		{name: "ban", args: "NAME [DURATION] [reason]", help: "ban a user (default: forever)", minArgs: 1, admin: true, run: modCmd("ban")},
@@ -45,6 +45,7 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "release", args: "NAME", help: "free a user name: the next key to use it owns it", minArgs: 1, admin: true, run: (*App).cmdRelease},
 	}
 	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.admin }), a.accessCommands()...) // app_access.go, before the admins'
+	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.name == "who" }), messageCommands()...) // app_messages.go
 	return slices.DeleteFunc(cs, func(c slashCmd) bool { return c.admin && !a.d.id.Admin })
 }
 

@@ -112,6 +112,8 @@ func (a *App) onEvent(ev api.Event) tea.Cmd {
 		a.onModeration(ev.Mod)
 	case api.EventAccess, api.EventSettings, api.EventKeys:
 		return a.onAccessEvent(ev) // app_access.go
+	case api.EventMessageChanged:
+		a.onChange(ev) // app_messages.go
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return a.submit()
 	case tea.KeyUp:
+		if !k.Alt && a.input.Value() == "" && a.editing == nil && a.editUp() {
+			return nil // edits your last message (app_messages.go)
+		}
 		a.historyMove(-1)
 		return nil
 	case tea.KeyDown:
@@ -54,6 +57,10 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 	case tea.KeyPgDown:
 		return a.scroll(-1)
 	case tea.KeyEsc:
+		if a.editing != nil {
+			a.cancelEdit("")
+			return nil
+		}
 		if buf := a.bufs[a.cur]; buf != nil {
 			buf.scroll, buf.loadErr = 0, ""
 		}
@@ -76,6 +83,9 @@ func (a *App) onKey(k tea.KeyMsg) tea.Cmd {
 // conversation ("//text" sends "/text"). A message that is not sent as it
 // is goes back into the input (restoreInput).
 func (a *App) submit() tea.Cmd {
+	if a.editing != nil {
+		return a.submitEdit() // app_messages.go
+	}
 	line := strings.TrimSpace(a.input.Value())
 	a.input.SetValue("")
 	if line == "" {

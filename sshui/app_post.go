@@ -22,7 +22,17 @@ const maxOutbox = 100
 // notice says why. Lines beyond the rate limit wait in the outbox, each
 // its own message, and go out in order (sendNext).
 func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
-	text = CleanText(text, 0)
+	return a.enqueueLine(pending{conv: conv, text: text, action: action})
+}
+
+// enqueueReply is enqueue of a reply to message replyTo (/reply).
+func (a *App) enqueueReply(conv, text string, replyTo uint64) tea.Cmd {
+	return a.enqueueLine(pending{conv: conv, text: text, replyTo: replyTo})
+}
+
+// enqueueLine is enqueue of the line p (its id drawn here).
+func (a *App) enqueueLine(p pending) tea.Cmd {
+	text := CleanText(p.text, 0)
 	if text == "" {
 		return nil
 	}
@@ -40,7 +50,8 @@ func (a *App) enqueue(conv, text string, action bool) tea.Cmd {
 	if len(a.outbox) == 0 {
 		a.rateSaid = false // a new run of lines: say the rate limit again
 	}
-	a.outbox = append(a.outbox, pending{id: newClientID(), conv: conv, text: text, action: action})
+	p.id, p.text = newClientID(), text
+	a.outbox = append(a.outbox, p)
 	if !a.status.Quorum && a.status.Node != "" {
 		a.outbox[len(a.outbox)-1].queued = true
 		a.notice("no quorum: your message is queued and will be sent when the cluster recovers")
@@ -77,9 +88,16 @@ func (a *App) sendNext() tea.Cmd {
 		defer cancel()
 		var idx uint64
 		var err error
-		if isDMConv(room) {
+		switch {
+		case msg.replyTo != 0: // through Submit, which carries it
+			r := api.PostRequest{User: user, Room: room, Text: msg.text, ID: msg.id, Action: msg.action, ReplyTo: msg.replyTo}
+			if isDMConv(room) {
+				r.Room, r.To = "", room[1:]
+			}
+			idx, err = b.Submit(ctx, r).Wait(ctx)
+		case isDMConv(room):
 			idx, err = b.DirectMessage(ctx, user, room[1:], msg.text, msg.id, msg.action)
-		} else {
+		default:
 			idx, err = b.Post(ctx, user, room, msg.text, msg.id, seen, msg.action)
 		}
 		return postResult{id: msg.id, idx: idx, err: err}

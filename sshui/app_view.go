@@ -2,6 +2,7 @@ package sshui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -405,6 +406,9 @@ func (a *App) renderLine(l chatLine, w int) []string {
 	if l.system {
 		return a.wrap(a.st.system, "  "+l.text, w)
 	}
+	if l.x != nil {
+		return a.renderChanged(l, w) // app_messages.go: a quote, edits, reactions
+	}
 	gutter := " "
 	own := l.from == a.d.id.Name
 	switch {
@@ -414,6 +418,9 @@ func (a *App) renderLine(l chatLine, w int) []string {
 		gutter = "!"
 	}
 	ts := hhmm(l.t.In(a.loc))
+	if a.showIDs { // /ids (app_messages.go)
+		ts += " " + strconv.FormatUint(l.idx, 10)
+	}
 	header := ts + " " + l.from + ": "
 	if l.action {
 		header = ts + " * " + l.from + " "

@@ -82,7 +82,7 @@ type command struct {
 func commands() map[string]command {
 	cs := []command{cmdStatus(), cmdPost(), cmdHistory(), cmdTail(), cmdRooms(), cmdWho(), cmdHelp(),
 		cmdBans(), cmdLift("unban"), cmdLift("unmute"), cmdRelease(), cmdReload(), cmdBackup(), cmdMember(),
-		cmdRoom(), cmdKeys(), cmdNotify(), cmdSearch()}
+		cmdRoom(), cmdKeys(), cmdNotify(), cmdEdit(), cmdDelete(), cmdReact(), cmdSearch()}
 	m := make(map[string]command, len(cs))
 	for _, c := range cs {
 		m[c.name] = c

@@ -12,11 +12,12 @@ import (
 )
 
 func cmdPost() command {
-	c := command{name: "post", usage: "[--id CLIENT_MSG_ID] [--] ROOM TEXT   |   post --stream",
+	c := command{name: "post", usage: "[--id CLIENT_MSG_ID] [--reply INDEX] [--] ROOM TEXT   |   post --stream",
 		summary: "Post a message; prints its committed index. Exit 0 only once committed.\n" +
 			"Flags come before ROOM. TEXT is the rest of the line, exactly (line breaks kept, control\n" +
 			"characters removed); with no TEXT, or TEXT \"-\", it is read from stdin.\n" +
-			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message.\n\n" +
+			"Retrying with the same --id never creates a second message. ROOM may be @NAME for a direct message.\n" +
+			"With --reply INDEX the message answers message INDEX of ROOM (a reply to a reply joins the first's thread).\n\n" +
 			streamHelp}
 	c.run = func(e *execEnv) int { return runPost(e, c) }
 	return c
@@ -26,14 +27,22 @@ func runPost(e *execEnv, c command) int {
 	fs := newFlags(c)
 	id := fs.String("id", "", "client message id (idempotency key); random if empty")
 	stream := fs.Bool("stream", false, "read JSON lines from stdin, post each, write one JSON ack line per post")
+	reply := fs.String("reply", "", "the index of the message this one answers (history prints them)")
 	if code, ok := parseFlags(e, c, fs, e.line.leadingFlags(fs)); !ok {
 		return code
 	}
 	if *stream {
-		if *id != "" {
-			return usageErr(e, c, fs, "--id is for one post; with --stream each line has its own \"id\"")
+		if *id != "" || *reply != "" {
+			return usageErr(e, c, fs, "--id and --reply are for one post; with --stream each line has its own \"id\"")
 		}
 		return runStream(e, c)
+	}
+	var replyTo uint64
+	if *reply != "" {
+		var err error
+		if replyTo, err = parseIndex(*reply); err != nil {
+			return usageErr(e, c, fs, "--reply: %v", err)
+		}
 	}
 	arg, ok := e.line.next()
 	if !ok {
@@ -75,7 +84,7 @@ func runPost(e *execEnv, c command) int {
 	if code, ok := e.claim(); !ok { // a first post claims the name
 		return code
 	}
-	idx, err := postTo(e, to, dm, text, *id)
+	idx, err := postTo(e, to, dm, text, *id, replyTo)
 	switch {
 	case errors.Is(err, api.ErrIDReused):
 		// Nothing was posted: the id names an earlier, different message.
@@ -134,9 +143,16 @@ func postTarget(arg string) (name string, dm bool, err error) {
 // postTo sends a room message or a direct message. Bans and mutes are the
 // backend's to decide (at apply time, the same on every node): its refusal
 // says until when and why.
-func postTo(e *execEnv, to string, dm bool, text, id string) (uint64, error) {
+func postTo(e *execEnv, to string, dm bool, text, id string, replyTo uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, e.srv.cfg.PostTimeout)
 	defer cancel()
+	if replyTo != 0 { // a reply goes through Submit, which carries it
+		r := api.PostRequest{User: e.id.Name, Room: to, Text: text, ID: id, ReplyTo: replyTo}
+		if dm {
+			r.Room, r.To = "", to
+		}
+		return e.b.Submit(ctx, r).Wait(ctx)
+	}
 	if dm {
 		return e.b.DirectMessage(ctx, e.id.Name, to, text, id, false)
 	}

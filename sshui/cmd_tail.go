@@ -25,6 +25,7 @@ const tailPage = 1000
 func runTail(e *execEnv, c command) int {
 	fs := newFlags(c)
 	asJSON := fs.Bool("json", false, "JSON lines, as history --json")
+	versions := fs.Bool("versions", false, "also every text an edited message had, as history --versions")
 	from := fs.String("from", "", "resume strictly after this index")
 	limit := fs.Int("limit", 20, "recent messages to print first (without --from)")
 	join := fs.Bool("join", false, "follow as a member: join ROOM, shown online while tail runs")
@@ -42,7 +43,7 @@ func runTail(e *execEnv, c command) int {
 	if code, ok := e.mayRead("tail", room); !ok {
 		return code
 	}
-	t := &tailer{e: e, room: room, json: *asJSON}
+	t := &tailer{e: e, room: room, json: *asJSON, versions: *versions}
 	if *from != "" {
 		n, err := strconv.ParseUint(*from, 10, 64)
 		if err != nil {
@@ -102,9 +103,10 @@ func (t *tailer) attend() (int, bool) {
 // committed in between is missed, and drops anything at or below the last
 // printed index, so nothing is printed twice (also after a resync).
 type tailer struct {
-	e      *execEnv
-	room   string
-	json   bool
+	e        *execEnv
+	room     string
+	json     bool
+	versions bool // print the versions of edited messages (cmd_messages.go)
 	last   uint64
 	resume bool
 	sub    api.Subscription // taken before a join (run subscribes otherwise)
@@ -208,5 +210,9 @@ func (t *tailer) print(m api.Message) bool {
 		return true
 	}
 	t.last = m.Index
-	return printMessage(t.e.out, m, t.json) == nil
+	var vs []api.Version
+	if t.versions {
+		vs, _ = versionsOf(t.e, m) // none shown if it cannot be read: the message still is
+	}
+	return printMessageVersions(t.e.out, m, t.json, vs) == nil
 }

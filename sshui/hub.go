@@ -681,6 +681,11 @@ func (c *Client) wants(ev api.Event) bool {
 		return rooms[ev.Room] || ev.User == c.user
 	case api.EventModeration:
 		return ev.Mod.Target == c.user || ev.Mod.Room == "" || rooms[ev.Mod.Room]
+	case api.EventMessageChanged: // an edit, deletion or reaction: as its message
+		if api.IsDMRoom(ev.Room) {
+			return api.InDMRoom(ev.Room, c.user)
+		}
+		return rooms[ev.Room]
 	}
 	return true // presence, status
 }

@@ -225,8 +225,9 @@ func TestChatCommands(t *testing.T) {
 	if m := hist(t, f, "general", 0, 1); m[0].Text != "/not a command" {
 		t.Fatalf("// = %+v", m)
 	}
-	// Input history and tab completion.
-	a.Update(key("up"))
+	// Input history (Alt-↑: ↑ on an empty line edits the last message) and
+	// tab completion.
+	a.Update(tea.KeyMsg{Type: tea.KeyUp, Alt: true})
 	_, cmd := a.Update(key("enter"))
 	drive(t, a, cmd)
 	if m := hist(t, f, "general", 0, 1); m[0].Text != "/not a command" || f.Posts() != 4 {
