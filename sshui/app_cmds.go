@@ -45,7 +45,8 @@ func (a *App) slashCommands() []slashCmd {
 		{name: "release", args: "NAME", help: "free a user name: the next key to use it owns it", minArgs: 1, admin: true, run: (*App).cmdRelease},
 	}
 	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.admin }), a.accessCommands()...) // app_access.go, before the admins'
-	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.name == "who" }), messageCommands()...) // app_messages.go
+	// app_messages.go: edit, delete, reply, react, thread, ids, before who
+	cs = slices.Insert(cs, slices.IndexFunc(cs, func(c slashCmd) bool { return c.name == "who" }), messageCommands()...)
 	return slices.DeleteFunc(cs, func(c slashCmd) bool { return c.admin && !a.d.id.Admin })
 }
 

@@ -107,9 +107,9 @@ type tailer struct {
 	room     string
 	json     bool
 	versions bool // print the versions of edited messages (cmd_messages.go)
-	last   uint64
-	resume bool
-	sub    api.Subscription // taken before a join (run subscribes otherwise)
+	last     uint64
+	resume   bool
+	sub      api.Subscription // taken before a join (run subscribes otherwise)
 }
 
 // subscribe follows the room's messages and the moderation that may end
