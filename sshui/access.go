@@ -66,8 +66,12 @@ func visibleRooms(b api.Backend, user string) []roomDoc {
 
 // shutOut says why an event ends this tail ("" if it does not): its user
 // was removed from the room, or the room became private without letting
-// them in (a tail need not be a member of a public room).
+// them in (a tail need not be a member of a public room), or the key it
+// logged in with was removed from its name.
 func (t *tailer) shutOut(ev api.Event) string {
+	if ev.Kind == api.EventKeys && ev.User == t.e.id.Name && ev.Mod.Action == "key_removed" && ev.Mod.Target == t.e.id.Fingerprint {
+		return "the key of this session was removed from " + Clean(ev.User, MaxNameLen) + " by " + Clean(ev.Mod.By, MaxNameLen)
+	}
 	if ev.Kind != api.EventAccess || ev.Room != t.room {
 		return ""
 	}

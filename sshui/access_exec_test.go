@@ -239,8 +239,30 @@ func TestExecKeys(t *testing.T) {
 	}
 	w.must("alice", desk, "keys list")
 
-	// The first key removed: it no longer logs in.
+	// The first key removed: it no longer logs in, and its running tail ends.
+	c := dial(t, w.ts.addr, "alice", w.alice)
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tailErr := &lockedBuffer{}
+	sess.Stderr = tailErr
+	if err := sess.Start("tail --limit 0 general"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	waitUntil(t, 5*time.Second, func() bool { return w.f.Subscribers() >= 1 }, func() string { return "the tail never subscribed" })
 	w.must("alice", laptop, "keys remove "+fpAlice)
+	select {
+	case err := <-done:
+		var ee *gossh.ExitError
+		if !asExit(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(tailErr.String(), "the key of this session was removed") {
+			t.Fatalf("the tail of a removed key ended with %v, %q", err, tailErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tail of a removed key went on")
+	}
 	w.refused("alice", w.alice, "keys", 1, "belongs to another key")
 
 	// An admin replaces a lost key; a user may not touch another's.
