@@ -24,7 +24,11 @@ escape sequences, bidi overrides) written as JSON \u escapes; csv has the
 same columns and a header row, and shows those characters as escapes such
 as \x1b (a message's line breaks are kept); txt is for reading and escapes
 them too. --until exports the history as it stood at a cluster index or
-time (see 'wal replay --help').`
+time (see 'wal replay --help'). Each message is as it stood: an edited one
+has its last text and "edited", a deleted one "deleted" and no text, a
+reply "reply_to"; --versions adds every text an edited message had, and
+--include-deleted keeps the text of deleted messages (the WAL never loses
+it; a transcript leaves it out unless asked).`
 
 func runExport(e *env, args []string) error {
 	fs := newFlags(e, "export", exportSynopsis, exportHelp)
@@ -32,6 +36,8 @@ func runExport(e *env, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl, csv or txt")
 	untilArg := fs.String("until", "", "export the room as it stood at this cluster index or time")
 	uncommitted := fs.Bool("include-uncommitted", false, "also apply entries above the recorded commit index")
+	versions := fs.Bool("versions", false, "also every text an edited message had")
+	withDeleted := fs.Bool("include-deleted", false, "keep the text of deleted messages (left out by default)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -60,7 +66,7 @@ func runExport(e *env, args []string) error {
 		what = "room " + clean(name)
 		msgs = func(fn func(api.Message) error) error { return r.eachMessage(name, fn) }
 	}
-	n, err := write(e, msgs, *room == "")
+	n, err := write(e, r.withChanges(msgs, *versions, *withDeleted), exportOpts{allRooms: *room == "", versions: *versions})
 	if err != nil {
 		return exitf(ExitInput, "export: write: %v", err)
 	}
@@ -73,16 +79,15 @@ func runExport(e *env, args []string) error {
 	return nil
 }
 
-const exportSynopsis = "[--room R] [--format jsonl|csv|txt] [--until INDEX|TIME] [--include-uncommitted] DIR"
+const exportSynopsis = "[--room R] [--format jsonl|csv|txt] [--until INDEX|TIME] [--versions] [--include-deleted] [--include-uncommitted] DIR"
 
 // messages calls fn with each message to export, in order, until fn
 // returns an error, which it returns.
 type messages func(fn func(api.Message) error) error
 
-// exporters write messages and return how many they wrote; allRooms says
-// the messages come from every room (txt then names each one's room: jsonl
-// and csv always do).
-var exporters = map[string]func(e *env, msgs messages, allRooms bool) (int, error){
+// exporters write messages and return how many they wrote, as o says
+// (changes.go).
+var exporters = map[string]func(e *env, msgs messages, o exportOpts) (int, error){
 	"jsonl": exportJSONL,
 	"csv":   exportCSV,
 	"txt":   exportTXT,
@@ -99,40 +104,46 @@ type exportRow struct {
 	Lamport uint64 `json:"lamport"`
 	ID      string `json:"id"`
 	Action  bool   `json:"action,omitempty"`
+	changeCols
 }
 
-func exportJSONL(e *env, msgs messages, _ bool) (int, error) {
+func exportJSONL(e *env, msgs messages, _ exportOpts) (int, error) {
 	enc := newJSONWriter(e.stdout)
 	n := 0
 	err := msgs(func(m api.Message) error {
 		n++
 		row := exportRow{Index: m.Index, Time: m.Time.UTC().Format(time.RFC3339Nano), Room: m.Room, From: m.From,
-			To: m.To, Text: m.Text, Lamport: m.Lamport, ID: m.ID, Action: m.Action}
+			To: m.To, Text: m.Text, Lamport: m.Lamport, ID: m.ID, Action: m.Action, changeCols: changeColsOf(m)}
 		return enc.encode(row)
 	})
 	return n, err
 }
 
-func exportCSV(e *env, msgs messages, _ bool) (int, error) {
+func exportCSV(e *env, msgs messages, o exportOpts) (int, error) {
 	w := csv.NewWriter(e.stdout)
-	_ = w.Write([]string{"index", "time", "room", "from", "to", "text", "lamport", "id", "action"})
+	header := append([]string{"index", "time", "room", "from", "to", "text", "lamport", "id", "action"}, csvChangeHeader...)
+	if o.versions {
+		header = append(header, "versions")
+	}
+	_ = w.Write(header)
 	n := 0
 	_ = msgs(func(m api.Message) error {
 		n++
-		_ = w.Write([]string{strconv.FormatUint(m.Index, 10), m.Time.UTC().Format(time.RFC3339Nano), cleanCSV(m.Room), cleanCSV(m.From),
-			cleanCSV(m.To), cleanCSV(m.Text), strconv.FormatUint(m.Lamport, 10), cleanCSV(m.ID), strconv.FormatBool(m.Action)})
+		_ = w.Write(append([]string{strconv.FormatUint(m.Index, 10), m.Time.UTC().Format(time.RFC3339Nano), cleanCSV(m.Room), cleanCSV(m.From),
+			cleanCSV(m.To), cleanCSV(m.Text), strconv.FormatUint(m.Lamport, 10), cleanCSV(m.ID), strconv.FormatBool(m.Action)},
+			csvChangeCols(m, o.versions)...))
 		return nil
 	})
 	w.Flush()
 	return n, w.Error()
 }
 
-func exportTXT(e *env, msgs messages, allRooms bool) (int, error) {
+func exportTXT(e *env, msgs messages, o exportOpts) (int, error) {
 	n := 0
 	err := msgs(func(m api.Message) error {
 		n++
 		meta := fmt.Sprintf("lamport=%d id=%s", m.Lamport, strconv.Quote(m.ID))
-		if allRooms {
+		if o.allRooms {
 			meta = "room=" + strconv.Quote(m.Room) + " " + meta
 		}
 		_, err := fmt.Fprintln(e.stdout, txtLine(m, meta))

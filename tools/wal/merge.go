@@ -72,7 +72,7 @@ func (q *convQueue) fill(r *rebuilt, c *convReader) error {
 		c.msgs = nil
 		return nil
 	}
-	msgs, err := r.st.Chat.HistoryAfter(c.room, c.after, q.chunk)
+	msgs, err := r.st.HistoryAfter(c.room, c.after, q.chunk) // as they stood: edits, deletions (changes.go)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func refExport(t *testing.T, dir, room string, untilIndex uint64, uncommitted bo
 	var buf bytes.Buffer
 	e := &env{stdout: bufio.NewWriter(&buf)}
 	r := &rebuilt{st: st}
-	if _, err := exportJSONL(e, func(fn func(m api.Message) error) error { return r.eachMessage(room, fn) }, false); err != nil {
+	if _, err := exportJSONL(e, func(fn func(m api.Message) error) error { return r.eachMessage(room, fn) }, exportOpts{}); err != nil {
 		t.Fatal(err)
 	}
 	e.stdout.Flush()

@@ -24,8 +24,9 @@ or at a time (RFC 3339, e.g. 2026-11-26T14:05:00Z, or "2026-11-26 14:05" in
 UTC): the state is that of the longest prefix of the log whose entries are
 not later than it. With --room R (general or #general), also print that
 room's messages as they stood then (index, time, author, text with control
-characters escaped); a direct conversation is named by its two names,
-sorted: @alice,bob.`
+characters escaped; an edited message shows its last text and "(edited)", a
+deleted one "(deleted by NAME)" without its text, a reply "[re INDEX]"); a
+direct conversation is named by its two names, sorted: @alice,bob.`
 
 func runReplay(e *env, args []string) error {
 	fs := newFlags(e, "replay", "[--until INDEX|TIME] [--room R] [--include-uncommitted] DIR", replayHelp)
@@ -180,7 +181,7 @@ const historyChunk = 1024
 func (r *rebuilt) eachMessage(room string, fn func(api.Message) error) error {
 	var after uint64
 	for {
-		msgs, err := r.st.Chat.HistoryAfter(room, after, historyChunk)
+		msgs, err := r.st.HistoryAfter(room, after, historyChunk) // as they stood: edits, deletions (changes.go)
 		if err != nil {
 			return err
 		}
@@ -203,13 +204,14 @@ func txtLine(m api.Message, meta string) string {
 	if meta != "" {
 		head += meta + " "
 	}
+	text := changeText(m) // with "(edited)", a deletion, reactions (changes.go)
 	switch {
 	case m.Action:
-		return fmt.Sprintf("%s* %s %s", head, clean(m.From), clean(m.Text))
+		return fmt.Sprintf("%s* %s %s", head, clean(m.From), text)
 	case m.To != "":
-		return fmt.Sprintf("%s<%s -> %s> %s", head, clean(m.From), clean(m.To), clean(m.Text))
+		return fmt.Sprintf("%s<%s -> %s> %s", head, clean(m.From), clean(m.To), text)
 	}
-	return fmt.Sprintf("%s<%s> %s", head, clean(m.From), clean(m.Text))
+	return fmt.Sprintf("%s<%s> %s", head, clean(m.From), text)
 }
 
 // maxNames bounds the user names a summary lists.
