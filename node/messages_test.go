@@ -203,3 +203,25 @@ func TestMessageChangesWaitForEveryMember(t *testing.T) {
 		t.Fatalf("a plain post needs kind %v", got)
 	}
 }
+
+// A reader's subscription gets an edit, deletion or reaction only of a
+// message it may read: a private room's that lets it in, a direct
+// conversation it is a party of.
+func TestChangeEventsReachOnlyReaders(t *testing.T) {
+	set := &subscribers{canRead: func(user, conv string) bool {
+		return conv == "general" || (conv == api.DMRoom("ann", "bob") && (user == "ann" || user == "bob"))
+	}}
+	change := func(conv string) api.Event {
+		return api.Event{Kind: api.EventMessageChanged, Room: conv, Change: &api.MessageChange{Conv: conv, Op: api.ChangeEdit}}
+	}
+	for _, c := range []struct {
+		reader, conv string
+		want         bool
+	}{
+		{"cat", "general", true}, {"cat", "ops", false}, {"ann", api.DMRoom("ann", "bob"), true}, {"cat", api.DMRoom("ann", "bob"), false},
+	} {
+		if got := set.readable(c.reader, change(c.conv)); got != c.want {
+			t.Errorf("%s reading a change in %s: %v, want %v", c.reader, c.conv, got, c.want)
+		}
+	}
+}

@@ -60,6 +60,9 @@ func (f *Fake) memberRefusalLocked(user, room string, join bool) error {
 
 // readableLocked is node's Filter.Reader rule. Holds f.mu.
 func (f *Fake) readableLocked(reader string, e api.Event) bool {
+	if e.Kind == api.EventMessageChanged { // as its message (messages.go)
+		return f.canReadLocked(reader, e.Room)
+	}
 	if e.Kind != api.EventMessage {
 		return true
 	}
