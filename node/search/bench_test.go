@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,6 +109,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 	prep := os.Getenv("SEARCHBENCH_PREPARE") == "1"
 	p := NewPreparer()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		docs = append(docs, g.doc())
 		if len(docs) == cap(docs) || i == b.N-1 {
@@ -125,6 +127,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/msg")
 	st := x.Stats()
 	b.ReportMetric(float64(st.Bytes)/float64(b.N), "B/msg")
 }
@@ -245,4 +248,10 @@ func saidPhrase(g *benchGen, k int) string {
 	}
 	i := g.r.IntN(len(ws) - k - 1) // not the last word, which may be cut
 	return strings.Join(ws[i:i+k], " ")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

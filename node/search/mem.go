@@ -53,15 +53,26 @@ func (p *Preparer) Prepare(docs []Doc) {
 	buf := make([]byte, 0, size)
 	toks := make([]preTok, 0, n)
 	for i := range docs {
-		start := len(toks)
-		bufStart := len(buf)
-		p.t.each(docs[i].Text, func(tok string, pos int32) {
-			s := len(buf)
-			buf = append(buf, tok...)
-			toks = append(toks, preTok{h: termHash(tok), start: uint32(s - bufStart), end: uint32(len(buf) - bufStart), pos: pos})
-		})
-		docs[i].prep = &prepared{buf: buf[bufStart:len(buf):len(buf)], toks: toks[start:len(toks):len(toks)]}
+		start, bufStart := len(toks), len(buf)
+		buf, toks = p.t.prepare(docs[i].Text, buf, toks)
+		pt := toks[start:len(toks):len(toks)]
+		for k := range pt {
+			pt[k].start -= uint32(bufStart)
+			pt[k].end -= uint32(bufStart)
+		}
+		docs[i].prep = &prepared{buf: buf[bufStart:len(buf):len(buf)], toks: pt}
 	}
+}
+
+// prepare appends text's tokens to toks and their bytes to buf (offsets
+// into buf).
+func (t *Tokenizer) prepare(text string, buf []byte, toks []preTok) ([]byte, []preTok) {
+	t.each(text, func(tok string, pos int32) {
+		s := len(buf)
+		buf = append(buf, tok...)
+		toks = append(toks, preTok{h: termHash(tok), start: uint32(s), end: uint32(len(buf)), pos: pos})
+	})
+	return buf, toks
 }
 
 // docRec is a document as a segment stores it (16 bytes): the message its
@@ -100,6 +111,7 @@ type memSegment struct {
 	maxTime     uint32
 
 	tok     *Tokenizer
+	own     prepared // the tokens of a document Add gets unprepared
 	touched []*encoder
 	// pairs are the pair words (pairWords): two of them in a row are also
 	// filed as one pair term, from document pairsFrom on (nil: none).
@@ -191,53 +203,48 @@ func (m *memSegment) add(d Doc) {
 	// One map access a token: a term's positions in this document wait in
 	// its encoder until the document ends. Two tokens in a row that are
 	// both pair words also file their pair (pairTerm), at the first's place.
+	p := d.prep
+	if p == nil {
+		m.own.buf, m.own.toks = m.tok.prepare(d.Text, m.own.buf[:0], m.own.toks[:0])
+		p = &m.own
+	}
 	touched := m.touched[:0]
 	var prev *encoder
 	var prevH uint64
 	prevPos := int32(-2)
-	file := func(e *encoder, pos int32) {
+	for i := range p.toks {
+		t := &p.toks[i]
+		e := m.terms[t.h]
+		if e == nil {
+			e = &encoder{word: string(p.buf[t.start:t.end]), pairWord: m.isPairWord(t.h)}
+			m.terms[t.h] = e
+			m.words++
+		}
 		if !e.pending {
 			e.pending = true
 			touched = append(touched, e)
 		}
-		if pos >= 0 {
-			e.pend = append(e.pend, pos)
+		if t.pos < 0 {
+			continue // a unigram: not in the sequence
 		}
-	}
-	term := func(h uint64, tok func() string, pos int32) {
-		e := m.terms[h]
-		if e == nil {
-			e = &encoder{word: tok()}
-			e.pairWord = m.isPairWord(h)
-			m.terms[h] = e
-			m.words++
-		}
-		file(e, pos)
-		if pos < 0 {
-			return // a unigram: not in the sequence
-		}
-		if e.pairWord && prev != nil && prevPos == pos-1 {
-			ph := pairTerm(prevH, h)
+		e.pend = append(e.pend, t.pos)
+		if e.pairWord && prev != nil && prevPos == t.pos-1 {
+			ph := pairTerm(prevH, t.h)
 			pe := m.terms[ph]
 			if pe == nil {
 				pe = &encoder{}
 				m.terms[ph] = pe
 			}
-			file(pe, prevPos)
+			if !pe.pending {
+				pe.pending = true
+				touched = append(touched, pe)
+			}
+			pe.pend = append(pe.pend, prevPos)
 		}
-		prev, prevH, prevPos = nil, 0, pos
+		prev, prevPos = nil, t.pos
 		if e.pairWord {
-			prev, prevH = e, h
+			prev, prevH = e, t.h
 		}
-	}
-	if p := d.prep; p != nil {
-		for _, t := range p.toks {
-			term(t.h, func() string { return string(p.buf[t.start:t.end]) }, t.pos)
-		}
-	} else {
-		m.tok.each(d.Text, func(tok string, pos int32) {
-			term(termHash(tok), func() string { return strings.Clone(tok) }, pos)
-		})
 	}
 	for _, h := range [2]uint64{convTerm(d.Conv), fromTerm(d.From)} {
 		e := m.terms[h]

@@ -612,14 +612,29 @@ func (c *termCursor) next() error {
 
 func mergeTerms(w *segWriter, segs []*segment, bases []uint32) error {
 	cs := make([]*termCursor, len(segs))
+	// Each segment's postings are stored term after term in hash order,
+	// the order the merge takes them in: read them as one stream.
+	posts := make([]*bufio.Reader, len(segs))
+	postAt := make([]int64, len(segs))
 	for k, s := range segs {
 		cs[k] = &termCursor{r: bufio.NewReaderSize(io.NewSectionReader(s.files["terms"], 0, s.meta.Files["terms"].Size), 256<<10)}
 		if err := cs[k].next(); err != nil {
 			return err
 		}
+		posts[k] = bufio.NewReaderSize(io.NewSectionReader(s.files["post"], 0, s.meta.Files["post"].Size), 1<<20)
+	}
+	read := func(k int, off int64, buf []byte) ([]byte, error) {
+		if off != postAt[k] {
+			return nil, fmt.Errorf("segment %s: postings at %d, expected at %d", segs[k].name, off, postAt[k])
+		}
+		if _, err := io.ReadFull(posts[k], buf); err != nil {
+			return nil, fmt.Errorf("segment %s: postings at %d: %w", segs[k].name, off, err)
+		}
+		postAt[k] += int64(len(buf))
+		return buf, nil
 	}
 	var skips []uint32
-	var stream []byte
+	var stream, raw, data []byte
 	for {
 		var h uint64
 		found := false
@@ -638,13 +653,15 @@ func mergeTerms(w *segWriter, segs []*segment, bases []uint32) error {
 				continue
 			}
 			s := segs[k]
-			raw, err := s.readAt("post", c.cur.off, int(c.cur.blocks)*8)
-			if err != nil {
+			var err error
+			if raw, err = read(k, c.cur.off, slices.Grow(raw[:0], int(c.cur.blocks)*8)[:int(c.cur.blocks)*8]); err != nil {
 				return err
 			}
-			end := binary.LittleEndian.Uint32(raw[len(raw)-4:])
-			data, err := s.readAt("post", c.cur.off+int64(len(raw)), int(end))
-			if err != nil {
+			if len(raw) == 0 {
+				return fmt.Errorf("segment %s: term %016x has no blocks", s.name, h)
+			}
+			end := int(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
+			if data, err = read(k, c.cur.off+int64(len(raw)), slices.Grow(data[:0], end)[:end]); err != nil {
 				return err
 			}
 			first, n := binary.Uvarint(data)
