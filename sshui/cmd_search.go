@@ -148,7 +148,7 @@ func runSearch(e *execEnv, c command) int {
 	}
 	switch {
 	case res.More:
-		_, _ = fmt.Fprintf(e.err, "(more than %d hits: narrow the search, or raise --limit)\n", a.q.Limit)
+		_, _ = fmt.Fprintf(e.err, "(more hits than --limit %d: narrow the search, or raise the limit)\n", a.q.Limit)
 	case len(res.Hits) == 0 && !a.asJSON:
 		_, _ = fmt.Fprintln(e.err, "no messages match")
 	}

@@ -57,7 +57,7 @@ func TestExecSearch(t *testing.T) {
 		t.Fatalf("filters: %+v", r)
 	}
 	r = run(t, ts.addr, "bob", bob, "search --limit 1 deploy")
-	if r.code != 0 || len(lines(r.out)) != 1 || !strings.Contains(r.err, "more than 1 hits") {
+	if r.code != 0 || len(lines(r.out)) != 1 || !strings.Contains(r.err, "more hits than --limit 1") {
 		t.Fatalf("limit: %+v", r)
 	}
 	r = run(t, ts.addr, "bob", bob, "search --json --room @alice deploy")
