@@ -29,7 +29,7 @@ func TestChatPrivateRoomOverSSH(t *testing.T) {
 	alice.waitFor("first secret")
 
 	bob.typ("/join #ops\r")
-	bob.waitFor("#ops is private: a member must invite you")
+	bob.waitFor("#ops is private: ask one of its members to invite you")
 	alice.typ("/invite bob\r")
 	bob.waitFor("alice invited you to #ops")
 	bob.typ("/join #ops\r")

@@ -130,7 +130,7 @@ func (a *App) onAccess(m api.Moderation) {
 	room, by, who := "#"+Clean(m.Room, MaxNameLen), Clean(m.By, MaxNameLen), Clean(m.Target, MaxNameLen)
 	inRoom := slices.Contains(a.convs, m.Room)
 	line := func(text string) {
-		if buf := a.bufs[m.Room]; buf != nil {
+		if buf := a.bufs[m.Room]; buf != nil && m.By != me { // one's own change is confirmed by its command
 			a.systemLine(buf, text)
 		}
 	}
@@ -316,4 +316,22 @@ func (a *App) cmdKeys(args []string, rest string) tea.Cmd {
 		ok += "; it was this session's: log in with another next time"
 	}
 	return a.op(ok, func(ctx context.Context) error { return b.RemoveKey(ctx, id.Name, id.Name, op.fp, false) }, nil)
+}
+
+// roomLine is one room of /rooms: "#ops (3) — topic", "#ops (private, 3)",
+// or "#ops (private)" for a private room that does not let the user in.
+func roomLine(r roomDoc) string {
+	s := "#" + Clean(r.Name, MaxNameLen)
+	switch {
+	case r.hidden:
+		return s + " (private)"
+	case r.Private:
+		s += fmt.Sprintf(" (private, %d)", r.Members)
+	default:
+		s += fmt.Sprintf(" (%d)", r.Members)
+	}
+	if r.Topic != "" {
+		s += " — " + Clean(r.Topic, 120)
+	}
+	return s
 }

@@ -166,10 +166,7 @@ func (a *App) cmdRooms([]string, string) tea.Cmd {
 	var b strings.Builder
 	b.WriteString("rooms:")
 	for _, r := range visibleRooms(a.d.b, a.d.id.Name) {
-		fmt.Fprintf(&b, "\n  #%s%s (%s)", Clean(r.Name, MaxNameLen), r.mark(), r.members())
-		if r.Topic != "" {
-			b.WriteString(" — " + Clean(r.Topic, 120))
-		}
+		b.WriteString("\n  " + roomLine(r)) // app_access.go
 	}
 	a.notice(b.String())
 	return nil

@@ -191,7 +191,7 @@ func (s *State) refusesMember(ev eventlog.Event, user, room string, locked bool)
 		return nil
 	}
 	if _, join := ev.Body.(*eventlog.MemberJoinedRoom); join {
-		return accessRefusal(ev, user, room, "#%s is private: a member must invite you (/invite %s)", room, user)
+		return accessRefusal(ev, user, room, "#%s is private: ask one of its members to invite you", room)
 	}
 	return accessRefusal(ev, user, room, "#%s is private and you are not a member", room)
 }

@@ -126,7 +126,7 @@ func TestPrivateRoomRules(t *testing.T) {
 	if !s.CanRead("ann", "ops") || s.CanRead("bob", "ops") || !s.CanRead("bob", GeneralRoom) {
 		t.Fatal("CanRead of ops")
 	}
-	a.refused("bob", join("ops", "bob"), "#ops is private: a member must invite you")
+	a.refused("bob", join("ops", "bob"), "#ops is private: ask one of its members to invite you")
 	a.refused("bob", &eventlog.MessagePosted{Room: "ops", From: "bob", Text: "hi"}, "#ops is private and you are not a member")
 	a.refused("bob", &eventlog.RoomTopicSet{Room: "ops", Topic: "mine", By: "bob"}, "not a member")
 	a.ok("ann", &eventlog.MessagePosted{Room: "ops", From: "ann", Text: "secret"})

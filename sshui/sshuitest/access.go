@@ -53,7 +53,7 @@ func (f *Fake) memberRefusalLocked(user, room string, join bool) error {
 		return nil
 	}
 	if join {
-		return refused(user, room, "#%s is private: a member must invite you (/invite %s)", room, user)
+		return refused(user, room, "#%s is private: ask one of its members to invite you", room)
 	}
 	return refused(user, room, "#%s is private and you are not a member", room)
 }
