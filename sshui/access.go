@@ -15,7 +15,7 @@ import (
 
 // readRefusal is the sentence a user gets for a room they may not read.
 func readRefusal(room string) string {
-	return fmt.Sprintf("permission denied: #%s is private; a member can invite you (/invite NAME)", Clean(room, MaxNameLen))
+	return fmt.Sprintf("permission denied: #%s is private; ask one of its members to invite you", Clean(room, MaxNameLen))
 }
 
 // mayRead refuses, with exit status 1, a room the session's user may not

@@ -231,7 +231,7 @@ func (a *App) cmdNotify(args []string, _ string) tea.Cmd {
 		if conv == api.NotifyDMs {
 			where = "direct messages"
 		}
-		a.notice(where + ": " + a.level(a.cur) + "\n" + strings.TrimSuffix(notifyText(a.acc.settings), "\n"))
+		a.notice("here (" + where + "): " + a.level(a.cur) + "; all your settings:\n" + strings.TrimSuffix(notifyText(a.acc.settings), "\n"))
 		return nil
 	}
 	if len(args) == 1 {
