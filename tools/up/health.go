@@ -49,6 +49,9 @@ func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *t
 			healthy = h == sshui.Healthy
 		}
 		switch {
+		case !announced && healthy && !settled(st) && time.Now().Before(deadline):
+			// Healthy, but some member has not reported the new term
+			// yet: its row would say term 0. A heartbeat more.
 		case !announced && (healthy || time.Now().After(deadline)):
 			announced = true
 			if healthy {
@@ -75,6 +78,17 @@ func announceHealthy(ctx context.Context, cfg *config.Config, o Options, term *t
 		case <-tick.C:
 		}
 	}
+}
+
+// settled reports whether every online member names the term and the
+// leader the status has: what a first table should show.
+func settled(st api.ClusterStatus) bool {
+	for _, m := range st.Members {
+		if m.Online && (m.Term != st.Term || m.LeaderID != st.Leader) {
+			return false
+		}
+	}
+	return true
 }
 
 // fetchStatus asks each node in turn for /status and returns the first

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncnet/syncnet/node/api"
 	"github.com/syncnet/syncnet/node/config"
 )
 
@@ -56,5 +57,27 @@ ring = 1
 	}
 	if lines < 6 {
 		t.Errorf("%d commented lines:\n%s", lines, out)
+	}
+}
+
+// TestSettled: the first status table waits for every online member to
+// report the term and leader the cluster has (a fresh node's row said term
+// 0 while the cluster was healthy); an offline member does not hold it.
+func TestSettled(t *testing.T) {
+	st := api.ClusterStatus{Term: 2, Leader: "node3", Members: []api.MemberStatus{
+		{ID: "node1", Online: true, Term: 2, LeaderID: "node3"},
+		{ID: "node2", Online: true, Term: 0, LeaderID: ""},
+		{ID: "node3", Online: true, Term: 2, LeaderID: "node3"},
+	}}
+	if settled(st) {
+		t.Fatal("settled with node2 reporting term 0")
+	}
+	st.Members[1].Term, st.Members[1].LeaderID = 2, "node3"
+	if !settled(st) {
+		t.Fatal("not settled with every member on term 2 under node3")
+	}
+	st.Members[1] = api.MemberStatus{ID: "node2", Online: false}
+	if !settled(st) {
+		t.Fatal("an offline member held the table back")
 	}
 }
