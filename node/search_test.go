@@ -51,7 +51,7 @@ func waitIndexed(t *testing.T, n *Node, i uint64) {
 var searchQueries = []api.SearchQuery{
 	{Text: "deploy"}, {Text: `"deploy the build"`}, {Text: "build*"}, {Text: "café"}, {Text: "CAFE"},
 	{Text: "東京"}, {Text: "secret"}, {Text: "deploy", Room: "ops"}, {Text: "deploy", From: "bob"},
-	{Text: "deploy", Limit: 2}, {Text: "nothing-like-this"},
+	{Text: "deploy", Limit: 1}, {Text: "nothing-like-this"}, {Text: `"ship the cake"`}, {Text: "noon"},
 }
 
 // TestSearchSameOnEveryNodeAndAfterRestart: three nodes answer every query
@@ -79,6 +79,7 @@ func TestSearchSameOnEveryNodeAndAfterRestart(t *testing.T) {
 		}
 	}
 	var last uint64
+	var posted []uint64
 	for i, p := range texts {
 		if p.room != "general" {
 			if err := n.JoinRoom(ctx, p.user, p.room); err != nil {
@@ -90,9 +91,20 @@ func TestSearchSameOnEveryNodeAndAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		last = idx
+		posted = append(posted, idx)
+	}
+	// An edit and a deletion: the old text and the deleted message are
+	// never found again, the new text is.
+	var err error
+	if last, err = n.Edit(ctx, "alice", posted[0], "We ship the cake at noon"); err != nil {
+		t.Fatal(err)
+	}
+	if last, err = n.Delete(ctx, "bob", posted[6], false, ""); err != nil {
+		t.Fatal(err)
 	}
 	// A direct message and a private room: only their readers find them.
 	idx, err := n.DirectMessage(ctx, "alice", "bob", "the secret deploy plan", "dm1", false)
+	last = max(last, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,10 +144,16 @@ func TestSearchSameOnEveryNodeAndAfterRestart(t *testing.T) {
 	for _, line := range answers["carol"] {
 		t.Log(line)
 	}
-	if a := answers["carol"]; !strings.Contains(a[0], "more=false") || strings.Count(a[0], "@") != 4 ||
+	if a := answers["carol"]; !strings.Contains(a[0], "more=false") || strings.Count(a[0], "@") != 2 ||
 		!strings.Contains(a[9], "more=true") || strings.Count(a[3], "@") != 1 || a[3][strings.Index(a[3], ": "):] != a[4][strings.Index(a[4], ": "):] ||
-		strings.Count(a[5], "@") != 1 || strings.Count(a[10], "@") != 0 || strings.Count(a[1], "@") != 2 {
+		strings.Count(a[5], "@") != 1 || strings.Count(a[10], "@") != 0 || strings.Count(a[1], "@") != 1 {
 		t.Fatalf("carol's answers are not what the texts say:\n%s", strings.Join(a, "\n"))
+	}
+	if a := answers["carol"]; a[11] != `"ship the cake" room= from=: 6@general more=false` || a[12] != "noon room= from=: 6@general more=false" {
+		t.Fatalf("the edited message is not found by its new text alone:\n%s\n%s", a[11], a[12])
+	}
+	if a := answers["carol"]; strings.Contains(a[0], "14@") || strings.Contains(a[0], "6@") {
+		t.Fatalf("deploy finds the deleted message or the edited one's old text: %s", a[0])
 	}
 	if _, err := n.Search(ctx, "alice", api.SearchQuery{Text: "!!!"}); !errors.Is(err, api.ErrBadQuery) {
 		t.Fatalf("a query without words: %v", err)
