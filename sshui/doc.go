@@ -1,7 +1,8 @@
 // Package sshui is SyncNet's SSH front end: the wish server on each node's
 // ssh_port, public-key identity, the bubbletea chat app for interactive
-// sessions, and the exec commands (status, post, history, tail, rooms, who;
-// for admins bans, unban, unmute, release).
+// sessions, and the exec commands (status, post, history, tail, rooms, who,
+// room, keys, notify; for admins bans, unban, unmute, release). Every read
+// of a room asks the Backend's CanRead (access.go).
 //
 // # Owns / does not own
 //
@@ -41,8 +42,8 @@
 //	          refuses while shutting down; starts the connection's keepalive
 //	identity  name from s.User(), key from s.PublicKey() — never what the
 //	          auth handler saw (§2.2); "admin" only for admin keys; other
-//	          reserved names refused (reserved.go); bans; another key for a
-//	          bound name is refused; binds nothing: the chat app, post and
+//	          reserved names refused (reserved.go); bans; a key that is not
+//	          one of a bound name's keys (HasKey) is refused; binds nothing: the chat app, post and
 //	          tail --join claim the name on first use (Server.claim)
 //	router    PTY + no command → chat; otherwise one exec command, read from
 //	          s.RawCommand() by cmdLine (s.Command() would shell-split); its own
