@@ -232,8 +232,11 @@ func (s *State) readAccess(locked bool, f func(a *Access, c *Chat)) {
 }
 
 func (s *State) authorizeRoomAccess(ev eventlog.Event, b *eventlog.RoomAccessSet, locked bool) (ref *api.Refusal) {
-	if b.Room == GeneralRoom {
+	switch {
+	case b.Room == GeneralRoom:
 		return accessRefusal(ev, b.By, b.Room, "#%s is everyone's room: it cannot be private", GeneralRoom)
+	case strings.HasPrefix(b.Room, "@"):
+		return accessRefusal(ev, b.By, b.Room, "a direct conversation is private already")
 	}
 	s.readAccess(locked, func(a *Access, c *Chat) {
 		r := a.private[b.Room]

@@ -113,6 +113,8 @@ func TestPrivateRoomRules(t *testing.T) {
 	a.refused("bob", &eventlog.RoomAccessSet{Room: "dev", Private: 1, Authority: by("bob")}, "only an admin, or #dev's only member")
 	a.refused("bob", &eventlog.RoomAccessSet{Room: "ops", Private: 1, Authority: by("bob")}, "only an admin")
 	a.refused("dan", &eventlog.RoomAccessSet{Room: "nowhere", Private: 1, Authority: byAdmin("dan")}, "no room #nowhere")
+	a.ok("ann", &eventlog.DirectMessage{From: "ann", To: "bob", Text: "hi"})
+	a.refused("dan", &eventlog.RoomAccessSet{Room: api.DMRoom("ann", "bob"), Private: 1, Authority: byAdmin("dan")}, "private already")
 	a.ok("ann", &eventlog.RoomAccessSet{Room: "ops", Private: 1, Authority: by("ann")})
 	if len(a.evs) != 1 || a.evs[0].Kind != api.EventAccess || a.evs[0].Mod.Action != "private" {
 		t.Fatalf("making ops private said %+v", a.evs)
