@@ -40,7 +40,7 @@ func (n *Node) Search(ctx context.Context, user string, q api.SearchQuery) (api.
 		f.Since = q.Since.UnixNano()
 	}
 	m := search.NewMatcher(pq)
-	err = x.Search(pq, f, func(c search.Candidate) (bool, error) {
+	err = x.Search(ctx, pq, f, func(c search.Candidate) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}

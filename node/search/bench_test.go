@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -223,7 +224,7 @@ func BenchmarkQuery(b *testing.B) {
 				}
 				t0 := time.Now()
 				n := 0
-				err = x.Search(q, f, func(Candidate) (bool, error) { n++; return n < 20, nil })
+				err = x.Search(context.Background(), q, f, func(Candidate) (bool, error) { n++; return n < 20, nil })
 				if _, broad := err.(*PrefixError); err != nil && !broad {
 					b.Fatal(err)
 				}

@@ -1,6 +1,8 @@
 package search
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -83,7 +85,7 @@ func verified(t *testing.T, x *Index, c *corpus, q *Query, f Filter) []uint64 {
 	t.Helper()
 	m := NewMatcher(q)
 	var out []uint64
-	err := x.Search(q, f, func(cd Candidate) (bool, error) {
+	err := x.Search(context.Background(), q, f, func(cd Candidate) (bool, error) {
 		if cd.Conv != c.conv[cd.Message] {
 			t.Fatalf("candidate %d in %s, but it is in %s", cd.Message, cd.Conv, c.conv[cd.Message])
 		}
@@ -300,13 +302,41 @@ func TestPrefixTooBroad(t *testing.T) {
 		t.Fatal(err)
 	}
 	q, _ := Parse("w*")
-	err = x.Search(q, Filter{}, func(Candidate) (bool, error) { return true, nil })
+	err = x.Search(context.Background(), q, Filter{}, func(Candidate) (bool, error) { return true, nil })
 	if _, ok := err.(*PrefixError); !ok {
 		t.Fatalf("w* over %d words: %v", len(docs), err)
 	}
 	q, _ = Parse("w12*")
 	n := 0
-	if err := x.Search(q, Filter{}, func(Candidate) (bool, error) { n++; return true, nil }); err != nil || n != 111 {
+	if err := x.Search(context.Background(), q, Filter{}, func(Candidate) (bool, error) { n++; return true, nil }); err != nil || n != 111 {
 		t.Fatalf("w12*: %d hits, %v", n, err)
+	}
+}
+
+// A search that walks a long list without offering anything (the user may
+// read none of it) still ends when its context does.
+func TestSearchEndsWithItsContext(t *testing.T) {
+	x, err := Open(t.TempDir(), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var docs []Doc
+	for i := 1; i <= 5000; i++ {
+		docs = append(docs, Doc{Entry: uint64(i), Message: uint64(i), Conv: "secret", Text: "deploy"})
+	}
+	if err := x.Add(docs, 5000); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := Parse("deploy")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	asked := 0
+	err = x.Search(ctx, q, Filter{Readable: func(string) bool { asked++; return false }}, func(Candidate) (bool, error) {
+		t.Fatal("a document of a conversation the user may not read was offered")
+		return false, nil
+	})
+	if !errors.Is(err, context.Canceled) || asked != 1 {
+		t.Fatalf("err %v, Readable asked %d times (want once per conversation)", err, asked)
 	}
 }

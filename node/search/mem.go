@@ -277,7 +277,7 @@ func (m *memSegment) list(h uint64) (*postingList, error) {
 	return newPostingList(e.n, e.table(nil), func(from, to uint32) ([]byte, error) { return data[from:to], nil }), nil
 }
 
-func (m *memSegment) doc(ord uint32) (docRec, error) { return m.docs[ord], nil }
+func (m *memSegment) docRange(from, to uint32) ([]docRec, error) { return m.docs[from:to:to], nil }
 
 // prefixTerms returns the hashes of the words that start with p, sorted
 // by word, at most max+1 of them.

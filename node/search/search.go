@@ -1,9 +1,13 @@
 package search
 
 import (
+	"context"
 	"fmt"
 	"slices"
 )
+
+// docBlock is how many documents a search reads at once (4 KiB).
+const docBlock = 256
 
 // MaxPrefixTerms bounds the words one prefix may stand for in one segment;
 // a shorter prefix than that needs is refused (PrefixError) rather than
@@ -38,7 +42,7 @@ type Candidate struct {
 type source interface {
 	list(h uint64) (*postingList, error)
 	prefixHashes(prefix string, limit int) ([]uint64, error)
-	doc(ord uint32) (docRec, error)
+	docRange(from, to uint32) ([]docRec, error)
 	numDocs() uint32
 	convName(id uint32) string
 	latest() uint32 // the newest document's time, Unix seconds
@@ -62,7 +66,10 @@ func (m *memSegment) latest() uint32            { return m.maxTime }
 // place), each message once, until fn returns false or an error. The
 // answer depends only on the entries indexed: every node that indexed the
 // same entries proposes the same candidates in the same order.
-func (x *Index) Search(q *Query, f Filter, fn func(Candidate) (bool, error)) error {
+//
+// ctx ends a search that runs long (a word in many messages the searcher
+// may not read is a walk down its whole list).
+func (x *Index) Search(ctx context.Context, q *Query, f Filter, fn func(Candidate) (bool, error)) error {
 	x.mu.RLock()
 	segs := slices.Clone(x.segs)
 	for _, s := range segs {
@@ -73,7 +80,7 @@ func (x *Index) Search(q *Query, f Filter, fn func(Candidate) (bool, error)) err
 			s.release()
 		}
 	}()
-	st := &searchRun{q: q, f: f, fn: fn, seen: map[uint64]struct{}{}, readable: map[string]bool{}, pairs: x.pairSet}
+	st := &searchRun{ctx: ctx, q: q, f: f, fn: fn, seen: map[uint64]struct{}{}, readable: map[string]bool{}, pairs: x.pairSet}
 	more, err := st.run(x.mem)
 	x.mu.RUnlock()
 	for i := len(segs) - 1; i >= 0 && more && err == nil; i-- {
@@ -83,6 +90,7 @@ func (x *Index) Search(q *Query, f Filter, fn func(Candidate) (bool, error)) err
 }
 
 type searchRun struct {
+	ctx      context.Context
 	q        *Query
 	f        Filter
 	fn       func(Candidate) (bool, error)
@@ -179,16 +187,28 @@ func (st *searchRun) run(src source) (more bool, err error) {
 	} else {
 		slices.SortStableFunc(its, func(a, b iter) int { return int(int64(a.cost()) - int64(b.cost())) })
 	}
-	for x := int64(n) - 1; ; {
+	// Documents are read a block at a time: the walk goes down, so the
+	// block holds the next ones.
+	var blk []docRec
+	blkFrom := int64(-1)
+	for x, steps := int64(n)-1, 0; ; steps++ {
+		if steps%1024 == 1023 {
+			if err := st.ctx.Err(); err != nil {
+				return false, err
+			}
+		}
 		ord, err := root.seekLE(x)
 		if ord < 0 || err != nil {
 			return err == nil, err
 		}
 		x = ord - 1
-		d, err := src.doc(uint32(ord))
-		if err != nil {
-			return false, err
+		if ord < blkFrom || blkFrom < 0 || ord >= blkFrom+int64(len(blk)) {
+			blkFrom = ord - ord%docBlock
+			if blk, err = src.docRange(uint32(blkFrom), uint32(min(blkFrom+docBlock, int64(n)))); err != nil {
+				return false, err
+			}
 		}
+		d := blk[ord-blkFrom]
 		if d.time < since {
 			continue
 		}

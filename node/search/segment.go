@@ -477,20 +477,24 @@ func (s *segment) listAt(ti termInfo) (*postingList, error) {
 	}), nil
 }
 
-func (s *segment) doc(ord uint32) (docRec, error) {
-	if ord >= s.meta.Docs {
-		return docRec{}, fmt.Errorf("segment %s: document %d of %d", s.name, ord, s.meta.Docs)
+// docRange returns documents from..to-1.
+func (s *segment) docRange(from, to uint32) ([]docRec, error) {
+	if to > s.meta.Docs || from > to {
+		return nil, fmt.Errorf("segment %s: documents %d..%d of %d", s.name, from, to, s.meta.Docs)
 	}
-	b, err := s.readAt("docs", int64(ord)*docRecSize, docRecSize)
+	b, err := s.readAt("docs", int64(from)*docRecSize, int(to-from)*docRecSize)
 	if err != nil {
-		return docRec{}, err
+		return nil, err
 	}
-	d := docRec{msg: binary.LittleEndian.Uint64(b), conv: binary.LittleEndian.Uint32(b[8:]),
-		time: binary.LittleEndian.Uint32(b[12:])}
-	if int(d.conv) >= len(s.meta.Convs) {
-		return docRec{}, fmt.Errorf("segment %s: document %d names conversation %d of %d", s.name, ord, d.conv, len(s.meta.Convs))
+	out := make([]docRec, to-from)
+	for i := range out {
+		r := b[i*docRecSize:]
+		out[i] = docRec{msg: binary.LittleEndian.Uint64(r), conv: binary.LittleEndian.Uint32(r[8:]), time: binary.LittleEndian.Uint32(r[12:])}
+		if int(out[i].conv) >= len(s.meta.Convs) {
+			return nil, fmt.Errorf("segment %s: document %d names conversation %d of %d", s.name, from+uint32(i), out[i].conv, len(s.meta.Convs))
+		}
 	}
-	return d, nil
+	return out, nil
 }
 
 // prefixTerms returns the hashes of the words that start with p, at most
