@@ -202,7 +202,9 @@ func (m *memSegment) add(d Doc) {
 
 	// One map access a token: a term's positions in this document wait in
 	// its encoder until the document ends. Two tokens in a row that are
-	// both pair words also file their pair (pairTerm), at the first's place.
+	// both pair words also file their pair (pairTerm) at the first's place,
+	// when that place is even: any phrase of three or more still finds a
+	// pair at its start or one after it, for half the postings.
 	p := d.prep
 	if p == nil {
 		m.own.buf, m.own.toks = m.tok.prepare(d.Text, m.own.buf[:0], m.own.toks[:0])
@@ -228,7 +230,7 @@ func (m *memSegment) add(d Doc) {
 			continue // a unigram: not in the sequence
 		}
 		e.pend = append(e.pend, t.pos)
-		if e.pairWord && prev != nil && prevPos == t.pos-1 {
+		if e.pairWord && prev != nil && prevPos == t.pos-1 && prevPos%2 == 0 {
 			ph := pairTerm(prevH, t.h)
 			pe := m.terms[ph]
 			if pe == nil {

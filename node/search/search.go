@@ -250,21 +250,51 @@ func (st *searchRun) phrase(src source, toks []string) (it iter, ok bool, err er
 			}
 		}
 	}
-	var byPairs, byPos *phraseIter
+	var byPairs iter
 	if from < n {
-		byPairs = &phraseIter{}
-		for i := 0; i+1 < len(toks) && byPairs != nil; i++ {
-			l, err := src.list(pairTerm(termHash(toks[i]), termHash(toks[i+1])))
-			if err != nil {
-				return nil, false, err
+		// Pairs stand only at even places: the phrase starts at an even
+		// place (its pairs at 0, 2, ...) or an odd one (at 1, 3, ...); the
+		// tokens no pair covers are found by their own lists.
+		var alts orIter
+		for start := 0; start < 2; start++ {
+			alt := &phraseIter{}
+			pairs := 0
+			for i := 0; i < len(toks) && alt != nil; {
+				h := termHash(toks[i])
+				if i%2 == start && i+1 < len(toks) {
+					l, err := src.list(pairTerm(h, termHash(toks[i+1])))
+					if err != nil {
+						return nil, false, err
+					}
+					if l == nil {
+						alt = nil // no document from `from` on has it
+						break
+					}
+					alt.add(l, int32(i))
+					pairs++
+					i += 2
+					continue
+				}
+				l, err := src.list(h)
+				if err != nil {
+					return nil, false, err
+				}
+				if l == nil {
+					alt = nil
+					break
+				}
+				alt.add(l, int32(i))
+				i++
 			}
-			if l == nil {
-				byPairs = nil // no document from `from` on has it
-				break
+			if alt != nil {
+				alts = append(alts, alt)
 			}
-			byPairs.add(l, int32(i))
+		}
+		if len(alts) > 0 {
+			byPairs = alts
 		}
 	}
+	var byPos *phraseIter
 	if from > 0 {
 		byPos = &phraseIter{}
 		for i, tok := range toks {
@@ -279,15 +309,37 @@ func (st *searchRun) phrase(src source, toks []string) (it iter, ok bool, err er
 			byPos.add(l, int32(i))
 		}
 	}
-	switch {
-	case byPairs == nil && byPos == nil:
+	if byPairs == nil && byPos == nil {
 		return nil, false, nil
-	case byPairs == nil:
-		return &splitIter{hi: nil, lo: byPos, from: int64(from)}, true, nil
-	case byPos == nil:
-		return &splitIter{hi: byPairs, lo: nil, from: int64(from)}, true, nil
 	}
-	return &splitIter{hi: byPairs, lo: byPos, from: int64(from)}, true, nil
+	sp := &splitIter{hi: byPairs, from: int64(from)}
+	if byPos != nil {
+		sp.lo = byPos
+	}
+	return sp, true, nil
+}
+
+// orIter: documents any of its iterators has.
+type orIter []iter
+
+func (o orIter) cost() uint32 {
+	c := uint32(0)
+	for _, it := range o {
+		c += it.cost()
+	}
+	return c
+}
+
+func (o orIter) seekLE(x int64) (int64, error) {
+	best := int64(-1)
+	for _, it := range o {
+		y, err := it.seekLE(x)
+		if err != nil {
+			return -1, err
+		}
+		best = max(best, y)
+	}
+	return best, nil
 }
 
 // splitIter answers from hi for documents at or above from and from lo
