@@ -13,10 +13,14 @@
 //     current text (an edit or a delete since makes an old text stale).
 //   - The index (Index): an inverted index of documents (a message's text
 //     at one entry: a post, a direct message, an edit), numbered by their
-//     order in the log. Terms (tokens, and each message's conversation and
-//     author) are known by a 64-bit hash; each term's postings are the
-//     documents that hold it with the token's positions (for phrases),
-//     delta-encoded in blocks of 128 behind a skip table. Documents are
+//     order in the log. Terms (tokens, each message's conversation and
+//     author, and pairs of frequent words) are known by a 64-bit hash; each
+//     term's postings are the documents that hold it with the token's
+//     positions (for phrases), delta-encoded in blocks of 128 behind a skip
+//     table. Pair terms: two of the index's pair words (the 256 in the most
+//     of its first 2,048 documents) in a row, at an even place, are also
+//     filed as one term, so a phrase of frequent words is an intersection
+//     of short lists instead of a walk down long ones. Documents are
 //     added in log order to a memory segment, which is written as an
 //     immutable segment every FlushDocs documents; MergeFactor consecutive
 //     segments of one size class are merged into one in the background, so
@@ -25,7 +29,8 @@
 //     from the log at the next start.
 //   - Search: newest first. Within a segment the clauses' posting lists
 //     are intersected backwards (leapfrog with the cheapest list first);
-//     a phrase also checks the positions; a prefix is the union of the
+//     a phrase also checks the positions (of its pairs where it can); a
+//     prefix is the union of the
 //     words that start with it (at most MaxPrefixTerms per segment, or a
 //     PrefixError). Conversations the searcher may not read are skipped
 //     before the caller sees them.
