@@ -223,6 +223,134 @@ func (s *searchIndexer) catchUp(ctx context.Context, x *search.Index, log interf
 	s.setState(what)
 	log.Info("search index: "+what+" from the log", "from", from, "to", to)
 	began := time.Now()
+	var texts int
+	var err error
+	if to-from+1 >= 2*searchChunk {
+		texts, err = s.catchUpParallel(ctx, x, from, to)
+	} else {
+		texts, err = s.catchUpSerial(ctx, x, from, to)
+	}
+	if err != nil {
+		return err
+	}
+	took := time.Since(began)
+	log.Info("search index: caught up", "entries", to-from+1, "texts", texts, "took", took.Round(time.Millisecond),
+		"entries_per_s", int(float64(to-from+1)/max(took.Seconds(), 1e-6)))
+	return nil
+}
+
+// searchChunk is how many entries one builder of a long catch-up indexes
+// into a segment of its own (a variable for tests).
+var searchChunk uint64 = 1 << 16
+
+// catchUpParallel indexes a long run of entries on every core: one
+// goroutine reads and decodes chunks of searchChunk entries, two build a
+// segment of each, and this one appends them in entry order. All at low
+// priority.
+func (s *searchIndexer) catchUpParallel(ctx context.Context, x *search.Index, from, to uint64) (int, error) {
+	if err := x.Flush(); err != nil { // Append needs the memory segment empty
+		return 0, err
+	}
+	type chunk struct {
+		seq         int
+		docs        []search.Doc
+		first, last uint64
+	}
+	type result struct {
+		seq   int
+		b     *search.Built
+		texts int
+		err   error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunk, 1)
+	results := make(chan result, 4)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- lowprio.Run(func() error {
+			defer close(chunks)
+			for seq, first := 0, from; first <= to; seq, first = seq+1, first+searchChunk {
+				last := min(to, first+searchChunk-1)
+				var docs []search.Doc
+				for b := first; b <= last; b += searchBatch {
+					var err error
+					if docs, err = s.readDocs(b, min(last, b+searchBatch-1), docs); err != nil {
+						return err
+					}
+				}
+				if seq == 0 {
+					x.ChoosePairs(docs) // before any Build
+				}
+				select {
+				case chunks <- chunk{seq, docs, first, last}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}()
+	var builders sync.WaitGroup
+	for range 2 {
+		builders.Add(1)
+		go func() {
+			defer builders.Done()
+			_ = lowprio.Run(func() error {
+				for ch := range chunks {
+					b, err := x.Build(ch.docs, ch.first, ch.last)
+					results <- result{seq: ch.seq, b: b, texts: len(ch.docs), err: err}
+				}
+				return nil
+			})
+		}()
+	}
+	go func() {
+		builders.Wait()
+		close(results)
+	}()
+	pending := map[int]result{}
+	next, texts := 0, 0
+	var err error
+	for r := range results {
+		switch {
+		case err != nil || r.err != nil:
+			if err == nil {
+				err = r.err
+				cancel()
+			}
+			if r.b != nil {
+				r.b.Discard()
+			}
+			continue
+		}
+		pending[r.seq] = r
+		for p, ok := pending[next]; ok; p, ok = pending[next] {
+			delete(pending, next)
+			next++
+			if aerr := x.Append(p.b); aerr != nil {
+				err = aerr
+				cancel()
+				break
+			}
+			texts += p.texts
+		}
+	}
+	for _, p := range pending {
+		p.b.Discard()
+	}
+	if rerr := <-readErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+		err = rerr
+	}
+	if err == nil && x.Covered() < to {
+		err = fmt.Errorf("search index: catch-up ended at entry %d of %d", x.Covered(), to)
+	}
+	return texts, err
+}
+
+// catchUpSerial indexes a short run of entries: one goroutine reads,
+// decodes and tokenizes, another files the tokens.
+func (s *searchIndexer) catchUpSerial(ctx context.Context, x *search.Index, from, to uint64) (int, error) {
 	batches := make(chan []search.Doc, 4)
 	lasts := make(chan uint64, 4)
 	readErr := make(chan error, 1)
@@ -264,13 +392,7 @@ func (s *searchIndexer) catchUp(ctx context.Context, x *search.Index, log interf
 	if rerr := <-readErr; err == nil && !errors.Is(rerr, context.Canceled) {
 		err = rerr
 	}
-	if err != nil {
-		return err
-	}
-	took := time.Since(began)
-	log.Info("search index: caught up", "entries", to-from+1, "texts", texts, "took", took.Round(time.Millisecond),
-		"entries_per_s", int(float64(to-from+1)/max(took.Seconds(), 1e-6)))
-	return nil
+	return texts, err
 }
 
 // readDocs reads the texts of entries first..last from the WAL.

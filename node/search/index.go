@@ -545,3 +545,90 @@ func (x *Index) Close() error {
 	x.segs = nil
 	return nil
 }
+
+// Built is a segment Build wrote that is not yet part of the index.
+type Built struct {
+	s           *segment
+	first, last uint64
+}
+
+// ChoosePairs fixes the pair words from docs (the first documents of a
+// rebuild, before Build), if they are not chosen yet.
+func (x *Index) ChoosePairs(docs []Doc) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.pairWords != nil {
+		return
+	}
+	m := newMemSegment(nil)
+	for _, d := range docs[:min(len(docs), x.opts.PairsAfter)] {
+		d.prep = nil
+		m.add(d)
+	}
+	x.setPairWords(m.pairWords())
+}
+
+// Build writes the documents of entries first..last as a segment, on the
+// caller's goroutine, without touching the index: several Builds may run
+// at once (a rebuild on every core). Append adds them in entry order.
+func (x *Index) Build(docs []Doc, first, last uint64) (*Built, error) {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil, errors.New("search index closed")
+	}
+	pairs := x.pairSet
+	name := fmt.Sprintf("seg-%06d", x.next)
+	x.next++
+	x.mu.Unlock()
+	m := newMemSegment(pairs)
+	m.first, m.last = first, last
+	for _, d := range docs {
+		if d.Entry < first || d.Entry > last {
+			return nil, fmt.Errorf("search index: document of entry %d outside %d..%d", d.Entry, first, last)
+		}
+		m.add(d)
+	}
+	if err := writeMem(x.dir, name, m, !x.opts.NoSync); err != nil {
+		return nil, fmt.Errorf("search index: write %s: %w", name, err)
+	}
+	s, err := openSegment(x.dir, name)
+	if err != nil {
+		return nil, fmt.Errorf("search index: reopen %s: %w", name, err)
+	}
+	return &Built{s: s, first: first, last: last}, nil
+}
+
+// Append adds a built segment: it must start right after Covered, with
+// nothing in the memory segment (the writer Flushes first).
+func (x *Index) Append(b *Built) error {
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	check, err := x.entryCheck(b.last)
+	if err != nil {
+		b.Discard()
+		return err
+	}
+	x.mu.Lock()
+	if x.closed || b.first != x.covered+1 || !x.mem.empty() {
+		covered, closed := x.covered, x.closed
+		x.mu.Unlock()
+		b.Discard()
+		return fmt.Errorf("search index: a built segment of entries %d..%d does not follow %d (closed %v)", b.first, b.last, covered, closed)
+	}
+	x.segs = append(x.segs, b.s)
+	x.covered, x.durable, x.check = b.last, b.last, check
+	x.mem = newMemSegment(x.pairSet)
+	x.mu.Unlock()
+	if err := x.writeManifest(); err != nil {
+		return err
+	}
+	x.kickMerge()
+	return nil
+}
+
+// Discard removes a built segment that will not be appended.
+func (b *Built) Discard() {
+	b.s.obsolete.Store(true)
+	b.s.release()
+}

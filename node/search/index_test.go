@@ -340,3 +340,74 @@ func TestSearchEndsWithItsContext(t *testing.T) {
 		t.Fatalf("err %v, Readable asked %d times (want once per conversation)", err, asked)
 	}
 }
+
+// A rebuild may build segments on several goroutines and append them in
+// entry order: the index answers as if every document had been added.
+func TestIndexBuildAppend(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{FlushDocs: 97, MergeFactor: 2, NoSync: true, PairsAfter: 60}
+	x, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	c := newCorpus()
+	docs := c.gen(r, 1200)
+	// Some added the usual way first, then chunks built at once.
+	if err := x.Add(docs[:100], docs[99].Entry); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	x.ChoosePairs(docs[100:])
+	type chunk struct {
+		docs        []Doc
+		first, last uint64
+	}
+	var chunks []chunk
+	first := docs[99].Entry + 1
+	for i := 100; i < len(docs); i += 150 {
+		j := min(i+150, len(docs))
+		chunks = append(chunks, chunk{docs[i:j], first, docs[j-1].Entry})
+		first = docs[j-1].Entry + 1
+	}
+	built := make([]*Built, len(chunks))
+	errs := make(chan error, len(chunks))
+	for k, ch := range chunks {
+		go func() {
+			var err error
+			built[k], err = x.Build(ch.docs, ch.first, ch.last)
+			errs <- err
+		}()
+	}
+	for range chunks {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Append(built[1]); err == nil {
+		t.Fatal("a segment out of order was appended")
+	}
+	for _, b := range built[2:] {
+		b.Discard()
+	}
+	built[1], _ = x.Build(chunks[1].docs, chunks[1].first, chunks[1].last)
+	for k := range chunks[2:] {
+		built[k+2], _ = x.Build(chunks[k+2].docs, chunks[k+2].first, chunks[k+2].last)
+	}
+	for _, b := range built {
+		if err := x.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMerged(t, x)
+	if x.Covered() != c.entry || x.Stats().Docs != uint64(len(docs)) {
+		t.Fatalf("covers %d with %d documents, want %d with %d", x.Covered(), x.Stats().Docs, c.entry, len(docs))
+	}
+	checkQueries(t, x, c)
+	if left, _ := filepath.Glob(filepath.Join(dir, "seg-*.meta")); len(left) != x.Stats().Segments {
+		t.Fatalf("%d segment files for %d segments: discarded ones left behind", len(left), x.Stats().Segments)
+	}
+}
