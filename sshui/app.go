@@ -98,6 +98,10 @@ type App struct {
 	quotes     map[uint64]string // quoted messages read or seen ("name: text")
 	quoting    map[uint64]bool   // being read (quoteCmd)
 	needQuotes []uint64          // to be read after this update
+	editHinted bool              // how to save or cancel an edit was said
+	// confirmDelete is the message a bare /delete asked about; the next
+	// bare /delete deletes it.
+	confirmDelete uint64
 }
 
 // convBuf is the loaded part of one conversation.

@@ -292,14 +292,19 @@ func (a *App) lastOwn() *chatLine {
 	return nil
 }
 
-// startEdit puts the text of message l into the input to be edited.
+// startEdit puts the text of message l into the input to be edited. The
+// prompt says so ("edit 12> "); how to save or cancel is said once a
+// session, not at every edit.
 func (a *App) startEdit(l *chatLine) {
 	a.editing = &editState{index: l.idx, conv: a.cur, orig: l.text}
 	a.input.SetValue(l.text)
 	a.input.CursorEnd()
-	a.input.Prompt = "edit> "
+	a.input.Prompt = "edit " + strconv.FormatUint(l.idx, 10) + "> "
 	a.input.Width = max(a.w-len(a.input.Prompt)-1, 1)
-	a.notice(fmt.Sprintf("editing your message %d: Enter saves, Esc cancels", l.idx))
+	if !a.editHinted {
+		a.editHinted = true
+		a.notice("editing your message: Enter saves it, Esc cancels")
+	}
 }
 
 // cancelEdit leaves the edit mode, the input emptied; why, if any, is said.
@@ -385,8 +390,8 @@ func (a *App) cmdEdit(args []string, rest string) tea.Cmd {
 	return a.editCmd(index, text)
 }
 
-// /delete [INDEX] [reason]: your last message here, or message INDEX (an
-// admin's session may delete anyone's).
+// /delete [INDEX] [reason]: message INDEX (an admin's session may delete
+// anyone's), or your last message here, which a second /delete confirms.
 func (a *App) cmdDelete(args []string, rest string) tea.Cmd {
 	var index uint64
 	reason := ""
@@ -394,6 +399,11 @@ func (a *App) cmdDelete(args []string, rest string) tea.Cmd {
 		l := a.lastOwn()
 		if l == nil {
 			a.notice("you have no message here to delete")
+			return nil
+		}
+		if a.confirmDelete != l.idx {
+			a.confirmDelete = l.idx
+			a.notice(fmt.Sprintf("delete your message %d (%s)? /delete again to confirm", l.idx, Fit(firstLine(l), 40)))
 			return nil
 		}
 		index = l.idx
@@ -405,6 +415,7 @@ func (a *App) cmdDelete(args []string, rest string) tea.Cmd {
 		}
 		reason = Clean(strings.TrimSpace(strings.TrimPrefix(rest, args[0])), 200)
 	}
+	a.confirmDelete = 0
 	b, user, admin := a.d.b, a.d.id.Name, a.d.id.Admin
 	return a.op("deleted message "+strconv.FormatUint(index, 10), func(ctx context.Context) error {
 		_, err := b.Delete(ctx, user, index, admin, reason)

@@ -54,11 +54,11 @@ func TestAppEditReplyReact(t *testing.T) {
 	if v := InputValue(a); v != "my own line" {
 		t.Fatalf("↑ on an empty line put %q in the input", v)
 	}
-	if !strings.Contains(a.View(), "edit> my own line") {
+	if !strings.Contains(a.View(), "edit "+fmt.Sprint(mine)+"> my own line") {
 		t.Fatalf("the input does not say it edits:\n%s", a.View())
 	}
 	press(t, a, tea.KeyMsg{Type: tea.KeyEsc})
-	if v := InputValue(a); v != "" || strings.Contains(a.View(), "edit>") {
+	if v := InputValue(a); v != "" || strings.Contains(a.View(), "edit "+fmt.Sprint(mine)+">") {
 		t.Fatalf("Esc left %q in the input", v)
 	}
 	// Again, and save it.
@@ -75,7 +75,7 @@ func TestAppEditReplyReact(t *testing.T) {
 	// ↑ on a line with text walks the input history, as before.
 	press(t, a, key("x"))
 	press(t, a, tea.KeyMsg{Type: tea.KeyUp})
-	if strings.Contains(a.View(), "edit>") {
+	if strings.Contains(a.View(), "edit "+fmt.Sprint(mine)+">") {
 		t.Fatal("↑ on a line with text started an edit")
 	}
 	press(t, a, tea.KeyMsg{Type: tea.KeyBackspace})
@@ -119,6 +119,10 @@ func TestAppEditReplyReact(t *testing.T) {
 		t.Fatalf("bob's edit is not shown live:\n%s", v)
 	}
 	typeLine(t, a, "/delete")
+	if v := ansi.Strip(a.View()); !strings.Contains(v, "/delete again to confirm") || strings.Contains(v, "message deleted") {
+		t.Fatalf("a bare /delete did not ask first:\n%s", v)
+	}
+	typeLine(t, a, "/delete")
 	feed(t, a, sub)
 	if v := ansi.Strip(a.View()); !strings.Contains(v, "alice: message deleted") {
 		t.Fatalf("/delete of the last own message:\n%s", v)
@@ -153,8 +157,8 @@ func TestChatEditSeenLiveOverSSH(t *testing.T) {
 	bob.waitFor("#general")
 	alice.typ("helo everyone\r")
 	bob.waitFor("alice: helo everyone")
-	alice.typ("\x1b[A") // ↑ on the empty line: edit the last message
-	alice.waitFor("edit> helo everyone")
+	alice.typ("\x1b[A")              // ↑ on the empty line: edit the last message
+	alice.waitFor("> helo everyone") // the prompt is "edit N> "
 	alice.typ("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f" + "hello everyone\r")
 	bob.waitFor("alice: hello everyone (edited)")
 	bob.typ("/react ^ 🎉\r")
