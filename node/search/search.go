@@ -454,10 +454,13 @@ func (p *phraseIter) cost() uint32 {
 
 func (p *phraseIter) seekLE(x int64) (int64, error) {
 	if p.and == nil {
+		// Leapfrog from the shortest list (a pair's, when there is one);
+		// the positions are checked in phrase order below.
 		p.and = &andIter{}
 		for _, l := range p.lists {
 			p.and.its = append(p.and.its, l)
 		}
+		slices.SortStableFunc(p.and.its, func(a, b iter) int { return int(int64(a.cost()) - int64(b.cost())) })
 		p.sets = make([][]int32, len(p.lists))
 	}
 	for {
