@@ -79,6 +79,11 @@ func TestMessageChangesAcrossFailoverAndRestart(t *testing.T) {
 	if _, err := c.nodes[follower].n.Edit(ctx, "alice", a, "hello world"); err != nil {
 		t.Fatal(err)
 	}
+	for _, x := range []uint64{0, 1, 1 << 40} { // a no-op entry, no entry: not found (never a wait for it)
+		if _, err := c.nodes[follower].n.Message("alice", x); !errors.Is(err, api.ErrNotFound) {
+			t.Fatalf("message %d: %v", x, err)
+		}
+	}
 	if _, err := c.nodes[lead].n.Edit(ctx, "bob", a, "bob was here"); !errors.Is(err, api.ErrForbidden) {
 		t.Fatalf("bob editing alice's message: %v", err)
 	}

@@ -82,39 +82,59 @@ func randomChange(rng *rand.Rand, log []eventlog.Event, i int) bool {
 }
 
 // dumpEdits is what the reads of this package's overlays answer for log:
-// every message as History shows it, its versions, its thread.
+// every room's history as shown (overlays laid over it), and for each
+// message something happened to, the message as MessageAt reads it, its
+// versions and its thread.
 func dumpEdits(t testing.TB, s *State, log []eventlog.Event) map[string]any {
 	t.Helper()
 	out := map[string]any{"changed": s.Edits.Changed()}
-	for i := range log {
-		x := uint64(i + 1)
-		m, ok, err := s.MessageAt(x)
-		if err != nil {
-			t.Fatalf("MessageAt(%d): %v", x, err)
-		}
-		if !ok {
-			continue
-		}
-		out[fmt.Sprint("msg ", x)] = m
-		vs, err := s.Versions(m)
-		if err != nil && !errors.Is(err, api.ErrDeleted) {
-			t.Fatalf("Versions(%d): %v", x, err)
-		}
-		out[fmt.Sprint("versions ", x)] = vs
-		if m.Extra != nil && m.Extra.Replies > 0 {
-			th, err := s.Thread(m.Room, x, 1<<30)
-			if err != nil {
-				t.Fatalf("Thread(%d): %v", x, err)
-			}
-			out[fmt.Sprint("thread ", x)] = th
+	rooms := map[string]bool{"nope": true}
+	for _, r := range simRooms {
+		rooms[r] = true
+	}
+	for _, u := range simUsers {
+		for _, v := range simUsers {
+			rooms[api.DMRoom(u, v)] = true
 		}
 	}
-	for _, r := range append([]string{"nope"}, simRooms...) {
+	for r := range rooms {
 		h, err := s.History(r, 0, 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out["history "+r] = h
+		for _, m := range h {
+			if m.Extra == nil {
+				continue
+			}
+			x := m.Index
+			at, ok, err := s.MessageAt(x)
+			if err != nil || !ok {
+				t.Fatalf("MessageAt(%d) = %v, %v", x, ok, err)
+			}
+			out[fmt.Sprint("msg ", x)] = at
+			vs, err := s.Versions(at)
+			if err != nil && !errors.Is(err, api.ErrDeleted) {
+				t.Fatalf("Versions(%d): %v", x, err)
+			}
+			out[fmt.Sprint("versions ", x)] = vs
+			if m.Extra.Replies > 0 {
+				th, err := s.Thread(m.Room, x, 1<<30)
+				if err != nil {
+					t.Fatalf("Thread(%d): %v", x, err)
+				}
+				out[fmt.Sprint("thread ", x)] = th
+			}
+		}
+	}
+	if len(log) > 0 { // an index that is no message, and one beyond the log
+		for _, x := range []uint64{1, uint64(len(log)) + 7} {
+			m, ok, err := s.MessageAt(x)
+			if err != nil {
+				t.Fatalf("MessageAt(%d): %v", x, err)
+			}
+			out[fmt.Sprint("at ", x)] = []any{m, ok}
+		}
 	}
 	return out
 }

@@ -61,6 +61,18 @@ func (c *Chat) holds(conv string, index uint64, locked bool) (bool, error) {
 // entry read through the source (the room it names must hold it), or,
 // without a source, the room whose index holds it.
 func (c *Chat) roomOf(index uint64) (string, bool, error) {
+	c.mu.RLock()
+	known := false // some room has a message at or after index
+	for _, r := range c.rooms {
+		if r.idx.count() > 0 && r.idx.last >= index {
+			known = true
+			break
+		}
+	}
+	c.mu.RUnlock()
+	if !known {
+		return "", false, nil // beyond every message: never ask the source (it would wait for it)
+	}
 	if c.src != nil {
 		evs, err := c.src.Messages([]uint64{index})
 		if err != nil {
