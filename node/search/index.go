@@ -111,8 +111,8 @@ type Index struct {
 
 	writeMu sync.Mutex // one writer of the manifest and of segments at a time
 
-	pairWords []string            // manifest.PairWords; nil: not chosen yet
-	pairSet   map[uint64]struct{} // their hashes
+	pairWords []string          // manifest.PairWords; nil: not chosen yet
+	pairSet   map[uint64]uint16 // their hashes, numbered (pairIndexes)
 
 	mergeC   chan struct{}
 	mergeEnd chan struct{}
@@ -281,9 +281,9 @@ func (x *Index) Add(docs []Doc, covered uint64) error {
 		if x.pairWords == nil && len(x.mem.docs) == x.opts.PairsAfter {
 			x.setPairWords(x.mem.pairWords())
 			x.mem.pairs, x.mem.pairsFrom = x.pairSet, uint32(len(x.mem.docs))
-			for h := range x.pairSet {
+			for h, i := range x.pairSet {
 				if e := x.mem.terms[h]; e != nil {
-					e.pairWord = true
+					e.pairIdx = i
 				}
 			}
 		}
@@ -357,7 +357,7 @@ func (x *Index) setPairWords(ws []string) {
 	if ws == nil {
 		ws = []string{}
 	}
-	x.pairWords, x.pairSet = ws, hashSet(ws)
+	x.pairWords, x.pairSet = ws, pairIndexes(ws)
 }
 
 func (x *Index) entryCheck(entry uint64) (EntryCheck, error) {

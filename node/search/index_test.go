@@ -16,6 +16,9 @@ import (
 var testWords = []string{"deploy", "build", "the", "leader", "log", "commit", "café", "Straße", "东京都", "京都",
 	"fix", "fixed", "fixing", "review", "a", "bug", "日本語", "привет", "don't", "x1", "ok"}
 
+var testPhrases = []string{"deploy the build", "the a the", "ok fix review a", "a a a", "log commit the fixed",
+	"x1 ok x1 ok x1", "東京都 fix"}
+
 // corpus is a history with edits: texts[msg] is each message's current text.
 type corpus struct {
 	docs  []Doc
@@ -31,9 +34,18 @@ func (c *corpus) gen(r *rand.Rand, n int) []Doc {
 	for i := 0; i < n; i++ {
 		c.entry += 1 + uint64(r.IntN(3)) // entries without text between
 		var b strings.Builder
-		for k := 0; k < 1+r.IntN(12); k++ {
+		n := 1 + r.IntN(12)
+		said := -1
+		if r.IntN(3) == 0 { // a phrase people repeat, so long phrases have hits
+			said = r.IntN(n)
+		}
+		for k := 0; k < n; k++ {
 			if k > 0 {
 				b.WriteString([]string{" ", ", ", "  ", "-"}[r.IntN(4)])
+			}
+			if k == said {
+				b.WriteString(testPhrases[r.IntN(len(testPhrases))])
+				continue
 			}
 			b.WriteString(testWords[r.IntN(len(testWords))])
 		}
@@ -101,7 +113,8 @@ func verified(t *testing.T, x *Index, c *corpus, q *Query, f Filter) []uint64 {
 }
 
 var testQueries = []string{"deploy", "Deploy build", `"deploy build"`, "fix*", `"the leader"`, "cafe", "strasse",
-	"京都", "京", "东京都", "日本", "don't", `"fix the bu*"`, "f*", "привет log", `"a a"`, "x1", "missing", `"bug fixed"`}
+	"京都", "京", "东京都", "日本", "don't", `"fix the bu*"`, "f*", "привет log", `"a a"`, "x1", "missing", `"bug fixed"`,
+	`"deploy the build"`, `"the a the"`, `"ok fix review a"`, `"a a a"`, `"log commit the fix*"`, `"x1 ok x1 ok x1"`}
 
 func checkQueries(t *testing.T, x *Index, c *corpus) {
 	t.Helper()

@@ -115,18 +115,19 @@ type memSegment struct {
 	touched []*encoder
 	// pairs are the pair words (pairWords): two of them in a row are also
 	// filed as one pair term, from document pairsFrom on (nil: none).
-	pairs     map[uint64]struct{}
+	pairs     map[uint64]uint16
 	pairsFrom uint32
+	// pairTab finds a pair's encoder by its words' pairIdx, without
+	// hashing: a third of the terms a message files are pairs.
+	pairTab []*encoder
 }
 
-func newMemSegment(pairs map[uint64]struct{}) *memSegment {
+func newMemSegment(pairs map[uint64]uint16) *memSegment {
 	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, tok: NewTokenizer(), pairs: pairs}
 }
 
-func (m *memSegment) isPairWord(h uint64) bool {
-	_, ok := m.pairs[h]
-	return ok
-}
+// pairIndex is h's pairIdx (0: not a pair word).
+func (m *memSegment) pairIndex(h uint64) uint16 { return m.pairs[h] }
 
 // pairsStart is the first document from which every pair of pair words is
 // filed (numDocs: none is).
@@ -171,10 +172,11 @@ func (m *memSegment) pairWords() []string {
 	return out
 }
 
-func hashSet(words []string) map[uint64]struct{} {
-	m := make(map[uint64]struct{}, len(words))
-	for _, w := range words {
-		m[termHash(w)] = struct{}{}
+// pairIndexes numbers the pair words (from 1) by their hashes.
+func pairIndexes(words []string) map[uint64]uint16 {
+	m := make(map[uint64]uint16, len(words))
+	for i, w := range words[:min(len(words), maxPairWords)] {
+		m[termHash(w)] = uint16(i + 1)
 	}
 	return m
 }
@@ -218,7 +220,7 @@ func (m *memSegment) add(d Doc) {
 		t := &p.toks[i]
 		e := m.terms[t.h]
 		if e == nil {
-			e = &encoder{word: string(p.buf[t.start:t.end]), pairWord: m.isPairWord(t.h)}
+			e = &encoder{word: string(p.buf[t.start:t.end]), pairIdx: m.pairIndex(t.h)}
 			m.terms[t.h] = e
 			m.words++
 		}
@@ -230,12 +232,19 @@ func (m *memSegment) add(d Doc) {
 			continue // a unigram: not in the sequence
 		}
 		e.pend = append(e.pend, t.pos)
-		if e.pairWord && prev != nil && prevPos == t.pos-1 && prevPos%2 == 0 {
-			ph := pairTerm(prevH, t.h)
-			pe := m.terms[ph]
+		if e.pairIdx != 0 && prev != nil && prevPos == t.pos-1 && prevPos%2 == 0 {
+			if m.pairTab == nil {
+				m.pairTab = make([]*encoder, (maxPairWords+1)*(maxPairWords+1))
+			}
+			k := int(prev.pairIdx)*(maxPairWords+1) + int(e.pairIdx)
+			pe := m.pairTab[k]
 			if pe == nil {
-				pe = &encoder{}
-				m.terms[ph] = pe
+				ph := pairTerm(prevH, t.h)
+				if pe = m.terms[ph]; pe == nil {
+					pe = &encoder{}
+					m.terms[ph] = pe
+				}
+				m.pairTab[k] = pe
 			}
 			if !pe.pending {
 				pe.pending = true
@@ -244,7 +253,7 @@ func (m *memSegment) add(d Doc) {
 			pe.pend = append(pe.pend, prevPos)
 		}
 		prev, prevPos = nil, t.pos
-		if e.pairWord {
+		if e.pairIdx != 0 {
 			prev, prevH = e, t.h
 		}
 	}

@@ -188,12 +188,13 @@ type encoder struct {
 	word    string  // the token's text; "" for a conversation or author term
 	pend    []int32 // positions in the document being added
 	pending bool    // in the document being added
-	// pairWord: the word is one of the segment's pair words.
-	pairWord bool
-	data     []byte
-	skips    []uint32
-	n        uint32 // postings
-	last     uint32 // last ordinal
+	// pairIdx is the word's place among the pair words plus one (0: not
+	// a pair word): its row and column in memSegment.pairTab.
+	pairIdx uint16
+	data    []byte
+	skips   []uint32
+	n       uint32 // postings
+	last    uint32 // last ordinal
 }
 
 func (e *encoder) add(ord uint32, pos []int32) {

@@ -96,7 +96,7 @@ type searchRun struct {
 	fn       func(Candidate) (bool, error)
 	seen     map[uint64]struct{}
 	readable map[string]bool
-	pairs    map[uint64]struct{} // the index's pair words (nil: none yet)
+	pairs    map[uint64]uint16 // the index's pair words (nil: none yet)
 }
 
 // iter finds documents newest first: seekLE returns the largest matching
