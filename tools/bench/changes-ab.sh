@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Used for docs/BENCHMARKS.md, "Edits, replies, reactions: cost of plain posts".
+#   tools/bench/changes-ab.sh SYNCNET_BEFORE SYNCNET_AFTER DIR ROUNDS   (binaries named syncnet-before, syncnet-after)
+# Before/after in one run (derived from write-ab.sh, on ports of
+# their own: A 37xx/97xx, B 39xx/99xx): two three-node clusters side by
+# side, a copy of cluster.toml each with KEY as a [[bot]] and admin key; per
+# round A then B: committed posts/s and server CPU per 1,000 posts (bench
+# write, 32 streams spread, 1 s warm-up, 4 s measured), then CPU per
+# delivered copy of the node that 60 chat sessions are on (bench, 3 posters
+# at 30 posts/s, 8 s).
+set -uo pipefail
+a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+key=$(realpath "${KEY:-$HOME/.ssh/id_ed25519}")
+rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
+mkconf() {
+  sed -e "s/2222/${1}22/; s/2223/${1}23/; s/2224/${1}24/" \
+      -e "s/= 800\([0-2]\)/= ${2}0\1/; s/= 802\([0-2]\)/= ${2}2\1/; s/= 803\([0-2]\)/= ${2}3\1/" \
+      -e "s/= 804\([0-2]\)/= ${2}4\1/" \
+      -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' \
+      -e "s|^admin_keys = \\[\\]|admin_keys = [\"$(cat "$key.pub")\"]|" "$repo/cluster.toml"
+  printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat "$key.pub")"
+}
+mkconf 37 97 > "$dir/a/cluster.toml"
+mkconf 39 99 > "$dir/b/cluster.toml"
+cd "$dir/a"; setsid "$a" up --config cluster.toml > up.out 2>&1 & upa=$!
+cd "$dir/b"; setsid "$b" up --config cluster.toml > up.out 2>&1 & upb=$!
+cd "$dir"
+trap 'kill -INT $upa $upb 2>/dev/null; wait $upa $upb 2>/dev/null || true' EXIT
+for _ in $(seq 1 150); do
+  grep -q "msg=leading" "$dir/a/up.out" && grep -q "msg=leading" "$dir/b/up.out" && break; sleep 0.2
+done
+sleep 3
+nodepid() { # the node of side $1 serving ssh port $2
+  local d=$dir/$1 id
+  id=$(awk -v p="$2" '/^id =/{gsub(/"/,"",$3); id=$3} /^ssh_port =/ && $3==p {print id}' "$d/cluster.toml")
+  for p in $(pgrep -f "syncnet-(before|after) node"); do
+    if [ "$(readlink /proc/$p/cwd)" = "$d" ] && tr '\0' ' ' < /proc/$p/cmdline | grep -q -- "--id $id "; then echo $p; fi
+  done
+}
+for i in $(seq 1 "$rounds"); do
+  for side in a b; do
+    p=37; bin=$a; [ $side = b ] && { p=39; bin=$b; }
+    w=$(cd "$dir/$side" && "$b" bench write -i "$key" --addrs 127.0.0.1:${p}22,127.0.0.1:${p}23,127.0.0.1:${p}24 --duration 4s --warmup 1s -c 32 2>&1)
+    pid=$(nodepid $side ${p}22)
+    f=$(cd "$dir/$side" && "$b" bench --addr 127.0.0.1:${p}22 --sessions 60 --posters 3 --rate 30 --duration 8s --settle 3s --pid "$pid" 2>&1)
+    echo "round=$i side=$side posts/s=$(echo "$w" | sed -n 's/.*= \([0-9]*\) posts\/s.*/\1/p')" \
+      "cpu_s_per_1000=$(echo "$w" | sed -n 's/.*server CPU  \([0-9.]*\) s per.*/\1/p')" \
+      "us_per_copy=$(echo "$f" | sed -n 's/.*;  \([0-9.]*\)µs per delivered copy.*/\1/p')" \
+      "missing=$(echo "$f" | sed -n 's/.*missing \([0-9]*\).*/\1/p')" \
+      "load=$(cut -d' ' -f1 /proc/loadavg)"
+    [ "$i" = 1 ] && { echo "$w" | tail -5; echo "$f" | tail -8; } > "$dir/$side/sample.txt"
+  done
+done
