@@ -145,6 +145,7 @@ func head(s []uint64) []uint64 {
 func TestIndexMatchesBruteForce(t *testing.T) {
 	for _, merge := range []bool{false, true} {
 		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			o := Options{FlushDocs: 97, MergeFactor: 2, NoSync: true, NoMerge: !merge, PairsAfter: 60}
 			x, err := Open(dir, o)
