@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/syncnet/syncnet/node/api"
+	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/search"
 )
 
 // BenchmarkSearchCost measures what the search index costs the cluster:
@@ -155,4 +158,54 @@ func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost floa
 	}
 	cpu := processCPU() - cpu0
 	return float64(n) / el.Seconds(), float64(cpu.Microseconds()) / float64(n)
+}
+
+// BenchmarkSearchRebuild rebuilds the search index of the first node of a
+// data directory made by `syncnet fill` (SEARCHBENCH_CONFIG names its
+// cluster.toml) from that node's WAL, through the node's own catch-up
+// (entries read through the entry index and decoded on one goroutine,
+// indexed on another), into an empty index, and reports entries/s until
+// the index covers the whole log. Skipped without SEARCHBENCH_CONFIG.
+//
+//	syncnet fill --config /tmp/sfill/cluster.toml --messages 10000000
+//	SEARCHBENCH_CONFIG=/tmp/sfill/cluster.toml go test -run '^$' -bench SearchRebuild -benchtime 1x -timeout 30m ./node/
+func BenchmarkSearchRebuild(b *testing.B) {
+	path := os.Getenv("SEARCHBENCH_CONFIG")
+	if path == "" {
+		b.Skip("SEARCHBENCH_CONFIG (a filled cluster.toml) not set")
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	n, err := newNode(Options{Config: cfg, ID: cfg.Nodes[0].ID, NoSeed: true}, time.Now, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.closeStorage()
+	b.Logf("node recovered %d entries in %s", n.applied.Load(), time.Since(t0).Round(time.Millisecond))
+	n.search.n = n
+	log := slog.New(slog.DiscardHandler)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		x, err := search.Open(b.TempDir(), search.Options{Check: n.entryCheck})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start, cpu0 := time.Now(), processCPU()
+		if err := n.search.catchUp(context.Background(), x, log); err != nil {
+			b.Fatal(err)
+		}
+		el, cpu := time.Since(start), processCPU()-cpu0
+		st := x.Stats()
+		if st.Covered != n.applied.Load() {
+			b.Fatalf("index covers %d of %d", st.Covered, n.applied.Load())
+		}
+		b.ReportMetric(float64(st.Covered)/el.Seconds(), "entries/s")
+		b.ReportMetric(float64(st.Docs)/el.Seconds(), "texts/s")
+		b.ReportMetric(float64(st.Bytes)/float64(st.Docs), "B/text")
+		b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(st.Covered), "cpu-µs/entry")
+		x.Close()
+	}
 }
