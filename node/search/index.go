@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Options configure an Index. The zero value is valid.
@@ -110,6 +111,7 @@ type Index struct {
 	closed  bool
 
 	writeMu sync.Mutex // one writer of the manifest and of segments at a time
+	lock    *os.File   // flock'ed while open
 
 	pairWords []string          // manifest.PairWords; nil: not chosen yet
 	pairSet   map[uint64]uint16 // their hashes, numbered (pairIndexes)
@@ -128,12 +130,23 @@ func Open(dir string, o Options) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	x := &Index{dir: dir, opts: o, mergeC: make(chan struct{}, 1), mergeEnd: make(chan struct{})}
+	// One process at a time: Open removes files no manifest names, which
+	// would be another process's merge in progress.
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("search index %s is in use by another process: %w", dir, err)
+	}
+	x := &Index{dir: dir, opts: o, lock: lock, mergeC: make(chan struct{}, 1), mergeEnd: make(chan struct{})}
 	var m manifest
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
+		lock.Close()
 		return nil, err
 	default:
 		if jerr := json.Unmarshal(data, &m); jerr != nil {
@@ -543,7 +556,7 @@ func (x *Index) Close() error {
 		s.release()
 	}
 	x.segs = nil
-	return nil
+	return x.lock.Close() // releases the flock
 }
 
 // Built is a segment Build wrote that is not yet part of the index.

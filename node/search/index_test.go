@@ -425,3 +425,20 @@ func TestIndexBuildAppend(t *testing.T) {
 		t.Fatalf("%d segment files for %d segments: discarded ones left behind", len(left), x.Stats().Segments)
 	}
 }
+
+func TestIndexOneProcessAtATime(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a second Open of the same index: %v", err)
+	}
+	x.Close()
+	y, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	y.Close()
+}
