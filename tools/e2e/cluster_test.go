@@ -307,7 +307,9 @@ func (c *cluster) restart(id string) {
 		c.t.Fatalf("restart %s: still running", id)
 	}
 	c.launch(id, nil)
-	c.waitUp(id)
+	// A restart replays a WAL tail and may rebuild its search index in the
+	// background: seconds, but a minute and more on a machine others load.
+	c.waitUpWithin(id, 90*time.Second)
 }
 
 // index is the position of node id in c.ids.
