@@ -32,6 +32,10 @@ func TestSetAdminKeysAndCapsLive(t *testing.T) {
 	if r := run(t, ts.addr, "admin", ts.admin, "status"); r.code == 0 {
 		t.Fatalf("the removed admin key still works: %+v", r)
 	}
+	// The sessions above may still be closing on the server: counted, a
+	// lingering one would take the one place and refuse bob's tail as
+	// node_full (seen: node_full counted twice).
+	waitUntil(t, 5*time.Second, func() bool { return ts.Sessions() == 0 }, func() string { return "earlier sessions never ended" })
 	ts.SetSessionCaps(1, 1)
 	// One session open; the next is over the cap.
 	c := dial(t, ts.addr, "bob", other)
