@@ -298,6 +298,13 @@ func (s *searchIndexer) catchUpParallel(ctx context.Context, x *search.Index, fr
 			defer builders.Done()
 			_ = lowprio.Run(func() error {
 				for ch := range chunks {
+					if err := ctx.Err(); err != nil {
+						// Stopping: build nothing more (a build is
+						// seconds of niced CPU, and the node's stop
+						// waits for this goroutine).
+						results <- result{seq: ch.seq, err: err}
+						continue
+					}
 					b, err := x.Build(ch.docs, ch.first, ch.last)
 					results <- result{seq: ch.seq, b: b, texts: len(ch.docs), err: err}
 				}
@@ -313,6 +320,9 @@ func (s *searchIndexer) catchUpParallel(ctx context.Context, x *search.Index, fr
 	next, texts := 0, 0
 	var err error
 	for r := range results {
+		if r.err == nil {
+			r.err = ctx.Err() // stopping: append nothing more
+		}
 		switch {
 		case err != nil || r.err != nil:
 			if err == nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -119,6 +120,10 @@ type Index struct {
 	mergeC   chan struct{}
 	mergeEnd chan struct{}
 	mergeErr error
+	// closing tells a merge in progress to give up: Close waits for the
+	// merge goroutine, and a merge of the largest segments takes long
+	// enough (seconds to minutes, niced) to hold up a node's stop.
+	closing atomic.Bool
 }
 
 // Open opens the index in dir, creating it if needed. What cannot be used
@@ -495,7 +500,7 @@ func (x *Index) mergeOnce() (bool, error) {
 	// A merge of the largest classes takes seconds, which Add's next flush
 	// (at most FlushDocs later) may wait out.
 	x.writeMu.Unlock()
-	err := mergeSegments(x.dir, name, run, !x.opts.NoSync)
+	err := mergeSegments(x.dir, name, run, !x.opts.NoSync, &x.closing)
 	var s *segment
 	if err == nil {
 		s, err = openSegment(x.dir, name)
@@ -507,6 +512,9 @@ func (x *Index) mergeOnce() (bool, error) {
 	}
 	if err != nil {
 		removeSegment(x.dir, name)
+		if errors.Is(err, errMergeStopped) {
+			return false, nil // closing: the run stays as it was
+		}
 		return false, err
 	}
 	x.mu.Lock()
@@ -545,6 +553,7 @@ func (x *Index) Close() error {
 		return nil
 	}
 	x.closed = true
+	x.closing.Store(true)
 	close(x.mergeC)
 	x.mu.Unlock()
 	<-x.mergeEnd

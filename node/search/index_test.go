@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -441,4 +442,47 @@ func TestIndexOneProcessAtATime(t *testing.T) {
 		t.Fatalf("Open after Close: %v", err)
 	}
 	y.Close()
+}
+
+// TestMergeStopsWhenClosing: a merge in progress gives up once the index
+// is closing (a node's stop waits for the merge goroutine, and a merge of
+// the largest segments takes long), leaves no file of its new segment, and
+// the segments it would have merged answer as before.
+func TestMergeStopsWhenClosing(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true}
+	x, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	c := newCorpus()
+	docs := c.gen(r, 200)
+	for i := 0; i < 200; i += 50 {
+		if err := x.Add(docs[i:i+50], docs[i+49].Entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(dir)
+	var stop atomic.Bool
+	stop.Store(true)
+	x.mu.Lock()
+	run := append([]*segment{}, x.segs...)
+	x.mu.Unlock()
+	if err := mergeSegments(dir, "seg-999999", run, false, &stop); !errors.Is(err, errMergeStopped) {
+		t.Fatalf("a merge told to stop: %v", err)
+	}
+	removeSegment(dir, "seg-999999") // as mergeOnce does on any error
+	after, _ := os.ReadDir(dir)
+	if len(after) != len(before) {
+		t.Fatalf("files before the stopped merge %d, after %d", len(before), len(after))
+	}
+	stop.Store(false)
+	if err := mergeSegments(dir, "seg-999998", run, false, &stop); err != nil {
+		t.Fatalf("the same merge not stopped: %v", err)
+	}
+	x.Close()
 }

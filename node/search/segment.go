@@ -534,7 +534,11 @@ func (s *segment) prefixTerms(p string, limit int) ([]uint64, error) {
 
 // mergeSegments writes the documents of segs (consecutive, oldest first)
 // as one new segment name.
-func mergeSegments(dir, name string, segs []*segment, sync bool) (err error) {
+// errMergeStopped is mergeSegments' answer once stop is set: the new
+// segment is abandoned and the merged ones stay.
+var errMergeStopped = errors.New("search index: merge stopped")
+
+func mergeSegments(dir, name string, segs []*segment, sync bool, stop *atomic.Bool) (err error) {
 	w, err := newSegWriter(dir, name, sync)
 	if err != nil {
 		return err
@@ -576,13 +580,16 @@ func mergeSegments(dir, name string, segs []*segment, sync bool) (err error) {
 				return fmt.Errorf("segment %s: document %d names conversation %d", s.name, i, c)
 			}
 			binary.LittleEndian.PutUint32(b[8:], remap[c])
+			if i%4096 == 0 && stop.Load() {
+				return errMergeStopped
+			}
 			w.meta.Docs++
 			if _, err := w.files["docs"].Write(b[:]); err != nil {
 				return err
 			}
 		}
 	}
-	if err := mergeTerms(w, segs, bases); err != nil {
+	if err := mergeTerms(w, segs, bases, stop); err != nil {
 		return err
 	}
 	if err := mergeWords(w, segs); err != nil {
@@ -614,7 +621,7 @@ func (c *termCursor) next() error {
 	return nil
 }
 
-func mergeTerms(w *segWriter, segs []*segment, bases []uint32) error {
+func mergeTerms(w *segWriter, segs []*segment, bases []uint32, stop *atomic.Bool) error {
 	cs := make([]*termCursor, len(segs))
 	// Each segment's postings are stored term after term in hash order,
 	// the order the merge takes them in: read them as one stream.
@@ -639,7 +646,10 @@ func mergeTerms(w *segWriter, segs []*segment, bases []uint32) error {
 	}
 	var skips []uint32
 	var stream, raw, data []byte
-	for {
+	for n := 0; ; n++ {
+		if n%1024 == 0 && stop.Load() {
+			return errMergeStopped
+		}
 		var h uint64
 		found := false
 		for _, c := range cs {

@@ -48,6 +48,14 @@ func TestScaleRestartAndRejoin(t *testing.T) {
 	// A clean stop writes a snapshot of everything applied; kill -9 leaves
 	// the last periodic one (every 100,000 entries) and a WAL tail.
 	f := c.follower(lead)
+	// The post may have committed without f (a majority is the leader and
+	// the other follower): what is checked is that what f held before it
+	// stopped is what it serves after, so wait until it holds it.
+	for deadline := time.Now().Add(30 * time.Second); fmt.Sprint(c.newest(f, "general", 50)) != fmt.Sprint(want); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed %s's history of general", f, lead)
+		}
+	}
 	for _, how := range []string{"SIGTERM", "kill -9"} {
 		if how == "SIGTERM" {
 			c.term(f)
