@@ -100,7 +100,7 @@ func TestSearchSameOnEveryNodeAndAfterRestart(t *testing.T) {
 	// An edit and a deletion: the old text and the deleted message are
 	// never found again, the new text is.
 	var err error
-	if last, err = n.Edit(ctx, "alice", posted[0], "We ship the cake at noon"); err != nil {
+	if _, err = n.Edit(ctx, "alice", posted[0], "We ship the cake at noon"); err != nil {
 		t.Fatal(err)
 	}
 	if last, err = n.Delete(ctx, "bob", posted[6], false, ""); err != nil {

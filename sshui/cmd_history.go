@@ -85,10 +85,6 @@ type messageDoc struct {
 	Versions  []versionDoc  `json:"versions,omitempty"`
 }
 
-func printMessage(w io.Writer, m api.Message, asJSON bool) error {
-	return printMessageVersions(w, m, asJSON, nil)
-}
-
 // printMessageVersions prints m as it is now, and versions (the texts an
 // edited message had: history --versions) with it.
 func printMessageVersions(w io.Writer, m api.Message, asJSON bool, versions []api.Version) error {
