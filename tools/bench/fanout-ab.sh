@@ -11,12 +11,11 @@ set -euo pipefail
 a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4; sessions=${5:-200}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$dir"; mkdir -p "$dir"
+. "$repo/tools/bench/abconf.sh" # mkconf
 for round in $(seq 1 "$rounds"); do
   for bin in "$a" "$b"; do
     d=$dir/run; rm -rf "$d"; mkdir -p "$d"; cd "$d"
-    sed -e "s/2222/3122/; s/2223/3123/; s/2224/3124/" \
-        -e "s/= 800\([0-2]\)/= 910\1/; s/= 802\([0-2]\)/= 912\1/; s/= 803\([0-2]\)/= 913\1/; s/= 804\([0-2]\)/= 914\1/" \
-        -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' "$repo/cluster.toml" > cluster.toml
+    mkconf 31 91 > cluster.toml
     setsid "$bin" up --config cluster.toml > up.out 2>&1 & up=$!
     for _ in $(seq 1 200); do grep -q "cluster is healthy" up.out && break; sleep 0.3; done
     pid=$(pgrep -f "^$bin node --config cluster.toml --id node1")

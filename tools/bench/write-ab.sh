@@ -16,16 +16,9 @@ a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4; shif
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 key=$(realpath "${KEY:-$HOME/.ssh/id_ed25519}")
 rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
-mkconf() { # $1: ssh port prefix, $2: peer port prefix
-  sed -e "s/2222/${1}22/; s/2223/${1}23/; s/2224/${1}24/" \
-      -e "s/= 800\([0-2]\)/= ${2}0\1/; s/= 802\([0-2]\)/= ${2}2\1/; s/= 803\([0-2]\)/= ${2}3\1/" \
-      -e "s/= 804\([0-2]\)/= ${2}4\1/" \
-      -e 's/max_sessions_per_key = 20/max_sessions_per_key = 2000/' \
-      -e "s|^admin_keys = \\[\\]|admin_keys = [\"$(cat "$key.pub")\"]|" "${CLUSTER_TOML:-$repo/cluster.toml}"
-  printf '\n[[bot]]\nkey = "%s"\nrate = 1000000\nburst = 1000000\n' "$(cat "$key.pub")"
-}
-mkconf 27 87 > "$dir/a/cluster.toml"
-mkconf 29 89 > "$dir/b/cluster.toml"
+. "$repo/tools/bench/abconf.sh" # mkconf
+mkconf 27 87 "$key" > "$dir/a/cluster.toml"
+mkconf 29 89 "$key" > "$dir/b/cluster.toml"
 cd "$dir/a"; setsid "$a" up --config cluster.toml > up.out 2>&1 & upa=$!
 cd "$dir/b"; setsid "$b" up --config cluster.toml > up.out 2>&1 & upb=$!
 cd "$dir"
