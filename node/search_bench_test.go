@@ -26,26 +26,29 @@ import (
 // bytes of words) with every node's index on and off, in alternating
 // rounds (SEARCHCOST_ROUNDS, default 6; the order flips each round) so
 // both see the same machine. It reports the medians and the median of the
-// per-round ratios (on/off), and checks that with the index on every
-// node's index caught up with no catch-up from the WAL after its first
-// (its subscription never fell behind).
+// per-round ratios (on/off), and how many times a node's index fell behind
+// its subscription and caught up from the WAL (the median over rounds of
+// the most of any node): the posters saturate the machine, and the index,
+// at low priority, yields to them by design (BenchmarkSearchKeepsUp checks
+// that it keeps up at a rate the machine can carry).
 //
-//	go test -run '^$' -bench SearchCost -benchtime 20000x ./node/
+//	go test -run '^$' -bench SearchCost -benchtime 100000x ./node/
 func BenchmarkSearchCost(b *testing.B) {
 	rounds := 6
 	if n, err := strconv.Atoi(os.Getenv("SEARCHCOST_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
 	var rate, cpu [2][]float64 // [off, on]
-	var ratio, cpuRatio []float64
+	var ratio, cpuRatio, behind []float64
 	for r := 0; r < rounds; r++ {
 		var got [2][2]float64
 		for k := 0; k < 2; k++ {
 			on := (r+k)%2 == 1
-			ps, cps := searchCostRound(b, on, b.N)
+			ps, cps, fell := searchCostRound(b, on, b.N, 0)
 			i := 0
 			if on {
 				i = 1
+				behind = append(behind, float64(fell))
 			}
 			got[i] = [2]float64{ps, cps}
 			rate[i] = append(rate[i], ps)
@@ -53,7 +56,7 @@ func BenchmarkSearchCost(b *testing.B) {
 		}
 		ratio = append(ratio, got[1][0]/got[0][0])
 		cpuRatio = append(cpuRatio, got[1][1]/got[0][1])
-		b.Logf("round %d: off %.0f posts/s %.1f µs CPU/post, on %.0f posts/s %.1f µs CPU/post", r, got[0][0], got[0][1], got[1][0], got[1][1])
+		b.Logf("round %d: off %.0f posts/s %.1f µs CPU/post, on %.0f posts/s %.1f µs CPU/post, fell behind %.0f times", r, got[0][0], got[0][1], got[1][0], got[1][1], behind[len(behind)-1])
 	}
 	med := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
 	b.ReportMetric(med(rate[0]), "off-posts/s")
@@ -62,6 +65,27 @@ func BenchmarkSearchCost(b *testing.B) {
 	b.ReportMetric(med(cpu[0]), "off-cpu-µs/post")
 	b.ReportMetric(med(cpu[1]), "on-cpu-µs/post")
 	b.ReportMetric(med(cpuRatio), "on/off-cpu")
+	b.ReportMetric(med(behind), "fell-behind/round")
+}
+
+// BenchmarkSearchKeepsUp posts at a steady rate (SEARCHKEEPUP_RATE posts/s,
+// default 5,000: the target's) through three nodes in this process with
+// their indexes on, and fails if any node's index fell behind its
+// subscription (a catch-up from the WAL after its first). It reports the
+// rate reached and the process's CPU per post.
+//
+//	go test -run '^$' -bench SearchKeepsUp -benchtime 50000x ./node/
+func BenchmarkSearchKeepsUp(b *testing.B) {
+	want := 5000.0
+	if r, err := strconv.ParseFloat(os.Getenv("SEARCHKEEPUP_RATE"), 64); err == nil && r > 0 {
+		want = r
+	}
+	ps, cps, fell := searchCostRound(b, true, b.N, want)
+	if fell > 0 {
+		b.Errorf("at %.0f posts/s a node's index fell behind its subscription %d times", ps, fell)
+	}
+	b.ReportMetric(ps, "posts/s")
+	b.ReportMetric(cps, "cpu-µs/post")
 }
 
 func processCPU() time.Duration {
@@ -75,10 +99,13 @@ var costWords = strings.Fields("the a to and of in is it that for on with this w
 	"patch bug fix issue release version config timeout latency disk fsync network packet retry today tomorrow morning " +
 	"lunch coffee meeting later soon again looks good great fine broken slow fast weird done ready working café 東京")
 
-// searchCostRound posts n messages through a new cluster and returns the
-// committed posts/s and the process CPU per post (µs), the latter up to
-// every node's index covering the last post when on.
-func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost float64) {
+// searchCostRound posts n messages through a new cluster, as fast as the
+// posters can or paced at rate posts/s when rate > 0, and returns the
+// committed posts/s, the process CPU per post (µs; up to every node's
+// index covering the last post when on) and, when on, the most times a
+// node's index fell behind its subscription (catch-ups from the WAL after
+// its first).
+func searchCostRound(b *testing.B, on bool, n int, rate float64) (postsPerSec, cpuPerPost float64, fellBehind int64) {
 	c := newTestClusterWith(b, 3, func(o *Options) { o.PostRate, o.NoSearch = -1, !on })
 	defer func() {
 		for id := range c.nodes {
@@ -114,6 +141,9 @@ func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost floa
 				if i > int64(n) {
 					return
 				}
+				if rate > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				idx, err := nd.Post(ctx, fmt.Sprint("u", p), "general", texts[i%int64(len(texts))], fmt.Sprint("m", i), 0, false)
 				cancel()
@@ -139,9 +169,7 @@ func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost floa
 					b.Fatalf("%s: index %+v never reached %d", rn.n.id, rn.n.SearchStatus(), last.Load())
 				}
 			}
-			if k := rn.n.search.catchUps.Load(); k != 1 {
-				b.Errorf("%s: %d catch-ups from the WAL: the index fell behind its subscription", rn.n.id, k)
-			}
+			fellBehind = max(fellBehind, rn.n.search.catchUps.Load()-1)
 			res, err := rn.n.Search(context.Background(), "u1", api.SearchQuery{Text: strings.Fields(texts[1])[0], Limit: 1})
 			if err != nil || len(res.Hits) != 1 {
 				b.Fatalf("%s: search after the posts: %+v %v", rn.n.id, res, err)
@@ -157,7 +185,7 @@ func searchCostRound(b *testing.B, on bool, n int) (postsPerSec, cpuPerPost floa
 		}
 	}
 	cpu := processCPU() - cpu0
-	return float64(n) / el.Seconds(), float64(cpu.Microseconds()) / float64(n)
+	return float64(n) / el.Seconds(), float64(cpu.Microseconds()) / float64(n), fellBehind
 }
 
 // BenchmarkSearchRebuild rebuilds the search index of the first node of a

@@ -20,17 +20,60 @@
 // themselves. Nice values order threads of one scheduling group: two
 // processes in different cgroups (or session autogroups) share the CPU
 // by group, whatever their threads' nice values.
+//
+// On Linux the thread is also put in the SCHED_IDLE policy (the kernel
+// preempts it at once for any other thread, and places woken threads on
+// a core that runs only such work as if it were idle) and its disk I/O in
+// the idle class. And while it lives the process gets one more P
+// (GOMAXPROCS): a niced thread keeps the P its goroutine runs on while the
+// kernel leaves it waiting for a core, which on a two-core machine took
+// half of the node's Ps from its posts (three nodes in one process, the
+// search index on: posts/s 0.64-0.74 of without it; with a P of its own
+// per niced thread 0.83-1.0; docs/BENCHMARKS.md "Search").
 package lowprio
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
 
 // Nice is the nice value of bulk work's threads: just above the lowest
 // (19), so that it still gets a share when the machine is saturated
-// (weight 15 of 1024 at 19; the kernel's scheduler never starves it).
+// (weight 15 of 1024 at 19, 3 in SCHED_IDLE; the kernel's scheduler never
+// starves it).
 const Nice = 19
 
+// procs counts the threads lowered by this package and remembers
+// GOMAXPROCS from before the first: the process runs with base+n Ps.
+var procs struct {
+	sync.Mutex
+	n, base int
+}
+
+// reserve gives the process one more P for a lowered thread; release
+// takes it back. When the last is released GOMAXPROCS is what it was
+// before the first (the runtime's own updates of it, for a changed CPU
+// limit, stop once a program has set it).
+func reserve() {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.n == 0 {
+		procs.base = runtime.GOMAXPROCS(0)
+	}
+	procs.n++
+	runtime.GOMAXPROCS(procs.base + procs.n)
+}
+
+func release() {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.n--
+	runtime.GOMAXPROCS(procs.base + procs.n)
+}
+
 // Run calls fn on a new goroutine locked to a thread whose nice value is
-// raised to Nice and returns its result; the thread ends with it. If the
+// raised to Nice (with one more P for the process meanwhile) and returns
+// its result; the thread ends with it. If the
 // priority cannot be changed (another OS, a kernel that refuses), fn runs
 // at normal priority. A panic in fn is raised again in the caller.
 func Run(fn func() error) error {
@@ -49,7 +92,10 @@ func Run(fn func() error) error {
 			}
 			done <- r
 		}()
-		lower()
+		if lower() {
+			reserve()
+			defer release()
+		}
 		r.err = fn()
 	}()
 	r := <-done
@@ -64,7 +110,10 @@ func Run(fn func() error) error {
 func Go(fn func()) {
 	go func() {
 		runtime.LockOSThread() // never unlocked: the niced thread ends with this goroutine
-		lower()
+		if lower() {
+			reserve()
+			defer release()
+		}
 		fn()
 	}()
 }

@@ -3,6 +3,11 @@
 package lowprio
 
 // Elsewhere the work runs at normal priority.
-func lower() {}
+func lower() bool { return false }
 
 func current() int { return 0 }
+
+func currentIOClass() int { return 0 }
+
+// ioprioClassIdle is Linux's idle I/O class, which no thread has here.
+const ioprioClassIdle = 3

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// TestRunNicesOnlyItsThread: fn runs at Nice; goroutines it starts (on
+// TestRunNicesOnlyItsThread: fn runs at Nice with its disk I/O in the
+// idle class; goroutines it starts (on
 // threads the runtime may create meanwhile) and the caller do not; once
 // Run returned, no thread of the process keeps the nice value.
 func TestRunNicesOnlyItsThread(t *testing.T) {
@@ -22,10 +23,11 @@ func TestRunNicesOnlyItsThread(t *testing.T) {
 	if got := Current(); got != 0 {
 		t.Skipf("the test runs at nice %d already", got)
 	}
-	var inside int
-	others := make([]int, 8)
+	var inside, insideIO, insideProcs int
+	procs0 := runtime.GOMAXPROCS(0)
+	others, othersIO := make([]int, 8), make([]int, 8)
 	err := Run(func() error {
-		inside = Current()
+		inside, insideIO, insideProcs = Current(), currentIOClass(), runtime.GOMAXPROCS(0)
 		var wg sync.WaitGroup
 		for i := range others {
 			wg.Add(1)
@@ -34,7 +36,7 @@ func TestRunNicesOnlyItsThread(t *testing.T) {
 				runtime.LockOSThread() // a thread of its own, possibly a new one
 				defer runtime.UnlockOSThread()
 				time.Sleep(time.Millisecond)
-				others[i] = Current()
+				others[i], othersIO[i] = Current(), currentIOClass()
 			}()
 		}
 		wg.Wait()
@@ -46,13 +48,22 @@ func TestRunNicesOnlyItsThread(t *testing.T) {
 	if inside != Nice {
 		t.Fatalf("fn ran at nice %d, want %d", inside, Nice)
 	}
+	if insideProcs != procs0+1 {
+		t.Fatalf("GOMAXPROCS was %d while fn ran, want %d (one more P for its thread)", insideProcs, procs0+1)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs0 {
+		t.Fatalf("GOMAXPROCS is %d after Run, want %d as before", got, procs0)
+	}
+	if insideIO != ioprioClassIdle {
+		t.Fatalf("fn's disk I/O is in class %d, want the idle class %d", insideIO, ioprioClassIdle)
+	}
 	for i, n := range others {
-		if n != 0 {
-			t.Errorf("goroutine %d started by fn ran at nice %d", i, n)
+		if n != 0 || othersIO[i] == ioprioClassIdle {
+			t.Errorf("goroutine %d started by fn ran at nice %d, I/O class %d", i, n, othersIO[i])
 		}
 	}
-	if got := Current(); got != 0 {
-		t.Errorf("the caller's thread is at nice %d", got)
+	if got, io := Current(), currentIOClass(); got != 0 || io == ioprioClassIdle {
+		t.Errorf("the caller's thread is at nice %d, I/O class %d", got, io)
 	}
 	// The niced thread exits with its goroutine (asynchronously).
 	deadline := time.Now().Add(10 * time.Second)
