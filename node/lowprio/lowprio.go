@@ -21,15 +21,15 @@
 // processes in different cgroups (or session autogroups) share the CPU
 // by group, whatever their threads' nice values.
 //
-// On Linux the thread is also put in the SCHED_IDLE policy (the kernel
-// preempts it at once for any other thread, and places woken threads on
-// a core that runs only such work as if it were idle) and its disk I/O in
-// the idle class. And while it lives the process gets one more P
-// (GOMAXPROCS): a niced thread keeps the P its goroutine runs on while the
-// kernel leaves it waiting for a core, which on a two-core machine took
-// half of the node's Ps from its posts (three nodes in one process, the
-// search index on: posts/s 0.64-0.74 of without it; with a P of its own
-// per niced thread 0.83-1.0; docs/BENCHMARKS.md "Search").
+// On Linux the thread's disk I/O is also put in the idle class. And while
+// it lives the process gets one more P (GOMAXPROCS): a niced thread keeps
+// the P its goroutine runs on while the kernel leaves it waiting for a
+// core, which on a two-core machine took half of the node's Ps from its
+// posts (three nodes in one process, the search index on: posts/s
+// 0.66-0.74 of without it; with a P of its own per niced thread 0.87-0.93;
+// docs/BENCHMARKS.md "Search"). SCHED_IDLE was tried instead of nice 19
+// and not kept: no better, and a stop-the-world GC, which waits for every
+// P, waited longer for the thread the kernel runs last.
 package lowprio
 
 import (
@@ -39,7 +39,7 @@ import (
 
 // Nice is the nice value of bulk work's threads: just above the lowest
 // (19), so that it still gets a share when the machine is saturated
-// (weight 15 of 1024 at 19, 3 in SCHED_IDLE; the kernel's scheduler never
+// (weight 15 of 1024 at 19; the kernel's scheduler never
 // starves it).
 const Nice = 19
 
