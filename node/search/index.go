@@ -298,12 +298,7 @@ func (x *Index) Add(docs []Doc, covered uint64) error {
 		x.mem.add(d)
 		if x.pairWords == nil && len(x.mem.docs) == x.opts.PairsAfter {
 			x.setPairWords(x.mem.pairWords())
-			x.mem.pairs, x.mem.pairsFrom = x.pairSet, uint32(len(x.mem.docs))
-			for h, i := range x.pairSet {
-				if e := x.mem.terms[h]; e != nil {
-					e.pairIdx = i
-				}
-			}
+			x.mem.setPairs(x.pairSet)
 		}
 	}
 	x.mem.last = covered

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -99,31 +100,71 @@ func unixSeconds(ns int64) uint32 {
 
 // memSegment is the newest documents, in memory until flushed as a
 // segment. One writer adds; readers search it under the Index's lock.
+//
+// Nothing in it that grows with its documents holds a pointer: terms are
+// found through a map of hash to index into encs, postings live in one
+// arena (arena.go), and a document's positions wait in one shared buffer.
+// So the GC marks a few dozen objects however large it grows.
 type memSegment struct {
 	first, last uint64 // entries covered: first..last (first 0: none yet)
 	docs        []docRec
 	convs       []string
 	convID      map[string]uint32
-	terms       map[uint64]*encoder
-	words       int // token terms (their encoders hold their text, for prefixes)
-	bytes       int // postings held, for the flush rule
+	convEnc     []uint32          // each conversation's term (encs index), by convID
+	fromEnc     map[string]uint32 // each author's term (encs index)
+	terms       map[uint64]uint32 // term hash → encs index
+	encs        []encoder
+	post        arena  // the postings streams
+	skips       []skip // the skip tables' entries, chained per term
+	wordBuf     []byte // the token terms' texts (encoder.word)
+	words       int    // token terms
+	bytes       int    // postings held, for the flush rule
 	minTime     uint32
 	maxTime     uint32
 
 	tok     *Tokenizer
-	own     prepared // the tokens of a document Add gets unprepared
-	touched []*encoder
+	own     prepared  // the tokens of a document Add gets unprepared
+	touched []uint32  // terms in the document being added
+	pend    []pending // their positions, chained per term
+	scratch []byte    // one posting, encoded
 	// pairs are the pair words (pairWords): two of them in a row are also
 	// filed as one pair term, from document pairsFrom on (nil: none).
 	pairs     map[uint64]uint16
 	pairsFrom uint32
-	// pairTab finds a pair's encoder by its words' pairIdx, without
-	// hashing: a third of the terms a message files are pairs.
-	pairTab []*encoder
+	// pairTab finds a pair's term by its words' pairIdx (encs index + 1),
+	// without hashing: a third of the terms a message files are pairs.
+	pairTab []uint32
+}
+
+// encoder is one term of the memory segment: its postings stream (delta
+// varints, postings.go) with its skip table, and the positions of the
+// document being added. Links are indexes plus one (0: none).
+type encoder struct {
+	stream
+	n, last            uint32 // postings, last ordinal
+	skipHead, skipTail uint32 // in memSegment.skips
+	pendHead, pendTail uint32 // in memSegment.pend
+	word               uint32 // the token's text in wordBuf ...
+	wordLen            uint8  // ... and its length (0: a conversation, author or pair term)
+	pending            bool   // in the document being added
+	// pairIdx is the word's place among the pair words plus one (0: not
+	// a pair word): its row and column in memSegment.pairTab.
+	pairIdx uint16
+}
+
+// skip is one entry of a term's skip table: the last ordinal of a block
+// and where the block ends in the stream.
+type skip struct{ ord, end, next uint32 }
+
+// pending is a position of a term in the document being added.
+type pending struct {
+	pos  int32
+	next uint32
 }
 
 func newMemSegment(pairs map[uint64]uint16) *memSegment {
-	return &memSegment{convID: map[string]uint32{}, terms: map[uint64]*encoder{}, tok: NewTokenizer(), pairs: pairs}
+	return &memSegment{convID: map[string]uint32{}, fromEnc: map[string]uint32{}, terms: map[uint64]uint32{},
+		tok: NewTokenizer(), pairs: pairs}
 }
 
 // pairIndex is h's pairIdx (0: not a pair word).
@@ -142,6 +183,11 @@ func (m *memSegment) pairsStart() uint32 {
 // pair words.
 const maxPairWords = 256
 
+// wordOf is a token term's text ("" for other terms).
+func (m *memSegment) wordOf(e *encoder) string {
+	return string(m.wordBuf[e.word : e.word+uint32(e.wordLen)])
+}
+
 // pairWords picks the index's pair words: the maxPairWords words in the
 // most documents of this memory segment (ties by word, so
 // the choice is the same for the same documents). Phrases of frequent words
@@ -153,9 +199,9 @@ func (m *memSegment) pairWords() []string {
 		n uint32
 	}
 	var ws []wc
-	for _, e := range m.terms {
-		if e.word != "" {
-			ws = append(ws, wc{e.word, e.n})
+	for i := range m.encs {
+		if e := &m.encs[i]; e.wordLen > 0 {
+			ws = append(ws, wc{m.wordOf(e), e.n})
 		}
 	}
 	slices.SortFunc(ws, func(a, b wc) int {
@@ -172,6 +218,16 @@ func (m *memSegment) pairWords() []string {
 	return out
 }
 
+// setPairs makes pairs the pair words from the next document on.
+func (m *memSegment) setPairs(pairs map[uint64]uint16) {
+	m.pairs, m.pairsFrom = pairs, uint32(len(m.docs))
+	for h, i := range pairs {
+		if k, ok := m.terms[h]; ok {
+			m.encs[k].pairIdx = i
+		}
+	}
+}
+
 // pairIndexes numbers the pair words (from 1) by their hashes.
 func pairIndexes(words []string) map[uint64]uint16 {
 	m := make(map[uint64]uint16, len(words))
@@ -183,6 +239,38 @@ func pairIndexes(words []string) map[uint64]uint16 {
 
 func (m *memSegment) empty() bool { return len(m.docs) == 0 }
 
+// term returns term h's index in encs, adding it if new.
+func (m *memSegment) term(h uint64) uint32 {
+	k, ok := m.terms[h]
+	if !ok {
+		k = uint32(len(m.encs))
+		m.encs = append(m.encs, encoder{})
+		m.terms[h] = k
+	}
+	return k
+}
+
+// touch marks term k as in the document being added.
+func (m *memSegment) touch(k uint32) {
+	if e := &m.encs[k]; !e.pending {
+		e.pending = true
+		m.touched = append(m.touched, k)
+	}
+}
+
+// at files position pos of term k in the document being added.
+func (m *memSegment) at(k uint32, pos int32) {
+	m.pend = append(m.pend, pending{pos: pos})
+	p := uint32(len(m.pend))
+	e := &m.encs[k]
+	if e.pendTail == 0 {
+		e.pendHead = p
+	} else {
+		m.pend[e.pendTail-1].next = p
+	}
+	e.pendTail = p
+}
+
 // add indexes one document as the next ordinal.
 func (m *memSegment) add(d Doc) {
 	ord := uint32(len(m.docs))
@@ -191,6 +279,7 @@ func (m *memSegment) add(d Doc) {
 		cid = uint32(len(m.convs))
 		m.convs = append(m.convs, d.Conv)
 		m.convID[d.Conv] = cid
+		m.convEnc = append(m.convEnc, m.term(convTerm(d.Conv)))
 	}
 	t := unixSeconds(d.Time)
 	if d.Time == 0 {
@@ -203,89 +292,117 @@ func (m *memSegment) add(d Doc) {
 	m.docs = append(m.docs, docRec{msg: d.Message, conv: cid, time: t})
 
 	// One map access a token: a term's positions in this document wait in
-	// its encoder until the document ends. Two tokens in a row that are
-	// both pair words also file their pair (pairTerm) at the first's place,
-	// when that place is even: any phrase of three or more still finds a
-	// pair at its start or one after it, for half the postings.
+	// the shared buffer until the document ends. Two tokens in a row that
+	// are both pair words also file their pair (pairTerm) at the first's
+	// place, when that place is even: any phrase of three or more still
+	// finds a pair at its start or one after it, for half the postings.
 	p := d.prep
 	if p == nil {
 		m.own.buf, m.own.toks = m.tok.prepare(d.Text, m.own.buf[:0], m.own.toks[:0])
 		p = &m.own
 	}
-	touched := m.touched[:0]
-	var prev *encoder
+	var prev uint16 // the previous token's pairIdx, when it is a pair word at an even place
 	var prevH uint64
 	prevPos := int32(-2)
 	for i := range p.toks {
 		t := &p.toks[i]
-		e := m.terms[t.h]
-		if e == nil {
-			e = &encoder{word: string(p.buf[t.start:t.end]), pairIdx: m.pairIndex(t.h)}
-			m.terms[t.h] = e
+		k, ok := m.terms[t.h]
+		if !ok {
+			k = m.term(t.h)
+			w := p.buf[t.start:t.end]
+			m.encs[k].word, m.encs[k].wordLen = uint32(len(m.wordBuf)), uint8(len(w))
+			m.encs[k].pairIdx = m.pairIndex(t.h)
+			m.wordBuf = append(m.wordBuf, w...)
 			m.words++
 		}
-		if !e.pending {
-			e.pending = true
-			touched = append(touched, e)
-		}
+		m.touch(k)
 		if t.pos < 0 {
 			continue // a unigram: not in the sequence
 		}
-		e.pend = append(e.pend, t.pos)
-		if e.pairIdx != 0 && prev != nil && prevPos == t.pos-1 && prevPos%2 == 0 {
+		m.at(k, t.pos)
+		pi := m.encs[k].pairIdx
+		if pi != 0 && prev != 0 && prevPos == t.pos-1 {
 			if m.pairTab == nil {
-				m.pairTab = make([]*encoder, (maxPairWords+1)*(maxPairWords+1))
+				m.pairTab = make([]uint32, (maxPairWords+1)*(maxPairWords+1))
 			}
-			k := int(prev.pairIdx)*(maxPairWords+1) + int(e.pairIdx)
-			pe := m.pairTab[k]
-			if pe == nil {
-				ph := pairTerm(prevH, t.h)
-				if pe = m.terms[ph]; pe == nil {
-					pe = &encoder{}
-					m.terms[ph] = pe
-				}
-				m.pairTab[k] = pe
+			j := int(prev)*(maxPairWords+1) + int(pi)
+			pk := m.pairTab[j]
+			if pk == 0 {
+				pk = m.term(pairTerm(prevH, t.h)) + 1
+				m.pairTab[j] = pk
 			}
-			if !pe.pending {
-				pe.pending = true
-				touched = append(touched, pe)
-			}
-			pe.pend = append(pe.pend, prevPos)
+			m.touch(pk - 1)
+			m.at(pk-1, prevPos)
 		}
-		prev, prevPos = nil, t.pos
-		if e.pairIdx != 0 {
-			prev, prevH = e, t.h
+		prev, prevPos = 0, t.pos
+		if pi != 0 && t.pos%2 == 0 {
+			prev, prevH = pi, t.h
 		}
 	}
-	for _, h := range [2]uint64{convTerm(d.Conv), fromTerm(d.From)} {
-		e := m.terms[h]
-		if e == nil {
-			e = &encoder{}
-			m.terms[h] = e
-		}
-		if !e.pending {
-			e.pending = true
-			touched = append(touched, e)
-		}
+	m.touch(m.convEnc[cid])
+	fk, ok := m.fromEnc[d.From]
+	if !ok {
+		fk = m.term(fromTerm(d.From))
+		m.fromEnc[d.From] = fk
 	}
-	for _, e := range touched {
-		before := len(e.data)
-		e.add(ord, e.pend)
-		m.bytes += len(e.data) - before
-		e.pend, e.pending = e.pend[:0], false
+	m.touch(fk)
+	for _, k := range m.touched {
+		e := &m.encs[k]
+		b := binary.AppendUvarint(m.scratch[:0], uint64(ord-e.last))
+		n := 0
+		for q := e.pendHead; q != 0; q = m.pend[q-1].next {
+			n++
+		}
+		b = binary.AppendUvarint(b, uint64(n))
+		var prevP int32
+		for q := e.pendHead; q != 0; q = m.pend[q-1].next {
+			pos := m.pend[q-1].pos
+			b = binary.AppendUvarint(b, uint64(pos-prevP))
+			prevP = pos
+		}
+		m.post.write(&e.stream, b)
+		m.scratch = b
+		m.bytes += len(b)
+		e.last = ord
+		e.n++
+		if e.n%blockSize == 0 {
+			m.skips = append(m.skips, skip{ord: ord, end: e.size})
+			s := uint32(len(m.skips))
+			if e.skipTail == 0 {
+				e.skipHead = s
+			} else {
+				m.skips[e.skipTail-1].next = s
+			}
+			e.skipTail = s
+		}
+		e.pending, e.pendHead, e.pendTail = false, 0, 0
 	}
-	clear(touched)
-	m.touched = touched[:0]
+	m.touched = m.touched[:0]
+	m.pend = m.pend[:0]
 }
 
-// list returns a posting list reading the term's in-memory stream.
+// table appends term e's skip table, including the last, partial block,
+// to dst.
+func (m *memSegment) table(dst []uint32, e *encoder) []uint32 {
+	for s := e.skipHead; s != 0; s = m.skips[s-1].next {
+		dst = append(dst, m.skips[s-1].ord, m.skips[s-1].end)
+	}
+	if e.n%blockSize != 0 {
+		dst = append(dst, e.last, e.size)
+	}
+	return dst
+}
+
+// list returns a posting list reading a copy of the term's stream (the
+// caller holds the Index's lock while it reads).
 func (m *memSegment) list(h uint64) (*postingList, error) {
-	e := m.terms[h]
-	if e == nil {
+	k, ok := m.terms[h]
+	if !ok {
 		return nil, nil
 	}
-	data := e.data // appends never change these bytes
-	return newPostingList(e.n, e.table(nil), func(from, to uint32) ([]byte, error) { return data[from:to], nil }), nil
+	e := &m.encs[k]
+	data := m.post.appendTo(make([]byte, 0, e.size), &e.stream)
+	return newPostingList(e.n, m.table(nil, e), func(from, to uint32) ([]byte, error) { return data[from:to], nil }), nil
 }
 
 func (m *memSegment) docRange(from, to uint32) ([]docRec, error) { return m.docs[from:to:to], nil }
@@ -294,9 +411,9 @@ func (m *memSegment) docRange(from, to uint32) ([]docRec, error) { return m.docs
 // by word, at most max+1 of them.
 func (m *memSegment) prefixTerms(p string, limit int) []uint64 {
 	var ws []string
-	for _, e := range m.terms {
-		if e.word != "" && strings.HasPrefix(e.word, p) {
-			ws = append(ws, e.word)
+	for i := range m.encs {
+		if e := &m.encs[i]; e.wordLen > 0 && strings.HasPrefix(m.wordOf(e), p) {
+			ws = append(ws, m.wordOf(e))
 		}
 	}
 	slices.Sort(ws)

@@ -3,6 +3,7 @@ package search
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -238,23 +239,29 @@ func writeMem(dir, name string, m *memSegment, sync bool) (err error) {
 			return err
 		}
 	}
-	hs := make([]uint64, 0, len(m.terms))
-	for h := range m.terms {
-		hs = append(hs, h)
+	type hk struct {
+		h uint64
+		k uint32
 	}
-	slices.Sort(hs)
+	hs := make([]hk, 0, len(m.terms))
+	for h, k := range m.terms {
+		hs = append(hs, hk{h, k})
+	}
+	slices.SortFunc(hs, func(a, b hk) int { return cmp.Compare(a.h, b.h) })
 	var skips []uint32
-	for _, h := range hs {
-		e := m.terms[h]
-		skips = e.table(skips)
-		if err := w.term(h, e.n, skips, e.data); err != nil {
+	var data []byte
+	for _, t := range hs {
+		e := &m.encs[t.k]
+		skips = m.table(skips[:0], e)
+		data = m.post.appendTo(data[:0], &e.stream)
+		if err := w.term(t.h, e.n, skips, data); err != nil {
 			return err
 		}
 	}
 	ws := make([]string, 0, m.words)
-	for _, e := range m.terms {
-		if e.word != "" {
-			ws = append(ws, e.word)
+	for i := range m.encs {
+		if e := &m.encs[i]; e.wordLen > 0 {
+			ws = append(ws, m.wordOf(e))
 		}
 	}
 	slices.Sort(ws)
