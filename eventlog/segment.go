@@ -97,6 +97,7 @@ func walkSegment(data []byte, first, want uint64, visit visitFunc) (segResult, e
 		seq := first + r.count
 		l, n := binary.Uvarint(data[off:])
 		var rec []byte
+		var h Hash
 		var err error
 		switch {
 		case n <= 0:
@@ -107,7 +108,8 @@ func walkSegment(data []byte, first, want uint64, visit visitFunc) (segResult, e
 			err = fmt.Errorf("%w: entry of %d bytes, %d left in file", ErrTruncated, l, len(data)-off-n)
 		default:
 			rec = data[off+n : off+n+int(l)]
-			err = r.check(rec)
+			h = HashRecord(rec)
+			err = r.check(rec, !provenByNext(data[off+n+int(l):], h))
 		}
 		if err != nil {
 			// A well-formed record this build cannot read is not damage:
@@ -121,7 +123,6 @@ func walkSegment(data []byte, first, want uint64, visit visitFunc) (segResult, e
 			r.bad, r.badSeq = err, seq
 			return r, nil
 		}
-		h := HashRecord(rec)
 		if r.count%indexStride == 0 {
 			r.offs = append(r.offs, uint32(off))
 		}
@@ -141,9 +142,17 @@ func walkSegment(data []byte, first, want uint64, visit visitFunc) (segResult, e
 	return r, nil
 }
 
-// check validates one record's frame, kind and link to the previous record.
-func (r *segResult) check(rec []byte) error {
-	k, prev, _, err := checkFrame(rec)
+// check validates one record's frame, kind and link to the previous record,
+// and its CRC if crc is set (provenByNext).
+func (r *segResult) check(rec []byte, crc bool) error {
+	var k Kind
+	var prev Hash
+	var err error
+	if crc {
+		k, prev, _, err = checkFrame(rec)
+	} else {
+		k, prev, err = checkFrameChained(rec)
+	}
 	if err != nil {
 		return err
 	}
@@ -159,6 +168,29 @@ func (r *segResult) check(rec []byte) error {
 }
 
 var errChainBreak = errors.New("hash chain broken: prev hash does not match the previous record")
+
+// provenByNext reports whether the record after rec (rest starts with it;
+// h is rec's hash) names h as its prev. Then rec's bytes are the bytes
+// that were written — the next record's writer hashed them — so its CRC,
+// a part of them, holds too and need not be computed. It looks only at
+// the next entry's length prefix and prev field; that entry is checked in
+// its turn. A torn or damaged next entry proves nothing (its prev would
+// match by chance with a probability of 2^-256) and rec is checked with
+// its CRC as before, as is a record of a foreign version
+// (checkFrameChained): what walkSegment reports about damage does not
+// change. This skips the CRC of all but a segment's last record, 6% of a
+// replay's CPU (docs/BENCHMARKS.md "History at scale").
+func provenByNext(rest []byte, h Hash) bool {
+	l, n := binary.Uvarint(rest)
+	if n <= 0 || l < recordHeaderSize || l > uint64(len(rest)-n) {
+		return false
+	}
+	next := rest[n : n+int(l)]
+	if next[0] != RecordVersion {
+		return false
+	}
+	return string(next[offPrev:offPrev+len(h)]) == string(h[:])
+}
 
 // tornTail decides whether the bad entry at off in the tail segment data is a
 // torn write, to be cut back; otherwise the reason says why it is corruption.
