@@ -68,11 +68,44 @@ func (p *Preparer) Prepare(docs []Doc) {
 // prepare appends text's tokens to toks and their bytes to buf (offsets
 // into buf).
 func (t *Tokenizer) prepare(text string, buf []byte, toks []preTok) ([]byte, []preTok) {
+	if isASCII(text) {
+		return prepareASCII(text, buf, toks)
+	}
 	t.each(text, func(tok string, pos int32) {
 		s := len(buf)
 		buf = append(buf, tok...)
 		toks = append(toks, preTok{h: termHash(tok), start: uint32(s), end: uint32(len(buf)), pos: pos})
 	})
+	return buf, toks
+}
+
+// prepareASCII is prepare of an ASCII text (most chat), in one pass:
+// each word is lowered into buf and hashed on the way (the rules of
+// Tokenizer.each: runs of ASCII letters and digits, cut at MaxTokenBytes).
+func prepareASCII(text string, buf []byte, toks []preTok) ([]byte, []preTok) {
+	var pos int32
+	for i := 0; i < len(text); {
+		if !isASCIIWord(text[i]) {
+			i++
+			continue
+		}
+		start := len(buf)
+		h := uint64(fnvOffset)
+		j := i
+		for ; j < len(text) && isASCIIWord(text[j]); j++ {
+			if j-i < MaxTokenBytes {
+				b := text[j]
+				if b <= 'Z' && b >= 'A' {
+					b += 'a' - 'A'
+				}
+				buf = append(buf, b)
+				h = (h ^ uint64(b)) * fnvPrime
+			}
+		}
+		toks = append(toks, preTok{h: finishHash(h), start: uint32(start), end: uint32(len(buf)), pos: pos})
+		pos++
+		i = j
+	}
 	return buf, toks
 }
 

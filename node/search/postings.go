@@ -12,12 +12,23 @@ import (
 // collision can only add a candidate, which the check of the current text
 // removes.
 func termHash(s string) uint64 {
-	h := uint64(14695981039346656037)
+	h := uint64(fnvOffset)
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
-		h *= 1099511628211
+		h *= fnvPrime
 	}
-	// splitmix64's finalizer: FNV's low bits are weak for short strings.
+	return finishHash(h)
+}
+
+// FNV-1a's constants: termHash is FNV-1a, then finishHash.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// finishHash is splitmix64's finalizer: FNV's low bits are weak for short
+// strings.
+func finishHash(h uint64) uint64 {
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27

@@ -2,8 +2,10 @@ package search
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -160,6 +162,42 @@ func TestMatch(t *testing.T) {
 		}
 		if got := NewMatcher(q).Match(c.text); got != c.want {
 			t.Errorf("%q matches %q: %v, want %v", c.q, c.text, got, c.want)
+		}
+	}
+}
+
+// TestPrepareASCIIIsEach: the one-pass ASCII tokenizer gives what the
+// general one gives (texts, hashes, places), words longer than
+// MaxTokenBytes and every ASCII byte included.
+func TestPrepareASCIIIsEach(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tk := NewTokenizer()
+	texts := []string{"", " ", "a", "Hello, World! deploy-v2 x_y", strings.Repeat("Ab9", 50) + " z", "\x00\x7f~ Z@[`{"}
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, r.IntN(200))
+		for j := range b {
+			b[j] = byte(r.IntN(128))
+			if r.IntN(4) > 0 {
+				b[j] = "aZ0 .,'q"[r.IntN(8)]
+			}
+		}
+		texts = append(texts, string(b))
+	}
+	for _, text := range texts {
+		var want []preTok
+		var wantBuf []byte
+		tk.each(text, func(tok string, pos int32) {
+			s := len(wantBuf)
+			wantBuf = append(wantBuf, tok...)
+			want = append(want, preTok{h: termHash(tok), start: uint32(s), end: uint32(len(wantBuf)), pos: pos})
+		})
+		buf, got := prepareASCII(text, []byte("pre"), nil)
+		for i := range got {
+			got[i].start -= 3
+			got[i].end -= 3
+		}
+		if string(buf[3:]) != string(wantBuf) || !slices.Equal(got, want) {
+			t.Fatalf("%q: prepareASCII %q %v, each %q %v", text, buf[3:], got, wantBuf, want)
 		}
 	}
 }
