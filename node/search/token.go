@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/text/cases"
+	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -53,12 +54,22 @@ type Tokenizer struct {
 	buf   []byte
 	units []unit
 	out   []Token
+	// Buffers of the non-ASCII path, reused so a text costs no allocation:
+	// the NFKC text, a folded word or run, its decomposition and the word
+	// without its marks.
+	norm, folded, nfd, strip []byte
+	folder                   transform.Transformer // fold, boxed once
+	nfdIter                  norm.Iter
 }
 
 type unit struct{ start, end int } // a character with its marks, in buf
 
 // NewTokenizer returns a tokenizer.
-func NewTokenizer() *Tokenizer { return &Tokenizer{fold: cases.Fold()} }
+func NewTokenizer() *Tokenizer {
+	t := &Tokenizer{fold: cases.Fold()}
+	t.folder = t.fold
+	return t
+}
 
 // Tokens returns the tokens of text in order; the slice and its strings are
 // valid until the next call (the strings are copies).
@@ -74,7 +85,8 @@ func (t *Tokenizer) Tokens(text string) []Token {
 // call (it may alias the tokenizer's buffer).
 func (t *Tokenizer) each(text string, fn func(tok string, pos int32)) {
 	if !isASCII(text) {
-		text = norm.NFKC.String(text)
+		t.norm = norm.NFKC.AppendString(t.norm[:0], text)
+		text = unsafe.String(unsafe.SliceData(t.norm), len(t.norm))
 	}
 	var pos int32
 	i := 0
@@ -132,18 +144,28 @@ func (t *Tokenizer) each(text string, fn func(tok string, pos int32)) {
 	}
 }
 
-// word folds a run of letters into a token.
+// word folds a run of letters into a token (valid until the next call).
 func (t *Tokenizer) word(w string) string {
-	f := t.fold.String(w)
+	f := t.foldString(w)
 	if hasStrippable(f) {
-		f = stripMarks(f)
+		f = t.stripMarks(f)
 	}
-	return string(cut(f, MaxTokenBytes))
+	return cut(f, MaxTokenBytes)
+}
+
+// foldString is s case-folded, in t.folded (valid until the next call).
+func (t *Tokenizer) foldString(s string) string {
+	var err error
+	t.folded, _, err = transform.Append(t.folder, t.folded[:0], unsafe.Slice(unsafe.StringData(s), len(s)))
+	if err != nil { // cannot happen with the whole input at once; as Caser.String would
+		return t.fold.String(s)
+	}
+	return unsafe.String(unsafe.SliceData(t.folded), len(t.folded))
 }
 
 // pairs emits the pairs and unigrams of a run of an unsegmented script.
 func (t *Tokenizer) pairs(run string, pos int32, fn func(string, int32)) int32 {
-	f := t.fold.String(run)
+	f := t.foldString(run)
 	t.units = t.units[:0]
 	for i := 0; i < len(f); {
 		r, size := utf8.DecodeRuneInString(f[i:])
@@ -218,20 +240,31 @@ func hasStrippable(s string) bool {
 }
 
 // stripMarks removes the nonspacing marks that follow a Latin, Greek or
-// Cyrillic letter, and composes the rest again.
-func stripMarks(s string) string {
-	d := norm.NFD.String(s)
-	out := make([]rune, 0, len(d))
+// Cyrillic letter, and composes the rest again (in t.strip, valid until
+// the next call).
+func (t *Tokenizer) stripMarks(s string) string {
+	// norm.Iter keeps its buffers: AppendString would allocate a
+	// reordering buffer for every word it changes.
+	t.nfd = t.nfd[:0]
+	t.nfdIter.InitString(norm.NFD, s)
+	for !t.nfdIter.Done() {
+		t.nfd = append(t.nfd, t.nfdIter.Next()...)
+	}
+	kept := t.nfd[:0] // filtered in place: never longer than what was read
 	strip := false
-	for _, r := range d {
+	for i := 0; i < len(t.nfd); {
+		r, size := utf8.DecodeRune(t.nfd[i:])
+		keep := true
 		if unicode.Is(unicode.Mn, r) {
-			if strip {
-				continue
-			}
+			keep = !strip
 		} else {
 			strip = unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic)
 		}
-		out = append(out, r)
+		if keep {
+			kept = append(kept, t.nfd[i:i+size]...)
+		}
+		i += size
 	}
-	return norm.NFC.String(string(out))
+	t.strip = norm.NFC.Append(t.strip[:0], kept...)
+	return unsafe.String(unsafe.SliceData(t.strip), len(t.strip))
 }

@@ -8,7 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 func toks(text string) []string {
@@ -198,6 +202,51 @@ func TestPrepareASCIIIsEach(t *testing.T) {
 		}
 		if string(buf[3:]) != string(wantBuf) || !slices.Equal(got, want) {
 			t.Fatalf("%q: prepareASCII %q %v, each %q %v", text, buf[3:], got, wantBuf, want)
+		}
+	}
+}
+
+// TestFoldAndStripReuseBuffers: the tokenizer's folding and mark stripping
+// into its own buffers give what the allocating calls give (cases.Caser's
+// String; NFD, drop, NFC on strings) for words of many scripts.
+func TestFoldAndStripReuseBuffers(t *testing.T) {
+	ref := func(s string) string { // stripMarks as first written
+		d := norm.NFD.String(s)
+		out := make([]rune, 0, len(d))
+		strip := false
+		for _, r := range d {
+			if unicode.Is(unicode.Mn, r) {
+				if strip {
+					continue
+				}
+			} else {
+				strip = unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic)
+			}
+			out = append(out, r)
+		}
+		return norm.NFC.String(string(out))
+	}
+	// Letters and marks of Latin, Greek, Cyrillic, Devanagari, Thai, Han,
+	// Hangul, with capitals, ligatures and precomposed forms.
+	alphabet := []rune("aZéÉßẞĳŉΣσςΆάΐЁёЙйक्षिाไม่東京한국ǅǈﬁİıÅÅ\u0301\u0308\u0327\u093c\u0e48")
+	r := rand.New(rand.NewPCG(5, 6))
+	tk := NewTokenizer()
+	fold := cases.Fold()
+	words := []string{"", "Straße", "ΣΊΣΥΦΟΣ", "Ǆemal", strings.Repeat("É", 40)}
+	for i := 0; i < 5000; i++ {
+		w := make([]rune, 1+r.IntN(20))
+		for j := range w {
+			w[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		words = append(words, string(w))
+	}
+	for _, w := range words {
+		want := fold.String(w)
+		if got := tk.foldString(w); got != want {
+			t.Fatalf("fold %q: %q, want %q", w, got, want)
+		}
+		if got, want := tk.stripMarks(want), ref(want); got != want {
+			t.Fatalf("strip %q: %q, want %q", w, got, want)
 		}
 	}
 }
