@@ -95,9 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outT
 		if c.name != args[0] {
 			continue
 		}
-		// The GC keeps Go's default (or GOGC): the tools hold a window of
-		// the log, and replay, export and stats node/state's plugins; a
-		// higher GOGC trades their memory for a little CPU (BENCHMARKS.txt).
+		// The tools hold a window of the log, and replay, export and stats
+		// node/state's plugins: a roomier GC while what is live is small
+		// (tuneGC; GOGC in the environment overrides it).
+		defer tuneGC()()
 		w := bufio.NewWriterSize(stdout, 64<<10)
 		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty, outTTY: outTTY}
 		err := c.run(e, args[1:])
