@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -485,4 +486,71 @@ func TestMergeStopsWhenClosing(t *testing.T) {
 		t.Fatalf("the same merge not stopped: %v", err)
 	}
 	x.Close()
+}
+
+// TestPairLogCollisions: pair terms whose postings wait in the pair log
+// are written as if filed as they came, also when a pair's hash is
+// another term's (a token seen before or after the pair, in the same
+// document or later ones; another pair; an author): the two are one term.
+func TestPairLogCollisions(t *testing.T) {
+	h := termHash
+	collide := func(a, b uint64) uint64 {
+		switch {
+		case a == h("deploy") && b == h("build"):
+			return h("x1")
+		case a == h("the") && b == h("a"):
+			return pairTerm(h("ok"), h("fix"))
+		case a == h("log") && b == h("commit"):
+			return fromTerm("user2")
+		case a == h("fix") && b == h("review"):
+			return h("missing") // never a token: stays in the log
+		}
+		return pairTerm(a, b)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	c := newCorpus()
+	var docs []Doc
+	for i, text := range []string{"deploy build now", "the a the deploy build", "deploy build x1 the a",
+		"foo x1 deploy build", "ok fix review ok fix"} {
+		docs = append(docs, Doc{Entry: uint64(i + 1), Message: uint64(i + 1), Conv: "room0", From: "user0", Time: 1, Text: text})
+	}
+	c.entry = uint64(len(docs))
+	docs = append(docs, c.gen(r, 3000)...)
+	pairs := pairIndexes(append(slices.Clone(testWords), "now", "foo", "fix", "review", "commit"))
+	var files [2]string
+	for i, noDefer := range []bool{false, true} {
+		m := newMemSegment(pairs)
+		m.testPairHash, m.testNoDefer = collide, noDefer
+		m.first, m.last = 1, docs[len(docs)-1].Entry
+		for _, d := range docs {
+			m.add(d)
+		}
+		if !noDefer {
+			if k := m.terms[h("x1")]; m.encs[k].deferKey != 0 {
+				t.Fatal("a token with a deferred pair's hash left it deferred")
+			}
+			if k := m.terms[h("missing")]; m.encs[k].deferKey == 0 || m.pairs1 == 0 {
+				t.Fatal("no pair left in the log")
+			}
+		}
+		dir := t.TempDir()
+		if err := writeMem(dir, "seg", m, false); err != nil {
+			t.Fatal(err)
+		}
+		s, err := openSegment(dir, "seg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.close()
+		for _, f := range segFiles {
+			b, err := os.ReadFile(filepath.Join(dir, "seg."+f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[i] += f + ":" + string(b)
+		}
+	}
+	if files[0] != files[1] {
+		t.Fatal("the segment written from the pair log differs from the one filed as it came")
+	}
 }

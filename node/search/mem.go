@@ -160,13 +160,41 @@ type memSegment struct {
 	touched []uint32  // terms in the document being added
 	pend    []pending // their positions, chained per term
 	scratch []byte    // one posting, encoded
+	poss    []int32   // one posting's positions
 	// pairs are the pair words (pairWords): two of them in a row are also
 	// filed as one pair term, from document pairsFrom on (nil: none).
 	pairs     map[uint64]uint16
 	pairsFrom uint32
-	// pairTab finds a pair's term by its words' pairIdx (encs index + 1),
-	// without hashing: a third of the terms a message files are pairs.
+	// pairTab finds a pair's term by its words' pairIdx (encs index + 1,
+	// with deferBit while its postings wait in pairLog), without hashing:
+	// a third of the terms a message files are pairs.
 	pairTab []uint32
+	// pairLog is the pair postings not filed yet, in document order. A
+	// pair term is written a posting every thousand documents or so, each
+	// time a miss in the CPU's caches (its term, its stream) where the log
+	// is one sequential append; they are sorted by pair and encoded when
+	// the segment is written. Searches of the memory segment therefore
+	// find phrases by positions (pairsStart).
+	pairLog [][]pairRec // in blocks of pairBlock: never copied as it grows
+	pairs1  int         // records in pairLog
+
+	// For tests: a pair's hash (nil: pairTerm), to make collisions, and
+	// every pair filed as it comes (the reference for pairLog).
+	testPairHash func(a, b uint64) uint64
+	testNoDefer  bool
+}
+
+const pairBlock = 1 << 14
+
+// deferBit marks a pairTab entry whose postings wait in pairLog.
+const deferBit = 1 << 31
+
+// pairRec is a pair term's posting waiting in pairLog: a document, the
+// place, and the pair (its pairTab index).
+type pairRec struct {
+	ord uint32
+	pos int32
+	key uint32
 }
 
 // encoder is one term of the memory segment: its postings stream (delta
@@ -180,6 +208,9 @@ type encoder struct {
 	word               uint32 // the token's text in wordBuf ...
 	wordLen            uint8  // ... and its length (0: a conversation, author or pair term)
 	pending            bool   // in the document being added
+	// deferKey is the pairTab index plus one of a pair term whose postings
+	// wait in pairLog (0: filed here).
+	deferKey uint32
 	// pairIdx is the word's place among the pair words plus one (0: not
 	// a pair word): its row and column in memSegment.pairTab.
 	pairIdx uint16
@@ -203,9 +234,14 @@ func newMemSegment(pairs map[uint64]uint16) *memSegment {
 // pairIndex is h's pairIdx (0: not a pair word).
 func (m *memSegment) pairIndex(h uint64) uint16 { return m.pairs[h] }
 
-// pairsStart is the first document from which every pair of pair words is
-// filed (numDocs: none is).
-func (m *memSegment) pairsStart() uint32 {
+// pairsStart is, for searches, the first document from which every pair
+// of pair words can be found: none in memory (their postings wait in
+// pairLog).
+func (m *memSegment) pairsStart() uint32 { return uint32(len(m.docs)) }
+
+// pairsComplete is the first document from which every pair of pair words
+// is filed once pairLog is (numDocs: none is).
+func (m *memSegment) pairsComplete() uint32 {
 	if m.pairs == nil {
 		return uint32(len(m.docs))
 	}
@@ -272,15 +308,61 @@ func pairIndexes(words []string) map[uint64]uint16 {
 
 func (m *memSegment) empty() bool { return len(m.docs) == 0 }
 
-// term returns term h's index in encs, adding it if new.
-func (m *memSegment) term(h uint64) uint32 {
+// term returns term h's index in encs, adding it if new; ord is the
+// document being added.
+func (m *memSegment) term(h uint64, ord uint32) uint32 {
 	k, ok := m.terms[h]
 	if !ok {
 		k = uint32(len(m.encs))
 		m.encs = append(m.encs, encoder{})
 		m.terms[h] = k
+	} else if m.encs[k].deferKey != 0 {
+		m.undefer(k, ord)
 	}
 	return k
+}
+
+// newPair is the pairTab entry of pair j, seen for the first time, of
+// hash h: deferred, unless another term has that hash (a collision: the
+// pair is filed with it as it comes).
+func (m *memSegment) newPair(j int, h uint64, ord uint32) uint32 {
+	if _, ok := m.terms[h]; ok || m.testNoDefer {
+		m.pairTab[j] = m.term(h, ord) + 1
+		return m.pairTab[j]
+	}
+	k := m.term(h, ord)
+	m.encs[k].deferKey = uint32(j) + 1
+	m.pairTab[j] = (k + 1) | deferBit
+	return m.pairTab[j]
+}
+
+// undefer files the logged postings of pair term k (another term has its
+// hash: the two are one term) and files its next ones as they come. Its
+// records stay in pairLog; the write skips them.
+func (m *memSegment) undefer(k, ord uint32) {
+	key := m.encs[k].deferKey - 1
+	m.encs[k].deferKey = 0
+	m.pairTab[key] &^= deferBit
+	var poss []int32
+	cur := uint32(0)
+	for _, r := range slices.Concat(m.pairLog...) { // rare: a collision
+		switch {
+		case r.key != key:
+		case r.ord == ord: // the document being added
+			m.touch(k)
+			m.at(k, r.pos)
+		case len(poss) > 0 && r.ord != cur:
+			m.file(k, cur, poss)
+			poss = poss[:0]
+			fallthrough
+		default:
+			cur = r.ord
+			poss = append(poss, r.pos)
+		}
+	}
+	if len(poss) > 0 {
+		m.file(k, cur, poss)
+	}
 }
 
 // touch marks term k as in the document being added.
@@ -312,7 +394,7 @@ func (m *memSegment) add(d Doc) {
 		cid = uint32(len(m.convs))
 		m.convs = append(m.convs, d.Conv)
 		m.convID[d.Conv] = cid
-		m.convEnc = append(m.convEnc, m.term(convTerm(d.Conv)))
+		m.convEnc = append(m.convEnc, m.term(convTerm(d.Conv), ord))
 	}
 	t := unixSeconds(d.Time)
 	if d.Time == 0 {
@@ -340,8 +422,11 @@ func (m *memSegment) add(d Doc) {
 	for i := range p.toks {
 		t := &p.toks[i]
 		k, ok := m.terms[t.h]
+		if ok && m.encs[k].deferKey != 0 {
+			m.undefer(k, ord) // a token with a pair's hash
+		}
 		if !ok {
-			k = m.term(t.h)
+			k = m.term(t.h, ord)
 			w := p.buf[t.start:t.end]
 			m.encs[k].word, m.encs[k].wordLen = uint32(len(m.wordBuf)), uint8(len(w))
 			m.encs[k].pairIdx = m.pairIndex(t.h)
@@ -361,11 +446,19 @@ func (m *memSegment) add(d Doc) {
 			j := int(prev)*(maxPairWords+1) + int(pi)
 			pk := m.pairTab[j]
 			if pk == 0 {
-				pk = m.term(pairTerm(prevH, t.h)) + 1
-				m.pairTab[j] = pk
+				ph := pairTerm(prevH, t.h)
+				if m.testPairHash != nil {
+					ph = m.testPairHash(prevH, t.h)
+				}
+				pk = m.newPair(j, ph, ord)
 			}
-			m.touch(pk - 1)
-			m.at(pk-1, prevPos)
+			if pk&deferBit != 0 {
+				m.logPair(pairRec{ord: ord, pos: prevPos, key: uint32(j)})
+				m.bytes += 12 // what the record holds (its posting will take ~3)
+			} else {
+				m.touch(pk - 1)
+				m.at(pk-1, prevPos)
+			}
 		}
 		prev, prevPos = 0, t.pos
 		if pi != 0 && t.pos%2 == 0 {
@@ -375,43 +468,148 @@ func (m *memSegment) add(d Doc) {
 	m.touch(m.convEnc[cid])
 	fk, ok := m.fromEnc[d.From]
 	if !ok {
-		fk = m.term(fromTerm(d.From))
+		fk = m.term(fromTerm(d.From), ord)
 		m.fromEnc[d.From] = fk
 	}
 	m.touch(fk)
 	for _, k := range m.touched {
 		e := &m.encs[k]
-		b := binary.AppendUvarint(m.scratch[:0], uint64(ord-e.last))
-		n := 0
+		poss := m.poss[:0]
 		for q := e.pendHead; q != 0; q = m.pend[q-1].next {
-			n++
+			poss = append(poss, m.pend[q-1].pos)
 		}
-		b = binary.AppendUvarint(b, uint64(n))
-		var prevP int32
-		for q := e.pendHead; q != 0; q = m.pend[q-1].next {
-			pos := m.pend[q-1].pos
-			b = binary.AppendUvarint(b, uint64(pos-prevP))
-			prevP = pos
-		}
-		m.post.write(&e.stream, b)
-		m.scratch = b
-		m.bytes += len(b)
-		e.last = ord
-		e.n++
-		if e.n%blockSize == 0 {
-			m.skips = append(m.skips, skip{ord: ord, end: e.size})
-			s := uint32(len(m.skips))
-			if e.skipTail == 0 {
-				e.skipHead = s
-			} else {
-				m.skips[e.skipTail-1].next = s
-			}
-			e.skipTail = s
-		}
+		m.poss = poss
+		m.file(k, ord, poss)
 		e.pending, e.pendHead, e.pendTail = false, 0, 0
 	}
 	m.touched = m.touched[:0]
 	m.pend = m.pend[:0]
+}
+
+// file appends a posting of term k: document ord, at positions poss.
+func (m *memSegment) file(k, ord uint32, poss []int32) {
+	e := &m.encs[k]
+	b := appendPosting(m.scratch[:0], ord-e.last, poss)
+	m.post.write(&e.stream, b)
+	m.scratch = b
+	m.bytes += len(b)
+	e.last = ord
+	e.n++
+	if e.n%blockSize == 0 {
+		m.skips = append(m.skips, skip{ord: ord, end: e.size})
+		s := uint32(len(m.skips))
+		if e.skipTail == 0 {
+			e.skipHead = s
+		} else {
+			m.skips[e.skipTail-1].next = s
+		}
+		e.skipTail = s
+	}
+}
+
+// appendPosting encodes one posting (postings.go): the ordinal's delta,
+// the number of positions, their deltas.
+func appendPosting(b []byte, delta uint32, poss []int32) []byte {
+	b = binary.AppendUvarint(b, uint64(delta))
+	b = binary.AppendUvarint(b, uint64(len(poss)))
+	var prev int32
+	for _, p := range poss {
+		b = binary.AppendUvarint(b, uint64(p-prev))
+		prev = p
+	}
+	return b
+}
+
+// logPair appends r to pairLog.
+func (m *memSegment) logPair(r pairRec) {
+	if m.pairs1%pairBlock == 0 {
+		m.pairLog = append(m.pairLog, make([]pairRec, 0, pairBlock))
+	}
+	b := &m.pairLog[len(m.pairLog)-1]
+	*b = append(*b, r)
+	m.pairs1++
+}
+
+// loggedPairs is the postings of the pair terms still in pairLog, for the
+// segment's write: per encs index, the term's count, skip table and
+// stream (in tables and data).
+type loggedPairs struct {
+	span   map[uint32]pairSpan
+	tables []uint32
+	data   []byte
+}
+
+type pairSpan struct {
+	n                  uint32
+	tableFrom, tableTo uint32
+	dataFrom, dataTo   uint32
+}
+
+// encodePairLog sorts pairLog by pair (stably: each pair's records stay
+// in document order) and encodes each deferred pair's postings.
+func (m *memSegment) encodePairLog() loggedPairs {
+	lp := loggedPairs{span: map[uint32]pairSpan{}}
+	// Radix sort by key (< 257*257 < 1<<18): two passes of 9 bits, the
+	// first from the log's blocks, leaving out the pairs filed as they came.
+	var at [1<<9 + 1]int
+	n := 0
+	for _, blk := range m.pairLog {
+		for _, r := range blk {
+			if m.pairTab[r.key]&deferBit != 0 {
+				at[r.key&(1<<9-1)+1]++
+				n++
+			}
+		}
+	}
+	for i := 1; i < len(at); i++ {
+		at[i] += at[i-1]
+	}
+	tmp := make([]pairRec, n)
+	for _, blk := range m.pairLog {
+		for _, r := range blk {
+			if m.pairTab[r.key]&deferBit != 0 {
+				b := r.key & (1<<9 - 1)
+				tmp[at[b]] = r
+				at[b]++
+			}
+		}
+	}
+	at = [1<<9 + 1]int{}
+	for _, r := range tmp {
+		at[r.key>>9+1]++
+	}
+	for i := 1; i < len(at); i++ {
+		at[i] += at[i-1]
+	}
+	recs := make([]pairRec, n)
+	for _, r := range tmp {
+		b := r.key >> 9
+		recs[at[b]] = r
+		at[b]++
+	}
+	lp.data = make([]byte, 0, 4*n)
+	var poss []int32
+	for i := 0; i < len(recs); {
+		key := recs[i].key
+		sp := pairSpan{tableFrom: uint32(len(lp.tables)), dataFrom: uint32(len(lp.data))}
+		var last uint32
+		for i < len(recs) && recs[i].key == key {
+			ord := recs[i].ord
+			poss = poss[:0]
+			for ; i < len(recs) && recs[i].key == key && recs[i].ord == ord; i++ {
+				poss = append(poss, recs[i].pos)
+			}
+			lp.data = appendPosting(lp.data, ord-last, poss)
+			last = ord
+			sp.n++
+			if sp.n%blockSize == 0 || i == len(recs) || recs[i].key != key {
+				lp.tables = append(lp.tables, ord, uint32(len(lp.data))-sp.dataFrom)
+			}
+		}
+		sp.tableTo, sp.dataTo = uint32(len(lp.tables)), uint32(len(lp.data))
+		lp.span[m.pairTab[key]&^deferBit-1] = sp
+	}
+	return lp
 }
 
 // table appends term e's skip table, including the last, partial block,
@@ -434,6 +632,9 @@ func (m *memSegment) list(h uint64) (*postingList, error) {
 		return nil, nil
 	}
 	e := &m.encs[k]
+	if e.deferKey != 0 {
+		return nil, nil // a pair's postings wait in pairLog: searches here go by positions
+	}
 	data := m.post.appendTo(make([]byte, 0, e.size), &e.stream)
 	return newPostingList(e.n, m.table(nil, e), func(from, to uint32) ([]byte, error) { return data[from:to], nil }), nil
 }
