@@ -549,48 +549,37 @@ type pairSpan struct {
 // in document order) and encodes each deferred pair's postings.
 func (m *memSegment) encodePairLog() loggedPairs {
 	lp := loggedPairs{span: map[uint32]pairSpan{}}
-	// Radix sort by key (< 257*257 < 1<<18): two passes of 9 bits, the
-	// first from the log's blocks, leaving out the pairs filed as they came.
-	var at [1<<9 + 1]int
-	n := 0
+	if m.pairs1 == 0 {
+		return lp
+	}
+	// A counting sort by key (< 257*257): one count, one placement.
+	at := make([]uint32, (maxPairWords+1)*(maxPairWords+1)+1)
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
-			if m.pairTab[r.key]&deferBit != 0 {
-				at[r.key&(1<<9-1)+1]++
-				n++
-			}
+			at[r.key+1]++
 		}
 	}
 	for i := 1; i < len(at); i++ {
 		at[i] += at[i-1]
 	}
-	tmp := make([]pairRec, n)
+	recs := make([]pairRec, at[len(at)-1])
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
-			if m.pairTab[r.key]&deferBit != 0 {
-				b := r.key & (1<<9 - 1)
-				tmp[at[b]] = r
-				at[b]++
-			}
+			recs[at[r.key]] = r
+			at[r.key]++
 		}
 	}
-	at = [1<<9 + 1]int{}
-	for _, r := range tmp {
-		at[r.key>>9+1]++
-	}
-	for i := 1; i < len(at); i++ {
-		at[i] += at[i-1]
-	}
-	recs := make([]pairRec, n)
-	for _, r := range tmp {
-		b := r.key >> 9
-		recs[at[b]] = r
-		at[b]++
-	}
+	n := len(recs)
 	lp.data = make([]byte, 0, 4*n)
 	var poss []int32
 	for i := 0; i < len(recs); {
 		key := recs[i].key
+		if m.pairTab[key]&deferBit == 0 { // filed as they came (a collision)
+			for i < len(recs) && recs[i].key == key {
+				i++
+			}
+			continue
+		}
 		sp := pairSpan{tableFrom: uint32(len(lp.tables)), dataFrom: uint32(len(lp.data))}
 		var last uint32
 		for i < len(recs) && recs[i].key == key {
