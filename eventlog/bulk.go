@@ -115,9 +115,13 @@ func (b *Bulk) write(rec []byte) error {
 }
 
 // bytesPerSync is how much a Bulk writes before it hands the bytes to the
-// kernel's writeback (writeback); 0 never does (BenchmarkFsyncBesideBulk
-// compares: 1 MiB lowered the others' p99 in every run, 4 MiB not always).
-var bytesPerSync = 1 << 20
+// kernel's writeback (writeback); 0 never does. BenchmarkFsyncBesideBulk
+// compares: 1 MiB lowered the others' p99 in every run of one session, 4
+// MiB not always; in five runs of a later one (load 4-5) 256 KiB gave p99
+// 8-23 ms (median 16) against 15-52 ms (median 29) at 1 MiB and 26-28 ms
+// without, the copy as fast (76-96 MB/s against 62-95): each fsync of the
+// others waits behind less of the copy in the disk's queue.
+var bytesPerSync = 256 << 10
 
 // writeback writes out what is buffered and starts the disk writing it,
 // after waiting for the disk to finish the previous bytesPerSync. Without

@@ -13,7 +13,7 @@ import (
 // seeding, a restore) does to a log appending beside it on the same disk:
 // the latency of one-event appends, each fsynced, one every 2 ms (a
 // cluster's posts), while a Bulk writes 256 MiB with writeback (bulk.go)
-// every 4 MiB, every 1 MiB and never, in ABCCBA rounds, and for reference while nothing else writes
+// every 256 KiB, every 1 MiB and never, in ABCCBA rounds, and for reference while nothing else writes
 // (as long as the last copy took). Reported per mode: the appends' p50 and
 // p99, and the copy's MB/s.
 func BenchmarkFsyncBesideBulk(b *testing.B) {
@@ -21,10 +21,10 @@ func BenchmarkFsyncBesideBulk(b *testing.B) {
 	lat := map[string][]time.Duration{}
 	rate := map[string][]float64{}
 	defer func(n int) { bytesPerSync = n }(bytesPerSync)
-	per := map[string]int{"writeback-4MiB": 4 << 20, "writeback-1MiB": 1 << 20, "nowriteback": 0}
+	per := map[string]int{"writeback-256KiB": 256 << 10, "writeback-1MiB": 1 << 20, "nowriteback": 0}
 	last := 3 * time.Second
 	for range b.N {
-		for _, mode := range []string{"alone", "writeback-4MiB", "writeback-1MiB", "nowriteback", "nowriteback", "writeback-1MiB", "writeback-4MiB"} {
+		for _, mode := range []string{"alone", "writeback-256KiB", "writeback-1MiB", "nowriteback", "nowriteback", "writeback-1MiB", "writeback-256KiB"} {
 			bytesPerSync = per[mode]
 			l := openT(b, b.TempDir(), Options{})
 			stop := make(chan struct{})
@@ -60,7 +60,7 @@ func BenchmarkFsyncBesideBulk(b *testing.B) {
 			lat[mode] = append(lat[mode], ds...)
 		}
 	}
-	for _, mode := range []string{"alone", "writeback-4MiB", "writeback-1MiB", "nowriteback"} {
+	for _, mode := range []string{"alone", "writeback-256KiB", "writeback-1MiB", "nowriteback"} {
 		ds := lat[mode]
 		slices.Sort(ds)
 		if len(ds) > 0 {
