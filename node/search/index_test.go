@@ -491,8 +491,15 @@ func TestMergeStopsWhenClosing(t *testing.T) {
 // TestPairLogCollisions: pair terms whose postings wait in the pair log
 // are written as if filed as they came, also when a pair's hash is
 // another term's (a token seen before or after the pair, in the same
-// document or later ones; another pair; an author): the two are one term.
+// document or later ones; another pair; an author): the two are one term;
+// and when a pair stands too far into a text for a record.
 func TestPairLogCollisions(t *testing.T) {
+	for _, maxPos := range []int32{0, 7} {
+		t.Run(fmt.Sprint("maxPos=", maxPos), func(t *testing.T) { testPairLog(t, maxPos) })
+	}
+}
+
+func testPairLog(t *testing.T, maxPos int32) {
 	h := termHash
 	collide := func(a, b uint64) uint64 {
 		switch {
@@ -520,7 +527,7 @@ func TestPairLogCollisions(t *testing.T) {
 	var files [2]string
 	for i, noDefer := range []bool{false, true} {
 		m := newMemSegment(pairs)
-		m.testPairHash, m.testNoDefer = collide, noDefer
+		m.testPairHash, m.testNoDefer, m.testMaxPos = collide, noDefer, maxPos
 		m.first, m.last = 1, docs[len(docs)-1].Entry
 		for _, d := range docs {
 			m.add(d)
@@ -529,8 +536,17 @@ func TestPairLogCollisions(t *testing.T) {
 			if k := m.terms[h("x1")]; m.encs[k].deferKey != 0 {
 				t.Fatal("a token with a deferred pair's hash left it deferred")
 			}
-			if k := m.terms[h("missing")]; m.encs[k].deferKey == 0 || m.pairs1 == 0 {
+			if k := m.terms[h("missing")]; maxPos == 0 && m.encs[k].deferKey == 0 || m.pairs1 == 0 {
 				t.Fatal("no pair left in the log")
+			}
+			filed := 0 // pairs filed as they came
+			for _, e := range m.pairTab {
+				if e != 0 && e&deferBit == 0 {
+					filed++
+				}
+			}
+			if maxPos > 0 && filed < 10 || maxPos == 0 && filed > 4 {
+				t.Fatalf("%d pairs filed as they came (maxPos %d)", filed, maxPos)
 			}
 		}
 		dir := t.TempDir()

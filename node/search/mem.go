@@ -182,6 +182,7 @@ type memSegment struct {
 	// every pair filed as it comes (the reference for pairLog).
 	testPairHash func(a, b uint64) uint64
 	testNoDefer  bool
+	testMaxPos   int32 // a place from which a pair is too far for a record (0: 1<<pairPosBits)
 }
 
 const pairBlock = 1 << 14
@@ -189,13 +190,24 @@ const pairBlock = 1 << 14
 // deferBit marks a pairTab entry whose postings wait in pairLog.
 const deferBit = 1 << 31
 
-// pairRec is a pair term's posting waiting in pairLog: a document, the
-// place, and the pair (its pairTab index).
-type pairRec struct {
-	ord uint32
-	pos int32
-	key uint32
+// pairRec is a pair term's posting waiting in pairLog, in 8 bytes: the
+// pair (its pairTab index, < 257*257 < 1<<17), the document (< 1<<24)
+// and the place (< 1<<23). A posting beyond those files its pair as it
+// comes from then on (undefer).
+type pairRec uint64
+
+const (
+	pairOrdBits = 24
+	pairPosBits = 23
+)
+
+func newPairRec(key, ord uint32, pos int32) pairRec {
+	return pairRec(uint64(key)<<(pairOrdBits+pairPosBits) | uint64(ord)<<pairPosBits | uint64(pos))
 }
+
+func (r pairRec) key() uint32 { return uint32(r >> (pairOrdBits + pairPosBits)) }
+func (r pairRec) ord() uint32 { return uint32(r>>pairPosBits) & (1<<pairOrdBits - 1) }
+func (r pairRec) pos() int32  { return int32(r & (1<<pairPosBits - 1)) }
 
 // encoder is one term of the memory segment: its postings stream (delta
 // varints, postings.go) with its skip table, and the positions of the
@@ -347,17 +359,17 @@ func (m *memSegment) undefer(k, ord uint32) {
 	cur := uint32(0)
 	for _, r := range slices.Concat(m.pairLog...) { // rare: a collision
 		switch {
-		case r.key != key:
-		case r.ord == ord: // the document being added
+		case r.key() != key:
+		case r.ord() == ord: // the document being added
 			m.touch(k)
-			m.at(k, r.pos)
-		case len(poss) > 0 && r.ord != cur:
+			m.at(k, r.pos())
+		case len(poss) > 0 && r.ord() != cur:
 			m.file(k, cur, poss)
 			poss = poss[:0]
 			fallthrough
 		default:
-			cur = r.ord
-			poss = append(poss, r.pos)
+			cur = r.ord()
+			poss = append(poss, r.pos())
 		}
 	}
 	if len(poss) > 0 {
@@ -452,9 +464,14 @@ func (m *memSegment) add(d Doc) {
 				}
 				pk = m.newPair(j, ph, ord)
 			}
+			if pk&deferBit != 0 && (ord >= 1<<pairOrdBits || prevPos >= 1<<pairPosBits ||
+				m.testMaxPos > 0 && prevPos >= m.testMaxPos) {
+				pk &^= deferBit // too far for a record: filed as it comes from now on
+				m.undefer(pk-1, ord)
+			}
 			if pk&deferBit != 0 {
-				m.logPair(pairRec{ord: ord, pos: prevPos, key: uint32(j)})
-				m.bytes += 12 // what the record holds (its posting will take ~3)
+				m.logPair(newPairRec(uint32(j), ord, prevPos))
+				m.bytes += 8 // what the record holds (its posting will take ~3)
 			} else {
 				m.touch(pk - 1)
 				m.at(pk-1, prevPos)
@@ -556,7 +573,7 @@ func (m *memSegment) encodePairLog() loggedPairs {
 	at := make([]uint32, (maxPairWords+1)*(maxPairWords+1)+1)
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
-			at[r.key+1]++
+			at[r.key()+1]++
 		}
 	}
 	for i := 1; i < len(at); i++ {
@@ -565,33 +582,33 @@ func (m *memSegment) encodePairLog() loggedPairs {
 	recs := make([]pairRec, at[len(at)-1])
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
-			recs[at[r.key]] = r
-			at[r.key]++
+			recs[at[r.key()]] = r
+			at[r.key()]++
 		}
 	}
 	n := len(recs)
 	lp.data = make([]byte, 0, 4*n)
 	var poss []int32
 	for i := 0; i < len(recs); {
-		key := recs[i].key
+		key := recs[i].key()
 		if m.pairTab[key]&deferBit == 0 { // filed as they came (a collision)
-			for i < len(recs) && recs[i].key == key {
+			for i < len(recs) && recs[i].key() == key {
 				i++
 			}
 			continue
 		}
 		sp := pairSpan{tableFrom: uint32(len(lp.tables)), dataFrom: uint32(len(lp.data))}
 		var last uint32
-		for i < len(recs) && recs[i].key == key {
-			ord := recs[i].ord
+		for i < len(recs) && recs[i].key() == key {
+			ord := recs[i].ord()
 			poss = poss[:0]
-			for ; i < len(recs) && recs[i].key == key && recs[i].ord == ord; i++ {
-				poss = append(poss, recs[i].pos)
+			for ; i < len(recs) && recs[i].key() == key && recs[i].ord() == ord; i++ {
+				poss = append(poss, recs[i].pos())
 			}
 			lp.data = appendPosting(lp.data, ord-last, poss)
 			last = ord
 			sp.n++
-			if sp.n%blockSize == 0 || i == len(recs) || recs[i].key != key {
+			if sp.n%blockSize == 0 || i == len(recs) || recs[i].key() != key {
 				lp.tables = append(lp.tables, ord, uint32(len(lp.data))-sp.dataFrom)
 			}
 		}
