@@ -547,75 +547,52 @@ func (m *memSegment) logPair(r pairRec) {
 	m.pairs1++
 }
 
-// loggedPairs is the postings of the pair terms still in pairLog, for the
-// segment's write: per encs index, the term's count, skip table and
-// stream (in tables and data).
-type loggedPairs struct {
-	span   map[uint32]pairSpan
-	tables []uint32
-	data   []byte
-}
-
-type pairSpan struct {
-	n                  uint32
-	tableFrom, tableTo uint32
-	dataFrom, dataTo   uint32
-}
-
-// encodePairLog sorts pairLog by pair (stably: each pair's records stay
-// in document order) and encodes each deferred pair's postings.
-func (m *memSegment) encodePairLog() loggedPairs {
-	lp := loggedPairs{span: map[uint32]pairSpan{}}
+// sortPairLog sorts pairLog's records by pair with a counting sort
+// (stable: each pair's records stay in document order): the records of
+// pair key are recs[start[key]:start[key+1]].
+func (m *memSegment) sortPairLog() (recs []pairRec, start []uint32) {
+	start = make([]uint32, (maxPairWords+1)*(maxPairWords+1)+1)
 	if m.pairs1 == 0 {
-		return lp
+		return nil, start
 	}
-	// A counting sort by key (< 257*257): one count, one placement.
-	at := make([]uint32, (maxPairWords+1)*(maxPairWords+1)+1)
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
-			at[r.key()+1]++
+			start[r.key()+1]++
 		}
 	}
-	for i := 1; i < len(at); i++ {
-		at[i] += at[i-1]
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
 	}
-	recs := make([]pairRec, at[len(at)-1])
+	recs = make([]pairRec, m.pairs1)
+	at := slices.Clone(start)
 	for _, blk := range m.pairLog {
 		for _, r := range blk {
 			recs[at[r.key()]] = r
 			at[r.key()]++
 		}
 	}
-	n := len(recs)
-	lp.data = make([]byte, 0, 4*n)
-	var poss []int32
+	return recs, start
+}
+
+// encodePair encodes one pair's records (in document order) as a term's
+// postings: its count, skip table and stream, appended to skips and data.
+func encodePair(recs []pairRec, skips []uint32, data []byte) (uint32, []uint32, []byte) {
+	var n, last uint32
+	var poss [8]int32
 	for i := 0; i < len(recs); {
-		key := recs[i].key()
-		if m.pairTab[key]&deferBit == 0 { // filed as they came (a collision)
-			for i < len(recs) && recs[i].key() == key {
-				i++
-			}
-			continue
+		ord := recs[i].ord()
+		p := poss[:0]
+		for ; i < len(recs) && recs[i].ord() == ord; i++ {
+			p = append(p, recs[i].pos())
 		}
-		sp := pairSpan{tableFrom: uint32(len(lp.tables)), dataFrom: uint32(len(lp.data))}
-		var last uint32
-		for i < len(recs) && recs[i].key() == key {
-			ord := recs[i].ord()
-			poss = poss[:0]
-			for ; i < len(recs) && recs[i].key() == key && recs[i].ord() == ord; i++ {
-				poss = append(poss, recs[i].pos())
-			}
-			lp.data = appendPosting(lp.data, ord-last, poss)
-			last = ord
-			sp.n++
-			if sp.n%blockSize == 0 || i == len(recs) || recs[i].key() != key {
-				lp.tables = append(lp.tables, ord, uint32(len(lp.data))-sp.dataFrom)
-			}
+		data = appendPosting(data, ord-last, p)
+		last = ord
+		n++
+		if n%blockSize == 0 || i == len(recs) {
+			skips = append(skips, ord, uint32(len(data)))
 		}
-		sp.tableTo, sp.dataTo = uint32(len(lp.tables)), uint32(len(lp.data))
-		lp.span[m.pairTab[key]&^deferBit-1] = sp
 	}
-	return lp
+	return n, skips, data
 }
 
 // table appends term e's skip table, including the last, partial block,

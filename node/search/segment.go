@@ -250,23 +250,21 @@ func writeMem(dir, name string, m *memSegment, sync bool) (err error) {
 	slices.SortFunc(hs, func(a, b hk) int { return cmp.Compare(a.h, b.h) })
 	var skips []uint32
 	var data []byte
-	pairs := m.encodePairLog()
+	recs, start := m.sortPairLog()
 	for _, t := range hs {
 		e := &m.encs[t.k]
-		if e.deferKey != 0 {
-			sp := pairs.span[t.k]
-			if sp.n == 0 {
+		n := e.n
+		if e.deferKey != 0 { // a pair whose postings wait in the log
+			key := e.deferKey - 1
+			n, skips, data = encodePair(recs[start[key]:start[key+1]], skips[:0], data[:0])
+			if n == 0 {
 				continue
 			}
-			err := w.term(t.h, sp.n, pairs.tables[sp.tableFrom:sp.tableTo], pairs.data[sp.dataFrom:sp.dataTo])
-			if err != nil {
-				return err
-			}
-			continue
+		} else {
+			skips = m.table(skips[:0], e)
+			data = m.post.appendTo(data[:0], &e.stream)
 		}
-		skips = m.table(skips[:0], e)
-		data = m.post.appendTo(data[:0], &e.stream)
-		if err := w.term(t.h, e.n, skips, data); err != nil {
+		if err := w.term(t.h, n, skips, data); err != nil {
 			return err
 		}
 	}
