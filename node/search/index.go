@@ -17,7 +17,8 @@ import (
 type Options struct {
 	// FlushDocs is how many documents the memory segment holds before it is
 	// written as a segment (default 65,536); FlushBytes bounds its postings
-	// (default 32 MiB).
+	// (default 32 MiB; a pair posting waiting in the pair log counts its
+	// record's 8 bytes).
 	FlushDocs  int
 	FlushBytes int
 	// MergeFactor: this many consecutive segments of one size class are

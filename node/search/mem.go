@@ -151,7 +151,7 @@ type memSegment struct {
 	skips       []skip // the skip tables' entries, chained per term
 	wordBuf     []byte // the token terms' texts (encoder.word)
 	words       int    // token terms
-	bytes       int    // postings held, for the flush rule
+	bytes       int    // postings and pair records held, for the flush rule
 	minTime     uint32
 	maxTime     uint32
 
