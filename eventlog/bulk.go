@@ -117,11 +117,11 @@ func (b *Bulk) write(rec []byte) error {
 // bytesPerSync is how much a Bulk writes before it hands the bytes to the
 // kernel's writeback (writeback); 0 never does. BenchmarkFsyncBesideBulk
 // compares: 1 MiB lowered the others' p99 in every run of one session, 4
-// MiB not always; in five runs of a later one (load 4-5) 256 KiB gave p99
-// 8-23 ms (median 16) against 15-52 ms (median 29) at 1 MiB and 26-28 ms
-// without, the copy as fast (76-96 MB/s against 62-95): each fsync of the
-// others waits behind less of the copy in the disk's queue.
-var bytesPerSync = 256 << 10
+// MiB not always; 256 KiB lowered it further in that benchmark (five runs,
+// median 16 ms against 29 ms) but not in a real catch-up of 10M entries,
+// where it slowed the copy (189k entries/s against 231k, the others'
+// fsync and commit p99 the same; docs/BENCHMARKS.md "History at scale").
+var bytesPerSync = 1 << 20
 
 // writeback writes out what is buffered and starts the disk writing it,
 // after waiting for the disk to finish the previous bytesPerSync. Without
