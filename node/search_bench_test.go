@@ -58,7 +58,14 @@ func BenchmarkSearchCost(b *testing.B) {
 		cpuRatio = append(cpuRatio, got[1][1]/got[0][1])
 		b.Logf("round %d: off %.0f posts/s %.1f µs CPU/post, on %.0f posts/s %.1f µs CPU/post, fell behind %.0f times", r, got[0][0], got[0][1], got[1][0], got[1][1], behind[len(behind)-1])
 	}
-	med := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
+	med := func(v []float64) float64 { // the middle value, or the mean of the two middle ones
+		v = slices.Clone(v)
+		slices.Sort(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
+	}
 	b.ReportMetric(med(rate[0]), "off-posts/s")
 	b.ReportMetric(med(rate[1]), "on-posts/s")
 	b.ReportMetric(med(ratio), "on/off-posts")
