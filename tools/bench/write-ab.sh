@@ -16,16 +16,10 @@ a=$(realpath "$1"); b=$(realpath "$2"); dir=$(realpath -m "$3"); rounds=$4; shif
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 key=$(realpath "${KEY:-$HOME/.ssh/id_ed25519}")
 rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
-. "$repo/tools/bench/abconf.sh" # mkconf
+. "$repo/tools/bench/abconf.sh" # mkconf, abstart
 mkconf 27 87 "$key" > "$dir/a/cluster.toml"
 mkconf 29 89 "$key" > "$dir/b/cluster.toml"
-cd "$dir/a"; setsid "$a" up --config cluster.toml > up.out 2>&1 & upa=$!
-cd "$dir/b"; setsid "$b" up --config cluster.toml > up.out 2>&1 & upb=$!
-cd "$dir"
-trap 'kill -INT $upa $upb 2>/dev/null; wait $upa $upb 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do
-  grep -q "msg=leading" "$dir/a/up.out" && grep -q "msg=leading" "$dir/b/up.out" && break; sleep 0.2
-done
+abstart "$a" "$b" "$dir"
 sleep 2
 for i in $(seq 1 "$rounds"); do
   for side in a b; do
