@@ -228,15 +228,16 @@ func waitMerged(t *testing.T, x *Index) {
 	}
 }
 
-func TestIndexDamagedSegmentIsDropped(t *testing.T) {
-	dir := t.TempDir()
-	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true,
-		Check: func(e uint64) (EntryCheck, error) { return EntryCheck{Term: 1, Sum: 7}, nil }}
+// fourSegments opens an index in dir and adds 200 generated documents in
+// four Adds of 50 (with FlushDocs 50 and no merges: four segments), then
+// flushes; seed picks the documents, which it returns with the corpus.
+func fourSegments(t *testing.T, dir string, o Options, seed uint64) (*Index, *corpus, []Doc) {
+	t.Helper()
 	x, err := Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(3, 4))
+	r := rand.New(rand.NewPCG(seed, seed+1))
 	c := newCorpus()
 	docs := c.gen(r, 200)
 	for i := 0; i < 200; i += 50 {
@@ -247,6 +248,14 @@ func TestIndexDamagedSegmentIsDropped(t *testing.T) {
 	if err := x.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	return x, c, docs
+}
+
+func TestIndexDamagedSegmentIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true,
+		Check: func(e uint64) (EntryCheck, error) { return EntryCheck{Term: 1, Sum: 7}, nil }}
+	x, c, docs := fourSegments(t, dir, o, 3)
 	segs := x.Stats().Segments
 	x.Close()
 	if segs != 4 {
@@ -452,21 +461,7 @@ func TestIndexOneProcessAtATime(t *testing.T) {
 func TestMergeStopsWhenClosing(t *testing.T) {
 	dir := t.TempDir()
 	o := Options{FlushDocs: 50, NoSync: true, NoMerge: true}
-	x, err := Open(dir, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	c := newCorpus()
-	docs := c.gen(r, 200)
-	for i := 0; i < 200; i += 50 {
-		if err := x.Add(docs[i:i+50], docs[i+49].Entry); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := x.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	x, _, _ := fourSegments(t, dir, o, 5)
 	before, _ := os.ReadDir(dir)
 	var stop atomic.Bool
 	stop.Store(true)
