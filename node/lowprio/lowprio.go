@@ -39,8 +39,7 @@ import (
 
 // Nice is the nice value of bulk work's threads: just above the lowest
 // (19), so that it still gets a share when the machine is saturated
-// (weight 15 of 1024 at 19; the kernel's scheduler never
-// starves it).
+// (weight 15 of 1024 at 19; the kernel's scheduler never starves it).
 const Nice = 19
 
 // procs counts the threads lowered by this package and remembers
@@ -73,9 +72,9 @@ func release() {
 
 // Run calls fn on a new goroutine locked to a thread whose nice value is
 // raised to Nice (with one more P for the process meanwhile) and returns
-// its result; the thread ends with it. If the
-// priority cannot be changed (another OS, a kernel that refuses), fn runs
-// at normal priority. A panic in fn is raised again in the caller.
+// its result; the thread ends with it. If the priority cannot be changed
+// (another OS, a kernel that refuses), fn runs at normal priority. A panic
+// in fn is raised again in the caller.
 func Run(fn func() error) error {
 	type result struct {
 		err      error
