@@ -61,7 +61,7 @@
 // so on a cluster configured with another window a retry near its edge may
 // be deduplicated differently than the nodes did. The GC runs at 200 while
 // at most 64 MiB is live and at Go's default beyond (tuneGC, checked after
-// every cycle; GOGC or GOMEMLIMIT in the environment win): a sixth less
+// every cycle; GOGC or GOMEMLIMIT in the environment win): about 6% less
 // CPU for a replay of 10M records, and no log costs more than twice what
 // is live.
 //

@@ -9,8 +9,8 @@ import (
 )
 
 // gcRoomyLive is the live heap up to which the tools run the GC at
-// gcRoomyPercent: a heap of at most three times that (192 MiB) for a
-// sixth less CPU than Go's default (wal replay of 10M records: 21.6-21.9
+// gcRoomyPercent: a heap of at most three times that (192 MiB) for about
+// 6% less CPU than Go's default (wal replay of 10M records: 21.6-21.9
 // CPU-s against 23.0-23.7, 128-135 MB against 110 MB; docs/BENCHMARKS.md
 // "History at scale"). Above it (a busy cluster's once window is live for
 // the whole fold) the GC goes back to Go's default, so no log costs more
