@@ -62,8 +62,8 @@
 // be deduplicated differently than the nodes did. The GC runs at 200 while
 // at most 64 MiB is live and at Go's default beyond (tuneGC, checked after
 // every cycle; GOGC or GOMEMLIMIT in the environment win): about 6% less
-// CPU for a replay of 10M records, and no log costs more than twice what
-// is live.
+// CPU for a replay of 10M records; a heap above 192 MiB is never more
+// than twice what is live, as before.
 //
 // Which hash to compare: each WAL record is chained to the one before, but
 // a WAL also holds its node's local records, so that chain's head differs

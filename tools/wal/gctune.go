@@ -13,8 +13,8 @@ import (
 // 6% less CPU than Go's default (wal replay of 10M records: 21.6-21.9
 // CPU-s against 23.0-23.7, 128-135 MB against 110 MB; docs/BENCHMARKS.md
 // "History at scale"). Above it (a busy cluster's once window is live for
-// the whole fold) the GC goes back to Go's default, so no log costs more
-// memory than twice what is live, as before.
+// the whole fold) the GC goes back to Go's default: a heap above 192 MiB
+// is never more than twice what is live, as before.
 const (
 	gcRoomyLive    = 64 << 20
 	gcRoomyPercent = 200
