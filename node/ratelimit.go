@@ -32,6 +32,10 @@ type postLimiter struct {
 	buckets map[string]*tokenBucket
 	sweep   time.Time
 	bots    map[string]config.Bot // by key fingerprint, filled on first use
+	// frontBots is the config's [[bot]] entries by key fingerprint for
+	// the front ends (PostAllowance, every post), made on first use: a
+	// fingerprint is a key parse and a SHA-256, per bot, per post.
+	frontBots atomic.Pointer[map[string]config.Bot]
 	// reloaded, once set (SetBotAllowances, a config reload), replaces
 	// the config's [[bot]] entries; read by the driver and by sessions.
 	reloaded atomic.Pointer[map[string]config.Bot]
@@ -158,22 +162,20 @@ func (n *Node) botAllowance(user string) *allowance {
 // PostAllowance implements api.Backend: the rate and burst of the [[bot]]
 // key that owns user's name, or 0, 0 for a person (the default applies).
 func (n *Node) PostAllowance(user string) (rate float64, burst int) {
-	if r := n.posts.reloaded.Load(); r != nil {
-		if fp, ok := n.state.Identity.Lookup(user); ok {
-			if b, ok := (*r)[fp]; ok {
-				return b.Rate, b.BurstOrDefault()
-			}
+	bots := n.posts.reloaded.Load()
+	if bots == nil {
+		if len(n.cfg.Bots) == 0 {
+			return 0, 0
 		}
-		return 0, 0
-	}
-	if len(n.cfg.Bots) == 0 {
-		return 0, 0
+		if bots = n.posts.frontBots.Load(); bots == nil {
+			m := n.cfg.BotAllowances() // two sessions may both make it: the same map
+			n.posts.frontBots.Store(&m)
+			bots = &m
+		}
 	}
 	if fp, ok := n.state.Identity.Lookup(user); ok {
-		for _, b := range n.cfg.Bots {
-			if b.Fingerprint() == fp {
-				return b.Rate, b.BurstOrDefault()
-			}
+		if b, ok := (*bots)[fp]; ok {
+			return b.Rate, b.BurstOrDefault()
 		}
 	}
 	return 0, 0
