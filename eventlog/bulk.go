@@ -9,14 +9,12 @@ import (
 )
 
 // Bulk writes a new log in one pass: a node copying a peer's whole log
-// before it starts, or a restore. Append through the writer goroutine
-// hands every batch to tidwall/wal, which keeps the tail segment in a
-// slice grown by append — at these volumes most of the CPU went into
-// copying that slice as it grew. Bulk writes the segment files itself, in
-// the layout tidwall/wal reads (per record: uvarint length, bytes; files
-// named by their first sequence number, a new one once a file reaches
-// SegmentSize, as tidwall/wal would cut them), with large sequential
-// writes and one fsync per segment. The records are the ones Append would
+// before it starts, or a restore. Append goes through the writer
+// goroutine, a group commit and an fsync at a time; Bulk writes the
+// segment files directly, in the same layout and cuts (per record: uvarint
+// length, bytes; files named by their first sequence number, a new one
+// once a file reaches SegmentSize, as tidwall/wal would cut them), with
+// large sequential writes and one fsync per segment. The records are the ones Append would
 // write: encoded, sealed and chained the same way (TestBulkWritesWhatAppendWrites).
 //
 // Nothing is durable before Close returns nil; a Bulk that fails leaves a

@@ -1,7 +1,7 @@
 // Package eventlog is SyncNet's append-only event log: typed events, their
-// versioned, checksummed binary records, the write-ahead log on
-// github.com/tidwall/wal with group commit, torn-tail repair, the hash chain,
-// and snapshot files.
+// versioned, checksummed binary records, the write-ahead log in
+// github.com/tidwall/wal's on-disk layout with group commit, torn-tail
+// repair, the hash chain, and snapshot files.
 //
 // # What it owns and what it does not
 //
@@ -38,8 +38,8 @@
 // # Invariants
 //
 // I4 (durability): Append returns a sequence number only after its records
-// are written and fsynced, and the directory is fsynced when tidwall/wal
-// starts a new segment file (which tidwall/wal itself never does). Any write
+// are written and fsynced, and the directory is fsynced when a new segment
+// file starts (which tidwall/wal's own writer never does). Any write
 // or fsync error poisons the Log: that Append and every later one fail with
 // ErrPoisoned until the Log is closed and reopened, so nothing is ever
 // acknowledged that is not durable, and a half-written batch is never
@@ -50,7 +50,7 @@
 // Options.InjectFault.
 //
 // I8 (nothing unverified from disk): Open verifies every record of every
-// segment before handing the directory to tidwall/wal: framing, CRC, known
+// segment before it appends to the directory: framing, CRC, known
 // kind, and the hash chain within and across segments (segments are checked
 // in parallel). Damage in the last segment with nothing valid after it (no
 // well-formed record of any version starts anywhere in what follows) is a
@@ -126,8 +126,10 @@
 //
 // All Log methods are safe for concurrent use. One writer goroutine per Log
 // does every write (group commit: it drains all waiting Appends up to
-// MaxBatchCount records and MaxBatchBytes into one tidwall WriteBatch with
-// one fsync). Readers never call tidwall/wal: ReadRange, Read, HashAt,
+// MaxBatchCount records and MaxBatchBytes into one write per segment file
+// and one fsync). The writer writes the segment files itself, byte for byte
+// what tidwall/wal's WriteBatch would write (tailFile says why;
+// TestAppendWritesWhatTidwallWrites). Readers pread: ReadRange, Read, HashAt,
 // VerifyChain and short Iters pread the segment files, through a sparse
 // offset index that the writer extends after each fsync and before it
 // publishes the new records, so any number of readers run concurrently with
@@ -148,9 +150,10 @@
 // file read (about 100 files of 20 MiB for 10 million 214-byte records;
 // handles are closed by Close). The index of
 // a segment a trusted Open did not read is built on its first read, with one
-// sequential pass over the file. tidwall/wal keeps the tail segment in
-// memory and, with tidwall/wal's segment cache at its least (1), the segment it sealed last:
-// about 2×SegmentSize (40 MiB by default). A read holds a 16 KiB window
+// sequential pass over the file. The writer holds one group commit's bytes
+// (up to MaxBatchBytes, or one larger Append while it is written), never a
+// segment (tidwall/wal's writer kept the tail segment and the one sealed
+// last in memory: about 2×SegmentSize). A read holds a 16 KiB window
 // (up to 1 MiB while it reads sequentially); a long Iter up to three
 // segment buffers; VerifyChain one 4 MiB chunk.
 //

@@ -7,8 +7,8 @@ import "fmt"
 type FaultStage uint8
 
 const (
-	// FaultBeforeWrite comes before any byte of the batch is handed to
-	// tidwall/wal. An error here is a write that failed with nothing written
+	// FaultBeforeWrite comes before any byte of the batch is written to a
+	// segment file. An error here is a write that failed with nothing written
 	// (like ENOSPC on the first byte): none of the batch reaches the file.
 	FaultBeforeWrite FaultStage = iota + 1
 	// FaultBeforeSync comes after the whole batch was written to the segment

@@ -80,8 +80,8 @@ func segmentPath(dir string, first uint64) string {
 
 // newIndex builds the index from what Open verified: segments from
 // st.start on are complete; earlier ones (not read by a trusted Open) are
-// indexed on first touch. An empty directory gets the segment tidwall/wal
-// creates (first index 1).
+// indexed on first touch. An empty directory gets the first segment file,
+// named for record 1 (openTail creates it, as tidwall/wal's Open would).
 func newIndex(dir string, st dirState) *segIndex {
 	x := &segIndex{}
 	if len(st.segs) == 0 {

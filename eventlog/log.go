@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tidwall/wal"
 )
 
 // Options configure a Log. The zero value is the production default; every
@@ -95,12 +93,12 @@ var (
 )
 
 // Log is the append-only event log of one node: checksummed, hash-chained
-// records in a tidwall/wal directory. Its methods are safe for concurrent use.
+// records in a directory of tidwall/wal's layout (the Log writes its
+// segment files itself: tailFile). Its methods are safe for concurrent use.
 type Log struct {
 	dir  string
 	opts Options
 	lock *os.File
-	w    *wal.Log
 
 	reqs    chan *request
 	closing chan struct{}
@@ -125,15 +123,17 @@ type Log struct {
 	records atomic.Uint64                       // records written by them
 	onSync  atomic.Pointer[func(time.Duration)] // ObserveSync: called with each fsync's duration
 
-	// Owned by the writer goroutine.
-	batch     wal.Batch
-	tailBytes int    // mirror of tidwall's tail segment size, to see segment rolls
+	// Owned by the writer goroutine (and Close, after it stopped).
+	tail      *tailFile
+	wbuf      []byte // one group commit's bytes as they go to the files
+	cuts      []cut  // where in wbuf a new segment file starts
+	tailBytes int    // bytes of the tail segment, counting the commit being built
 	tailFirst uint64 // first sequence number of the tail segment
 	ixEvents  []ixEvent
 }
 
-// Open opens (creating if needed) the log in dir. Before handing the
-// directory to tidwall/wal it takes dir/LOCK, verifies every record (CRC,
+// Open opens (creating if needed) the log in dir. Before it appends to the
+// directory it takes dir/LOCK, verifies every record (CRC,
 // kind, hash chain; I8) — with Options.Trust, every record from the segment
 // file holding the checkpoint on — and cuts a torn tail back to the last
 // good record, logging one line. Damage anywhere it looked is a
@@ -175,37 +175,19 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		}
 		opts.Logf("eventlog: repaired %s", st.torn)
 	}
-	w, err := wal.Open(dir, &wal.Options{
-		// The writer fsyncs after WriteBatch itself (Log.write), so that a
-		// fault can be injected between write and fsync. tidwall/wal still
-		// fsyncs a full segment before starting the next one whatever
-		// NoSync says (wal.Log.cycle), and Close fsyncs too.
-		NoSync:      true,
-		SegmentSize: opts.SegmentSize,
-		// Reads never go through tidwall/wal (they pread the segment files
-		// through the Log's own sparse index), so its segment cache gets
-		// the least it accepts. It then holds only the segment it sealed
-		// last (wal.Log.cycle caches it), on top of the tail segment it
-		// always keeps in memory: about 2×SegmentSize.
-		SegmentCacheSize: 1,
-		LogFormat:        wal.Binary,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: open wal %s: %w", dir, err)
-	}
-	l := &Log{dir: dir, opts: opts, lock: lock, w: w,
+	l := &Log{dir: dir, opts: opts, lock: lock,
 		reqs: make(chan *request), closing: make(chan struct{}), stopped: make(chan struct{}),
 		first: st.first, last: st.last, head: st.head}
 	if opts.Trust != nil {
 		l.verified = st.segs[st.start].first
 	}
-	if err := l.checkBounds(); err != nil {
-		w.Close()
+	l.ix = newIndex(dir, st)
+	last := l.ix.segs[len(l.ix.segs)-1]
+	tail, err := openTail(dir, last.first, last.end, len(st.segs) == 0)
+	if err != nil {
 		return nil, err
 	}
-	l.ix = newIndex(dir, st)
-	tail := l.ix.segs[len(l.ix.segs)-1]
-	l.tailFirst, l.tailBytes = tail.first, int(tail.end)
+	l.tail, l.tailFirst, l.tailBytes = tail, last.first, int(last.end)
 	go l.run()
 	return l, nil
 }
@@ -236,20 +218,6 @@ func verifyTrusted(dir string, t Checkpoint) (dirState, error) {
 		return dirState{}, fmt.Errorf("%w: %s: record %d has chain hash %s, the checkpoint says %s", ErrCheckpoint, dir, t.Seq, st.want.Short(), t.Hash.Short())
 	}
 	return st, nil
-}
-
-// checkBounds asserts that tidwall/wal sees the records our scan saw.
-func (l *Log) checkBounds() error {
-	first, err1 := l.w.FirstIndex()
-	last, err2 := l.w.LastIndex()
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("eventlog: open wal %s: %w", l.dir, err)
-	}
-	if last != l.last || (last != 0 && first != l.first) {
-		return fmt.Errorf("eventlog: open wal %s: tidwall sees records %d..%d, verification saw %d..%d",
-			l.dir, first, last, l.first, l.last)
-	}
-	return nil
 }
 
 // repairTail cuts the torn tail of a segment file and makes the cut durable.
@@ -358,7 +326,7 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		close(l.closing)
 		<-l.stopped
-		err := l.w.Close()
+		err := l.tail.close()
 		if err != nil && l.Err() == nil {
 			l.closeErr = fmt.Errorf("eventlog: close %s: %w", l.dir, err)
 		}

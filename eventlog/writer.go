@@ -125,9 +125,10 @@ func seal(rec []byte, k Kind, prev Hash) {
 	binary.BigEndian.PutUint32(rec[len(rec)-4:], crc32.Checksum(rec[:len(rec)-4], castagnoli))
 }
 
-// run is the writer goroutine: the only caller of tidwall's WriteBatch. It
+// run is the writer goroutine: the only writer of the segment files. It
 // takes one request, drains every other waiting request up to the batch
-// bounds, writes them with one WriteBatch (one fsync), then wakes them.
+// bounds, writes them with one write per segment file (one fsync), then
+// wakes them.
 func (l *Log) run() {
 	defer close(l.stopped)
 	var carry *request
@@ -207,14 +208,14 @@ func (l *Log) write(batch []*request) error {
 	if err != nil {
 		return err
 	}
-	l.batch.Clear()
-	l.ixEvents = l.ixEvents[:0]
+	l.wbuf, l.cuts, l.ixEvents = l.wbuf[:0], l.cuts[:0], l.ixEvents[:0]
 	rolled := false
-	roll := func(next uint64) { // tidwall starts a new segment for record next
+	roll := func(next uint64) { // a new segment starts with record next, as tidwall/wal would cut
 		l.ixEvents = append(l.ixEvents, ixEvent{seq: next, off: int64(l.tailBytes), roll: true})
+		l.cuts = append(l.cuts, cut{at: len(l.wbuf), next: next})
 		rolled, l.tailBytes, l.tailFirst = true, 0, next
 	}
-	if l.tailBytes > l.opts.SegmentSize { // mirrors tidwall's check before a batch
+	if l.tailBytes > l.opts.SegmentSize { // tidwall/wal checks this before a batch
 		roll(seq)
 	}
 	for _, r := range batch {
@@ -224,12 +225,14 @@ func (l *Log) write(batch []*request) error {
 			rec := r.buf[start:end]
 			seal(rec, r.kinds[i], prev)
 			prev = HashRecord(rec)
-			l.batch.Write(seq, rec)
 			if (seq-l.tailFirst)%indexStride == 0 {
 				l.ixEvents = append(l.ixEvents, ixEvent{seq: seq, off: int64(l.tailBytes)})
 			}
-			l.tailBytes += uvarintLen(len(rec)) + len(rec)
-			if l.tailBytes >= l.opts.SegmentSize { // tidwall starts a new segment here
+			n := len(l.wbuf)
+			l.wbuf = binary.AppendUvarint(l.wbuf, uint64(len(rec)))
+			l.wbuf = append(l.wbuf, rec...)
+			l.tailBytes += len(l.wbuf) - n
+			if l.tailBytes >= l.opts.SegmentSize { // and this after each record
 				roll(seq + 1)
 			}
 			seq++
@@ -237,26 +240,28 @@ func (l *Log) write(batch []*request) error {
 		}
 		r.last = seq - 1
 	}
+	if cap(l.wbuf) > 2*l.opts.MaxBatchBytes+MaxRecordSize {
+		defer func() { l.wbuf = nil }() // one huge Append: do not keep its buffer
+	}
 	err = l.fault(FaultBeforeWrite)
 	if err == nil {
-		err = l.w.WriteBatch(&l.batch)
+		err = l.writeOut()
 	}
 	if err == nil {
 		err = l.fault(FaultBeforeSync)
 	}
 	if err == nil && !l.opts.NoSync {
-		// tidwall/wal runs with NoSync (see open): it has fsynced every
-		// segment it filled during the batch before starting the next, and
-		// this fsyncs the tail segment.
+		// Every segment filled during the batch was fsynced when it was
+		// sealed (tailFile.roll); this fsyncs the tail.
 		began := time.Now()
-		err = l.w.Sync()
+		err = l.tail.sync()
 		if f := l.onSync.Load(); f != nil && err == nil {
 			(*f)(time.Since(began))
 		}
 		if err == nil && rolled {
-			// tidwall/wal never fsyncs the directory after creating a
-			// segment; without this a power loss could lose the new file
-			// and with it acknowledged records.
+			// A new segment file is durable only once its directory entry
+			// is: without this a power loss could lose the new file and
+			// with it acknowledged records.
 			err = syncDir(l.dir)
 		}
 	}
@@ -278,6 +283,29 @@ func (l *Log) write(batch []*request) error {
 	l.records.Add(seq - batch[0].first)
 	l.last, l.head = seq-1, prev
 	return nil
+}
+
+// cut is a segment boundary inside one group commit: the bytes from wbuf[at:]
+// on go to the file of record next.
+type cut struct {
+	at   int
+	next uint64
+}
+
+// writeOut writes the commit built in wbuf: up to each cut into the current
+// file, which is then sealed, and the rest into the tail.
+func (l *Log) writeOut() error {
+	from := 0
+	for _, c := range l.cuts {
+		if err := l.tail.write(l.wbuf[from:c.at]); err != nil {
+			return err
+		}
+		if err := l.tail.roll(c.next); err != nil {
+			return err
+		}
+		from = c.at
+	}
+	return l.tail.write(l.wbuf[from:])
 }
 
 func uvarintLen(n int) int {

@@ -5,6 +5,8 @@
 # `syncnet bench write` against A, then B, ROUNDS times, so both see the
 # same machine load. Compare the medians of the rounds. KEY is the private
 # key (default ~/.ssh/id_ed25519): it is made a [[bot]] and an admin key.
+# PA=NN and PB=NN move A and B to other SSH (NN22..24) and peer (NN+60)
+# ports, for two such runs on one machine.
 #
 #   tools/bench/write-ab.sh SYNCNET_A SYNCNET_B DIR ROUNDS [bench write flags]
 #   e.g. tools/bench/write-ab.sh /tmp/before /tmp/after /tmp/ab 5 --mode exec -c 64 --duration 10s
@@ -17,13 +19,14 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 key=$(realpath "${KEY:-$HOME/.ssh/id_ed25519}")
 rm -rf "$dir"; mkdir -p "$dir/a" "$dir/b"
 . "$repo/tools/bench/abconf.sh" # mkconf, abstart
-mkconf 27 87 "$key" > "$dir/a/cluster.toml"
-mkconf 29 89 "$key" > "$dir/b/cluster.toml"
+pa=${PA:-27}; pb=${PB:-29}
+mkconf "$pa" $((pa + 60)) "$key" > "$dir/a/cluster.toml"
+mkconf "$pb" $((pb + 60)) "$key" > "$dir/b/cluster.toml"
 abstart "$a" "$b" "$dir"
 sleep 2
 for i in $(seq 1 "$rounds"); do
   for side in a b; do
-    p=27; [ $side = b ] && p=29
+    p=$pa; [ $side = b ] && p=$pb
     echo "== round $i, $side ($( [ $side = a ] && echo "$a" || echo "$b"))"
     (cd "$dir/$side" && "$b" bench write -i "$key" --addrs 127.0.0.1:${p}22,127.0.0.1:${p}23,127.0.0.1:${p}24 "$@") || echo "run failed"
   done
