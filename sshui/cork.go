@@ -30,6 +30,11 @@ type corkConn struct {
 	timer *time.Timer // ends the hold; nil when not corked
 	gen   uint64      // counts holds, so a late timer ends none but its own
 	err   error       // the held bytes' write failed: the connection is closed
+
+	// The idle deadline, pushed back lazily (SetDeadline).
+	dmu    sync.Mutex
+	armed  time.Time     // the deadline set on Conn; zero: none or unknown
+	dslack time.Duration // how late an idle connection may be closed
 }
 
 // corkHold bounds how long a cork holds back the connection's writes.
@@ -44,7 +49,7 @@ type corkKey struct{}
 // wrapConn is the server's ConnCallback: every connection is a corkConn,
 // found by corkOf through the connection's context.
 func (s *Server) wrapConn(ctx ssh.Context, c net.Conn) net.Conn {
-	cc := &corkConn{Conn: c}
+	cc := &corkConn{Conn: c, dslack: deadlineSlack(s.cfg.IdleTimeout)}
 	ctx.SetValue(corkKey{}, cc)
 	return cc
 }
@@ -147,4 +152,53 @@ func (c *corkConn) release() {
 		}
 		c.buf = nil
 	}
+}
+
+// deadlineSlack is how much later than IdleTimeout after its last read or
+// write a connection may be closed: a 60th of it, at most a second.
+func deadlineSlack(idle time.Duration) time.Duration {
+	return min(idle/60, time.Second)
+}
+
+// SetDeadline is called by charmbracelet/ssh before every read and every
+// write of the connection, with now + IdleTimeout (or its MaxTimeout):
+// two runtime timers reset each time, about eight times per exec post. An
+// idle deadline that only moves later is pushed back when it is due
+// within the slack, and then dslack further than asked: the connection
+// is closed between IdleTimeout and IdleTimeout + dslack after its last
+// read or write, never earlier. A deadline earlier than the one set, or
+// none (zero), is set at once, exactly.
+func (c *corkConn) SetDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	switch {
+	case t.IsZero() || c.armed.IsZero() || t.Before(c.armed.Add(-c.dslack)):
+		// none, unknown, or earlier than the slack allows: exactly t
+	case !t.After(c.armed):
+		return nil // the deadline set is at most dslack later than t
+	default:
+		t = t.Add(c.dslack) // later: set it, a slack further
+	}
+	if err := c.Conn.SetDeadline(t); err != nil {
+		c.armed = time.Time{}
+		return err
+	}
+	c.armed = t
+	return nil
+}
+
+// SetReadDeadline and SetWriteDeadline set one side exactly; the next
+// SetDeadline then sets both again.
+func (c *corkConn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.armed = time.Time{}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.armed = time.Time{}
+	return c.Conn.SetWriteDeadline(t)
 }
