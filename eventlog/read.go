@@ -33,6 +33,44 @@ func (l *Log) ReadRecords(from, to uint64, fn func(seq uint64, rec []byte) error
 	return l.readRange(from, to, func(seq uint64, rec []byte, _ Hash) error { return fn(seq, rec) })
 }
 
+// ReadRecordsUnchained is ReadRecords for a bulk reader whose records are
+// proven another way: each record's frame (version, length) and kind are
+// checked, but neither its CRC nor its chain link, so a record is not
+// hashed or copied, and one changed on disk since Open with a valid CRC
+// is not noticed. The caller must check what it needs: ToEntryForm checks
+// the CRC; a seed transfer's receiver checks the entries up to the
+// sender's snapshot against that snapshot's applied-log hash (node's
+// seed_serve.go reads only those this way). fn gets each record as
+// stored, valid only during the call.
+func (l *Log) ReadRecordsUnchained(from, to uint64, fn func(seq uint64, rec []byte) error) error {
+	first, last, _, err := l.bounds()
+	if err != nil {
+		return err
+	}
+	if from == 0 || from < first || to > last || from > to {
+		return fmt.Errorf("%w: %d..%d (log holds %d..%d)", ErrNotFound, from, to, first, last)
+	}
+	c := l.newCursor()
+	defer c.release()
+	for seq := from; seq <= to; seq++ {
+		rec, err := c.record(seq)
+		if err != nil {
+			return err
+		}
+		k, _, err := checkFrameChained(rec)
+		if err != nil {
+			return c.corrupt(seq, err.Error())
+		}
+		if !k.Known() {
+			return fmt.Errorf("eventlog: %s index %d: %w", l.dir, seq, &UnknownKindError{Kind: k, Version: rec[0]})
+		}
+		if err := fn(seq, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readRange is ReadRange of the stored records with their chain hashes.
 func (l *Log) readRange(from, to uint64, fn func(seq uint64, rec []byte, h Hash) error) error {
 	first, last, head, err := l.bounds()

@@ -123,6 +123,10 @@ type entryScratch struct {
 	ents  []replica.Entry
 	spans [][2]int
 	buf   []byte
+	// unchained: read with Log.ReadRecordsUnchained (each record's CRC is
+	// still checked by ToEntryForm, its chain link not), for a bulk reader
+	// whose entries are proven another way (seed_serve.go).
+	unchained bool
 }
 
 func (r *entryReader) entryRecordsInto(sc *entryScratch, first, last uint64) ([]replica.Entry, error) {
@@ -136,7 +140,11 @@ func (r *entryReader) entryRecordsInto(sc *entryScratch, first, last uint64) ([]
 	spans := slices.Grow(sc.spans[:0], n)[:n]
 	buf := sc.buf[:0]
 	defer func() { sc.ents, sc.spans, sc.buf = ents, spans, buf }()
-	err = r.wal.ReadRecords(lo, hi, func(seq uint64, rec []byte) error {
+	read := r.wal.ReadRecords
+	if sc.unchained {
+		read = r.wal.ReadRecordsUnchained
+	}
+	err = read(lo, hi, func(seq uint64, rec []byte) error {
 		if cap(buf) == 0 { // one allocation for the batch, sized by its first record
 			buf = make([]byte, 0, (hi-lo+1)*uint64(len(rec)+len(rec)/4))
 		}

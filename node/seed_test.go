@@ -431,3 +431,175 @@ func TestSeedSendsEntriesInSpans(t *testing.T) {
 		}
 	}
 }
+
+// The sender reads the entries up to its snapshot without checking their
+// chain links (the receiver proves them by the applied-log hash), and the
+// entries after it with their links checked. So a record of the serving
+// node's WAL replaced on disk by a well-formed one (valid CRC, another
+// text) is refused by the receiver if it lies at or below the snapshot,
+// and by the sender itself after it; a record with a flipped byte is
+// refused by the sender (its CRC) wherever it lies. Nothing is installed
+// in any of these cases, and the untouched log installs whole.
+func TestSeedSenderTrustsOnlyProvenEntries(t *testing.T) {
+	c := newTestClusterConf(t, 3, "[storage]\nsnapshot_every = 300\n", func(o *Options) { o.PostRate = -1 })
+	lead := c.leader()
+	const posts = 700
+	for i := 0; i < posts; i++ {
+		c.post(lead, fmt.Sprintf("u%d", i%5), fmt.Sprintf("message %04d", i), fmt.Sprintf("id%d", i))
+	}
+	c.sameHistoryEverywhere(posts)
+	n := c.nodes[lead].n
+	deadline := time.Now().Add(10 * time.Second)
+	for n.snaps.status().applied < 300 {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer func(s uint64) { seedReadSpan = s }(seedReadSpan)
+	seedReadSpan = 97 // spans that end at and cross the snapshot's entry
+	o, state, err := n.seedSnapshot()
+	if err != nil || o.applied == 0 || o.applied >= o.commit {
+		t.Fatalf("offer %+v: %v", o, err)
+	}
+	transfer := func() ([]seedFrame, error) {
+		var sink seedFrames
+		err := n.sendSeed(&sink, o, state)
+		return sink.frames, err
+	}
+	frames, err := transfer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := receiveScript(t, frames); err != nil {
+		t.Fatalf("the untouched log: %v", err)
+	}
+
+	// rewrite changes the stored record of entry index in place (the
+	// same length) and returns a function that puts it back.
+	rewrite := func(index uint64, change func(rec []byte)) func() {
+		t.Helper()
+		lo, hi, err := n.reader.idx.Span(index, index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seq uint64
+		if err := n.reader.wal.ReadRecords(lo, hi, func(s uint64, rec []byte) error {
+			if _, i, _, _, err := eventlog.ToEntryForm(nil, rec); err == nil && i == index {
+				seq = s
+			}
+			return nil
+		}); err != nil || seq == 0 {
+			t.Fatalf("entry %d in WAL records %d..%d: %v", index, lo, hi, err)
+		}
+		dir := c.cfg.WALDir(lead)
+		names, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var path string
+		var first uint64
+		for _, e := range names {
+			var f uint64
+			if _, err := fmt.Sscanf(e.Name(), "%d", &f); err == nil && len(e.Name()) == 20 && f <= seq && f >= first {
+				path, first = filepath.Join(dir, e.Name()), f
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := 0
+		for s := first; ; s++ {
+			size, k := binary.Uvarint(data[off:])
+			if s == seq {
+				off += k
+				rec := data[off : off+int(size)]
+				orig := append([]byte(nil), rec...)
+				change(rec)
+				if err := os.WriteFile(path, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return func() {
+					copy(rec, orig)
+					if err := os.WriteFile(path, data, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			off += k + int(size)
+		}
+	}
+	// forged: the record sealed again with one letter of its text
+	// changed (a valid CRC, the same length and chain position).
+	forged := func(rec []byte) {
+		r, err := eventlog.DecodeRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.Event.Body.(*eventlog.MessagePosted)
+		m.Text = strings.Replace(m.Text, "message", "messagE", 1)
+		b, err := eventlog.AppendRecord(nil, r.Prev, r.Event)
+		if err != nil || len(b) != len(rec) {
+			t.Fatalf("forged record of %d bytes for %d: %v", len(b), len(rec), err)
+		}
+		copy(rec, b)
+	}
+	flipped := func(rec []byte) { rec[len(rec)-10] ^= 0x20 }
+	posted := func(index uint64) bool { // a post (not a no-op or a session record)
+		ents, err := n.reader.entryRecords(index, index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ents[0].Type != replica.EntryNormal {
+			return false
+		}
+		ev, err := eventlog.EntryEvent(ents[0].Data, index, ents[0].Term)
+		return err == nil && ev.Kind() == eventlog.KindMessagePosted
+	}
+	pick := func(from, to uint64) uint64 {
+		for i := from; i <= to; i++ {
+			if posted(i) {
+				return i
+			}
+		}
+		t.Fatalf("no post among entries %d..%d", from, to)
+		return 0
+	}
+	below, above := pick(o.applied/2, o.applied), pick(o.applied+1, o.commit)
+	for _, tc := range []struct {
+		name       string
+		index      uint64
+		change     func([]byte)
+		senderSays string // "": the sender sends it all and the receiver refuses
+	}{
+		{"forged below the snapshot", below, forged, ""},
+		{"flipped below the snapshot", below, flipped, "checksum"},
+		{"forged after the snapshot", above, forged, "chain"},
+		{"flipped after the snapshot", above, flipped, "checksum"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			restore := rewrite(tc.index, tc.change)
+			defer restore()
+			frames, err := transfer()
+			if tc.senderSays != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.senderSays) {
+					t.Fatalf("the sender sent entry %d (%s): %v", tc.index, tc.name, err)
+				}
+				t.Log(err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("the sender refused entry %d, which the receiver proves: %v", tc.index, err)
+			}
+			walDir, err := receiveScript(t, frames)
+			if err == nil || !strings.Contains(err.Error(), "applied-log hash") {
+				t.Fatalf("the receiver took a forged entry %d: %v", tc.index, err)
+			}
+			t.Log(err)
+			if empty, _ := walIsEmpty(walDir); !empty {
+				t.Fatal("a refused transfer left records in the WAL")
+			}
+		})
+	}
+}
