@@ -2,10 +2,12 @@ package sshui
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // corkConn is a connection whose writes a session may hold back for a
@@ -30,6 +32,9 @@ type corkConn struct {
 	timer *time.Timer // ends the hold; nil when not corked
 	gen   uint64      // counts holds, so a late timer ends none but its own
 	err   error       // the held bytes' write failed: the connection is closed
+
+	channels  int  // session channels open on the connection
+	replyHeld bool // a one-shot post's exec reply is held (holdReply)
 
 	// The idle deadline, pushed back lazily (SetDeadline).
 	dmu    sync.Mutex
@@ -85,6 +90,11 @@ func (c *corkConn) cork() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.corkLocked(corkHold)
+}
+
+// corkLocked adds a cork; the first one holds the writes for hold at most.
+func (c *corkConn) corkLocked(hold time.Duration) {
 	c.corks++
 	if c.corks == 1 {
 		c.open = false
@@ -93,7 +103,7 @@ func (c *corkConn) cork() {
 		}
 		c.gen++
 		gen := c.gen
-		c.timer = time.AfterFunc(corkHold, func() { c.expire(gen) })
+		c.timer = time.AfterFunc(hold, func() { c.expire(gen) })
 	}
 }
 
@@ -104,6 +114,10 @@ func (c *corkConn) uncork() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.uncorkLocked()
+}
+
+func (c *corkConn) uncorkLocked() {
 	if c.corks == 0 {
 		return
 	}
@@ -116,14 +130,122 @@ func (c *corkConn) uncork() {
 	c.release()
 }
 
-// expire ends hold gen if it lasted corkHold.
+// expire ends hold gen if it lasted its time.
 func (c *corkConn) expire(gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corks > 0 && c.gen == gen {
+		c.openLocked()
+	}
+}
+
+// openLocked ends the hold: what was held goes out, and writes pass
+// through until the last uncork.
+func (c *corkConn) openLocked() {
+	if c.corks > 0 && !c.open {
 		c.open = true
 		_ = c.flushLocked()
 	}
+}
+
+// replyHold bounds how long a one-shot post's exec reply is held.
+const replyHold = 500 * time.Millisecond
+
+// holdReply corks the connection from a one-shot post's exec request on,
+// so the request's reply goes out with the post's output, exit status and
+// close, in one write (releaseReply), not in a write of its own while the
+// post waits for its commit. Only on a connection whose one open channel
+// is this session's: a cork holds every channel's writes back, so a
+// channel opening lifts it (channelOpened), and it lasts replyHold at
+// most (a keepalive probe, a key exchange's reply wait no longer). Only
+// for a post whose text is on its command line: a client may wait for the
+// reply before it sends stdin.
+func (c *corkConn) holdReply() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.channels != 1 || c.corks != 0 || c.replyHeld {
+		return
+	}
+	c.replyHeld = true
+	c.corkLocked(replyHold)
+}
+
+// releaseReply ends holdReply's cork, if any, after the session.
+func (c *corkConn) releaseReply() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.replyHeld {
+		c.replyHeld = false
+		c.uncorkLocked()
+	}
+}
+
+// channelOpened counts a session channel opening: a held reply goes out
+// now, as its confirmation must not wait. channelClosed counts one ending.
+func (c *corkConn) channelOpened() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.channels++
+	if c.replyHeld {
+		c.openLocked()
+	}
+}
+
+func (c *corkConn) channelClosed() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.channels--
+}
+
+// sessionChannel is the server's session channel handler: charmbracelet/ssh's,
+// with the connection's channels counted for holdReply.
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+	c, _ := ctx.Value(corkKey{}).(*corkConn)
+	c.channelOpened()
+	defer c.channelClosed()
+	ssh.DefaultSessionHandler(srv, conn, ch, ctx)
+}
+
+// sessionRequest is the server's SessionRequestCallback, called before an
+// exec, shell or subsystem request is answered: a one-shot post with its
+// text on the line holds the answer (holdReply). It refuses nothing.
+func (s *Server) sessionRequest(sess ssh.Session, kind string) bool {
+	if kind == "exec" && postWithText(sess.RawCommand()) {
+		corkOf(sess).holdReply()
+	}
+	return true
+}
+
+// postWithText reports whether raw is `post [--id ID] ROOM TEXT` with a
+// TEXT on the line (not "-", which reads stdin).
+func postWithText(raw string) bool {
+	if len(raw) > MaxCommandLine {
+		return false
+	}
+	l := cmdLine{raw}
+	if w, _ := l.next(); w != "post" {
+		return false
+	}
+	if _, ok := quickID(&l); !ok {
+		return false
+	}
+	if _, ok := l.next(); !ok {
+		return false
+	}
+	t := strings.Trim(l.text(), " \t\r\n")
+	return t != "" && t != "-"
 }
 
 // flushLocked writes the held bytes. A failed write closes the

@@ -50,6 +50,7 @@ func failCode(s ssh.Session, code int, format string, args ...any) {
 func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		s.enter("logging")
+		defer corkOf(sess).releaseReply() // last: after the exit status (cork.go)
 		start := time.Now()
 		sess = cachePty(sess)
 		_, _, pty := sess.Pty()

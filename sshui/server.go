@@ -78,6 +78,13 @@ func New(cfg Config, b api.Backend) (*Server, error) {
 	}
 	s.srv.PtyHandler = s.ptyRequest // no write-copying emulation (middleware.go)
 	s.srv.ConnCallback = s.wrapConn // writes a session may send as one (cork.go)
+	// A one-shot post's exec reply goes out with its output (cork.go).
+	s.srv.SessionRequestCallback = s.sessionRequest
+	s.srv.ChannelHandlers = map[string]ssh.ChannelHandler{}
+	for k, v := range ssh.DefaultChannelHandlers {
+		s.srv.ChannelHandlers[k] = v
+	}
+	s.srv.ChannelHandlers["session"] = s.sessionChannel
 	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
 		return &gossh.ServerConfig{MaxAuthTries: 6}
 	}
