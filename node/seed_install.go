@@ -180,6 +180,10 @@ const seedSlack = 65536
 // writer at a time.
 const seedBatchBytes = 1 << 20
 
+// seedLowWater is how many bytes wait on the transfer's socket before its
+// receiver is woken (peer.Stream.SetReadLowWater; its read buffer's size).
+const seedLowWater = 256 << 10
+
 // seedFrom copies a peer's log into a staging directory and installs it.
 func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) error {
 	nodeDir := o.Config.NodeDir(o.ID)
@@ -196,6 +200,11 @@ func seedFrom(ctx context.Context, o Options, d peer.StreamDial, walDir string) 
 		return err
 	}
 	defer s.Close()
+	// The sender only sends, then closes: the receiver may be woken once
+	// per seedLowWater bytes instead of per TLS record.
+	if err := s.SetReadLowWater(seedLowWater); err != nil {
+		o.Logger.Debug("seed: no low-water mark on the stream", "err", err)
+	}
 	// The copy runs at low priority (the receiver and the WAL writer): this
 	// node serves nothing yet, and on a shared machine the others' posts
 	// come first.

@@ -6,11 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/syncnet/syncnet/node/certs"
@@ -95,6 +97,34 @@ func (s *Stream) RecvShared() (uint8, []byte, error) {
 
 // SetTimeout sets how long Recv waits for a frame (default 30s).
 func (s *Stream) SetTimeout(d time.Duration) { s.timeout = d }
+
+// SetReadLowWater has the kernel wake this end's reader only once n bytes
+// wait on the socket (or the other end closed it) rather than as each TLS
+// record of 16 KiB arrives: a bulk receiver then parks and wakes once per n
+// bytes, not per record, and each wakeup of a goroutine locked to its
+// thread (node/lowprio) is two thread switches. A read still returns what
+// is there, so only a stream whose sender keeps sending, or closes, may
+// set it: its last bytes are delivered when the connection closes. Where
+// the system has no such option it does nothing.
+func (s *Stream) SetReadLowWater(n int) error {
+	c := s.conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = setReadLowWater(fd, n) }); err != nil {
+		return err
+	}
+	return serr
+}
 
 // Close closes the connection.
 func (s *Stream) Close() error { return s.conn.Close() }
