@@ -15,6 +15,7 @@ import (
 	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/node/certs"
 	"github.com/syncnet/syncnet/node/config"
+	"github.com/syncnet/syncnet/node/lowprio"
 	"github.com/syncnet/syncnet/node/peer"
 	"github.com/syncnet/syncnet/node/replica"
 	"github.com/syncnet/syncnet/node/state"
@@ -487,7 +488,13 @@ func (n *Node) process(batch []input) error {
 		if n.opts.inlineSnapshots {
 			n.snaps.write(j, n.now())
 		} else {
-			go n.snaps.write(j, n.now())
+			// Encoding and writing a snapshot is tens of MB when the
+			// exactly-once window is full; at full load it would take a
+			// core from the posts in bursts. At low priority it waits for
+			// an idle moment instead (the next one is not captured before
+			// it ends), and the WAL stays whole meanwhile.
+			now := n.now()
+			lowprio.Go(func() { n.snaps.write(j, now) })
 		}
 	}
 	return n.fatal

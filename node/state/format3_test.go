@@ -107,7 +107,8 @@ func TestRestoreFormat3(t *testing.T) {
 		return out
 	}
 	fnvs := func(s *State) (n int) {
-		for _, it := range s.once.fifo[s.once.head:] {
+		for i := s.once.lo(); i < s.once.base+uint64(s.once.n); i++ {
+			it := s.once.at(i)
 			if it.keyed && it.fnv {
 				n++
 			}

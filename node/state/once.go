@@ -124,10 +124,11 @@ func RequestKey(ev eventlog.Event) (author, id string) {
 // It is a window (see the package doc): a request is remembered until the
 // newest entry time applied (maxTime, a fold of the log: the same on every
 // node) is more than window past the time of the entry that first carried
-// it. Every remembered request and every refusal is an item of fifo, in
-// apply order; index finds a request's item by its key, by sequence number
-// (fifo[0] is number base; see onceIndex). Each new entry time drops items from the front
-// while they are expired: O(1) amortized per entry. Entry times are not
+// it. Every remembered request and every refusal is an item of the fifo, in
+// apply order, kept in chunks of onceChunkLen; index finds a request's item
+// by its key, by sequence number (the first item of chunks[0] is number
+// base; see onceIndex). Each new entry time drops items from the front
+// while they are expired: O(1) amortized per entry, a chunk at a time. Entry times are not
 // monotonic across leaders, so an expired item may wait behind a younger
 // one; every read therefore checks expiry itself (expired), and the fifo
 // only bounds memory.
@@ -139,9 +140,24 @@ type once struct {
 
 	window  int64 // nanoseconds, > 0
 	maxTime int64 // newest entry time applied; math.MinInt64 before any
-	fifo    []onceItem
-	head    int    // fifo[head:] are live
-	base    uint64 // sequence number of fifo[0]
+	chunks  []*onceChunk
+	n       int    // items in chunks, counted from the first of chunks[0]
+	head    int    // items [head, n) are live
+	base    uint64 // sequence number of the first item of chunks[0]
+}
+
+// onceChunkLen is the number of items in a chunk (48 KiB).
+const onceChunkLen = 1024
+
+// onceChunk is a run of consecutive fifo items. Capture shares the chunks
+// with the snapshot image instead of copying them: with a busy window that
+// is millions of items, and the copy stalled the apply goroutine for a
+// quarter of a second per million. An item of a chunk an image holds is
+// changed only in a copy of the chunk (mut); items appended after the
+// capture land past the ones the image reads.
+type onceChunk struct {
+	items  [onceChunkLen]onceItem
+	shared bool // an image holds this chunk; set on the apply goroutine
 }
 
 // onceItem is one request or refusal the table remembers, in apply order.
@@ -167,12 +183,43 @@ func newOnce(window time.Duration) *once {
 
 // expired reports whether an entry at time at is forgotten: the newest
 // entry time is more than the window past it. Holds mu.
-func (t *once) expired(at int64) bool {
-	limit := t.maxTime - t.window
-	if limit > t.maxTime {
+func (t *once) expired(at int64) bool { return expiredAt(t.maxTime, t.window, at) }
+
+func expiredAt(maxTime, window, at int64) bool {
+	limit := maxTime - window
+	if limit > maxTime {
 		return false // maxTime - window underflows: nothing is that old
 	}
 	return at < limit
+}
+
+// at is the item with sequence number seq, to read. Holds mu.
+func (t *once) at(seq uint64) *onceItem {
+	i := seq - t.base
+	return &t.chunks[i/onceChunkLen].items[i%onceChunkLen]
+}
+
+// mut is the item with sequence number seq, to change: its chunk is first
+// copied if an image holds it. Holds mu for writing.
+func (t *once) mut(seq uint64) *onceItem {
+	i := seq - t.base
+	c := t.chunks[i/onceChunkLen]
+	if c.shared {
+		nc := &onceChunk{items: c.items}
+		t.chunks[i/onceChunkLen], c = nc, nc
+	}
+	return &c.items[i%onceChunkLen]
+}
+
+// push appends it to the fifo and returns its sequence number. An image
+// never reads the slot it fills. Holds mu for writing.
+func (t *once) push(it onceItem) uint64 {
+	if t.n == len(t.chunks)*onceChunkLen {
+		t.chunks = append(t.chunks, new(onceChunk))
+	}
+	t.chunks[t.n/onceChunkLen].items[t.n%onceChunkLen] = it
+	t.n++
+	return t.base + uint64(t.n-1)
 }
 
 // item returns the item of a request, or nil. Holds mu.
@@ -181,14 +228,14 @@ func (t *once) item(k requestKey) *onceItem {
 	if !ok {
 		return nil
 	}
-	return &t.fifo[seq-t.base]
+	return t.at(seq)
 }
 
 // lo is the sequence number of the oldest live item. Holds mu.
 func (t *once) lo() uint64 { return t.base + uint64(t.head) }
 
 // keyAt is the key of the item with sequence number seq. Holds mu.
-func (t *once) keyAt(seq uint64) *requestKey { return &t.fifo[seq-t.base].key }
+func (t *once) keyAt(seq uint64) *requestKey { return &t.at(seq).key }
 
 // remember makes the item with sequence number seq the one of request k,
 // in place of an earlier one (which is no longer k's). Holds mu.
@@ -196,7 +243,7 @@ func (t *once) remember(k requestKey, seq uint64) {
 	h := t.index.hash(k)
 	pos, old, ok := t.index.find(k, h, t.lo(), t.keyAt)
 	if ok {
-		t.fifo[old-t.base].keyed = false
+		t.mut(old).keyed = false
 		t.index.slots[pos] = slotOf(h, seq)
 		return
 	}
@@ -220,8 +267,8 @@ func (t *once) admitLocked(k requestKey, keyed bool, at int64) (seen bool) {
 // prune drops expired items from the front of the fifo, with what they
 // remember. Holds mu.
 func (t *once) prune() {
-	for t.head < len(t.fifo) && t.expired(t.fifo[t.head].time) {
-		it := &t.fifo[t.head]
+	for t.head < t.n && t.expired(t.at(t.lo()).time) {
+		it := t.at(t.lo())
 		if it.keyed {
 			h := t.index.hash(it.key)
 			t.index.remove(h, slotOf(h, t.lo()))
@@ -229,13 +276,12 @@ func (t *once) prune() {
 		if it.refused {
 			delete(t.refusals, it.index)
 		}
-		*it = onceItem{}
 		t.head++
-	}
-	if t.head > 64 && t.head > len(t.fifo)/2 {
-		n := copy(t.fifo, t.fifo[t.head:])
-		clear(t.fifo[n:])
-		t.fifo, t.base, t.head = t.fifo[:n], t.base+uint64(t.head), 0
+		if t.head == onceChunkLen { // the first chunk is all dropped
+			t.chunks[0] = nil
+			t.chunks = t.chunks[1:]
+			t.base, t.head, t.n = t.base+onceChunkLen, 0, t.n-onceChunkLen
+		}
 	}
 }
 
@@ -244,13 +290,13 @@ func (t *once) prune() {
 // Holds mu.
 func (t *once) recordLocked(k requestKey, keyed bool, e firstEntry, r *api.Refusal) {
 	if keyed {
-		t.remember(k, t.base+uint64(len(t.fifo)))
+		t.remember(k, t.base+uint64(t.n))
 	}
 	if r != nil {
 		t.refusals[e.index] = refusalEntry{r, e.time}
 		t.refused++
 	}
-	t.fifo = append(t.fifo, onceItem{key: k, index: e.index, time: e.time, digest: e.digest, keyed: keyed, refused: r != nil})
+	t.push(onceItem{key: k, index: e.index, time: e.time, digest: e.digest, keyed: keyed, refused: r != nil})
 }
 
 func (t *once) lookup(author, id string) (Outcome, bool) {

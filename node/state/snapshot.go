@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -86,7 +87,7 @@ var ErrImage = errors.New("state: bad snapshot")
 type Image struct {
 	window, maxTime int64
 	refused         uint64
-	requests        []imageRequest
+	once            onceImage
 
 	owners   map[string]string
 	bans     map[string]eventlog.Moderation
@@ -108,6 +109,41 @@ type roomImage struct {
 	idx   msgIndex // frozen: shares the live index's bytes
 }
 
+// onceImage is the exactly-once table as Capture found it: the fifo's
+// chunks, shared with the live table (onceChunk), the live items [head, n)
+// of them, and the refusals.
+type onceImage struct {
+	chunks   []*onceChunk
+	head, n  int
+	refusals map[uint64]*api.Refusal
+}
+
+// requests yields what a snapshot keeps of the table: every item not
+// expired at Capture that remembers a request or a refusal, in fifo order.
+// It runs on the snapshot writer's goroutine, reading items the live table
+// no longer changes.
+func (im *Image) requests() iter.Seq[imageRequest] {
+	return func(yield func(imageRequest) bool) {
+		o := &im.once
+		for i := o.head; i < o.n; i++ {
+			it := &o.chunks[i/onceChunkLen].items[i%onceChunkLen]
+			if expiredAt(im.maxTime, im.window, it.time) {
+				continue
+			}
+			r := imageRequest{index: it.index, time: it.time}
+			if it.keyed {
+				r.keyed, r.key, r.digest, r.fnv = true, it.key, it.digest, it.fnv
+			}
+			if it.refused {
+				r.refusal = o.refusals[it.index]
+			}
+			if (r.keyed || r.refusal != nil) && !yield(r) {
+				return
+			}
+		}
+	}
+}
+
 type imageRequest struct {
 	key     requestKey
 	index   uint64
@@ -124,25 +160,16 @@ func (s *State) Capture() *Image {
 	im := &Image{}
 
 	t := s.once
-	t.mu.RLock()
+	t.mu.Lock()
 	im.window, im.maxTime, im.refused = t.window, t.maxTime, t.refused
-	im.requests = make([]imageRequest, 0, len(t.fifo)-t.head)
-	for _, it := range t.fifo[t.head:] {
-		if t.expired(it.time) {
-			continue
-		}
-		r := imageRequest{index: it.index, time: it.time}
-		if it.keyed {
-			r.keyed, r.key, r.digest, r.fnv = true, it.key, it.digest, it.fnv
-		}
-		if it.refused {
-			r.refusal = t.refusals[it.index].r
-		}
-		if r.keyed || r.refusal != nil {
-			im.requests = append(im.requests, r)
-		}
+	im.once = onceImage{chunks: slices.Clone(t.chunks), head: t.head, n: t.n, refusals: make(map[uint64]*api.Refusal)}
+	for _, c := range t.chunks {
+		c.shared = true
 	}
-	t.mu.RUnlock()
+	for i, r := range t.refusals {
+		im.once.refusals[i] = r.r
+	}
+	t.mu.Unlock()
 
 	s.Identity.mu.RLock()
 	im.owners = maps.Clone(s.Identity.owner)
@@ -207,7 +234,7 @@ func (im *Image) Encode() ([]byte, error) {
 			return nil, err
 		}
 	}
-	size := 4096 + 64*len(im.requests) + 48*(len(im.owners)+len(im.bans)+len(im.presence)+len(im.members))
+	size := 4096 + 64*(im.once.n-im.once.head) + 48*(len(im.owners)+len(im.bans)+len(im.presence)+len(im.members))
 	for _, r := range im.rooms {
 		size += 64 + len(r.topic) + 24*r.idx.chunks() + r.idx.count()*2
 	}
@@ -280,7 +307,7 @@ func (im *Image) Encode() ([]byte, error) {
 		}
 	}
 	var re encoder
-	for _, r := range im.requests {
+	for r := range im.requests() {
 		b = e.msg(b, 13, func(m []byte) []byte {
 			if r.keyed {
 				m = protowire.AppendTag(m, 1, protowire.BytesType)
@@ -867,9 +894,9 @@ func (d *restorer) request(b []byte) error {
 		}
 		t.refusals[r.index] = refusalEntry{r: r.refusal, time: r.time}
 	}
-	t.fifo = append(t.fifo, onceItem{key: r.key, index: r.index, time: r.time, digest: r.digest, fnv: r.fnv, keyed: r.keyed, refused: r.refusal != nil})
+	seq := t.push(onceItem{key: r.key, index: r.index, time: r.time, digest: r.digest, fnv: r.fnv, keyed: r.keyed, refused: r.refusal != nil})
 	if r.keyed {
-		t.remember(r.key, t.base+uint64(len(t.fifo)-1)) // after the append: the index reads the key from the item
+		t.remember(r.key, seq) // after the push: the index reads the key from the item
 	}
 	return nil
 }
