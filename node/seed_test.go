@@ -510,25 +510,30 @@ func TestSeedSenderTrustsOnlyProvenEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		off := 0
-		for s := first; ; s++ {
+		for s := first; s < seq; s++ {
 			size, k := binary.Uvarint(data[off:])
-			if s == seq {
-				off += k
-				rec := data[off : off+int(size)]
-				orig := append([]byte(nil), rec...)
-				change(rec)
-				if err := os.WriteFile(path, data, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return func() {
-					copy(rec, orig)
-					if err := os.WriteFile(path, data, 0o600); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
 			off += k + int(size)
 		}
+		size, k := binary.Uvarint(data[off:])
+		off += k
+		rec := data[off : off+int(size)]
+		orig := append([]byte(nil), rec...)
+		change(rec)
+		// Written in place: the node may append to the same file.
+		put := func(b []byte) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteAt(b, int64(off))
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(rec)
+		return func() { put(orig) }
 	}
 	// forged: the record sealed again with one letter of its text
 	// changed (a valid CRC, the same length and chain position).
