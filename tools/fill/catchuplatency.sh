@@ -11,7 +11,7 @@
 # process used and node1's and node2's fsync and commit-latency histograms;
 # PULSE=S stops and continues node3 every S seconds while it copies, and
 # compares the posts made while it copied with those made while it was
-# stopped (benchlib.sh, pulse).
+# stopped (benchlib.sh, pulse). NODE3_DIR=DIR: see below.
 set -u
 N=${N:-1000000}
 BIN=${1:-bin/syncnet}
@@ -42,6 +42,9 @@ profile_begin node1 node2 node3
 echo "idle: $(bash $HERE/postlatency.sh $SSH1 300 idle)"
 profile_end node1 node2 node3 | sed 's/^/  idle /'
 kill -KILL $(cat $B/node3.pid); sleep 0.5; rm -rf $B/data/node3
+# NODE3_DIR=DIR puts the wiped node's data directory in DIR (a tmpfs such
+# as /dev/shm/x): the copy then costs the others CPU but no disk writes.
+[ -n "${NODE3_DIR:-}" ] && { rm -rf "$NODE3_DIR"; mkdir -p "$NODE3_DIR"; ln -s "$NODE3_DIR" $B/data/node3; }
 s1=$(grep -c 'to=suspected' $B/node1.log $B/node2.log | awk -F: '{s+=$2} END {print s}')
 # Posts go on from just before node3 starts until it is promoted; only
 # those started in that window count.
