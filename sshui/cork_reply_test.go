@@ -68,3 +68,49 @@ func TestHoldReply(t *testing.T) {
 		t.Fatalf("corks %d, channels %d after everything ended", c.corks, c.channels)
 	}
 }
+
+// A reply held past its time goes out then; the post's last lines, corked
+// after that, still go out together in one write.
+func TestHeldReplyExpires(t *testing.T) {
+	w := &writeLog{}
+	c := &corkConn{Conn: w}
+	c.channelOpened()
+	c.holdReply()
+	_, _ = c.Write([]byte("reply"))
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	c.expire(gen) // as the timer would after replyHold
+	if got := w.got(); len(got) != 1 || string(got[0]) != "reply" {
+		t.Fatalf("writes %q after the hold's time, want the reply", got)
+	}
+	c.cork() // the post's finish
+	_, _ = c.Write([]byte("out"))
+	_, _ = c.Write([]byte("exit"))
+	c.uncork()
+	c.releaseReply() // nothing held any more
+	if got := w.got(); len(got) != 2 || string(got[1]) != "outexit" {
+		t.Fatalf("writes %q, want reply, then outexit as one", got)
+	}
+
+	// The hold's time is up while the post's own cork is on: the reply and
+	// what was held go out, the rest of the post's lines still as one.
+	c.holdReply()
+	_, _ = c.Write([]byte("r2"))
+	c.cork()
+	_, _ = c.Write([]byte("o2"))
+	c.mu.Lock()
+	gen = c.gen
+	c.mu.Unlock()
+	c.expire(gen)
+	_, _ = c.Write([]byte("e2"))
+	_, _ = c.Write([]byte("x2"))
+	c.uncork()
+	c.releaseReply()
+	if got := w.got(); len(got) != 4 || string(got[2]) != "r2o2" || string(got[3]) != "e2x2" {
+		t.Fatalf("writes %q, want ..., r2o2, e2x2", got)
+	}
+	if c.corks != 0 || c.replyHeld || c.timer != nil {
+		t.Fatalf("corks %d, reply held %v, timer %v at the end", c.corks, c.replyHeld, c.timer != nil)
+	}
+}
