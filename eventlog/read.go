@@ -43,12 +43,8 @@ func (l *Log) ReadRecords(from, to uint64, fn func(seq uint64, rec []byte) error
 // seed_serve.go reads only those this way). fn gets each record as
 // stored, valid only during the call.
 func (l *Log) ReadRecordsUnchained(from, to uint64, fn func(seq uint64, rec []byte) error) error {
-	first, last, _, err := l.bounds()
-	if err != nil {
+	if _, _, err := l.rangeBounds(from, to); err != nil {
 		return err
-	}
-	if from == 0 || from < first || to > last || from > to {
-		return fmt.Errorf("%w: %d..%d (log holds %d..%d)", ErrNotFound, from, to, first, last)
 	}
 	c := l.newCursor()
 	defer c.release()
@@ -71,14 +67,24 @@ func (l *Log) ReadRecordsUnchained(from, to uint64, fn func(seq uint64, rec []by
 	return nil
 }
 
-// readRange is ReadRange of the stored records with their chain hashes.
-func (l *Log) readRange(from, to uint64, fn func(seq uint64, rec []byte, h Hash) error) error {
+// rangeBounds returns the log's last record and head hash, or an error
+// wrapping ErrNotFound unless every record of from..to is in the log.
+func (l *Log) rangeBounds(from, to uint64) (last uint64, head Hash, err error) {
 	first, last, head, err := l.bounds()
 	if err != nil {
-		return err
+		return 0, Hash{}, err
 	}
 	if from == 0 || from < first || to > last || from > to {
-		return fmt.Errorf("%w: %d..%d (log holds %d..%d)", ErrNotFound, from, to, first, last)
+		return 0, Hash{}, fmt.Errorf("%w: %d..%d (log holds %d..%d)", ErrNotFound, from, to, first, last)
+	}
+	return last, head, nil
+}
+
+// readRange is ReadRange of the stored records with their chain hashes.
+func (l *Log) readRange(from, to uint64, fn func(seq uint64, rec []byte, h Hash) error) error {
+	last, head, err := l.rangeBounds(from, to)
+	if err != nil {
+		return err
 	}
 	c := l.newCursor()
 	defer c.release()
