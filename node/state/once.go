@@ -267,8 +267,11 @@ func (t *once) admitLocked(k requestKey, keyed bool, at int64) (seen bool) {
 // prune drops expired items from the front of the fifo, with what they
 // remember. Holds mu.
 func (t *once) prune() {
-	for t.head < t.n && t.expired(t.at(t.lo()).time) {
+	for t.head < t.n {
 		it := t.at(t.lo())
+		if !t.expired(it.time) {
+			break
+		}
 		if it.keyed {
 			h := t.index.hash(it.key)
 			t.index.remove(h, slotOf(h, t.lo()))
