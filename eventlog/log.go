@@ -102,7 +102,12 @@ type Log struct {
 
 	reqs    chan *request
 	closing chan struct{}
-	stopped chan struct{}
+
+	amu       sync.Mutex    // guards async and aclosed
+	async     []*request    // AppendAsync's queue, in call order
+	aclosed   bool          // Close began: AppendAsync refuses
+	asyncWake chan struct{} // a request joined async (capacity 1)
+	stopped   chan struct{}
 
 	ix *segIndex // sparse offset index of the segment files; readers pread through it
 
@@ -176,7 +181,7 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		opts.Logf("eventlog: repaired %s", st.torn)
 	}
 	l := &Log{dir: dir, opts: opts, lock: lock,
-		reqs: make(chan *request), closing: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: make(chan *request), closing: make(chan struct{}), stopped: make(chan struct{}), asyncWake: make(chan struct{}, 1),
 		first: st.first, last: st.last, head: st.head}
 	if opts.Trust != nil {
 		l.verified = st.segs[st.start].first
@@ -324,8 +329,14 @@ func (l *Log) Close() error {
 		l.mu.Lock()
 		l.closed = true
 		l.mu.Unlock()
+		l.amu.Lock()
+		l.aclosed = true
+		l.amu.Unlock()
 		close(l.closing)
 		<-l.stopped
+		for _, r := range l.takeAsync() { // queued, never written
+			r.answer(ErrClosed)
+		}
 		err := l.tail.close()
 		if err != nil && l.Err() == nil {
 			l.closeErr = fmt.Errorf("eventlog: close %s: %w", l.dir, err)

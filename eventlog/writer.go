@@ -23,6 +23,8 @@ type request struct {
 	last  uint64
 	err   error
 	done  chan struct{}
+	// cb, for AppendAsync: called instead of signalling done.
+	cb func(first, last uint64, err error)
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
@@ -65,9 +67,87 @@ func (l *Log) Append(ctx context.Context, evs ...Event) (firstSeq, lastSeq uint6
 	return firstSeq, lastSeq, nil
 }
 
+// AppendAsync queues evs to be written like Append's and returns at once,
+// without waiting for the disk: the caller goes on while the group commit
+// is written and fsynced. done runs on the writer goroutine when they are
+// durable (err nil, with their sequence numbers) or failed, for each call in
+// the order of the calls; it must be quick (the next commit waits for it).
+// Requests of concurrent Appends may be written between two AppendAsync
+// requests, never inside one. An error returned here means nothing was
+// queued and done will not run.
+func (l *Log) AppendAsync(evs []Event, done func(first, last uint64, err error)) error {
+	if len(evs) == 0 {
+		return errors.New("eventlog: Append of no events")
+	}
+	r := requestPool.Get().(*request)
+	if err := r.encode(evs); err != nil {
+		r.release()
+		return err
+	}
+	if err := l.Err(); err != nil {
+		r.release()
+		return err
+	}
+	r.cb = done
+	l.amu.Lock()
+	if l.aclosed {
+		l.amu.Unlock()
+		r.release()
+		return ErrClosed
+	}
+	l.async = append(l.async, r)
+	l.amu.Unlock()
+	select {
+	case l.asyncWake <- struct{}{}:
+	default: // the writer has been woken already
+	}
+	return nil
+}
+
+// popAsync takes the oldest AppendAsync request, if any.
+func (l *Log) popAsync() *request {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	if len(l.async) == 0 {
+		return nil
+	}
+	r := l.async[0]
+	l.async[0] = nil
+	l.async = l.async[1:]
+	if len(l.async) == 0 {
+		l.async = l.async[:0:0] // let the backing array go
+	}
+	return r
+}
+
+// takeAsync empties the AppendAsync queue (Close, after the writer stopped).
+func (l *Log) takeAsync() []*request {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	rs := l.async
+	l.async = nil
+	return rs
+}
+
+// answer tells r's caller the outcome of its commit: its AppendAsync
+// callback, or the Append waiting on done.
+func (r *request) answer(err error) {
+	if r.cb == nil {
+		r.err = err
+		r.done <- struct{}{}
+		return
+	}
+	cb, first, last := r.cb, r.first, r.last
+	if err != nil {
+		first, last = 0, 0
+	}
+	r.release()
+	cb(first, last, err)
+}
+
 func (r *request) release() {
 	r.buf, r.ends, r.kinds = r.buf[:0], r.ends[:0], r.kinds[:0]
-	r.err = nil
+	r.err, r.cb = nil, nil
 	if cap(r.buf) > 1<<20 {
 		r.buf = nil // do not let one huge append pin memory in the pool
 	}
@@ -139,8 +219,13 @@ func (l *Log) run() {
 		first := carry
 		carry = nil
 		if first == nil {
+			first = l.popAsync()
+		}
+		if first == nil {
 			select {
 			case first = <-l.reqs:
+			case <-l.asyncWake:
+				continue
 			case <-l.closing:
 				return
 			}
@@ -178,6 +263,14 @@ func (l *Log) run() {
 // a request that did not fit, to start the next batch with.
 func (l *Log) drain(batch *[]*request, count, size *int) (carry *request) {
 	for *count < l.opts.MaxBatchCount && *size < l.opts.MaxBatchBytes {
+		if r := l.popAsync(); r != nil {
+			if *count+len(r.kinds) > l.opts.MaxBatchCount || *size+len(r.buf) > l.opts.MaxBatchBytes {
+				return r
+			}
+			*batch = append(*batch, r)
+			*count, *size = *count+len(r.kinds), *size+len(r.buf)
+			continue
+		}
 		select {
 		case r := <-l.reqs:
 			if *count+len(r.kinds) > l.opts.MaxBatchCount || *size+len(r.buf) > l.opts.MaxBatchBytes {
@@ -196,8 +289,7 @@ func (l *Log) drain(batch *[]*request, count, size *int) (carry *request) {
 func (l *Log) commit(batch []*request) {
 	err := l.write(batch)
 	for _, r := range batch {
-		r.err = err
-		r.done <- struct{}{}
+		r.answer(err)
 	}
 }
 

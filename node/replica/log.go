@@ -3,11 +3,13 @@ package replica
 import "fmt"
 
 // memLog is the replica's view of its log: entries after a snapshot base
-// (the compaction point), the prefix known durable (stable), commit and
-// apply positions, and the pending disk work (a discard record, an
-// installed snapshot) for the next Ready. Invariant: snapIndex <= applied
-// <= committed <= lastIndex() and committed <= stable once handed out (see
-// Ready). With storage, indexes 1..snapIndex are read from it (they are
+// (the compaction point), the prefix handed to disk (handed) and the part
+// of it known durable (stable), commit and apply positions, and the pending
+// disk work (a discard record, an installed snapshot) for the next Ready.
+// Invariant: snapIndex <= applied <= committed <= lastIndex(), stable <=
+// handed <= lastIndex(). Committed entries may be ahead of stable: they are
+// durable on a majority (a follower may apply what its own disk is still
+// writing). With storage, indexes 1..snapIndex are read from it (they are
 // committed and durable); err is its first failure.
 type memLog struct {
 	snapIndex, snapTerm uint64
@@ -15,7 +17,8 @@ type memLog struct {
 	storage             Storage // nil: indexes below snapIndex are gone
 	err                 error   // first storage failure (sticky)
 	dead                int     // compacted slots before ents[0] in its backing array (see compact)
-	stable              uint64  // highest index durable on disk
+	handed              uint64  // highest index returned in a Ready's Entries (being written, or written)
+	stable              uint64  // highest index known durable on disk (StableTo)
 	committed           uint64
 	applied             uint64
 
@@ -34,7 +37,7 @@ func newMemLog(st State, storage Storage) (*memLog, error) {
 			return nil, fmt.Errorf("replica: recovered log terms decrease at index %d", e.Index)
 		}
 	}
-	l.stable = l.lastIndex()
+	l.stable, l.handed = l.lastIndex(), l.lastIndex()
 	l.committed = max(st.HardState.Commit, l.snapIndex)
 	if l.committed > l.lastIndex() {
 		return nil, fmt.Errorf("replica: recovered commit %d beyond last index %d", l.committed, l.lastIndex())
@@ -102,17 +105,19 @@ func (l *memLog) entries(lo, hi, prevTerm uint64, maxCount, maxBytes int) ([]Ent
 }
 
 // truncateFrom drops entries >= i (i > committed is the caller's duty). If
-// any dropped entry was durable, a discard record is queued.
+// any dropped entry was handed to disk (durable, or still being written), a
+// discard record is queued: it is written after them.
 func (l *memLog) truncateFrom(i uint64) {
 	if i <= l.committed {
 		panic(fmt.Sprintf("replica: truncating committed entry %d (commit %d)", i, l.committed))
 	}
 	l.truncatedAt = i
-	if i <= l.stable {
+	if i <= l.handed {
 		if l.pendingDiscard == 0 || i < l.pendingDiscard {
 			l.pendingDiscard = i
 		}
-		l.stable = i - 1
+		l.handed = i - 1
+		l.stable = min(l.stable, i-1)
 	}
 	// Copy so that slices handed out earlier (messages, Ready) stay intact.
 	l.ents, l.dead = append([]Entry(nil), l.ents[:i-l.snapIndex-1]...), 0
@@ -286,10 +291,10 @@ func (l *memLog) commitTo(i uint64) {
 
 // unstable returns the entries not yet handed to disk.
 func (l *memLog) unstable() []Entry {
-	if l.stable >= l.lastIndex() {
+	if l.handed >= l.lastIndex() {
 		return nil
 	}
-	return l.slice(l.stable+1, l.lastIndex()+1, len(l.ents), 1<<62)
+	return l.slice(l.handed+1, l.lastIndex()+1, len(l.ents), 1<<62)
 }
 
 // nextCommitted returns committed entries not yet applied, capped.
@@ -304,7 +309,7 @@ func (l *memLog) nextCommitted(maxCount int) []Entry {
 func (l *memLog) restore(s Snapshot) {
 	l.snapIndex, l.snapTerm = s.Index, s.Term
 	l.ents, l.dead = nil, 0
-	l.stable, l.committed, l.applied = s.Index, s.Index, s.Index
+	l.stable, l.handed, l.committed, l.applied = s.Index, s.Index, s.Index, s.Index
 	l.pendingDiscard = 0 // the snapshot record supersedes the whole disk log
 	snap := s
 	l.pendingSnap = &snap

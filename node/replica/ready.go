@@ -81,7 +81,7 @@ func (r *Replica) HasReady() bool {
 	if r.readyOut {
 		return false
 	}
-	return r.pendingBcast || len(r.msgs) > 0 || r.log.stable < r.log.lastIndex() ||
+	return r.pendingBcast || len(r.msgs) > 0 || r.log.handed < r.log.lastIndex() ||
 		r.log.pendingDiscard != 0 || r.log.pendingSnap != nil ||
 		r.log.applied < r.log.committed || r.softState() != r.prevSoft ||
 		(HardState{Term: r.term, Commit: r.log.committed}) != r.prevHard
@@ -113,8 +113,23 @@ func (r *Replica) Ready() Ready {
 
 // Advance tells the replica that rd was handled: Entries are durable,
 // Messages sent, CommittedEntries applied. A leader now counts its own
-// newly durable entries toward commit.
+// newly durable entries toward commit. It is Accept followed by StableTo
+// of rd's last entry, for a caller that writes synchronously.
 func (r *Replica) Advance(rd Ready) {
+	r.Accept(rd)
+	if n := len(rd.Entries); n > 0 {
+		r.StableTo(rd.Entries[n-1].Index, rd.Entries[n-1].Term)
+	}
+}
+
+// Accept tells the replica that rd was taken: its records are queued for
+// the disk in order (they may still be being written), the messages that
+// need no durability sent and the others held, CommittedEntries applied.
+// The replica may be stepped again and the next Ready taken at once; a
+// leader counts rd's Entries toward commit only after StableTo. The caller
+// must still send rd's acks (MsgAppResp) only once everything queued up to
+// and including rd's records is durable — an ack claims the follower's disk.
+func (r *Replica) Accept(rd Ready) {
 	if !r.readyOut {
 		panic(fmt.Sprintf("replica %s: Advance without Ready", r.cfg.ID))
 	}
@@ -124,12 +139,25 @@ func (r *Replica) Advance(rd Ready) {
 		r.prevHard = *rd.HardState
 	}
 	if n := len(rd.Entries); n > 0 {
-		r.log.stable = max(r.log.stable, rd.Entries[n-1].Index)
+		r.log.handed = max(r.log.handed, rd.Entries[n-1].Index)
 	}
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.applied = max(r.log.applied, rd.CommittedEntries[n-1].Index)
 	}
-	if r.role == Leader && len(rd.Entries) > 0 && r.maybeCommit() {
+}
+
+// StableTo tells the replica that its entries up to index, the last of
+// which has term, are durable (the write of an accepted Ready completed,
+// and every write queued before it). It is ignored when the log no longer
+// holds that entry (a discard voided it meanwhile: a later write's StableTo
+// covers what replaced it). A leader then counts them toward commit.
+func (r *Replica) StableTo(index, term uint64) {
+	r.assertIdle("StableTo")
+	if index <= r.log.stable || index > r.log.handed || !r.log.matchTerm(index, term) {
+		return
+	}
+	r.log.stable = index
+	if r.role == Leader && r.maybeCommit() {
 		r.bcastAppend()
 	}
 }
