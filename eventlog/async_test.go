@@ -2,8 +2,8 @@ package eventlog
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 )

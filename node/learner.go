@@ -1,13 +1,13 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/replica"
 )
 
 // A node whose data directory was lost (docs/ARCHITECTURE.md, "A lost data
@@ -135,8 +135,11 @@ func (n *Node) afterPromotion() error {
 		// it. A TermStarted of term 0 changes no fold.
 		n.freshPromotion = false
 		ev := eventlog.Event{Header: eventlog.Header{Origin: n.id, Time: n.now().UnixNano()}, Body: &eventlog.TermStarted{}}
-		if _, _, err := n.wal.Append(context.Background(), ev); err != nil {
-			return fmt.Errorf("persist to WAL: %w", err)
+		// Queued after everything this node wrote so far; its first vote
+		// is queued after it and leaves only once it is durable.
+		n.makeRoom()
+		if _, err := n.queueWrite([]eventlog.Event{ev}, replica.Entry{}); err != nil {
+			return err
 		}
 	}
 	if err := os.Remove(n.markerPath()); err != nil && !errors.Is(err, os.ErrNotExist) {

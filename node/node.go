@@ -57,6 +57,9 @@ type Options struct {
 	// memoryEntries overrides how many applied entries the replica keeps
 	// in memory (the cluster simulation uses a handful).
 	memoryEntries int
+	// writesInFlight, when > 0, lowers maxWritesInFlight (the simulation
+	// makes the driver wait for its disk this way).
+	writesInFlight int
 	// PostRate is each user's allowance of posts and direct messages per
 	// second for the whole cluster, enforced by the leader (0: the
 	// config's limits.post_rate; negative: no limit). PostBurst is how
@@ -165,6 +168,16 @@ type Node struct {
 	// fatal, once set, stops the driver after the current batch: this node
 	// can never make progress (it cannot apply a committed entry).
 	fatal error
+	// The WAL writes in flight (persist.go): the queue, how many were
+	// queued and completed, the marks of the last completed one, the
+	// messages waiting for one, and the first write error.
+	walq         walQueue
+	durableC     <-chan *walWrite // production: completions, into the loop
+	writesQueued uint64
+	writesDone   uint64
+	durable      durableMarks
+	held         []heldSends
+	walErr       error
 	// received holds the entries checkEntries decoded in this batch, so the
 	// Ready that persists them does not decode them again; cleared after
 	// every batch.
@@ -393,6 +406,7 @@ type input struct {
 	ring    ring.Message
 	frame   peer.Frame
 	prop    *proposal
+	write   *walWrite
 	arrived []string // a tick: members heard since the last (ringwire.go)
 }
 
@@ -403,12 +417,14 @@ const (
 	inputRing
 	inputFrame
 	inputProposal
+	inputDurable // a WAL write completed (persist.go)
 )
 
 func tickInput() input                { return input{kind: inputTick} }
 func ringInput(m ring.Message) input  { return input{kind: inputRing, ring: m} }
 func frameInput(f peer.Frame) input   { return input{kind: inputFrame, frame: f} }
 func proposalInput(p *proposal) input { return input{kind: inputProposal, prop: p} }
+func durableInput(w *walWrite) input  { return input{kind: inputDurable, write: w} }
 
 // loop is the one goroutine that owns the ring core and the replica core. It
 // waits for one input, takes everything else already queued (up to
@@ -432,6 +448,8 @@ func (n *Node) loop(ctx context.Context) error {
 			batch = append(batch, frameInput(f))
 		case p := <-n.proposeC:
 			batch = append(batch, proposalInput(p))
+		case w := <-n.durableC:
+			batch = append(batch, durableInput(w))
 		}
 		batch = n.drainInputs(batch)
 		err := n.process(batch)
@@ -457,6 +475,8 @@ func (n *Node) drainInputs(batch []input) []input {
 			batch = append(batch, frameInput(f))
 		case p := <-n.proposeC:
 			batch = append(batch, proposalInput(p))
+		case w := <-n.durableC:
+			batch = append(batch, durableInput(w))
 		default:
 			return batch
 		}
@@ -543,6 +563,8 @@ func (n *Node) step(in *input) {
 		n.handleFrame(in.frame)
 	case inputProposal:
 		n.handlePropose(in.prop)
+	case inputDurable:
+		n.onDurable(in.write)
 	}
 	// The log may have gained or lost a membership entry: the cores hold
 	// the latest before anything else is stepped (membership.go).

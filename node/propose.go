@@ -398,6 +398,9 @@ func (n *Node) shutdown() {
 			}
 		}
 	}
+	if err := n.flushWrites(); err != nil {
+		n.log.Warn("finish the WAL writes at shutdown", "err", err)
+	}
 	err := errors.New("node shutting down")
 	for p := range n.pending {
 		n.finish(p, result{err: err})

@@ -2,7 +2,7 @@ package node
 
 import (
 	"bytes"
-	"context"
+	"cmp"
 	"fmt"
 	"maps"
 	"time"
@@ -21,10 +21,15 @@ const maxReadyRounds = 8
 // the leader anyway, the record only saves re-work after a restart.
 const commitRecordEvery = 100 * time.Millisecond
 
-// handleReady drains both cores in the order every Ready demands: persist
-// (one WAL append, one fsync), send, apply, advance.
+// handleReady drains both cores in the order every Ready demands: send
+// what needs no disk, apply, queue the records (one WAL write, one fsync,
+// not waited for), hold what needs them durable, accept.
 func (n *Node) handleReady() error {
 	for round := 0; round < maxReadyRounds && (n.ring.HasReady() || n.replication.HasReady()); round++ {
+		if n.walErr != nil {
+			return n.walErr
+		}
+		n.makeRoom()
 		var ringReady ring.Ready
 		var replReady replica.Ready
 		hasRing, hasRep := n.ring.HasReady(), n.replication.HasReady()
@@ -37,40 +42,47 @@ func (n *Node) handleReady() error {
 		// A term is durable once either core's record of it is on disk
 		// (recovery takes the largest); read this before the records below
 		// move the marks.
-		termDurable := replReady.HardState == nil || replReady.HardState.Term <= max(n.replicaTermOnDisk, n.electionOnDisk.Term)
+		termDurable := replReady.HardState == nil || n.durable.termDurable(replReady.HardState.Term)
 		recs := n.ringRecords(ringReady)
 		recs = append(recs, n.replicaRecords(replReady)...)
-		// Appends may leave while our own fsync runs (Raft §10.2.1): they
-		// claim nothing about our disk, since a leader counts its own copy
-		// only after Advance confirms it durable. Acks claim durable entries
-		// and wait. Committed entries are on a majority's disks already, so
-		// they are applied now too. This takes one fsync off every commit's
-		// critical path.
+		// Appends may leave before our own write is durable (Raft
+		// §10.2.1): they claim nothing about our disk, since a leader
+		// counts its own copy only after StableTo. Acks claim durable
+		// entries and wait. Committed entries are on a majority's disks
+		// already, so they are applied now too.
 		early, late := splitMessages(replReady.Messages, termDurable)
 		n.sendReplica(early)
 		n.applyCommitted(replReady.CommittedEntries)
+		// What waits for the disk waits for this pass's write, or, when
+		// the pass wrote nothing, for every write queued so far (an ack
+		// may claim entries an earlier pass queued).
+		seq := n.writesQueued
 		if len(recs) > 0 {
-			first, _, err := n.wal.Append(context.Background(), recs...)
-			if err != nil {
-				// The log is poisoned: nothing more can be acknowledged (I4).
-				return fmt.Errorf("persist to WAL: %w", err)
+			var last replica.Entry
+			if k := len(replReady.Entries); k > 0 {
+				last = replReady.Entries[k-1]
 			}
-			n.indexRecords(first, recs)
+			var err error
+			if seq, err = n.queueWrite(recs, last); err != nil {
+				return err
+			}
 		}
-		n.sendRing(ringReady.Messages)
-		n.sendReplica(late)
+		n.hold(seq, ringReady.Messages, late)
 		n.applyRing(ringReady)
 		if hasRing {
 			n.ring.Advance(ringReady)
 		}
 		if hasRep {
-			n.replication.Advance(replReady)
+			n.replication.Accept(replReady)
 			if replReady.SoftState != nil {
 				n.replicaLeader = replReady.SoftState.Lead
 			}
 		}
 		n.followRing()
 		n.publishView()
+	}
+	if n.walErr != nil {
+		return n.walErr
 	}
 	return n.recordCommitIfIdle()
 }
@@ -105,17 +117,19 @@ func (n *Node) recordCommitIfIdle() error {
 	return n.recordCommit(c)
 }
 
-// recordCommit appends a CommittedUpTo record for commit c on its own. Every
-// entry up to c is durable here already (the replica has no Ready pending).
+// recordCommit queues a CommittedUpTo record for commit c on its own. Every
+// entry up to c is queued before it (the replica has no Ready pending).
 func (n *Node) recordCommit(c uint64) error {
+	n.makeRoom()
+	if n.walErr != nil {
+		return n.walErr
+	}
 	now := n.now()
 	ev := eventlog.Event{Header: eventlog.Header{Origin: n.id, Time: now.UnixNano(), Term: n.replicaTermOnDisk},
 		Body: &eventlog.CommittedUpTo{Index: c}}
-	if _, _, err := n.wal.Append(context.Background(), ev); err != nil {
-		return fmt.Errorf("persist to WAL: %w", err)
-	}
 	n.commitRecorded, n.commitRecordAt = c, now
-	return nil
+	_, err := n.queueWrite([]eventlog.Event{ev}, replica.Entry{})
+	return err
 }
 
 // followRing makes the replica follow the election's outcome: the ring
@@ -165,7 +179,14 @@ func (n *Node) ringRecords(rd ring.Ready) []eventlog.Event {
 		if hs.Leader != "" && (hs.Leader != prev.Leader || hs.Term != prev.Term) {
 			out = append(out, eventlog.Event{Header: h, Body: &eventlog.LeaderElected{Term: hs.Term, Leader: hs.Leader}})
 		}
-		n.electionOnDisk = *hs
+		// What recovery will read: a vote or a leader recorded in this
+		// term is never taken back by a later record of the same term.
+		on := *hs
+		if on.Term == prev.Term {
+			on.Vote = cmp.Or(on.Vote, prev.Vote)
+			on.Leader = cmp.Or(on.Leader, prev.Leader)
+		}
+		n.electionOnDisk = on
 	}
 	for _, c := range rd.MemberChanges {
 		var b eventlog.Body

@@ -140,6 +140,8 @@ func (n *Node) readSnapshot(path string) (nodeImage, *state.State, eventlog.Snap
 // whole WAL) into st, and builds the protocol cores.
 func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, began time.Time) error {
 	n.wal = l
+	q := newAsyncWAL(l) // the simulation replaces it before the driver runs
+	n.walq, n.durableC = q, q.done
 	n.snaps = &snapshotter{wal: l, logf: n.log.Info, last: img.applied}
 	n.reader.wal = l // before any read: sessions start after recovery
 	n.state = st
@@ -166,6 +168,7 @@ func (n *Node) recoverFrom(l *eventlog.Log, img nodeImage, st *state.State, bega
 	n.electionOnDisk, n.replicaTermOnDisk = rc.electionOnDisk, rc.replicaTermOnDisk
 	n.lamport.Store(rc.lamport)
 	n.commitRecorded = max(rc.commit, img.commit)
+	n.durable = durableMarks{election: n.electionOnDisk, replicaTerm: n.replicaTermOnDisk, commit: n.commitRecorded}
 	n.recoveredFromSnapshot = img.applied
 	// Every entry this WAL recorded as committed is applied already.
 	close(n.caughtUp)

@@ -29,7 +29,18 @@ import (
 //
 // Ids matter: Y must win a tie against X, so L = n2, Y = n3 (L's successor
 // on the ring, which starts the round first) and X = n1.
-func TestScheduleAckAcrossTermChange(t *testing.T) {
+func TestScheduleAckAcrossTermChange(t *testing.T) { playAckAcrossTermChange(t, false) }
+
+// TestScheduleHeldAckAcrossTermChange is the same schedule with X's disk
+// slow: X steps L's append in one pass, whose WAL write (and with it the
+// ack of term T) is still in flight when X steps Y's token in the next
+// pass and adopts T+1; then the first write completes. The ack was taken
+// out of the replica already, so the replica cannot drop it: the driver
+// must (persist.go, current), or it leaves at term T+1 — the driver's
+// contract assertion panics and this test fails.
+func TestScheduleHeldAckAcrossTermChange(t *testing.T) { playAckAcrossTermChange(t, true) }
+
+func playAckAcrossTermChange(t *testing.T, slowDisk bool) {
 	o := simOpts{nodes: 3, steps: 0, clients: 1, msgsPerCli: 1, maxBatch: 1 << 20}
 	w, err := newSimWorld(1, o, t.TempDir())
 	if err != nil {
@@ -110,11 +121,37 @@ func TestScheduleAckAcrossTermChange(t *testing.T) {
 
 	// 3. X's batch: L's append first, then Y's token.
 	X.inbox = nil
-	for _, e := range append(app, held...) {
-		w.deliver(e)
+	if slowDisk {
+		// Two passes, the first one's write still in flight.
+		for _, e := range app {
+			w.deliver(e)
+		}
+		X.pausedUntil = 0
+		w.runNode(X, len(X.inbox))
+		if len(X.writes) == 0 || len(X.n.held) == 0 {
+			t.Fatalf("X's append left no write in flight (%d) or nothing held (%d)", len(X.writes), len(X.n.held))
+		}
+		for _, e := range held {
+			w.deliver(e)
+		}
+		w.runNode(X, len(X.inbox))
+		if X.n.ring.Term() <= term {
+			t.Fatalf("X did not adopt term %d from the token", term+1)
+		}
+		for len(X.writes) > 0 {
+			wr := X.writes[0]
+			X.writes = X.writes[1:]
+			w.perform(X, wr)
+			X.inbox = append(X.inbox, durableInput(wr))
+		}
+		w.runNode(X, len(X.inbox))
+	} else {
+		for _, e := range append(app, held...) {
+			w.deliver(e)
+		}
+		X.pausedUntil = 0
+		w.runNode(X, len(X.inbox))
 	}
-	X.pausedUntil = 0
-	w.runNode(X, len(X.inbox))
 	w.settle()
 
 	// 4. X's messages arrive; L handles them (and may answer the client).

@@ -120,6 +120,10 @@ func TestClusterSim(t *testing.T) {
 		t.Errorf("the seeds never changed the membership (%d changes acked) or never saw a removed node stop by itself (%d)",
 			total.MemberChanges, total.SelfStops)
 	}
+	if n >= 200 && (total.Writes == 0 || total.WriteWaits == 0 || total.LostWrites == 0) {
+		t.Errorf("the seeds never completed WAL writes on their own (%d), made a driver wait for its disk (%d) or lost queued writes in a crash (%d)",
+			total.Writes, total.WriteWaits, total.LostWrites)
+	}
 	if n >= 200 && (total.Snapshots == 0 || total.SnapshotStarts == 0 || total.WALReads == 0) {
 		t.Errorf("the seeds never exercised snapshots (%d written, %d starts from one) or reads of old entries from a WAL (%d): the simulation no longer tests them",
 			total.Snapshots, total.SnapshotStarts, total.WALReads)
@@ -200,6 +204,12 @@ func (w *simWorld) healPhase(last bool) {
 	w.step++
 	w.reconcileMembers()
 	for _, sn := range w.nodes {
+		if sn.n != nil && sn.diskArmed && sn.n.wal.Err() != nil {
+			// Its disk failed a write whose failure it has not stepped
+			// yet: it stops there (and restarts below).
+			w.logf("%s stops: its WAL failed", sn.id)
+			w.crash(sn)
+		}
 		sn.crashIn = 0
 		sn.diskArmed = false
 		sn.pausedUntil = 0
@@ -517,9 +527,12 @@ func (c *simChecker) checkNodes() {
 
 // I1's footing: the election state a node persisted never goes back, not
 // even across a crash — its term never falls, and in one term its vote and
-// the leader it accepted never change. Same for the replica's term.
+// the leader it accepted never change. Same for the replica's term. What
+// counts is what is durable (the driver's marks of its completed writes):
+// state still being written may be lost in a crash, and nothing that
+// depends on it has left the node.
 func (c *simChecker) checkDurableVote(sn *simNode) {
-	hs := sn.n.electionOnDisk
+	hs := sn.n.durable.election
 	old, ok := c.vote[sn.id]
 	switch {
 	case !ok:
@@ -531,7 +544,7 @@ func (c *simChecker) checkDurableVote(sn *simNode) {
 		c.fail("I1: %s accepted leader %s and then %q in term %d (boot %d)", sn.id, old.Leader, hs.Leader, hs.Term, sn.boot)
 	}
 	c.vote[sn.id] = hs
-	if rt := sn.n.replication.Status().Term; rt < c.repTerm[sn.id] {
+	if rt := sn.n.durable.replicaTerm; rt < c.repTerm[sn.id] {
 		c.fail("%s's replica term fell from %d to %d (boot %d)", sn.id, c.repTerm[sn.id], rt, sn.boot)
 	} else {
 		c.repTerm[sn.id] = rt

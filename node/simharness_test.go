@@ -6,6 +6,7 @@ package node
 // drives everything; the checks live in sim_test.go.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -47,7 +48,9 @@ type simOpts struct {
 	// replica keeps in memory (0: the default): small values make nodes
 	// snapshot, compact and read old entries from their WAL all the time.
 	snapshotEvery, memoryEntries int
-	badSnapshots                 bool // damage or remove a node's newest snapshot now and then before it starts
+	// writesInFlight > 0 lowers the driver's bound on queued WAL writes.
+	writesInFlight int
+	badSnapshots   bool // damage or remove a node's newest snapshot now and then before it starts
 	// dataLoss: a crashed node now and then comes back with its data
 	// directory wiped (one at a time: until it is promoted from learner,
 	// no other node loses its data).
@@ -99,13 +102,14 @@ func drawSimOpts(seed int64, steps int) simOpts {
 	o.dataLoss = o.crashes && r.Float64() < 0.3
 	o.members = r.Float64() < 0.3
 	o.mixed = o.mixed || o.members // u0 asks for the changes among its other requests
+	o.writesInFlight = []int{0, 1, 2, 4}[r.Intn(4)]
 	return o
 }
 
 func (o simOpts) String() string {
-	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v dataLoss=%v members=%v",
+	return fmt.Sprintf("nodes=%d steps=%d clients=%d faults=%+v crashes=%v majorityDown=%v partitions=%v fullRestart=%v midHeal=%v pauses=%v diskFaults=%v realSync=%v maxBatch=%d deafPhase=%v mixed=%v ring=%v snapshotEvery=%d memoryEntries=%d badSnapshots=%v dataLoss=%v members=%v writesInFlight=%d",
 		o.nodes, o.steps, o.clients, o.faults, o.crashes, o.majorityDown, o.partitions, o.fullRestart, o.midHeal,
-		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots, o.dataLoss, o.members)
+		o.pauses, o.diskFaults, o.realSync, o.maxBatch, o.deafPhase, o.mixed, o.ring, o.snapshotEvery, o.memoryEntries, o.badSnapshots, o.dataLoss, o.members, o.writesInFlight)
 }
 
 // simStats counts what the simulations did.
@@ -115,6 +119,9 @@ type simStats struct {
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
 	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
 	MaxDeafTicks, Refused                                 int
+	// WAL writes completed by the schedule, completions the driver waited
+	// for (its bound of writes in flight), writes lost in a crash.
+	Writes, WriteWaits, LostWrites int
 	// Snapshots written, starts from a snapshot, entries read back from a
 	// WAL (by a leader for a follower, or for history).
 	Snapshots, SnapshotStarts, WALReads int
@@ -156,6 +163,9 @@ func (s *simStats) add(o simStats) {
 	s.SelfStops += o.SelfStops
 	s.Promotions += o.Promotions
 	s.Refused += o.Refused
+	s.Writes += o.Writes
+	s.WriteWaits += o.WriteWaits
+	s.LostWrites += o.LostWrites
 	s.MaxLeaderTicks = max(s.MaxLeaderTicks, o.MaxLeaderTicks)
 	s.MaxAckTicks = max(s.MaxAckTicks, o.MaxAckTicks)
 }
@@ -205,6 +215,9 @@ type simNode struct {
 	// diskFault arms the node's WAL: its next append fails at this stage.
 	diskFault eventlog.FaultStage
 	diskArmed bool
+	// writes are the driver's WAL writes queued and not yet done (the
+	// disk's queue); done ones wait in the inbox as inputs.
+	writes []*walWrite
 	// crashIn > 0: the process dies at its crashIn-th send from now, in the
 	// middle of a Ready (a leader ships entries before its own WAL append,
 	// so this also crashes a leader between sending and persisting).
@@ -396,7 +409,7 @@ func (w *simWorld) start(sn *simNode) error {
 	// them; the leader's allowance has its own directed test
 	// (TestRateLimitIsPerUserForTheCluster).
 	o := Options{Config: sn.cfg, ID: sn.id, NoSync: !w.opts.realSync, inlineSnapshots: true, memoryEntries: w.opts.memoryEntries,
-		PostRate: -1}
+		PostRate: -1, writesInFlight: w.opts.writesInFlight}
 	o.walFault = func(stage eventlog.FaultStage) error { return w.walFault(sn, stage) }
 	n, err := newNode(o, w.now, bootID)
 	if err != nil {
@@ -404,11 +417,12 @@ func (w *simWorld) start(sn *simNode) error {
 	}
 	n.ringNet = &simRingT{w: w, id: sn.id}
 	n.peers = &simPeerT{w: w, id: sn.id}
+	n.walq, n.durableC = &simWAL{w: w, sn: sn}, nil
 	if n.recoveredFromSnapshot > 0 {
 		w.stats.SnapshotStarts++
 	}
 	sn.n = n
-	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
+	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed, sn.writes = nil, false, 0, false, nil
 	sn.appliedChecked, sn.histAfter, sn.logChecked, sn.leadTerm, sn.leadChecked = 0, 0, 0, 0, 0
 	w.net.SetDown(sn.id, false)
 	lt, li := n.replication.LastIndexTerm()
@@ -505,18 +519,98 @@ func (w *simWorld) damageSnapshot(sn *simNode) {
 func (w *simWorld) crash(sn *simNode) {
 	w.logf("crash %s (term=%d role=%s)", sn.id, sn.n.ring.Term(), sn.n.ring.Role())
 	w.harvest(sn)
+	if len(sn.writes) > 0 {
+		// The disk finished a prefix of the queued writes (perhaps none)
+		// before the process died; the rest are lost.
+		k := 0
+		if w.rnd.Intn(2) == 0 {
+			k = w.rnd.Intn(len(sn.writes) + 1)
+		}
+		for _, wr := range sn.writes[:k] {
+			w.perform(sn, wr)
+		}
+		w.logf("%s: %d queued WAL writes reached the disk, %d are lost", sn.id, k, len(sn.writes)-k)
+		w.stats.LostWrites += len(sn.writes) - k
+		sn.writes = nil
+	}
 	if err := sn.n.closeStorage(); err != nil && !sn.diskArmed {
 		w.chk.fail("close wal of %s: %v", sn.id, err)
 	}
 	sn.n = nil
 	sn.busy = nil
 	sn.crashIn = 0
-	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed = nil, false, 0, false
+	sn.inbox, sn.tickPending, sn.pausedUntil, sn.diskArmed, sn.writes = nil, false, 0, false, nil
 	w.net.SetDown(sn.id, true)
 	for _, c := range w.clients {
 		c.dropAttemptsOn(sn)
 	}
 	w.stats.Crashes++
+}
+
+// simWAL is a simulated node's disk queue: the driver's writes wait in
+// sn.writes until the schedule completes them (diskStep) or the process
+// dies (crash loses a suffix of them).
+type simWAL struct {
+	w  *simWorld
+	sn *simNode
+}
+
+func (q *simWAL) submit(wr *walWrite) error {
+	if err := q.sn.n.wal.Err(); err != nil {
+		return err
+	}
+	q.sn.writes = append(q.sn.writes, wr)
+	return nil
+}
+
+// wait is the driver blocking for its oldest write: one already done and
+// waiting in the inbox, else the disk finishes it now.
+func (q *simWAL) wait() *walWrite {
+	sn := q.sn
+	for i, in := range sn.inbox {
+		if in.kind == inputDurable {
+			sn.inbox = slices.Delete(sn.inbox, i, i+1)
+			return in.write
+		}
+	}
+	if len(sn.writes) == 0 {
+		panic(fmt.Sprintf("sim: %s waits for a WAL write but none is queued", sn.id))
+	}
+	wr := sn.writes[0]
+	sn.writes = sn.writes[1:]
+	q.w.perform(sn, wr)
+	q.w.stats.WriteWaits++
+	return wr
+}
+
+// perform writes wr to the node's WAL (it is durable once Append returns).
+func (w *simWorld) perform(sn *simNode, wr *walWrite) {
+	first, _, err := sn.n.wal.Append(context.Background(), wr.recs...)
+	wr.first, wr.err = first, err
+}
+
+// diskStep completes the oldest queued write of a random node that has
+// one: its completion joins the inbox. It reports whether it did.
+func (w *simWorld) diskStep() bool {
+	var ws []*simNode
+	for _, sn := range w.live() {
+		if len(sn.writes) > 0 {
+			ws = append(ws, sn)
+		}
+	}
+	if len(ws) == 0 {
+		return false
+	}
+	sn := ws[w.rnd.Intn(len(ws))]
+	wr := sn.writes[0]
+	sn.writes = sn.writes[1:]
+	w.perform(sn, wr)
+	sn.inbox = append(sn.inbox, durableInput(wr))
+	w.stats.Writes++
+	if w.verbose != nil {
+		w.logf("%s: WAL write %d done (%d records)", sn.id, wr.seq, len(wr.recs))
+	}
+	return true
 }
 
 // walFault is every simulated node's WAL fault hook: an armed node's next
@@ -712,16 +806,22 @@ func (w *simWorld) runnable() []*simNode {
 // pendingInput: some running process has input queued (it may be busy).
 func (w *simWorld) pendingInput() bool {
 	for _, sn := range w.live() {
-		if sn.pausedUntil == 0 && len(sn.inbox) > 0 {
+		if sn.pausedUntil == 0 && (len(sn.inbox) > 0 || len(sn.writes) > 0) {
 			return true
 		}
 	}
 	return false
 }
 
-// runOne runs one random runnable process with a random batch size.
+// runOne runs one random runnable process with a random batch size, or
+// now and then (or when no process can run) lets a disk finish a write.
 func (w *simWorld) runOne() bool {
 	rs := w.runnable()
+	if len(rs) == 0 || w.rnd.Intn(4) == 0 {
+		if w.diskStep() {
+			return true
+		}
+	}
 	if len(rs) == 0 {
 		return false
 	}
@@ -731,9 +831,9 @@ func (w *simWorld) runOne() bool {
 		k = 1 + w.rnd.Intn(k) // or input arrives while it drains
 	}
 	w.runNode(sn, k)
-	// Its WAL append takes a while; what arrives meanwhile forms the next
-	// batch (the group commit).
-	sn.busyUntil = w.step + w.rnd.Intn(12)
+	// A pass takes a while; what arrives meanwhile forms the next batch.
+	// (The WAL write it queued completes later, on its own: diskStep.)
+	sn.busyUntil = w.step + w.rnd.Intn(6)
 	return true
 }
 

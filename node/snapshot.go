@@ -261,7 +261,9 @@ func (n *Node) captureSnapshot(force bool) (snapshotJob, bool) {
 	samples := n.index.SamplesUpTo(base)
 	img := nodeImage{
 		applied: applied, appliedTerm: n.appliedTerm, lamport: n.lamport.Load(),
-		election: n.electionOnDisk, replicaTerm: n.replicaTermOnDisk, commit: n.commitRecorded,
+		// The marks durable in the WAL, not those still being written: a
+		// restart must find the log the snapshot's commit names.
+		election: n.durable.election, replicaTerm: n.durable.replicaTerm, commit: n.durable.commit,
 		hash: n.hash, samples: samples, base: base, baseSeq: samples[len(samples)-1],
 	}
 	j := snapshotJob{seq: img.baseSeq, applied: applied, node: img.encode(), state: n.state.Capture(),

@@ -47,10 +47,21 @@
 // rd.SplitMessages() before step 1 completes (leaders' appends; Raft
 // §10.2.1); the rest, acks above all, only after.
 //
-// Between Ready and Advance nothing else may be called (it panics): this is
-// what makes "acks leave only after their entries are on disk" hold, since
-// every ack created before Ready is in rd.Messages and every entry it covers
-// is in rd.Entries or already durable. WAL folding must honour Discard
+// A driver that does not wait for its disk at all calls Accept(rd) instead
+// of Advance once it has queued rd's records (in order, after everything
+// queued before), sent the early messages and applied rd.CommittedEntries;
+// it may then Step and take the next Ready at once. When the write of rd's
+// records completes it calls StableTo(last entry's index and term), and only
+// then sends rd's other messages — an ack claims the entries before it are
+// on this disk. StableTo of an entry a later discard voided is ignored; a
+// leader counts its own entries toward a commit only after StableTo.
+// Advance is Accept followed by StableTo.
+//
+// Between Ready and Advance (or Accept) nothing else may be called (it
+// panics): this is what makes "acks leave only after their entries are on
+// disk" hold, since every ack created before Ready is in rd.Messages and
+// every entry it covers is in rd.Entries or in an earlier Ready's, queued
+// before them. WAL folding must honour Discard
 // (drop entries >= FromIndex, later entries replace them) and Snapshot.
 //
 // On restart, New(cfg, State) takes the folded log (contiguous entries after
@@ -221,7 +232,7 @@
 // (see "Data loss and learners"), followers ack only lastNew,
 // the highest index the message proved to match, in a message sent after
 // their fsync, queued acks for entries a later discard voided are dropped,
-// and the leader counts itself only up to what Advance confirmed durable —
+// and the leader counts itself only up to what StableTo confirmed durable —
 // and (b) entry i is of the leader's own term (Raft §5.4.2, so earlier-term
 // entries commit only beneath one; the leader's no-op makes that prompt).
 // The ring elects only a candidate whose (lastTerm, lastIndex) is at least
