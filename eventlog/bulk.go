@@ -1,11 +1,13 @@
 package eventlog
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
+	"time"
+	"unsafe"
 )
 
 // Bulk writes a new log in one pass: a node copying a peer's whole log
@@ -14,24 +16,29 @@ import (
 // segment files directly, in the same layout and cuts (per record: uvarint
 // length, bytes; files named by their first sequence number, a new one
 // once a file reaches SegmentSize, as tidwall/wal would cut them), with
-// large sequential writes and one fsync per segment. The records are the ones Append would
+// large sequential writes (direct I/O where the file system takes it: the
+// copy leaves the page cache alone) and one fsync per segment. The records are the ones Append would
 // write: encoded, sealed and chained the same way (TestBulkWritesWhatAppendWrites).
 //
 // Nothing is durable before Close returns nil; a Bulk that fails leaves a
 // directory for the caller to remove (it writes into a directory that
 // holds no log, typically a staging one). Not safe for concurrent use.
 type Bulk struct {
-	dir      string
-	opts     Options
-	lock     *os.File
-	f        *os.File
-	w        *bufio.Writer
-	segBytes int
-	kicked   int    // bytes of the segment file handed to writeback (writeback)
-	seq      uint64 // the next record's sequence number
-	prev     Hash   // hash of record seq-1
-	scratch  request
-	err      error // sticky
+	dir       string
+	opts      Options
+	lock      *os.File
+	f         *os.File
+	direct    bool   // f was opened with O_DIRECT
+	noDirect  bool   // the file system refused O_DIRECT: the next files are buffered
+	buf       []byte // what is not written yet of f, aligned (alignedBuffer)
+	chunk     int    // bulkChunk when buf was made
+	off       int64  // where buf goes in f: bytes of f written
+	wasDirect bool   // some segment file was written with O_DIRECT
+	segBytes  int
+	seq       uint64 // the next record's sequence number
+	prev      Hash   // hash of record seq-1
+	scratch   request
+	err       error // sticky
 }
 
 // CreateBulk starts a new log in dir, which must not hold one.
@@ -81,62 +88,135 @@ func (b *Bulk) Append(evs ...Event) (first, last uint64, err error) {
 	return first, b.seq - 1, nil
 }
 
+// Direct says whether the segment files written so far went around the
+// page cache (bulkDirect): all of them, or none where the file system
+// refuses O_DIRECT.
+func (b *Bulk) Direct() bool { return b.wasDirect && !b.noDirect }
+
 // Head is the last record written and its chain hash.
 func (b *Bulk) Head() (uint64, Hash) { return b.seq - 1, b.prev }
 
 func (b *Bulk) write(rec []byte) error {
 	if b.f == nil {
-		f, err := os.OpenFile(segmentPath(b.dir, b.seq), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
-		if err != nil {
-			return fmt.Errorf("eventlog: bulk: %w", err)
-		}
-		b.f, b.segBytes, b.kicked = f, 0, 0
-		if b.w == nil {
-			b.w = bufio.NewWriterSize(f, 1<<20)
-		} else {
-			b.w.Reset(f)
+		if err := b.create(); err != nil {
+			return err
 		}
 	}
 	var hdr [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(rec)))
-	b.w.Write(hdr[:n])
-	if _, err := b.w.Write(rec); err != nil {
-		return fmt.Errorf("eventlog: bulk: %w", err)
+	if err := b.put(hdr[:n]); err != nil {
+		return err
+	}
+	if err := b.put(rec); err != nil {
+		return err
 	}
 	if b.segBytes += n + len(rec); b.segBytes >= b.opts.SegmentSize {
 		return b.seal() // tidwall/wal starts a new segment here too
 	}
-	if bytesPerSync > 0 && b.segBytes-b.kicked >= bytesPerSync && !b.opts.NoSync {
-		return b.writeback()
+	return nil
+}
+
+// bulkChunk is the unit of a Bulk's writes: it writes a segment file in
+// aligned pieces of this size (a multiple of directAlign), each as soon as
+// it is full, and the rest when it seals the segment.
+var bulkChunk = 1 << 20
+
+// bulkDirect makes a Bulk write its segment files with O_DIRECT where the
+// file system takes it (bulk_direct_linux.go), around the page cache.
+// Through the page cache (ext4, data=ordered), every fsync of the file
+// system (each post's commit of the nodes beside a copy) commits the
+// journal, and that commit waited for the copy's data written so far:
+// the others' fsync p99 tripled while a node caught up, even with
+// writeback every MiB (bulkWriteback). Direct writes leave no dirty pages
+// for a journal commit to wait for. Tests and benchmarks turn it off to
+// compare.
+var bulkDirect = true
+
+// bulkWriteback hands every chunk a buffered Bulk writes (a file system
+// without O_DIRECT) to the kernel's writeback at once, after waiting for
+// the chunk before (startWriteback). Without it a copy leaves a whole
+// segment (20 MiB) dirty in the page cache until the segment's fsync, and
+// every other fsync of the file system queues behind that burst: on one
+// disk a node catching up doubled the others' fsync and commit latency.
+// Paced this way at most two chunks are ever unwritten, the copy runs at
+// the disk's speed, and the fsync that seals a segment finds little left
+// to do. Writeback is a hint: durability still comes from that fsync.
+// Chunks of 256 KiB lowered the others' p99 further in
+// BenchmarkFsyncBesideBulk but not in a real catch-up of 10M entries,
+// where they slowed the copy (189k entries/s against 231k;
+// docs/BENCHMARKS.md "History at scale"). It does nothing with NoSync.
+var bulkWriteback = true
+
+// bulkPace sleeps after each chunk's write this many times as long as
+// the write took (an experiment).
+var bulkPace = 0.0
+
+// create opens the file of the segment that starts at record b.seq.
+func (b *Bulk) create() error {
+	f, direct, err := createSegment(segmentPath(b.dir, b.seq), bulkDirect && !b.noDirect)
+	if err != nil {
+		return fmt.Errorf("eventlog: bulk: %w", err)
+	}
+	if bulkDirect && !direct {
+		b.noDirect = true // refused once (a tmpfs): not tried again
+	}
+	if b.buf == nil {
+		b.chunk, b.buf = bulkChunk, alignedBuffer(bulkChunk)
+	}
+	b.f, b.direct, b.segBytes, b.off, b.buf = f, direct, 0, 0, b.buf[:0]
+	b.wasDirect = b.wasDirect || direct
+	return nil
+}
+
+// put appends p to the segment, writing out every chunk that fills.
+func (b *Bulk) put(p []byte) error {
+	for len(p) > 0 {
+		k := copy(b.buf[len(b.buf):b.chunk], p)
+		b.buf, p = b.buf[:len(b.buf)+k], p[k:]
+		if len(b.buf) == b.chunk {
+			if err := b.flush(false); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// bytesPerSync is how much a Bulk writes before it hands the bytes to the
-// kernel's writeback (writeback); 0 never does. BenchmarkFsyncBesideBulk
-// compares: 1 MiB lowered the others' p99 in every run of one session, 4
-// MiB not always; 256 KiB lowered it further in that benchmark (five runs,
-// median 16 ms against 29 ms) but not in a real catch-up of 10M entries,
-// where it slowed the copy (189k entries/s against 231k, the others'
-// fsync and commit p99 the same; docs/BENCHMARKS.md "History at scale").
-var bytesPerSync = 1 << 20
-
-// writeback writes out what is buffered and starts the disk writing it,
-// after waiting for the disk to finish the previous bytesPerSync. Without
-// it a copy leaves a whole segment (20 MiB) dirty in the page cache until
-// the segment's fsync, and every other fsync of the filesystem (the
-// cluster's own WAL appends: each post's commit) queues behind that burst:
-// on one disk a node catching up doubled the others' fsync and commit
-// latency. Paced this way at most two steps are ever unwritten, the copy
-// runs at the disk's speed, and the fsync that seals a segment finds
-// little left to do. Writeback is a hint: durability still comes from
-// that fsync.
-func (b *Bulk) writeback() error {
-	if err := b.w.Flush(); err != nil {
+// flush writes what is buffered at the segment's current offset. Only the
+// last write of a segment (last) may be short: with O_DIRECT it is padded
+// to directAlign with zeros, and seal truncates the file to its length.
+func (b *Bulk) flush(last bool) error {
+	n := len(b.buf)
+	if n == 0 {
+		return nil
+	}
+	p := b.buf
+	if b.direct && n%directAlign != 0 {
+		p = b.buf[:(n+directAlign-1)/directAlign*directAlign]
+		clear(p[n:])
+	}
+	t0 := time.Now()
+	_, err := b.f.WriteAt(p, b.off)
+	if bulkPace > 0 && err == nil && !last {
+		time.Sleep(time.Duration(float64(time.Since(t0)) * bulkPace))
+	}
+	if err != nil && b.direct && errors.Is(err, syscall.EINVAL) {
+		// The file system opened the file for direct I/O but refuses
+		// this write (an alignment it wants larger): go on buffered.
+		if derr := dropDirect(b.f); derr == nil {
+			b.direct, b.noDirect = false, true
+			p = b.buf
+			_, err = b.f.WriteAt(p, b.off)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("eventlog: bulk: %w", err)
 	}
-	startWriteback(b.f, int64(b.kicked), int64(b.segBytes-b.kicked))
-	b.kicked = b.segBytes
+	if !b.direct && !last && bulkWriteback && !b.opts.NoSync {
+		startWriteback(b.f, b.off, int64(n))
+	}
+	b.off += int64(n)
+	b.buf = b.buf[:0]
 	return nil
 }
 
@@ -145,7 +225,11 @@ func (b *Bulk) seal() error {
 	if b.f == nil {
 		return nil
 	}
-	err := b.w.Flush()
+	padded := b.direct && len(b.buf)%directAlign != 0
+	err := b.flush(true)
+	if err == nil && padded {
+		err = b.f.Truncate(b.off)
+	}
 	if err == nil && !b.opts.NoSync {
 		err = b.f.Sync()
 	}
@@ -180,4 +264,21 @@ func (b *Bulk) Close() error {
 		err = errors.New("eventlog: bulk: no record written")
 	}
 	return err
+}
+
+// directAlign is the alignment of a direct write's buffer, offset and
+// length: the page size, a multiple of any disk's logical block.
+const directAlign = 4096
+
+// alignedBuffer is an empty buffer for n bytes that starts at a multiple
+// of directAlign, as O_DIRECT wants (Go's heap does not move it), and can
+// be padded to one (its capacity is n rounded up).
+func alignedBuffer(n int) []byte {
+	n = (n + directAlign - 1) / directAlign * directAlign
+	b := make([]byte, n+directAlign)
+	skip := 0
+	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directAlign); r != 0 {
+		skip = directAlign - r
+	}
+	return b[skip : skip : skip+n]
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,20 +14,50 @@ import (
 // BenchmarkFsyncBesideBulk is what a copy into a new log (Bulk: a node
 // seeding, a restore) does to a log appending beside it on the same disk:
 // the latency of one-event appends, each fsynced, one every 2 ms (a
-// cluster's posts), while a Bulk writes 256 MiB with writeback (bulk.go)
-// every 256 KiB, every 1 MiB and never, in ABCCBA rounds, and for reference while nothing else writes
-// (as long as the last copy took). Reported per mode: the appends' p50 and
-// p99, and the copy's MB/s.
+// cluster's posts), while a Bulk writes 256 MiB with direct I/O
+// (bulkDirect) in chunks of 1 MiB and of 256 KiB, through the page cache
+// with writeback every 1 MiB (bulkWriteback) and without, in ABCDDCBA
+// rounds (BULKBENCH_MODES=a,b,... picks some; direct-NKiB for other chunks), and for reference while
+// nothing else writes (as long as the last copy took). Reported per mode:
+// the appends' p50 and p99, and the copy's MB/s.
 func BenchmarkFsyncBesideBulk(b *testing.B) {
 	const copyBytes = 256 << 20
 	lat := map[string][]time.Duration{}
 	rate := map[string][]float64{}
-	defer func(n int) { bytesPerSync = n }(bytesPerSync)
-	per := map[string]int{"writeback-256KiB": 256 << 10, "writeback-1MiB": 1 << 20, "nowriteback": 0}
+	defer func(d, w bool, c int, p float64) {
+		bulkDirect, bulkWriteback, bulkChunk, bulkPace = d, w, c, p
+	}(bulkDirect, bulkWriteback, bulkChunk, bulkPace)
+	type mode struct {
+		direct, writeback bool
+		chunk             int
+		pace              float64
+	}
+	modes := map[string]mode{"alone": {}, "direct-1MiB": {true, false, 1 << 20, 0}, "direct-256KiB": {true, false, 256 << 10, 0},
+		"writeback-1MiB": {false, true, 1 << 20, 0}, "nowriteback": {false, false, 1 << 20, 0}}
+	order := []string{"alone", "direct-1MiB", "direct-256KiB", "writeback-1MiB", "nowriteback"}
+	if m := os.Getenv("BULKBENCH_MODES"); m != "" {
+		order = append([]string{"alone"}, strings.Split(m, ",")...)
+	}
 	last := 3 * time.Second
 	for range b.N {
-		for _, mode := range []string{"alone", "writeback-256KiB", "writeback-1MiB", "nowriteback", "nowriteback", "writeback-1MiB", "writeback-256KiB"} {
-			bytesPerSync = per[mode]
+		back := slices.Clone(order[1:])
+		slices.Reverse(back)
+		for _, name := range append(slices.Clone(order), back...) {
+			m, ok := modes[name]
+			base, opts, _ := strings.Cut(name, "+")
+			if kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(base, "direct-"), "KiB")); !ok && err == nil && kib > 0 && kib%4 == 0 {
+				m, ok = mode{true, false, kib << 10, 0}, true
+				for _, o := range strings.Split(opts, "+") {
+					if strings.HasPrefix(o, "pace") {
+						m.pace, _ = strconv.ParseFloat(o[4:], 64)
+					}
+				}
+			}
+			if !ok {
+				b.Fatalf("unknown mode %q", name)
+			}
+			bulkDirect, bulkWriteback, bulkChunk, bulkPace = m.direct, m.writeback, m.chunk, m.pace
+			mode := name
 			l := openT(b, b.TempDir(), Options{})
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -60,7 +92,7 @@ func BenchmarkFsyncBesideBulk(b *testing.B) {
 			lat[mode] = append(lat[mode], ds...)
 		}
 	}
-	for _, mode := range []string{"alone", "writeback-256KiB", "writeback-1MiB", "nowriteback"} {
+	for _, mode := range order {
 		ds := lat[mode]
 		slices.Sort(ds)
 		if len(ds) > 0 {
