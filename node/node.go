@@ -490,6 +490,7 @@ func (n *Node) process(batch []input) error {
 	for i := range batch {
 		n.step(&batch[i])
 	}
+	n.releaseHeld() // what the writes completed in this batch held
 	n.maybePromote()
 	err := n.handleReady()
 	n.received = nil // a fresh map next time: clear would cost its largest size every batch

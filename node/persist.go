@@ -125,6 +125,7 @@ func (n *Node) makeRoom() {
 	for n.writesQueued-n.writesDone >= n.writeBound() && n.walErr == nil {
 		n.onDurable(n.walq.wait())
 	}
+	n.releaseHeld()
 }
 
 func (n *Node) writeBound() uint64 {
@@ -140,12 +141,13 @@ func (n *Node) flushWrites() error {
 	for n.writesDone < n.writesQueued && n.walErr == nil {
 		n.onDurable(n.walq.wait())
 	}
+	n.releaseHeld()
 	return n.walErr
 }
 
 // onDurable steps the completion of write w: index its entries, move the
-// durable marks, let the replica count its entries, and send what waited
-// for it.
+// durable marks, let the replica count its entries. What waited for it is
+// sent by releaseHeld, once per batch of input.
 func (n *Node) onDurable(w *walWrite) {
 	if w.seq != n.writesDone+1 {
 		panic(fmt.Sprintf("node %s: write %d completed after %d", n.id, w.seq, n.writesDone))
@@ -164,7 +166,6 @@ func (n *Node) onDurable(w *walWrite) {
 	if w.last.Index != 0 {
 		n.replication.StableTo(w.last.Index, w.last.Term)
 	}
-	n.releaseHeld(w.seq)
 }
 
 // hold sends msgs once write seq is durable: at once if it is.
@@ -172,7 +173,7 @@ func (n *Node) hold(seq uint64, rm []ring.Message, pm []replica.Message) {
 	if len(rm) == 0 && len(pm) == 0 {
 		return
 	}
-	if seq <= n.writesDone && len(n.held) == 0 {
+	if seq <= n.writesDone && len(n.held) == 0 && n.walErr == nil {
 		n.sendRing(rm)
 		n.sendReplica(n.current(pm))
 		return
@@ -181,19 +182,51 @@ func (n *Node) hold(seq uint64, rm []ring.Message, pm []replica.Message) {
 }
 
 // releaseHeld sends, in order, the held messages whose write is durable.
-func (n *Node) releaseHeld(done uint64) {
-	k := 0
-	for ; k < len(n.held) && n.held[k].seq <= done; k++ {
-		n.sendRing(n.held[k].ring)
-		n.sendReplica(n.current(n.held[k].repl))
+// An accepting ack followed by another to the same leader of the same term
+// that claims as much or more is left out: acks are cumulative, and a
+// batch of input often completes several writes of a follower at once.
+func (n *Node) releaseHeld() {
+	if n.walErr != nil {
+		return // nothing more leaves (I4)
 	}
-	if k > 0 {
-		clear(n.held[:k])
-		n.held = n.held[k:]
-		if len(n.held) == 0 {
-			n.held = nil
+	k := 0
+	for k < len(n.held) && n.held[k].seq <= n.writesDone {
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	var repl []replica.Message
+	for _, h := range n.held[:k] {
+		n.sendRing(h.ring)
+		repl = append(repl, h.repl...)
+	}
+	clear(n.held[:k])
+	n.held = n.held[k:]
+	if len(n.held) == 0 {
+		n.held = nil
+	}
+	n.sendReplica(n.current(supersededAcks(repl)))
+}
+
+// supersededAcks drops each accepting ack that a later accepting ack in
+// msgs to the same peer, of the same term, covers.
+func supersededAcks(msgs []replica.Message) []replica.Message {
+	accept := func(m replica.Message) bool { return m.Type == replica.MsgAppResp && !m.Reject }
+	last := map[string]int{} // peer -> position of its last accepting ack
+	for i, m := range msgs {
+		if accept(m) {
+			last[m.To] = i
 		}
 	}
+	out := msgs[:0:0]
+	for i, m := range msgs {
+		if j, ok := last[m.To]; ok && accept(m) && i != j && msgs[j].Term == m.Term && msgs[j].Index >= m.Index {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // current drops the acks and refusals of a term this node has left while

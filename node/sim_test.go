@@ -327,6 +327,17 @@ func (w *simWorld) deafPhase() {
 	if l := w.leader(); l != nil && w.rnd.Float64() < 0.5 {
 		x = l
 	}
+	// I7 promises a leader among the others only if they are a majority
+	// of the voters: not when the membership holds a learner (a node
+	// added, not yet promoted by an admin) and x is one of two voters.
+	if l := w.leader(); l != nil {
+		voters, _ := l.n.membersApplied.voters()
+		rest := slices.DeleteFunc(slices.Clone(voters), func(id string) bool { return id == x.id })
+		if 2*len(rest) <= len(voters) {
+			w.logf("deaf phase skipped: without %s the voters %v are no majority", x.id, rest)
+			return
+		}
+	}
 	var others []*simNode
 	for _, sn := range w.nodes {
 		if sn != x {
@@ -436,8 +447,13 @@ func (w *simWorld) roles() string {
 			continue
 		}
 		rs, ps := sn.n.ring.Status(), sn.n.replication.Status()
-		s += fmt.Sprintf("%s:ring(term=%d lead=%s %s %q) rep(term=%d lead=%s %s last=%d/%d commit=%d applied=%d) ",
-			sn.id, rs.Term, rs.Leader, rs.Role, rs.Reason, ps.Term, ps.Lead, ps.Role, ps.LastTerm, ps.LastIndex, ps.Commit, sn.n.applied.Load())
+		held := ""
+		if len(sn.n.held) > 0 {
+			held = fmt.Sprintf(" held for write %d", sn.n.held[0].seq)
+		}
+		s += fmt.Sprintf("%s:ring(term=%d lead=%s %s %q) rep(term=%d lead=%s %s last=%d/%d commit=%d applied=%d) wal(writes %d/%d%s) ",
+			sn.id, rs.Term, rs.Leader, rs.Role, rs.Reason, ps.Term, ps.Lead, ps.Role, ps.LastTerm, ps.LastIndex, ps.Commit, sn.n.applied.Load(),
+			sn.n.writesDone, sn.n.writesQueued, held)
 	}
 	return s
 }

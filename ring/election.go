@@ -189,6 +189,12 @@ func (n *Node) rejectToken(m Message) string {
 			return "own token from an old round"
 		}
 		return ""
+	case m.Origin != n.id && n.peers[m.Origin] == nil:
+		// A node removed from the membership that has not learned it (its
+		// log stops before its removal, and no leader is left to send it)
+		// would otherwise spend every member's vote, term after term, on
+		// rounds that cannot come back to it.
+		return "origin is not a member"
 	case n.hearsLiveLeader() && m.Origin != n.leader:
 		return "live leader"
 	case slices.Contains(m.Passed, n.id):
