@@ -219,12 +219,23 @@ func supersededAcks(msgs []replica.Message) []replica.Message {
 			last[m.To] = i
 		}
 	}
-	out := msgs[:0:0]
+	covered := func(i int) bool {
+		j, ok := last[msgs[i].To]
+		return ok && accept(msgs[i]) && i != j && msgs[j].Term == msgs[i].Term && msgs[j].Index >= msgs[i].Index
+	}
+	var out []replica.Message // nil until the first message left out
 	for i, m := range msgs {
-		if j, ok := last[m.To]; ok && accept(m) && i != j && msgs[j].Term == m.Term && msgs[j].Index >= m.Index {
-			continue
+		switch {
+		case covered(i):
+			if out == nil {
+				out = append(make([]replica.Message, 0, len(msgs)), msgs[:i]...)
+			}
+		case out != nil:
+			out = append(out, m)
 		}
-		out = append(out, m)
+	}
+	if out == nil {
+		return msgs
 	}
 	return out
 }
