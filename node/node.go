@@ -461,9 +461,9 @@ func (n *Node) loop(ctx context.Context) error {
 }
 
 // maxDrain bounds how many queued inputs join one Ready: everything that
-// arrived while the last fsync ran is handled before the next one, so one
-// WAL append (and one fsync) covers them all. This is the group commit of
-// the replicated log.
+// arrived meanwhile is handled in one pass, so one WAL write covers them
+// all; and the WAL's writer puts the writes queued while its last fsync ran
+// into one commit. This is the group commit of the replicated log.
 const maxDrain = 4096
 
 func (n *Node) drainInputs(batch []input) []input {
@@ -484,8 +484,9 @@ func (n *Node) drainInputs(batch []input) []input {
 	return batch
 }
 
-// process steps every input of a batch in order, then handles the Ready they
-// produced: one WAL append, one fsync for the whole batch.
+// process steps every input of a batch in order, sends what the writes
+// completed in it held, then handles the Ready they produced: one WAL write
+// (queued, not waited for) for the whole batch.
 func (n *Node) process(batch []input) error {
 	for i := range batch {
 		n.step(&batch[i])

@@ -101,8 +101,9 @@
 //     entry of the local log as it is in memory at the moment of the call,
 //     durable or not; the core reads it whenever it puts this node's
 //     candidacy on a token. So a token never under-reports an entry this
-//     node appended before stepping it, and the caller persists the whole
-//     Ready before sending the token, so it never over-reports either.
+//     node appended before stepping it, and the caller sends the token only
+//     once everything it stepped before it is durable, so it never
+//     over-reports either.
 //   - Once Node.Term() has moved past T, no acknowledgement of an append of
 //     a term below Node.Term() may leave this node, not even one queued
 //     before the term moved: the caller moves its replication layer to the
