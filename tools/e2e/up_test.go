@@ -217,18 +217,27 @@ func upCluster(t *testing.T) (c *cluster, cfg, logs, home string, admin ssh.Sign
 	fmt.Fprintf(&b, "[cluster]\ndata_dir = %q\nsecret = \"e2e-secret-0123456789abcdef\"\n", filepath.Join(dir, "data"))
 	b.WriteString(timingTOML)
 	c = &cluster{t: t, dir: dir, nodes: map[string]*proc{}, keys: map[string]ssh.Signer{}}
+	// Every port stays bound until all three nodes have theirs: closed at
+	// once, the kernel may hand one out again to the next node (two nodes
+	// then clash on a port and up refuses the config).
+	var held []io.Closer
+	defer func() {
+		for _, h := range held {
+			h.Close()
+		}
+	}()
 	for i := 0; i < 3; i++ {
 		id := fmt.Sprintf("node%d", i+1)
 		ports, files := bindLoopback(t)
 		for _, f := range files {
-			f.Close()
+			held = append(held, f)
 		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		mp := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		held = append(held, l)
 		metricsPorts = append(metricsPorts, mp)
 		fmt.Fprintf(&b, "[[node]]\nid = %q\nhost = \"127.0.0.1\"\nssh_port = %d\npeer_port = %d\nheartbeat_port = %d\nelection_port = %d\nmetrics_port = %d\nring = %d\n",
 			id, ports[0], ports[1], ports[2], ports[3], mp, i)
