@@ -135,8 +135,8 @@ func (n *Node) writeBound() uint64 {
 	return maxWritesInFlight
 }
 
-// flushWrites waits until every queued write is done (shutdown, and a
-// write whose caller must know it durable). Call it only between Readys.
+// flushWrites waits until every queued write is done (shutdown). Call it
+// only between Readys.
 func (n *Node) flushWrites() error {
 	for n.writesDone < n.writesQueued && n.walErr == nil {
 		n.onDurable(n.walq.wait())

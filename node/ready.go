@@ -40,8 +40,8 @@ func (n *Node) handleReady() error {
 			replReady = n.replication.Ready()
 		}
 		// A term is durable once either core's record of it is on disk
-		// (recovery takes the largest); read this before the records below
-		// move the marks.
+		// (recovery takes the largest): the marks of the last completed
+		// write, not of the records queued below.
 		termDurable := replReady.HardState == nil || n.durable.termDurable(replReady.HardState.Term)
 		recs := n.ringRecords(ringReady)
 		recs = append(recs, n.replicaRecords(replReady)...)
