@@ -303,14 +303,6 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 			return fmt.Errorf("membership: %s has not caught up (it holds entry %d, the commit index is %d); try again when it has",
 				b.Node, pr.Match, st.Commit)
 		}
-	case eventlog.MemberRemove:
-		if b.Node == n.id {
-			// A leader is never removed while it leads: it hands over, and
-			// the asking node asks again, the new leader then (ChangeMembers).
-			n.ring.HandOver()
-			n.log.Info("handing over leadership before this node's removal", "by", b.By)
-			return fmt.Errorf("membership: %s leads the cluster and is %s; ask again in a moment", n.id, handingOver)
-		}
 	}
 	next, retired, err := nextMembers(cur, b)
 	if err != nil {
@@ -318,6 +310,17 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 	}
 	if next != b.Members || retired != b.Retired {
 		return errors.New("membership: the membership changed while the request travelled; ask again")
+	}
+	if b.Op == eventlog.MemberRemove && b.Node == n.id {
+		// A leader is never removed while it leads: it hands over, and
+		// the asking node asks again, the new leader then (ChangeMembers).
+		// Only now, once every rule holds: a request refused above
+		// changes nothing, while a hand-over takes the leader and its vote
+		// away for ten failure timeouts (TestScheduleStaleRemovalKeepsTheLeader;
+		// the last voter would hand over to no one, again at every retry).
+		n.ring.HandOver()
+		n.log.Info("handing over leadership before this node's removal", "by", b.By)
+		return fmt.Errorf("membership: %s leads the cluster and is %s; ask again in a moment", n.id, handingOver)
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/syncnet/syncnet/eventlog"
 	"github.com/syncnet/syncnet/ring"
 )
 
@@ -220,4 +222,101 @@ func (w *simWorld) deliverAll(pass func(ring.Envelope) bool) bool {
 		}
 	}
 	return delivered
+}
+
+// TestScheduleStaleRemovalKeepsTheLeader plays the schedule of simulation
+// seed 4354 (beyond make test's 2,000) step by step: a refused request to
+// remove the leader must leave the leader as it was.
+//
+//  1. Three voters; n4 is added as a learner. A request to remove the
+//     leader L was computed from a view of before that add (an admin on a
+//     lagging node, or an answer that travelled slowly), so it carries a
+//     membership that is no longer what the change makes of L's log.
+//  2. L refuses it ("the membership changed while the request travelled").
+//     It used to hand over first (ring.HandOver: it steps down and votes
+//     for no one for ten failure timeouts) and only then check the
+//     request: the cluster lost its leader and one of three votes for a
+//     change that never happens (and the last voter asked to remove
+//     itself handed over to no one, over and over).
+//  3. Another voter turns deaf. With L leading, L and the third voter are
+//     a majority: L stays leader (I7). With L handing over, only the third
+//     voter votes and nobody is elected within simDeafBound.
+func TestScheduleStaleRemovalKeepsTheLeader(t *testing.T) {
+	o := simOpts{nodes: 3, steps: 0, clients: 1, msgsPerCli: 2, maxBatch: 1 << 20, members: true}
+	w, err := newSimWorld(1, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.closeAll()
+	if testing.Verbose() {
+		w.verbose = func(s string) { t.Log(s) }
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
+		}
+	}()
+	w.until(t, 300, "a leader known to all", w.leaderKnownToAll, nil)
+	L := w.leader()
+	stale := *L.n.membersView.Load()
+
+	// 1. n4 joins as a learner, through L.
+	c := w.clients[0]
+	c.seq, c.id, c.kind, c.text = 1, "u0-1", reqMember, "add n4"
+	w.submit(c, L)
+	w.until(t, 300, "n4 added", func() bool { return c.id == "" }, nil)
+	if w.byID["n4"].n == nil {
+		t.Fatalf("n4 was not added: %s", w.roles())
+	}
+	w.until(t, 300, "n4 follows L and has caught up", func() bool {
+		return w.leaderKnownToAll() && w.byID["n4"].n.applied.Load() == L.n.applied.Load()
+	}, nil)
+	w.quietTick(nil) // L hears n4's heartbeat (what it can apply)
+
+	// 2. The stale request to remove L reaches L.
+	b := &eventlog.MembershipChanged{Op: eventlog.MemberRemove, Node: L.id, By: c.user}
+	if b.Members, b.Retired, err = nextMembers(stale, b); err != nil {
+		t.Fatal(err)
+	}
+	ev := requestEvent(b, c.user, "u0-2")
+	ev.Origin = L.id
+	p := &proposal{ev: ev, user: c.user, msgID: "u0-2",
+		deadline: L.n.now().Add(L.n.cfg.Timing.PostTimeout.Duration), done: make(chan result, 1)}
+	L.inbox = append(L.inbox, proposalInput(p))
+	var r result
+	w.until(t, 50, "L answers the stale request", func() bool {
+		select {
+		case r = <-p.done:
+			return true
+		default:
+			return false
+		}
+	}, nil)
+	if r.err == nil || !strings.Contains(r.err.Error(), "the membership changed while the request travelled") {
+		t.Errorf("L answered the stale removal with %v, not the rules' refusal", r.err)
+	}
+	if L.n.ring.Role() != ring.RoleLeader || L.n.ring.Status().Members[slices.IndexFunc(L.n.ring.Status().Members,
+		func(m ring.MemberStatus) bool { return m.Self })].Status.Learner {
+		t.Errorf("a refused removal changed the leader: %s", w.roles())
+	}
+
+	// 3. A follower that votes turns deaf: L and the other voter elect (or
+	// keep) a leader within the deaf-phase bound.
+	var Y *simNode
+	for _, sn := range w.nodes {
+		if sn != L && sn.id != "n4" {
+			Y = sn
+			break
+		}
+	}
+	var others []*simNode
+	for _, sn := range w.nodes {
+		if sn != Y {
+			w.cuts[[2]string{sn.id, Y.id}] = cutAll
+			others = append(others, sn)
+		}
+	}
+	w.logf("%s is deaf", Y.id)
+	w.until(t, simDeafBound, "a leader among the others with "+Y.id+" deaf", func() bool { return w.leaderKnownTo(others) }, nil)
+	clear(w.cuts)
 }
