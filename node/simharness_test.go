@@ -119,6 +119,9 @@ type simStats struct {
 	Terms, MaxLeaderTicks, MaxAckTicks, Committed         int
 	Readys, Batched, MaxBatch, Pauses, Cuts, DiskFaults   int
 	MaxDeafTicks, Refused                                 int
+	// Deaf phases run, skipped (the others that vote are no majority) and
+	// run with their bound starting once a hand-over ended (othersVote).
+	DeafPhases, DeafSkipped, DeafWaits int
 	// WAL writes completed by the schedule, completions the driver waited
 	// for (its bound of writes in flight), writes lost in a crash.
 	Writes, WriteWaits, LostWrites int
@@ -154,6 +157,9 @@ func (s *simStats) add(o simStats) {
 	s.Cuts += o.Cuts
 	s.DiskFaults += o.DiskFaults
 	s.MaxDeafTicks = max(s.MaxDeafTicks, o.MaxDeafTicks)
+	s.DeafPhases += o.DeafPhases
+	s.DeafSkipped += o.DeafSkipped
+	s.DeafWaits += o.DeafWaits
 	s.Snapshots += o.Snapshots
 	s.SnapshotStarts += o.SnapshotStarts
 	s.WALReads += o.WALReads

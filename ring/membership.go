@@ -141,6 +141,12 @@ func (n *Node) HandOver() {
 	}
 }
 
+// HandOverTicks returns how many ticks this node's hand-over (HandOver)
+// still lasts, 0 if it hands over no more. Until then it does not vote,
+// so the others elect without it (the cluster simulation's liveness check
+// counts on it).
+func (n *Node) HandOverTicks() int64 { return max(0, n.handOverUntil-n.now) }
+
 // tickHandOver ends a hand-over whose time is up: the node votes again.
 func (n *Node) tickHandOver() {
 	if n.handingOver && n.now >= n.handOverUntil {
