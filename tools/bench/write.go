@@ -50,28 +50,31 @@ type WriteConfig struct {
 
 // WriteResult is what one run measured.
 type WriteResult struct {
-	Mode, Target    string
-	Conc            int
-	Posts           int64
-	Errors          int64
-	Seconds         float64
-	PerSec          float64
-	P50, P99, Max   time.Duration
-	CPUPer1000      time.Duration // all server processes together
-	Suspicions      uint64
-	TermBefore      uint64
-	TermAfter       uint64
-	LeaderBefore    string
-	LeaderAfter     string
-	HBDelayP99      time.Duration // worst node
-	HBDelayMax      time.Duration
-	Repeats         uint64 // heartbeats the keepalive repeated for a driver behind its queue
-	Overflow        uint64
-	ReadDelayMax    time.Duration // arrival (kernel stamp) -> the transport's read, worst node
-	FirstError      string
-	Load            string
-	CPUMeasured     bool
-	StatusAvailable bool
+	Mode, Target  string
+	Conc          int
+	Posts         int64
+	Errors        int64
+	Seconds       float64
+	PerSec        float64
+	P50, P99, Max time.Duration
+	CPUPer1000    time.Duration // all server processes together
+	// ClientCPUPer1000 is this process's own CPU: on one machine the
+	// client and the nodes share the cores, so posts/s is bounded by both.
+	ClientCPUPer1000 time.Duration
+	Suspicions       uint64
+	TermBefore       uint64
+	TermAfter        uint64
+	LeaderBefore     string
+	LeaderAfter      string
+	HBDelayP99       time.Duration // worst node
+	HBDelayMax       time.Duration
+	Repeats          uint64 // heartbeats the keepalive repeated for a driver behind its queue
+	Overflow         uint64
+	ReadDelayMax     time.Duration // arrival (kernel stamp) -> the transport's read, worst node
+	FirstError       string
+	Load             string
+	CPUMeasured      bool
+	StatusAvailable  bool
 }
 
 // WriteMain is `syncnet bench write [flags]`.
@@ -235,6 +238,7 @@ func RunWrite(ctx context.Context, c WriteConfig) (*WriteResult, error) {
 		return nil, ctx.Err()
 	}
 	cpu0, cpuOK := cpuOf(c.PIDs)
+	self0, selfErr := procCPU(os.Getpid())
 	n0 := w.done.Load()
 	w.measuring.Store(true)
 	t0 := time.Now()
@@ -243,6 +247,7 @@ func RunWrite(ctx context.Context, c WriteConfig) (*WriteResult, error) {
 	elapsed := time.Since(t0)
 	n1 := w.done.Load()
 	cpu1, cpuOK2 := cpuOf(c.PIDs)
+	self1, selfErr2 := procCPU(os.Getpid())
 	stop()
 	wg.Wait()
 
@@ -258,6 +263,9 @@ func RunWrite(ctx context.Context, c WriteConfig) (*WriteResult, error) {
 	if cpuOK && cpuOK2 && res.Posts > 0 {
 		res.CPUMeasured = true
 		res.CPUPer1000 = (cpu1 - cpu0) * 1000 / time.Duration(res.Posts)
+	}
+	if selfErr == nil && selfErr2 == nil && res.Posts > 0 {
+		res.ClientCPUPer1000 = (self1 - self0) * 1000 / time.Duration(res.Posts)
 	}
 	after, _ := statusAll(c.Addrs, signer)
 	for _, s := range after {
@@ -284,7 +292,7 @@ func (r *WriteResult) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "  committed   %d posts in %.1fs = %.0f posts/s (%d errors)\n", r.Posts, r.Seconds, r.PerSec, r.Errors)
 	fmt.Fprintf(w, "  latency     p50 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P99), ms(r.Max))
 	if r.CPUMeasured {
-		fmt.Fprintf(w, "  server CPU  %.3f s per 1,000 posts (all nodes)\n", r.CPUPer1000.Seconds())
+		fmt.Fprintf(w, "  server CPU  %.3f s per 1,000 posts (all nodes); the client %.3f s\n", r.CPUPer1000.Seconds(), r.ClientCPUPer1000.Seconds())
 	} else {
 		fmt.Fprintln(w, "  server CPU  not measured (no server pid)")
 	}
