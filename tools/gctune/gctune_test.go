@@ -1,4 +1,4 @@
-package walcmd
+package gctune
 
 import (
 	"os"
@@ -27,29 +27,28 @@ func waitGOGC(t *testing.T, want uint64, what string) {
 	}
 }
 
-// TestTuneGC: the tools run the GC at 200 while the live heap is small,
-// at Go's default while more than gcRoomyLive is live, and as before once
-// done.
-func TestTuneGC(t *testing.T) {
+// TestRoomy: the GC runs at 200 while the live heap is small, at Go's
+// default while more than RoomyLive is live, and as before once done.
+func TestRoomy(t *testing.T) {
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
 		if _, set := os.LookupEnv(v); set {
-			t.Skipf("%s is set in the environment: tuneGC leaves the GC alone then", v)
+			t.Skipf("%s is set in the environment: Roomy leaves the GC alone then", v)
 		}
 	}
 	before := gogc()
-	restore := tuneGC()
-	if got := gogc(); got != gcRoomyPercent {
-		t.Fatalf("GOGC %d after tuneGC, want %d", got, gcRoomyPercent)
+	restore := Roomy()
+	if got := gogc(); got != RoomyPercent {
+		t.Fatalf("GOGC %d after Roomy, want %d", got, RoomyPercent)
 	}
 	func() {
-		live := make([]byte, gcRoomyLive+(16<<20))
+		live := make([]byte, RoomyLive+(16<<20))
 		for i := range live {
 			live[i] = 1 // touched: the heap holds it
 		}
-		waitGOGC(t, 100, "with more than gcRoomyLive live")
+		waitGOGC(t, 100, "with more than RoomyLive live")
 		runtime.KeepAlive(live)
 	}()
-	waitGOGC(t, gcRoomyPercent, "once it is garbage")
+	waitGOGC(t, RoomyPercent, "once it is garbage")
 	restore()
 	if got := gogc(); got != before {
 		t.Fatalf("GOGC %d after restore, want %d as before", got, before)

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/syncnet/syncnet/tools/gctune"
 )
 
 // Exit codes; see the package documentation.
@@ -97,8 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty, outT
 		}
 		// The tools hold a window of the log, and replay, export and stats
 		// node/state's plugins: a roomier GC while what is live is small
-		// (tuneGC; GOGC in the environment overrides it).
-		defer tuneGC()()
+		// (gctune.Roomy; GOGC in the environment overrides it).
+		defer gctune.Roomy()()
 		w := bufio.NewWriterSize(stdout, 64<<10)
 		e := &env{ctx: ctx, stdout: w, stderr: stderr, tty: tty, outTTY: outTTY}
 		err := c.run(e, args[1:])

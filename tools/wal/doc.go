@@ -60,7 +60,7 @@
 // WAL does not record the cluster's (Storage.DedupeWindow in its config),
 // so on a cluster configured with another window a retry near its edge may
 // be deduplicated differently than the nodes did. The GC runs at 200 while
-// at most 64 MiB is live and at Go's default beyond (tuneGC, checked after
+// at most 64 MiB is live and at Go's default beyond (gctune.Roomy, checked after
 // every cycle; GOGC or GOMEMLIMIT in the environment win): about 6% less
 // CPU for a replay of 10M records; a heap above 192 MiB is never more
 // than twice what is live, as before.
