@@ -324,6 +324,11 @@ func (w *simWorld) healPhase(last bool) {
 	w.checkMembers()
 }
 
+// simDeafWait: the longest a deaf phase waits for the others that vote to
+// be a majority (othersVote) before it ends with nothing promised: ten
+// failure timeouts, the longest a hand-over lasts (ring.Node.HandOver).
+const simDeafWait = 200
+
 // simDeafBound bounds, in ticks, how long the others take to have a leader
 // once one node turns deaf (it hears nobody; everybody still hears it): a
 // deaf leader hears nobody and steps down after a failure timeout (20
@@ -334,7 +339,8 @@ const simDeafBound = 40
 // deafPhase heals and restarts everything, waits for a leader, then makes
 // one node deaf (the leader half the time) and checks liveness for the
 // others (I7 for one-way cuts): a leader among them within simDeafBound
-// ticks and a post through them committed.
+// ticks of the first tick at which I7's condition holds without the deaf
+// node (othersVote), and a post through them committed.
 func (w *simWorld) deafPhase() {
 	w.step++
 	w.healPhase(false)
@@ -346,11 +352,10 @@ func (w *simWorld) deafPhase() {
 		x = l
 	}
 	// I7 promises a leader among the others only while those of them
-	// that vote are a majority (othersVote): not when x is one of two
-	// voters beside a learner of the membership, and not before a voter
-	// handing over votes again.
-	wait, why := w.othersVote(x)
-	if why != "" && wait == 0 {
+	// that vote are a majority (othersVote): never when x is one of two
+	// voters beside a learner of the membership; not before a voter
+	// handing over or a learner waiting for its promotion votes.
+	if why, never := w.othersVote(x); never {
 		w.logf("deaf phase skipped: %s", why)
 		w.stats.DeafSkipped++
 		return
@@ -363,20 +368,30 @@ func (w *simWorld) deafPhase() {
 		}
 	}
 	w.logf("deaf phase: %s (%s) hears nobody, everybody hears it", x.id, x.n.ring.Role())
-	w.stats.DeafPhases++
-	start := w.ticks
-	if wait > 0 {
-		// The others that vote become a majority when the hand-over ends:
-		// the bound runs from then.
-		w.logf("deaf phase: %s; the bound runs from tick %d", why, start+wait)
-		start += wait
-		w.stats.DeafWaits++
-	}
+	phase, start, waited := w.ticks, w.ticks, false
 	for !w.leaderKnownTo(others) {
+		if why, _ := w.othersVote(x); why != "" {
+			// Nothing is promised yet: the bound runs from the first tick
+			// at which the others that vote are a majority.
+			if !waited {
+				w.logf("deaf phase: %s; the bound runs once they are a majority", why)
+			}
+			waited, start = true, w.ticks
+			if w.ticks-phase > simDeafWait {
+				w.logf("deaf phase over, nothing promised for %d ticks: %s", simDeafWait, why)
+				w.stats.DeafSkipped++
+				clear(w.cuts)
+				return
+			}
+		}
 		if w.ticks-start > simDeafBound {
 			w.chk.fail("I7: with %s deaf, no leader among the others within %d ticks: %s", x.id, simDeafBound, w.roles())
 		}
 		w.finalTick()
+	}
+	w.stats.DeafPhases++
+	if waited {
+		w.stats.DeafWaits++
 	}
 	w.stats.MaxDeafTicks = max(w.stats.MaxDeafTicks, w.ticks-start)
 	probe := &simClient{user: fmt.Sprintf("deaf%d", w.step), seq: 1}
@@ -401,64 +416,70 @@ func (w *simWorld) deafPhase() {
 }
 
 // othersVote checks I7's condition for the deaf phase (docs/ARCHITECTURE.md,
-// "Invariants" and "Membership through the log"): the nodes other than x
-// that vote must be a majority of the voters of every membership a winner
-// among them can hold, the latest in each one's log (a round is counted
-// against its winner's membership). A node votes when it is up, is a voter
-// of that membership, and does not run as a learner: not a wiped node
-// waiting for its promotion, and not a node handing over before its
-// removal (ring.Node.HandOver), which relays tokens without a vote for ten
-// failure timeouts. why is "" if the condition holds now. Otherwise, if it
-// holds once the hand-overs among the others end, wait is the ticks until
-// the last of them ends (the ring tells exactly: HandOverTicks); else wait
-// is 0 and nothing is promised during this phase.
+// "Invariants", "Leader election" and "Membership through the log"): with
+// x deaf, a majority of the voters must be up, connected and voting
+// without x. It returns why not, "" if it holds now, and never if it
+// cannot hold in this phase (too few voters other than x are up). Two
+// cases make it exact:
+//
+//   - The leader is one of the others. It stays leader while it hears a
+//     majority of the voters of its membership (ring: hearsMajority, which
+//     counts every voter of the membership it hears, also one running as a
+//     learner: stepping down could not help, as no round could win without
+//     that voter either). Every other node is up and heard, so this holds
+//     exactly when the voters other than x are a majority.
+//   - Else (x leads) the others elect: those that vote must be a majority
+//     of the voters of every membership a winner among them can hold, the
+//     latest in the log of each that votes or hands over (a round is
+//     counted against its winner's membership). A node votes when it is
+//     up, a voter of that membership, and not running as a learner: not a
+//     wiped or new node waiting for its promotion (which it gets only
+//     while it knows the leader of its term: learner.go), and not a node
+//     handing over before its removal (ring.Node.HandOver), which relays
+//     tokens without a vote for up to ten failure timeouts.
 //
 // Why exactly this: seeds 3589 and 4581 (beyond make test's 2,000) made
 // the new leader of four voters deaf while the old one, whose removal u0
 // had asked for and then given up on, still handed over: two of four
 // voted, and no round could win until the hand-over ended.
-func (w *simWorld) othersVote(x *simNode) (wait int, why string) {
-	voting, handing := map[string]bool{}, map[string]int{}
+func (w *simWorld) othersVote(x *simNode) (why string, never bool) {
+	up := func(id string) bool { sn := w.byID[id]; return sn != nil && sn != x && sn.n != nil }
+	if l := w.leader(); l != nil && l != x {
+		voters, _ := l.n.latestMembers().voters()
+		heard := slices.DeleteFunc(slices.Clone(voters), func(id string) bool { return !up(id) })
+		if 2*len(heard) > len(voters) {
+			return "", false
+		}
+		return fmt.Sprintf("without %s, the leader %s hears only %v of its voters %v", x.id, l.id, heard, voters), true
+	}
+	voting := map[string]bool{}
 	var confs []memberConf
 	for _, sn := range w.nodes {
 		if sn == x || sn.n == nil {
 			continue
 		}
+		r := sn.n.ring
+		if r.Learner() || r.NonVoter() {
+			continue // it puts no candidacy on a token: never the winner
+		}
+		voting[sn.id] = r.HandOverTicks() == 0
 		if c := sn.n.latestMembers(); !slices.ContainsFunc(confs, func(o memberConf) bool { return o.id == c.id }) {
 			confs = append(confs, c)
 		}
-		r := sn.n.ring
-		switch {
-		case r.Learner() || r.NonVoter():
-		case r.HandOverTicks() > 0:
-			handing[sn.id] = int(r.HandOverTicks())
-		default:
-			voting[sn.id] = true
-		}
+	}
+	if len(confs) == 0 {
+		return fmt.Sprintf("without %s, no node votes", x.id), false
 	}
 	for _, c := range confs {
 		voters, _ := c.voters()
-		var votes, later []string
-		var end int
-		for _, id := range voters {
-			switch {
-			case voting[id]:
-				votes = append(votes, id)
-			case handing[id] > 0:
-				later = append(later, id)
-				end = max(end, handing[id])
-			}
-		}
+		votes := slices.DeleteFunc(slices.Clone(voters), func(id string) bool { return !voting[id] })
 		if 2*len(votes) > len(voters) {
 			continue
 		}
-		if 2*(len(votes)+len(later)) <= len(voters) {
-			return 0, fmt.Sprintf("without %s, %v of the voters %v (entry %d) vote: no majority", x.id, votes, voters, c.id.Index)
-		}
-		wait = max(wait, end)
-		why = fmt.Sprintf("without %s, %v of the voters %v (entry %d) vote until %v's hand-over ends", x.id, votes, voters, c.id.Index, later)
+		ups := slices.DeleteFunc(slices.Clone(voters), func(id string) bool { return !up(id) })
+		return fmt.Sprintf("without %s, %v of the voters %v (entry %d) vote", x.id, votes, voters, c.id.Index), 2*len(ups) <= len(voters)
 	}
-	return wait, why
+	return "", false
 }
 
 // finalTick is one tick with a perfect network: everything sent is
