@@ -38,6 +38,16 @@ type Config struct {
 	MaxBatchBytes int
 	// MaxInflight caps unacknowledged MsgApp batches per follower. Default 64.
 	MaxInflight int
+	// SmallBatchInflight: a batch that is not full (fewer than
+	// MaxBatchEntries entries, all the follower lacks) goes out only while
+	// fewer than this many batches to that follower are unacknowledged;
+	// otherwise its entries wait for the next ack and leave together. Full
+	// batches still fill the pipeline up to MaxInflight, so a long round
+	// trip keeps its throughput. Without it a leader under load sends a
+	// batch of a few entries per pass, and every follower pays a frame, a
+	// pass and an ack for each. Default min(4, MaxInflight); MaxInflight
+	// turns it off.
+	SmallBatchInflight int
 	// MaxEntryBytes caps one proposal's Data. Default 64 KiB.
 	MaxEntryBytes int
 	// MaxUncommittedEntries caps the leader's uncommitted tail; Propose
@@ -94,6 +104,7 @@ func (cfg Config) Default() Config {
 	def(&cfg.MaxBatchEntries, 256)                                 // amortises framing and fsync
 	def(&cfg.MaxBatchBytes, 1<<20)                                 // keeps a frame well under peer limits
 	def(&cfg.MaxInflight, 64)                                      // bounds per-follower send queue
+	def(&cfg.SmallBatchInflight, min(4, cfg.MaxInflight))          // batches grow under load, not frames
 	def(&cfg.MaxEntryBytes, 64<<10)                                // chat events are small
 	def(&cfg.MaxUncommittedEntries, 1<<16)                         // bounds leader memory without quorum
 	def(&cfg.MaxApplyEntries, 4096)                                // bounds one apply pass
@@ -127,7 +138,7 @@ func (cfg Config) Validate() error {
 	}{
 		{"HeartbeatTicks", cfg.HeartbeatTicks}, {"RetransmitTicks", cfg.RetransmitTicks},
 		{"SnapshotRetryTicks", cfg.SnapshotRetryTicks}, {"MaxBatchEntries", cfg.MaxBatchEntries},
-		{"MaxBatchBytes", cfg.MaxBatchBytes}, {"MaxInflight", cfg.MaxInflight},
+		{"MaxBatchBytes", cfg.MaxBatchBytes}, {"MaxInflight", cfg.MaxInflight}, {"SmallBatchInflight", cfg.SmallBatchInflight},
 		{"MaxEntryBytes", cfg.MaxEntryBytes}, {"MaxUncommittedEntries", cfg.MaxUncommittedEntries},
 		{"MaxApplyEntries", cfg.MaxApplyEntries}, {"CatchUpBatchEntries", cfg.CatchUpBatchEntries},
 		{"CatchUpBatchBytes", cfg.CatchUpBatchBytes}, {"CatchUpInflight", cfg.CatchUpInflight},
@@ -137,6 +148,8 @@ func (cfg Config) Validate() error {
 		}
 	}
 	switch {
+	case cfg.SmallBatchInflight > cfg.MaxInflight:
+		return fmt.Errorf("replica config: SmallBatchInflight %d > MaxInflight %d", cfg.SmallBatchInflight, cfg.MaxInflight)
 	case cfg.CatchUpBatchEntries < cfg.MaxBatchEntries || cfg.CatchUpBatchEntries > MaxCatchUpBatchEntries:
 		return fmt.Errorf("replica config: CatchUpBatchEntries %d must be in [MaxBatchEntries %d, %d]", cfg.CatchUpBatchEntries, cfg.MaxBatchEntries, MaxCatchUpBatchEntries)
 	case cfg.CatchUpBatchBytes < cfg.MaxBatchBytes || cfg.CatchUpBatchBytes > MaxCatchUpBatchBytes:

@@ -295,7 +295,10 @@
 // entries (MaxEntryBytes <= MaxBatchBytes, so one entry always fits), or
 // CatchUpBatchEntries and CatchUpBatchBytes to a follower catching up; at
 // most MaxInflight unacked batches per follower (CatchUpInflight while it
-// catches up); Propose refuses entries
+// catches up), and a batch that is not full goes only while fewer than
+// SmallBatchInflight are unacked (else its entries wait for the ack that
+// frees a slot, or for a re-probe after RetransmitTicks if acks stop: a
+// heartbeat still carries the commit index); Propose refuses entries
 // over MaxEntryBytes and more than MaxUncommittedEntries uncommitted;
 // CommittedEntries holds at most MaxApplyEntries. Messages per Ready are at
 // most one response per Step plus, per follower, MaxInflight appends and

@@ -464,3 +464,65 @@ func TestSplitMessages(t *testing.T) {
 	}
 	r.Advance(rd)
 }
+
+// TestSmallBatchesWaitForAnAck (Config.SmallBatchInflight): while that
+// many batches to a follower are unacknowledged, a batch that is not full
+// waits and leaves with what comes after it; a full batch still goes; a
+// heartbeat still carries the commit index; the ack that frees a slot
+// sends what waited.
+func TestSmallBatchesWaitForAnAck(t *testing.T) {
+	mod := func(c *Config) { c.MaxBatchEntries, c.MaxInflight, c.SmallBatchInflight = 4, 8, 2 }
+	r := newR(t, "n1", peers3, State{HardState: HardState{Term: 1}}, mod)
+	must(t, r.BecomeLeader(2))
+	cycle(r) // the no-op at 1, probes
+	must(t, r.Step(ack("n2", 2, 1)))
+	must(t, r.Step(ack("n3", 2, 1)))
+	cycle(r)
+	// batches returns the entry counts of the appends to n2 in rd (-1 for
+	// one without entries).
+	batches := func(rd Ready) []int {
+		var out []int
+		for _, m := range msgsOf(rd, MsgApp) {
+			if m.To != "n2" {
+				continue
+			}
+			if len(m.Entries) == 0 {
+				out = append(out, -1)
+				continue
+			}
+			out = append(out, len(m.Entries))
+		}
+		return out
+	}
+	step := func(what string, proposals int, want ...int) {
+		t.Helper()
+		for range proposals {
+			if _, _, err := r.Propose([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := batches(cycle(r)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: appends to n2 %v, want %v (%s)", what, got, want, r.prs["n2"])
+		}
+	}
+	step("first small batch", 1, 1)
+	step("second small batch", 1, 1)
+	step("third waits: two in flight", 1)
+	step("still not full", 1)
+	step("full: goes although two are in flight", 2, 4)
+	step("a small one waits again", 1)
+	r.Tick() // heartbeat
+	if got := batches(cycle(r)); fmt.Sprint(got) != "[-1]" {
+		t.Fatalf("heartbeat while a batch waits: appends to n2 %v, want one without entries", got)
+	}
+	must(t, r.Step(ack("n2", 2, 3))) // the two small batches: one slot free
+	rd := cycle(r)
+	if got := batches(rd); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("after the ack: appends to n2 %v, want the waiting entry", got)
+	}
+	for _, m := range msgsOf(rd, MsgApp) {
+		if m.To == "n2" && len(m.Entries) > 0 && m.Entries[0].Index != 8 {
+			t.Fatalf("the waiting entry is %d, want 8", m.Entries[0].Index)
+		}
+	}
+}

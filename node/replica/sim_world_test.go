@@ -91,6 +91,10 @@ func drawOpts(seed int64, soak bool) simOpts {
 		o.lateJoin = rng2.IntN(2) == 0
 		o.joinAt = o.faultTicks/4 + rng2.IntN(o.faultTicks/2)
 	}
+	// Small batches held while 1 or 2 are in flight, or never (MaxInflight),
+	// from a stream of its own.
+	rng4 := rand.New(rand.NewPCG(uint64(seed), 0x5ba1))
+	o.cfg.SmallBatchInflight = min(o.cfg.MaxInflight, []int{1, 2, o.cfg.MaxInflight}[rng4.IntN(3)])
 	// Data loss in about half the seeds, from a stream of its own.
 	rng3 := rand.New(rand.NewPCG(uint64(seed), 0x1055))
 	o.loss = []float64{0, 0, 0.004, 0.015}[rng3.IntN(4)]

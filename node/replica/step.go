@@ -434,6 +434,12 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 		if ents, ok = r.log.entries(pr.next, last+1, prevTerm, maxN, maxB); !ok {
 			return false
 		}
+		if !bulk && !fromStorage && r.smallHeld(pr, len(ents), last) {
+			if force {
+				r.sendCommitOnly(to, pr)
+			}
+			return false
+		}
 		if fromStorage {
 			r.storageBudget--
 		}
@@ -448,6 +454,16 @@ func (r *Replica) maybeSendAppend(to string, force bool) bool {
 	pr.next = n + 1
 	pr.inflight = append(pr.inflight, n)
 	return true
+}
+
+// smallHeld reports whether a batch of n entries to a follower waits for
+// the next ack (Config.SmallBatchInflight): it holds everything the
+// follower lacks and is not full, and SmallBatchInflight batches are
+// unacknowledged already. Entries held are sent by the ack that frees a
+// slot (handleAck), or by a re-probe if acks stop (RetransmitTicks).
+func (r *Replica) smallHeld(pr *progress, n int, last uint64) bool {
+	return pr.state == stateReplicate && len(pr.inflight) >= r.cfg.SmallBatchInflight &&
+		n < r.cfg.MaxBatchEntries && uint64(n) == last+1-pr.next
 }
 
 // catchingUp reports whether a follower is far behind: its next entry is at
