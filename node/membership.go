@@ -317,7 +317,8 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 		// Only now, once every rule holds: a request refused above
 		// changes nothing, while a hand-over takes the leader and its vote
 		// away for ten failure timeouts (TestScheduleStaleRemovalKeepsTheLeader;
-		// the last voter would hand over to no one, again at every retry).
+		// the last voter asked to remove itself left the cluster with no
+		// leader for that long, for a change it then refused).
 		n.ring.HandOver()
 		n.log.Info("handing over leadership before this node's removal", "by", b.By)
 		return fmt.Errorf("membership: %s leads the cluster and is %s; ask again in a moment", n.id, handingOver)

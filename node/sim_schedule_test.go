@@ -237,7 +237,7 @@ func (w *simWorld) deliverAll(pass func(ring.Envelope) bool) bool {
 //     for no one for ten failure timeouts) and only then check the
 //     request: the cluster lost its leader and one of three votes for a
 //     change that never happens (and the last voter asked to remove
-//     itself handed over to no one, over and over).
+//     itself left the cluster with no leader for that long).
 //  3. Another voter turns deaf. With L leading, L and the third voter are
 //     a majority: L stays leader (I7). With L handing over, only the third
 //     voter votes and nobody is elected within simDeafBound.
