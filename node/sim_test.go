@@ -136,16 +136,17 @@ func TestClusterSim(t *testing.T) {
 // TestClusterSimSeedsThatCaughtBugs replays seeds beyond make test's 2,000
 // that failed when a rule of the asynchronous WAL writes was broken on
 // purpose (docs/BENCHMARKS.md "Safety"): 2213 and 4618 lose an acknowledged
-// post when votes and tokens leave before their write is durable. And
-// seeds that failed I7 in the deaf phase: 4354 when a leader handed over
-// for a removal it then refused as stale (planMembers); 3589 and 4581,
-// whose deaf phase starts while the old leader of four voters still hands
-// over, so its bound runs once the hand-over ends (othersVote). A seed
+// post when votes and tokens leave before their write is durable. And 3589
+// and 4581, which failed I7 in the deaf phase: it starts while the old
+// leader of four voters still hands over, so its bound runs once the
+// hand-over ends (othersVote). (Seed 4354, a hand-over for a removal the
+// leader then refused as stale, no longer plays that schedule since the
+// replica's batches changed; TestScheduleStaleRemovalKeepsTheLeader does.) A seed
 // reproduces a schedule only while the harness draws the same, so this is a
 // tripwire for today's code, not a proof; the directed tests are in
 // sim_schedule_test.go.
 func TestClusterSimSeedsThatCaughtBugs(t *testing.T) {
-	for _, seed := range []int64{2213, 4618, 4354, 3589, 4581} {
+	for _, seed := range []int64{2213, 4618, 3589, 4581} {
 		if _, _, err := runSimSeed(seed, defaultSimSteps, t.TempDir(), nil); err != nil {
 			t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=%d -sim.v", err, seed)
 		}
