@@ -439,7 +439,7 @@ func (w *simWorld) deafPhase() {
 //     counted against its winner's membership). A node votes when it is
 //     up, a voter of that membership, and not running as a learner: not a
 //     wiped or new node waiting for its promotion (which it gets only
-//     while it knows the leader of its term: learner.go), and not a node
+//     while it knows the leader of its term: ring/learner.go), and not a node
 //     handing over before its removal (ring.Node.HandOver), which relays
 //     tokens without a vote for up to ten failure timeouts.
 //
