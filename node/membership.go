@@ -316,7 +316,8 @@ func (n *Node) planMembers(b *eventlog.MembershipChanged) error {
 		// the asking node asks again, the new leader then (ChangeMembers).
 		// Only now, once every rule holds: a request refused above
 		// changes nothing, while a hand-over takes the leader and its vote
-		// away for ten failure timeouts (TestScheduleStaleRemovalKeepsTheLeader;
+		// away until another node leads, ten failure timeouts at most
+		// (TestScheduleStaleRemovalKeepsTheLeader;
 		// the last voter asked to remove itself left the cluster with no
 		// leader for that long, for a change it then refused).
 		n.ring.HandOver()

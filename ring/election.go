@@ -318,4 +318,8 @@ func (n *Node) acceptLeader(term uint64, leader string, reason string) {
 	}
 	n.role, n.leader, n.lastLead = RoleFollower, leader, leader
 	n.leaderElapsed = 0
+	if n.handingOver && term > n.handOverTerm {
+		n.handOverUntil = n.now // another node leads: the hand-over is done
+		n.tickHandOver()
+	}
 }

@@ -118,21 +118,26 @@ func (n *Node) NonVoter() bool { return n.nonVoter }
 func (n *Node) isLearner() bool { return n.learner || n.nonVoter || n.now < n.handOverUntil }
 
 // handOverFailures: failure timeouts a node that hands over keeps out of
-// elections, time for the others to elect one of them and for the change
-// that asked for it to commit.
+// elections at most, time for the others to elect one of them. It ends
+// earlier, as soon as this node hears of a leader of a later term
+// (acceptLeader): from then on its vote is the others' fault tolerance
+// while the change that asked for the hand-over commits.
 const handOverFailures = 10
 
 // HandOver makes this node give up its leadership, if it leads, and take
-// part in elections for the next handOverFailures failure timeouts only as a
-// learner does: it relays tokens, never votes, never starts a round, never
-// leads; so one of the others is elected. The caller uses it before the
+// part in elections only as a learner does until another node leads (at
+// most handOverFailures failure timeouts): it relays tokens, never votes,
+// never starts a round, never leads; so one of the others is elected. Once
+// one is, this node votes again — should the new leader fail before the
+// change commits, this node may be elected again, refuse the change again
+// and hand over again, which costs an election, not liveness. The caller uses it before the
 // membership change that removes this node (a leader is never removed
 // while it leads). Safe at any time: a node that votes less can only make
 // elections slower, never elect two leaders (I1), and its candidacy is on
 // no token, so no winner's completeness depends on it (I3).
 func (n *Node) HandOver() {
 	n.handOverUntil = n.now + int64(handOverFailures*n.cfg.FailureTicks)
-	n.handingOver = true
+	n.handingOver, n.handOverTerm = true, n.hs.Term
 	n.outTok = nil
 	if n.role == RoleLeader {
 		n.stepDown("handing over leadership")

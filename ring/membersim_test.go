@@ -342,6 +342,39 @@ func TestTokenMembershipEncoding(t *testing.T) {
 	}
 }
 
+// TestHandOverEndsWhenAnotherLeads: a node that hands over votes again as
+// soon as it hears of a leader of a later term than the one it gave up,
+// not only when its time is up: with four voters, one handing over and one
+// deaf, the other two could elect no one until then.
+func TestHandOverEndsWhenAnotherLeads(t *testing.T) {
+	n := newLearnerNode(t, false, HardState{Term: 3, Vote: "n1", Leader: "n1"})
+	hbFrom(t, n, "n2", 3, "n1", false)
+	hbFrom(t, n, "n3", 3, "n1", false)
+	drain(n)
+	n.HandOver()
+	hbFrom(t, n, "n2", 3, "n2", false) // the same term: not a new leader
+	drain(n)
+	if !n.isLearner() || n.HandOverTicks() == 0 {
+		t.Fatal("a heartbeat of the term it handed over in ended the hand-over")
+	}
+	hbFrom(t, n, "n2", 4, "n2", false)
+	drain(n)
+	if n.isLearner() || n.HandOverTicks() != 0 {
+		t.Fatalf("still handing over under a leader of a later term (%d ticks left)", n.HandOverTicks())
+	}
+	// n2 goes silent (deaf to this node) for a failure timeout — far less
+	// than the hand-over's time — and n3 starts a round: this node votes.
+	for i := 0; i <= 2*n.cfg.FailureTicks; i++ {
+		n.Tick()
+	}
+	drain(n)
+	step(t, n, Message{Type: MsgToken, From: "n3", Term: 5, Origin: "n3", Best: Candidate{ID: "n3", LastTerm: 3, LastIndex: 9},
+		Passed: []string{"n3"}})
+	if hs := n.HardState(); hs.Term != 5 || hs.Vote != "n3" {
+		t.Fatalf("after the hand-over: %s, want a vote for n3 in term 5", hs.Describe())
+	}
+}
+
 // TestHandOver: a node that hands over relays a token without voting and
 // starts no round; once its time is up it votes again.
 func TestHandOver(t *testing.T) {

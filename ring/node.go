@@ -50,9 +50,11 @@ type Node struct {
 	// (membership.go); it acts as a learner while it is one.
 	nonVoter bool
 	// handOverUntil: while now is before it, this node hands over
-	// (membership.go, HandOver); handingOver until that ended.
+	// (membership.go, HandOver); handingOver until that ended. It began in
+	// term handOverTerm; a leader of a later term ends it early.
 	handOverUntil int64
 	handingOver   bool
+	handOverTerm  uint64
 	// strangers: senders of heartbeats that are not in this node's
 	// membership, by the tick last heard (membership.go, answerStrangers).
 	strangers map[string]int64
