@@ -141,12 +141,14 @@ func TestClusterSim(t *testing.T) {
 // leader of four voters still hands over, so its bound runs once the
 // hand-over ends (othersVote). (Seed 4354, a hand-over for a removal the
 // leader then refused as stale, no longer plays that schedule since the
-// replica's batches changed; TestScheduleStaleRemovalKeepsTheLeader does.) A seed
+// replica's batches changed; TestScheduleStaleRemovalKeepsTheLeader does.)
+// And 6429, where a heal phase set a client's sequence back and it reused
+// a request id for a different request (healPhase). A seed
 // reproduces a schedule only while the harness draws the same, so this is a
 // tripwire for today's code, not a proof; the directed tests are in
 // sim_schedule_test.go.
 func TestClusterSimSeedsThatCaughtBugs(t *testing.T) {
-	for _, seed := range []int64{2213, 4618, 3589, 4581} {
+	for _, seed := range []int64{2213, 4618, 3589, 4581, 6429} {
 		if _, _, err := runSimSeed(seed, defaultSimSteps, t.TempDir(), nil); err != nil {
 			t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=%d -sim.v", err, seed)
 		}
@@ -271,15 +273,17 @@ func (w *simWorld) healPhase(last bool) {
 	// I7: every client's outstanding post and a fresh one commit.
 	probe := &simClient{user: fmt.Sprintf("probe%d", w.step)}
 	w.clients = append(w.clients, probe)
-	limits := map[*simClient]int{}
-	for _, c := range w.clients {
-		limits[c] = c.seq
-	}
+	// capped holds the clients this phase stopped from composing, with the
+	// last sequence number each had used: after a mid-run heal they go on
+	// from there. A client never capped (its request was in flight until
+	// the phase ended) keeps the number it has, which may be higher than
+	// at the start: going back below it would reuse a request id for a
+	// different request (seed 6429: u0's ban and a later post were both
+	// u0-2, and the post was answered with the ban's index).
+	capped := map[*simClient]int{}
 	defer func() {
-		for c, n := range limits {
-			if c != probe {
-				c.seq = n // let them write again after a mid-run heal
-			}
+		for c, n := range capped {
+			c.seq = n
 		}
 	}()
 	start = w.ticks
@@ -297,8 +301,12 @@ func (w *simWorld) healPhase(last bool) {
 			w.chk.fail("I7: posts not committed within %d ticks of a leader: %s; %s", simAckBound, w.pendingClients(), w.roles())
 		}
 		for _, c := range w.clients {
-			if c.id == "" && (c != probe || c.seq > 0) {
+			if _, done := capped[c]; !done && c != probe && c.id == "" {
+				capped[c] = c.seq
 				c.seq = w.opts.msgsPerCli // no new messages now
+			}
+			if c == probe && c.id == "" && c.seq > 0 {
+				c.seq = w.opts.msgsPerCli // its one post is done
 			}
 		}
 		// Every client with work acts now: a uniform pick among twenty
