@@ -166,6 +166,9 @@ func (n *Node) onDurable(w *walWrite) {
 	if w.last.Index != 0 {
 		n.replication.StableTo(w.last.Index, w.last.Term)
 	}
+	if e := w.marks.election; e.Leader == n.id && e.Term == n.ring.Term() {
+		n.followRing() // this node's election is durable: the replica may lead
+	}
 }
 
 // hold sends msgs once write seq is durable: at once if it is.

@@ -134,12 +134,25 @@ func (n *Node) recordCommit(c uint64) error {
 
 // followRing makes the replica follow the election's outcome: the ring
 // decides who leads which term (I1); the replica only sequences.
+//
+// The replica leads term T only once the ring's record that this node leads
+// T (LeaderElected) is durable — not when it is queued: its appends leave
+// before its own writes are durable, and what keeps a node from leading T a
+// second time after a crash, with a different entry at an index it already
+// sent in T (I2), is that record, read back at restart (ring.New: ledTerm).
+// Lost in a crash while appends of T were out, the restarted node would hear
+// a follower name it leader of T and lead T again from its durable log
+// (simulation seed 7228, TestScheduleLeaderCrashBeforeItsElectionIsDurable).
+// onDurable calls this again when the write that holds the record completes.
 func (n *Node) followRing() {
 	term, lead := n.ring.Term(), n.ring.Leader()
 	st := n.replication.Status()
 	switch {
 	case lead == n.id && n.ring.Role() == ring.RoleLeader:
 		if st.Role != replica.Leader || st.Term != term {
+			if e := n.durable.election; e.Term != term || e.Leader != n.id {
+				return // not yet durable: onDurable comes back
+			}
 			if err := n.replication.BecomeLeader(term); err != nil {
 				n.log.Warn("cannot lead", "term", term, "err", err)
 				return

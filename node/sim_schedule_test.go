@@ -320,3 +320,131 @@ func TestScheduleStaleRemovalKeepsTheLeader(t *testing.T) {
 	w.until(t, simDeafBound, "a leader among the others with "+Y.id+" deaf", func() bool { return w.leaderKnownTo(others) }, nil)
 	clear(w.cuts)
 }
+
+// TestScheduleLeaderCrashBeforeItsElectionIsDurable plays the schedule of
+// simulation seed 7228 (I2: "two different entries 2/2 on the wire") step by
+// step on the real drivers:
+//
+//  1. L wins term T. The ring's record of it (LeaderElected), which is what
+//     keeps L from ever leading T again after a crash (ring.New: ledTerm),
+//     is queued in a WAL write that L's disk does not finish.
+//  2. L's replica used to lead T at once: its no-op and a post left in
+//     appends (appends leave before the leader's own write is durable) and
+//     the followers stored them as entries 1 and 2 of T.
+//  3. L crashes; the write is lost: on disk L took part in T, never led it.
+//  4. L restarts with an empty log and hears a follower name it leader of
+//     T: it led T again, and its no-op and the next post took indexes 1 and
+//     2 of T, where the followers held L's first entry 2 — two different
+//     entries 2/T, and the checker's I2 fails.
+//
+// The replica now leads only once that record is durable (followRing), so
+// in step 2 nothing of T leaves L, and whatever L does after its restart,
+// nothing it sent in T can disagree with it.
+func TestScheduleLeaderCrashBeforeItsElectionIsDurable(t *testing.T) {
+	o := simOpts{nodes: 3, steps: 0, clients: 2, msgsPerCli: 1, maxBatch: 1 << 20}
+	w, err := newSimWorld(1, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.closeAll()
+	if testing.Verbose() {
+		w.verbose = func(s string) { t.Log(s) }
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
+		}
+	}()
+	w.until(t, 50, "all promoted", func() bool {
+		for _, sn := range w.nodes {
+			if sn.n.ring.Learner() {
+				return false
+			}
+		}
+		return true
+	}, nil)
+	if w.leader() != nil {
+		t.Fatal("a leader before the schedule began")
+	}
+
+	// 1. The first election, with a perfect network; the disk of a node
+	// whose ring leads never completes a write from then on.
+	leads := func(sn *simNode) bool { return sn.n.ring.Role() == ring.RoleLeader }
+	var L *simNode
+	for i := 0; L == nil; i++ {
+		if i == 300 {
+			t.Fatalf("no leader within 300 ticks: %s\nlast steps:\n%s", w.roles(), w.trace.String())
+		}
+		w.tickDiskStuck(leads)
+		L = w.leader()
+	}
+	term := L.n.ring.Term()
+	if len(L.writes) == 0 {
+		t.Fatalf("%s leads term %d with no write in flight", L.id, term)
+	}
+
+	// 2. A post through L while its record is still being written; the
+	// followers store what L sends them.
+	a := w.clients[0]
+	a.seq, a.id, a.text = 1, "u0-1", "sent in term T before L's election was durable"
+	w.chk.composed(a)
+	w.submit(a, L)
+	for range 10 {
+		w.tickDiskStuck(leads)
+	}
+	var sent uint64
+	for _, sn := range w.nodes {
+		if sn != L {
+			sent = max(sent, sn.n.replication.Status().LastIndex)
+		}
+	}
+	t.Logf("%s leads term %d, its election not durable; the followers hold %d entries of it", L.id, term, sent)
+
+	// 3. L crashes; every write it queued is lost.
+	L.writes = nil
+	w.crash(L)
+	if err := w.start(L); err != nil {
+		t.Fatal(err)
+	}
+
+	// 4. With L back, a leader (L again, in T) takes the next post; the
+	// checker compares every entry on the wire with what was sent before.
+	w.until(t, 300, "a leader known to all after L's restart", w.leaderKnownToAll, nil)
+	b := w.clients[1]
+	b.seq, b.id, b.text = 1, "u1-1", "the post after L's restart"
+	w.chk.composed(b)
+	w.submit(b, w.leader())
+	w.until(t, 300, "the second post acknowledged", func() bool { return b.id == "" }, nil)
+	w.healPhase(true)
+	t.Logf("after the restart %s leads term %d", w.leader().id, w.leader().n.ring.Term())
+}
+
+// tickDiskStuck is one tick with a perfect network in which every process
+// takes all its input at once and its queued writes complete, except while
+// stuck holds for it: its disk then finishes nothing.
+func (w *simWorld) tickDiskStuck(stuck func(*simNode) bool) {
+	w.step++
+	w.tick()
+	w.settle()
+	for guard := 0; guard < 100000; guard++ {
+		w.step++
+		progress := w.deliverAll(func(ring.Envelope) bool { return true })
+		for _, sn := range w.live() {
+			if len(sn.inbox) > 0 {
+				w.runNode(sn, len(sn.inbox))
+				progress = true
+			}
+			for sn.n != nil && len(sn.writes) > 0 && !stuck(sn) {
+				wr := sn.writes[0]
+				sn.writes = sn.writes[1:]
+				w.perform(sn, wr)
+				sn.inbox = append(sn.inbox, durableInput(wr))
+				progress = true
+			}
+		}
+		w.settle()
+		if !progress {
+			return
+		}
+	}
+}
