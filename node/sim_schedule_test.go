@@ -44,19 +44,8 @@ func TestScheduleHeldAckAcrossTermChange(t *testing.T) { playAckAcrossTermChange
 
 func playAckAcrossTermChange(t *testing.T, slowDisk bool) {
 	o := simOpts{nodes: 3, steps: 0, clients: 1, msgsPerCli: 1, maxBatch: 1 << 20}
-	w, err := newSimWorld(1, o, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.closeAll()
-	if testing.Verbose() {
-		w.verbose = func(s string) { t.Log(s) }
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
-		}
-	}()
+	w := scheduleWorld(t, o)
+	defer w.tracePanic(t)
 	L, X, Y := w.byID["n2"], w.byID["n1"], w.byID["n3"]
 
 	// A new cluster's nodes start as learners and are promoted once each
@@ -243,19 +232,8 @@ func (w *simWorld) deliverAll(pass func(ring.Envelope) bool) bool {
 //     voter votes and nobody is elected within simDeafBound.
 func TestScheduleStaleRemovalKeepsTheLeader(t *testing.T) {
 	o := simOpts{nodes: 3, steps: 0, clients: 1, msgsPerCli: 2, maxBatch: 1 << 20, members: true}
-	w, err := newSimWorld(1, o, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.closeAll()
-	if testing.Verbose() {
-		w.verbose = func(s string) { t.Log(s) }
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
-		}
-	}()
+	w := scheduleWorld(t, o)
+	defer w.tracePanic(t)
 	w.until(t, 300, "a leader known to all", w.leaderKnownToAll, nil)
 	L := w.leader()
 	stale := *L.n.membersView.Load()
@@ -275,6 +253,7 @@ func TestScheduleStaleRemovalKeepsTheLeader(t *testing.T) {
 
 	// 2. The stale request to remove L reaches L.
 	b := &eventlog.MembershipChanged{Op: eventlog.MemberRemove, Node: L.id, By: c.user}
+	var err error
 	if b.Members, b.Retired, err = nextMembers(stale, b); err != nil {
 		t.Fatal(err)
 	}
@@ -342,19 +321,8 @@ func TestScheduleStaleRemovalKeepsTheLeader(t *testing.T) {
 // nothing it sent in T can disagree with it.
 func TestScheduleLeaderCrashBeforeItsElectionIsDurable(t *testing.T) {
 	o := simOpts{nodes: 3, steps: 0, clients: 2, msgsPerCli: 1, maxBatch: 1 << 20}
-	w, err := newSimWorld(1, o, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.closeAll()
-	if testing.Verbose() {
-		w.verbose = func(s string) { t.Log(s) }
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
-		}
-	}()
+	w := scheduleWorld(t, o)
+	defer w.tracePanic(t)
 	w.until(t, 50, "all promoted", func() bool {
 		for _, sn := range w.nodes {
 			if sn.n.ring.Learner() {
@@ -446,5 +414,29 @@ func (w *simWorld) tickDiskStuck(stuck func(*simNode) bool) {
 		if !progress {
 			return
 		}
+	}
+}
+
+// scheduleWorld makes the world a directed schedule plays (seed 1, no
+// random steps), logging every step with -v; it is closed when the test
+// ends.
+func scheduleWorld(t *testing.T, o simOpts) *simWorld {
+	t.Helper()
+	w, err := newSimWorld(1, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.closeAll)
+	if testing.Verbose() {
+		w.verbose = func(s string) { t.Log(s) }
+	}
+	return w
+}
+
+// tracePanic, deferred by a schedule, turns a panic (a checker's failure,
+// a driver's contract assertion) into a test failure with the last steps.
+func (w *simWorld) tracePanic(t *testing.T) {
+	if r := recover(); r != nil {
+		t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
 	}
 }
