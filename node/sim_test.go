@@ -137,9 +137,10 @@ func TestClusterSim(t *testing.T) {
 // that failed when a rule of the asynchronous WAL writes was broken on
 // purpose (docs/BENCHMARKS.md "Safety"): 2213 and 4618 lose an acknowledged
 // post when votes and tokens leave before their write is durable. And 3589
-// and 4581, which failed I7 in the deaf phase: it starts while the old
-// leader of four voters still hands over, so its bound runs once the
-// hand-over ends (othersVote). (Seed 4354, a hand-over for a removal the
+// and 4581, which failed I7 in the deaf phase: it started while the old
+// leader of four voters still handed over (now the hand-over ends once the
+// new leader is known, before it goes deaf, and the phase's bound no
+// longer waits: othersVote). (Seed 4354, a hand-over for a removal the
 // leader then refused as stale, no longer plays that schedule since the
 // replica's batches changed; TestScheduleStaleRemovalKeepsTheLeader does.)
 // And 6429, where a heal phase set a client's sequence back and it reused

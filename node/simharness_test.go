@@ -1245,9 +1245,9 @@ func (w *simWorld) pollClients() {
 					// later. Also "handing over leadership first", which
 					// ChangeMembers asks again: u0 gives up like an admin
 					// whose command timed out, so the old leader hands over
-					// for the full ten failure timeouts, and deaf phases
-					// meet such hand-overs (seeds 3589 and 4581; asking
-					// again, no seed of 0-5,999 does).
+					// until it hears of a new leader (ten failure timeouts
+					// at most), and deaf phases meet such hand-overs (seeds
+					// 3589 and 4581; asking again, no seed of 0-5,999 does).
 					c.id = ""
 				}
 				continue
