@@ -100,7 +100,7 @@ func WriteMain(ctx context.Context, args []string, out, errOut io.Writer) error 
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: syncnet bench write [--mode exec|stream] [--target leader|spread] [-c N] [--duration D] [--addrs A,B,C]\n\n"+
 			"Posts through SSH to a running cluster and reports committed posts/s, p50/p99 latency, the\n"+
-			"servers' CPU per 1,000 posts and the failure detectors' suspicions and leader changes.\n"+
+			"servers' (and its own) CPU per 1,000 posts and the failure detectors' suspicions and leader changes.\n"+
 			"Stream mode posts as one user with the key -i, which cluster.toml must list as a [[bot]]\n"+
 			"(and allow enough sessions per key); exec mode uses in-memory keys, one user per connection.")
 		fs.PrintDefaults()
