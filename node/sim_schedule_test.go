@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/syncnet/syncnet/eventlog"
+	"github.com/syncnet/syncnet/node/replica"
 	"github.com/syncnet/syncnet/ring"
 )
 
@@ -439,4 +440,117 @@ func (w *simWorld) tracePanic(t *testing.T) {
 	if r := recover(); r != nil {
 		t.Fatalf("%v\nlast steps:\n%s", r, w.trace.String())
 	}
+}
+
+// TestScheduleDeafCandidateKeepsTheLeader plays the schedule of simulation
+// seed 27062 (I7: "with n2 deaf, no leader among the others") step by step:
+//
+//  1. L leads term T. Its heartbeats are lost for a failure timeout (it
+//     still hears the others and keeps leading); the followers lose it and
+//     one of them, Y, starts a round for T+1; its replica moves to T+1
+//     with its ring. Y's token is lost, and a heartbeat of L reaches the
+//     third node X before X's own round timer fires (here X is stopped
+//     for a moment meanwhile): X follows L in T again, and its pre-vote
+//     gate would refuse Y's round.
+//  2. L's next append reaches Y, whose replica refuses it with its term,
+//     T+1. L's replica used to adopt the newer term from that refusal; its
+//     ring still led T, and the replica could no longer lead T.
+//  3. Y turns deaf before the ring settles the term (L steps down for a
+//     member stuck at a higher term only while that member hears it). L
+//     and X are a majority and both follow L in T, so no new round starts,
+//     and nothing committed: I7 failed. Now the replica leaves terms to the
+//     ring (a refusal's newer term is dropped), L goes on leading T with X,
+//     and a post commits.
+func TestScheduleDeafCandidateKeepsTheLeader(t *testing.T) {
+	o := simOpts{nodes: 3, steps: 0, clients: 2, msgsPerCli: 1, maxBatch: 1 << 20}
+	w := scheduleWorld(t, o)
+	defer w.tracePanic(t)
+	w.until(t, 300, "a leader known to all", w.leaderKnownToAll, nil)
+	L := w.leader()
+	term := L.n.ring.Term()
+	var X, Y *simNode
+	for _, sn := range w.nodes {
+		switch {
+		case sn == L:
+		case Y == nil:
+			Y = sn
+		default:
+			X = sn
+		}
+	}
+
+	// 1. L's heartbeats are lost (it still hears the others, so it keeps
+	// leading); Y's round of T+1 starts and its token is lost.
+	for _, sn := range w.nodes {
+		if sn != L {
+			w.cuts[[2]string{L.id, sn.id}] = cutRing
+		}
+	}
+	w.logf("%s's heartbeats are lost", L.id)
+	token := func(e ring.Envelope) bool {
+		p := e.Payload.(simPayload)
+		return p.ring != nil && p.ring.Type == ring.MsgToken
+	}
+	w.until(t, 300, Y.id+" starts a round", func() bool {
+		return Y.n.ring.Role() == ring.RoleCandidate || X.n.ring.Role() == ring.RoleCandidate
+	}, token)
+	if X.n.ring.Role() == ring.RoleCandidate {
+		X, Y = Y, X // the node that started the round is Y
+	}
+	if Y.n.ring.Term() != term+1 || Y.n.replication.Status().Term != term+1 {
+		t.Fatalf("%s: ring term %d, replica term %d, want both %d", Y.id, Y.n.ring.Term(), Y.n.replication.Status().Term, term+1)
+	}
+	// X stops for a moment (a pause) and L's heartbeats arrive again; X
+	// steps L's first heartbeat before the timer tick that waited while it
+	// was stopped, so it follows L in T before its own round would start.
+	X.pausedUntil = w.ticks + 1000
+	clear(w.cuts)
+	w.logf("%s pauses; %s's heartbeats arrive again", X.id, L.id)
+	fromL := func(in input) bool {
+		return in.kind == inputRing && in.ring.Type == ring.MsgHeartbeat && in.ring.From == L.id
+	}
+	w.until(t, 50, "a heartbeat of "+L.id+" queued at "+X.id, func() bool { return slices.ContainsFunc(X.inbox, fromL) }, token)
+	slices.SortStableFunc(X.inbox, func(a, b input) int {
+		switch {
+		case fromL(a) && !fromL(b):
+			return -1
+		case fromL(b) && !fromL(a):
+			return 1
+		}
+		return 0
+	})
+	X.pausedUntil = 0
+	w.until(t, 50, X.id+" follows "+L.id+" again", func() bool {
+		return X.n.ring.Leader() == L.id && X.n.ring.Term() == term
+	}, token)
+
+	// 2. A post through L: its append reaches Y, which refuses it in T+1.
+	a := w.clients[0]
+	a.seq, a.id, a.text = 1, "u0-1", "sent while "+Y.id+" is a candidate of T+1"
+	w.chk.composed(a)
+	w.submit(a, L)
+	w.until(t, 50, "the first post acknowledged", func() bool { return a.id == "" }, token)
+	if got := Y.n.replication.Status().Term; got != term+1 {
+		t.Fatalf("%s's replica at term %d, want %d (the schedule did not play)", Y.id, got, term+1)
+	}
+	if st := L.n.replication.Status(); st.Role != replica.Leader || st.Term != term {
+		t.Errorf("%s's replica is %s of term %d after %s's refusal, its ring leads term %d", L.id, st.Role, st.Term, Y.id, term)
+	}
+
+	// 3. Y deaf: L and X keep a leader and commit.
+	for _, sn := range w.nodes {
+		if sn != Y {
+			w.cuts[[2]string{sn.id, Y.id}] = cutAll
+		}
+	}
+	w.logf("%s is deaf", Y.id)
+	others := []*simNode{L, X}
+	w.until(t, simDeafBound, "a leader among the others with "+Y.id+" deaf", func() bool { return w.leaderKnownTo(others) }, nil)
+	b := w.clients[1]
+	b.seq, b.id, b.text = 1, "u1-1", "posted while "+Y.id+" is deaf"
+	w.chk.composed(b)
+	w.submit(b, w.leader())
+	w.until(t, simAckBound, "a post acknowledged with "+Y.id+" deaf", func() bool { return b.id == "" }, nil)
+	clear(w.cuts)
+	w.healPhase(true)
 }

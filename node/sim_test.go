@@ -147,12 +147,15 @@ func TestClusterSim(t *testing.T) {
 // a request id for a different request (healPhase). And 7228 (I2): a leader
 // whose record of its election was lost with a disk fault while its appends
 // were out led the same term again after its restart (followRing;
-// TestScheduleLeaderCrashBeforeItsElectionIsDurable). A seed
+// TestScheduleLeaderCrashBeforeItsElectionIsDurable). And 27062 (I7): a
+// leader's replica took a newer term from a candidate's refusal, so its ring
+// led a term the replica could no longer lead
+// (TestScheduleDeafCandidateKeepsTheLeader). A seed
 // reproduces a schedule only while the harness draws the same, so this is a
 // tripwire for today's code, not a proof; the directed tests are in
 // sim_schedule_test.go.
 func TestClusterSimSeedsThatCaughtBugs(t *testing.T) {
-	for _, seed := range []int64{2213, 4618, 3589, 4581, 6429, 7228} {
+	for _, seed := range []int64{2213, 4618, 3589, 4581, 6429, 7228, 27062} {
 		if _, _, err := runSimSeed(seed, defaultSimSteps, t.TempDir(), nil); err != nil {
 			t.Errorf("%v\nreplay: go test ./node -run 'TestClusterSim$' -v -sim.seed=%d -sim.v", err, seed)
 		}

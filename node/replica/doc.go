@@ -214,8 +214,12 @@
 // refused (RejectSecondLeader) and changes nothing; see below.
 //
 // Stale terms: a MsgApp/MsgSnap with a term below ours is refused with a
-// MsgAppResp carrying our term; a leader seeing a higher term steps down
-// (leader unknown). A new term is in Ready.HardState and must be durable
+// MsgAppResp carrying our term. A MsgApp/MsgSnap of a higher term moves us
+// to it (its sender leads it); a MsgAppResp of a higher term is dropped,
+// not adopted: terms are the ring's, and a peer's may be a candidacy the
+// ring's pre-vote gate refused — a leader that moved to it could no longer
+// lead the term its ring still leads. The peer keeps refusing our appends
+// until the ring settles the term. A new term is in Ready.HardState and must be durable
 // before that Ready's messages are sent, so a replica that acknowledged in
 // term T never, even after a crash, accepts a leader of a term below T.
 //

@@ -30,15 +30,18 @@ func (r *Replica) Step(m Message) error {
 		return e
 	}
 	switch {
+	case m.Term > r.term && m.Type == MsgAppResp:
+		// A peer at a newer term refused us. The term is not ours to take:
+		// terms are the ring's, and the peer's may be a candidacy nobody
+		// adopted (the ring's pre-vote gate refused it). Moving to it would
+		// leave this node's ring leading a term its replica can no longer
+		// lead, with nothing to bring the two together (node simulation
+		// seed 27062). Our appends are refused by that peer until the ring
+		// settles it (a leader steps down for a member stuck at a higher
+		// term; a leader elected in a newer term reaches us by the ring).
+		return nil
 	case m.Term > r.term:
-		lead := m.From
-		if m.Type == MsgAppResp {
-			lead = "" // a peer moved to a newer term: we are stale, leader unknown
-		}
-		r.becomeFollower(m.Term, lead)
-		if m.Type == MsgAppResp {
-			return nil
-		}
+		r.becomeFollower(m.Term, m.From)
 	case m.Term < r.term:
 		// Stale sender: refuse, and tell a stale leader our term so it steps
 		// down. Stale responses are simply dropped.
