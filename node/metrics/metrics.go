@@ -61,8 +61,12 @@ var (
 	postResults = []string{"committed", "no_quorum", "rate_limited", "refused", "timeout", "error"}
 )
 
-// latencyBuckets span a local fsync (~100 µs) to a post timeout (5 s).
-var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+// latencyBuckets span a local fsync (~100 µs) to a post timeout (5 s),
+// finer from 0.5 to 25 ms, where a commit's and an fsync's tails live: a
+// p99 read from them (tools/fill/benchlib.sh) is then not a guess across a
+// 2.5-5-10 ms gap.
+var latencyBuckets = []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .0025, .003, .004, .005, .006, .008,
+	.01, .0125, .015, .02, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // New builds the registry for a node: the scrape-time collector, the two
 // histograms, the post counters, and the Go runtime and process
