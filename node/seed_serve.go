@@ -35,7 +35,13 @@ func (n *Node) serveSeed(from string, req []byte, s *peer.Stream) error {
 	}
 	// At low priority: on a busy machine the copy takes what the node's
 	// own work leaves over (its reads, and TLS, run on this goroutine).
-	if err := lowprio.Run(func() error { return n.sendSeed(s, o, state) }); err != nil {
+	// Paced (storage.copy_rate): the receiver's writes share the disk with
+	// the others' fsyncs when nodes share a machine.
+	var sink seedSink = s
+	if mib := n.cfg.Storage.CopyRate; mib > 0 {
+		sink = newPacedSink(s, float64(mib)*(1<<20), time.Now, time.Sleep)
+	}
+	if err := lowprio.Run(func() error { return n.sendSeed(sink, o, state) }); err != nil {
 		n.log.Warn("seed transfer ended early", "to", from, "err", err)
 		s.Send(seedError, []byte(err.Error()))
 		return err
@@ -126,6 +132,35 @@ func seedEntryBytes(e replica.Entry) int { return len(e.Data) + 3*binary.MaxVari
 type seedSink interface {
 	Send(typ uint8, payload []byte) error
 	Flush() error
+}
+
+// pacedSink sends at most rate bytes a second on average: each frame waits
+// until the frames before it have had their time. A stall (the receiver
+// stopped, the network slow) earns no credit: the frames after it go at
+// the rate again, not in a burst that makes up for it, since a burst of
+// writes on the receiver is what the pacing is there to avoid
+// (docs/BENCHMARKS.md, "The copy's pace").
+type pacedSink struct {
+	seedSink
+	rate  float64 // bytes per second
+	next  time.Time
+	now   func() time.Time
+	sleep func(time.Duration)
+}
+
+func newPacedSink(s seedSink, rate float64, now func() time.Time, sleep func(time.Duration)) *pacedSink {
+	return &pacedSink{seedSink: s, rate: rate, now: now, sleep: sleep}
+}
+
+func (p *pacedSink) Send(typ uint8, payload []byte) error {
+	now := p.now()
+	if d := p.next.Sub(now); d > 0 {
+		p.sleep(d)
+	} else {
+		p.next = now
+	}
+	p.next = p.next.Add(time.Duration(float64(len(payload)) / p.rate * float64(time.Second)))
+	return p.seedSink.Send(typ, payload)
 }
 
 // sendSeed sends the manifest, the state and chunk file, and entries

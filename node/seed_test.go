@@ -608,3 +608,42 @@ func TestSeedSenderTrustsOnlyProvenEntries(t *testing.T) {
 		})
 	}
 }
+
+// A paced copy sends rate bytes a second on average, frames in order and
+// whole; a stall (the receiver stopped) earns no burst after it.
+func TestSeedPacedSink(t *testing.T) {
+	var sink seedFrames
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var slept time.Duration
+	p := newPacedSink(&sink, 1<<20, func() time.Time { return clock }, func(d time.Duration) {
+		slept += d
+		clock = clock.Add(d)
+	})
+	frame := make([]byte, 256<<10)
+	for i := range 8 {
+		frame[0] = byte(i)
+		if err := p.Send(seedEntries, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 2 MiB at 1 MiB/s: the first frame goes at once, the other seven
+	// each wait their quarter second.
+	if want := 7 * 250 * time.Millisecond; slept != want {
+		t.Fatalf("8 frames of 256 KiB at 1 MiB/s waited %s, want %s", slept, want)
+	}
+	if len(sink.frames) != 8 || sink.frames[7].p[0] != 7 || len(sink.frames[7].p) != len(frame) {
+		t.Fatalf("frames sent: %d, the last %d bytes", len(sink.frames), len(sink.frames[len(sink.frames)-1].p))
+	}
+	// The receiver was stopped for ten seconds: the next frames go at the
+	// rate again, not in a burst that makes up for the stall.
+	clock = clock.Add(10 * time.Second)
+	slept = 0
+	for range 4 {
+		if err := p.Send(seedEntries, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := 3 * 250 * time.Millisecond; slept != want {
+		t.Fatalf("after a stall, 4 frames waited %s, want %s", slept, want)
+	}
+}

@@ -101,6 +101,9 @@ type Storage struct {
 	// BackgroundVerify: after start, re-verify the whole WAL hash chain at
 	// low priority (start-up verifies only what follows the snapshot).
 	BackgroundVerify bool `toml:"background_verify"`
+	// CopyRate: MiB per second a node sends when it copies its log to a
+	// node that starts empty; 0 sends as fast as the link and disks go.
+	CopyRate int `toml:"copy_rate"`
 }
 
 // Metrics says where each node serves its Prometheus metrics and health
@@ -186,6 +189,10 @@ func Default() Config {
 			DedupeWindow: Duration{24 * time.Hour},
 			// Start-up trusts the snapshot's hash; this proves the rest.
 			BackgroundVerify: true,
+			// ~250k entries/s of 200-byte messages: above the 200k/s a new
+			// node needs, while the others' commit tail stays near 2x on a
+			// shared disk (docs/BENCHMARKS.md, "The copy's pace").
+			CopyRate: 80,
 		},
 		// Metrics on loopback: scraped by a Prometheus on the same machine
 		// unless the operator decides otherwise.
@@ -366,6 +373,9 @@ func (c *Config) validate() []error {
 	}
 	if st := c.Storage; st.SnapshotKeep < 1 {
 		bad("storage.snapshot_keep", "storage: snapshot_keep at least 1 (got %d)", st.SnapshotKeep)
+	}
+	if st := c.Storage; st.CopyRate < 0 {
+		bad("storage.copy_rate", "storage: copy_rate must not be negative (got %d; 0 sends as fast as it can)", st.CopyRate)
 	}
 	if st := c.Storage; st.DedupeWindow.Duration < time.Minute {
 		bad("storage.dedupe_window", "storage: dedupe_window at least 1m (got %s)", st.DedupeWindow)

@@ -160,6 +160,7 @@ func TestStorage(t *testing.T) {
 	for _, tc := range []struct{ edit, want string }{
 		{"snapshot_every = 0", "snapshot_every must be at least 1 (got 0)"},
 		{"snapshot_keep = 0", "snapshot_keep at least 1 (got 0)"},
+		{"copy_rate = -1", "copy_rate must not be negative (got -1; 0 sends as fast as it can)"},
 		{`dedupe_window = "10s"`, "dedupe_window at least 1m (got 10s)"},
 		{`dedupe_window = 3600`, fmt.Sprintf("line %d: durations are strings with a unit", strings.Count(good, "\n")+3)},
 	} {
