@@ -117,8 +117,14 @@ func (b *Bulk) write(rec []byte) error {
 
 // bulkChunk is the unit of a Bulk's writes: it writes a segment file in
 // aligned pieces of this size (a multiple of directAlign), each as soon as
-// it is full, and the rest when it seals the segment.
-var bulkChunk = 1 << 20
+// it is full, and the rest when it seals the segment. An fsync of a node
+// beside the copy on one disk queues behind at most a chunk or two, so
+// the chunk bounds what the copy adds to the others' commit tail: with
+// the copy paced (storage.copy_rate, 80 MiB/s), 256 KiB chunks left the
+// commit-path node's commit p99 at 1.55-1.90x of the copy stopped
+// against 2.14-2.42x with 1 MiB, at the same 250k entries/s
+// (docs/BENCHMARKS.md, "The copy's pace").
+var bulkChunk = 256 << 10
 
 // bulkDirect makes a Bulk write its segment files with O_DIRECT where the
 // file system takes it (bulk_direct_linux.go), around the page cache.
@@ -145,9 +151,10 @@ var bulkDirect = false
 // the disk's speed, and the fsync that seals a segment finds little left
 // to do. Writeback is a hint: durability still comes from that fsync.
 // Chunks of 256 KiB lowered the others' p99 further in
-// BenchmarkFsyncBesideBulk but not in a real catch-up of 10M entries,
-// where they slowed the copy (189k entries/s against 231k;
-// docs/BENCHMARKS.md "History at scale"). It does nothing with NoSync.
+// BenchmarkFsyncBesideBulk but not in an unpaced catch-up of 10M entries
+// on the machine of the time, where they slowed the copy (189k entries/s
+// against 231k); paced, they do lower it (bulkChunk). It does nothing
+// with NoSync.
 var bulkWriteback = true
 
 // bulkPace sleeps after each chunk's write this many times as long as
