@@ -43,8 +43,9 @@ func (r *Replica) Step(m Message) error {
 	case m.Term > r.term:
 		r.becomeFollower(m.Term, m.From)
 	case m.Term < r.term:
-		// Stale sender: refuse, and tell a stale leader our term so it steps
-		// down. Stale responses are simply dropped.
+		// Stale sender: refuse, with our term (a stale leader's replica does
+		// not take it, see above; its ring moves it). Stale responses are
+		// simply dropped.
 		// The refusal carries a real hint about our log: the sender may be
 		// re-elected in our term by the time it arrives, and then treats it
 		// as an ordinary rejection (regression: a hint of 0 sent it back to
