@@ -229,6 +229,12 @@ type simNode struct {
 	// so this also crashes a leader between sending and persisting).
 	crashIn int
 
+	// learnerWhenDown: the process crashed as a learner, or with an empty
+	// WAL (a new cluster's node that wrote nothing yet has no learner
+	// marker on disk and starts as a learner again), so it comes back as
+	// one (someoneWiped).
+	learnerWhenDown bool
+
 	appliedChecked uint64 // applied entries compared with the global log
 	histAfter      uint64 // last chat message index read from this incarnation
 	logChecked     uint64 // log prefix (<= commit) already checked for I2
@@ -483,8 +489,8 @@ func (w *simWorld) seedFromPeer(sn *simNode) error {
 // of three losing their data is data loss).
 func (w *simWorld) someoneWiped() bool {
 	for _, sn := range w.nodes {
-		if sn.n != nil && sn.n.ring.Learner() {
-			return true
+		if sn.n != nil && sn.n.ring.Learner() || sn.n == nil && sn.learnerWhenDown {
+			return true // seeds 63350, 73998: one never promoted, down; another wiped
 		}
 		if _, err := os.Stat(filepath.Join(w.cfg.NodeDir(sn.id), learnerMarker)); err == nil {
 			return true
@@ -539,6 +545,7 @@ func (w *simWorld) crash(sn *simNode) {
 		w.stats.LostWrites += len(sn.writes) - k
 		sn.writes = nil
 	}
+	sn.learnerWhenDown = sn.n.ring.Learner() || sn.n.wal.LastSeq() == 0
 	if err := sn.n.closeStorage(); err != nil && !sn.diskArmed {
 		w.chk.fail("close wal of %s: %v", sn.id, err)
 	}
