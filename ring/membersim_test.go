@@ -347,11 +347,7 @@ func TestTokenMembershipEncoding(t *testing.T) {
 // not only when its time is up: with four voters, one handing over and one
 // deaf, the other two could elect no one until then.
 func TestHandOverEndsWhenAnotherLeads(t *testing.T) {
-	n := newLearnerNode(t, false, HardState{Term: 3, Vote: "n1", Leader: "n1"})
-	hbFrom(t, n, "n2", 3, "n1", false)
-	hbFrom(t, n, "n3", 3, "n1", false)
-	drain(n)
-	n.HandOver()
+	n := handingOverLeader(t)
 	hbFrom(t, n, "n2", 3, "n2", false) // the same term: not a new leader
 	drain(n)
 	if !n.isLearner() || n.HandOverTicks() == 0 {
@@ -375,14 +371,22 @@ func TestHandOverEndsWhenAnotherLeads(t *testing.T) {
 	}
 }
 
-// TestHandOver: a node that hands over relays a token without voting and
-// starts no round; once its time is up it votes again.
-func TestHandOver(t *testing.T) {
+// handingOverLeader is n1, leader of term 3 as n2 and n3 know, that has
+// just begun to hand over.
+func handingOverLeader(t *testing.T) *Node {
+	t.Helper()
 	n := newLearnerNode(t, false, HardState{Term: 3, Vote: "n1", Leader: "n1"})
 	hbFrom(t, n, "n2", 3, "n1", false)
 	hbFrom(t, n, "n3", 3, "n1", false)
 	drain(n)
 	n.HandOver()
+	return n
+}
+
+// TestHandOver: a node that hands over relays a token without voting and
+// starts no round; once its time is up it votes again.
+func TestHandOver(t *testing.T) {
+	n := handingOverLeader(t)
 	if n.Role() == RoleLeader || !n.isLearner() {
 		t.Fatalf("after HandOver: role %s, learner %v", n.Role(), n.isLearner())
 	}
